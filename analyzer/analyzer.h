@@ -1,0 +1,100 @@
+/*
+ * analyzer.h - the analyzer's internal types: a validated snapshot in
+ * memory, symbolized frames, and the entry point of every command.
+ *
+ * Data flow: reader.c loads and validates a file into an mp_snapshot (all
+ * pointers point into one buffer, every count already checked against its
+ * section); symbolize.c turns a stack's raw addresses into mp_frame arrays
+ * (inlined frames expanded, allocator and shim frames dropped); each command
+ * (report.c, diff.c, locks.c, flame.c, folded.c, pprof.c) works on those.
+ */
+#ifndef MEMPROF_ANALYZER_H
+#define MEMPROF_ANALYZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "memprof_format.h"
+
+/* Exit statuses, SPEC "Exit status". */
+enum { MP_EXIT_OK = 0, MP_EXIT_USAGE = 1, MP_EXIT_BADINPUT = 2, MP_EXIT_GATE = 3 };
+
+typedef struct mp_snapshot {
+    char *path;
+    uint8_t *data;           /* whole file */
+    size_t size;
+    const mp_meta *meta;
+    const char *strings;
+    size_t strings_size;
+    const mp_module *modules;
+    size_t n_modules;
+    const mp_stack *stacks;
+    size_t n_stacks;
+    const uint64_t *frames;
+    size_t n_frames;
+    const mp_heap_site *heap;
+    size_t n_heap;
+    const mp_lock *locks;
+    size_t n_locks;
+    const mp_lock_site *lock_sites;
+    size_t n_lock_sites;
+} mp_snapshot;
+
+/*
+ * Loads and fully validates `path`. On failure returns -1 and writes one
+ * line (without newline) naming the problem into err; the caller prints
+ * "memprof: <path>: <err>" and exits MP_EXIT_BADINPUT.
+ */
+int mp_snapshot_load(const char *path, mp_snapshot *snap, char *err, size_t errlen);
+void mp_snapshot_free(mp_snapshot *snap);
+/* Validated string reference; never NULL. */
+const char *mp_snapshot_str(const mp_snapshot *snap, uint32_t offset);
+/* Convenience: load or print the error and exit(MP_EXIT_BADINPUT). */
+void mp_snapshot_load_or_die(const char *path, mp_snapshot *snap);
+
+/* One symbolized frame. Strings are owned by the symbolizer (interned). */
+typedef struct mp_frame {
+    uint64_t address;        /* raw address as captured */
+    const char *function;    /* demangled; "??" when unknown, never NULL */
+    const char *module;      /* module path, "??" when unknown */
+    const char *file;        /* NULL when unknown */
+    int line;                /* 0 when unknown */
+} mp_frame;
+
+typedef struct mp_symstack {
+    size_t n;
+    mp_frame *frames;        /* innermost first */
+    const char *key;         /* interned symbolic identity of the stack,
+                                stable across processes and ASLR */
+} mp_symstack;
+
+/*
+ * The symbolizer caches per module (by build ID, else path) and per stack.
+ * Stack lookups for the same snapshot and index return the same object.
+ * Symbolization never fails: unknown frames get "??" names.
+ */
+typedef struct mp_symbolizer mp_symbolizer;
+mp_symbolizer *mp_symbolizer_new(void);
+void mp_symbolizer_free(mp_symbolizer *sym);
+const mp_symstack *mp_symbolize_stack(mp_symbolizer *sym, const mp_snapshot *snap,
+                                      uint32_t stack_index);
+
+/* json.c: minimal streaming JSON writer helpers. */
+void mp_json_string(FILE *out, const char *s);
+void mp_json_frames(FILE *out, const mp_symstack *st);
+
+/* Commands: argv[0] is the command name. Each returns an exit status. */
+int cmd_run(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_locks(int argc, char **argv);
+int cmd_flame(int argc, char **argv);
+int cmd_folded(int argc, char **argv);
+int cmd_pprof(int argc, char **argv);
+
+/* Prints "memprof: ..." to stderr. */
+void mp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * memprof_format.h - the snapshot file format, shared by the shim (writer)
+ * and the analyzer (reader). This is the only definition of it.
+ *
+ * A snapshot is one little-endian file:
+ *
+ *   mp_header                      fixed, at offset 0
+ *   mp_section[section_count]      right after the header
+ *   section payloads               anywhere after the section table,
+ *                                  8-byte aligned, non-overlapping
+ *
+ * Integrity: `checksum` is XXH3_64bits over bytes [MP_CHECKSUM_START, file_size)
+ * i.e. everything after the checksum field itself. Together with the magic,
+ * version and file_size checks this makes every changed byte detectable.
+ *
+ * Strings are stored once in the STRINGS section and referenced by byte
+ * offset; every string there is NUL-terminated. Offset 0 is always "".
+ *
+ * Stacks are referenced by index into the STACKS section. Frames are return
+ * addresses (innermost first) exactly as the unwinder saw them; the analyzer
+ * subtracts 1 from non-leaf frames before symbolizing. A stack's `generation`
+ * is the module-map generation when it was captured: the analyzer resolves a
+ * frame against the module whose [gen_loaded, gen_unloaded) contains it, so
+ * an address inside a library that was dlclose'd and replaced by another at
+ * the same address is still attributed to the right file.
+ *
+ * Why fixed-size records with explicit padding: both halves are C on the same
+ * ABI family, and the reader validates every count against the section size
+ * before touching a record, so no variable-length parsing can go wrong.
+ */
+#ifndef MEMPROF_FORMAT_H
+#define MEMPROF_FORMAT_H
+
+#include <stdint.h>
+
+#define MP_MAGIC "MEMPROF\0"     /* 8 bytes, including the NUL */
+#define MP_VERSION 1u
+#define MP_CHECKSUM_START 32u    /* offsetof(mp_header, checksum) + 8 */
+#define MP_MAX_BUILD_ID 32u
+
+enum mp_section_type {
+    MP_SEC_META = 1,      /* one mp_meta */
+    MP_SEC_STRINGS = 2,   /* NUL-terminated strings, first byte is 0 */
+    MP_SEC_MODULES = 3,   /* mp_module[count] */
+    MP_SEC_STACKS = 4,    /* mp_stack[count] */
+    MP_SEC_FRAMES = 5,    /* uint64_t[count], addressed by mp_stack.first_frame */
+    MP_SEC_HEAP = 6,      /* mp_heap_site[count], one per stack with data */
+    MP_SEC_LOCKS = 7,     /* mp_lock[count] */
+    MP_SEC_LOCK_SITES = 8 /* mp_lock_site[count], grouped per lock */
+};
+
+typedef struct mp_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t header_size;    /* sizeof(mp_header) */
+    uint64_t file_size;      /* total bytes, must equal the file's size */
+    uint64_t checksum;       /* XXH3_64bits(file + 32, file_size - 32) */
+    uint32_t section_count;
+    uint32_t reserved;       /* 0 */
+} mp_header;
+
+typedef struct mp_section {
+    uint32_t type;           /* mp_section_type */
+    uint32_t record_size;    /* bytes per record, 1 for STRINGS */
+    uint64_t offset;         /* from the start of the file */
+    uint64_t count;          /* records */
+} mp_section;
+
+/* Why the snapshot was written. */
+enum mp_trigger {
+    MP_TRIGGER_INTERVAL = 1,
+    MP_TRIGGER_SIGNAL = 2,
+    MP_TRIGGER_REQUEST = 3,  /* `memprof snapshot PID` */
+    MP_TRIGGER_EXIT = 4
+};
+
+/* Shim self-accounting, cumulative since process (or fork) start. */
+typedef struct mp_counters {
+    uint64_t samples;            /* heap samples taken */
+    uint64_t sampled_frees;      /* frees of sampled blocks seen */
+    uint64_t events_stalled;     /* pushes that had to wait for ring space */
+    uint64_t events_dropped;     /* events lost (ring full past the stall limit,
+                                    or no ring usable); never silent */
+    uint64_t unwind_failures;    /* stacks that could not be captured */
+    uint64_t stack_table_full;   /* stacks attributed to the overflow stack */
+    uint64_t addrset_full;       /* samples not tracked for lack of room */
+    uint64_t lock_contentions;   /* contention events recorded */
+    uint64_t lock_events_dropped;
+    uint64_t threads_seen;       /* rings handed out */
+    uint64_t reserved[6];
+} mp_counters;
+
+typedef struct mp_meta {
+    uint64_t pid;
+    uint64_t ppid;
+    uint64_t seq;                /* 1-based within the process */
+    uint64_t trigger;            /* mp_trigger */
+    uint64_t time_ns;            /* CLOCK_REALTIME when written */
+    uint64_t start_time_ns;      /* CLOCK_REALTIME at shim start */
+    uint64_t sample_bytes;       /* MEMPROF_SAMPLE (1 = exact) */
+    uint64_t max_depth;          /* MEMPROF_DEPTH */
+    uint64_t lock_profiling;     /* 0 or 1 */
+    uint64_t generation;         /* module generation at write time */
+    uint32_t prog;               /* string: basename of argv[0] */
+    uint32_t exe;                /* string: /proc/self/exe target */
+    uint32_t cmdline;            /* string: argv joined by spaces */
+    uint32_t pad;
+    mp_counters counters;
+} mp_meta;
+
+typedef struct mp_module {
+    uint64_t start;              /* first byte of the executable mapping */
+    uint64_t end;                /* one past the last byte */
+    uint64_t file_offset;        /* file offset that `start` maps */
+    uint64_t load_bias;          /* dlpi_addr: vaddr in file + bias = address */
+    uint64_t gen_loaded;         /* generation in which it was seen first */
+    uint64_t gen_unloaded;       /* generation it disappeared in, 0 = loaded */
+    uint32_t path;               /* string */
+    uint32_t build_id_len;       /* 0 when the module has none */
+    uint8_t build_id[MP_MAX_BUILD_ID];
+} mp_module;
+
+typedef struct mp_stack {
+    uint64_t hash;               /* XXH3 of the frames */
+    uint64_t first_frame;        /* index into FRAMES */
+    uint32_t depth;              /* frames, 0 for the overflow stack */
+    uint32_t generation;
+} mp_stack;
+
+/*
+ * Estimates are Horvitz-Thompson sums: each sample of size s taken with
+ * probability p adds s/p bytes and 1/p objects; frees subtract the same.
+ * They are rounded to integers when written.
+ */
+typedef struct mp_heap_site {
+    uint32_t stack;              /* index into STACKS */
+    uint32_t pad;
+    uint64_t live_samples;
+    uint64_t live_bytes;         /* estimate */
+    uint64_t live_count;         /* estimate */
+    uint64_t alloc_samples;      /* cumulative */
+    uint64_t alloc_bytes;        /* estimate, cumulative */
+    uint64_t alloc_count;        /* estimate, cumulative */
+} mp_heap_site;
+
+enum mp_lock_kind { MP_LOCK_MUTEX = 1, MP_LOCK_RWLOCK = 2, MP_LOCK_SPIN = 3 };
+
+#define MP_NO_STACK 0xffffffffu
+
+typedef struct mp_lock {
+    uint64_t address;
+    uint32_t kind;               /* mp_lock_kind */
+    uint32_t site_stack;         /* first use (init or first contention), or MP_NO_STACK */
+    uint64_t contentions;
+    uint64_t wait_ns;
+    uint64_t max_wait_ns;
+    uint64_t contended_hold_ns;  /* hold time of holders while others waited */
+    uint64_t contended_holds;
+    uint64_t acquisitions;       /* acquisitions seen while known contended */
+    uint64_t first_site;         /* index of its first mp_lock_site */
+    uint64_t site_count;         /* number of consecutive mp_lock_site records */
+} mp_lock;
+
+enum mp_lock_site_role { MP_ROLE_WAITER = 1, MP_ROLE_HOLDER = 2 };
+
+typedef struct mp_lock_site {
+    uint32_t stack;
+    uint32_t role;               /* mp_lock_site_role */
+    uint64_t contentions;        /* waits suffered (waiter) or caused (holder) */
+    uint64_t wait_ns;            /* wait suffered (waiter) or caused (holder) */
+} mp_lock_site;
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * shim.h - the one internal header of libmemprof.so: configuration, shared
+ * state, the event type that crosses the rings, and each file's entry points.
+ *
+ * Files and their concern:
+ *   init.c          process start/exit/fork, configuration, real symbols
+ *   bootstrap.c     allocation before the real malloc is known
+ *   malloc_hooks.c  the malloc family interposers
+ *   sampler.c       Poisson byte sampler and Horvitz-Thompson weights
+ *   addrset.c       the set of sampled live blocks (address -> weights)
+ *   unwind.c        stack capture (libunwind)
+ *   stacktab.c      lock-free, deduplicating stack table
+ *   modules.c       module map with generations (dl_iterate_phdr)
+ *   ring.c          per-thread single-producer rings and their registry
+ *   collector.c     the background thread: drain, aggregate, triggers
+ *   snapshot.c      building a snapshot file from the aggregates
+ *   lock_hooks.c    pthread lock interposers and contention accounting
+ *   shmem.c         the shim's private memory (mmap, never the host malloc)
+ *
+ * Rules every file follows (the shim lives inside someone else's process):
+ *   - never call the interposed allocator; memory comes from shmem.c;
+ *   - all TLS is initial-exec (MP_TLS);
+ *   - hot paths hold no lock; slow-path locks are mp_spinlock, only tried
+ *     (never waited on) where a signal handler could re-enter;
+ *   - no I/O outside the collector thread, except the final snapshot at exit.
+ */
+#ifndef MEMPROF_SHIM_H
+#define MEMPROF_SHIM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memprof_format.h"
+
+#define MP_TLS __thread __attribute__((tls_model("initial-exec")))
+#define MP_HIDDEN __attribute__((visibility("hidden")))
+#define MP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MP_NOINLINE __attribute__((noinline))
+
+#define MP_MAX_DEPTH 256
+#define MP_DEFAULT_SAMPLE 524288
+#define MP_DEFAULT_INTERVAL 60
+#define MP_DEFAULT_DEPTH 64
+
+/* ---- configuration (init.c) ---- */
+typedef struct mp_config {
+    uint64_t sample_bytes;   /* 1 = exact */
+    unsigned interval_s;     /* 0 = no periodic snapshots */
+    int signal;              /* 0 = none */
+    int locks;               /* 0/1 */
+    int depth;
+    char out_dir[4096];
+    char prog[256];
+} mp_config;
+extern mp_config mp_cfg MP_HIDDEN;
+
+/* Lifecycle of the shim in this process. */
+enum { MP_STATE_OFF = 0, MP_STATE_INITIALIZING = 1, MP_STATE_READY = 2, MP_STATE_FINISHED = 3 };
+extern _Atomic int mp_state MP_HIDDEN;
+extern pid_t mp_pid MP_HIDDEN;            /* pid the shim state belongs to */
+
+/*
+ * Per-thread reentrancy depth. Non-zero while the thread runs shim code that
+ * might call back into an interposer (libunwind, dlsym, stdio); interposers
+ * then pass straight through, untracked.
+ */
+extern MP_TLS int mp_guard MP_HIDDEN;
+
+static inline bool mp_active(void)
+{
+    return MP_LIKELY(atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_READY) &&
+           mp_guard == 0;
+}
+
+void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
+uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
+uint64_t mp_realtime_ns(void) MP_HIDDEN;
+void mp_warn(const char *fmt, ...) MP_HIDDEN __attribute__((format(printf, 1, 2)));
+
+/* ---- real functions (init.c) ---- */
+typedef struct mp_real_fns {
+    void *(*malloc)(size_t);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void (*free)(void *);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    void *(*reallocarray)(void *, size_t, size_t);
+    void (*free_sized)(void *, size_t);
+    void (*free_aligned_sized)(void *, size_t, size_t);
+} mp_real_fns;
+extern mp_real_fns mp_real MP_HIDDEN;
+void mp_resolve_malloc(void) MP_HIDDEN;
+
+/* ---- shim memory (shmem.c) ---- */
+/* Zeroed pages from mmap; NULL on failure. Never returned to the host. */
+void *mp_pages(size_t bytes) MP_HIDDEN;
+void mp_pages_free(void *p, size_t bytes) MP_HIDDEN;
+/* Reserve address space lazily backed (MAP_NORESERVE). */
+void *mp_reserve(size_t bytes) MP_HIDDEN;
+
+/* ---- bootstrap arena (bootstrap.c) ---- */
+void *mp_boot_alloc(size_t size, size_t align) MP_HIDDEN;
+bool mp_boot_owns(const void *p) MP_HIDDEN;
+size_t mp_boot_size(const void *p) MP_HIDDEN;
+
+/* ---- a tiny lock for slow paths ---- */
+typedef struct mp_spinlock { _Atomic int v; } mp_spinlock;
+void mp_spin_lock(mp_spinlock *l) MP_HIDDEN;
+static inline bool mp_spin_trylock(mp_spinlock *l)
+{
+    int expected = 0;
+    return atomic_compare_exchange_strong_explicit(&l->v, &expected, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+static inline void mp_spin_unlock(mp_spinlock *l)
+{
+    atomic_store_explicit(&l->v, 0, memory_order_release);
+}
+
+/* ---- sampler (sampler.c) ---- */
+/* Bytes left before the next sample; the hot path only decrements it. */
+extern MP_TLS int64_t mp_sample_countdown MP_HIDDEN;
+#define MP_COUNT_ONE 4096  /* fixed-point unit of count weights */
+typedef struct mp_weights {
+    uint64_t bytes;          /* round(s / p) */
+    uint64_t count_fx;       /* round(MP_COUNT_ONE / p) */
+} mp_weights;
+/* Called when the countdown went <= 0: re-arms it, returns the weights. */
+mp_weights mp_sampler_fire(size_t size) MP_HIDDEN;
+void mp_sampler_reset_thread(void) MP_HIDDEN;
+/* Pure helpers, unit-tested: */
+double mp_sample_probability(double size, double mean) MP_HIDDEN;
+mp_weights mp_weights_for(size_t size, uint64_t mean) MP_HIDDEN;
+/* Exponential interval with the given mean from a xorshift state. */
+int64_t mp_draw_interval(uint64_t *rng, uint64_t mean) MP_HIDDEN;
+
+/* ---- unwinding and stacks (unwind.c, stacktab.c) ---- */
+/* Captures the caller's stack (shim frames dropped) into frames[], returns depth. */
+int mp_unwind(uint64_t *frames, int max) MP_HIDDEN;
+void mp_unwind_prepare(void) MP_HIDDEN;
+/* Stack id for the current call stack, or MP_NO_STACK (counted). */
+uint32_t mp_capture_stack(void) MP_HIDDEN;
+/* Inserts (deduplicating) and returns the stack id; MP_OVERFLOW_STACK when full. */
+#define MP_OVERFLOW_STACK 0u
+uint32_t mp_stack_intern(const uint64_t *frames, uint32_t depth, uint32_t generation) MP_HIDDEN;
+uint32_t mp_stack_count(void) MP_HIDDEN;       /* ids are 0 .. count-1 */
+/* Returns the stack's frames or NULL if the id is not published yet. */
+const uint64_t *mp_stack_get(uint32_t id, uint32_t *depth, uint64_t *hash,
+                             uint32_t *generation) MP_HIDDEN;
+int mp_stacktab_init(void) MP_HIDDEN;
+
+/* ---- module map (modules.c) ---- */
+extern _Atomic uint32_t mp_module_generation MP_HIDDEN;
+void mp_modules_refresh(void) MP_HIDDEN;         /* rescan, bump generation on change */
+void mp_modules_refresh_if_changed(void) MP_HIDDEN;
+/* Copies the module records out (for a snapshot); strings via callback. */
+size_t mp_modules_count(void) MP_HIDDEN;
+const mp_module *mp_modules_get(size_t i, const char **path) MP_HIDDEN;
+
+/* ---- events and rings (ring.c) ---- */
+enum mp_event_type {
+    MP_EV_SAMPLE = 1,     /* stack, a = weight bytes, b = weight count_fx */
+    MP_EV_FREE = 2,       /* same fields as the matching SAMPLE */
+    MP_EV_LOCK_WAIT = 3,  /* stack = waiter, stack2 = holder, a = lock addr, b = wait ns */
+    MP_EV_LOCK_HOLD = 4,  /* stack = holder, a = lock addr, b = hold ns */
+    MP_EV_LOCK_SITE = 5,  /* stack = first-use site, a = lock addr */
+    MP_EV_LOCK_DEAD = 6   /* a = lock addr: destroyed, next use is a new lock */
+};
+typedef struct mp_event {
+    uint16_t type;
+    uint16_t kind;        /* lock kind */
+    uint32_t stack;
+    uint32_t stack2;
+    uint32_t pad;
+    uint64_t a;
+    uint64_t b;
+} mp_event;
+
+/* Pushes an event into the calling thread's ring. Never blocks forever:
+ * stalls briefly when full, then drops; both are counted. */
+bool mp_emit(const mp_event *ev) MP_HIDDEN;
+typedef struct mp_ring mp_ring;
+/* Collector side: drains every ring through fn; returns events drained. */
+size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
+void mp_ring_thread_exit(void) MP_HIDDEN;
+void mp_rings_after_fork_child(void) MP_HIDDEN;
+/* Low-level SPSC ring, exposed for the unit test. */
+mp_ring *mp_ring_new(void) MP_HIDDEN;
+bool mp_ring_push(mp_ring *r, const mp_event *ev) MP_HIDDEN;
+bool mp_ring_pop(mp_ring *r, mp_event *ev) MP_HIDDEN;
+
+/* ---- counters (collector.c) ---- */
+typedef struct mp_stats {
+    _Atomic uint64_t samples, sampled_frees, events_stalled, events_dropped,
+        unwind_failures, stack_table_full, addrset_full, lock_contentions,
+        lock_events_dropped, threads_seen;
+} mp_stats;
+extern mp_stats mp_stats_g MP_HIDDEN;
+#define MP_COUNT(field) atomic_fetch_add_explicit(&mp_stats_g.field, 1, memory_order_relaxed)
+
+/* ---- sampled block set (addrset.c) ---- */
+typedef struct mp_block {
+    uint64_t addr;
+    uint32_t stack;
+    uint32_t pad;
+    mp_weights w;
+} mp_block;
+/* Fast filter: false means the address was certainly never sampled. */
+bool mp_addrset_maybe(const void *p) MP_HIDDEN;
+bool mp_addrset_insert(const mp_block *b) MP_HIDDEN;
+bool mp_addrset_remove(const void *p, mp_block *out) MP_HIDDEN;
+void mp_addrset_clear(void) MP_HIDDEN;
+int mp_addrset_init(void) MP_HIDDEN;
+
+/* ---- collector and snapshots (collector.c, snapshot.c) ---- */
+int mp_collector_start(void) MP_HIDDEN;
+void mp_collector_stop(void) MP_HIDDEN;       /* joins, bounded wait */
+void mp_collector_after_fork_child(void) MP_HIDDEN;
+void mp_request_snapshot(int trigger) MP_HIDDEN; /* async-signal-safe */
+void mp_collector_drain_now(void) MP_HIDDEN;
+void mp_aggregate_event(const mp_event *ev, void *ctx) MP_HIDDEN;
+void mp_aggregates_reset(void) MP_HIDDEN;
+/* Writes a snapshot now (collector thread or final exit); returns 0 on success
+ * and the path written in path_out when non-NULL. */
+int mp_write_snapshot(int trigger, char *path_out, size_t path_len) MP_HIDDEN;
+void mp_snapshot_reset_seq(void) MP_HIDDEN;
+
+/* Heap aggregate per stack id (collector-owned, snapshot.c reads it). */
+typedef struct mp_heap_agg {
+    int64_t live_samples, live_bytes, live_count_fx;
+    uint64_t alloc_samples, alloc_bytes, alloc_count_fx;
+} mp_heap_agg;
+mp_heap_agg *mp_heap_agg_get(uint32_t stack) MP_HIDDEN;
+
+/* ---- locks (lock_hooks.c, lockagg.c) ---- */
+void mp_locks_init(void) MP_HIDDEN;
+void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */
+/* Snapshot support: fills arrays allocated with mp_pages; returns counts. */
+size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites) MP_HIDDEN;
+void mp_locks_after_fork_child(void) MP_HIDDEN;
+
+#endif
