@@ -1,0 +1,379 @@
+/*
+ * reader.c - load a snapshot file and validate every byte of structure
+ * before anything else looks at it.
+ *
+ * After mp_snapshot_load succeeds, consumers may index any array with any
+ * index stored in the file (stack, frame, string, lock site) without
+ * further checks: every cross-reference has been verified here. That is
+ * what lets the rest of the analyzer stay simple and still survive fuzzed
+ * input.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "analyzer.h"
+#include "util.h"
+
+#define MAX_FILE_SIZE (4ull << 30)
+#define MAX_SECTIONS 256u   /* the writer uses 8; anything huge is corrupt */
+#define MAX_STACK_DEPTH 1024u
+
+/* Formats the one-line error and returns -1, so checks read `return fail(...)`. */
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- reading the file ---- */
+
+/*
+ * Reads until EOF rather than trusting st_size alone, so pipes such as
+ * `memprof report <(cat f)` work and a file that shrinks under us is seen
+ * as truncated, not as garbage.
+ */
+static int read_stream(FILE *f, size_t hint, uint8_t **data, size_t *size, char *err,
+                       size_t errlen)
+{
+    /* +1 so a regular file is read in one go and EOF seen without regrowing */
+    size_t cap = hint + 1, len = 0;
+    uint8_t *buf = mp_xmalloc(cap);
+    for (;;) {
+        if (len == cap) {
+            if (len > MAX_FILE_SIZE) {
+                free(buf);
+                return fail(err, errlen, "file too large (more than 4 GiB)");
+            }
+            cap = cap < 65536 ? 65536 : cap * 2;
+            if (cap > MAX_FILE_SIZE + 1)
+                cap = MAX_FILE_SIZE + 1;
+            buf = mp_xrealloc(buf, cap);
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        return fail(err, errlen, "read error: %s", strerror(e));
+    }
+    *data = buf;
+    *size = len;
+    return 0;
+}
+
+static int read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, "cannot open: %s", strerror(errno));
+    struct stat st;
+    int rc = -1;
+    if (fstat(fileno(f), &st) != 0)
+        rc = fail(err, errlen, "cannot stat: %s", strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        rc = fail(err, errlen, "is a directory");
+    else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+        rc = fail(err, errlen, "not a regular file");
+    else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_FILE_SIZE)
+        rc = fail(err, errlen, "file too large (%llu bytes, limit 4 GiB)",
+                  (unsigned long long)st.st_size);
+    else
+        rc = read_stream(f, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, data, size, err,
+                         errlen);
+    fclose(f);
+    if (rc == 0 && *size == 0) {
+        free(*data);
+        *data = NULL;
+        return fail(err, errlen, "empty file");
+    }
+    if (rc == 0 && *size > MAX_FILE_SIZE) {
+        free(*data);
+        *data = NULL;
+        return fail(err, errlen, "file too large (more than 4 GiB)");
+    }
+    return rc;
+}
+
+/* ---- header and section table ---- */
+
+static int check_header(const uint8_t *d, size_t size, char *err, size_t errlen)
+{
+    if (size < 8 || memcmp(d, MP_MAGIC, 8) != 0)
+        return fail(err, errlen, "not a memprof snapshot (bad magic)");
+    if (size < sizeof(mp_header))
+        return fail(err, errlen, "truncated: file is %zu bytes, header alone is %zu", size,
+                    sizeof(mp_header));
+    mp_header h;
+    memcpy(&h, d, sizeof(h));
+    if (h.version != MP_VERSION)
+        return fail(err, errlen, "unsupported format version %u (this memprof reads %u)",
+                    h.version, MP_VERSION);
+    if (h.header_size != sizeof(mp_header))
+        return fail(err, errlen, "bad header size %u (expected %zu)", h.header_size,
+                    sizeof(mp_header));
+    if (h.file_size > size)
+        return fail(err, errlen, "truncated: file is %zu bytes, header says %llu", size,
+                    (unsigned long long)h.file_size);
+    if (h.file_size < size)
+        return fail(err, errlen, "trailing garbage: file is %zu bytes, header says %llu", size,
+                    (unsigned long long)h.file_size);
+    if (XXH3_64bits(d + MP_CHECKSUM_START, size - MP_CHECKSUM_START) != h.checksum)
+        return fail(err, errlen, "checksum mismatch (file corrupted)");
+    if (h.reserved != 0)
+        return fail(err, errlen, "bad header: reserved field is not zero");
+    if (h.section_count == 0 || h.section_count > MAX_SECTIONS)
+        return fail(err, errlen, "bad section count %u", h.section_count);
+    if ((size - sizeof(mp_header)) / sizeof(mp_section) < h.section_count)
+        return fail(err, errlen, "truncated: section table of %u entries does not fit",
+                    h.section_count);
+    return 0;
+}
+
+/* Record size each known section type must have; 0 for unknown types. */
+static uint32_t expected_record_size(uint32_t type)
+{
+    switch (type) {
+    case MP_SEC_META: return sizeof(mp_meta);
+    case MP_SEC_STRINGS: return 1;
+    case MP_SEC_MODULES: return sizeof(mp_module);
+    case MP_SEC_STACKS: return sizeof(mp_stack);
+    case MP_SEC_FRAMES: return sizeof(uint64_t);
+    case MP_SEC_HEAP: return sizeof(mp_heap_site);
+    case MP_SEC_LOCKS: return sizeof(mp_lock);
+    case MP_SEC_LOCK_SITES: return sizeof(mp_lock_site);
+    default: return 0;
+    }
+}
+
+static const char *section_name(uint32_t type)
+{
+    static const char *names[] = {"?", "META", "STRINGS", "MODULES", "STACKS",
+                                  "FRAMES", "HEAP", "LOCKS", "LOCK_SITES"};
+    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+/* One section's bounds, alignment and record size; fills *bytes. */
+static int check_section(const mp_section *s, size_t i, size_t table_end, size_t size,
+                         uint64_t *bytes, char *err, size_t errlen)
+{
+    uint32_t want = expected_record_size(s->type);
+    if (want && s->record_size != want)
+        return fail(err, errlen, "section %zu (%s): record size %u, expected %u", i,
+                    section_name(s->type), s->record_size, want);
+    if (s->offset % 8 != 0)
+        return fail(err, errlen, "section %zu: offset %llu is not 8-byte aligned", i,
+                    (unsigned long long)s->offset);
+    if (s->offset < table_end || s->offset > size)
+        return fail(err, errlen, "section %zu: offset %llu outside the payload area", i,
+                    (unsigned long long)s->offset);
+    if (s->record_size && s->count > (size - s->offset) / s->record_size)
+        return fail(err, errlen, "section %zu (%s): %llu records of %u bytes run past the end",
+                    i, section_name(s->type), (unsigned long long)s->count, s->record_size);
+    *bytes = (uint64_t)s->record_size * s->count;
+    return 0;
+}
+
+typedef struct span {
+    uint64_t start, end;
+} span;
+
+static int span_cmp(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int check_overlaps(span *spans, size_t n, char *err, size_t errlen)
+{
+    qsort(spans, n, sizeof(span), span_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (spans[i].start < spans[i - 1].end)
+            return fail(err, errlen, "sections overlap at offset %llu",
+                        (unsigned long long)spans[i].start);
+    return 0;
+}
+
+/* Validates the table and records where each known section lives. */
+static int parse_sections(mp_snapshot *s, const mp_section *secs[9], char *err, size_t errlen)
+{
+    mp_header h;
+    memcpy(&h, s->data, sizeof(h));
+    size_t table_end = sizeof(mp_header) + (size_t)h.section_count * sizeof(mp_section);
+    span spans[MAX_SECTIONS];
+    size_t nspans = 0;
+    for (size_t i = 0; i < h.section_count; i++) {
+        const mp_section *sec = (const mp_section *)(s->data + sizeof(mp_header)) + i;
+        uint64_t bytes = 0;
+        if (check_section(sec, i, table_end, s->size, &bytes, err, errlen) < 0)
+            return -1;
+        if (bytes)
+            spans[nspans++] = (span){sec->offset, sec->offset + bytes};
+        if (!expected_record_size(sec->type))
+            continue;   /* unknown type: bounds-checked above, otherwise ignored */
+        if (secs[sec->type])
+            return fail(err, errlen, "section %s appears twice", section_name(sec->type));
+        secs[sec->type] = sec;
+    }
+    return check_overlaps(spans, nspans, err, errlen);
+}
+
+/* ---- contents ---- */
+
+#define SEC_PTR(s, sec) ((sec) ? (const void *)((s)->data + (sec)->offset) : NULL)
+#define SEC_COUNT(sec) ((sec) ? (size_t)(sec)->count : 0)
+
+static int bind_sections(mp_snapshot *s, const mp_section *secs[9], char *err, size_t errlen)
+{
+    if (!secs[MP_SEC_META] || secs[MP_SEC_META]->count != 1)
+        return fail(err, errlen, "META section missing or not exactly one record");
+    const mp_section *str = secs[MP_SEC_STRINGS];
+    if (!str || str->count == 0)
+        return fail(err, errlen, "STRINGS section missing or empty");
+    s->meta = SEC_PTR(s, secs[MP_SEC_META]);
+    s->strings = SEC_PTR(s, str);
+    s->strings_size = str->count;
+    if (s->strings[0] != '\0' || s->strings[s->strings_size - 1] != '\0')
+        return fail(err, errlen, "STRINGS section must start and end with a NUL byte");
+    s->modules = SEC_PTR(s, secs[MP_SEC_MODULES]);
+    s->n_modules = SEC_COUNT(secs[MP_SEC_MODULES]);
+    s->stacks = SEC_PTR(s, secs[MP_SEC_STACKS]);
+    s->n_stacks = SEC_COUNT(secs[MP_SEC_STACKS]);
+    s->frames = SEC_PTR(s, secs[MP_SEC_FRAMES]);
+    s->n_frames = SEC_COUNT(secs[MP_SEC_FRAMES]);
+    s->heap = SEC_PTR(s, secs[MP_SEC_HEAP]);
+    s->n_heap = SEC_COUNT(secs[MP_SEC_HEAP]);
+    s->locks = SEC_PTR(s, secs[MP_SEC_LOCKS]);
+    s->n_locks = SEC_COUNT(secs[MP_SEC_LOCKS]);
+    s->lock_sites = SEC_PTR(s, secs[MP_SEC_LOCK_SITES]);
+    s->n_lock_sites = SEC_COUNT(secs[MP_SEC_LOCK_SITES]);
+    return 0;
+}
+
+static int check_meta(const mp_snapshot *s, char *err, size_t errlen)
+{
+    const mp_meta *m = s->meta;
+    if (m->prog >= s->strings_size || m->exe >= s->strings_size ||
+        m->cmdline >= s->strings_size)
+        return fail(err, errlen, "meta: string reference out of range");
+    if (m->sample_bytes == 0)   /* consumers divide by it */
+        return fail(err, errlen, "meta: sample_bytes is 0");
+    return 0;
+}
+
+static int check_modules(const mp_snapshot *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->n_modules; i++) {
+        const mp_module *m = &s->modules[i];
+        if (m->path >= s->strings_size)
+            return fail(err, errlen, "module %zu: path reference out of range", i);
+        if (m->build_id_len > MP_MAX_BUILD_ID)
+            return fail(err, errlen, "module %zu: build ID length %u > %u", i,
+                        m->build_id_len, MP_MAX_BUILD_ID);
+        if (m->start > m->end)
+            return fail(err, errlen, "module %zu: start above end", i);
+    }
+    return 0;
+}
+
+static int check_stacks(const mp_snapshot *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->n_stacks; i++) {
+        const mp_stack *st = &s->stacks[i];
+        if (st->depth > MAX_STACK_DEPTH)
+            return fail(err, errlen, "stack %zu: depth %u > %u", i, st->depth,
+                        MAX_STACK_DEPTH);
+        if (st->first_frame > s->n_frames || st->depth > s->n_frames - st->first_frame)
+            return fail(err, errlen, "stack %zu: frames out of range", i);
+    }
+    for (size_t i = 0; i < s->n_heap; i++)
+        if (s->heap[i].stack >= s->n_stacks)
+            return fail(err, errlen, "heap site %zu: stack %u out of range", i,
+                        s->heap[i].stack);
+    return 0;
+}
+
+static int check_locks(const mp_snapshot *s, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->n_locks; i++) {
+        const mp_lock *l = &s->locks[i];
+        if (l->site_stack != MP_NO_STACK && l->site_stack >= s->n_stacks)
+            return fail(err, errlen, "lock %zu: site stack %u out of range", i, l->site_stack);
+        if (l->first_site > s->n_lock_sites || l->site_count > s->n_lock_sites - l->first_site)
+            return fail(err, errlen, "lock %zu: lock sites out of range", i);
+    }
+    for (size_t i = 0; i < s->n_lock_sites; i++) {
+        const mp_lock_site *ls = &s->lock_sites[i];
+        if (ls->stack >= s->n_stacks)
+            return fail(err, errlen, "lock site %zu: stack %u out of range", i, ls->stack);
+        if (ls->role != MP_ROLE_WAITER && ls->role != MP_ROLE_HOLDER)
+            return fail(err, errlen, "lock site %zu: bad role %u", i, ls->role);
+    }
+    return 0;
+}
+
+static int validate(mp_snapshot *s, char *err, size_t errlen)
+{
+    const mp_section *secs[9] = {0};
+    if (check_header(s->data, s->size, err, errlen) < 0 ||
+        parse_sections(s, secs, err, errlen) < 0 || bind_sections(s, secs, err, errlen) < 0 ||
+        check_meta(s, err, errlen) < 0 || check_modules(s, err, errlen) < 0 ||
+        check_stacks(s, err, errlen) < 0 || check_locks(s, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+int mp_snapshot_load(const char *path, mp_snapshot *snap, char *err, size_t errlen)
+{
+    memset(snap, 0, sizeof(*snap));
+    if (err && errlen)
+        err[0] = '\0';
+    if (read_file(path, &snap->data, &snap->size, err, errlen) < 0)
+        return -1;
+    snap->path = mp_xstrdup(path);
+    if (validate(snap, err, errlen) < 0) {
+        mp_snapshot_free(snap);
+        return -1;
+    }
+    return 0;
+}
+
+void mp_snapshot_free(mp_snapshot *snap)
+{
+    if (!snap)
+        return;
+    free(snap->data);
+    free(snap->path);
+    memset(snap, 0, sizeof(*snap));
+}
+
+const char *mp_snapshot_str(const mp_snapshot *snap, uint32_t offset)
+{
+    if (!snap || !snap->strings || offset >= snap->strings_size)
+        return "";
+    return snap->strings + offset;
+}
+
+void mp_snapshot_load_or_die(const char *path, mp_snapshot *snap)
+{
+    char err[512];
+    if (mp_snapshot_load(path, snap, err, sizeof(err)) < 0) {
+        mp_error("%s: %s", path, err);
+        exit(MP_EXIT_BADINPUT);
+    }
+}

@@ -1,0 +1,640 @@
+/*
+ * symbolize.c - turn a snapshot stack's return addresses into named frames.
+ *
+ * Three caches, from coarse to fine:
+ *   modfile  one per ELF file (keyed by build ID, else by path): an elfutils
+ *            Dwfl holding that file reported at bias 0, so lookups take ELF
+ *            virtual addresses and the same file loaded by many processes at
+ *            different ASLR addresses is opened once;
+ *   addrent  one per (modfile, vaddr): the function/file:line chain for that
+ *            address with inlined callers expanded - DWARF scope walks are
+ *            the expensive part, and hot addresses recur across stacks;
+ *   snapstate one per snapshot content: its module index sorted for lookup,
+ *            the modfile of each module record and each symbolized stack.
+ *
+ * Every string handed out is interned in the symbolizer's table, so frames
+ * stay valid until mp_symbolizer_free and compare by pointer.
+ */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analyzer.h"
+#include "util.h"
+
+/* libstdc++'s demangler; the analyzer links libstdc++ for exactly this. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+#define DEBUG_ROOT "/usr/lib/debug/.build-id/"
+
+typedef struct modfile {
+    const char *key;        /* interned "b:<hex build id>" or "p:<path>" */
+    Dwfl *dwfl;             /* NULL when no usable file was found */
+    Dwfl_Module *mod;
+} modfile;
+
+/* One function in an address's inline chain, innermost first. */
+typedef struct chain_frame {
+    const char *function;   /* interned, demangled */
+    const char *file;       /* interned or NULL */
+    int line;
+    const char *keypart;    /* interned symbolic identity of this frame */
+} chain_frame;
+
+typedef struct addrent {
+    const modfile *mf;      /* NULL marks an empty slot */
+    uint64_t vaddr;
+    uint32_t n;             /* 0: no symbol known */
+    chain_frame *chain;
+} addrent;
+
+typedef struct snapstate {
+    uint64_t ident, size;   /* checksum and file size of the snapshot */
+    size_t n_modules, n_stacks;
+    uint32_t *order;        /* module indices sorted by start */
+    uint64_t *maxend;       /* running max of `end` along `order` */
+    modfile **mods;         /* per module record, resolved lazily */
+    bool *mods_done;
+    mp_symstack **stacks;   /* per stack index, built lazily */
+} snapstate;
+
+struct mp_symbolizer {
+    mp_strtab *strs;
+    modfile **files;
+    size_t n_files, cap_files;
+    addrent *addrs;
+    size_t n_addrs, cap_addrs;   /* cap is a power of two */
+    snapstate **snaps;
+    size_t n_snaps, cap_snaps;
+    char *buf;                   /* scratch for building keys */
+    size_t buf_len, buf_cap;
+};
+
+mp_symbolizer *mp_symbolizer_new(void)
+{
+    mp_symbolizer *s = mp_xcalloc(1, sizeof(*s));
+    s->strs = mp_strtab_new();
+    s->cap_addrs = 4096;
+    s->addrs = mp_xcalloc(s->cap_addrs, sizeof(addrent));
+    return s;
+}
+
+static void snapstate_free(snapstate *ss)
+{
+    for (size_t i = 0; i < ss->n_stacks; i++) {
+        if (ss->stacks[i])
+            free(ss->stacks[i]->frames);
+        free(ss->stacks[i]);
+    }
+    free(ss->stacks);
+    free(ss->order);
+    free(ss->maxend);
+    free(ss->mods);
+    free(ss->mods_done);
+    free(ss);
+}
+
+void mp_symbolizer_free(mp_symbolizer *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_files; i++) {
+        if (s->files[i]->dwfl)
+            dwfl_end(s->files[i]->dwfl);
+        free(s->files[i]);
+    }
+    for (size_t i = 0; i < s->cap_addrs; i++)
+        free(s->addrs[i].chain);
+    for (size_t i = 0; i < s->n_snaps; i++)
+        snapstate_free(s->snaps[i]);
+    free(s->files);
+    free(s->addrs);
+    free(s->snaps);
+    free(s->buf);
+    mp_strtab_free(s->strs);
+    free(s);
+}
+
+/* ---- scratch string building ---- */
+
+static void buf_reset(mp_symbolizer *s) { s->buf_len = 0; }
+
+static void buf_printf(mp_symbolizer *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void buf_printf(mp_symbolizer *s, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = s->buf_cap - s->buf_len;
+        int n = vsnprintf(s->buf ? s->buf + s->buf_len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < room) {
+            s->buf_len += (size_t)n;
+            return;
+        }
+        mp_grow((void **)&s->buf, &s->buf_cap, s->buf_len + (size_t)n + 1, 1);
+    }
+}
+
+static const char *buf_intern(mp_symbolizer *s)
+{
+    return mp_intern_n(s->strs, s->buf ? s->buf : "", s->buf_len);
+}
+
+/* ---- opening ELF files ---- */
+
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+};
+
+/*
+ * O_NONBLOCK and the S_ISREG check: module paths come from the snapshot,
+ * which may be hostile, and opening a FIFO or device must not hang us.
+ */
+static int open_regular(const char *path)
+{
+    if (!path || path[0] != '/')
+        return -1;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Reports `path` into a fresh Dwfl at bias 0. With a recorded build ID the
+ * file is only accepted when its own build ID matches: a library upgraded
+ * since the snapshot was taken would otherwise give confidently wrong names.
+ */
+static bool try_report(modfile *mf, const char *path, const uint8_t *bid, size_t bid_len)
+{
+    int fd = open_regular(path);
+    if (fd < 0)
+        return false;
+    Dwfl *dwfl = dwfl_begin(&offline_callbacks);
+    if (!dwfl) {
+        close(fd);
+        return false;
+    }
+    dwfl_report_begin(dwfl);
+    Dwfl_Module *mod = dwfl_report_elf(dwfl, mp_basename(path), path, fd, 0, false);
+    dwfl_report_end(dwfl, NULL, NULL);
+    if (!mod) {
+        close(fd);   /* only consumed on success */
+        dwfl_end(dwfl);
+        return false;
+    }
+    if (bid_len) {
+        const unsigned char *bits;
+        GElf_Addr vaddr;
+        int n = dwfl_module_build_id(mod, &bits, &vaddr);
+        if (n != (int)bid_len || memcmp(bits, bid, bid_len) != 0) {
+            dwfl_end(dwfl);
+            return false;
+        }
+    }
+    mf->dwfl = dwfl;
+    mf->mod = mod;
+    return true;
+}
+
+static void open_modfile(mp_symbolizer *s, modfile *mf, const mp_module *m, const char *path)
+{
+    if (try_report(mf, path, m->build_id, m->build_id_len) || m->build_id_len < 2)
+        return;
+    /* The file is gone or different: use the distribution's debug file. */
+    buf_reset(s);
+    buf_printf(s, DEBUG_ROOT "%02x/", m->build_id[0]);
+    for (uint32_t i = 1; i < m->build_id_len; i++)
+        buf_printf(s, "%02x", m->build_id[i]);
+    buf_printf(s, ".debug");
+    try_report(mf, buf_intern(s), m->build_id, m->build_id_len);
+}
+
+static modfile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
+{
+    buf_reset(s);
+    if (m->build_id_len) {
+        buf_printf(s, "b:");
+        for (uint32_t i = 0; i < m->build_id_len; i++)
+            buf_printf(s, "%02x", m->build_id[i]);
+    } else {
+        buf_printf(s, "p:%s", path);
+    }
+    const char *key = buf_intern(s);
+    for (size_t i = 0; i < s->n_files; i++)
+        if (s->files[i]->key == key)
+            return s->files[i];
+    modfile *mf = mp_xcalloc(1, sizeof(*mf));
+    mf->key = key;
+    open_modfile(s, mf, m, path);
+    mp_grow((void **)&s->files, &s->cap_files, s->n_files + 1, sizeof(modfile *));
+    s->files[s->n_files++] = mf;
+    return mf;
+}
+
+/* ---- names, lines and inline chains ---- */
+
+/*
+ * Cuts what the toolchain appends to a source-level name: symbol versions
+ * ("__libc_start_main@@GLIBC_2.34") and GCC clone suffixes
+ * ("msort_with_tmp.part.0", "foo.cold"), so that one function has one name
+ * in reports and in stack keys whichever copy of it ran.
+ */
+static size_t plain_name_len(const char *name)
+{
+    static const char *const clones[] = {".part.", ".isra.", ".constprop.", ".cold",
+                                         ".lto_priv.", ".localalias", ".clone."};
+    size_t len = strcspn(name, "@");
+    for (const char *dot = strchr(name, '.'); dot && dot < name + len; dot = strchr(dot + 1, '.'))
+        for (size_t i = 0; i < sizeof(clones) / sizeof(clones[0]); i++)
+            if (dot > name && strncmp(dot, clones[i], strlen(clones[i])) == 0)
+                return (size_t)(dot - name);
+    return len;
+}
+
+static const char *intern_name(mp_symbolizer *s, const char *raw)
+{
+    if (!raw || !*raw)
+        return NULL;
+    const char *name = mp_intern_n(s->strs, raw, plain_name_len(raw));
+    if (name[0] == '_' && name[1] == 'Z') {
+        int status = -1;
+        char *d = __cxa_demangle(name, NULL, NULL, &status);
+        if (d && status == 0) {
+            const char *r = mp_intern(s->strs, d);
+            free(d);
+            return r;
+        }
+        free(d);
+    }
+    return *name ? name : NULL;
+}
+
+/* A subprogram or inlined instance's name, following abstract origins. */
+static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
+{
+    Dwarf_Attribute attr;
+    const char *name = NULL;
+    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
+        dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+        name = dwarf_formstring(&attr);
+    if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
+        name = dwarf_formstring(&attr);
+    return intern_name(s, name);
+}
+
+/* Where an inlined instance was called from: its DW_AT_call_file/line. */
+static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *line)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word idx = 0, ln = 0;
+    Dwarf_Die cu;
+    Dwarf_Files *files;
+    size_t nfiles;
+    *file = NULL;
+    *line = 0;
+    if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &attr), &ln) == 0 && ln <= INT32_MAX)
+        *line = (int)ln;
+    if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &idx) != 0 ||
+        !dwarf_diecu(inl, &cu, NULL, NULL) || dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 ||
+        idx >= nfiles)
+        return;
+    const char *f = dwarf_filesrc(files, idx, NULL, NULL);
+    *file = f ? mp_intern(s->strs, f) : NULL;
+}
+
+static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn,
+                       const char *file, int line, uint64_t symoff)
+{
+    mp_grow((void **)&e->chain, cap, e->n + 1, sizeof(chain_frame));
+    chain_frame *f = &e->chain[e->n++];
+    f->function = fn ? fn : mp_intern(s->strs, "??");
+    f->file = file;
+    f->line = file ? line : 0;
+    /* Without a line, the offset into the symbol keeps distinct call sites
+       of one function apart, and is still independent of ASLR. */
+    buf_reset(s);
+    if (file)
+        buf_printf(s, "%s|%s:%d", f->function, file, f->line);
+    else
+        buf_printf(s, "%s+0x%" PRIx64, f->function, symoff);
+    f->keypart = buf_intern(s);
+}
+
+/*
+ * Walks the DWARF scopes containing vaddr from the innermost out: each
+ * DW_TAG_inlined_subroutine is a frame located at the current position,
+ * and its call_file/call_line become the position of the next frame out,
+ * ending with the real (out-of-line) subprogram. Same output as
+ * `addr2line -i`.
+ */
+static void expand_inlines(mp_symbolizer *s, const modfile *mf, addrent *e, size_t *cap,
+                           const char *file, int line, const char *symname, uint64_t symoff)
+{
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = dwfl_module_addrdie(mf->mod, e->vaddr, &bias);
+    Dwarf_Die *scopes = NULL;
+    int n = cu ? dwarf_getscopes(cu, e->vaddr - bias, &scopes) : 0;
+    if (n > 0) {
+        /* dwarf_getscopes continues outward from an inlined instance through
+           its abstract definition; the concrete nesting (who inlined it
+           where) comes from the scopes containing the innermost DIE. */
+        Dwarf_Die inner = scopes[0];
+        free(scopes);
+        scopes = NULL;
+        n = dwarf_getscopes_die(&inner, &scopes);
+    }
+    for (int i = 0; i < n; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine) {
+            chain_push(s, e, cap, die_name(s, &scopes[i]), file, line, 0);
+            call_site(s, &scopes[i], &file, &line);
+        } else if (tag == DW_TAG_subprogram) {
+            /* the symbol table names the out-of-line function as nm and
+               pprof do; DWARF is the fallback when it has no symbol */
+            const char *fn = symname ? symname : die_name(s, &scopes[i]);
+            chain_push(s, e, cap, fn, file, line, symoff);
+            break;
+        }
+    }
+    free(scopes);
+    if (e->n == 0 && (symname || file))
+        chain_push(s, e, cap, symname, file, line, symoff);
+}
+
+static void resolve_addr(mp_symbolizer *s, const modfile *mf, addrent *e)
+{
+    if (!mf->mod)
+        return;
+    GElf_Off symoff = 0;
+    GElf_Sym sym;
+    const char *raw = dwfl_module_addrinfo(mf->mod, e->vaddr, &symoff, &sym, NULL, NULL, NULL);
+    const char *symname = intern_name(s, raw);
+    const char *file = NULL;
+    int line = 0;
+    Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
+    if (dl) {
+        const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+        file = f ? mp_intern(s->strs, f) : NULL;
+    }
+    size_t cap = 0;
+    expand_inlines(s, mf, e, &cap, file, line, symname, symoff);
+}
+
+static uint64_t addr_hash(const modfile *mf, uint64_t vaddr)
+{
+    uint64_t h = (uint64_t)(uintptr_t)mf * 0x9e3779b97f4a7c15ull ^ vaddr;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+}
+
+static void addrs_rehash(mp_symbolizer *s)
+{
+    size_t cap = s->cap_addrs * 2;
+    addrent *t = mp_xcalloc(cap, sizeof(addrent));
+    for (size_t i = 0; i < s->cap_addrs; i++) {
+        if (!s->addrs[i].mf)
+            continue;
+        size_t j = addr_hash(s->addrs[i].mf, s->addrs[i].vaddr) & (cap - 1);
+        while (t[j].mf)
+            j = (j + 1) & (cap - 1);
+        t[j] = s->addrs[i];
+    }
+    free(s->addrs);
+    s->addrs = t;
+    s->cap_addrs = cap;
+}
+
+/* The cached inline chain of one address; the pointer is valid until the
+   next lookup (the table may grow). */
+static const addrent *addr_lookup(mp_symbolizer *s, const modfile *mf, uint64_t vaddr)
+{
+    if ((s->n_addrs + 1) * 2 > s->cap_addrs)
+        addrs_rehash(s);
+    size_t i = addr_hash(mf, vaddr) & (s->cap_addrs - 1);
+    for (; s->addrs[i].mf; i = (i + 1) & (s->cap_addrs - 1))
+        if (s->addrs[i].mf == mf && s->addrs[i].vaddr == vaddr)
+            return &s->addrs[i];
+    addrent *e = &s->addrs[i];
+    *e = (addrent){.mf = mf, .vaddr = vaddr};
+    s->n_addrs++;
+    resolve_addr(s, mf, e);
+    return e;
+}
+
+/* ---- per-snapshot state ---- */
+
+static const mp_snapshot *sort_snap;   /* qsort has no context argument */
+static int cmp_module_start(const void *a, const void *b)
+{
+    uint64_t x = sort_snap->modules[*(const uint32_t *)a].start;
+    uint64_t y = sort_snap->modules[*(const uint32_t *)b].start;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Identified by content (checksum and size), not by pointer: the same
+ * struct may be freed and reloaded with another file, while the same file
+ * loaded twice can share everything.
+ */
+static snapstate *snapstate_get(mp_symbolizer *s, const mp_snapshot *snap)
+{
+    mp_header h = {0};
+    if (snap->data && snap->size >= sizeof(h))
+        memcpy(&h, snap->data, sizeof(h));
+    else
+        h.checksum = (uint64_t)(uintptr_t)snap;
+    for (size_t i = 0; i < s->n_snaps; i++) {
+        snapstate *ss = s->snaps[i];
+        if (ss->ident == h.checksum && ss->size == snap->size &&
+            ss->n_modules == snap->n_modules && ss->n_stacks == snap->n_stacks)
+            return ss;
+    }
+    snapstate *ss = mp_xcalloc(1, sizeof(*ss));
+    ss->ident = h.checksum;
+    ss->size = snap->size;
+    ss->n_modules = snap->n_modules;
+    ss->n_stacks = snap->n_stacks;
+    ss->order = mp_xcalloc(snap->n_modules, sizeof(uint32_t));
+    ss->maxend = mp_xcalloc(snap->n_modules, sizeof(uint64_t));
+    ss->mods = mp_xcalloc(snap->n_modules, sizeof(modfile *));
+    ss->mods_done = mp_xcalloc(snap->n_modules, sizeof(bool));
+    ss->stacks = mp_xcalloc(snap->n_stacks, sizeof(mp_symstack *));
+    for (size_t i = 0; i < snap->n_modules; i++)
+        ss->order[i] = (uint32_t)i;
+    sort_snap = snap;
+    qsort(ss->order, snap->n_modules, sizeof(uint32_t), cmp_module_start);
+    for (size_t i = 0; i < snap->n_modules; i++) {
+        uint64_t end = snap->modules[ss->order[i]].end;
+        ss->maxend[i] = i && ss->maxend[i - 1] > end ? ss->maxend[i - 1] : end;
+    }
+    mp_grow((void **)&s->snaps, &s->cap_snaps, s->n_snaps + 1, sizeof(snapstate *));
+    s->snaps[s->n_snaps++] = ss;
+    return ss;
+}
+
+/*
+ * The module record containing pc in the stack's generation, preferring
+ * the latest-loaded when several qualify. Binary search finds the last
+ * module starting at or below pc; walking back stops once no earlier
+ * module can reach pc (running max of end), so this is O(log n) for
+ * non-overlapping maps. Returns -1 when none.
+ */
+static long find_module(const snapstate *ss, const mp_snapshot *snap, uint64_t pc,
+                        uint32_t gen)
+{
+    size_t lo = 0, hi = ss->n_modules;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (snap->modules[ss->order[mid]].start <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    long best = -1;
+    for (size_t i = lo; i-- > 0 && ss->maxend[i] > pc;) {
+        const mp_module *m = &snap->modules[ss->order[i]];
+        if (pc >= m->end || m->gen_loaded > gen || (m->gen_unloaded && gen >= m->gen_unloaded))
+            continue;
+        if (best < 0 || m->gen_loaded > snap->modules[best].gen_loaded)
+            best = ss->order[i];
+    }
+    return best;
+}
+
+static modfile *module_file(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap, long mi)
+{
+    if (!ss->mods_done[mi]) {
+        const mp_module *m = &snap->modules[mi];
+        ss->mods[mi] = modfile_get(s, m, mp_snapshot_str(snap, m->path));
+        ss->mods_done[mi] = true;
+    }
+    return ss->mods[mi];
+}
+
+/* ---- building a stack ---- */
+
+typedef struct stack_builder {
+    mp_frame *frames;
+    size_t n, cap;
+    const char **keys;   /* keypart per frame */
+    size_t keys_cap;
+} stack_builder;
+
+static void emit(stack_builder *b, const mp_frame *f, const char *keypart)
+{
+    mp_grow((void **)&b->frames, &b->cap, b->n + 1, sizeof(mp_frame));
+    mp_grow((void **)&b->keys, &b->keys_cap, b->n + 1, sizeof(char *));
+    b->keys[b->n] = keypart;
+    b->frames[b->n++] = *f;
+}
+
+/* Appends the frame(s) of one return address: several when inlined. */
+static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap,
+                            uint32_t gen, uint64_t addr, stack_builder *b)
+{
+    /* A return address points after the call; the call itself is at -1. */
+    uint64_t pc = addr ? addr - 1 : 0;
+    long mi = addr ? find_module(ss, snap, pc, gen) : -1;
+    mp_frame f = {.address = addr, .function = mp_intern(s->strs, "??"), .line = 0};
+    buf_reset(s);
+    if (mi < 0) {
+        f.module = f.function;
+        buf_printf(s, "??+0x%" PRIx64, addr);
+        emit(b, &f, buf_intern(s));
+        return;
+    }
+    const mp_module *m = &snap->modules[mi];
+    f.module = mp_intern(s->strs, mp_snapshot_str(snap, m->path));
+    if (!*f.module)
+        f.module = f.function;
+    modfile *mf = module_file(s, ss, snap, mi);
+    const addrent *e = addr_lookup(s, mf, pc - m->load_bias);
+    for (uint32_t i = 0; i < e->n; i++) {
+        f.function = e->chain[i].function;
+        f.file = e->chain[i].file;
+        f.line = e->chain[i].line;
+        emit(b, &f, e->chain[i].keypart);
+    }
+    if (e->n == 0) {
+        buf_reset(s);
+        buf_printf(s, "%s+0x%" PRIx64, mp_basename(f.module), pc - m->start + m->file_offset);
+        emit(b, &f, buf_intern(s));
+    }
+}
+
+static bool is_allocator_name(const char *fn)
+{
+    static const char *const names[] = {
+        "malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+        "aligned_alloc", "memalign", "valloc", "pvalloc",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(fn, names[i]) == 0)
+            return true;
+    return strncmp(fn, "operator new", 12) == 0;
+}
+
+/* Allocator entry points and the shim are how we got here, not where the
+   program allocated; they would make every site look alike. */
+static bool is_allocator_frame(const mp_frame *f)
+{
+    return is_allocator_name(f->function) ||
+           strncmp(mp_basename(f->module), "libmemprof", 10) == 0;
+}
+
+static mp_symstack *build_stack(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap,
+                                const mp_stack *st)
+{
+    stack_builder b = {0};
+    for (uint32_t i = 0; i < st->depth; i++)
+        symbolize_frame(s, ss, snap, st->generation, snap->frames[st->first_frame + i], &b);
+    size_t skip = 0;
+    while (skip < b.n && is_allocator_frame(&b.frames[skip]))
+        skip++;
+    buf_reset(s);
+    for (size_t i = skip; i < b.n; i++)
+        buf_printf(s, "%s%s", i > skip ? ";" : "", b.keys[i]);
+    mp_symstack *out = mp_xcalloc(1, sizeof(*out));
+    out->key = buf_intern(s);
+    out->n = b.n - skip;
+    out->frames = mp_xcalloc(out->n, sizeof(mp_frame));
+    if (out->n)
+        memcpy(out->frames, b.frames + skip, out->n * sizeof(mp_frame));
+    free(b.frames);
+    free(b.keys);
+    return out;
+}
+
+const mp_symstack *mp_symbolize_stack(mp_symbolizer *s, const mp_snapshot *snap,
+                                      uint32_t stack_index)
+{
+    static const mp_symstack empty = {0, NULL, ""};
+    if (!s || !snap || stack_index >= snap->n_stacks)
+        return &empty;
+    snapstate *ss = snapstate_get(s, snap);
+    if (!ss->stacks[stack_index])
+        ss->stacks[stack_index] = build_stack(s, ss, snap, &snap->stacks[stack_index]);
+    return ss->stacks[stack_index];
+}

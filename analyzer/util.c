@@ -1,0 +1,187 @@
+/*
+ * util.c - error printing, checked allocation, parsing, interning
+ * (see util.h and analyzer.h).
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer.h"
+
+void mp_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("memprof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void *oom(void *p)
+{
+    if (!p) {
+        mp_error("out of memory");
+        exit(MP_EXIT_BADINPUT);
+    }
+    return p;
+}
+
+void *mp_xmalloc(size_t n) { return oom(malloc(n ? n : 1)); }
+void *mp_xcalloc(size_t n, size_t size) { return oom(calloc(n ? n : 1, size ? size : 1)); }
+void *mp_xrealloc(void *p, size_t n) { return oom(realloc(p, n ? n : 1)); }
+char *mp_xstrdup(const char *s) { return oom(strdup(s ? s : "")); }
+
+void mp_grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap ? *cap : 8;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            oom(NULL);
+        n *= 2;
+    }
+    *p = mp_xrealloc(*p, n * elem);
+    *cap = n;
+}
+
+bool mp_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+const char *mp_basename(const char *s)
+{
+    if (!s)
+        return "";
+    const char *slash = strrchr(s, '/');
+    return slash ? slash + 1 : s;
+}
+
+uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- string interning ---- */
+
+/*
+ * Strings live in large chunks that are never moved, so interned pointers
+ * stay valid while the hash table (open addressing, linear probing) grows.
+ */
+typedef struct strtab_chunk {
+    struct strtab_chunk *next;
+    size_t used, cap;
+    char data[];
+} strtab_chunk;
+
+typedef struct strtab_slot {
+    const char *s;
+    size_t len;
+    uint64_t hash;
+} strtab_slot;
+
+struct mp_strtab {
+    strtab_slot *slots;
+    size_t cap, count;   /* cap is a power of two */
+    strtab_chunk *chunks;
+};
+
+mp_strtab *mp_strtab_new(void)
+{
+    mp_strtab *t = mp_xcalloc(1, sizeof(*t));
+    t->cap = 1024;
+    t->slots = mp_xcalloc(t->cap, sizeof(strtab_slot));
+    return t;
+}
+
+void mp_strtab_free(mp_strtab *t)
+{
+    if (!t)
+        return;
+    for (strtab_chunk *c = t->chunks, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(t->slots);
+    free(t);
+}
+
+static char *strtab_store(mp_strtab *t, const char *s, size_t len)
+{
+    strtab_chunk *c = t->chunks;
+    if (!c || c->cap - c->used < len + 1) {
+        size_t cap = len + 1 > 65536 ? len + 1 : 65536;
+        c = mp_xmalloc(sizeof(*c) + cap);
+        c->used = 0;
+        c->cap = cap;
+        c->next = t->chunks;
+        t->chunks = c;
+    }
+    char *dst = c->data + c->used;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    c->used += len + 1;
+    return dst;
+}
+
+static void strtab_rehash(mp_strtab *t)
+{
+    size_t cap = t->cap * 2;
+    strtab_slot *slots = mp_xcalloc(cap, sizeof(strtab_slot));
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].s)
+            continue;
+        size_t j = t->slots[i].hash & (cap - 1);
+        while (slots[j].s)
+            j = (j + 1) & (cap - 1);
+        slots[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+}
+
+const char *mp_intern_n(mp_strtab *t, const char *s, size_t len)
+{
+    uint64_t h = mp_hash_bytes(s, len, 0);
+    size_t i = h & (t->cap - 1);
+    for (; t->slots[i].s; i = (i + 1) & (t->cap - 1)) {
+        strtab_slot *e = &t->slots[i];
+        if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
+            return e->s;
+    }
+    const char *stored = strtab_store(t, s, len);
+    t->slots[i] = (strtab_slot){stored, len, h};
+    if (++t->count * 2 > t->cap)
+        strtab_rehash(t);
+    return stored;
+}
+
+const char *mp_intern(mp_strtab *t, const char *s)
+{
+    return mp_intern_n(t, s ? s : "", s ? strlen(s) : 0);
+}
