@@ -79,6 +79,7 @@ static inline bool mp_active(void)
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
 uint64_t mp_realtime_ns(void) MP_HIDDEN;
+uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_warn(const char *fmt, ...) MP_HIDDEN __attribute__((format(printf, 1, 2)));
 
 /* ---- real functions (init.c) ---- */
@@ -95,6 +96,7 @@ typedef struct mp_real_fns {
     void *(*reallocarray)(void *, size_t, size_t);
     void (*free_sized)(void *, size_t);
     void (*free_aligned_sized)(void *, size_t, size_t);
+    size_t (*usable_size)(void *);
 } mp_real_fns;
 extern mp_real_fns mp_real MP_HIDDEN;
 void mp_resolve_malloc(void) MP_HIDDEN;
@@ -112,6 +114,12 @@ bool mp_boot_owns(const void *p) MP_HIDDEN;
 size_t mp_boot_size(const void *p) MP_HIDDEN;
 
 /* ---- a tiny lock for slow paths ---- */
+static inline void mp_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 typedef struct mp_spinlock { _Atomic int v; } mp_spinlock;
 void mp_spin_lock(mp_spinlock *l) MP_HIDDEN;
 static inline bool mp_spin_trylock(mp_spinlock *l)
@@ -160,10 +168,12 @@ int mp_stacktab_init(void) MP_HIDDEN;
 /* ---- module map (modules.c) ---- */
 extern _Atomic uint32_t mp_module_generation MP_HIDDEN;
 void mp_modules_refresh(void) MP_HIDDEN;         /* rescan, bump generation on change */
-void mp_modules_refresh_if_changed(void) MP_HIDDEN;
 /* Copies the module records out (for a snapshot); strings via callback. */
 size_t mp_modules_count(void) MP_HIDDEN;
 const mp_module *mp_modules_get(size_t i, const char **path) MP_HIDDEN;
+void mp_modules_lock(void) MP_HIDDEN;          /* hold while reading records */
+void mp_modules_unlock(void) MP_HIDDEN;
+void mp_modules_after_fork_child(void) MP_HIDDEN;
 
 /* ---- events and rings (ring.c) ---- */
 enum mp_event_type {
@@ -215,7 +225,9 @@ typedef struct mp_block {
 } mp_block;
 /* Fast filter: false means the address was certainly never sampled. */
 bool mp_addrset_maybe(const void *p) MP_HIDDEN;
-bool mp_addrset_insert(const mp_block *b) MP_HIDDEN;
+/* 0 inserted, 1 replaced a stale entry for the same address (returned in
+ * *stale: its free was never seen), -1 no room. */
+int mp_addrset_insert(const mp_block *b, mp_block *stale) MP_HIDDEN;
 bool mp_addrset_remove(const void *p, mp_block *out) MP_HIDDEN;
 void mp_addrset_clear(void) MP_HIDDEN;
 int mp_addrset_init(void) MP_HIDDEN;

@@ -1,0 +1,161 @@
+/*
+ * addrset.c - the set of live sampled blocks, keyed by address.
+ *
+ * free() must ask "was this block sampled?" on every call, and the answer is
+ * almost always no. A 64 Ki-entry array of counters, indexed by a hash of
+ * the address, answers that with one load and no lock: a zero counter means
+ * no sampled block hashes there. Only on a hit (a sampled block, or a rare
+ * false positive) do we take one of 64 shard spinlocks and probe the shard's
+ * open-addressed table, which holds the block's stack and weights so the
+ * free event can subtract exactly what the sample added.
+ *
+ * Callers update the set synchronously, in the allocating/freeing thread:
+ * remove before the real free/realloc, insert after the real allocation, so
+ * an address handed out again to another thread can never be confused.
+ * Shard locks are taken with the reentrancy guard held, so a signal handler
+ * that frees on the same thread passes through instead of self-deadlocking.
+ */
+#include "shim.h"
+
+#include <string.h>
+
+#define FILTER_BITS 16
+#define N_SHARDS 64
+#define SHARD_INITIAL 1024
+#define KEY_EMPTY 0
+#define KEY_TOMB 1
+
+typedef struct shard {
+    _Alignas(64) mp_spinlock lock;   /* one shard per cache line */
+    size_t cap, used, tombs;   /* used counts live keys */
+    mp_block *slots;
+} shard;
+
+static _Atomic uint16_t *filter;
+
+/* Independent bits of one hash pick the filter counter, the shard, and the
+ * probe start, so keys of one shard still spread over its whole table. */
+#define FILTER_INDEX(h) (((h) >> 40) & ((1u << FILTER_BITS) - 1))
+#define SHARD_INDEX(h) ((h) >> 58)
+static shard shards[N_SHARDS];
+
+static inline uint64_t mix(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+int mp_addrset_init(void)
+{
+    if (!filter)
+        filter = mp_pages(sizeof(uint16_t) << FILTER_BITS);
+    return filter ? 0 : -1;
+}
+
+bool mp_addrset_maybe(const void *p)
+{
+    return filter && atomic_load_explicit(&filter[FILTER_INDEX(mix(p))],
+                                          memory_order_relaxed) != 0;
+}
+
+static mp_block *probe(shard *s, uint64_t addr, uint64_t h, bool for_insert)
+{
+    mp_block *tomb = NULL;
+    size_t mask = s->cap - 1;
+    for (size_t i = 0; i < s->cap; i++) {
+        mp_block *b = &s->slots[(h + i) & mask];
+        if (b->addr == addr)
+            return b;
+        if (b->addr == KEY_TOMB && !tomb)
+            tomb = b;
+        if (b->addr == KEY_EMPTY)
+            return for_insert ? (tomb ? tomb : b) : NULL;
+    }
+    return for_insert ? tomb : NULL;
+}
+
+static bool grow(shard *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : SHARD_INITIAL;
+    if (s->used * 4 < s->cap)
+        ncap = s->cap;   /* mostly tombstones: rehash in place size */
+    mp_block *fresh = mp_pages(ncap * sizeof(mp_block));
+    if (!fresh)
+        return false;
+    mp_block *old = s->slots;
+    size_t ocap = s->cap;
+    s->slots = fresh;
+    s->cap = ncap;
+    s->tombs = 0;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i].addr > KEY_TOMB)
+            *probe(s, old[i].addr, mix((void *)(uintptr_t)old[i].addr), true) = old[i];
+    }
+    mp_pages_free(old, ocap * sizeof(mp_block));
+    return true;
+}
+
+int mp_addrset_insert(const mp_block *b, mp_block *stale)
+{
+    uint64_t h = mix((void *)(uintptr_t)b->addr);
+    shard *s = &shards[SHARD_INDEX(h)];
+    int rc = -1;
+    mp_spin_lock(&s->lock);
+    if ((s->used + s->tombs + 1) * 2 > s->cap && !grow(s))
+        goto out;
+    mp_block *slot = probe(s, b->addr, h, true);
+    if (!slot)
+        goto out;
+    if (slot->addr == b->addr) {
+        *stale = *slot;
+        rc = 1;
+    } else {
+        if (slot->addr == KEY_TOMB)
+            s->tombs--;
+        s->used++;
+        atomic_fetch_add_explicit(&filter[FILTER_INDEX(h)], 1, memory_order_relaxed);
+        rc = 0;
+    }
+    *slot = *b;
+out:
+    mp_spin_unlock(&s->lock);
+    if (rc < 0)
+        MP_COUNT(addrset_full);
+    return rc;
+}
+
+bool mp_addrset_remove(const void *p, mp_block *out)
+{
+    uint64_t h = mix(p);
+    shard *s = &shards[SHARD_INDEX(h)];
+    bool found = false;
+    mp_spin_lock(&s->lock);
+    mp_block *slot = s->cap ? probe(s, (uint64_t)(uintptr_t)p, h, false) : NULL;
+    if (slot) {
+        *out = *slot;
+        slot->addr = KEY_TOMB;
+        s->used--;
+        s->tombs++;
+        atomic_fetch_sub_explicit(&filter[FILTER_INDEX(h)], 1, memory_order_relaxed);
+        found = true;
+    }
+    mp_spin_unlock(&s->lock);
+    return found;
+}
+
+/* Forked child: forget the parent's blocks (and any lock held mid-fork).
+ * The old tables are left mapped: they are the parent's pages, shared
+ * copy-on-write, and unmapping them buys nothing. */
+void mp_addrset_clear(void)
+{
+    for (int i = 0; i < N_SHARDS; i++) {
+        shards[i].slots = NULL;
+        shards[i].cap = shards[i].used = shards[i].tombs = 0;
+        atomic_store(&shards[i].lock.v, 0);
+    }
+    if (filter)
+        memset((void *)filter, 0, sizeof(uint16_t) << FILTER_BITS);
+}

@@ -1,0 +1,215 @@
+/*
+ * collector.c - the background thread that owns all aggregation and I/O.
+ *
+ * It drains every thread's ring into per-stack aggregates (indexed directly
+ * by stack id, so no hashing), and writes a snapshot when a trigger fires:
+ * the interval timer, the snapshot signal (whose handler only sets a flag),
+ * or a request from `memprof snapshot PID` on the abstract unix socket
+ * "\0memprof.<pid>" (no file system entry, no signal involved).
+ *
+ * It runs with every signal blocked (so it never steals the program's
+ * signals), with the reentrancy guard set (so nothing it does is profiled),
+ * and never takes a lock the application could hold.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_AGG_STACKS (1u << 20)
+#define BUSY_POLL_MS 1
+#define IDLE_POLL_MS 20
+#define MODULE_RESCAN_NS 1000000000ull
+
+extern _Atomic int mp_collector_running;   /* ring.c */
+
+static mp_heap_agg *heap_agg;
+static pthread_t collector_thread;
+static _Atomic int stop_requested, thread_exited;
+static _Atomic int pending_trigger;          /* mp_trigger or 0 */
+static int listen_fd = -1;
+
+/* ---- aggregation ---- */
+
+mp_heap_agg *mp_heap_agg_get(uint32_t stack)
+{
+    return heap_agg && stack < MAX_AGG_STACKS ? &heap_agg[stack] : NULL;
+}
+
+void mp_aggregates_reset(void)
+{
+    if (heap_agg)
+        mp_pages_free(heap_agg, sizeof(mp_heap_agg) * MAX_AGG_STACKS);
+    heap_agg = mp_reserve(sizeof(mp_heap_agg) * MAX_AGG_STACKS);
+}
+
+void mp_aggregate_event(const mp_event *ev, void *ctx)
+{
+    (void)ctx;
+    if (ev->type >= MP_EV_LOCK_WAIT) {
+        mp_lock_aggregate(ev);
+        return;
+    }
+    mp_heap_agg *a = mp_heap_agg_get(ev->stack);
+    if (!a)
+        return;
+    if (ev->type == MP_EV_SAMPLE) {
+        a->live_samples++;
+        a->live_bytes += (int64_t)ev->a;
+        a->live_count_fx += (int64_t)ev->b;
+        a->alloc_samples++;
+        a->alloc_bytes += ev->a;
+        a->alloc_count_fx += ev->b;
+    } else if (ev->type == MP_EV_FREE) {
+        a->live_samples--;
+        a->live_bytes -= (int64_t)ev->a;
+        a->live_count_fx -= (int64_t)ev->b;
+    }
+}
+
+void mp_collector_drain_now(void)
+{
+    while (mp_rings_drain(mp_aggregate_event, NULL) > 0)
+        ;
+}
+
+/* ---- triggers ---- */
+
+void mp_request_snapshot(int trigger)
+{
+    atomic_store(&pending_trigger, trigger);
+}
+
+static void open_request_socket(void)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "memprof.%d", (int)mp_pid);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 4) != 0) {
+        close(fd);
+        return;
+    }
+    listen_fd = fd;
+}
+
+/* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */
+static void serve_request(void)
+{
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    char req[64];
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n = poll(&p, 1, 1000) == 1 ? read(fd, req, sizeof(req) - 1) : -1;
+    char reply[4200];
+    if (n > 0 && strncmp(req, "snapshot", 8) == 0) {
+        char path[4096];
+        mp_collector_drain_now();
+        if (mp_write_snapshot(MP_TRIGGER_REQUEST, path, sizeof(path)) == 0)
+            snprintf(reply, sizeof(reply), "ok %s\n", path);
+        else
+            snprintf(reply, sizeof(reply), "error cannot write snapshot in %s\n", mp_cfg.out_dir);
+    } else {
+        snprintf(reply, sizeof(reply), "error unknown request\n");
+    }
+    ssize_t w = write(fd, reply, strlen(reply));
+    (void)w;
+    close(fd);
+}
+
+static void collector_loop(void)
+{
+    uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
+    uint64_t next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
+    uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
+    while (!atomic_load(&stop_requested)) {
+        size_t drained = mp_rings_drain(mp_aggregate_event, NULL);
+        uint64_t now = mp_now_ns();
+        int trigger = atomic_exchange(&pending_trigger, 0);
+        if (!trigger && now >= next_periodic)
+            trigger = MP_TRIGGER_INTERVAL;
+        if (trigger) {
+            mp_collector_drain_now();
+            mp_write_snapshot(trigger, NULL, 0);
+            if (trigger == MP_TRIGGER_INTERVAL || now >= next_periodic)
+                next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
+        }
+        if (now >= next_rescan) {
+            mp_modules_refresh();
+            next_rescan = now + MODULE_RESCAN_NS;
+        }
+        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+        int ready = poll(&p, listen_fd >= 0 ? 1 : 0, drained ? BUSY_POLL_MS : IDLE_POLL_MS);
+        if (ready > 0)
+            serve_request();
+    }
+}
+
+static void *collector_main(void *arg)
+{
+    (void)arg;
+    mp_guard = 1;
+    open_request_socket();
+    atomic_store(&mp_collector_running, 1);
+    collector_loop();
+    atomic_store(&mp_collector_running, 0);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    listen_fd = -1;
+    atomic_store(&thread_exited, 1);
+    return NULL;
+}
+
+int mp_collector_start(void)
+{
+    if (!heap_agg)
+        mp_aggregates_reset();
+    if (!heap_agg)
+        return -1;
+    atomic_store(&stop_requested, 0);
+    atomic_store(&thread_exited, 0);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
+    int rc = pthread_create(&collector_thread, NULL, collector_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        atomic_store(&thread_exited, 1);
+        return -1;
+    }
+    pthread_detach(collector_thread);
+    return 0;
+}
+
+/* Bounded: if the collector is stuck (it should never be), exit anyway. */
+void mp_collector_stop(void)
+{
+    atomic_store(&stop_requested, 1);
+    struct timespec nap = {0, 1000000};
+    for (int i = 0; i < 3000 && !atomic_load(&thread_exited); i++)
+        nanosleep(&nap, NULL);
+}
+
+void mp_collector_after_fork_child(void)
+{
+    /* The parent's collector thread does not exist here; its socket is
+     * the parent's address, so close our copy and start afresh. */
+    if (listen_fd >= 0)
+        close(listen_fd);
+    listen_fd = -1;
+    atomic_store(&pending_trigger, 0);
+    if (mp_collector_start() != 0)
+        mp_warn("cannot start the collector thread in the child");
+}

@@ -1,0 +1,252 @@
+/*
+ * malloc_hooks.c - the malloc family interposers.
+ *
+ * The fast path of every allocation is: call the real allocator, subtract
+ * the size from the thread's sample countdown, return. Everything else
+ * (sampling, stack capture, bookkeeping) is out of line in track_new().
+ * The fast path of free is one load from the address filter.
+ *
+ * Blocks are never given headers: what the application gets is exactly
+ * what the real allocator returned, so malloc_usable_size, foreign frees
+ * and allocator-specific behaviour are untouched.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* True once the real function is known; resolves it on first use. Until
+ * then (dlsym itself allocates) callers fall back to the bootstrap arena. */
+#define HAVE_REAL(fn) (MP_LIKELY(mp_real.fn != NULL) || (mp_resolve_malloc(), mp_real.fn != NULL))
+
+/* ---- out-of-line bookkeeping ---- */
+
+static void emit_heap(uint16_t type, const mp_block *b)
+{
+    mp_event ev = {.type = type, .stack = b->stack, .a = b->w.bytes, .b = b->w.count_fx};
+    mp_emit(&ev);
+}
+
+/* Called when the countdown ran out: maybe take a sample of block p. */
+MP_NOINLINE static void *track_new(void *p, size_t size)
+{
+    if (!mp_active()) {
+        /* Untracked (inside the shim, or not ready): don't spend the
+         * countdown on allocations that can never be samples. */
+        mp_sample_countdown += (int64_t)size;
+        return p;
+    }
+    mp_weights w = mp_sampler_fire(size);
+    if (!p || w.count_fx == 0)
+        return p;
+    mp_guard++;
+    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = mp_capture_stack(), .w = w};
+    MP_COUNT(samples);
+    mp_event ev = {.type = MP_EV_SAMPLE, .stack = b.stack, .a = w.bytes, .b = w.count_fx};
+    if (mp_emit(&ev)) {
+        mp_block stale;
+        int rc = mp_addrset_insert(&b, &stale);
+        if (rc == 1)
+            emit_heap(MP_EV_FREE, &stale);   /* its free bypassed us */
+        else if (rc < 0)
+            emit_heap(MP_EV_FREE, &b);       /* untrackable: keep totals honest */
+    }
+    mp_guard--;
+    return p;
+}
+
+/* Removes p from the sampled set; the free event is emitted by the caller
+ * once the block is really gone (realloc may fail and keep it). */
+MP_NOINLINE static bool untrack(void *p, mp_block *b)
+{
+    if (!mp_active())
+        return false;
+    mp_guard++;
+    bool found = mp_addrset_remove(p, b);
+    mp_guard--;
+    return found;
+}
+
+MP_NOINLINE static void untrack_and_emit(void *p)
+{
+    mp_block b;
+    if (untrack(p, &b)) {
+        MP_COUNT(sampled_frees);
+        emit_heap(MP_EV_FREE, &b);
+    }
+}
+
+static inline void *account(void *p, size_t size)
+{
+    if (MP_UNLIKELY((mp_sample_countdown -= (int64_t)size) <= 0))
+        return track_new(p, size);
+    return p;
+}
+
+static inline void forget(void *p)
+{
+    if (MP_UNLIKELY(mp_addrset_maybe(p)))
+        untrack_and_emit(p);
+}
+
+/* ---- the interposers ---- */
+
+void *malloc(size_t size)
+{
+    if (!HAVE_REAL(malloc))
+        return mp_boot_alloc(size, 16);
+    return account(mp_real.malloc(size), size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!HAVE_REAL(calloc))
+        return mp_boot_alloc(total, 16);   /* static arena: already zero */
+    return account(mp_real.calloc(n, size), total);
+}
+
+void free(void *p)
+{
+    if (!p || MP_UNLIKELY(mp_boot_owns(p)))
+        return;
+    forget(p);
+    if (!HAVE_REAL(free))
+        return;   /* cannot happen after bootstrap; leaking beats crashing */
+    mp_real.free(p);
+}
+
+static void *realloc_from_boot(void *p, size_t size)
+{
+    void *q = malloc(size);
+    if (q) {
+        size_t old = mp_boot_size(p);
+        memcpy(q, p, old < size ? old : size);
+    }
+    return q;
+}
+
+/*
+ * glibc semantics, which we must not change: realloc(NULL, n) is malloc(n);
+ * realloc(p, 0) frees p and returns NULL; on failure p stays valid. The old
+ * block leaves the sampled set *before* the real call (after it, another
+ * thread may already own that address) and goes back in if the call fails.
+ */
+static void *realloc_impl(void *p, size_t size)
+{
+    if (!p)
+        return malloc(size);
+    if (MP_UNLIKELY(mp_boot_owns(p)))
+        return realloc_from_boot(p, size);
+    if (!HAVE_REAL(realloc))
+        return NULL;
+    mp_block old;
+    bool tracked = mp_addrset_maybe(p) && untrack(p, &old);
+    void *q = mp_real.realloc(p, size);
+    if (tracked) {
+        if (!q && size != 0) {
+            mp_block stale;
+            mp_guard++;
+            mp_addrset_insert(&old, &stale);
+            mp_guard--;
+        } else {
+            MP_COUNT(sampled_frees);
+            emit_heap(MP_EV_FREE, &old);
+        }
+    }
+    return q ? account(q, size) : q;
+}
+
+void *realloc(void *p, size_t size)
+{
+    return realloc_impl(p, size);
+}
+
+void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc_impl(p, total);
+}
+
+int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!HAVE_REAL(posix_memalign)) {
+        *out = mp_boot_alloc(size, align);
+        return *out ? 0 : ENOMEM;
+    }
+    int rc = mp_real.posix_memalign(out, align, size);
+    if (rc == 0)
+        *out = account(*out, size);
+    return rc;
+}
+
+void *aligned_alloc(size_t align, size_t size)
+{
+    if (!HAVE_REAL(aligned_alloc))
+        return mp_boot_alloc(size, align);
+    return account(mp_real.aligned_alloc(align, size), size);
+}
+
+void *memalign(size_t align, size_t size)
+{
+    if (!HAVE_REAL(memalign))
+        return mp_boot_alloc(size, align);
+    return account(mp_real.memalign(align, size), size);
+}
+
+void *valloc(size_t size)
+{
+    if (!HAVE_REAL(valloc))
+        return mp_boot_alloc(size, 4096);
+    return account(mp_real.valloc(size), size);
+}
+
+void *pvalloc(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t rounded = size ? (size + page - 1) & ~(page - 1) : page;
+    if (!HAVE_REAL(pvalloc))
+        return mp_boot_alloc(rounded, page);
+    return account(mp_real.pvalloc(size), rounded);
+}
+
+/* C23; glibc 2.36 lacks them, newer programs may call them. */
+void free_sized(void *p, size_t size)
+{
+    if (!p || mp_boot_owns(p))
+        return;
+    forget(p);
+    if (mp_real.free_sized)
+        mp_real.free_sized(p, size);
+    else if (mp_real.free)
+        mp_real.free(p);
+}
+
+void free_aligned_sized(void *p, size_t align, size_t size)
+{
+    if (!p || mp_boot_owns(p))
+        return;
+    forget(p);
+    if (mp_real.free_aligned_sized)
+        mp_real.free_aligned_sized(p, align, size);
+    else if (mp_real.free)
+        mp_real.free(p);
+}
+
+size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (mp_boot_owns(p))
+        return mp_boot_size(p);
+    return HAVE_REAL(usable_size) ? mp_real.usable_size(p) : 0;
+}

@@ -1,0 +1,209 @@
+/*
+ * modules.c - the module map: which file is mapped where, since when.
+ *
+ * Every executable mapping seen by dl_iterate_phdr becomes a record that is
+ * never deleted. A record is valid for generations [gen_loaded, gen_unloaded)
+ * and each stack remembers the generation it was captured in, so a stack
+ * into a library that was dlclose'd (and maybe replaced by another at the
+ * same address) is still symbolized against the right file.
+ *
+ * The map is rescanned after every dlopen and around every dlclose (hooked
+ * here), and by the collector before each snapshot, which catches libraries
+ * loaded behind our back (glibc's internal dlopen for NSS, for example).
+ * A new record gets gen_loaded = the generation before the rescan, because
+ * stacks captured during that generation may already point into it (the
+ * library's constructors run inside dlopen, before our hook returns).
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_MODULES 8192
+#define PATHS_BYTES (1u << 20)
+
+_Atomic uint32_t mp_module_generation = 1;
+
+static mp_module *modules;
+static const char **module_paths;
+static size_t n_modules;
+static char *paths;
+static size_t paths_used;
+static mp_spinlock modules_lock;
+static char exe_path[4096];
+
+typedef struct scan_state {
+    unsigned char *found;      /* per record: still loaded */
+    bool changed;
+    uint32_t gen_before;
+} scan_state;
+
+static const char *intern_path(const char *s)
+{
+    size_t len = strlen(s) + 1;
+    for (size_t i = 0; i < n_modules; i++)
+        if (strcmp(module_paths[i], s) == 0)
+            return module_paths[i];
+    if (!paths || paths_used + len > PATHS_BYTES)
+        return "";
+    char *p = paths + paths_used;
+    memcpy(p, s, len);
+    paths_used += len;
+    return p;
+}
+
+static uint32_t read_build_id(const struct dl_phdr_info *info, uint8_t *out)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            const unsigned char *name = p + sizeof(*nh);
+            const unsigned char *desc = name + ((nh->n_namesz + 3) & ~3u);
+            const unsigned char *next = desc + ((nh->n_descsz + 3) & ~3u);
+            if (next > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+                memcmp(name, "GNU", 4) == 0) {
+                uint32_t n = nh->n_descsz > MP_MAX_BUILD_ID ? MP_MAX_BUILD_ID : nh->n_descsz;
+                memcpy(out, desc, n);
+                return n;
+            }
+            p = next;
+        }
+    }
+    return 0;
+}
+
+static long find_record(uint64_t start, uint64_t end, uint64_t bias, const char *path)
+{
+    for (size_t i = 0; i < n_modules; i++) {
+        const mp_module *m = &modules[i];
+        if (m->gen_unloaded == 0 && m->start == start && m->end == end &&
+            m->load_bias == bias && strcmp(module_paths[i], path) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+static void add_record(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
+                       const char *path, scan_state *st)
+{
+    if (n_modules >= MAX_MODULES)
+        return;
+    mp_module *m = &modules[n_modules];
+    memset(m, 0, sizeof(*m));
+    m->start = info->dlpi_addr + ph->p_vaddr;
+    m->end = m->start + ph->p_memsz;
+    m->file_offset = ph->p_offset;
+    m->load_bias = info->dlpi_addr;
+    m->gen_loaded = st->gen_before;
+    m->build_id_len = read_build_id(info, m->build_id);
+    module_paths[n_modules] = intern_path(path);
+    st->found[n_modules] = 1;
+    n_modules++;
+    st->changed = true;
+}
+
+static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    scan_state *st = arg;
+    const char *path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : exe_path;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uint64_t start = info->dlpi_addr + ph->p_vaddr;
+        long idx = find_record(start, start + ph->p_memsz, info->dlpi_addr, path);
+        if (idx >= 0)
+            st->found[idx] = 1;
+        else
+            add_record(info, ph, path, st);
+    }
+    return 0;
+}
+
+void mp_modules_refresh(void)
+{
+    static unsigned char found[MAX_MODULES];
+    if (!modules) {
+        modules = mp_pages(sizeof(mp_module) * MAX_MODULES);
+        module_paths = mp_pages(sizeof(char *) * MAX_MODULES);
+        paths = mp_pages(PATHS_BYTES);
+        ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+        exe_path[n > 0 ? n : 0] = 0;
+        if (!modules || !module_paths || !paths)
+            return;
+    }
+    mp_guard++;
+    mp_spin_lock(&modules_lock);
+    scan_state st = {.found = found, .gen_before = atomic_load(&mp_module_generation)};
+    memset(found, 0, sizeof(found));
+    dl_iterate_phdr(scan_one, &st);
+    uint32_t gen_after = st.gen_before + 1;
+    for (size_t i = 0; i < n_modules; i++) {
+        if (modules[i].gen_unloaded == 0 && !found[i]) {
+            modules[i].gen_unloaded = gen_after;
+            st.changed = true;
+        }
+    }
+    if (st.changed)
+        atomic_store(&mp_module_generation, gen_after);
+    mp_spin_unlock(&modules_lock);
+    mp_guard--;
+}
+
+size_t mp_modules_count(void)
+{
+    return n_modules;
+}
+
+const mp_module *mp_modules_get(size_t i, const char **path)
+{
+    if (i >= n_modules)
+        return NULL;
+    *path = module_paths[i];
+    return &modules[i];
+}
+
+void mp_modules_lock(void) { mp_spin_lock(&modules_lock); }
+void mp_modules_unlock(void) { mp_spin_unlock(&modules_lock); }
+
+/*
+ * dlclose is hooked so that a library's mapping is recorded before it goes
+ * away and its generation closed right after. dlopen is deliberately NOT
+ * hooked: glibc searches the *calling* object's RUNPATH and namespace, and an
+ * interposer would make libmemprof.so the caller and break plugin loading.
+ * Newly loaded libraries are found by the next rescan instead (collector,
+ * snapshot, or the pre-dlclose rescan, whichever comes first), with
+ * gen_loaded set so that stacks captured before that rescan still match.
+ */
+static int (*real_dlclose)(void *);
+
+int dlclose(void *handle)
+{
+    if (!real_dlclose)
+        real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    if (!real_dlclose)
+        return -1;
+    bool track = atomic_load(&mp_state) == MP_STATE_READY && mp_guard == 0;
+    if (track)
+        mp_modules_refresh();   /* records anything loaded behind our back */
+    int rc = real_dlclose(handle);
+    if (track)
+        mp_modules_refresh();   /* closes the unloaded ones' generations */
+    return rc;
+}
+
+void mp_modules_after_fork_child(void)
+{
+    atomic_store(&modules_lock.v, 0);
+}

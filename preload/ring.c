@@ -1,0 +1,230 @@
+/*
+ * ring.c - per-thread single-producer/single-consumer event rings.
+ *
+ * Each application thread that produces events owns one ring; the collector
+ * thread is the only consumer of all of them. Rings live in a lock-free,
+ * append-only registry and are recycled rather than freed: when a thread
+ * exits, its ring is marked DEAD, the collector drains what is left in it
+ * and only then marks it FREE for the next new thread. So events of exited
+ * threads are never lost, and thread churn does not grow memory.
+ *
+ * Events emitted after a thread's ring was retired (by TLS destructors that
+ * run after ours) go to one shared "late" ring guarded by a spinlock that is
+ * only ever tried, never waited on, so a signal handler cannot deadlock.
+ *
+ * A full ring makes the producer yield to the collector for a bounded time
+ * (counted as a stall) and then drop the event (counted as a drop): the
+ * application can be slowed, never deadlocked, and never silently lose data.
+ */
+#include "shim.h"
+
+#include <sched.h>
+#include <time.h>
+
+#define RING_SLOTS 4096u                /* power of two */
+#define STALL_LIMIT_NS (200u * 1000000u) /* give up pushing after this long */
+
+enum { RING_FREE = 0, RING_OWNED = 1, RING_DEAD = 2 };
+
+struct mp_ring {
+    _Alignas(64) _Atomic uint64_t head;  /* written by the producer */
+    _Alignas(64) _Atomic uint64_t tail;  /* written by the consumer */
+    _Alignas(64) _Atomic int state;
+    struct mp_ring *next;                /* registry link, immutable once set */
+    mp_event slots[RING_SLOTS];
+};
+
+static _Atomic(mp_ring *) registry;
+static mp_ring *late_ring;
+static mp_spinlock late_lock;
+static pthread_key_t exit_key;
+static _Atomic int exit_key_ready;
+static MP_TLS mp_ring *my_ring;
+static MP_TLS int my_ring_retired;
+
+/* Set by the collector: while false, producers never wait for space. */
+_Atomic int mp_collector_running;
+
+mp_ring *mp_ring_new(void)
+{
+    mp_ring *r = mp_pages(sizeof(mp_ring));
+    if (!r)
+        return NULL;
+    mp_ring *old = atomic_load(&registry);
+    do {
+        r->next = old;
+    } while (!atomic_compare_exchange_weak(&registry, &old, r));
+    return r;
+}
+
+bool mp_ring_push(mp_ring *r, const mp_event *ev)
+{
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (h - t >= RING_SLOTS)
+        return false;
+    r->slots[h & (RING_SLOTS - 1)] = *ev;
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+    return true;
+}
+
+bool mp_ring_pop(mp_ring *r, mp_event *ev)
+{
+    uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (t == h)
+        return false;
+    *ev = r->slots[t & (RING_SLOTS - 1)];
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    return true;
+}
+
+static void retire_ring(void *arg)
+{
+    mp_ring *r = arg;
+    my_ring = NULL;
+    my_ring_retired = 1;
+    if (r)
+        atomic_store_explicit(&r->state, RING_DEAD, memory_order_release);
+}
+
+static void ensure_exit_key(void)
+{
+    if (atomic_load(&exit_key_ready))
+        return;
+    static mp_spinlock key_lock;
+    mp_spin_lock(&key_lock);
+    if (!atomic_load(&exit_key_ready) && pthread_key_create(&exit_key, retire_ring) == 0)
+        atomic_store(&exit_key_ready, 1);
+    mp_spin_unlock(&key_lock);
+}
+
+MP_NOINLINE static mp_ring *acquire_ring(void)
+{
+    ensure_exit_key();
+    mp_ring *r;
+    for (r = atomic_load(&registry); r; r = r->next) {
+        int expected = RING_FREE;
+        if (r != late_ring &&
+            atomic_compare_exchange_strong(&r->state, &expected, RING_OWNED))
+            break;
+    }
+    if (!r) {
+        r = mp_ring_new();
+        if (!r)
+            return NULL;
+        atomic_store(&r->state, RING_OWNED);
+    }
+    MP_COUNT(threads_seen);
+    my_ring = r;
+    if (atomic_load(&exit_key_ready))
+        pthread_setspecific(exit_key, r);
+    return r;
+}
+
+static bool push_late(const mp_event *ev)
+{
+    if (!late_ring) {
+        static mp_spinlock init_lock;
+        if (!mp_spin_trylock(&init_lock))
+            return false;
+        if (!late_ring) {
+            mp_ring *r = mp_ring_new();
+            if (r)
+                atomic_store(&r->state, RING_OWNED);
+            late_ring = r;
+        }
+        mp_spin_unlock(&init_lock);
+        if (!late_ring)
+            return false;
+    }
+    for (int i = 0; i < 1000; i++) {
+        if (mp_spin_trylock(&late_lock)) {
+            bool ok = mp_ring_push(late_ring, ev);
+            mp_spin_unlock(&late_lock);
+            return ok;
+        }
+        mp_cpu_relax();
+    }
+    return false;
+}
+
+MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
+{
+    MP_COUNT(events_stalled);
+    uint64_t start = mp_now_ns();
+    while (atomic_load_explicit(&mp_collector_running, memory_order_relaxed)) {
+        sched_yield();
+        if (mp_ring_push(r, ev))
+            return true;
+        if (mp_now_ns() - start > STALL_LIMIT_NS)
+            break;
+    }
+    return false;
+}
+
+bool mp_emit(const mp_event *ev)
+{
+    mp_ring *r = my_ring;
+    bool ok;
+    if (MP_UNLIKELY(!r)) {
+        if (my_ring_retired) {
+            ok = push_late(ev);
+            goto out;
+        }
+        r = acquire_ring();
+        if (!r) {
+            ok = false;
+            goto out;
+        }
+    }
+    ok = mp_ring_push(r, ev) || push_stalled(r, ev);
+out:
+    if (!ok) {
+        if (ev->type >= MP_EV_LOCK_WAIT)
+            MP_COUNT(lock_events_dropped);
+        else
+            MP_COUNT(events_dropped);
+    }
+    return ok;
+}
+
+size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
+{
+    size_t n = 0;
+    mp_event ev;
+    for (mp_ring *r = atomic_load(&registry); r; r = r->next) {
+        int state = atomic_load_explicit(&r->state, memory_order_acquire);
+        if (state == RING_FREE)
+            continue;
+        while (mp_ring_pop(r, &ev)) {
+            fn(&ev, ctx);
+            n++;
+        }
+        if (state == RING_DEAD)
+            atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
+    }
+    return n;
+}
+
+void mp_ring_thread_exit(void)
+{
+    retire_ring(my_ring);
+}
+
+/*
+ * In a forked child only the forking thread exists. Every ring holds the
+ * parent's events (the child reports only its own allocations) and the
+ * rings of vanished threads will never be retired by their owners.
+ */
+void mp_rings_after_fork_child(void)
+{
+    for (mp_ring *r = atomic_load(&registry); r; r = r->next) {
+        atomic_store(&r->head, 0);
+        atomic_store(&r->tail, 0);
+        if (r != my_ring && r != late_ring)
+            atomic_store(&r->state, RING_FREE);
+    }
+    atomic_store(&late_lock.v, 0);
+    atomic_store(&mp_collector_running, 0);
+}

@@ -1,0 +1,327 @@
+/*
+ * snapshot.c - turning the collector's aggregates into a snapshot file.
+ *
+ * Only stacks that the heap or lock data reference are written, renumbered
+ * densely. The file is assembled in shim-mapped memory, written to a hidden
+ * temporary name in the output directory and renamed into place, so a
+ * reader never sees a partial file under a final name, even if the disk
+ * fills or the process is killed mid-write.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format_write.h"
+
+#define STRINGS_MAX (1u << 20)
+
+static _Atomic uint32_t seq;
+
+void mp_snapshot_reset_seq(void)
+{
+    atomic_store(&seq, 0);
+}
+
+typedef struct strbuf {
+    char *data;
+    size_t used, cap;
+} strbuf;
+
+static uint32_t add_string(strbuf *sb, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    if (sb->used + len > sb->cap)
+        return 0;   /* "" : better a missing name than a broken file */
+    memcpy(sb->data + sb->used, s, len);
+    sb->used += len;
+    return (uint32_t)(sb->used - len);
+}
+
+static void read_cmdline(char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == 0)
+            buf[i] = ' ';
+    while (n > 0 && buf[n - 1] == ' ')
+        n--;
+    buf[n] = 0;
+}
+
+/* Scratch arrays for one snapshot, all from mp_pages. */
+typedef struct build {
+    uint32_t n_ids;
+    uint32_t *remap;            /* stack id -> file index, UINT32_MAX = unused */
+    mp_stack *stacks;
+    uint64_t *frames;
+    size_t n_stacks, n_frames, frames_cap;
+    mp_heap_site *heap;
+    size_t n_heap;
+    mp_module *modules;
+    size_t n_modules;
+    mp_lock *locks;
+    size_t n_locks;
+    mp_lock_site *lock_sites;
+    size_t n_lock_sites;
+    strbuf strings;
+} build;
+
+static uint32_t use_stack(build *b, uint32_t id)
+{
+    if (id == MP_NO_STACK || id >= b->n_ids)
+        return MP_NO_STACK;
+    if (b->remap[id] != UINT32_MAX)
+        return b->remap[id];
+    uint32_t depth = 0, gen = 0;
+    uint64_t hash = 0;
+    const uint64_t *frames = mp_stack_get(id, &depth, &hash, &gen);
+    if (!frames || b->n_frames + depth > b->frames_cap)
+        depth = 0;
+    mp_stack *s = &b->stacks[b->n_stacks];
+    s->hash = hash;
+    s->first_frame = b->n_frames;
+    s->depth = depth;
+    s->generation = gen;
+    if (depth)
+        memcpy(b->frames + b->n_frames, frames, depth * sizeof(uint64_t));
+    b->n_frames += depth;
+    return b->remap[id] = (uint32_t)b->n_stacks++;
+}
+
+static uint64_t nonneg(int64_t v) { return v > 0 ? (uint64_t)v : 0; }
+
+static uint64_t count_of(int64_t fx)
+{
+    return fx > 0 ? ((uint64_t)fx + MP_COUNT_ONE / 2) / MP_COUNT_ONE : 0;
+}
+
+static void collect_heap(build *b)
+{
+    for (uint32_t id = 0; id < b->n_ids; id++) {
+        const mp_heap_agg *a = mp_heap_agg_get(id);
+        if (!a || (a->alloc_samples == 0 && a->live_samples == 0))
+            continue;
+        mp_heap_site *h = &b->heap[b->n_heap++];
+        h->stack = use_stack(b, id);
+        h->live_samples = nonneg(a->live_samples);
+        h->live_bytes = nonneg(a->live_bytes);
+        h->live_count = count_of(a->live_count_fx);
+        h->alloc_samples = a->alloc_samples;
+        h->alloc_bytes = a->alloc_bytes;
+        h->alloc_count = count_of((int64_t)a->alloc_count_fx);
+    }
+}
+
+static void collect_locks(build *b)
+{
+    b->n_locks = mp_lock_export(&b->locks, &b->lock_sites, &b->n_lock_sites);
+    for (size_t i = 0; i < b->n_locks; i++)
+        b->locks[i].site_stack = use_stack(b, b->locks[i].site_stack);
+    for (size_t i = 0; i < b->n_lock_sites; i++) {
+        uint32_t s = use_stack(b, b->lock_sites[i].stack);
+        b->lock_sites[i].stack = s == MP_NO_STACK ? use_stack(b, MP_OVERFLOW_STACK) : s;
+    }
+}
+
+static void collect_modules(build *b)
+{
+    mp_modules_lock();
+    b->n_modules = mp_modules_count();
+    b->modules = mp_pages(sizeof(mp_module) * (b->n_modules + 1));
+    for (size_t i = 0; b->modules && i < b->n_modules; i++) {
+        const char *path;
+        b->modules[i] = *mp_modules_get(i, &path);
+        b->modules[i].path = add_string(&b->strings, path);
+    }
+    if (!b->modules)
+        b->n_modules = 0;
+    mp_modules_unlock();
+}
+
+static void fill_meta(mp_meta *m, int trigger, uint32_t this_seq, strbuf *sb)
+{
+    char text[4096];
+    memset(m, 0, sizeof(*m));
+    m->pid = (uint64_t)mp_pid;
+    m->ppid = (uint64_t)getppid();
+    m->seq = this_seq;
+    m->trigger = (uint64_t)trigger;
+    m->time_ns = mp_realtime_ns();
+    m->start_time_ns = mp_start_realtime_ns();
+    m->sample_bytes = mp_cfg.sample_bytes;
+    m->max_depth = (uint64_t)mp_cfg.depth;
+    m->lock_profiling = (uint64_t)mp_cfg.locks;
+    m->generation = atomic_load(&mp_module_generation);
+    m->prog = add_string(sb, mp_cfg.prog);
+    ssize_t n = readlink("/proc/self/exe", text, sizeof(text) - 1);
+    text[n > 0 ? n : 0] = 0;
+    m->exe = add_string(sb, text);
+    read_cmdline(text, sizeof(text));
+    m->cmdline = add_string(sb, text);
+    mp_counters *c = &m->counters;
+    c->samples = atomic_load(&mp_stats_g.samples);
+    c->sampled_frees = atomic_load(&mp_stats_g.sampled_frees);
+    c->events_stalled = atomic_load(&mp_stats_g.events_stalled);
+    c->events_dropped = atomic_load(&mp_stats_g.events_dropped);
+    c->unwind_failures = atomic_load(&mp_stats_g.unwind_failures);
+    c->stack_table_full = atomic_load(&mp_stats_g.stack_table_full);
+    c->addrset_full = atomic_load(&mp_stats_g.addrset_full);
+    c->lock_contentions = atomic_load(&mp_stats_g.lock_contentions);
+    c->lock_events_dropped = atomic_load(&mp_stats_g.lock_events_dropped);
+    c->threads_seen = atomic_load(&mp_stats_g.threads_seen);
+}
+
+static bool build_alloc(build *b)
+{
+    b->n_ids = mp_stack_count();
+    size_t ids = (size_t)b->n_ids + 1;
+    b->frames_cap = ids * (size_t)mp_cfg.depth;
+    /* Reserved, not touched: only what is filled costs memory. */
+    b->remap = mp_reserve(ids * sizeof(uint32_t));
+    b->stacks = mp_reserve(ids * sizeof(mp_stack));
+    b->frames = mp_reserve(b->frames_cap * sizeof(uint64_t));
+    b->heap = mp_reserve(ids * sizeof(mp_heap_site));
+    b->strings.cap = STRINGS_MAX;
+    b->strings.data = mp_reserve(STRINGS_MAX);
+    if (!b->remap || !b->stacks || !b->frames || !b->heap || !b->strings.data)
+        return false;
+    memset(b->remap, 0xff, ids * sizeof(uint32_t));
+    b->strings.used = 1;   /* offset 0 is "" */
+    return true;
+}
+
+static void build_free(build *b)
+{
+    size_t ids = (size_t)b->n_ids + 1;
+    mp_pages_free(b->remap, ids * sizeof(uint32_t));
+    mp_pages_free(b->stacks, ids * sizeof(mp_stack));
+    mp_pages_free(b->frames, b->frames_cap * sizeof(uint64_t));
+    mp_pages_free(b->heap, ids * sizeof(mp_heap_site));
+    mp_pages_free(b->strings.data, STRINGS_MAX);
+    mp_pages_free(b->modules, sizeof(mp_module) * (b->n_modules + 1));
+    mp_pages_free(b->locks, sizeof(mp_lock) * b->n_locks);
+    mp_pages_free(b->lock_sites, sizeof(mp_lock_site) * b->n_lock_sites);
+}
+
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        mkdir(path, 0755);
+        *p = '/';
+    }
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t size)
+{
+    while (size) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Warn once per failure streak, so a full disk prints one line, not one a
+ * minute, and the next failure after a success is reported again. */
+static _Atomic int failing;
+
+static void report_failure(const char *what, const char *path, int err)
+{
+    if (!atomic_exchange(&failing, 1))
+        mp_warn("cannot %s %s: %s; snapshot skipped, the program is unaffected", what, path,
+                strerror(err));
+}
+
+static void report_success(void)
+{
+    atomic_store(&failing, 0);
+}
+
+static int write_file(const uint8_t *data, size_t size, uint32_t this_seq, char *path_out,
+                      size_t path_len)
+{
+    char final[4600], tmp[4700];
+    snprintf(final, sizeof(final), "%s/%s.%d.%04u.mprof", mp_cfg.out_dir, mp_cfg.prog,
+             (int)mp_pid, this_seq);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.%d.%04u.mprof.tmp", mp_cfg.out_dir, mp_cfg.prog,
+             (int)mp_pid, this_seq);
+    if (make_dirs(mp_cfg.out_dir) != 0) {
+        report_failure("create directory", mp_cfg.out_dir, errno);
+        return -1;
+    }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        report_failure("create", tmp, errno);
+        return -1;
+    }
+    int err = write_all(fd, data, size) == 0 ? 0 : (errno ? errno : EIO);
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (!err && rename(tmp, final) != 0)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        report_failure("write", final, err);
+        return -1;
+    }
+    report_success();
+    if (path_out)
+        snprintf(path_out, path_len, "%s", final);
+    return 0;
+}
+
+int mp_write_snapshot(int trigger, char *path_out, size_t path_len)
+{
+    build b;
+    memset(&b, 0, sizeof(b));
+    mp_modules_refresh();
+    int rc = -1;
+    if (!build_alloc(&b))
+        goto out;
+    collect_heap(&b);
+    collect_locks(&b);
+    collect_modules(&b);
+    uint32_t this_seq = atomic_load(&seq) + 1;
+    mp_snap_parts parts = {
+        .strings = b.strings.data, .modules = b.modules, .n_modules = b.n_modules,
+        .stacks = b.stacks, .n_stacks = b.n_stacks, .frames = b.frames, .n_frames = b.n_frames,
+        .heap = b.heap, .n_heap = b.n_heap, .locks = b.locks, .n_locks = b.n_locks,
+        .lock_sites = b.lock_sites, .n_lock_sites = b.n_lock_sites,
+    };
+    fill_meta(&parts.meta, trigger, this_seq, &b.strings);
+    parts.strings_size = b.strings.used;
+    size_t size = mp_format_size(&parts);
+    uint8_t *buf = mp_pages(size);
+    if (!buf)
+        goto out;
+    mp_format_write(&parts, buf);
+    rc = write_file(buf, size, this_seq, path_out, path_len);
+    if (rc == 0)
+        atomic_store(&seq, this_seq);
+    mp_pages_free(buf, size);
+out:
+    build_free(&b);
+    return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * unwind.c - capturing the call stack of a sampled event.
+ *
+ * Only sampled events unwind, so the cost is amortised over MEMPROF_SAMPLE
+ * bytes. libunwind's unw_backtrace walks the stack with its cached DWARF
+ * unwind info; it may itself call malloc or dl_iterate_phdr, so the caller
+ * holds the reentrancy guard. Frames inside libmemprof.so are dropped so the
+ * innermost recorded frame is the return address into the code that called
+ * the allocator or the lock.
+ */
+#define UNW_LOCAL_ONLY
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <link.h>
+
+static uintptr_t shim_start, shim_end;   /* our own text, to skip */
+
+static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t probe = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+            continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (probe >= start && probe < start + ph->p_memsz) {
+            shim_start = start;
+            shim_end = start + ph->p_memsz;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void mp_unwind_prepare(void)
+{
+    dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
+    /* Warm the caches now, outside any hook, as libbacktrace advises. */
+    uint64_t frames[8];
+    mp_guard++;
+    mp_unwind(frames, 8);
+    mp_guard--;
+}
+
+int mp_unwind(uint64_t *frames, int max)
+{
+    void *ips[MP_MAX_DEPTH + 16];
+    int want = max + 16 > (int)(sizeof(ips) / sizeof(ips[0])) ? (int)(sizeof(ips) / sizeof(ips[0]))
+                                                               : max + 16;
+    int n = unw_backtrace(ips, want);
+    int out = 0;
+    for (int i = 0; i < n && out < max; i++) {
+        uintptr_t ip = (uintptr_t)ips[i];
+        if (out == 0 && ip >= shim_start && ip < shim_end)
+            continue;   /* still inside the shim */
+        frames[out++] = ip;
+    }
+    return out;
+}
+
+uint32_t mp_capture_stack(void)
+{
+    uint64_t frames[MP_MAX_DEPTH];
+    int depth = mp_cfg.depth;
+    if (depth > MP_MAX_DEPTH)
+        depth = MP_MAX_DEPTH;
+    mp_guard++;
+    int n = mp_unwind(frames, depth);
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    uint32_t id = n > 0 ? mp_stack_intern(frames, (uint32_t)n, gen) : MP_OVERFLOW_STACK;
+    mp_guard--;
+    if (n <= 0)
+        MP_COUNT(unwind_failures);
+    return id;
+}
