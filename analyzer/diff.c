@@ -1,0 +1,319 @@
+/*
+ * diff.c - `memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]`:
+ * sites ranked by live-heap growth from the first file to the last.
+ *
+ * Sites are matched across files by symbolic key (sites.h), so snapshots of
+ * different runs, pids or ASLR layouts line up. Files are taken in the order
+ * given: the user says which is old, we never sort by time.
+ *
+ * Noise: with sampling, a site's live bytes are an estimate. Each sample of a
+ * small object stands for about sample_bytes bytes and the sample count is
+ * roughly Poisson, so an estimate from n samples is off by about
+ * sqrt(n) * sample_bytes (one sigma). The delta's 95% bound adds the first
+ * and last file's variances: 1.96 * sqrt(n1*B1^2 + n2*B2^2). It is
+ * conservative (the two snapshots share the objects that survived) and
+ * exactly 0 when both files record every allocation (sample_bytes 1).
+ */
+#include "sites.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE "memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]"
+#define CALLERS 3
+
+/* One site across all files; the per-file arrays have nf entries. */
+typedef struct drow {
+    const char *key;
+    const mp_symstack *stack;     /* from the newest file holding the site */
+    uint64_t *bytes, *count, *samples;
+    int64_t bytes_delta, count_delta;
+    uint64_t err;                 /* 95% bound on bytes_delta, bytes */
+    int grew;                     /* grew in every interval */
+} drow;
+
+typedef struct dtable {
+    size_t nf;                    /* files */
+    mp_snapshot *snaps;
+    mp_sites *sites;              /* per file */
+    drow *rows;
+    size_t n;
+    uint64_t *cells;              /* 3 * n * nf, backing the row arrays */
+} dtable;
+
+static int64_t delta(uint64_t newer, uint64_t older)
+{
+    return (int64_t)(newer - older);   /* two's complement: exact while |d| < 2^63 */
+}
+
+static double variance(const mp_snapshot *snap, uint64_t samples)
+{
+    double b = snap->meta->sample_bytes > 1 ? (double)snap->meta->sample_bytes : 0;
+    return (double)samples * b * b;
+}
+
+static uint64_t err95(const dtable *t, uint64_t first_samples, uint64_t last_samples)
+{
+    double v = variance(&t->snaps[0], first_samples) +
+               variance(&t->snaps[t->nf - 1], last_samples);
+    return (uint64_t)llround(1.96 * sqrt(v));
+}
+
+/* Union of all files' site keys -> one row each, series filled in. */
+static void build_rows(dtable *t)
+{
+    mp_keymap *map = mp_keymap_new();
+    t->n = 0;
+    for (size_t f = t->nf; f-- > 0;)  /* newest first: its stack names the row */
+        for (size_t i = 0; i < t->sites[f].n; i++)
+            if (mp_keymap_put(map, 0, t->sites[f].v[i].key, t->n) == t->n)
+                t->n++;
+    t->rows = mp_xcalloc(t->n, sizeof(drow));
+    t->cells = mp_xcalloc(3 * t->n * t->nf, sizeof(uint64_t));
+    for (size_t f = t->nf; f-- > 0;) {
+        for (size_t i = 0; i < t->sites[f].n; i++) {
+            const mp_site *s = &t->sites[f].v[i];
+            drow *r = &t->rows[mp_keymap_get(map, 0, s->key)];
+            if (!r->bytes) {
+                size_t base = 3 * (size_t)(r - t->rows) * t->nf;
+                r->key = s->key;
+                r->bytes = t->cells + base;
+                r->count = r->bytes + t->nf;
+                r->samples = r->count + t->nf;
+            }
+            if (!r->stack)
+                r->stack = s->stack;
+            r->bytes[f] = s->live_bytes;
+            r->count[f] = s->live_count;
+            r->samples[f] = s->live_samples;
+        }
+    }
+    mp_keymap_free(map);
+}
+
+static void finish_row(const dtable *t, drow *r)
+{
+    size_t last = t->nf - 1;
+    r->bytes_delta = delta(r->bytes[last], r->bytes[0]);
+    r->count_delta = delta(r->count[last], r->count[0]);
+    r->err = err95(t, r->samples[0], r->samples[last]);
+    r->grew = 1;
+    for (size_t f = 0; f < last; f++)
+        if (r->bytes[f + 1] <= r->bytes[f])
+            r->grew = 0;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    const drow *x = a, *y = b;
+    if (x->bytes_delta != y->bytes_delta)
+        return x->bytes_delta > y->bytes_delta ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* Rows with live data in at least one file, ranked; returns how many. */
+static size_t rank_rows(dtable *t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        drow *r = &t->rows[i];
+        int live = 0;
+        for (size_t f = 0; f < t->nf; f++)
+            live |= r->bytes[f] || r->count[f];
+        if (!live)
+            continue;    /* only cumulative allocations: not live heap */
+        finish_row(t, r);
+        t->rows[n++] = *r;
+    }
+    if (n)
+        qsort(t->rows, n, sizeof(drow), cmp_row);
+    return n;
+}
+
+/* ---- output ---- */
+
+static void json_u64s(FILE *out, const char *name, const uint64_t *v, size_t n)
+{
+    fprintf(out, ", \"%s\": [", name);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s%" PRIu64, i ? ", " : "", v[i]);
+    fputc(']', out);
+}
+
+static void print_json(const dtable *t, char **paths, size_t shown, int64_t tb, int64_t tc,
+                       uint64_t terr)
+{
+    FILE *out = stdout;
+    size_t last = t->nf - 1;
+    fputs("{\"old\": ", out);
+    mp_json_string(out, paths[0]);
+    fputs(", \"new\": ", out);
+    mp_json_string(out, paths[last]);
+    fputs(",\n \"files\": [", out);
+    for (size_t f = 0; f < t->nf; f++) {
+        fputs(f ? ",\n  {\"file\": " : "\n  {\"file\": ", out);
+        mp_json_string(out, paths[f]);
+        fputs(", ", out);
+        mp_rep_json_meta(out, &t->snaps[f]);
+        fprintf(out, ", \"bytes\": %" PRIu64 ", \"count\": %" PRIu64 "}",
+                t->sites[f].total.live_bytes, t->sites[f].total.live_count);
+    }
+    fprintf(out, "],\n \"total\": {\"bytes_delta\": %" PRId64 ", \"count_delta\": %" PRId64
+            ", \"bytes\": %" PRIu64 ", \"error_bytes\": %" PRIu64 "},\n \"sites\": [",
+            tb, tc, t->sites[last].total.live_bytes, terr);
+    for (size_t i = 0; i < shown; i++) {
+        const drow *r = &t->rows[i];
+        fprintf(out, "%s\n  {\"rank\": %zu, \"bytes_delta\": %" PRId64 ", \"count_delta\": %" PRId64
+                ", \"bytes\": %" PRIu64 ", \"count\": %" PRIu64 ", \"grew_every_interval\": %s"
+                ", \"samples\": %" PRIu64 ", \"error_bytes\": %" PRIu64,
+                i ? "," : "", i + 1, r->bytes_delta, r->count_delta, r->bytes[last],
+                r->count[last], r->grew ? "true" : "false", r->samples[last], r->err);
+        json_u64s(out, "series", r->bytes, t->nf);
+        json_u64s(out, "count_series", r->count, t->nf);
+        json_u64s(out, "samples_series", r->samples, t->nf);
+        fputs(", \"frames\": ", out);
+        mp_rep_json_frames(out, r->stack);
+        fputc('}', out);
+    }
+    fputs("]}\n", out);
+}
+
+/* "1.0M 5.0M 11M" into buf (nf * 16 bytes). */
+static void series_text(const dtable *t, const drow *r, char *buf)
+{
+    char b[16];
+    buf[0] = '\0';
+    for (size_t f = 0; f < t->nf; f++) {
+        if (f)
+            strcat(buf, " ");
+        strcat(buf, mp_rep_bytes_short(b, (int64_t)r->bytes[f]));
+    }
+}
+
+static void print_files(const dtable *t, char **paths)
+{
+    const mp_snapshot *a = &t->snaps[0], *z = &t->snaps[t->nf - 1];
+    char b[32];
+    fprintf(stdout, "memprof diff: %zu snapshots, growth from the first to the last", t->nf);
+    if (a->meta->pid == z->meta->pid && z->meta->time_ns >= a->meta->time_ns)
+        fprintf(stdout, " (%s apart)", mp_rep_ns(b, z->meta->time_ns - a->meta->time_ns));
+    fputc('\n', stdout);
+    for (size_t f = 0; f < t->nf; f++) {
+        fprintf(stdout, "  [%zu] %s: ", f + 1, paths[f]);
+        mp_rep_header(stdout, NULL, &t->snaps[f]);
+    }
+    mp_rep_counters(stdout, z);
+    if (a->meta->pid != z->meta->pid)
+        mp_rep_counters(stdout, a);
+}
+
+static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, int64_t tc,
+                       uint64_t terr)
+{
+    FILE *out = stdout;
+    size_t last = t->nf - 1;
+    char b[32], e[40], b2[32];
+    int noisy = terr > 0;
+    print_files(t, paths);
+    fprintf(out, "total growth: %s (%+" PRId64 " objects), %s -> %s live",
+            mp_rep_bytes(b, tb, 1), tc, mp_rep_bytes(e, (int64_t)t->sites[0].total.live_bytes, 0),
+            mp_rep_bytes(b2, (int64_t)t->sites[last].total.live_bytes, 0));
+    if (noisy)
+        fprintf(out, ", +/- %s (95%%, sampling)", mp_rep_bytes(b, (int64_t)terr, 0));
+    fputc('\n', out);
+    if (!shown) {
+        fputs("no live heap in these snapshots\n", out);
+        return;
+    }
+    char *series = mp_xmalloc(t->nf * 16 + 1);
+    int sw = 6;
+    for (size_t i = 0; i < shown; i++) {
+        series_text(t, &t->rows[i], series);
+        if ((int)strlen(series) > sw)
+            sw = (int)strlen(series);
+    }
+    int ew = noisy ? 14 : 0;
+    fprintf(out, "%5s  %12s %*s  %-*s  %s\n", "rank", "growth", ew, noisy ? "95% error" : "",
+            sw, "series", "site");
+    int grew_any = 0;
+    for (size_t i = 0; i < shown; i++) {
+        const drow *r = &t->rows[i];
+        series_text(t, r, series);
+        grew_any |= r->grew;
+        if (noisy)
+            snprintf(e, sizeof(e), "+/-%s", mp_rep_bytes(b2, (int64_t)r->err, 0));
+        fprintf(out, "%4zu%c  %12s %*s  %-*s  ", i + 1, r->grew ? '*' : ' ',
+                mp_rep_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
+        mp_rep_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
+    }
+    if (grew_any)
+        fputs("* grew in every interval\n", out);
+    free(series);
+}
+
+/* ---- command ---- */
+
+static void load_all(dtable *t, char **paths, mp_symbolizer *sym)
+{
+    t->snaps = mp_xcalloc(t->nf, sizeof(mp_snapshot));
+    t->sites = mp_xcalloc(t->nf, sizeof(mp_sites));
+    for (size_t f = 0; f < t->nf; f++)
+        mp_snapshot_load_or_die(paths[f], &t->snaps[f]);
+    for (size_t f = 0; f < t->nf; f++)
+        mp_sites_build(&t->sites[f], sym, &t->snaps[f]);
+}
+
+static void free_all(dtable *t)
+{
+    for (size_t f = 0; f < t->nf; f++) {
+        mp_sites_free(&t->sites[f]);
+        mp_snapshot_free(&t->snaps[f]);
+    }
+    free(t->sites);
+    free(t->snaps);
+    free(t->rows);
+    free(t->cells);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+    mp_rep_args a;
+    if (mp_rep_parse_args(argc, argv, MP_OPT_FAIL_OVER, USAGE, &a) < 0)
+        return MP_EXIT_USAGE;
+    if (a.n_files < 2) {
+        mp_error("diff: needs at least two files, OLD and NEW; usage: %s", USAGE);
+        mp_rep_args_free(&a);
+        return MP_EXIT_USAGE;
+    }
+    dtable t = {.nf = a.n_files};
+    mp_symbolizer *sym = mp_symbolizer_new();
+    load_all(&t, a.files, sym);
+    build_rows(&t);
+    size_t n = rank_rows(&t);
+    size_t shown = mp_rep_limit(&a, n);
+
+    const mp_sites *first = &t.sites[0], *last = &t.sites[t.nf - 1];
+    int64_t tb = delta(last->total.live_bytes, first->total.live_bytes);
+    int64_t tc = delta(last->total.live_count, first->total.live_count);
+    uint64_t terr = err95(&t, first->total.live_samples, last->total.live_samples);
+    if (a.json)
+        print_json(&t, a.files, shown, tb, tc, terr);
+    else
+        print_text(&t, a.files, shown, tb, tc, terr);
+    fflush(stdout);
+
+    int rc = MP_EXIT_OK;
+    if (a.has_fail_over && tb > 0 && (uint64_t)tb > a.fail_over) {
+        char b1[32], b2[32];
+        mp_error("diff: live heap grew by %s (%" PRId64 " bytes), over --fail-over %s",
+                 mp_rep_bytes(b1, tb, 1), tb, mp_rep_bytes(b2, (int64_t)a.fail_over, 0));
+        rc = MP_EXIT_GATE;
+    }
+    free_all(&t);
+    mp_symbolizer_free(sym);
+    mp_rep_args_free(&a);
+    return rc;
+}
