@@ -1,0 +1,117 @@
+# common.sh - helpers sourced by every tests/e2e/*.sh (not a test itself).
+#
+# ctest provides: MEMPROF_BIN (build/memprof), MEMPROF_SHIM (libmemprof.so),
+# TEST_PROGS (built test programs), EXAMPLES (built examples), WORK (this
+# test's own scratch directory, recreated here).
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+for v in MEMPROF_BIN MEMPROF_SHIM TEST_PROGS WORK; do
+    [[ -n "${!v:-}" ]] || fail "$v is not set (run through ctest)"
+done
+[[ -x "$MEMPROF_BIN" ]] || fail "no analyzer at $MEMPROF_BIN"
+[[ -f "$MEMPROF_SHIM" ]] || fail "no shim at $MEMPROF_SHIM"
+
+# The shim reads MEMPROF_*: nothing from the caller's environment may leak
+# into a test's configuration.
+while read -r v; do unset "$v"; done < <(compgen -e | grep '^MEMPROF_' | grep -v -e '^MEMPROF_BIN$' -e '^MEMPROF_SHIM$')
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+
+jsoncheck() {
+    python3 "$E2E_DIR/jsoncheck.py" "$@"
+}
+
+# run_under_shim OUTDIR [VAR=VALUE...] -- PROG [ARGS...]
+# Runs PROG preloaded with the shim under the tests' snapshot protocol
+# (tests/programs/support/testprog.h): snapshots on SIGUSR2, none periodic,
+# files into OUTDIR. Extra VAR=VALUE pairs are added to the environment.
+# stdout/stderr go to OUTDIR.out / OUTDIR.err; fails unless PROG exits 0.
+run_under_shim() {
+    local out=$1
+    shift
+    local -a vars=()
+    while [[ $# -gt 0 && $1 != -- ]]; do
+        vars+=("$1")
+        shift
+    done
+    [[ ${1:-} == -- ]] || fail "run_under_shim: missing -- before the program"
+    shift
+    mkdir -p "$out"
+    local rc=0
+    env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_SIGNAL=USR2 MEMPROF_INTERVAL=0 MEMPROF_OUT="$out" \
+        "${vars[@]}" "$@" >"$out.out" 2>"$out.err" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+        sed 's/^/  stderr: /' "$out.err" >&2
+        fail "$* exited with status $rc under the shim"
+    fi
+}
+
+# snapshots DIR: the finished snapshot files in DIR, oldest first.
+snapshots() {
+    find "$1" -maxdepth 1 -name '*.mprof' ! -name '.*' | sort
+}
+
+# leak_field OUTFILE bytes|count: a value from the program's LEAK line.
+leak_field() {
+    local v
+    v=$(sed -n "s/^LEAK .*$2=\([0-9]*\).*/\1/p" "$1")
+    [[ -n "$v" ]] || fail "no LEAK line with $2= in $1"
+    echo "$v"
+}
+
+# diff_old_new DIR OUT.json: `memprof diff --json --top 0` of the first and
+# last snapshot in DIR, which must hold exactly two (the SIGUSR2 one and the
+# exit one: MEMPROF_INTERVAL=0 means no others).
+diff_old_new() {
+    local dir=$1 json=$2
+    local -a files
+    mapfile -t files < <(snapshots "$dir")
+    [[ ${#files[@]} -eq 2 ]] || fail "expected 2 snapshots in $dir (signal, exit), found ${#files[@]}: ${files[*]:-}"
+    [[ ${files[0]} == *.0001.mprof && ${files[1]} == *.0002.mprof ]] ||
+        fail "snapshot sequence numbers are not 0001, 0002: ${files[*]}"
+    "$MEMPROF_BIN" diff "${files[0]}" "${files[1]}" --json --top 0 >"$json" ||
+        fail "memprof diff ${files[*]} exited $?"
+}
+
+# check_planted_leak PROG CULPRIT SRCFILE [--zero FUNC]... [-- ARGS...]
+# Runs $TEST_PROGS/PROG twice: at the default sampling rate, where the
+# culprit must rank 1 and its estimate be within 25% of the bytes leaked,
+# and with MEMPROF_SAMPLE=1, where bytes and objects must be exact. churn
+# always nets to zero.
+check_planted_leak() {
+    local prog=$1 culprit=$2 src=$3
+    shift 3
+    local -a zero=(--zero churn) args=()
+    while [[ $# -gt 0 ]]; do
+        case $1 in
+            --zero) zero+=(--zero "$2"); shift 2 ;;
+            --) shift; args=("$@"); break ;;
+            *) fail "check_planted_leak: unknown argument $1" ;;
+        esac
+    done
+    local mode tol
+    for mode in default exact; do
+        local dir=$WORK/$mode
+        local -a vars=()
+        if [[ $mode == exact ]]; then
+            vars=(MEMPROF_SAMPLE=1)
+            tol=0
+        else
+            tol=0.25
+        fi
+        run_under_shim "$dir" "${vars[@]}" -- "$TEST_PROGS/$prog" "${args[@]}"
+        diff_old_new "$dir" "$dir.json"
+        echo "$prog ($mode sampling):"
+        jsoncheck leak "$dir.json" --culprit "$culprit" --file "$src" --tol "$tol" \
+            --bytes "$(leak_field "$dir.out" bytes)" --count "$(leak_field "$dir.out" count)" \
+            "${zero[@]}" || fail "$prog ($mode sampling): see above; diff in $dir.json"
+    done
+}
