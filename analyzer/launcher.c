@@ -427,7 +427,8 @@ static int request(int fd, pid_t pid)
     }
     if (read_line(fd, line, sizeof(line)) < 0) {
         mp_error("process %d: no answer: %s", (int)pid,
-                 errno == ETIMEDOUT ? "timed out after 30 s" : strerror(errno));
+                 errno == ETIMEDOUT ? "timed out after 30 s"
+                 : errno == ECONNRESET ? "it closed the connection" : strerror(errno));
         return MP_EXIT_USAGE;
     }
     if (strncmp(line, "ok ", 3) == 0 && line[3]) {

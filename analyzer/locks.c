@@ -137,8 +137,8 @@ static void print_text(const char *old_path, const mp_snapshot *old, const mp_sn
                                  ? snap->meta->time_ns - old->meta->time_ns : 0));
     if (!snap->meta->lock_profiling)
         fputs("lock profiling was off in this process (MEMPROF_LOCKS=0)\n", out);
-    fprintf(out, "%zu contended locks, %" PRIu64 " contentions, %s total wait", t->n,
-            t->contentions, mp_rep_ns(b, t->wait_ns));
+    fprintf(out, "%zu contended lock%s, %" PRIu64 " contentions, %s total wait", t->n,
+            t->n == 1 ? "" : "s", t->contentions, mp_rep_ns(b, t->wait_ns));
     if (shown < t->n)
         fprintf(out, "; top %zu shown", shown);
     fputc('\n', out);
