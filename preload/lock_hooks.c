@@ -1,0 +1,661 @@
+/*
+ * lock_hooks.c - pthread lock interposers: the application-thread side of
+ * lock profiling.
+ *
+ * Contention is detected mutrace-style: every blocking acquire first calls
+ * the real trylock. When that succeeds (the uncontended case) the only extra
+ * work is one load from a 64 Kbit "address may be contended" bitmap; no
+ * clock, no table, no stack. When it fails with EBUSY the waiter captures its
+ * stack (while it would be waiting anyway), times the real blocking call and
+ * emits LOCK_WAIT. Locks seen contended get an entry in a lock-free table
+ * (lk_entry, lockstate.h) and their bitmap bit; from then on acquisitions are
+ * timed in a small per-thread array, and an unlock that finds waiters emits
+ * LOCK_HOLD with the unlocker's stack (Go's mutex profile blames the
+ * unlocker too). The collector (lockagg.c) joins the two.
+ *
+ * Invisible by construction: glibc-internal locks (stdio, dlopen, malloc
+ * arenas) and futex-based user locks, which never go through the PLT.
+ */
+#include "lockstate.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------------
+ * Real functions, resolved lazily (first use) or eagerly (mp_locks_init).
+ * pthread_cond_* must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an
+ * older condvar layout and a mixed pair freezes (mutrace's comment).
+ * ---------------------------------------------------------------------- */
+#define LK_FNS(X)                                                                          \
+    X(mutex_lock, "pthread_mutex_lock", NULL)                                              \
+    X(mutex_trylock, "pthread_mutex_trylock", NULL)                                        \
+    X(mutex_timedlock, "pthread_mutex_timedlock", NULL)                                    \
+    X(mutex_clocklock, "pthread_mutex_clocklock", NULL)                                    \
+    X(mutex_unlock, "pthread_mutex_unlock", NULL)                                          \
+    X(mutex_init, "pthread_mutex_init", NULL)                                              \
+    X(mutex_destroy, "pthread_mutex_destroy", NULL)                                        \
+    X(rw_rdlock, "pthread_rwlock_rdlock", NULL)                                            \
+    X(rw_wrlock, "pthread_rwlock_wrlock", NULL)                                            \
+    X(rw_tryrdlock, "pthread_rwlock_tryrdlock", NULL)                                      \
+    X(rw_trywrlock, "pthread_rwlock_trywrlock", NULL)                                      \
+    X(rw_timedrdlock, "pthread_rwlock_timedrdlock", NULL)                                  \
+    X(rw_timedwrlock, "pthread_rwlock_timedwrlock", NULL)                                  \
+    X(rw_clockrdlock, "pthread_rwlock_clockrdlock", NULL)                                  \
+    X(rw_clockwrlock, "pthread_rwlock_clockwrlock", NULL)                                  \
+    X(rw_unlock, "pthread_rwlock_unlock", NULL)                                            \
+    X(rw_init, "pthread_rwlock_init", NULL)                                                \
+    X(rw_destroy, "pthread_rwlock_destroy", NULL)                                          \
+    X(spin_lock, "pthread_spin_lock", NULL)                                                \
+    X(spin_trylock, "pthread_spin_trylock", NULL)                                          \
+    X(spin_unlock, "pthread_spin_unlock", NULL)                                            \
+    X(spin_init, "pthread_spin_init", NULL)                                                \
+    X(spin_destroy, "pthread_spin_destroy", NULL)                                          \
+    X(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2")                                       \
+    X(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2")                             \
+    X(cond_clockwait, "pthread_cond_clockwait", NULL)                                      \
+    X(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2")                                   \
+    X(cond_broadcast, "pthread_cond_broadcast", "GLIBC_2.3.2")
+
+enum {
+#define X(id, name, ver) LK_##id,
+    LK_FNS(X)
+#undef X
+    LK_NFNS
+};
+static const char *const lk_names[LK_NFNS] = {
+#define X(id, name, ver) name,
+    LK_FNS(X)
+#undef X
+};
+static const char *const lk_versions[LK_NFNS] = {
+#define X(id, name, ver) ver,
+    LK_FNS(X)
+#undef X
+};
+
+static void *_Atomic lk_fn[LK_NFNS];
+static MP_TLS int lk_resolving;
+
+/*
+ * Stand-in when a real function cannot be had: only while this thread is
+ * already inside dlsym (which would recurse) or if libc lacks the symbol.
+ * Like mutrace during bootstrap it reports success: the process is still
+ * single-threaded then, and failing a lock makes C++ throw. Every hook's
+ * signature returns int and x86-64 callers clean up their own arguments.
+ */
+static int lk_stub(void)
+{
+    return 0;
+}
+
+static MP_NOINLINE void *lk_resolve(int i)
+{
+    if (lk_resolving)
+        return (void *)lk_stub;
+    lk_resolving = 1;
+    mp_guard++;   /* dlsym may calloc or take a loader lock: pass those through */
+    void *p = lk_versions[i] ? dlvsym(RTLD_NEXT, lk_names[i], lk_versions[i]) : NULL;
+    if (!p)
+        p = dlsym(RTLD_NEXT, lk_names[i]);
+    mp_guard--;
+    lk_resolving = 0;
+    if (!p)
+        p = (void *)lk_stub;
+    atomic_store_explicit(&lk_fn[i], p, memory_order_release);
+    return p;
+}
+
+static inline void *lk_real(int i)
+{
+    void *p = atomic_load_explicit(&lk_fn[i], memory_order_acquire);
+    return MP_LIKELY(p != NULL) ? p : lk_resolve(i);
+}
+#define REAL(type, id) ((type)lk_real(LK_##id))
+/* Spinlocks are volatile ints; the address is all we keep. */
+#define LK_ADDR(p) ((const void *)(uintptr_t)(p))
+
+/* ------------------------------------------------------------------------
+ * Contended-lock bitmap and table.
+ * ---------------------------------------------------------------------- */
+#define LK_BITMAP_BITS 16
+#define LK_MAX_PROBE 64
+static _Atomic uint64_t lk_bitmap[(1u << LK_BITMAP_BITS) / 64];
+static lk_entry *_Atomic lk_table;
+
+static inline bool lk_on(void)
+{
+    return mp_active() && MP_LIKELY(mp_cfg.locks != 0);
+}
+
+static inline bool lk_maybe_tracked(const void *addr)
+{
+    uint32_t h = lk_hash((uintptr_t)addr, LK_BITMAP_BITS);
+    return (atomic_load_explicit(&lk_bitmap[h >> 6], memory_order_relaxed) >> (h & 63)) & 1;
+}
+
+static lk_entry *lk_table_get(bool create)
+{
+    lk_entry *t = atomic_load_explicit(&lk_table, memory_order_acquire);
+    if (t || !create)
+        return t;
+    lk_entry *fresh = mp_pages(LK_TABLE_SIZE * sizeof(lk_entry));
+    if (!fresh)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&lk_table, &t, fresh)) {
+        mp_pages_free(fresh, LK_TABLE_SIZE * sizeof(lk_entry));
+        return t;
+    }
+    return fresh;
+}
+
+/* Finds addr's entry, claiming a free slot for it when create is set
+ * (linear probing, slots are never released, so a lookup may stop at the
+ * first free slot). NULL when absent or the probe window is full. */
+static lk_entry *lk_lookup(uint64_t addr, bool create)
+{
+    lk_entry *t = lk_table_get(create);
+    if (!t)
+        return NULL;
+    uint32_t i = lk_hash(addr, LK_TABLE_BITS);
+    for (int probe = 0; probe < LK_MAX_PROBE; probe++, i = (i + 1) & (LK_TABLE_SIZE - 1)) {
+        uint64_t cur = atomic_load_explicit(&t[i].addr, memory_order_acquire);
+        if (cur == addr)
+            return &t[i];
+        if (cur != 0)
+            continue;
+        if (!create)
+            return NULL;
+        if (atomic_compare_exchange_strong(&t[i].addr, &cur, addr) || cur == addr) {
+            uint32_t h = lk_hash(addr, LK_BITMAP_BITS);
+            atomic_fetch_or(&lk_bitmap[h >> 6], 1ull << (h & 63));
+            return &t[i];
+        }
+    }
+    return NULL;
+}
+
+uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen)
+{
+    lk_entry *e = lk_lookup(addr, false);
+    if (!e || atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
+        return 0;
+    return atomic_load_explicit(&e->acquisitions, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------------
+ * Per-thread state: locks this thread holds that are known contended, and
+ * a pending trylock-spin episode.
+ * ---------------------------------------------------------------------- */
+#define LK_HELD_MAX 8
+typedef struct lk_held {
+    const void *addr;
+    lk_entry *e;
+    uint64_t t_acquire;
+    uint32_t depth;       /* recursive re-acquisitions by this thread */
+    uint32_t pad;
+} lk_held;
+static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
+static MP_TLS int lk_nheld;
+
+/* A trylock-spin is one contention: from the first EBUSY of a run of at
+ * least LK_SPIN_MIN_FAILS on one lock to the acquisition that ends it.
+ * A single failed trylock is opportunistic code moving on, not a wait. */
+#define LK_SPIN_MIN_FAILS 2
+static MP_TLS const void *lk_spin_addr;
+static MP_TLS uint64_t lk_spin_t0;
+static MP_TLS uint32_t lk_spin_fails;
+
+static void lk_emit(uint16_t type, uint16_t kind, uint32_t stack, uint32_t stack2,
+                    uint32_t gen, const void *addr, uint64_t b)
+{
+    mp_event ev = {.type = type, .kind = kind, .stack = stack, .stack2 = stack2,
+                   .pad = gen, .a = (uintptr_t)addr, .b = b};
+    mp_guard++;
+    mp_emit(&ev);
+    mp_guard--;
+}
+
+/* Remembers that this thread now holds a tracked lock (t = 0: read clock). */
+static void lk_track(const void *addr, lk_entry *e, uint64_t t)
+{
+    for (int i = lk_nheld - 1; i >= 0; i--) {
+        if (lk_held_tab[i].addr == addr) {
+            lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
+    if (lk_nheld == LK_HELD_MAX)
+        return;   /* holds this deep go untimed; the unlock still blames */
+    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t ? t : mp_now_ns(), 1, 0};
+}
+
+/* Records one contention: the calling thread waited wait_ns for addr. */
+static void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
+{
+    mp_guard++;
+    uint32_t stack = mp_capture_stack();
+    mp_guard--;
+    lk_entry *e = lk_lookup((uintptr_t)addr, true);
+    uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
+    uint32_t seq = e && acquired ? atomic_load_explicit(&e->rel_seq, memory_order_acquire) : 0;
+    lk_emit(MP_EV_LOCK_WAIT, kind, stack, seq, gen, addr, wait_ns);
+    MP_COUNT(lock_contentions);
+}
+
+static MP_NOINLINE void lk_spin_end(const void *addr, uint16_t kind)
+{
+    uint32_t fails = lk_spin_fails;
+    lk_spin_addr = NULL;
+    if (fails >= LK_SPIN_MIN_FAILS)
+        lk_record_wait(addr, kind, mp_now_ns() - lk_spin_t0, true);
+}
+
+static MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
+{
+    if (lk_spin_addr == addr)
+        lk_spin_end(addr, kind);
+    if (!lk_maybe_tracked(addr))
+        return;
+    lk_entry *e = lk_lookup((uintptr_t)addr, false);
+    if (e)
+        lk_track(addr, e, 0);
+}
+
+/* The calling thread acquired addr without waiting in a blocking call. */
+static inline void lk_acquired(const void *addr, uint16_t kind)
+{
+    if (MP_UNLIKELY(lk_maybe_tracked(addr) || lk_spin_addr == addr))
+        lk_acquired_slow(addr, kind);
+}
+
+static MP_NOINLINE void lk_try_failed(const void *addr)
+{
+    if (lk_spin_addr != addr) {
+        lk_spin_addr = addr;
+        lk_spin_fails = 0;
+        lk_spin_t0 = mp_now_ns();
+    }
+    lk_spin_fails++;
+}
+
+/* After a real trylock of any kind: keeps hold and spin accounting. */
+static inline int lk_after_try(const void *addr, uint16_t kind, int rc)
+{
+    if (rc == 0 || rc == EOWNERDEAD)
+        lk_acquired(addr, kind);
+    else if (rc == EBUSY)
+        lk_try_failed(addr);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * The contended path of a blocking acquire.
+ * ---------------------------------------------------------------------- */
+typedef struct lk_wait {
+    const void *addr;
+    lk_entry *e;
+    uint32_t stack;
+    uint32_t gen;
+    uint64_t t0;
+    uint16_t kind;
+} lk_wait;
+
+static MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
+{
+    w->addr = addr;
+    w->kind = kind;
+    if (lk_spin_addr == addr)
+        lk_spin_addr = NULL;   /* the blocking wait supersedes the spin */
+    /* Unwind now, while the lock is busy anyway, not after acquiring it
+     * (inside the critical section others are waiting for). */
+    mp_guard++;
+    w->stack = mp_capture_stack();
+    mp_guard--;
+    w->e = lk_lookup((uintptr_t)addr, true);
+    w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
+    if (w->e)
+        atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
+    w->t0 = mp_now_ns();
+}
+
+/* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
+ * without acquisition (still contention), anything else is an error the
+ * caller gets untouched and that is not a wait (EDEADLK, EINVAL, ...). */
+static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
+{
+    uint64_t t1 = mp_now_ns();
+    bool acquired = rc == 0 || rc == EOWNERDEAD;
+    uint32_t seq = 0;
+    if (w->e) {
+        atomic_fetch_sub_explicit(&w->e->waiters, 1, memory_order_relaxed);
+        if (acquired) {
+            seq = atomic_load_explicit(&w->e->rel_seq, memory_order_acquire);
+            lk_track(w->addr, w->e, t1);
+        }
+    }
+    if (!acquired && rc != ETIMEDOUT)
+        return;
+    lk_emit(MP_EV_LOCK_WAIT, w->kind, w->stack, seq, w->gen, w->addr, t1 - w->t0);
+    MP_COUNT(lock_contentions);
+}
+
+/*
+ * The body of every blocking acquire hook: TRY is the real trylock call,
+ * BLOCK the real blocking call. A trylock error other than EBUSY (EDEADLK
+ * of an error-checking mutex, EAGAIN, EINVAL...) hands over to the real
+ * blocking call, whose result the caller gets untouched; EOWNERDEAD means
+ * the robust mutex was acquired and must not be locked again.
+ */
+#define LK_ACQUIRE(addr, kind, TRY, BLOCK)                                                 \
+    do {                                                                                   \
+        if (!lk_on())                                                                      \
+            return BLOCK;                                                                  \
+        int rc_ = TRY;                                                                     \
+        if (MP_LIKELY(rc_ == 0) || rc_ == EOWNERDEAD) {                                    \
+            lk_acquired(addr, kind);                                                       \
+            return rc_;                                                                    \
+        }                                                                                  \
+        if (rc_ != EBUSY)                                                                  \
+            return BLOCK;                                                                  \
+        lk_wait w_;                                                                        \
+        lk_contend_begin(&w_, addr, kind);                                                 \
+        rc_ = BLOCK;                                                                       \
+        lk_contend_end(&w_, rc_);                                                          \
+        return rc_;                                                                        \
+    } while (0)
+
+/* ------------------------------------------------------------------------
+ * Release: blame the holder when waiters are present.
+ * ---------------------------------------------------------------------- */
+typedef struct lk_rel {
+    uint64_t hold_ns;
+    uint32_t seq;
+    uint32_t gen;
+} lk_rel;
+
+/* Runs before the real unlock; true when lk_release_end must follow it. */
+static MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
+{
+    int i = lk_nheld - 1;
+    while (i >= 0 && lk_held_tab[i].addr != addr)
+        i--;
+    if (i >= 0 && --lk_held_tab[i].depth > 0)
+        return false;   /* an inner unlock of a recursive hold */
+    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_lookup((uintptr_t)addr, false);
+    uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
+    if (i >= 0)
+        lk_held_tab[i] = lk_held_tab[--lk_nheld];
+    if (!e)
+        return false;
+    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+        return false;
+    r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
+    r->hold_ns = t_acquire ? mp_now_ns() - t_acquire : 0;
+    return true;
+}
+
+/* Runs after the real unlock, so the unwind does not lengthen the critical
+ * section; the stack is still the unlocker's. */
+static MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
+{
+    mp_guard++;
+    uint32_t stack = mp_capture_stack();
+    mp_guard--;
+    lk_emit(MP_EV_LOCK_HOLD, kind, stack, r->seq, r->gen, addr, r->hold_ns);
+}
+
+#define LK_RELEASE(addr, kind, UNLOCK)                                                     \
+    do {                                                                                   \
+        lk_rel r_;                                                                         \
+        if (!lk_on() || MP_LIKELY(!lk_maybe_tracked(addr)) || !lk_release_begin(addr, &r_)) \
+            return UNLOCK;                                                                 \
+        int rc_ = UNLOCK;                                                                  \
+        lk_release_end(addr, kind, &r_);                                                   \
+        return rc_;                                                                        \
+    } while (0)
+
+/* init or destroy of addr: whatever lives there next is a new lock. */
+static MP_NOINLINE void lk_forget_slow(const void *addr)
+{
+    lk_entry *e = lk_lookup((uintptr_t)addr, false);
+    if (!e)
+        return;
+    uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_relaxed);
+    uint64_t acq = atomic_exchange_explicit(&e->acquisitions, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
+    lk_emit(MP_EV_LOCK_DEAD, 0, MP_NO_STACK, 0, old, addr, acq);
+}
+
+static inline void lk_forget(const void *addr)
+{
+    if (lk_on() && MP_UNLIKELY(lk_maybe_tracked(addr)))
+        lk_forget_slow(addr);
+}
+
+
+/* ------------------------------------------------------------------------
+ * Condition variables. glibc re-locks the mutex inside pthread_cond_wait
+ * through an internal call our mutex hook never sees, so the wait hooks do
+ * the mutex accounting themselves: a release on entry, an acquisition on
+ * return, and the re-lock contention in between, estimated as follows.
+ *
+ * We cannot see the instant a waiter was woken, only the last signal or
+ * broadcast on the cond (its hook stamps the time when the cond has known
+ * waiters). t_return - max(t_signal, t_enter) is wake-up latency plus the
+ * time spent queueing for the mutex; only the part above
+ * LK_RELOCK_THRESHOLD_NS is treated as contention, so a plain wake-up
+ * (scheduler latency) is not. A broadcast to many waiters that then pile up
+ * on the mutex shows as one contention per late waiter, waiting since the
+ * broadcast. Signals that are older than the wait's start (t_signal <
+ * t_enter: we missed the signal that woke us) are not used. The slot table
+ * is direct-mapped by cond address; a cond whose slot is taken by another
+ * cond with waiters goes unaccounted.
+ * ---------------------------------------------------------------------- */
+#define LK_COND_BITS 10
+#define LK_RELOCK_THRESHOLD_NS 50000ull
+typedef struct lk_cond_slot {
+    _Atomic uint64_t addr;
+    _Atomic uint64_t t_signal;
+    _Atomic uint32_t waiters;
+    uint32_t pad[3];
+} lk_cond_slot;
+static lk_cond_slot lk_conds[1u << LK_COND_BITS];
+
+typedef struct lk_cw {
+    lk_cond_slot *slot;
+    pthread_mutex_t *m;
+    uint64_t t_enter;
+} lk_cw;
+
+static lk_cond_slot *lk_cond_claim(const pthread_cond_t *c)
+{
+    lk_cond_slot *s = &lk_conds[lk_hash((uintptr_t)c, LK_COND_BITS)];
+    uint64_t cur = atomic_load_explicit(&s->addr, memory_order_relaxed);
+    if (cur != (uintptr_t)c) {
+        if (atomic_load_explicit(&s->waiters, memory_order_relaxed) != 0)
+            return NULL;
+        if (!atomic_compare_exchange_strong(&s->addr, &cur, (uintptr_t)c) && cur != (uintptr_t)c)
+            return NULL;
+    }
+    atomic_fetch_add_explicit(&s->waiters, 1, memory_order_relaxed);
+    return s;
+}
+
+static MP_NOINLINE void lk_cond_enter(lk_cw *cw, pthread_cond_t *c, pthread_mutex_t *m)
+{
+    lk_rel r;
+    cw->m = m;
+    /* The real unlock happens inside the wait, so the holder's stack is
+     * taken just before it (only when the mutex has waiters). */
+    if (lk_maybe_tracked(m) && lk_release_begin(m, &r))
+        lk_release_end(m, MP_LOCK_MUTEX, &r);
+    cw->slot = lk_cond_claim(c);
+    cw->t_enter = mp_now_ns();
+}
+
+static MP_NOINLINE void lk_cond_leave(lk_cw *cw, int rc)
+{
+    if (cw->slot) {
+        uint64_t t_ret = mp_now_ns();
+        uint64_t ts = atomic_load_explicit(&cw->slot->t_signal, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&cw->slot->waiters, 1, memory_order_relaxed);
+        if (rc == 0 && ts >= cw->t_enter && t_ret - ts > LK_RELOCK_THRESHOLD_NS)
+            lk_record_wait(cw->m, MP_LOCK_MUTEX, t_ret - ts, true);
+    }
+    if (rc == 0 || rc == ETIMEDOUT || rc == EOWNERDEAD)   /* the mutex is held again */
+        lk_acquired(cw->m, MP_LOCK_MUTEX);
+}
+
+static inline void lk_cond_signalled(const pthread_cond_t *c)
+{
+    if (!lk_on())
+        return;
+    lk_cond_slot *s = &lk_conds[lk_hash((uintptr_t)c, LK_COND_BITS)];
+    if (MP_UNLIKELY(atomic_load_explicit(&s->addr, memory_order_relaxed) == (uintptr_t)c) &&
+        atomic_load_explicit(&s->waiters, memory_order_relaxed) != 0)
+        atomic_store_explicit(&s->t_signal, mp_now_ns(), memory_order_relaxed);
+}
+
+#define LK_COND_WAIT(c, m, WAIT)                                                           \
+    do {                                                                                   \
+        if (!lk_on())                                                                      \
+            return WAIT;                                                                   \
+        lk_cw cw_;                                                                         \
+        lk_cond_enter(&cw_, c, m);                                                         \
+        int rc_ = WAIT;                                                                    \
+        lk_cond_leave(&cw_, rc_);                                                          \
+        return rc_;                                                                        \
+    } while (0)
+
+/* ------------------------------------------------------------------------
+ * Lifecycle.
+ * ---------------------------------------------------------------------- */
+void mp_locks_init(void)
+{
+    for (int i = 0; i < LK_NFNS; i++)
+        lk_real(i);
+}
+
+/* Fork child: the other threads are gone, and with them every waiter and
+ * holder the table counted. The forking thread's own holds are forgotten
+ * too (its unlocks then pass through untracked). */
+void lk_app_after_fork_child(void)
+{
+    lk_entry *t = atomic_exchange(&lk_table, NULL);
+    mp_pages_free(t, LK_TABLE_SIZE * sizeof(lk_entry));
+    memset(lk_bitmap, 0, sizeof(lk_bitmap));
+    memset(lk_conds, 0, sizeof(lk_conds));
+    lk_nheld = 0;
+    lk_spin_addr = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * The interposers. The simple shapes are generated; the clock variants
+ * keep their real signatures.
+ * ---------------------------------------------------------------------- */
+#define LK_DEF_LOCK(fn, T, kind, try_id, id)                                               \
+    int fn(T *l)                                                                           \
+    {                                                                                      \
+        LK_ACQUIRE(LK_ADDR(l), kind, REAL(int (*)(T *), try_id)(l), REAL(int (*)(T *), id)(l)); \
+    }
+#define LK_DEF_TIMED(fn, T, kind, try_id, id)                                              \
+    int fn(T *l, const struct timespec *at)                                                \
+    {                                                                                      \
+        LK_ACQUIRE(LK_ADDR(l), kind, REAL(int (*)(T *), try_id)(l),                        \
+                   REAL(int (*)(T *, const struct timespec *), id)(l, at));                \
+    }
+#define LK_DEF_CLOCK(fn, T, kind, try_id, id)                                              \
+    int fn(T *l, clockid_t clk, const struct timespec *at)                                 \
+    {                                                                                      \
+        LK_ACQUIRE(LK_ADDR(l), kind, REAL(int (*)(T *), try_id)(l),                        \
+                   REAL(int (*)(T *, clockid_t, const struct timespec *), id)(l, clk, at)); \
+    }
+#define LK_DEF_TRY(fn, T, kind, id)                                                        \
+    int fn(T *l)                                                                           \
+    {                                                                                      \
+        int rc = REAL(int (*)(T *), id)(l);                                                \
+        return lk_on() ? lk_after_try(LK_ADDR(l), kind, rc) : rc;                          \
+    }
+#define LK_DEF_UNLOCK(fn, T, kind, id)                                                     \
+    int fn(T *l)                                                                           \
+    {                                                                                      \
+        LK_RELEASE(LK_ADDR(l), kind, REAL(int (*)(T *), id)(l));                           \
+    }
+#define LK_DEF_DESTROY(fn, T, id)                                                          \
+    int fn(T *l)                                                                           \
+    {                                                                                      \
+        lk_forget(LK_ADDR(l));                                                             \
+        return REAL(int (*)(T *), id)(l);                                                  \
+    }
+#define LK_DEF_INIT(fn, T, A, id)                                                          \
+    int fn(T *l, A attr)                                                                   \
+    {                                                                                      \
+        lk_forget(LK_ADDR(l));                                                             \
+        return REAL(int (*)(T *, A), id)(l, attr);                                         \
+    }
+
+LK_DEF_LOCK(pthread_mutex_lock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock, mutex_lock)
+LK_DEF_TIMED(pthread_mutex_timedlock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock,
+             mutex_timedlock)
+LK_DEF_CLOCK(pthread_mutex_clocklock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock,
+             mutex_clocklock)
+LK_DEF_TRY(pthread_mutex_trylock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock)
+LK_DEF_UNLOCK(pthread_mutex_unlock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_unlock)
+LK_DEF_INIT(pthread_mutex_init, pthread_mutex_t, const pthread_mutexattr_t *, mutex_init)
+LK_DEF_DESTROY(pthread_mutex_destroy, pthread_mutex_t, mutex_destroy)
+
+LK_DEF_LOCK(pthread_rwlock_rdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock, rw_rdlock)
+LK_DEF_LOCK(pthread_rwlock_wrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock, rw_wrlock)
+LK_DEF_TIMED(pthread_rwlock_timedrdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock,
+             rw_timedrdlock)
+LK_DEF_TIMED(pthread_rwlock_timedwrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock,
+             rw_timedwrlock)
+LK_DEF_CLOCK(pthread_rwlock_clockrdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock,
+             rw_clockrdlock)
+LK_DEF_CLOCK(pthread_rwlock_clockwrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock,
+             rw_clockwrlock)
+LK_DEF_TRY(pthread_rwlock_tryrdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock)
+LK_DEF_TRY(pthread_rwlock_trywrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock)
+LK_DEF_UNLOCK(pthread_rwlock_unlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_unlock)
+LK_DEF_INIT(pthread_rwlock_init, pthread_rwlock_t, const pthread_rwlockattr_t *, rw_init)
+LK_DEF_DESTROY(pthread_rwlock_destroy, pthread_rwlock_t, rw_destroy)
+
+LK_DEF_LOCK(pthread_spin_lock, pthread_spinlock_t, MP_LOCK_SPIN, spin_trylock, spin_lock)
+LK_DEF_TRY(pthread_spin_trylock, pthread_spinlock_t, MP_LOCK_SPIN, spin_trylock)
+LK_DEF_UNLOCK(pthread_spin_unlock, pthread_spinlock_t, MP_LOCK_SPIN, spin_unlock)
+LK_DEF_INIT(pthread_spin_init, pthread_spinlock_t, int, spin_init)
+LK_DEF_DESTROY(pthread_spin_destroy, pthread_spinlock_t, spin_destroy)
+
+int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    LK_COND_WAIT(c, m, REAL(int (*)(pthread_cond_t *, pthread_mutex_t *), cond_wait)(c, m));
+}
+
+int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *at)
+{
+    typedef int (*fn)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+    LK_COND_WAIT(c, m, REAL(fn, cond_timedwait)(c, m, at));
+}
+
+int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
+                           const struct timespec *at)
+{
+    typedef int (*fn)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
+    LK_COND_WAIT(c, m, REAL(fn, cond_clockwait)(c, m, clk, at));
+}
+
+int pthread_cond_signal(pthread_cond_t *c)
+{
+    lk_cond_signalled(c);
+    return REAL(int (*)(pthread_cond_t *), cond_signal)(c);
+}
+
+int pthread_cond_broadcast(pthread_cond_t *c)
+{
+    lk_cond_signalled(c);
+    return REAL(int (*)(pthread_cond_t *), cond_broadcast)(c);
+}
