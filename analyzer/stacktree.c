@@ -67,7 +67,10 @@ static int parse_what(const char *cmd, const char *v, mp_what *what)
             return 0;
         }
     }
-    mp_error("%s: --what must be heap, alloc or locks, not '%s'", cmd, v ? v : "");
+    if (v)
+        mp_error("%s: --what must be heap, alloc or locks, not '%s'", cmd, v);
+    else
+        mp_error("%s: --what needs a value: heap, alloc or locks", cmd);
     return -1;
 }
 
@@ -297,11 +300,10 @@ void mp_stree_add_snapshot(mp_stree *t, mp_symbolizer *sym, const mp_snapshot *s
     mp_for_each_value(snap, what, add_rec, &a);
 }
 
-static const mp_stree_node *sort_base;
-
-static int by_name(const void *a, const void *b)
+static int by_name(const void *a, const void *b, void *nodes)
 {
-    return strcmp(sort_base[*(const uint32_t *)a].name, sort_base[*(const uint32_t *)b].name);
+    const mp_stree_node *n = nodes;
+    return strcmp(n[*(const uint32_t *)a].name, n[*(const uint32_t *)b].name);
 }
 
 /* Nodes are created after their parent, so index order visits every parent
@@ -309,13 +311,12 @@ static int by_name(const void *a, const void *b)
 void mp_stree_layout(mp_stree *t)
 {
     uint32_t *kids = mp_xmalloc(t->n * sizeof(*kids));
-    sort_base = t->nodes;
     for (size_t p = 0; p < t->n; p++) {
         size_t k = 0;
         for (uint32_t c = t->nodes[p].first_child; c != MP_STREE_NONE;
              c = t->nodes[c].next_sibling)
             kids[k++] = c;
-        qsort(kids, k, sizeof(*kids), by_name);
+        qsort_r(kids, k, sizeof(*kids), by_name, t->nodes);
         uint64_t off = t->nodes[p].offset;
         t->nodes[p].first_child = k ? kids[0] : MP_STREE_NONE;
         for (size_t i = 0; i < k; i++) {
