@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,7 +29,6 @@
 #define IDLE_POLL_MS 20
 #define MODULE_RESCAN_NS 1000000000ull
 
-extern _Atomic int mp_collector_running;   /* ring.c */
 
 static mp_heap_agg *heap_agg;
 static pthread_t collector_thread;
@@ -129,6 +129,23 @@ static void serve_request(void)
     close(fd);
 }
 
+/* Sleeps until the next pass is due, a producer is stalled (eventfd), or a
+ * request arrives. When busy, the next pass is due at once. */
+static void wait_for_work(size_t drained)
+{
+    int wake_fd = atomic_load(&mp_collector_wake_fd);
+    struct pollfd p[2] = {{.fd = wake_fd, .events = POLLIN}, {.fd = listen_fd, .events = POLLIN}};
+    int timeout = drained > 64 ? 0 : drained ? BUSY_POLL_MS : IDLE_POLL_MS;
+    if (poll(p, 2, timeout) <= 0)
+        return;
+    uint64_t count;
+    if ((p[0].revents & POLLIN) && read(wake_fd, &count, sizeof(count)) < 0) {
+        /* EAGAIN: another pass already consumed it */
+    }
+    if (p[1].revents & POLLIN)
+        serve_request();
+}
+
 static void collector_loop(void)
 {
     uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
@@ -136,6 +153,7 @@ static void collector_loop(void)
     uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
     while (!atomic_load(&stop_requested)) {
         size_t drained = mp_rings_drain(mp_aggregate_event, NULL);
+        atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
         int trigger = atomic_exchange(&pending_trigger, 0);
         if (!trigger && now >= next_periodic)
@@ -150,10 +168,7 @@ static void collector_loop(void)
             mp_modules_refresh();
             next_rescan = now + MODULE_RESCAN_NS;
         }
-        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-        int ready = poll(&p, listen_fd >= 0 ? 1 : 0, drained ? BUSY_POLL_MS : IDLE_POLL_MS);
-        if (ready > 0)
-            serve_request();
+        wait_for_work(drained);
     }
 }
 
@@ -162,6 +177,8 @@ static void *collector_main(void *arg)
     (void)arg;
     mp_guard = 1;
     open_request_socket();
+    if (atomic_load(&mp_collector_wake_fd) < 0)
+        atomic_store(&mp_collector_wake_fd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     atomic_store(&mp_collector_running, 1);
     collector_loop();
     atomic_store(&mp_collector_running, 0);
@@ -197,8 +214,13 @@ int mp_collector_start(void)
 void mp_collector_stop(void)
 {
     atomic_store(&stop_requested, 1);
-    struct timespec nap = {0, 1000000};
-    for (int i = 0; i < 3000 && !atomic_load(&thread_exited); i++)
+    int fd = atomic_load(&mp_collector_wake_fd);
+    uint64_t one = 1;
+    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+        /* already signalled */
+    }
+    struct timespec nap = {0, 100000};
+    for (int i = 0; i < 30000 && !atomic_load(&thread_exited); i++)
         nanosleep(&nap, NULL);
 }
 
@@ -209,6 +231,9 @@ void mp_collector_after_fork_child(void)
     if (listen_fd >= 0)
         close(listen_fd);
     listen_fd = -1;
+    int wake_fd = atomic_exchange(&mp_collector_wake_fd, -1);
+    if (wake_fd >= 0)
+        close(wake_fd);   /* shared with the parent: its wakeups are not ours */
     atomic_store(&pending_trigger, 0);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread in the child");

@@ -56,25 +56,22 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
     return p;
 }
 
-/* Removes p from the sampled set; the free event is emitted by the caller
- * once the block is really gone (realloc may fail and keep it). */
-MP_NOINLINE static bool untrack(void *p, mp_block *b)
-{
-    if (!mp_active())
-        return false;
-    mp_guard++;
-    bool found = mp_addrset_remove(p, b);
-    mp_guard--;
-    return found;
-}
-
+/*
+ * The guard is held from the removal until the event is pushed: a signal
+ * handler that frees on this thread must not push into the ring while we
+ * are half-way through a push (the ring has a single producer: us).
+ */
 MP_NOINLINE static void untrack_and_emit(void *p)
 {
     mp_block b;
-    if (untrack(p, &b)) {
+    if (!mp_active())
+        return;
+    mp_guard++;
+    if (mp_addrset_remove(p, &b)) {
         MP_COUNT(sampled_frees);
         emit_heap(MP_EV_FREE, &b);
     }
+    mp_guard--;
 }
 
 static inline void *account(void *p, size_t size)
@@ -131,6 +128,25 @@ static void *realloc_from_boot(void *p, size_t size)
     return q;
 }
 
+MP_NOINLINE static void *realloc_tracked(void *p, size_t size)
+{
+    mp_block old, stale;
+    bool active = mp_active();
+    mp_guard++;
+    bool tracked = active && mp_addrset_remove(p, &old);
+    void *q = mp_real.realloc(p, size);
+    if (tracked) {
+        if (!q && size != 0) {
+            mp_addrset_insert(&old, &stale);   /* failed: p is still live */
+        } else {
+            MP_COUNT(sampled_frees);
+            emit_heap(MP_EV_FREE, &old);
+        }
+    }
+    mp_guard--;
+    return q ? account(q, size) : q;
+}
+
 /*
  * glibc semantics, which we must not change: realloc(NULL, n) is malloc(n);
  * realloc(p, 0) frees p and returns NULL; on failure p stays valid. The old
@@ -145,21 +161,11 @@ static void *realloc_impl(void *p, size_t size)
         return realloc_from_boot(p, size);
     if (!HAVE_REAL(realloc))
         return NULL;
-    mp_block old;
-    bool tracked = mp_addrset_maybe(p) && untrack(p, &old);
-    void *q = mp_real.realloc(p, size);
-    if (tracked) {
-        if (!q && size != 0) {
-            mp_block stale;
-            mp_guard++;
-            mp_addrset_insert(&old, &stale);
-            mp_guard--;
-        } else {
-            MP_COUNT(sampled_frees);
-            emit_heap(MP_EV_FREE, &old);
-        }
+    if (MP_LIKELY(!mp_addrset_maybe(p))) {
+        void *q = mp_real.realloc(p, size);
+        return q ? account(q, size) : q;
     }
-    return q ? account(q, size) : q;
+    return realloc_tracked(p, size);
 }
 
 void *realloc(void *p, size_t size)

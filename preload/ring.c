@@ -12,17 +12,22 @@
  * run after ours) go to one shared "late" ring guarded by a spinlock that is
  * only ever tried, never waited on, so a signal handler cannot deadlock.
  *
- * A full ring makes the producer yield to the collector for a bounded time
- * (counted as a stall) and then drop the event (counted as a drop): the
- * application can be slowed, never deadlocked, and never silently lose data.
+ * A full ring makes the producer wait for the collector (counted as a
+ * stall). It waits as long as the collector makes progress, because a
+ * dropped free would later read as a leak; only if the collector shows no
+ * sign of life for STALL_LIMIT_NS (stuck writing to a dead NFS mount, say)
+ * is the event dropped (counted). The collector never waits on the
+ * application, so the application can be slowed but never deadlocked, and
+ * never silently loses data.
  */
 #include "shim.h"
 
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RING_SLOTS 4096u                /* power of two */
-#define STALL_LIMIT_NS (200u * 1000000u) /* give up pushing after this long */
+#define STALL_LIMIT_NS 1000000000ull   /* collector silent this long: give up */
 
 enum { RING_FREE = 0, RING_OWNED = 1, RING_DEAD = 2 };
 
@@ -44,6 +49,21 @@ static MP_TLS int my_ring_retired;
 
 /* Set by the collector: while false, producers never wait for space. */
 _Atomic int mp_collector_running;
+/* Bumped by the collector on every pass: proof of progress for stalled
+ * producers. */
+_Atomic uint64_t mp_collector_heartbeat;
+/* eventfd the collector polls; a stalled producer writes it to wake the
+ * collector at once instead of waiting out its idle timeout. */
+_Atomic int mp_collector_wake_fd = -1;
+
+static void wake_collector(void)
+{
+    int fd = atomic_load_explicit(&mp_collector_wake_fd, memory_order_relaxed);
+    uint64_t one = 1;
+    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: counter saturated, the collector is awake anyway */
+    }
+}
 
 mp_ring *mp_ring_new(void)
 {
@@ -152,13 +172,25 @@ static bool push_late(const mp_event *ev)
 MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
 {
     MP_COUNT(events_stalled);
-    uint64_t start = mp_now_ns();
-    while (atomic_load_explicit(&mp_collector_running, memory_order_relaxed)) {
-        sched_yield();
+    uint64_t beat = atomic_load(&mp_collector_heartbeat);
+    uint64_t since = mp_now_ns();
+    struct timespec nap = {0, 50000};
+    wake_collector();
+    for (unsigned spins = 0;
+         atomic_load_explicit(&mp_collector_running, memory_order_relaxed); spins++) {
+        if (spins < 256)
+            sched_yield();
+        else
+            nanosleep(&nap, NULL);   /* collector descheduled: stop burning CPU */
         if (mp_ring_push(r, ev))
             return true;
-        if (mp_now_ns() - start > STALL_LIMIT_NS)
+        uint64_t now_beat = atomic_load(&mp_collector_heartbeat);
+        if (now_beat != beat) {
+            beat = now_beat;
+            since = mp_now_ns();
+        } else if (mp_now_ns() - since > STALL_LIMIT_NS) {
             break;
+        }
     }
     return false;
 }

@@ -198,6 +198,10 @@ typedef struct mp_event {
  * stalls briefly when full, then drops; both are counted. */
 bool mp_emit(const mp_event *ev) MP_HIDDEN;
 typedef struct mp_ring mp_ring;
+/* Collector liveness, read by stalled producers (defined in ring.c). */
+extern _Atomic int mp_collector_running MP_HIDDEN;
+extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
+extern _Atomic int mp_collector_wake_fd MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_ring_thread_exit(void) MP_HIDDEN;
