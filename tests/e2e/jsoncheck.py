@@ -5,12 +5,14 @@ Usage:
   jsoncheck.py diff-schema DIFF.json
   jsoncheck.py leak DIFF.json --culprit FUNC --bytes N --count N --tol T
                [--file SRC] [--zero FUNC ...]
+  jsoncheck.py rank1 DIFF.json --culprit FUNC [--file SRC]
 
 `leak` expects `memprof diff --json --top 0` output (every site listed). It
 asserts that the rank-1 site's innermost frame is FUNC, that the bytes
 grown in sites whose innermost frame is FUNC are within T (a fraction) of
 N, exact when T is 0 (and then the object count too), and that each --zero
-function's sites net to exactly zero growth.
+function's sites net to exactly zero growth. `rank1` only checks the rank-1
+site (for runs where the true leak between the snapshots is not known).
 
 Exit 0 when every assertion holds; otherwise one "jsoncheck: ..." line per
 failure plus the top sites, exit 1.
@@ -86,23 +88,39 @@ def cmd_diff_schema(args):
     return schema_errors(doc), doc
 
 
+def rank1_errors(doc, args):
+    """The rank-1 site's innermost frame is the culprit, at a line of --file."""
+    sites = doc["sites"]
+    if not sites:
+        return ["no sites in the diff"]
+    top = innermost(sites[0])
+    if not func_matches(top, args.culprit):
+        return ["rank 1 is %r, expected the culprit %r" % (top, args.culprit)]
+    f = sites[0]["frames"][0]
+    if args.file and (not f["file"] or os.path.basename(f["file"]) != args.file
+                      or not is_int(f["line"]) or f["line"] <= 0):
+        return ["rank 1 frame is at %s:%s, expected a line of %s"
+                % (f["file"], f["line"], args.file)]
+    return []
+
+
+def cmd_rank1(args):
+    doc = load(args.json)
+    errs = schema_errors(doc)
+    if not errs:
+        errs = rank1_errors(doc, args)
+    if not errs:
+        print("jsoncheck: ok: %s rank 1, %+d bytes" % (args.culprit, doc["sites"][0]["bytes_delta"]))
+    return errs, doc
+
+
 def cmd_leak(args):
     doc = load(args.json)
     errs = schema_errors(doc)
     if errs:
         return errs, doc
+    errs += rank1_errors(doc, args)
     sites = doc["sites"]
-    if not sites:
-        return ["no sites in the diff"], doc
-    top = innermost(sites[0])
-    if not func_matches(top, args.culprit):
-        errs.append("rank 1 is %r, expected the culprit %r" % (top, args.culprit))
-    else:
-        f = sites[0]["frames"][0]
-        if args.file and (not f["file"] or os.path.basename(f["file"]) != args.file
-                          or not is_int(f["line"]) or f["line"] <= 0):
-            errs.append("rank 1 frame is at %s:%s, expected a line of %s"
-                        % (f["file"], f["line"], args.file))
     mine = [s for s in sites if func_matches(innermost(s), args.culprit)]
     got_bytes = sum(s["bytes_delta"] for s in mine)
     got_count = sum(s["count_delta"] for s in mine)
@@ -154,6 +172,11 @@ def main():
     p.add_argument("--file")
     p.add_argument("--zero", action="append")
     p.set_defaults(fn=cmd_leak)
+    p = sub.add_parser("rank1")
+    p.add_argument("json")
+    p.add_argument("--culprit", required=True)
+    p.add_argument("--file")
+    p.set_defaults(fn=cmd_rank1)
     args = ap.parse_args()
     errs, doc = args.fn(args)
     if errs:
