@@ -18,28 +18,31 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analyzer.h"
 #include "util.h"
 
-/* libstdc++'s demangler; the analyzer links libstdc++ for exactly this. */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
 #define DEBUG_ROOT "/usr/lib/debug/.build-id/"
+
+/* A function symbol; name points into libelf's copy of the string table. */
+typedef struct funcsym {
+    uint64_t addr, size;
+    const char *name;
+    int rank;               /* binding preference: lower wins at equal addr */
+} funcsym;
 
 typedef struct modfile {
     const char *key;        /* interned "b:<hex build id>" or "p:<path>" */
     Dwfl *dwfl;             /* NULL when no usable file was found */
     Dwfl_Module *mod;
+    funcsym *syms;          /* sorted by addr, one per address */
+    size_t n_syms;
 } modfile;
 
 /* One function in an address's inline chain, innermost first. */
@@ -75,8 +78,7 @@ struct mp_symbolizer {
     size_t n_addrs, cap_addrs;   /* cap is a power of two */
     snapstate **snaps;
     size_t n_snaps, cap_snaps;
-    char *buf;                   /* scratch for building keys */
-    size_t buf_len, buf_cap;
+    mp_strbuf buf;               /* scratch for building keys and paths */
 };
 
 mp_symbolizer *mp_symbolizer_new(void)
@@ -110,6 +112,7 @@ void mp_symbolizer_free(mp_symbolizer *s)
     for (size_t i = 0; i < s->n_files; i++) {
         if (s->files[i]->dwfl)
             dwfl_end(s->files[i]->dwfl);
+        free(s->files[i]->syms);
         free(s->files[i]);
     }
     for (size_t i = 0; i < s->cap_addrs; i++)
@@ -119,41 +122,20 @@ void mp_symbolizer_free(mp_symbolizer *s)
     free(s->files);
     free(s->addrs);
     free(s->snaps);
-    free(s->buf);
+    mp_strbuf_free(&s->buf);
     mp_strtab_free(s->strs);
     free(s);
 }
 
-/* ---- scratch string building ---- */
-
-static void buf_reset(mp_symbolizer *s) { s->buf_len = 0; }
-
-static void buf_printf(mp_symbolizer *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void buf_printf(mp_symbolizer *s, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = s->buf_cap - s->buf_len;
-        int n = vsnprintf(s->buf ? s->buf + s->buf_len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if ((size_t)n < room) {
-            s->buf_len += (size_t)n;
-            return;
-        }
-        mp_grow((void **)&s->buf, &s->buf_cap, s->buf_len + (size_t)n + 1, 1);
-    }
-}
-
+/* Interns the scratch buffer's contents. */
 static const char *buf_intern(mp_symbolizer *s)
 {
-    return mp_intern_n(s->strs, s->buf ? s->buf : "", s->buf_len);
+    return mp_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
 }
 
 /* ---- opening ELF files ---- */
+
+static void load_symbols(modfile *mf);
 
 static const Dwfl_Callbacks offline_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
@@ -162,32 +144,14 @@ static const Dwfl_Callbacks offline_callbacks = {
 };
 
 /*
- * O_NONBLOCK and the S_ISREG check: module paths come from the snapshot,
- * which may be hostile, and opening a FIFO or device must not hang us.
- */
-static int open_regular(const char *path)
-{
-    if (!path || path[0] != '/')
-        return -1;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/*
  * Reports `path` into a fresh Dwfl at bias 0. With a recorded build ID the
  * file is only accepted when its own build ID matches: a library upgraded
  * since the snapshot was taken would otherwise give confidently wrong names.
  */
 static bool try_report(modfile *mf, const char *path, const uint8_t *bid, size_t bid_len)
 {
-    int fd = open_regular(path);
+    /* paths come from the snapshot, which may be hostile */
+    int fd = path && path[0] == '/' ? mp_open_regular(path) : -1;
     if (fd < 0)
         return false;
     Dwfl *dwfl = dwfl_begin(&offline_callbacks);
@@ -214,6 +178,7 @@ static bool try_report(modfile *mf, const char *path, const uint8_t *bid, size_t
     }
     mf->dwfl = dwfl;
     mf->mod = mod;
+    load_symbols(mf);
     return true;
 }
 
@@ -222,23 +187,23 @@ static void open_modfile(mp_symbolizer *s, modfile *mf, const mp_module *m, cons
     if (try_report(mf, path, m->build_id, m->build_id_len) || m->build_id_len < 2)
         return;
     /* The file is gone or different: use the distribution's debug file. */
-    buf_reset(s);
-    buf_printf(s, DEBUG_ROOT "%02x/", m->build_id[0]);
+    mp_strbuf_reset(&s->buf);
+    mp_strbuf_printf(&s->buf, DEBUG_ROOT "%02x/", m->build_id[0]);
     for (uint32_t i = 1; i < m->build_id_len; i++)
-        buf_printf(s, "%02x", m->build_id[i]);
-    buf_printf(s, ".debug");
+        mp_strbuf_printf(&s->buf, "%02x", m->build_id[i]);
+    mp_strbuf_printf(&s->buf, ".debug");
     try_report(mf, buf_intern(s), m->build_id, m->build_id_len);
 }
 
 static modfile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
 {
-    buf_reset(s);
+    mp_strbuf_reset(&s->buf);
     if (m->build_id_len) {
-        buf_printf(s, "b:");
+        mp_strbuf_printf(&s->buf, "b:");
         for (uint32_t i = 0; i < m->build_id_len; i++)
-            buf_printf(s, "%02x", m->build_id[i]);
+            mp_strbuf_printf(&s->buf, "%02x", m->build_id[i]);
     } else {
-        buf_printf(s, "p:%s", path);
+        mp_strbuf_printf(&s->buf, "p:%s", path);
     }
     const char *key = buf_intern(s);
     for (size_t i = 0; i < s->n_files; i++)
@@ -252,43 +217,75 @@ static modfile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *pa
     return mf;
 }
 
-/* ---- names, lines and inline chains ---- */
+/* ---- function symbols ---- */
 
 /*
- * Cuts what the toolchain appends to a source-level name: symbol versions
- * ("__libc_start_main@@GLIBC_2.34") and GCC clone suffixes
- * ("msort_with_tmp.part.0", "foo.cold"), so that one function has one name
- * in reports and in stack keys whichever copy of it ran.
+ * dwfl_module_addrinfo scans the whole symbol table on every call; with
+ * libc's ~10k symbols and thousands of distinct addresses that dominated
+ * run time, so each file's function symbols are sorted once and searched.
  */
-static size_t plain_name_len(const char *name)
+static int sym_rank(unsigned char info)
 {
-    static const char *const clones[] = {".part.", ".isra.", ".constprop.", ".cold",
-                                         ".lto_priv.", ".localalias", ".clone."};
-    size_t len = strcspn(name, "@");
-    for (const char *dot = strchr(name, '.'); dot && dot < name + len; dot = strchr(dot + 1, '.'))
-        for (size_t i = 0; i < sizeof(clones) / sizeof(clones[0]); i++)
-            if (dot > name && strncmp(dot, clones[i], strlen(clones[i])) == 0)
-                return (size_t)(dot - name);
-    return len;
+    switch (GELF_ST_BIND(info)) {
+    case STB_GLOBAL: return 0;
+    case STB_WEAK: return 1;
+    default: return 2;
+    }
 }
 
-static const char *intern_name(mp_symbolizer *s, const char *raw)
+static int cmp_funcsym(const void *a, const void *b)
 {
-    if (!raw || !*raw)
-        return NULL;
-    const char *name = mp_intern_n(s->strs, raw, plain_name_len(raw));
-    if (name[0] == '_' && name[1] == 'Z') {
-        int status = -1;
-        char *d = __cxa_demangle(name, NULL, NULL, &status);
-        if (d && status == 0) {
-            const char *r = mp_intern(s->strs, d);
-            free(d);
-            return r;
-        }
-        free(d);
-    }
-    return *name ? name : NULL;
+    const funcsym *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank - y->rank;
+    return strcmp(x->name, y->name);   /* deterministic among aliases */
 }
+
+static void load_symbols(modfile *mf)
+{
+    int n = dwfl_module_getsymtab(mf->mod);
+    size_t cap = 0;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr;
+        const char *name = dwfl_module_getsym_info(mf->mod, i, &sym, &addr, NULL, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info);
+        if (!name || !*name || sym.st_shndx == SHN_UNDEF ||
+            (type != STT_FUNC && type != STT_GNU_IFUNC))
+            continue;
+        mp_grow((void **)&mf->syms, &cap, mf->n_syms + 1, sizeof(funcsym));
+        mf->syms[mf->n_syms++] = (funcsym){addr, sym.st_size, name, sym_rank(sym.st_info)};
+    }
+    if (!mf->n_syms)
+        return;
+    qsort(mf->syms, mf->n_syms, sizeof(funcsym), cmp_funcsym);
+    size_t out = 1;   /* keep the preferred name of each address */
+    for (size_t i = 1; i < mf->n_syms; i++)
+        if (mf->syms[i].addr != mf->syms[out - 1].addr)
+            mf->syms[out++] = mf->syms[i];
+    mf->n_syms = out;
+}
+
+/* The function containing vaddr; zero-size symbols reach the next one. */
+static const funcsym *find_symbol(const modfile *mf, uint64_t vaddr)
+{
+    size_t lo = 0, hi = mf->n_syms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mf->syms[mid].addr <= vaddr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    const funcsym *f = &mf->syms[lo - 1];
+    return f->size == 0 || vaddr - f->addr < f->size ? f : NULL;
+}
+
+/* ---- names, lines and inline chains ---- */
 
 /* A subprogram or inlined instance's name, following abstract origins. */
 static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
@@ -300,7 +297,7 @@ static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
         name = dwarf_formstring(&attr);
     if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
         name = dwarf_formstring(&attr);
-    return intern_name(s, name);
+    return mp_intern_symbol(s->strs, name);
 }
 
 /* Where an inlined instance was called from: its DW_AT_call_file/line. */
@@ -333,11 +330,11 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn
     f->line = file ? line : 0;
     /* Without a line, the offset into the symbol keeps distinct call sites
        of one function apart, and is still independent of ASLR. */
-    buf_reset(s);
+    mp_strbuf_reset(&s->buf);
     if (file)
-        buf_printf(s, "%s|%s:%d", f->function, file, f->line);
+        mp_strbuf_printf(&s->buf, "%s|%s:%d", f->function, file, f->line);
     else
-        buf_printf(s, "%s+0x%" PRIx64, f->function, symoff);
+        mp_strbuf_printf(&s->buf, "%s+0x%" PRIx64, f->function, symoff);
     f->keypart = buf_intern(s);
 }
 
@@ -386,10 +383,9 @@ static void resolve_addr(mp_symbolizer *s, const modfile *mf, addrent *e)
 {
     if (!mf->mod)
         return;
-    GElf_Off symoff = 0;
-    GElf_Sym sym;
-    const char *raw = dwfl_module_addrinfo(mf->mod, e->vaddr, &symoff, &sym, NULL, NULL, NULL);
-    const char *symname = intern_name(s, raw);
+    const funcsym *fs = find_symbol(mf, e->vaddr);
+    const char *symname = fs ? mp_intern_symbol(s->strs, fs->name) : NULL;
+    uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
     int line = 0;
     Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
@@ -558,10 +554,10 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     uint64_t pc = addr ? addr - 1 : 0;
     long mi = addr ? find_module(ss, snap, pc, gen) : -1;
     mp_frame f = {.address = addr, .function = mp_intern(s->strs, "??"), .line = 0};
-    buf_reset(s);
+    mp_strbuf_reset(&s->buf);
     if (mi < 0) {
         f.module = f.function;
-        buf_printf(s, "??+0x%" PRIx64, addr);
+        mp_strbuf_printf(&s->buf, "??+0x%" PRIx64, addr);
         emit(b, &f, buf_intern(s));
         return;
     }
@@ -578,8 +574,8 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
         emit(b, &f, e->chain[i].keypart);
     }
     if (e->n == 0) {
-        buf_reset(s);
-        buf_printf(s, "%s+0x%" PRIx64, mp_basename(f.module), pc - m->start + m->file_offset);
+        mp_strbuf_reset(&s->buf);
+        mp_strbuf_printf(&s->buf, "%s+0x%" PRIx64, mp_basename(f.module), pc - m->start + m->file_offset);
         emit(b, &f, buf_intern(s));
     }
 }
@@ -613,9 +609,9 @@ static mp_symstack *build_stack(mp_symbolizer *s, snapstate *ss, const mp_snapsh
     size_t skip = 0;
     while (skip < b.n && is_allocator_frame(&b.frames[skip]))
         skip++;
-    buf_reset(s);
+    mp_strbuf_reset(&s->buf);
     for (size_t i = skip; i < b.n; i++)
-        buf_printf(s, "%s%s", i > skip ? ";" : "", b.keys[i]);
+        mp_strbuf_printf(&s->buf, "%s%s", i > skip ? ";" : "", b.keys[i]);
     mp_symstack *out = mp_xcalloc(1, sizeof(*out));
     out->key = buf_intern(s);
     out->n = b.n - skip;

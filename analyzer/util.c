@@ -5,10 +5,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "analyzer.h"
 
@@ -75,6 +78,19 @@ const char *mp_basename(const char *s)
     return slash ? slash + 1 : s;
 }
 
+int mp_open_regular(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *b = p;
@@ -84,6 +100,39 @@ uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed)
         h *= 0x100000001b3ull;
     }
     return h;
+}
+
+/* ---- string building ---- */
+
+void mp_strbuf_reset(mp_strbuf *b)
+{
+    b->len = 0;
+    if (b->s)
+        b->s[0] = '\0';
+}
+
+void mp_strbuf_printf(mp_strbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        mp_grow((void **)&b->s, &b->cap, b->len + (size_t)n + 1, 1);
+    }
+}
+
+void mp_strbuf_free(mp_strbuf *b)
+{
+    free(b->s);
+    *b = (mp_strbuf){0};
 }
 
 /* ---- string interning ---- */
@@ -184,4 +233,47 @@ const char *mp_intern_n(mp_strtab *t, const char *s, size_t len)
 const char *mp_intern(mp_strtab *t, const char *s)
 {
     return mp_intern_n(t, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* ---- symbol names ---- */
+
+/* libstdc++'s demangler; the analyzer links libstdc++ for exactly this. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/*
+ * Length of the source-level part of a symbol name. Versions
+ * ("__libc_start_main@@GLIBC_2.34") and GCC clone suffixes
+ * ("msort_with_tmp.part.0", "foo.cold") are cut so one function has one
+ * name in reports and stack keys whichever copy of it ran.
+ */
+static size_t plain_name_len(const char *name)
+{
+    static const char *const clones[] = {".part.", ".isra.", ".constprop.", ".cold",
+                                         ".lto_priv.", ".localalias", ".clone."};
+    size_t len = strcspn(name, "@");
+    for (const char *dot = strchr(name, '.'); dot && dot < name + len; dot = strchr(dot + 1, '.'))
+        for (size_t i = 0; i < sizeof(clones) / sizeof(clones[0]); i++)
+            if (dot > name && strncmp(dot, clones[i], strlen(clones[i])) == 0)
+                return (size_t)(dot - name);
+    return len;
+}
+
+const char *mp_intern_symbol(mp_strtab *t, const char *raw)
+{
+    if (!raw || !*raw)
+        return NULL;
+    size_t len = plain_name_len(raw);
+    if (len == 0)
+        return NULL;
+    if (raw[0] != '_' || raw[1] != 'Z')
+        return mp_intern_n(t, raw, len);
+    char *plain = mp_xmalloc(len + 1);
+    memcpy(plain, raw, len);
+    plain[len] = '\0';
+    int status = -1;
+    char *d = __cxa_demangle(plain, NULL, NULL, &status);
+    const char *r = mp_intern(t, d && status == 0 ? d : plain);
+    free(d);
+    free(plain);
+    return r;
 }
