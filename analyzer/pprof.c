@@ -157,6 +157,10 @@ static void encode_location(pprof *p, uint64_t id, uint32_t module,
         mp_pb_opt(&p->tmp2, LOC_MAPPING, p->maps[module].id);
     /* A return address points after the call; -1 lands inside it. */
     mp_pb_opt(&p->tmp2, LOC_ADDRESS, f[0].address ? f[0].address - 1 : 0);
+    /* No Line for an unknown function: pprof then shows the address,
+     * which tells more than a "??" shared by every such frame. */
+    if (n == 1 && strcmp(f[0].function, "??") == 0)
+        n = 0;
     for (size_t i = 0; i < n; i++) {   /* callee first, like the symbolizer */
         uint64_t fid = function_id(p, &f[i]);
         mp_pb_clear(&p->tmp);

@@ -203,6 +203,7 @@ void mp_stree_init(mp_stree *t)
     memset(t, 0, sizeof(*t));
     t->cap = 256;
     t->nodes = mp_xmalloc(t->cap * sizeof(*t->nodes));
+    t->names = mp_strtab_new();
     t->n = 1;
     t->nodes[0] = (mp_stree_node){.name = "all", .module = "", .parent = MP_STREE_NONE,
                                   .first_child = MP_STREE_NONE,
@@ -213,6 +214,7 @@ void mp_stree_free(mp_stree *t)
 {
     free(t->nodes);
     mp_imap_free(&t->index);
+    mp_strtab_free(t->names);
     memset(t, 0, sizeof(*t));
 }
 
@@ -229,10 +231,25 @@ static bool child_eq(const void *ctx, uint32_t id)
     return n->parent == k->parent && strcmp(n->name, k->name) == 0;
 }
 
+/* Unknown functions are named after their module, as perf does, so frames
+ * of different stripped libraries stay apart. */
+static const char *frame_name(mp_stree *t, const mp_frame *f)
+{
+    if (strcmp(f->function, "??") != 0 || !f->module || strcmp(f->module, "??") == 0)
+        return f->function;
+    char *label;
+    if (asprintf(&label, "[%s]", mp_basename(f->module)) < 0)
+        return f->function;
+    const char *name = mp_intern(t->names, label);
+    free(label);
+    return name;
+}
+
 static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
 {
-    child_key k = {t, parent, f->function};
-    uint64_t h = mp_hash_str(f->function, parent);
+    const char *name = frame_name(t, f);
+    child_key k = {t, parent, name};
+    uint64_t h = mp_hash_str(name, parent);
     uint32_t id = mp_imap_find(&t->index, h, child_eq, &k);
     if (id != MP_IMAP_NONE) {
         mp_stree_node *n = &t->nodes[id];
@@ -244,7 +261,7 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
     mp_grow((void **)&t->nodes, &t->cap, t->n + 1, sizeof(*t->nodes));
     id = (uint32_t)t->n++;
     mp_stree_node *p = &t->nodes[parent];
-    t->nodes[id] = (mp_stree_node){.name = f->function, .file = f->file,
+    t->nodes[id] = (mp_stree_node){.name = name, .file = f->file,
                                    .module = f->module, .line = f->line,
                                    .parent = parent, .first_child = MP_STREE_NONE,
                                    .next_sibling = p->first_child, .depth = p->depth + 1};

@@ -83,7 +83,7 @@ uint64_t mp_hash_u64(uint64_t v);
 #define MP_STREE_NONE UINT32_MAX
 
 typedef struct mp_stree_node {
-    const char *name;           /* function name, owned by the symbolizer */
+    const char *name;           /* function, or "[module]" when unknown */
     const char *file;           /* first one seen; NULL when unknown */
     const char *module;
     int line;                   /* 0 unknown, -1 merged frames disagree */
@@ -99,6 +99,7 @@ typedef struct mp_stree {
     size_t n, cap;
     uint32_t max_depth;
     mp_imap index;              /* (parent, name) -> child */
+    struct mp_strtab *names;    /* names made here ("[libfoo.so]") */
 } mp_stree;
 
 void mp_stree_init(mp_stree *t);
