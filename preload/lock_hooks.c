@@ -199,13 +199,15 @@ typedef struct lk_held {
 static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
 static MP_TLS int lk_nheld;
 
-/* A trylock-spin is one contention: from the first EBUSY of a run of at
- * least LK_SPIN_MIN_FAILS on one lock to the acquisition that ends it.
- * A single failed trylock is opportunistic code moving on, not a wait. */
-#define LK_SPIN_MIN_FAILS 2
+/* Failed trylocks: a trylock-spin loop never calls the blocking lock, yet
+ * it waits. Each run of EBUSY results on one lock that ends in this thread
+ * acquiring it counts as one contention, waiting from the first EBUSY to the
+ * acquisition (no event per failed try: a spin fails millions of times).
+ * One run is pending per thread; an EBUSY on another lock starts a new one.
+ * Code that fails, does other work and succeeds later is charged the time
+ * in between: it was denied the lock that long. */
 static MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0;
-static MP_TLS uint32_t lk_spin_fails;
 
 static void lk_emit(uint16_t type, uint16_t kind, uint32_t stack, uint32_t stack2,
                     uint32_t gen, const void *addr, uint64_t b)
@@ -247,10 +249,8 @@ static void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bo
 
 static MP_NOINLINE void lk_spin_end(const void *addr, uint16_t kind)
 {
-    uint32_t fails = lk_spin_fails;
     lk_spin_addr = NULL;
-    if (fails >= LK_SPIN_MIN_FAILS)
-        lk_record_wait(addr, kind, mp_now_ns() - lk_spin_t0, true);
+    lk_record_wait(addr, kind, mp_now_ns() - lk_spin_t0, true);
 }
 
 static MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
@@ -275,10 +275,8 @@ static MP_NOINLINE void lk_try_failed(const void *addr)
 {
     if (lk_spin_addr != addr) {
         lk_spin_addr = addr;
-        lk_spin_fails = 0;
         lk_spin_t0 = mp_now_ns();
     }
-    lk_spin_fails++;
 }
 
 /* After a real trylock of any kind: keeps hold and spin accounting. */
@@ -456,7 +454,9 @@ static inline void lk_forget(const void *addr)
  * cond with waiters goes unaccounted.
  * ---------------------------------------------------------------------- */
 #define LK_COND_BITS 10
-#define LK_RELOCK_THRESHOLD_NS 50000ull
+/* Measured here (2-vCPU VM, signal -> return from pthread_cond_wait with
+ * an idle mutex): p50 4-10 us, p90 12-29 us, p99 25-60 us. */
+#define LK_RELOCK_THRESHOLD_NS 100000ull
 typedef struct lk_cond_slot {
     _Atomic uint64_t addr;
     _Atomic uint64_t t_signal;
