@@ -343,6 +343,8 @@ int mp_snapshot_load(const char *path, mp_snapshot *snap, char *err, size_t errl
     memset(snap, 0, sizeof(*snap));
     if (err && errlen)
         err[0] = '\0';
+    if (!path || !*path)
+        return fail(err, errlen, "no file name given");
     if (read_file(path, &snap->data, &snap->size, err, errlen) < 0)
         return -1;
     snap->path = mp_xstrdup(path);
