@@ -2,9 +2,9 @@
  * addrset.c - the set of live sampled blocks, keyed by address.
  *
  * free() must ask "was this block sampled?" on every call, and the answer is
- * almost always no. A 64 Ki-entry array of counters, indexed by a hash of
- * the address, answers that with one load and no lock: a zero counter means
- * no sampled block hashes there. Only on a hit (a sampled block, or a rare
+ * almost always no. A 64 Ki-entry array of counters (mp_filter, indexed by
+ * address bits, see shim.h) answers that with one load and no lock: a zero
+ * counter means no sampled block maps there. Only on a hit (a sampled block, or a rare
  * false positive) do we take one of 64 shard spinlocks and probe the shard's
  * open-addressed table, which holds the block's stack and weights so the
  * free event can subtract exactly what the sample added.
@@ -19,7 +19,6 @@
 
 #include <string.h>
 
-#define FILTER_BITS 16
 #define N_SHARDS 64
 #define SHARD_INITIAL 1024
 #define KEY_EMPTY 0
@@ -31,11 +30,10 @@ typedef struct shard {
     mp_block *slots;
 } shard;
 
-static _Atomic uint16_t *filter;
+_Atomic uint16_t mp_filter[1u << MP_FILTER_BITS];
 
-/* Independent bits of one hash pick the filter counter, the shard, and the
- * probe start, so keys of one shard still spread over its whole table. */
-#define FILTER_INDEX(h) (((h) >> 40) & ((1u << FILTER_BITS) - 1))
+/* Independent bits of one hash pick the shard and the probe start, so keys
+ * of one shard still spread over its whole table. */
 #define SHARD_INDEX(h) ((h) >> 58)
 static shard shards[N_SHARDS];
 
@@ -50,15 +48,7 @@ static inline uint64_t mix(const void *p)
 
 int mp_addrset_init(void)
 {
-    if (!filter)
-        filter = mp_pages(sizeof(uint16_t) << FILTER_BITS);
-    return filter ? 0 : -1;
-}
-
-bool mp_addrset_maybe(const void *p)
-{
-    return filter && atomic_load_explicit(&filter[FILTER_INDEX(mix(p))],
-                                          memory_order_relaxed) != 0;
+    return 0;
 }
 
 static mp_block *probe(shard *s, uint64_t addr, uint64_t h, bool for_insert)
@@ -116,7 +106,8 @@ int mp_addrset_insert(const mp_block *b, mp_block *stale)
         if (slot->addr == KEY_TOMB)
             s->tombs--;
         s->used++;
-        atomic_fetch_add_explicit(&filter[FILTER_INDEX(h)], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&mp_filter[mp_filter_index((void *)(uintptr_t)b->addr)], 1,
+                                  memory_order_relaxed);
         rc = 0;
     }
     *slot = *b;
@@ -139,7 +130,7 @@ bool mp_addrset_remove(const void *p, mp_block *out)
         slot->addr = KEY_TOMB;
         s->used--;
         s->tombs++;
-        atomic_fetch_sub_explicit(&filter[FILTER_INDEX(h)], 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&mp_filter[mp_filter_index(p)], 1, memory_order_relaxed);
         found = true;
     }
     mp_spin_unlock(&s->lock);
@@ -156,6 +147,5 @@ void mp_addrset_clear(void)
         shards[i].cap = shards[i].used = shards[i].tombs = 0;
         atomic_store(&shards[i].lock.v, 0);
     }
-    if (filter)
-        memset((void *)filter, 0, sizeof(uint16_t) << FILTER_BITS);
+    memset((void *)mp_filter, 0, sizeof(mp_filter));
 }

@@ -11,33 +11,26 @@
 
 #include <string.h>
 
-#define BOOT_ARENA_SIZE (1u << 20)
 #define BOOT_HEADER 16u
 
-static _Alignas(64) unsigned char boot_arena[BOOT_ARENA_SIZE];
+_Alignas(64) unsigned char mp_boot_arena[MP_BOOT_ARENA_SIZE];
 static _Atomic size_t boot_used;
 
 void *mp_boot_alloc(size_t size, size_t align)
 {
     if (align < BOOT_HEADER)
         align = BOOT_HEADER;
-    if (size > BOOT_ARENA_SIZE || (align & (align - 1)))
+    if (size > MP_BOOT_ARENA_SIZE || (align & (align - 1)))
         return NULL;
     size_t old = atomic_load(&boot_used), start, end;
     do {
         start = (old + BOOT_HEADER + align - 1) & ~(align - 1);
         end = start + ((size + 15) & ~(size_t)15);
-        if (end > BOOT_ARENA_SIZE)
+        if (end > MP_BOOT_ARENA_SIZE)
             return NULL;
     } while (!atomic_compare_exchange_weak(&boot_used, &old, end));
-    memcpy(boot_arena + start - sizeof(size_t), &size, sizeof(size_t));
-    return boot_arena + start;   /* static storage: already zeroed */
-}
-
-bool mp_boot_owns(const void *p)
-{
-    const unsigned char *c = p;
-    return c >= boot_arena && c < boot_arena + BOOT_ARENA_SIZE;
+    memcpy(mp_boot_arena + start - sizeof(size_t), &size, sizeof(size_t));
+    return mp_boot_arena + start;   /* static storage: already zeroed */
 }
 
 size_t mp_boot_size(const void *p)

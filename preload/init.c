@@ -16,7 +16,28 @@
 #include <time.h>
 #include <unistd.h>
 
-mp_real_fns mp_real;
+static void *first_malloc(size_t size);
+static void first_free(void *p);
+
+/* malloc and free start at stubs that resolve the table, so their hooks
+ * never test for NULL (see malloc_hooks.c). */
+mp_real_fns mp_real = {.malloc = first_malloc, .free = first_free};
+
+static void *first_malloc(size_t size)
+{
+    mp_resolve_malloc();
+    if (mp_real.malloc != first_malloc)
+        return mp_real.malloc(size);
+    return mp_boot_alloc(size, 16);   /* called from inside dlsym */
+}
+
+static void first_free(void *p)
+{
+    mp_resolve_malloc();
+    if (mp_real.free != first_free)
+        mp_real.free(p);
+    /* else: inside dlsym, before free is known; leaking beats crashing */
+}
 static uint64_t start_realtime_ns;
 
 uint64_t mp_now_ns(void)
@@ -82,6 +103,8 @@ void mp_resolve_malloc(void)
     RESOLVE(free_aligned_sized, "free_aligned_sized");
     RESOLVE(usable_size, "malloc_usable_size");
 #undef RESOLVE
+    if (!r.malloc || !r.free)
+        return;   /* no allocator after us: stay on the bootstrap arena */
     mp_real = r;
 }
 

@@ -341,28 +341,37 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 }
 
 /*
- * The body of every blocking acquire hook: TRY is the real trylock call,
- * BLOCK the real blocking call. A trylock error other than EBUSY (EDEADLK
- * of an error-checking mutex, EAGAIN, EINVAL...) hands over to the real
- * blocking call, whose result the caller gets untouched; EOWNERDEAD means
- * the robust mutex was acquired and must not be locked again.
+ * The contended or unusual rest of a blocking acquire, out of line so the
+ * fast path needs no stack frame. rc is the real trylock's result; BLOCK is
+ * the real blocking call. A trylock error other than EBUSY (EDEADLK of an
+ * error-checking mutex, EAGAIN, EINVAL...) hands over to the real blocking
+ * call, whose result the caller gets untouched; EOWNERDEAD means the robust
+ * mutex was acquired and must not be locked again.
  */
-#define LK_ACQUIRE(addr, kind, TRY, BLOCK)                                                 \
+#define LK_ACQUIRE_SLOW(addr, kind, rc, BLOCK)                                             \
+    do {                                                                                   \
+        if (rc == 0 || rc == EOWNERDEAD) {                                                 \
+            lk_acquired_slow(addr, kind);                                                  \
+            return rc;                                                                     \
+        }                                                                                  \
+        if (rc != EBUSY)                                                                   \
+            return BLOCK;                                                                  \
+        lk_wait w_;                                                                        \
+        lk_contend_begin(&w_, addr, kind);                                                 \
+        rc = BLOCK;                                                                        \
+        lk_contend_end(&w_, rc);                                                           \
+        return rc;                                                                         \
+    } while (0)
+
+/* The fast path: one trylock, one bitmap load, one thread-local compare. */
+#define LK_ACQUIRE(addr, TRY, BLOCK, SLOW)                                                 \
     do {                                                                                   \
         if (!lk_on())                                                                      \
             return BLOCK;                                                                  \
         int rc_ = TRY;                                                                     \
-        if (MP_LIKELY(rc_ == 0) || rc_ == EOWNERDEAD) {                                    \
-            lk_acquired(addr, kind);                                                       \
-            return rc_;                                                                    \
-        }                                                                                  \
-        if (rc_ != EBUSY)                                                                  \
-            return BLOCK;                                                                  \
-        lk_wait w_;                                                                        \
-        lk_contend_begin(&w_, addr, kind);                                                 \
-        rc_ = BLOCK;                                                                       \
-        lk_contend_end(&w_, rc_);                                                          \
-        return rc_;                                                                        \
+        if (MP_LIKELY(rc_ == 0) && MP_LIKELY(!lk_maybe_tracked(addr)) && lk_spin_addr != addr) \
+            return 0;                                                                      \
+        return SLOW;                                                                       \
     } while (0)
 
 /* ------------------------------------------------------------------------
@@ -557,23 +566,28 @@ void lk_app_after_fork_child(void)
  * The interposers. The simple shapes are generated; the clock variants
  * keep their real signatures.
  * ---------------------------------------------------------------------- */
+#define LK_UNPAREN(...) __VA_ARGS__
+/* A blocking acquire hook fn(PARAMS) over the real trylock try_id and the
+ * real blocking call id of type FN, called with ARGS. */
+#define LK_DEF_ACQUIRE(fn, T, kind, try_id, id, FN, PARAMS, ARGS)                          \
+    static MP_NOINLINE int fn##_slow(int rc, LK_UNPAREN PARAMS)                            \
+    {                                                                                      \
+        LK_ACQUIRE_SLOW(LK_ADDR(l), kind, rc, REAL(FN, id) ARGS);                          \
+    }                                                                                      \
+    int fn PARAMS                                                                          \
+    {                                                                                      \
+        LK_ACQUIRE(LK_ADDR(l), REAL(int (*)(T *), try_id)(l), REAL(FN, id) ARGS,           \
+                   fn##_slow(rc_, LK_UNPAREN ARGS));                                       \
+    }
 #define LK_DEF_LOCK(fn, T, kind, try_id, id)                                               \
-    int fn(T *l)                                                                           \
-    {                                                                                      \
-        LK_ACQUIRE(LK_ADDR(l), kind, REAL(int (*)(T *), try_id)(l), REAL(int (*)(T *), id)(l)); \
-    }
+    LK_DEF_ACQUIRE(fn, T, kind, try_id, id, int (*)(T *), (T *l), (l))
 #define LK_DEF_TIMED(fn, T, kind, try_id, id)                                              \
-    int fn(T *l, const struct timespec *at)                                                \
-    {                                                                                      \
-        LK_ACQUIRE(LK_ADDR(l), kind, REAL(int (*)(T *), try_id)(l),                        \
-                   REAL(int (*)(T *, const struct timespec *), id)(l, at));                \
-    }
+    LK_DEF_ACQUIRE(fn, T, kind, try_id, id, int (*)(T *, const struct timespec *),         \
+                   (T *l, const struct timespec *at), (l, at))
 #define LK_DEF_CLOCK(fn, T, kind, try_id, id)                                              \
-    int fn(T *l, clockid_t clk, const struct timespec *at)                                 \
-    {                                                                                      \
-        LK_ACQUIRE(LK_ADDR(l), kind, REAL(int (*)(T *), try_id)(l),                        \
-                   REAL(int (*)(T *, clockid_t, const struct timespec *), id)(l, clk, at)); \
-    }
+    LK_DEF_ACQUIRE(fn, T, kind, try_id, id,                                                \
+                   int (*)(T *, clockid_t, const struct timespec *),                       \
+                   (T *l, clockid_t clk, const struct timespec *at), (l, clk, at))
 #define LK_DEF_TRY(fn, T, kind, id)                                                        \
     int fn(T *l)                                                                           \
     {                                                                                      \

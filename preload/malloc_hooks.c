@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 /* True once the real function is known; resolves it on first use. Until
- * then (dlsym itself allocates) callers fall back to the bootstrap arena. */
+ * then (dlsym itself allocates) callers fall back to the bootstrap arena.
+ * malloc and free, the hottest two, skip even this test: their table
+ * entries start out pointing at resolving stubs (init.c). */
 #define HAVE_REAL(fn) (MP_LIKELY(mp_real.fn != NULL) || (mp_resolve_malloc(), mp_real.fn != NULL))
 
 /* ---- out-of-line bookkeeping ---- */
@@ -91,8 +93,6 @@ static inline void forget(void *p)
 
 void *malloc(size_t size)
 {
-    if (!HAVE_REAL(malloc))
-        return mp_boot_alloc(size, 16);
     return account(mp_real.malloc(size), size);
 }
 
@@ -108,13 +108,13 @@ void *calloc(size_t n, size_t size)
     return account(mp_real.calloc(n, size), total);
 }
 
+/* free(NULL) needs no test: NULL is not in the arena, and a filter hit on
+ * it costs one failed lookup. */
 void free(void *p)
 {
-    if (!p || MP_UNLIKELY(mp_boot_owns(p)))
+    if (MP_UNLIKELY(mp_boot_owns(p)))
         return;
     forget(p);
-    if (!HAVE_REAL(free))
-        return;   /* cannot happen after bootstrap; leaking beats crashing */
     mp_real.free(p);
 }
 

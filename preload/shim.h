@@ -109,8 +109,14 @@ void mp_pages_free(void *p, size_t bytes) MP_HIDDEN;
 void *mp_reserve(size_t bytes) MP_HIDDEN;
 
 /* ---- bootstrap arena (bootstrap.c) ---- */
+#define MP_BOOT_ARENA_SIZE (1u << 20)
+extern unsigned char mp_boot_arena[MP_BOOT_ARENA_SIZE] MP_HIDDEN;
 void *mp_boot_alloc(size_t size, size_t align) MP_HIDDEN;
-bool mp_boot_owns(const void *p) MP_HIDDEN;
+/* Inline: every free() asks this first. */
+static inline bool mp_boot_owns(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)mp_boot_arena < MP_BOOT_ARENA_SIZE;
+}
 size_t mp_boot_size(const void *p) MP_HIDDEN;
 
 /* ---- a tiny lock for slow paths ---- */
@@ -227,8 +233,22 @@ typedef struct mp_block {
     uint32_t pad;
     mp_weights w;
 } mp_block;
-/* Fast filter: false means the address was certainly never sampled. */
-bool mp_addrset_maybe(const void *p) MP_HIDDEN;
+/*
+ * Fast filter, consulted by every free(): false means the address was
+ * certainly never sampled. Counters are indexed by address bits 4..19
+ * directly, not by a hash: a free usually touches memory near recent
+ * allocations, so the counters it reads are the ones already in cache.
+ */
+#define MP_FILTER_BITS 16
+extern _Atomic uint16_t mp_filter[1u << MP_FILTER_BITS] MP_HIDDEN;
+static inline size_t mp_filter_index(const void *p)
+{
+    return ((uintptr_t)p >> 4) & ((1u << MP_FILTER_BITS) - 1);
+}
+static inline bool mp_addrset_maybe(const void *p)
+{
+    return atomic_load_explicit(&mp_filter[mp_filter_index(p)], memory_order_relaxed) != 0;
+}
 /* 0 inserted, 1 replaced a stale entry for the same address (returned in
  * *stale: its free was never seen), -1 no room. */
 int mp_addrset_insert(const mp_block *b, mp_block *stale) MP_HIDDEN;
