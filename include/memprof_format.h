@@ -17,8 +17,10 @@
  * offset; every string there is NUL-terminated. Offset 0 is always "".
  *
  * Stacks are referenced by index into the STACKS section. Frames are return
- * addresses (innermost first) exactly as the unwinder saw them; the analyzer
- * subtracts 1 from non-leaf frames before symbolizing. A stack's `generation`
+ * addresses (innermost first) exactly as the unwinder saw them, the shim's
+ * own frames already dropped; so even the innermost frame is a return
+ * address (into the caller of malloc or of the lock), and the analyzer
+ * looks up address - 1 for every frame. A stack's `generation`
  * is the module-map generation when it was captured: the analyzer resolves a
  * frame against the module whose [gen_loaded, gen_unloaded) contains it, so
  * an address inside a library that was dlclose'd and replaced by another at

@@ -5,6 +5,7 @@
 #include "shim.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -250,18 +251,28 @@ static void atfork_child(void)
     mp_guard--;
 }
 
+/*
+ * A program that links its own allocator (jemalloc, tcmalloc, mimalloc)
+ * defines malloc itself, and its definition precedes ours in the lookup
+ * order, so its allocations never reach us. Compare modules, not addresses
+ * (inside this library `malloc` resolves through the GOT to the winner),
+ * and ignore an undefined symbol whose value is merely the executable's
+ * PLT slot for malloc (non-PIC code taking malloc's address), which leads
+ * back to us.
+ */
 static void warn_if_foreign_malloc(void)
 {
-    /* Compare modules, not addresses: inside this library `malloc` itself
-     * resolves through the GOT to whichever definition won. */
     void *found = dlsym(RTLD_DEFAULT, "malloc");
     Dl_info info, self;
-    if (found && dladdr(found, &info) && dladdr((void *)mp_init, &self) &&
-        info.dli_fbase != self.dli_fbase) {
-        const char *where = info.dli_fname && *info.dli_fname ? info.dli_fname : "the program";
-        mp_warn("malloc is provided by %s, not by libc; allocations made through it are "
-                "not profiled", where);
-    }
+    const ElfW(Sym) *sym = NULL;
+    if (!found || !dladdr1(found, &info, (void **)&sym, RTLD_DL_SYMENT) ||
+        !dladdr((void *)mp_init, &self) || info.dli_fbase == self.dli_fbase)
+        return;
+    if (sym && sym->st_shndx == SHN_UNDEF)
+        return;
+    const char *where = info.dli_fname && *info.dli_fname ? info.dli_fname : "the program";
+    mp_warn("malloc is provided by %s, not by libc; allocations made through it are "
+            "not profiled", where);
 }
 
 void mp_init(void)
