@@ -4,6 +4,8 @@
  */
 #include "shim.h"
 
+#include <time.h>
+
 mp_config mp_cfg = {
     .sample_bytes = MP_DEFAULT_SAMPLE,
     .interval_s = MP_DEFAULT_INTERVAL,
@@ -21,4 +23,18 @@ void mp_spin_lock(mp_spinlock *l)
         while (atomic_load_explicit(&l->v, memory_order_relaxed))
             mp_cpu_relax();
     }
+}
+
+uint64_t mp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mp_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

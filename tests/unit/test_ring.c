@@ -25,18 +25,6 @@
 
 static size_t capacity;
 
-/*
- * ring.c times its bounded stall with mp_now_ns, which lives in init.c next
- * to the interposers that this test must not link. This is the same clock;
- * weak, so a definition moved into state.c takes over without a clash.
- */
-__attribute__((weak)) uint64_t mp_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Every field derives from (producer, seq) so a torn or mixed-up copy shows. */
 static mp_event make_event(uint32_t producer, uint64_t seq)
 {
