@@ -1,0 +1,142 @@
+/*
+ * test_tables.c - the shim's shared tables under concurrent use.
+ *
+ * unit-sources: preload/stacktab.c preload/addrset.c preload/shmem.c preload/state.c
+ *
+ * Stack table: several threads intern overlapping sets of stacks at once
+ * (as sampling threads do); every id returned must give back exactly the
+ * frames that were interned, and the same stack must not be stored more
+ * often than there are racing threads.
+ *
+ * Sampled-address set: several threads insert and remove their own
+ * addresses, interleaved, as allocating and freeing threads do; every
+ * inserted address must be found with its own payload until removed, the
+ * filter must never say "certainly not sampled" for a live entry, and when
+ * everything is removed the filter must be all zero again.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "shim.h"
+
+#define THREADS 4
+#define STACKS 20000
+#define ROUNDS 3
+#define ADDRS_PER_THREAD 50000
+
+static _Atomic int failures;
+
+static uint32_t stack_depth(uint32_t s) { return 1 + s % 40; }
+
+static void make_stack(uint32_t s, uint64_t *frames)
+{
+    for (uint32_t i = 0; i < stack_depth(s); i++)
+        frames[i] = 0x400000u + (uint64_t)s * 4096 + i * 8 + 1;
+}
+
+static void *intern_worker(void *arg)
+{
+    uint32_t offset = (uint32_t)(uintptr_t)arg;
+    uint64_t frames[64];
+    for (int round = 0; round < ROUNDS; round++) {
+        for (uint32_t k = 0; k < STACKS; k++) {
+            uint32_t s = (k * 7 + offset * 5003) % STACKS;
+            make_stack(s, frames);
+            uint32_t id = mp_stack_intern(frames, stack_depth(s), 7);
+            uint32_t depth, gen;
+            uint64_t hash;
+            const uint64_t *got = mp_stack_get(id, &depth, &hash, &gen);
+            if (!got || depth != stack_depth(s) || gen != 7 ||
+                memcmp(got, frames, depth * sizeof(uint64_t)) != 0)
+                atomic_fetch_add(&failures, 1);
+        }
+    }
+    return NULL;
+}
+
+static void test_stack_table(void)
+{
+    CHECK(mp_stacktab_init() == 0, "stack table reserves its memory");
+    pthread_t t[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, intern_worker, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    CHECK(atomic_load(&failures) == 0, "%d lookups returned other frames", atomic_load(&failures));
+    uint32_t stored = mp_stack_count() - 1;   /* id 0 is the overflow stack */
+    CHECK(stored >= STACKS && stored <= (uint32_t)STACKS * THREADS,
+          "%u stacks stored for %u distinct", stored, STACKS);
+    uint64_t frames[64];
+    make_stack(123, frames);
+    uint32_t a = mp_stack_intern(frames, stack_depth(123), 7);
+    uint32_t b = mp_stack_intern(frames, stack_depth(123), 7);
+    CHECK(a == b && a != MP_OVERFLOW_STACK, "a known stack is found again (%u, %u)", a, b);
+}
+
+static uint64_t addr_of(uint32_t thread, uint32_t i)
+{
+    /* Spread like heap blocks: 16-byte aligned, interleaved between threads. */
+    return 0x10000000u + ((uint64_t)i * THREADS + thread) * 48;
+}
+
+static void *addr_worker(void *arg)
+{
+    uint32_t me = (uint32_t)(uintptr_t)arg;
+    for (uint32_t i = 0; i < ADDRS_PER_THREAD; i++) {
+        mp_block b = {.addr = addr_of(me, i), .stack = me * 1000000 + i,
+                      .w = {.bytes = i, .count_fx = me}};
+        mp_block stale;
+        if (mp_addrset_insert(&b, &stale) != 0)
+            atomic_fetch_add(&failures, 1);
+        /* Free every other block right away, the rest later. */
+        if (i % 2 == 0) {
+            mp_block out;
+            void *p = (void *)(uintptr_t)b.addr;
+            if (!mp_addrset_maybe(p) || !mp_addrset_remove(p, &out) ||
+                out.stack != b.stack || out.w.bytes != i || out.w.count_fx != me)
+                atomic_fetch_add(&failures, 1);
+        }
+    }
+    for (uint32_t i = 1; i < ADDRS_PER_THREAD; i += 2) {
+        void *p = (void *)(uintptr_t)addr_of(me, i);
+        mp_block out;
+        if (!mp_addrset_maybe(p) || !mp_addrset_remove(p, &out) ||
+            out.stack != me * 1000000 + i)
+            atomic_fetch_add(&failures, 1);
+        if (mp_addrset_remove(p, &out))   /* a second free finds nothing */
+            atomic_fetch_add(&failures, 1);
+    }
+    return NULL;
+}
+
+static void test_addrset(void)
+{
+    atomic_store(&failures, 0);
+    CHECK(mp_addrset_init() == 0, "address set init");
+    pthread_t t[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, addr_worker, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    CHECK(atomic_load(&failures) == 0, "%d address set operations went wrong",
+          atomic_load(&failures));
+    size_t nonzero = 0;
+    for (size_t i = 0; i < (1u << MP_FILTER_BITS); i++)
+        nonzero += atomic_load(&mp_filter[i]) != 0;
+    CHECK(nonzero == 0, "%zu filter counters left non-zero after every removal", nonzero);
+
+    mp_block b = {.addr = 0x7000, .stack = 1}, stale;
+    mp_addrset_insert(&b, &stale);
+    b.stack = 2;
+    CHECK(mp_addrset_insert(&b, &stale) == 1 && stale.stack == 1,
+          "re-inserting a live address hands back the stale entry");
+}
+
+int main(void)
+{
+    test_stack_table();
+    test_addrset();
+    CHECK_DONE();
+}
