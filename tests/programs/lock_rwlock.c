@@ -37,7 +37,7 @@ static void *writer(void *arg)
     (void)arg;
     for (int i = 0; i < ITERATIONS; i++) {
         writer_hot();
-        if ((i & 1023) == 0)
+        if ((i & 1023) == 1023)
             reader_rare();
     }
     return NULL;
