@@ -100,7 +100,9 @@ static uint64_t function_id(pprof *p, const mp_frame *f)
     mp_pb_clear(&p->tmp);
     mp_pb_varint_field(&p->tmp, F_ID, fid);
     mp_pb_opt(&p->tmp, F_NAME, (uint64_t)name);
-    mp_pb_opt(&p->tmp, F_SYSTEM_NAME, (uint64_t)name);  /* only demangled names */
+    /* No system_name: we only have demangled names, and pprof treats a
+     * system_name equal to name as mangled and "demangles" it again,
+     * stripping every (...) and <...> from C++ names. */
     mp_pb_opt(&p->tmp, F_FILENAME, (uint64_t)file);
     mp_pb_message(&p->functions, P_FUNCTION, &p->tmp);
     return fid;
