@@ -58,6 +58,8 @@ typedef struct mp_frame {
     uint64_t address;        /* raw address as captured */
     const char *function;    /* demangled; "??" when unknown, never NULL */
     const char *module;      /* module path, "??" when unknown */
+    uint64_t elf_address;    /* the address in the module's ELF file (what
+                                `addr2line -e module` takes), 0 when unknown */
     const char *file;        /* NULL when unknown */
     int line;                /* 0 when unknown */
 } mp_frame;

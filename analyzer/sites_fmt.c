@@ -188,7 +188,7 @@ void mp_rep_frame(FILE *out, const mp_frame *f)
     else if (f->file)
         fprintf(out, " (%s)", mp_basename(f->file));
     else if (f->module && strcmp(f->module, "??") != 0)
-        fprintf(out, " (%s+0x%" PRIx64 ")", mp_basename(f->module), f->address);
+        fprintf(out, " (%s+0x%" PRIx64 ")", mp_basename(f->module), f->elf_address);
     else
         fprintf(out, " (0x%" PRIx64 ")", f->address);
 }

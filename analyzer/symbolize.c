@@ -563,6 +563,7 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     }
     const mp_module *m = &snap->modules[mi];
     f.module = mp_intern(s->strs, mp_snapshot_str(snap, m->path));
+    f.elf_address = addr - m->load_bias;
     if (!*f.module)
         f.module = f.function;
     modfile *mf = module_file(s, ss, snap, mi);
