@@ -1,0 +1,266 @@
+/*
+ * bench/workloads.c - synthetic workloads for scripts/bench.
+ *
+ *   workloads churn     N   two threads, N malloc/free pairs each, mixed small
+ *                           sizes (16 B..4 KiB, mostly < 256 B), live set of
+ *                           1024 slots per thread (~200 KiB)
+ *   workloads deep      N   N allocations made 32..47 frames deep (recursion
+ *                           through eight distinct functions), freed soon after
+ *   workloads leak      N   two churning threads (N pairs each); thread 0 calls
+ *                           steady_leak() every 256 iterations, which leaks
+ *                           48 bytes: the only memory still live at exit
+ *   workloads locks     N   two threads, each locks its own private mutex N
+ *                           times (uncontended)
+ *   workloads contended N   four threads, N iterations each of hot_worker():
+ *                           one shared mutex, short critical section
+ *
+ * Every workload prints one checksum line so the work cannot be optimised
+ * away; the harness discards it. Built by bench/Makefile (gcc -O2 -g).
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOINLINE __attribute__((noinline, used))
+
+static long n_iter;
+
+static inline uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+/* Mixed small sizes: 7/8 of requests 16..271 B, 1/8 of them 256..4351 B. */
+static inline size_t pick_size(uint64_t r)
+{
+    if ((r & 7) != 0)
+        return 16 + ((r >> 8) & 255);
+    return 256 + ((r >> 8) & 4095);
+}
+
+/* ---- churn and leak ---------------------------------------------------- */
+
+#define SLOTS 1024
+
+struct leak_node {
+    struct leak_node *next;
+    char pad[40];
+};
+static struct leak_node *leaked; /* reachable, never freed: grows forever */
+static unsigned long leak_count;
+
+NOINLINE void steady_leak(void)
+{
+    struct leak_node *n = malloc(sizeof *n); /* 48 bytes */
+    if (!n)
+        return;
+    memset(n->pad, 0x5a, sizeof n->pad);
+    n->next = leaked;
+    leaked = n;
+    leak_count++;
+}
+
+struct churn_arg {
+    int id;
+    int leaks;
+    unsigned long sum;
+};
+
+static NOINLINE void churn_loop(struct churn_arg *a)
+{
+    void *slot[SLOTS] = {0};
+    uint64_t s = 0x9e3779b97f4a7c15ull ^ (uint64_t)(a->id + 1) * 0xbf58476d1ce4e5b9ull;
+    unsigned long sum = 0;
+    for (long i = 0; i < n_iter; i++) {
+        uint64_t r = xorshift(&s);
+        unsigned idx = (unsigned)(r >> 40) & (SLOTS - 1);
+        free(slot[idx]);
+        size_t sz = pick_size(r);
+        char *p = malloc(sz);
+        if (p) {
+            p[0] = (char)i;
+            p[sz - 1] = (char)r;
+            sum += (uintptr_t)p & 0xff;
+        }
+        slot[idx] = p;
+        if (a->leaks && (i & 255) == 0)
+            steady_leak();
+    }
+    for (int i = 0; i < SLOTS; i++)
+        free(slot[i]);
+    a->sum = sum;
+}
+
+static void *churn_thread(void *arg)
+{
+    churn_loop(arg);
+    return NULL;
+}
+
+static int run_churn(int leaks)
+{
+    pthread_t t[2];
+    struct churn_arg a[2] = {{0, leaks, 0}, {1, 0, 0}};
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, churn_thread, &a[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("churn %lu %lu leaked %lu\n", a[0].sum, a[1].sum, leak_count);
+    return 0;
+}
+
+/* ---- deep stacks ------------------------------------------------------- */
+
+/* Eight distinct functions call each other in a cycle, so a stack 32..47
+ * frames deep is made of many different return addresses. The call is not
+ * in tail position (the result is used), so every frame stays on the stack. */
+typedef unsigned long (*deep_fn)(int depth, uint64_t *s, void **ring);
+static deep_fn deep_tab[8];
+
+static NOINLINE unsigned long deep_leaf(uint64_t *s, void **ring)
+{
+    unsigned long sum = 0;
+    for (int k = 0; k < 4; k++) {
+        uint64_t r = xorshift(s);
+        unsigned idx = (unsigned)(r >> 40) & 63;
+        free(ring[idx]);
+        size_t sz = pick_size(r);
+        char *p = malloc(sz);
+        if (p)
+            p[0] = (char)r;
+        ring[idx] = p;
+        sum += (uintptr_t)p & 0xff;
+    }
+    return sum;
+}
+
+#define DEEP_FN(n)                                                         \
+    static NOINLINE unsigned long deep_##n(int depth, uint64_t *s, void **ring) \
+    {                                                                      \
+        if (depth <= 0)                                                    \
+            return deep_leaf(s, ring);                                     \
+        unsigned long v = deep_tab[(n + 1 + (depth & 1)) & 7](depth - 1, s, ring); \
+        __asm__ volatile("" : "+r"(v));                                     \
+        return v + (unsigned long)n;                                       \
+    }
+DEEP_FN(0) DEEP_FN(1) DEEP_FN(2) DEEP_FN(3) DEEP_FN(4) DEEP_FN(5) DEEP_FN(6) DEEP_FN(7)
+
+static int run_deep(void)
+{
+    deep_fn tab[8] = {deep_0, deep_1, deep_2, deep_3, deep_4, deep_5, deep_6, deep_7};
+    memcpy(deep_tab, tab, sizeof tab);
+    void *ring[64] = {0};
+    uint64_t s = 0x2545f4914f6cdd1dull;
+    unsigned long sum = 0;
+    /* each descent makes 4 allocations at the leaf */
+    for (long i = 0; i < n_iter / 4; i++)
+        sum += deep_tab[i & 7](32 + (int)(i & 15), &s, ring);
+    for (int i = 0; i < 64; i++)
+        free(ring[i]);
+    printf("deep %lu\n", sum);
+    return 0;
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+struct lock_arg {
+    pthread_mutex_t mu;
+    unsigned long counter;
+    char pad[64];
+};
+
+static NOINLINE void private_worker(struct lock_arg *a)
+{
+    for (long i = 0; i < n_iter; i++) {
+        pthread_mutex_lock(&a->mu);
+        a->counter += (unsigned long)i ^ (a->counter >> 3);
+        pthread_mutex_unlock(&a->mu);
+    }
+}
+
+static void *private_thread(void *arg)
+{
+    private_worker(arg);
+    return NULL;
+}
+
+static int run_locks(void)
+{
+    static struct lock_arg a[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_init(&a[i].mu, NULL);
+        pthread_create(&t[i], NULL, private_thread, &a[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("locks %lu %lu\n", a[0].counter, a[1].counter);
+    return 0;
+}
+
+static pthread_mutex_t hot_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile unsigned long hot_counter;
+
+static NOINLINE void spin(volatile unsigned long *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        *c = *c * 2654435761u + 1;
+}
+
+NOINLINE void hot_worker(void)
+{
+    pthread_mutex_lock(&hot_lock);
+    spin(&hot_counter, 100);
+    pthread_mutex_unlock(&hot_lock);
+}
+
+static void *contended_thread(void *arg)
+{
+    (void)arg;
+    volatile unsigned long local = 0;
+    for (long i = 0; i < n_iter; i++) {
+        hot_worker();
+        spin(&local, 100);
+    }
+    return NULL;
+}
+
+static int run_contended(void)
+{
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, contended_thread, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    printf("contended %lu\n", hot_counter);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s churn|deep|leak|locks|contended N\n", argv[0]);
+        return 1;
+    }
+    n_iter = atol(argv[2]);
+    const char *w = argv[1];
+    if (!strcmp(w, "churn"))
+        return run_churn(0);
+    if (!strcmp(w, "leak"))
+        return run_churn(1);
+    if (!strcmp(w, "deep"))
+        return run_deep();
+    if (!strcmp(w, "locks"))
+        return run_locks();
+    if (!strcmp(w, "contended"))
+        return run_contended();
+    fprintf(stderr, "%s: unknown workload %s\n", argv[0], w);
+    return 1;
+}
