@@ -20,7 +20,8 @@
 # Results: $WORK/NAME.{plain,shim}/ (cwd), .out, .err, .rc; snapshots in
 # $WORK/NAME.snaps; the witness log in $WORK/NAME.witness.
 #
-# REAL_ENV (array) adds VAR=VALUE pairs to the profiled run; by default a
+# REAL_ALLOW_WARNINGS=1 skips the no-warning check (a test that checks the
+# warnings itself). REAL_ENV (array) adds VAR=VALUE pairs to the profiled run; by default a
 # small sampling interval (more stacks captured, more unwinding under real
 # load) and a 1 s periodic timer (snapshots written while the program runs).
 
@@ -133,11 +134,48 @@ real_run() {
         diff "$base.plain.out" "$base.shim.out" | head -10 >&2 || true
         fail "$name: stdout differs under the shim ($base.plain.out vs $base.shim.out)"
     fi
-    if grep -q '^memprof:' "$base.shim.err"; then
+    if [[ -z ${REAL_ALLOW_WARNINGS:-} ]] && grep -q '^memprof:' "$base.shim.err"; then
         grep '^memprof:' "$base.shim.err" | head -5 >&2
         fail "$name: the shim printed warnings for a plain program"
     fi
     real_check_snapshots "$name"
+}
+
+# report_json FILE OUT: `memprof report --json --top 0` of FILE into OUT.
+report_json() {
+    local rc=0
+    timeout -k 5 "$REAL_ANALYZER_TIMEOUT" "$MEMPROF_BIN" report "$1" --json --top 0 >"$2" 2>"$2.err" || rc=$?
+    [[ $rc -eq 0 ]] || fail "memprof report --json $1 exited $rc: $(head -3 "$2.err")"
+}
+
+# jq_py JSON EXPR: evaluates the python expression EXPR with `d` the parsed
+# report JSON and helpers: inner(FUNC) -> [bytes, count] summed over sites
+# whose innermost frame is FUNC; anywhere(FUNC) -> number of sites with FUNC
+# in any frame; dropped -> counters.events_dropped (0 when absent).
+jq_py() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+def fn(f):
+    return (f.get("function") or "").split("(")[0]
+def inner(name):
+    b = c = 0
+    for s in d.get("sites", []):
+        fr = s.get("frames") or []
+        if fr and fn(fr[0]) == name:
+            b += s["bytes"]; c += s["count"]
+    return [b, c]
+def anywhere(name):
+    return sum(1 for s in d.get("sites", []) if any(fn(f) == name for f in s.get("frames") or []))
+dropped = (d.get("counters") or {}).get("events_dropped", 0)
+v = eval(sys.argv[2])
+print(" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+PY
+}
+
+# pid_snapshots DIR PID: that process's snapshots, by seq.
+pid_snapshots() {
+    snapshots "$1" | grep -E "\.$2\.[0-9]{4}\.mprof\$" || true
 }
 
 # Self-test when run on its own rather than sourced.

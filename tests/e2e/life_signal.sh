@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Signal handlers that allocate, delivered while the shim's hooks run, and
+# snapshot-signal requests during heavy allocation (tests/programs/
+# life_signal.c): no hang, same output, and with exact sampling the exit
+# snapshot holds exactly the blocks the handlers leaked.
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/real_lib.sh"
+
+for sample in 1 4096; do
+    REAL_ENV=(MEMPROF_SAMPLE=$sample MEMPROF_INTERVAL=1 MEMPROF_SIGNAL=USR2)
+    real_run sig$sample 60 -- "$TEST_PROGS/life_signal"
+    grep -qx 'signal handlers ran: yes' "$WORK/sig$sample.shim.out" || fail "the handler never ran"
+done
+n=$(sed -n 's/^handler_leak blocks=//p' "$WORK/sig1.shim.err")
+last=$(snapshots "$WORK/sig1.snaps" | grep '/life_signal\.' | tail -1)
+[[ $(snapshots "$WORK/sig1.snaps" | grep -c '/life_signal\.') -ge 2 ]] ||
+    fail "SIGUSR2 requests during the run wrote no snapshot"
+report_json "$last" "$last.json"
+got=$(jq_py "$last.json" 'inner("handler_leak")')
+[[ $got == "$((n * 48)) $n" ]] || fail "handler_leak holds '$got', expected '$((n * 48)) $n' (bytes count)"
+echo "ok: allocating signal handlers"
