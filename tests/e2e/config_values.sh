@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Invalid values of every MEMPROF_ variable (SPEC "Running a program under
+# the shim": "A bad value prints one line starting memprof: to stderr and the
+# default is used"): exactly one such line naming the variable, the program's
+# output and status unchanged, the exit snapshot still written and readable,
+# with the default in effect where the snapshot shows it.
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/real_lib.sh"
+
+prog=$TEST_PROGS/life_exit
+"$prog" return7 >"$WORK/plain.out" 2>&1 && fail "life_exit return7 exited 0" || true
+
+cases=(
+    "MEMPROF_SAMPLE=abc" "MEMPROF_SAMPLE=-1" "MEMPROF_SAMPLE=0" "MEMPROF_SAMPLE=1e3"
+    "MEMPROF_SAMPLE=99999999999999999999999" "MEMPROF_SAMPLE=12kb" "MEMPROF_SAMPLE= -1"
+    "MEMPROF_INTERVAL=-5" "MEMPROF_INTERVAL=x" "MEMPROF_INTERVAL=1.5" "MEMPROF_INTERVAL=99999999999"
+    "MEMPROF_SIGNAL=FOO" "MEMPROF_SIGNAL=0" "MEMPROF_SIGNAL=9" "MEMPROF_SIGNAL=KILL"
+    "MEMPROF_SIGNAL=SIGSTOP" "MEMPROF_SIGNAL=999" "MEMPROF_SIGNAL=-12" "MEMPROF_SIGNAL=usr2x"
+    "MEMPROF_LOCKS=2" "MEMPROF_LOCKS=yes" "MEMPROF_LOCKS=-1" "MEMPROF_LOCKS=on"
+    "MEMPROF_DEPTH=0" "MEMPROF_DEPTH=x" "MEMPROF_DEPTH=100000000" "MEMPROF_DEPTH=-3"
+)
+i=0
+for c in "${cases[@]}"; do
+    i=$((i + 1))
+    var=${c%%=*}
+    dir=$WORK/case$i
+    rc=0
+    timeout -k 5 30 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$dir" MEMPROF_INTERVAL=0 "$c" \
+        "$prog" return7 >"$dir.out" 2>"$dir.err" || rc=$?
+    [[ $rc -eq 7 ]] || fail "$c: status $rc, expected 7: $(cat "$dir.err")"
+    cmp -s "$WORK/plain.out" "$dir.out" || fail "$c: stdout changed"
+    n=$(grep -c '^memprof:' "$dir.err" || true)
+    [[ $n -eq 1 ]] || fail "$c: $n 'memprof:' lines on stderr, expected 1: $(cat "$dir.err")"
+    [[ $(wc -l <"$dir.err") -eq 1 ]] || fail "$c: stderr has more than the warning: $(cat "$dir.err")"
+    grep -q "$var" "$dir.err" || fail "$c: the warning does not name $var: $(cat "$dir.err")"
+    mapfile -t files < <(snapshots "$dir")
+    [[ ${#files[@]} -eq 1 ]] || fail "$c: expected the exit snapshot, found ${#files[@]}"
+    report_json "${files[0]}" "$dir.json"
+    if [[ $var == MEMPROF_SAMPLE ]]; then
+        [[ $(jq_py "$dir.json" 'd["sample_bytes"]') == 524288 ]] ||
+            fail "$c: sample_bytes is $(jq_py "$dir.json" 'd["sample_bytes"]'), not the default 524288"
+    fi
+    "$MEMPROF_BIN" locks "${files[0]}" >/dev/null || fail "$c: memprof locks failed"
+    echo "$c -> $(cat "$dir.err")"
+done
+
+# Valid spellings must not warn.
+for c in MEMPROF_SIGNAL=USR2 MEMPROF_SIGNAL=SIGUSR2 MEMPROF_SIGNAL=12 MEMPROF_LOCKS=0 MEMPROF_LOCKS=1 \
+    MEMPROF_SAMPLE=1 MEMPROF_DEPTH=1 MEMPROF_INTERVAL=0; do
+    dir=$WORK/valid_${c//=/_}
+    rc=0
+    timeout -k 5 30 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$dir" MEMPROF_INTERVAL=0 "$c" \
+        "$prog" return7 >"$dir.out" 2>"$dir.err" || rc=$?
+    [[ $rc -eq 7 ]] || fail "$c: status $rc"
+    [[ ! -s $dir.err ]] || fail "$c is valid but the shim said: $(cat "$dir.err")"
+done
+echo "ok: ${#cases[@]} invalid values, one warning each, defaults used"
