@@ -6,7 +6,7 @@
  * through the shim's lock hooks (a mutex contended with thread B, a rwlock)
  * and free(NULL). The handler mallocs, callocs, reallocs and frees, takes a
  * handler-only mutex, and leaks one 48-byte block in handler_leak for each of
- * its first 64 runs. Thread B allocates and locks hard; when MEMPROF_SIGNAL
+ * its first 256 runs. Thread B allocates and locks hard; when MEMPROF_SIGNAL
  * is set the program also raises SIGUSR2 at itself now and then, so
  * snapshots are requested mid-allocation. Bounded by iteration counts.
  */
@@ -28,7 +28,7 @@ static pthread_mutex_t contended = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static void *volatile sink;
-static void *volatile leaked[64];   /* volatile: the compiler must not drop the malloc */
+static void *volatile leaked[256];   /* volatile: the compiler must not drop the malloc */
 
 __attribute__((noinline)) static void handler_leak(int k)
 {
@@ -46,7 +46,7 @@ static void on_alarm(int sig)
     free(q);
     pthread_mutex_lock(&handler_lock);
     int k = atomic_fetch_add(&deliveries, 1);
-    if (k < 64)
+    if (k < 256)
         handler_leak(k);
     pthread_mutex_unlock(&handler_lock);
 }
@@ -113,6 +113,6 @@ int main(void)
     pthread_join(b, NULL);
     int d = atomic_load(&deliveries);
     printf("signal handlers ran: %s\n", d > 0 ? "yes" : "no");
-    fprintf(stderr, "handler_leak blocks=%d\n", d < 64 ? d : 64);
+    fprintf(stderr, "handler_leak blocks=%d\n", d < 256 ? d : 256);
     return 0;
 }
