@@ -12,8 +12,8 @@
  * Callers update the set synchronously, in the allocating/freeing thread:
  * remove before the real free/realloc, insert after the real allocation, so
  * an address handed out again to another thread can never be confused.
- * Shard locks are taken with the reentrancy guard held, so a signal handler
- * that frees on the same thread passes through instead of self-deadlocking.
+ * A signal handler that frees or allocates while its thread holds a shard
+ * lock only tries the lock (see shard_lock), so it cannot self-deadlock.
  */
 #include "shim.h"
 
@@ -36,6 +36,35 @@ _Atomic uint16_t mp_filter[1u << MP_FILTER_BITS];
  * of one shard still spread over its whole table. */
 #define SHARD_INDEX(h) ((h) >> 58)
 static shard shards[N_SHARDS];
+static MP_TLS int in_addrset;   /* this thread holds a shard lock */
+
+/*
+ * A signal handler may interrupt this thread while it holds a shard lock
+ * and then free or allocate itself. Waiting for the lock would deadlock, so
+ * a nested call only tries (briefly, another thread may hold it) and gives
+ * up; the caller counts what that loses.
+ */
+static bool shard_lock(shard *s)
+{
+    if (!in_addrset) {
+        mp_spin_lock(&s->lock);
+    } else {
+        int tries = 0;
+        while (!mp_spin_trylock(&s->lock)) {
+            if (++tries > 1000)
+                return false;
+            mp_cpu_relax();
+        }
+    }
+    in_addrset++;
+    return true;
+}
+
+static void shard_unlock(shard *s)
+{
+    in_addrset--;
+    mp_spin_unlock(&s->lock);
+}
 
 static inline uint64_t mix(const void *p)
 {
@@ -93,7 +122,10 @@ int mp_addrset_insert(const mp_block *b, mp_block *stale)
     uint64_t h = mix((void *)(uintptr_t)b->addr);
     shard *s = &shards[SHARD_INDEX(h)];
     int rc = -1;
-    mp_spin_lock(&s->lock);
+    if (!shard_lock(s)) {
+        MP_COUNT(addrset_full);
+        return -1;
+    }
     if ((s->used + s->tombs + 1) * 2 > s->cap && !grow(s))
         goto out;
     mp_block *slot = probe(s, b->addr, h, true);
@@ -112,7 +144,7 @@ int mp_addrset_insert(const mp_block *b, mp_block *stale)
     }
     *slot = *b;
 out:
-    mp_spin_unlock(&s->lock);
+    shard_unlock(s);
     if (rc < 0)
         MP_COUNT(addrset_full);
     return rc;
@@ -123,7 +155,10 @@ bool mp_addrset_remove(const void *p, mp_block *out)
     uint64_t h = mix(p);
     shard *s = &shards[SHARD_INDEX(h)];
     bool found = false;
-    mp_spin_lock(&s->lock);
+    if (!shard_lock(s)) {
+        MP_COUNT(events_dropped);   /* a sampled block's free may be lost */
+        return false;
+    }
     mp_block *slot = s->cap ? probe(s, (uint64_t)(uintptr_t)p, h, false) : NULL;
     if (slot) {
         *out = *slot;
@@ -133,7 +168,7 @@ bool mp_addrset_remove(const void *p, mp_block *out)
         atomic_fetch_sub_explicit(&mp_filter[mp_filter_index(p)], 1, memory_order_relaxed);
         found = true;
     }
-    mp_spin_unlock(&s->lock);
+    shard_unlock(s);
     return found;
 }
 

@@ -179,7 +179,6 @@ static void *collector_main(void *arg)
     open_request_socket();
     if (atomic_load(&mp_collector_wake_fd) < 0)
         atomic_store(&mp_collector_wake_fd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    atomic_store(&mp_collector_running, 1);
     collector_loop();
     atomic_store(&mp_collector_running, 0);
     if (listen_fd >= 0)
@@ -197,12 +196,17 @@ int mp_collector_start(void)
         return -1;
     atomic_store(&stop_requested, 0);
     atomic_store(&thread_exited, 0);
+    /* "Running" means a collector exists that will drain the rings: set it
+     * before the thread is scheduled, or producers that fill their ring in
+     * the meantime (a forked child in exact mode) drop instead of waiting. */
+    atomic_store(&mp_collector_running, 1);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
     int rc = pthread_create(&collector_thread, NULL, collector_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
+        atomic_store(&mp_collector_running, 0);
         atomic_store(&thread_exited, 1);
         return -1;
     }

@@ -214,9 +214,9 @@ static void lk_emit(uint16_t type, uint16_t kind, uint32_t stack, uint32_t stack
 {
     mp_event ev = {.type = type, .kind = kind, .stack = stack, .stack2 = stack2,
                    .pad = gen, .a = (uintptr_t)addr, .b = b};
-    mp_guard++;
+    mp_hook_enter();
     mp_emit(&ev);
-    mp_guard--;
+    mp_hook_leave();
 }
 
 /*
@@ -245,9 +245,9 @@ static void lk_track(const void *addr, lk_entry *e, uint64_t t)
 /* Records one contention: the calling thread waited wait_ns for addr. */
 static void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
 {
-    mp_guard++;
+    mp_hook_enter();
     uint32_t stack = mp_capture_stack();
-    mp_guard--;
+    mp_hook_leave();
     lk_entry *e = lk_lookup((uintptr_t)addr, true);
     uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
     uint32_t seq = e && acquired ? atomic_load_explicit(&e->rel_seq, memory_order_acquire) : 0;
@@ -317,9 +317,9 @@ static MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t 
         lk_spin_addr = NULL;   /* the blocking wait supersedes the spin */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
-    mp_guard++;
+    mp_hook_enter();
     w->stack = mp_capture_stack();
-    mp_guard--;
+    mp_hook_leave();
     w->e = lk_lookup((uintptr_t)addr, true);
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
@@ -417,9 +417,9 @@ static MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 static MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    mp_guard++;
+    mp_hook_enter();
     uint32_t stack = mp_capture_stack();
-    mp_guard--;
+    mp_hook_leave();
     lk_emit(MP_EV_LOCK_HOLD, kind, stack, r->seq, r->gen, addr, r->hold_ns);
 }
 

@@ -24,29 +24,62 @@
 
 /* ---- out-of-line bookkeeping ---- */
 
-static void emit_heap(uint16_t type, const mp_block *b)
+static bool emit_heap(uint16_t type, const mp_block *b)
 {
     mp_event ev = {.type = type, .stack = b->stack, .a = b->w.bytes, .b = b->w.count_fx};
-    mp_emit(&ev);
+    return mp_emit(&ev);
+}
+
+/* May this hook record? Normally yes; nested in a signal handler that
+ * interrupted the shim, yes through the reentrant paths (see mp_nested). */
+static inline bool may_track(void)
+{
+    return mp_active() || mp_nested();
+}
+
+/*
+ * A sample taken in a signal handler that interrupted the shim on this
+ * thread: no unwinding (the interrupted code may be inside the unwinder),
+ * so it is charged to the "unknown stack", which keeps totals exact. The
+ * event and the address set protect themselves against nesting.
+ */
+MP_NOINLINE static void track_nested(void *p, size_t size)
+{
+    mp_weights w = mp_sampler_fire(size);
+    if (!p || w.count_fx == 0)
+        return;
+    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = MP_OVERFLOW_STACK, .w = w};
+    MP_COUNT(samples);
+    mp_block stale;
+    if (!emit_heap(MP_EV_SAMPLE, &b))
+        return;
+    int rc = mp_addrset_insert(&b, &stale);
+    if (rc == 1)
+        emit_heap(MP_EV_FREE, &stale);
+    else if (rc < 0)
+        emit_heap(MP_EV_FREE, &b);
 }
 
 /* Called when the countdown ran out: maybe take a sample of block p. */
 MP_NOINLINE static void *track_new(void *p, size_t size)
 {
     if (!mp_active()) {
-        /* Untracked (inside the shim, or not ready): don't spend the
-         * countdown on allocations that can never be samples. */
+        if (mp_nested()) {
+            track_nested(p, size);
+            return p;
+        }
+        /* Not ready, finished, or the collector: don't spend the countdown
+         * on allocations that can never be samples. */
         mp_sample_countdown += (int64_t)size;
         return p;
     }
     mp_weights w = mp_sampler_fire(size);
     if (!p || w.count_fx == 0)
         return p;
-    mp_guard++;
+    mp_hook_enter();
     mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = mp_capture_stack(), .w = w};
     MP_COUNT(samples);
-    mp_event ev = {.type = MP_EV_SAMPLE, .stack = b.stack, .a = w.bytes, .b = w.count_fx};
-    if (mp_emit(&ev)) {
+    if (emit_heap(MP_EV_SAMPLE, &b)) {
         mp_block stale;
         int rc = mp_addrset_insert(&b, &stale);
         if (rc == 1)
@@ -54,7 +87,7 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
         else if (rc < 0)
             emit_heap(MP_EV_FREE, &b);       /* untrackable: keep totals honest */
     }
-    mp_guard--;
+    mp_hook_leave();
     return p;
 }
 
@@ -66,14 +99,14 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
 MP_NOINLINE static void untrack_and_emit(void *p)
 {
     mp_block b;
-    if (!mp_active())
+    if (!may_track())
         return;
-    mp_guard++;
+    mp_hook_enter();
     if (mp_addrset_remove(p, &b)) {
         MP_COUNT(sampled_frees);
         emit_heap(MP_EV_FREE, &b);
     }
-    mp_guard--;
+    mp_hook_leave();
 }
 
 static inline void *account(void *p, size_t size)
@@ -131,8 +164,8 @@ static void *realloc_from_boot(void *p, size_t size)
 MP_NOINLINE static void *realloc_tracked(void *p, size_t size)
 {
     mp_block old, stale;
-    bool active = mp_active();
-    mp_guard++;
+    bool active = may_track();
+    mp_hook_enter();
     bool tracked = active && mp_addrset_remove(p, &old);
     void *q = mp_real.realloc(p, size);
     if (tracked) {
@@ -143,7 +176,7 @@ MP_NOINLINE static void *realloc_tracked(void *p, size_t size)
             emit_heap(MP_EV_FREE, &old);
         }
     }
-    mp_guard--;
+    mp_hook_leave();
     return q ? account(q, size) : q;
 }
 

@@ -9,8 +9,9 @@
  * threads are never lost, and thread churn does not grow memory.
  *
  * Events emitted after a thread's ring was retired (by TLS destructors that
- * run after ours) go to one shared "late" ring guarded by a spinlock that is
- * only ever tried, never waited on, so a signal handler cannot deadlock.
+ * run after ours), or by a signal handler that interrupted a push, go to one
+ * shared "late" ring guarded by a spinlock that is only ever tried, never
+ * waited on, so a signal handler cannot deadlock.
  *
  * A full ring makes the producer wait for the collector (counted as a
  * stall). It waits as long as the collector makes progress, because a
@@ -46,6 +47,7 @@ static pthread_key_t exit_key;
 static _Atomic int exit_key_ready;
 static MP_TLS mp_ring *my_ring;
 static MP_TLS int my_ring_retired;
+static MP_TLS int my_ring_busy;   /* inside a push to my_ring */
 
 /* Set by the collector: while false, producers never wait for space. */
 _Atomic int mp_collector_running;
@@ -195,12 +197,17 @@ MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
     return false;
 }
 
+/*
+ * A signal handler that interrupts a push on this thread must not push into
+ * the same single-producer ring; it uses the shared ring, like events from
+ * threads whose own ring is already retired.
+ */
 bool mp_emit(const mp_event *ev)
 {
     mp_ring *r = my_ring;
     bool ok;
-    if (MP_UNLIKELY(!r)) {
-        if (my_ring_retired) {
+    if (MP_UNLIKELY(!r || my_ring_busy)) {
+        if (my_ring_retired || my_ring_busy) {
             ok = push_late(ev);
             goto out;
         }
@@ -210,7 +217,9 @@ bool mp_emit(const mp_event *ev)
             goto out;
         }
     }
+    my_ring_busy = 1;
     ok = mp_ring_push(r, ev) || push_stalled(r, ev);
+    my_ring_busy = 0;
 out:
     if (!ok) {
         if (ev->type >= MP_EV_LOCK_WAIT)

@@ -76,6 +76,33 @@ static inline bool mp_active(void)
            mp_guard == 0;
 }
 
+/*
+ * Hook slow paths (sampling, untracking, lock accounting) run between
+ * mp_hook_enter and mp_hook_leave. A hook that fires on a thread already
+ * inside one is a signal handler that interrupted the shim (the shim's own
+ * code never allocates or locks there). It must not unwind, since the
+ * interrupted code may be inside the unwinder, but it may record through
+ * the reentrant paths: mp_emit and the address set protect themselves
+ * against nesting. Other guarded code (start-up, the collector thread) is
+ * the shim's own business and passes through unrecorded.
+ */
+extern MP_TLS int mp_in_hook MP_HIDDEN;
+static inline void mp_hook_enter(void)
+{
+    mp_guard++;
+    mp_in_hook++;
+}
+static inline void mp_hook_leave(void)
+{
+    mp_in_hook--;
+    mp_guard--;
+}
+static inline bool mp_nested(void)
+{
+    return mp_in_hook > 0 &&
+           atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_READY;
+}
+
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
 uint64_t mp_realtime_ns(void) MP_HIDDEN;

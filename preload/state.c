@@ -15,6 +15,7 @@ mp_config mp_cfg = {
 _Atomic int mp_state = MP_STATE_OFF;
 pid_t mp_pid;
 MP_TLS int mp_guard;
+MP_TLS int mp_in_hook;
 mp_stats mp_stats_g;
 
 void mp_spin_lock(mp_spinlock *l)

@@ -8,7 +8,7 @@
 source "$(dirname "$0")/common.sh"
 
 root=$(cd "$E2E_DIR/../.." && pwd)
-command -v clang >/dev/null || fail "clang is missing (run scripts/setup-extra)"
+command -v clang >/dev/null || fail "clang is missing (run scripts/setup)"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -D_GNU_SOURCE -I"$root/include" -I"$root/analyzer" \
     "$root/tests/fuzz/fuzz_reader.c" "$root/analyzer/reader.c" "$root/analyzer/util.c" \

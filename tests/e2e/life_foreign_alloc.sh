@@ -31,7 +31,7 @@ int main(void)
 }
 C
 jepic=/usr/lib/x86_64-linux-gnu/libjemalloc_pic.a
-[[ -f $jepic ]] || fail "no $jepic (run scripts/setup-extra: libjemalloc-dev)"
+[[ -f $jepic ]] || fail "no $jepic (run scripts/setup: libjemalloc-dev)"
 gcc -O1 -g -fno-omit-frame-pointer -o "$WORK/je_static" "$WORK/je.c" "$jepic" -lpthread -ldl -lm -lstdc++ ||
     fail "cannot link jemalloc statically"
 gcc -O1 -g -fno-omit-frame-pointer -o "$WORK/je_dynamic" "$WORK/je.c" -ljemalloc || fail "cannot link -ljemalloc"

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v gcc >/dev/null || fail "no gcc (run scripts/setup-extra)"
+command -v gcc >/dev/null || fail "no gcc (run scripts/setup)"
 
 prepare() {
     cat >util.c <<'C'

@@ -6,7 +6,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v git >/dev/null || fail "no git (run scripts/setup-extra)"
+command -v git >/dev/null || fail "no git (run scripts/setup)"
 
 prepare() {
     mkdir -p src

@@ -165,6 +165,14 @@ def inner(name):
         if fr and fn(fr[0]) == name:
             b += s["bytes"]; c += s["count"]
     return [b, c]
+def unknown():
+    """Live heap charged to the unknown stack (a sample taken in a signal
+    handler that interrupted the shim: no unwinding there)."""
+    b = c = 0
+    for s in d.get("sites", []):
+        if not s.get("frames"):
+            b += s["bytes"]; c += s["count"]
+    return [b, c]
 def anywhere(name):
     return sum(1 for s in d.get("sites", []) if any(fn(f) == name for f in s.get("frames") or []))
 dropped = (d.get("counters") or {}).get("events_dropped", 0)

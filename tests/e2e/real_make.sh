@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v make >/dev/null || fail "no make (run scripts/setup-extra)"
+command -v make >/dev/null || fail "no make (run scripts/setup)"
 
 prepare() {
     local i

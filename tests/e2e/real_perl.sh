@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v perl >/dev/null || fail "no perl (run scripts/setup-extra)"
+command -v perl >/dev/null || fail "no perl (run scripts/setup)"
 
 prepare() {
     cat >alloc.pl <<'PL'

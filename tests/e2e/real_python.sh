@@ -6,7 +6,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v /usr/bin/python3 >/dev/null || fail "no /usr/bin/python3 (run scripts/setup-extra)"
+command -v /usr/bin/python3 >/dev/null || fail "no /usr/bin/python3 (run scripts/setup)"
 
 prepare() {
     cat >alloc.py <<'PY'

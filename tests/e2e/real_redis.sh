@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
 for c in redis-server redis-benchmark redis-cli; do
-    command -v $c >/dev/null || fail "no $c (run scripts/setup-extra)"
+    command -v $c >/dev/null || fail "no $c (run scripts/setup)"
 done
 
 # start_server MODE PORT: starts redis-server (MODE plain|shim) in the

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v sqlite3 >/dev/null || fail "no sqlite3 (run scripts/setup-extra)"
+command -v sqlite3 >/dev/null || fail "no sqlite3 (run scripts/setup)"
 
 prepare() {
     cat >work.sql <<'SQL'

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-command -v xz >/dev/null || fail "no xz (run scripts/setup-extra)"
+command -v xz >/dev/null || fail "no xz (run scripts/setup)"
 
 prepare() {
     seq 1 700000 | sed 's/$/ lorem ipsum dolor/' >data
