@@ -4,7 +4,7 @@
  *   runone RESULT_FD PROG [ARGS...]
  *
  * Forks, execs PROG, waits with wait4 and writes "<exit status> <ru_maxrss
- * KiB> <wall ns>" to file descriptor RESULT_FD; exits 0 unless it could not
+ * KiB> <wall ns> <user+system CPU ns>" to file descriptor RESULT_FD; exits 0 unless it could not
  * run PROG. Exists because ru_maxrss carries the high-water mark of the
  * process image before exec: a child forked straight from the Python
  * harness (~16 MiB) would report at least the harness's RSS. This launcher
@@ -45,6 +45,8 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
-    dprintf(fd, "%d %ld %lld\n", code, ru.ru_maxrss, ns);
+    long long cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+                    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+    dprintf(fd, "%d %ld %lld %lld\n", code, ru.ru_maxrss, ns, cpu);
     return 0;
 }
