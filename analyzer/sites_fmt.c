@@ -123,39 +123,39 @@ size_t mp_rep_limit(const mp_rep_args *a, size_t n)
 
 static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
+/* |v| scaled to the largest binary unit that keeps it >= 1; u indexes units. */
+static double scale_bytes(int64_t v, uint64_t *magnitude, int *u)
+{
+    *magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    double d = (double)*magnitude;
+    for (*u = 0; d >= 1024 && *u < 6; (*u)++)
+        d /= 1024;
+    return d;
+}
+
 const char *mp_rep_bytes(char buf[32], int64_t v, int plus)
 {
     const char *sign = v < 0 ? "-" : plus ? "+" : "";
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (m < 1024) {
+    uint64_t m;
+    int u;
+    double d = scale_bytes(v, &m, &u);
+    if (m < 1024)
         snprintf(buf, 32, "%s%" PRIu64 " B", sign, m);
-        return buf;
-    }
-    double d = (double)m;
-    int u = 0;
-    while (d >= 1024 && u < 6) {
-        d /= 1024;
-        u++;
-    }
-    snprintf(buf, 32, "%s%.1f %s", sign, d, units[u]);
+    else
+        snprintf(buf, 32, "%s%.1f %s", sign, d, units[u]);
     return buf;
 }
 
 const char *mp_rep_bytes_short(char buf[16], int64_t v)
 {
     const char *sign = v < 0 ? "-" : "";
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    if (m < 1024) {
+    uint64_t m;
+    int u;
+    double d = scale_bytes(v, &m, &u);
+    if (m < 1024)
         snprintf(buf, 16, "%s%" PRIu64, sign, m);
-        return buf;
-    }
-    double d = (double)m;
-    int u = 0;
-    while (d >= 1024 && u < 6) {
-        d /= 1024;
-        u++;
-    }
-    snprintf(buf, 16, d < 9.95 ? "%s%.1f%c" : "%s%.0f%c", sign, d, units[u][0]);
+    else
+        snprintf(buf, 16, d < 9.95 ? "%s%.1f%c" : "%s%.0f%c", sign, d, units[u][0]);
     return buf;
 }
 
