@@ -53,11 +53,15 @@ const char *mp_snapshot_str(const mp_snapshot *snap, uint32_t offset);
 /* Convenience: load or print the error and exit(MP_EXIT_BADINPUT). */
 void mp_snapshot_load_or_die(const char *path, mp_snapshot *snap);
 
+#define MP_NO_MODULE UINT32_MAX
+
 /* One symbolized frame. Strings are owned by the symbolizer (interned). */
 typedef struct mp_frame {
     uint64_t address;        /* raw address as captured */
     const char *function;    /* demangled; "??" when unknown, never NULL */
     const char *module;      /* module path, "??" when unknown */
+    uint32_t module_index;   /* index into the snapshot's modules,
+                                MP_NO_MODULE when unknown */
     uint64_t elf_address;    /* the address in the module's ELF file (what
                                 `addr2line -e module` takes), 0 when unknown */
     const char *file;        /* NULL when unknown */

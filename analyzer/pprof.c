@@ -108,17 +108,6 @@ static uint64_t function_id(pprof *p, const mp_frame *f)
     return fid;
 }
 
-/* The module that held `addr` when a stack of generation `gen` was taken. */
-static uint32_t module_of(const mp_snapshot *s, uint64_t addr, uint64_t gen)
-{
-    for (size_t i = 0; i < s->n_modules; i++) {
-        const mp_module *m = &s->modules[i];
-        if (addr >= m->start && addr < m->end && gen >= m->gen_loaded &&
-            (m->gen_unloaded == 0 || gen < m->gen_unloaded))
-            return (uint32_t)i;
-    }
-    return UINT32_MAX;
-}
 
 typedef struct loc_ctx { const pprof *p; loc_key k; } loc_ctx;
 
@@ -155,7 +144,7 @@ static void encode_location(pprof *p, uint64_t id, uint32_t module,
 {
     mp_pb_clear(&p->tmp2);
     mp_pb_varint_field(&p->tmp2, LOC_ID, id);
-    if (module != UINT32_MAX)
+    if (module != MP_NO_MODULE)
         mp_pb_opt(&p->tmp2, LOC_MAPPING, p->maps[module].id);
     /* A return address points after the call; -1 lands inside it. */
     mp_pb_opt(&p->tmp2, LOC_ADDRESS, f[0].address ? f[0].address - 1 : 0);
@@ -203,11 +192,10 @@ static void mark_modules(void *ctx, const mp_value_rec *r)
     if (!has_values(r))
         return;
     const mp_symstack *st = mp_site_stack(p->sym, p->snap, r->stack);
-    uint64_t gen = st ? p->snap->stacks[r->stack].generation : 0;
     for (size_t i = 0; st && i < st->n; i++) {
         const mp_frame *f = &st->frames[i];
-        uint32_t m = module_of(p->snap, f->address, gen);
-        if (m == UINT32_MAX)
+        uint32_t m = f->module_index;
+        if (m == MP_NO_MODULE)
             continue;
         p->maps[m].id = 1;
         p->maps[m].functions |= strcmp(f->function, "??") != 0;
@@ -267,18 +255,17 @@ static void encode_mappings(pprof *p, mp_pb *prof)
 
 static size_t sample_locations(pprof *p, uint32_t stack)
 {
-    static const mp_frame unknown = {.function = "[unknown]", .module = "??"};
+    static const mp_frame unknown = {.function = "[unknown]", .module = "??",
+                                     .module_index = MP_NO_MODULE};
     const mp_symstack *st = mp_site_stack(p->sym, p->snap, stack);
-    uint64_t gen = st ? p->snap->stacks[stack].generation : 0;
     size_t n = 0;
     mp_grow((void **)&p->loc_ids, &p->cap_loc_ids, (st ? st->n : 0) + 1, sizeof(uint64_t));
     for (size_t i = 0, j; st && i < st->n; i = j) {   /* leaf first, as pprof wants */
         j = group_end(st, i);
-        uint32_t m = module_of(p->snap, st->frames[i].address, gen);
-        p->loc_ids[n++] = location_id(p, &st->frames[i], j - i, m);
+        p->loc_ids[n++] = location_id(p, &st->frames[i], j - i, st->frames[i].module_index);
     }
     if (n == 0)   /* keep the value visible under a name rather than lose it */
-        p->loc_ids[n++] = location_id(p, &unknown, 1, UINT32_MAX);
+        p->loc_ids[n++] = location_id(p, &unknown, 1, MP_NO_MODULE);
     return n;
 }
 

@@ -275,7 +275,8 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
 void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t count,
                   bool old)
 {
-    static const mp_frame unknown = {.function = "[unknown]", .module = "??"};
+    static const mp_frame unknown = {.function = "[unknown]", .module = "??",
+                                     .module_index = MP_NO_MODULE};
     uint32_t cur = 0;
     if (!st || st->n == 0)   /* e.g. the overflow stack: keep its value visible */
         cur = child_of(t, 0, &unknown);

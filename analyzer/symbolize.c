@@ -553,7 +553,8 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     /* A return address points after the call; the call itself is at -1. */
     uint64_t pc = addr ? addr - 1 : 0;
     long mi = addr ? find_module(ss, snap, pc, gen) : -1;
-    mp_frame f = {.address = addr, .function = mp_intern(s->strs, "??"), .line = 0};
+    mp_frame f = {.address = addr, .function = mp_intern(s->strs, "??"), .line = 0,
+                  .module_index = mi < 0 ? MP_NO_MODULE : (uint32_t)mi};
     mp_strbuf_reset(&s->buf);
     if (mi < 0) {
         f.module = f.function;
