@@ -2,9 +2,10 @@
  * addrset.c - the set of live sampled blocks, keyed by address.
  *
  * free() must ask "was this block sampled?" on every call, and the answer is
- * almost always no. A 64 Ki-entry array of counters (mp_filter, indexed by
- * address bits, see shim.h) answers that with one load and no lock: a zero
- * counter means no sampled block maps there. Only on a hit (a sampled block, or a rare
+ * almost always no. A 64 Ki-bit filter (mp_filter_bits, indexed by address
+ * bits, see shim.h) answers that with one load and no lock: a clear bit
+ * means no sampled block maps there. Behind each bit is a count of the live
+ * sampled blocks that map to it; the bit is set while the count is non-zero. Only on a hit (a sampled block, or a rare
  * false positive) do we take one of 64 shard spinlocks and probe the shard's
  * open-addressed table, which holds the block's stack and weights so the
  * free event can subtract exactly what the sample added.
@@ -30,12 +31,35 @@ typedef struct shard {
     mp_block *slots;
 } shard;
 
-_Atomic uint16_t mp_filter[1u << MP_FILTER_BITS];
+_Atomic uint64_t mp_filter_bits[(1u << MP_FILTER_BITS) / 64];
 
-/* Independent bits of one hash pick the shard and the probe start, so keys
- * of one shard still spread over its whole table. */
-#define SHARD_INDEX(h) ((h) >> 58)
+/*
+ * A filter slot's count is only ever changed under the lock of the shard
+ * its index selects, so count and bit cannot disagree; the 64 bits of one
+ * word belong to 64 different shards and are changed with atomic or/and.
+ */
+static uint16_t filter_count[1u << MP_FILTER_BITS];
+#define SHARD_OF(p) (mp_filter_index(p) & (N_SHARDS - 1))
 static shard shards[N_SHARDS];
+
+/* Both under the lock of the slot's shard. A count saturates rather than
+ * wraps: a stuck bit costs lookups, a wrong clear bit would lose frees. */
+static void filter_add(size_t i)
+{
+    if (filter_count[i] == UINT16_MAX)
+        return;
+    if (filter_count[i]++ == 0)
+        atomic_fetch_or_explicit(&mp_filter_bits[i / 64], 1ull << (i % 64), memory_order_relaxed);
+}
+
+static void filter_remove(size_t i)
+{
+    if (filter_count[i] == UINT16_MAX)
+        return;
+    if (--filter_count[i] == 0)
+        atomic_fetch_and_explicit(&mp_filter_bits[i / 64], ~(1ull << (i % 64)),
+                                  memory_order_relaxed);
+}
 static MP_TLS int in_addrset;   /* this thread holds a shard lock */
 
 /*
@@ -120,7 +144,7 @@ static bool grow(shard *s)
 int mp_addrset_insert(const mp_block *b, mp_block *stale)
 {
     uint64_t h = mix((void *)(uintptr_t)b->addr);
-    shard *s = &shards[SHARD_INDEX(h)];
+    shard *s = &shards[SHARD_OF((void *)(uintptr_t)b->addr)];
     int rc = -1;
     if (!shard_lock(s)) {
         MP_COUNT(addrset_full);
@@ -138,8 +162,7 @@ int mp_addrset_insert(const mp_block *b, mp_block *stale)
         if (slot->addr == KEY_TOMB)
             s->tombs--;
         s->used++;
-        atomic_fetch_add_explicit(&mp_filter[mp_filter_index((void *)(uintptr_t)b->addr)], 1,
-                                  memory_order_relaxed);
+        filter_add(mp_filter_index((void *)(uintptr_t)b->addr));
         rc = 0;
     }
     *slot = *b;
@@ -153,7 +176,7 @@ out:
 bool mp_addrset_remove(const void *p, mp_block *out)
 {
     uint64_t h = mix(p);
-    shard *s = &shards[SHARD_INDEX(h)];
+    shard *s = &shards[SHARD_OF(p)];
     bool found = false;
     if (!shard_lock(s)) {
         MP_COUNT(events_dropped);   /* a sampled block's free may be lost */
@@ -165,7 +188,7 @@ bool mp_addrset_remove(const void *p, mp_block *out)
         slot->addr = KEY_TOMB;
         s->used--;
         s->tombs++;
-        atomic_fetch_sub_explicit(&mp_filter[mp_filter_index(p)], 1, memory_order_relaxed);
+        filter_remove(mp_filter_index(p));
         found = true;
     }
     shard_unlock(s);
@@ -182,5 +205,6 @@ void mp_addrset_clear(void)
         shards[i].cap = shards[i].used = shards[i].tombs = 0;
         atomic_store(&shards[i].lock.v, 0);
     }
-    memset((void *)mp_filter, 0, sizeof(mp_filter));
+    memset(filter_count, 0, sizeof(filter_count));
+    memset((void *)mp_filter_bits, 0, sizeof(mp_filter_bits));
 }

@@ -261,20 +261,23 @@ typedef struct mp_block {
     mp_weights w;
 } mp_block;
 /*
- * Fast filter, consulted by every free(): false means the address was
- * certainly never sampled. Counters are indexed by address bits 4..19
- * directly, not by a hash: a free usually touches memory near recent
- * allocations, so the counters it reads are the ones already in cache.
+ * Fast filter, consulted by every free(): a clear bit means the address was
+ * certainly never sampled. 64 Ki bits (8 KiB, so it stays in L1) indexed by
+ * address bits 4..19, folded with bits 20..35 so that page-aligned blocks of
+ * different pages spread too: a free usually touches memory near recent
+ * allocations, so the words it reads are the ones already in cache.
  */
 #define MP_FILTER_BITS 16
-extern _Atomic uint16_t mp_filter[1u << MP_FILTER_BITS] MP_HIDDEN;
+extern _Atomic uint64_t mp_filter_bits[(1u << MP_FILTER_BITS) / 64] MP_HIDDEN;
 static inline size_t mp_filter_index(const void *p)
 {
-    return ((uintptr_t)p >> 4) & ((1u << MP_FILTER_BITS) - 1);
+    uintptr_t a = (uintptr_t)p;
+    return ((a >> 4) ^ (a >> 20)) & ((1u << MP_FILTER_BITS) - 1);
 }
 static inline bool mp_addrset_maybe(const void *p)
 {
-    return atomic_load_explicit(&mp_filter[mp_filter_index(p)], memory_order_relaxed) != 0;
+    size_t i = mp_filter_index(p);
+    return (atomic_load_explicit(&mp_filter_bits[i / 64], memory_order_relaxed) >> (i % 64)) & 1;
 }
 /* 0 inserted, 1 replaced a stale entry for the same address (returned in
  * *stale: its free was never seen), -1 no room. */

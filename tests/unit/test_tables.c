@@ -123,9 +123,9 @@ static void test_addrset(void)
     CHECK(atomic_load(&failures) == 0, "%d address set operations went wrong",
           atomic_load(&failures));
     size_t nonzero = 0;
-    for (size_t i = 0; i < (1u << MP_FILTER_BITS); i++)
-        nonzero += atomic_load(&mp_filter[i]) != 0;
-    CHECK(nonzero == 0, "%zu filter counters left non-zero after every removal", nonzero);
+    for (size_t i = 0; i < (1u << MP_FILTER_BITS) / 64; i++)
+        nonzero += atomic_load(&mp_filter_bits[i]) != 0;
+    CHECK(nonzero == 0, "%zu filter words left non-zero after every removal", nonzero);
 
     mp_block b = {.addr = 0x7000, .stack = 1}, stale;
     mp_addrset_insert(&b, &stale);
