@@ -129,9 +129,16 @@ static inline bool lk_on(void)
     return mp_active() && MP_LIKELY(mp_cfg.locks != 0);
 }
 
+/* The bitmap index needs no multiply: address bits folded, so that locks
+ * next to each other (one per cache line, an array of them) spread. */
+static inline uint32_t lk_bit(uint64_t addr)
+{
+    return (uint32_t)((addr >> 3) ^ (addr >> 19)) & ((1u << LK_BITMAP_BITS) - 1);
+}
+
 static inline bool lk_maybe_tracked(const void *addr)
 {
-    uint32_t h = lk_hash((uintptr_t)addr, LK_BITMAP_BITS);
+    uint32_t h = lk_bit((uintptr_t)addr);
     return (atomic_load_explicit(&lk_bitmap[h >> 6], memory_order_relaxed) >> (h & 63)) & 1;
 }
 
@@ -168,7 +175,7 @@ static lk_entry *lk_lookup(uint64_t addr, bool create)
         if (!create)
             return NULL;
         if (atomic_compare_exchange_strong(&t[i].addr, &cur, addr) || cur == addr) {
-            uint32_t h = lk_hash(addr, LK_BITMAP_BITS);
+            uint32_t h = lk_bit(addr);
             atomic_fetch_or(&lk_bitmap[h >> 6], 1ull << (h & 63));
             return &t[i];
         }
@@ -358,6 +365,8 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
  */
 #define LK_ACQUIRE_SLOW(addr, kind, rc, BLOCK)                                             \
     do {                                                                                   \
+        if (!lk_on())                                                                      \
+            return rc == 0 || rc == EOWNERDEAD ? rc : BLOCK;                               \
         if (rc == 0 || rc == EOWNERDEAD) {                                                 \
             lk_acquired_slow(addr, kind);                                                  \
             return rc;                                                                     \
@@ -371,11 +380,13 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
         return rc;                                                                         \
     } while (0)
 
-/* The fast path: one trylock, one bitmap load, one thread-local compare. */
+/*
+ * The fast path: one trylock, one bitmap load, one thread-local compare.
+ * Whether profiling is on at all is only asked on the slow path: an
+ * acquisition of an untracked lock has nothing to record either way.
+ */
 #define LK_ACQUIRE(addr, TRY, BLOCK, SLOW)                                                 \
     do {                                                                                   \
-        if (!lk_on())                                                                      \
-            return BLOCK;                                                                  \
         int rc_ = TRY;                                                                     \
         if (MP_LIKELY(rc_ == 0) && MP_LIKELY(!lk_maybe_tracked(addr)) && lk_spin_addr != addr) \
             return 0;                                                                      \
@@ -423,10 +434,12 @@ static MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk
     lk_emit(MP_EV_LOCK_HOLD, kind, stack, r->seq, r->gen, addr, r->hold_ns);
 }
 
-#define LK_RELEASE(addr, kind, UNLOCK)                                                     \
+/* The release of a lock that may be tracked, out of line so that the
+ * common case is a check and a tail call with no stack frame. */
+#define LK_RELEASE_SLOW(addr, kind, UNLOCK)                                                \
     do {                                                                                   \
         lk_rel r_;                                                                         \
-        if (!lk_on() || MP_LIKELY(!lk_maybe_tracked(addr)) || !lk_release_begin(addr, &r_)) \
+        if (!lk_release_begin(addr, &r_))                                                  \
             return UNLOCK;                                                                 \
         int rc_ = UNLOCK;                                                                  \
         lk_release_end(addr, kind, &r_);                                                   \
@@ -603,9 +616,17 @@ void lk_app_after_fork_child(void)
         return lk_on() ? lk_after_try(LK_ADDR(l), kind, rc) : rc;                          \
     }
 #define LK_DEF_UNLOCK(fn, T, kind, id)                                                     \
+    static MP_NOINLINE int fn##_slow(T *l)                                                 \
+    {                                                                                      \
+        if (!lk_on())                                                                      \
+            return REAL(int (*)(T *), id)(l);                                              \
+        LK_RELEASE_SLOW(LK_ADDR(l), kind, REAL(int (*)(T *), id)(l));                      \
+    }                                                                                      \
     int fn(T *l)                                                                           \
     {                                                                                      \
-        LK_RELEASE(LK_ADDR(l), kind, REAL(int (*)(T *), id)(l));                           \
+        if (MP_UNLIKELY(lk_maybe_tracked(LK_ADDR(l))))                                     \
+            return fn##_slow(l);                                                           \
+        return REAL(int (*)(T *), id)(l);                                                  \
     }
 #define LK_DEF_DESTROY(fn, T, id)                                                          \
     int fn(T *l)                                                                           \
