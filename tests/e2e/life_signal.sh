@@ -19,9 +19,13 @@ last=$(snapshots "$WORK/sig1.snaps" | grep '/life_signal\.' | tail -1)
 [[ $(snapshots "$WORK/sig1.snaps" | grep -c '/life_signal\.') -ge 2 ]] ||
     fail "SIGUSR2 requests during the run wrote no snapshot"
 report_json "$last" "$last.json"
+# A nested call that finds its address-set shard held by the code it
+# interrupted gives up rather than deadlock; that loss must be counted.
 got=$(jq_py "$last.json" '[x + y for x, y in zip(inner("handler_leak"), unknown())]')
-[[ $got == "$((n * 48)) $n" ]] ||
-    fail "handler_leak + unknown stack hold '$got', expected '$((n * 48)) $n' (bytes count)"
+lost=$(jq_py "$last.json" 'd["counters"]["events_dropped"] + d["counters"]["addrset_full"]')
+read -r got_bytes got_count <<<"$got"
+(( got_count <= n && got_count + lost >= n && got_bytes == got_count * 48 )) ||
+    fail "handler_leak + unknown stack hold '$got', expected '$((n * 48)) $n' (bytes count), $lost counted as lost"
 named=$(jq_py "$last.json" 'inner("handler_leak")[1]')
 (( named * 2 >= n )) || fail "only $named of $n handler blocks attributed to handler_leak"
 echo "ok: allocating signal handlers"
