@@ -41,12 +41,19 @@ echo "notdir: $(cat "$WORK/notdir.err")"
 
 # 2. A directory the user may not write (as nobody, if we can switch).
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
-    mkdir -p "$WORK/ro"
-    chmod 0555 "$WORK/ro"
-    chmod o+x "$WORK" "$(dirname "$WORK")" 2>/dev/null || true
-    run_prog readonly "$WORK/ro" 2.5 setpriv --reuid=nobody --regid=nogroup --clear-groups
+    # nobody must reach the program and the shim: the checkout may sit under
+    # a private directory (a CI clone in a mktemp -d), so run copies from a
+    # world-readable one.
+    pub=$(mktemp -d /tmp/memprof-config-out.XXXXXX)
+    chmod 0755 "$pub"
+    cp "$prog" "$MEMPROF_SHIM" "$pub/"
+    mkdir -p "$pub/ro"
+    chmod 0555 "$pub/ro"
+    prog=$pub/$(basename "$prog") MEMPROF_SHIM=$pub/$(basename "$MEMPROF_SHIM") \
+        run_prog readonly "$pub/ro" 2.5 setpriv --reuid=nobody --regid=nogroup --clear-groups
     [[ $(warnings readonly) -eq 1 ]] || fail "readonly: $(warnings readonly) warning lines, expected 1: $(cat "$WORK/readonly.err")"
-    [[ -z $(ls -A "$WORK/ro") ]] || fail "readonly: files appeared in an unwritable directory"
+    [[ -z $(ls -A "$pub/ro") ]] || fail "readonly: files appeared in an unwritable directory"
+    rm -rf "$pub"
     echo "readonly: $(cat "$WORK/readonly.err")"
 else
     echo "skip: unwritable-directory case needs root and setpriv"
