@@ -70,24 +70,30 @@ static MP_TLS int in_addrset;   /* this thread holds a shard lock */
  */
 static bool shard_lock(shard *s)
 {
-    if (!in_addrset) {
+    /* Marked before acquiring: a handler that interrupts us between taking
+     * the lock and marking it would otherwise wait for it forever. */
+    int outer = in_addrset++ == 0;
+    atomic_signal_fence(memory_order_seq_cst);   /* mark first, then lock */
+    if (outer) {
         mp_spin_lock(&s->lock);
-    } else {
-        int tries = 0;
-        while (!mp_spin_trylock(&s->lock)) {
-            if (++tries > 1000)
-                return false;
-            mp_cpu_relax();
-        }
+        return true;
     }
-    in_addrset++;
+    for (int tries = 0; !mp_spin_trylock(&s->lock); tries++) {
+        if (tries > 1000) {
+            in_addrset--;
+            return false;
+        }
+        mp_cpu_relax();
+    }
     return true;
 }
 
+/* Unlock first, then unmark, for the same reason. */
 static void shard_unlock(shard *s)
 {
-    in_addrset--;
     mp_spin_unlock(&s->lock);
+    atomic_signal_fence(memory_order_seq_cst);
+    in_addrset--;
 }
 
 static inline uint64_t mix(const void *p)

@@ -18,101 +18,10 @@
  */
 #include "lockstate.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
-/* ------------------------------------------------------------------------
- * Real functions, resolved lazily (first use) or eagerly (mp_locks_init).
- * pthread_cond_* must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an
- * older condvar layout and a mixed pair freezes (mutrace's comment).
- * ---------------------------------------------------------------------- */
-#define LK_FNS(X)                                                                          \
-    X(mutex_lock, "pthread_mutex_lock", NULL)                                              \
-    X(mutex_trylock, "pthread_mutex_trylock", NULL)                                        \
-    X(mutex_timedlock, "pthread_mutex_timedlock", NULL)                                    \
-    X(mutex_clocklock, "pthread_mutex_clocklock", NULL)                                    \
-    X(mutex_unlock, "pthread_mutex_unlock", NULL)                                          \
-    X(mutex_init, "pthread_mutex_init", NULL)                                              \
-    X(mutex_destroy, "pthread_mutex_destroy", NULL)                                        \
-    X(rw_rdlock, "pthread_rwlock_rdlock", NULL)                                            \
-    X(rw_wrlock, "pthread_rwlock_wrlock", NULL)                                            \
-    X(rw_tryrdlock, "pthread_rwlock_tryrdlock", NULL)                                      \
-    X(rw_trywrlock, "pthread_rwlock_trywrlock", NULL)                                      \
-    X(rw_timedrdlock, "pthread_rwlock_timedrdlock", NULL)                                  \
-    X(rw_timedwrlock, "pthread_rwlock_timedwrlock", NULL)                                  \
-    X(rw_clockrdlock, "pthread_rwlock_clockrdlock", NULL)                                  \
-    X(rw_clockwrlock, "pthread_rwlock_clockwrlock", NULL)                                  \
-    X(rw_unlock, "pthread_rwlock_unlock", NULL)                                            \
-    X(rw_init, "pthread_rwlock_init", NULL)                                                \
-    X(rw_destroy, "pthread_rwlock_destroy", NULL)                                          \
-    X(spin_lock, "pthread_spin_lock", NULL)                                                \
-    X(spin_trylock, "pthread_spin_trylock", NULL)                                          \
-    X(spin_unlock, "pthread_spin_unlock", NULL)                                            \
-    X(spin_init, "pthread_spin_init", NULL)                                                \
-    X(spin_destroy, "pthread_spin_destroy", NULL)                                          \
-    X(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2")                                       \
-    X(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2")                             \
-    X(cond_clockwait, "pthread_cond_clockwait", NULL)                                      \
-    X(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2")                                   \
-    X(cond_broadcast, "pthread_cond_broadcast", "GLIBC_2.3.2")
-
-enum {
-#define X(id, name, ver) LK_##id,
-    LK_FNS(X)
-#undef X
-    LK_NFNS
-};
-static const char *const lk_names[LK_NFNS] = {
-#define X(id, name, ver) name,
-    LK_FNS(X)
-#undef X
-};
-static const char *const lk_versions[LK_NFNS] = {
-#define X(id, name, ver) ver,
-    LK_FNS(X)
-#undef X
-};
-
-static void *_Atomic lk_fn[LK_NFNS];
-static MP_TLS int lk_resolving;
-
-/*
- * Stand-in when a real function cannot be had: only while this thread is
- * already inside dlsym (which would recurse) or if libc lacks the symbol.
- * Like mutrace during bootstrap it reports success: the process is still
- * single-threaded then, and failing a lock makes C++ throw. Every hook's
- * signature returns int and x86-64 callers clean up their own arguments.
- */
-static int lk_stub(void)
-{
-    return 0;
-}
-
-static MP_NOINLINE void *lk_resolve(int i)
-{
-    if (lk_resolving)
-        return (void *)lk_stub;
-    lk_resolving = 1;
-    mp_guard++;   /* dlsym may calloc or take a loader lock: pass those through */
-    void *p = lk_versions[i] ? dlvsym(RTLD_NEXT, lk_names[i], lk_versions[i]) : NULL;
-    if (!p)
-        p = dlsym(RTLD_NEXT, lk_names[i]);
-    mp_guard--;
-    lk_resolving = 0;
-    if (!p)
-        p = (void *)lk_stub;
-    atomic_store_explicit(&lk_fn[i], p, memory_order_release);
-    return p;
-}
-
-static inline void *lk_real(int i)
-{
-    void *p = atomic_load_explicit(&lk_fn[i], memory_order_acquire);
-    return MP_LIKELY(p != NULL) ? p : lk_resolve(i);
-}
-#define REAL(type, id) ((type)lk_real(LK_##id))
 /* Spinlocks are volatile ints; the address is all we keep. */
 #define LK_ADDR(p) ((const void *)(uintptr_t)(p))
 
@@ -564,12 +473,6 @@ static inline void lk_cond_signalled(const pthread_cond_t *c)
 /* ------------------------------------------------------------------------
  * Lifecycle.
  * ---------------------------------------------------------------------- */
-void mp_locks_init(void)
-{
-    for (int i = 0; i < LK_NFNS; i++)
-        lk_real(i);
-}
-
 /* Fork child: the other threads are gone, and with them every waiter and
  * holder the table counted. The forking thread's own holds are forgotten
  * too (its unlocks then pass through untracked). */

@@ -59,4 +59,57 @@ uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen) MP_HIDDEN;
 /* Forgets every application-side lock (fork child, single-threaded). */
 void lk_app_after_fork_child(void) MP_HIDDEN;
 
+/* ------------------------------------------------------------------------
+ * The real pthread functions (lock_real.c resolves them). pthread_cond_*
+ * must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an older condvar
+ * layout and a mixed pair freezes (mutrace's comment).
+ * ---------------------------------------------------------------------- */
+#define LK_FNS(X)                                                                          \
+    X(mutex_lock, "pthread_mutex_lock", NULL)                                              \
+    X(mutex_trylock, "pthread_mutex_trylock", NULL)                                        \
+    X(mutex_timedlock, "pthread_mutex_timedlock", NULL)                                    \
+    X(mutex_clocklock, "pthread_mutex_clocklock", NULL)                                    \
+    X(mutex_unlock, "pthread_mutex_unlock", NULL)                                          \
+    X(mutex_init, "pthread_mutex_init", NULL)                                              \
+    X(mutex_destroy, "pthread_mutex_destroy", NULL)                                        \
+    X(rw_rdlock, "pthread_rwlock_rdlock", NULL)                                            \
+    X(rw_wrlock, "pthread_rwlock_wrlock", NULL)                                            \
+    X(rw_tryrdlock, "pthread_rwlock_tryrdlock", NULL)                                      \
+    X(rw_trywrlock, "pthread_rwlock_trywrlock", NULL)                                      \
+    X(rw_timedrdlock, "pthread_rwlock_timedrdlock", NULL)                                  \
+    X(rw_timedwrlock, "pthread_rwlock_timedwrlock", NULL)                                  \
+    X(rw_clockrdlock, "pthread_rwlock_clockrdlock", NULL)                                  \
+    X(rw_clockwrlock, "pthread_rwlock_clockwrlock", NULL)                                  \
+    X(rw_unlock, "pthread_rwlock_unlock", NULL)                                            \
+    X(rw_init, "pthread_rwlock_init", NULL)                                                \
+    X(rw_destroy, "pthread_rwlock_destroy", NULL)                                          \
+    X(spin_lock, "pthread_spin_lock", NULL)                                                \
+    X(spin_trylock, "pthread_spin_trylock", NULL)                                          \
+    X(spin_unlock, "pthread_spin_unlock", NULL)                                            \
+    X(spin_init, "pthread_spin_init", NULL)                                                \
+    X(spin_destroy, "pthread_spin_destroy", NULL)                                          \
+    X(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2")                                       \
+    X(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2")                             \
+    X(cond_clockwait, "pthread_cond_clockwait", NULL)                                      \
+    X(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2")                                   \
+    X(cond_broadcast, "pthread_cond_broadcast", "GLIBC_2.3.2")
+
+enum {
+#define X(id, name, ver) LK_##id,
+    LK_FNS(X)
+#undef X
+    LK_NFNS
+};
+extern void *_Atomic lk_fn[LK_NFNS] MP_HIDDEN;
+void *lk_resolve(int i) MP_HIDDEN;
+
+/* Resolved once, lazily on first use or eagerly by mp_locks_init. */
+static inline void *lk_real(int i)
+{
+    void *p = atomic_load_explicit(&lk_fn[i], memory_order_acquire);
+    return MP_LIKELY(p != NULL) ? p : lk_resolve(i);
+}
+#define REAL(type, id) ((type)lk_real(LK_##id))
+
+
 #endif

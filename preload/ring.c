@@ -218,7 +218,9 @@ bool mp_emit(const mp_event *ev)
         }
     }
     my_ring_busy = 1;
+    atomic_signal_fence(memory_order_seq_cst);   /* a handler must see it */
     ok = mp_ring_push(r, ev) || push_stalled(r, ev);
+    atomic_signal_fence(memory_order_seq_cst);
     my_ring_busy = 0;
 out:
     if (!ok) {

@@ -87,13 +87,17 @@ static inline bool mp_active(void)
  * the shim's own business and passes through unrecorded.
  */
 extern MP_TLS int mp_in_hook MP_HIDDEN;
+/* The fences keep the compiler from moving the marks across the guarded
+ * code: a signal handler on this thread must see them. */
 static inline void mp_hook_enter(void)
 {
     mp_guard++;
     mp_in_hook++;
+    atomic_signal_fence(memory_order_seq_cst);
 }
 static inline void mp_hook_leave(void)
 {
+    atomic_signal_fence(memory_order_seq_cst);
     mp_in_hook--;
     mp_guard--;
 }
