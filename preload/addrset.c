@@ -149,6 +149,8 @@ static bool grow(shard *s)
 
 int mp_addrset_insert(const mp_block *b, mp_block *stale)
 {
+    if (b->addr <= KEY_TOMB)
+        return -1;
     uint64_t h = mix((void *)(uintptr_t)b->addr);
     shard *s = &shards[SHARD_OF((void *)(uintptr_t)b->addr)];
     int rc = -1;
@@ -181,6 +183,10 @@ out:
 
 bool mp_addrset_remove(const void *p, mp_block *out)
 {
+    /* free(NULL) gets here when its filter bit is set; 0 and 1 are the
+     * empty and tombstone keys, and a probe for them would "find" one. */
+    if ((uintptr_t)p <= KEY_TOMB)
+        return false;
     uint64_t h = mix(p);
     shard *s = &shards[SHARD_OF(p)];
     bool found = false;

@@ -30,12 +30,7 @@ static bool emit_heap(uint16_t type, const mp_block *b)
     return mp_emit(&ev);
 }
 
-/* May this hook record? Normally yes; nested in a signal handler that
- * interrupted the shim, yes through the reentrant paths (see mp_nested). */
-static inline bool may_track(void)
-{
-    return mp_active() || mp_nested();
-}
+
 
 /*
  * A sample taken in a signal handler that interrupted the shim on this
@@ -96,10 +91,22 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
  * handler that frees on this thread must not push into the ring while we
  * are half-way through a push (the ring has a single producer: us).
  */
+/*
+ * Frees are untracked even on guarded threads: glibc frees other threads'
+ * TLS blocks (allocated through our malloc, so possibly sampled) from
+ * whichever thread happens to reap them, the collector included. Missing
+ * one would leave a stale entry and a false leak. Removal never unwinds,
+ * and the address set and the rings protect themselves against nesting.
+ */
+static inline bool may_untrack(void)
+{
+    return atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_READY;
+}
+
 MP_NOINLINE static void untrack_and_emit(void *p)
 {
     mp_block b;
-    if (!may_track())
+    if (!may_untrack())
         return;
     mp_hook_enter();
     if (mp_addrset_remove(p, &b)) {
@@ -164,7 +171,7 @@ static void *realloc_from_boot(void *p, size_t size)
 MP_NOINLINE static void *realloc_tracked(void *p, size_t size)
 {
     mp_block old, stale;
-    bool active = may_track();
+    bool active = may_untrack();
     mp_hook_enter();
     bool tracked = active && mp_addrset_remove(p, &old);
     void *q = mp_real.realloc(p, size);

@@ -67,11 +67,15 @@ static void wake_collector(void)
     }
 }
 
+/* A new ring enters the registry already OWNED by its creator: published
+ * as FREE, another thread's acquire_ring could claim it in between and two
+ * producers would share one single-producer ring. */
 mp_ring *mp_ring_new(void)
 {
     mp_ring *r = mp_pages(sizeof(mp_ring));
     if (!r)
         return NULL;
+    atomic_store_explicit(&r->state, RING_OWNED, memory_order_relaxed);
     mp_ring *old = atomic_load(&registry);
     do {
         r->next = old;
@@ -135,7 +139,6 @@ MP_NOINLINE static mp_ring *acquire_ring(void)
         r = mp_ring_new();
         if (!r)
             return NULL;
-        atomic_store(&r->state, RING_OWNED);
     }
     MP_COUNT(threads_seen);
     my_ring = r;
@@ -150,12 +153,8 @@ static bool push_late(const mp_event *ev)
         static mp_spinlock init_lock;
         if (!mp_spin_trylock(&init_lock))
             return false;
-        if (!late_ring) {
-            mp_ring *r = mp_ring_new();
-            if (r)
-                atomic_store(&r->state, RING_OWNED);
-            late_ring = r;
-        }
+        if (!late_ring)
+            late_ring = mp_ring_new();
         mp_spin_unlock(&init_lock);
         if (!late_ring)
             return false;

@@ -127,6 +127,18 @@ static void test_addrset(void)
         nonzero += atomic_load(&mp_filter_bits[i]) != 0;
     CHECK(nonzero == 0, "%zu filter words left non-zero after every removal", nonzero);
 
+    /* free(NULL) consults filter slot 0; with a live block there it must
+     * not remove anything (0 is the empty key of the table). */
+    uint64_t zero_slot = (0x123ull << 20) | (0x123ull << 4);
+    mp_block z = {.addr = zero_slot, .stack = 9}, zout;
+    CHECK(mp_filter_index((void *)(uintptr_t)zero_slot) == 0, "test address maps to slot 0");
+    mp_addrset_insert(&z, &zout);
+    CHECK(mp_addrset_maybe(NULL), "slot 0 is marked");
+    CHECK(!mp_addrset_remove(NULL, &zout), "removing NULL finds nothing");
+    CHECK(mp_addrset_maybe((void *)(uintptr_t)zero_slot), "the live block is still marked");
+    CHECK(mp_addrset_remove((void *)(uintptr_t)zero_slot, &zout) && zout.stack == 9,
+          "the live block is still found");
+
     mp_block b = {.addr = 0x7000, .stack = 1}, stale;
     mp_addrset_insert(&b, &stale);
     b.stack = 2;
