@@ -15,10 +15,10 @@
 #include <stdint.h>
 
 /* malloc/calloc/realloc/strdup that print "memprof: out of memory" and exit. */
-void *mp_xmalloc(size_t n);
-void *mp_xcalloc(size_t n, size_t size);
-void *mp_xrealloc(void *p, size_t n);
-char *mp_xstrdup(const char *s);
+__attribute__((returns_nonnull, malloc)) void *mp_xmalloc(size_t n);
+__attribute__((returns_nonnull, malloc)) void *mp_xcalloc(size_t n, size_t size);
+__attribute__((returns_nonnull)) void *mp_xrealloc(void *p, size_t n);
+__attribute__((returns_nonnull, malloc)) char *mp_xstrdup(const char *s);
 
 /* Grows *p (an array of elem-sized items, capacity *cap) to hold `need`. */
 void mp_grow(void **p, size_t *cap, size_t need, size_t elem);

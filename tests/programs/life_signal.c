@@ -2,7 +2,8 @@
  * life_signal - signal handlers that allocate, delivered while the shim's
  * hooks run. A 100 us SIGALRM timer is delivered only to thread A (the other
  * threads block it). Thread A never calls glibc's allocator outside the
- * handler (that alone could self-deadlock in glibc, shim or not); it spins
+ * handler (that alone could self-deadlock in glibc, shim or not), and blocks
+ * the signal before it exits (thread exit frees its tcache); it spins
  * through the shim's lock hooks (a mutex contended with thread B, a rwlock)
  * and free(NULL). The handler mallocs, callocs, reallocs and frees, takes a
  * handler-only mutex, and leaks one 48-byte block in handler_leak for each of
@@ -67,6 +68,9 @@ static void *thread_a(void *arg)
         }
         free(NULL);
     }
+    /* Thread exit frees this thread's tcache through glibc's free; a handler
+     * that mallocs on top of that would deadlock in glibc itself. */
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
     return NULL;
 }
 
