@@ -21,7 +21,7 @@
 #include <string.h>
 
 #define N_SHARDS 64
-#define SHARD_INITIAL 1024
+#define SHARD_INITIAL 128   /* one page: most shards of most programs hold a few blocks */
 #define KEY_EMPTY 0
 #define KEY_TOMB 1
 

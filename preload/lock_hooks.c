@@ -290,17 +290,55 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
     } while (0)
 
 /*
- * The fast path: one trylock, one bitmap load, one thread-local compare.
- * Whether profiling is on at all is only asked on the slow path: an
- * acquisition of an untracked lock has nothing to record either way.
+ * The fast path of locks whose word we can read (mutexes, spinlocks): peek
+ * at it, and when it is free and the lock is not tracked, tail-call the
+ * real blocking call. No trylock, no stack frame, no clock. A lock that is
+ * taken by someone else in the nanoseconds between the peek and the real
+ * call is waited for unseen; any other busy lock goes to the slow path,
+ * which starts with the trylock that tells contention from an owner's
+ * recursive or erroneous re-lock. The peek is a hint, so relaxed.
  */
-#define LK_ACQUIRE(addr, TRY, BLOCK, SLOW)                                                 \
+#define LK_ACQUIRE_PEEK(addr, LOOKS_FREE, BLOCK, SLOW)                                     \
+    do {                                                                                   \
+        if (MP_LIKELY(LOOKS_FREE) && MP_LIKELY(!lk_maybe_tracked(addr)) &&                 \
+            lk_spin_addr != addr)                                                          \
+            return BLOCK;                                                                  \
+        return SLOW;                                                                       \
+    } while (0)
+
+/* Locks with no single word to peek at (rwlocks, which readers share):
+ * one trylock, one bitmap load, one thread-local compare. Whether profiling
+ * is on at all is only asked on the slow path: an acquisition of an
+ * untracked lock has nothing to record either way. */
+#define LK_ACQUIRE_TRY(addr, TRY, SLOW)                                                    \
     do {                                                                                   \
         int rc_ = TRY;                                                                     \
         if (MP_LIKELY(rc_ == 0) && MP_LIKELY(!lk_maybe_tracked(addr)) && lk_spin_addr != addr) \
             return 0;                                                                      \
         return SLOW;                                                                       \
     } while (0)
+
+static inline bool lk_mutex_looks_free(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
+}
+
+static inline bool lk_spin_looks_free(pthread_spinlock_t *s)
+{
+    return __atomic_load_n(s, __ATOMIC_RELAXED) == 0;
+}
+
+static inline bool lk_rwlock_looks_free(pthread_rwlock_t *l)
+{
+    (void)l;
+    return false;   /* never asked: see LK_PEEKABLE */
+}
+
+#define LK_PEEKABLE(l) _Generic((l), pthread_rwlock_t *: false, default: true)
+#define LK_LOOKS_FREE(l)                                                                   \
+    _Generic((l), pthread_mutex_t *: lk_mutex_looks_free,                                  \
+             pthread_spinlock_t *: lk_spin_looks_free,                                     \
+             pthread_rwlock_t *: lk_rwlock_looks_free)(l)
 
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
@@ -492,16 +530,22 @@ void lk_app_after_fork_child(void)
  * ---------------------------------------------------------------------- */
 #define LK_UNPAREN(...) __VA_ARGS__
 /* A blocking acquire hook fn(PARAMS) over the real trylock try_id and the
- * real blocking call id of type FN, called with ARGS. */
+ * real blocking call id of type FN, called with ARGS. The peek path's slow
+ * half does its own trylock; the trylock-first path passes its result. */
 #define LK_DEF_ACQUIRE(fn, T, kind, try_id, id, FN, PARAMS, ARGS)                          \
     static MP_NOINLINE int fn##_slow(int rc, LK_UNPAREN PARAMS)                            \
     {                                                                                      \
+        if (LK_PEEKABLE(l))                                                                \
+            rc = REAL(int (*)(T *), try_id)(l);                                            \
         LK_ACQUIRE_SLOW(LK_ADDR(l), kind, rc, REAL(FN, id) ARGS);                          \
     }                                                                                      \
     int fn PARAMS                                                                          \
     {                                                                                      \
-        LK_ACQUIRE(LK_ADDR(l), REAL(int (*)(T *), try_id)(l), REAL(FN, id) ARGS,           \
-                   fn##_slow(rc_, LK_UNPAREN ARGS));                                       \
+        if (LK_PEEKABLE(l))                                                                \
+            LK_ACQUIRE_PEEK(LK_ADDR(l), LK_LOOKS_FREE(l), REAL(FN, id) ARGS,              \
+                            fn##_slow(0, LK_UNPAREN ARGS));                                \
+        LK_ACQUIRE_TRY(LK_ADDR(l), REAL(int (*)(T *), try_id)(l),                         \
+                       fn##_slow(rc_, LK_UNPAREN ARGS));                                   \
     }
 #define LK_DEF_LOCK(fn, T, kind, try_id, id)                                               \
     LK_DEF_ACQUIRE(fn, T, kind, try_id, id, int (*)(T *), (T *l), (l))

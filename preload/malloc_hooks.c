@@ -1,8 +1,9 @@
 /*
  * malloc_hooks.c - the malloc family interposers.
  *
- * The fast path of every allocation is: call the real allocator, subtract
- * the size from the thread's sample countdown, return. Everything else
+ * The fast path of every allocation is: subtract the size from the
+ * thread's sample countdown and call the real allocator (for malloc, as a
+ * tail call). Everything else
  * (sampling, stack capture, bookkeeping) is out of line in track_new().
  * The fast path of free is one load from the address filter.
  *
@@ -116,11 +117,15 @@ MP_NOINLINE static void untrack_and_emit(void *p)
     mp_hook_leave();
 }
 
+/* Charges size to the thread's countdown; true when a sample is due. */
+static inline bool countdown_expired(size_t size)
+{
+    return MP_UNLIKELY((mp_sample_countdown -= (int64_t)size) <= 0);
+}
+
 static inline void *account(void *p, size_t size)
 {
-    if (MP_UNLIKELY((mp_sample_countdown -= (int64_t)size) <= 0))
-        return track_new(p, size);
-    return p;
+    return countdown_expired(size) ? track_new(p, size) : p;
 }
 
 static inline void forget(void *p)
@@ -131,9 +136,19 @@ static inline void forget(void *p)
 
 /* ---- the interposers ---- */
 
+/* Charged before the call, so that the common case is a subtraction and a
+ * tail call: no stack frame, and the real malloc returns straight to the
+ * application. */
+MP_NOINLINE static void *malloc_then_track(size_t size)
+{
+    return track_new(mp_real.malloc(size), size);
+}
+
 void *malloc(size_t size)
 {
-    return account(mp_real.malloc(size), size);
+    if (countdown_expired(size))
+        return malloc_then_track(size);
+    return mp_real.malloc(size);
 }
 
 void *calloc(size_t n, size_t size)
