@@ -189,7 +189,6 @@ int64_t mp_draw_interval(uint64_t *rng, uint64_t mean) MP_HIDDEN;
 
 /* ---- unwinding and stacks (unwind.c, stacktab.c) ---- */
 /* Captures the caller's stack (shim frames dropped) into frames[], returns depth. */
-int mp_unwind(uint64_t *frames, int max) MP_HIDDEN;
 void mp_unwind_prepare(void) MP_HIDDEN;
 /* Stack id for the current call stack, or MP_NO_STACK (counted). */
 uint32_t mp_capture_stack(void) MP_HIDDEN;

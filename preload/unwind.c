@@ -35,18 +35,9 @@ static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-void mp_unwind_prepare(void)
-{
-    dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
-    /* Warm the caches now, outside any hook, as libbacktrace advises. */
-    uint64_t frames[8];
-    mp_guard++;
-    mp_unwind(frames, 8);
-    mp_guard--;
-}
-
-int mp_unwind(uint64_t *frames, int max)
+/* Inlined into its callers: every frame between unw_backtrace and the
+ * application is one more step of the walk, on every sample. */
+static inline __attribute__((always_inline)) int unwind_into(uint64_t *frames, int max)
 {
     void *ips[MP_MAX_DEPTH + 16];
     int want = max + 16 > (int)(sizeof(ips) / sizeof(ips[0])) ? (int)(sizeof(ips) / sizeof(ips[0]))
@@ -62,6 +53,17 @@ int mp_unwind(uint64_t *frames, int max)
     return out;
 }
 
+void mp_unwind_prepare(void)
+{
+    dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
+    /* Warm the caches now, outside any hook, as libbacktrace advises. */
+    uint64_t frames[8];
+    mp_guard++;
+    unwind_into(frames, 8);
+    mp_guard--;
+}
+
 uint32_t mp_capture_stack(void)
 {
     uint64_t frames[MP_MAX_DEPTH];
@@ -69,7 +71,7 @@ uint32_t mp_capture_stack(void)
     if (depth > MP_MAX_DEPTH)
         depth = MP_MAX_DEPTH;
     mp_guard++;
-    int n = mp_unwind(frames, depth);
+    int n = unwind_into(frames, depth);
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
     uint32_t id = n > 0 ? mp_stack_intern(frames, (uint32_t)n, gen) : MP_OVERFLOW_STACK;
     mp_guard--;
