@@ -23,11 +23,11 @@
 #define N_SHARDS 64
 #define SHARD_INITIAL 128   /* one page: most shards of most programs hold a few blocks */
 #define KEY_EMPTY 0
-#define KEY_TOMB 1
+#define KEY_MIN_VALID 2   /* 0 is the empty key; 0 and 1 are never blocks */
 
 typedef struct shard {
     _Alignas(64) mp_spinlock lock;   /* one shard per cache line */
-    size_t cap, used, tombs;   /* used counts live keys */
+    size_t cap, used;   /* linear probing, no tombstones (see delete_at) */
     mp_block *slots;
 } shard;
 
@@ -110,27 +110,22 @@ int mp_addrset_init(void)
     return 0;
 }
 
-static mp_block *probe(shard *s, uint64_t addr, uint64_t h, bool for_insert)
+/* The slot holding addr, or else the empty slot where it would go (NULL
+ * when the table is full of other keys). */
+static mp_block *probe(shard *s, uint64_t addr, uint64_t h)
 {
-    mp_block *tomb = NULL;
     size_t mask = s->cap - 1;
     for (size_t i = 0; i < s->cap; i++) {
         mp_block *b = &s->slots[(h + i) & mask];
-        if (b->addr == addr)
+        if (b->addr == addr || b->addr == KEY_EMPTY)
             return b;
-        if (b->addr == KEY_TOMB && !tomb)
-            tomb = b;
-        if (b->addr == KEY_EMPTY)
-            return for_insert ? (tomb ? tomb : b) : NULL;
     }
-    return for_insert ? tomb : NULL;
+    return NULL;
 }
 
 static bool grow(shard *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : SHARD_INITIAL;
-    if (s->used * 4 < s->cap)
-        ncap = s->cap;   /* mostly tombstones: rehash in place size */
     mp_block *fresh = mp_pages(ncap * sizeof(mp_block));
     if (!fresh)
         return false;
@@ -138,18 +133,37 @@ static bool grow(shard *s)
     size_t ocap = s->cap;
     s->slots = fresh;
     s->cap = ncap;
-    s->tombs = 0;
     for (size_t i = 0; i < ocap; i++) {
-        if (old[i].addr > KEY_TOMB)
-            *probe(s, old[i].addr, mix((void *)(uintptr_t)old[i].addr), true) = old[i];
+        if (old[i].addr != KEY_EMPTY)
+            *probe(s, old[i].addr, mix((void *)(uintptr_t)old[i].addr)) = old[i];
     }
     mp_pages_free(old, ocap * sizeof(mp_block));
     return true;
 }
 
+/*
+ * Empties slot i and closes the gap: each following key of the run moves
+ * back into the hole unless its home lies cyclically in (hole, its slot].
+ * Churn (exact sampling frees as often as it allocates) would otherwise
+ * fill the table with tombstones and lengthen every probe.
+ */
+static void delete_at(shard *s, size_t hole)
+{
+    size_t mask = s->cap - 1;
+    for (size_t j = (hole + 1) & mask; s->slots[j].addr != KEY_EMPTY; j = (j + 1) & mask) {
+        size_t home = mix((void *)(uintptr_t)s->slots[j].addr) & mask;
+        bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (!stays) {
+            s->slots[hole] = s->slots[j];
+            hole = j;
+        }
+    }
+    s->slots[hole].addr = KEY_EMPTY;
+}
+
 int mp_addrset_insert(const mp_block *b, mp_block *stale)
 {
-    if (b->addr <= KEY_TOMB)
+    if (b->addr < KEY_MIN_VALID)
         return -1;
     uint64_t h = mix((void *)(uintptr_t)b->addr);
     shard *s = &shards[SHARD_OF((void *)(uintptr_t)b->addr)];
@@ -158,17 +172,15 @@ int mp_addrset_insert(const mp_block *b, mp_block *stale)
         MP_COUNT(addrset_full);
         return -1;
     }
-    if ((s->used + s->tombs + 1) * 2 > s->cap && !grow(s))
+    if ((s->used + 1) * 2 > s->cap && !grow(s))
         goto out;
-    mp_block *slot = probe(s, b->addr, h, true);
+    mp_block *slot = probe(s, b->addr, h);
     if (!slot)
         goto out;
     if (slot->addr == b->addr) {
         *stale = *slot;
         rc = 1;
     } else {
-        if (slot->addr == KEY_TOMB)
-            s->tombs--;
         s->used++;
         filter_add(mp_filter_index((void *)(uintptr_t)b->addr));
         rc = 0;
@@ -183,9 +195,9 @@ out:
 
 bool mp_addrset_remove(const void *p, mp_block *out)
 {
-    /* free(NULL) gets here when its filter bit is set; 0 and 1 are the
-     * empty and tombstone keys, and a probe for them would "find" one. */
-    if ((uintptr_t)p <= KEY_TOMB)
+    /* free(NULL) gets here when its filter bit is set; 0 is the empty key,
+     * and a probe for it would "find" an empty slot. */
+    if ((uintptr_t)p < KEY_MIN_VALID)
         return false;
     uint64_t h = mix(p);
     shard *s = &shards[SHARD_OF(p)];
@@ -194,12 +206,11 @@ bool mp_addrset_remove(const void *p, mp_block *out)
         MP_COUNT(events_dropped);   /* a sampled block's free may be lost */
         return false;
     }
-    mp_block *slot = s->cap ? probe(s, (uint64_t)(uintptr_t)p, h, false) : NULL;
-    if (slot) {
+    mp_block *slot = s->cap ? probe(s, (uint64_t)(uintptr_t)p, h) : NULL;
+    if (slot && slot->addr != KEY_EMPTY) {
         *out = *slot;
-        slot->addr = KEY_TOMB;
+        delete_at(s, (size_t)(slot - s->slots));
         s->used--;
-        s->tombs++;
         filter_remove(mp_filter_index(p));
         found = true;
     }
@@ -214,7 +225,7 @@ void mp_addrset_clear(void)
 {
     for (int i = 0; i < N_SHARDS; i++) {
         shards[i].slots = NULL;
-        shards[i].cap = shards[i].used = shards[i].tombs = 0;
+        shards[i].cap = shards[i].used = 0;
         atomic_store(&shards[i].lock.v, 0);
     }
     memset(filter_count, 0, sizeof(filter_count));
