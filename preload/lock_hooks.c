@@ -92,12 +92,14 @@ static lk_entry *lk_lookup(uint64_t addr, bool create)
     return NULL;
 }
 
-uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen)
+lk_counts lk_app_counts(uint64_t addr, uint32_t gen)
 {
     lk_entry *e = lk_lookup(addr, false);
     if (!e || atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
-        return 0;
-    return atomic_load_explicit(&e->acquisitions, memory_order_relaxed);
+        return (lk_counts){0, 0, 0};
+    return (lk_counts){atomic_load_explicit(&e->acquisitions, memory_order_relaxed),
+                       atomic_load_explicit(&e->hold_ns, memory_order_relaxed),
+                       atomic_load_explicit(&e->holds, memory_order_relaxed)};
 }
 
 /* ------------------------------------------------------------------------
@@ -180,17 +182,51 @@ typedef struct lk_cached_stack {
 } lk_cached_stack;
 static MP_TLS lk_cached_stack lk_stack_cache[LK_NROLES][1u << LK_STACK_CACHE_BITS];
 
-static uint32_t lk_stack(const void *addr, int role)
+/* This thread's recent stack for addr in role, or MP_NO_STACK. */
+static uint32_t lk_stack_cached(const void *addr, int role, uint64_t now)
 {
-    lk_cached_stack *c = &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
-    uint64_t now = mp_now_ns();
+    const lk_cached_stack *c =
+        &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
     if (c->addr == addr && now - c->t_capture < LK_STACK_REFRESH_NS)
         return c->stack;
+    return MP_NO_STACK;
+}
+
+static uint32_t lk_stack(const void *addr, int role)
+{
+    uint64_t now = mp_now_ns();
+    uint32_t stack = lk_stack_cached(addr, role, now);
+    if (stack != MP_NO_STACK)
+        return stack;
     mp_hook_enter();
-    uint32_t stack = mp_capture_stack();
+    stack = mp_capture_stack();
     mp_hook_leave();
-    *c = (lk_cached_stack){addr, now, stack};
+    lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)] =
+        (lk_cached_stack){addr, now, stack};
     return stack;
+}
+
+/*
+ * Emits the WAIT of a waiter that now holds e's lock. When the release
+ * that let it in published its holder's stack (lk_release_begin), the
+ * event names the holder itself (LOCK_BLAMED); otherwise it carries the
+ * release's number for the collector to join with that release's HOLD.
+ * Both words are read while holding the lock, so no release of a mutex
+ * can come in between.
+ */
+static void lk_emit_wait(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
+                         uint32_t gen, bool acquired, uint64_t wait_ns)
+{
+    uint32_t seq = 0;
+    if (e && acquired) {
+        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
+        uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
+        if (seq != 0 && (uint32_t)(blame >> 32) == seq) {
+            lk_emit(MP_EV_LOCK_BLAMED, kind, stack, (uint32_t)blame, gen, addr, wait_ns);
+            return;
+        }
+    }
+    lk_emit(MP_EV_LOCK_WAIT, kind, stack, seq, gen, addr, wait_ns);
 }
 
 /* Records one contention: the calling thread waited wait_ns for addr. */
@@ -199,8 +235,7 @@ static void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bo
     uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
     lk_entry *e = lk_lookup((uintptr_t)addr, true);
     uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
-    uint32_t seq = e && acquired ? atomic_load_explicit(&e->rel_seq, memory_order_acquire) : 0;
-    lk_emit(MP_EV_LOCK_WAIT, kind, stack, seq, gen, addr, wait_ns);
+    lk_emit_wait(addr, kind, stack, e, gen, acquired, wait_ns);
     MP_COUNT(lock_contentions);
 }
 
@@ -281,17 +316,14 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 {
     uint64_t t1 = mp_now_ns();
     bool acquired = rc == 0 || rc == EOWNERDEAD;
-    uint32_t seq = 0;
     if (w->e) {
         atomic_fetch_sub_explicit(&w->e->waiters, 1, memory_order_relaxed);
-        if (acquired) {
-            seq = atomic_load_explicit(&w->e->rel_seq, memory_order_acquire);
+        if (acquired)
             lk_track(w->addr, w->e, t1);
-        }
     }
     if (!acquired && rc != ETIMEDOUT)
         return;
-    lk_emit(MP_EV_LOCK_WAIT, w->kind, w->stack, seq, w->gen, w->addr, t1 - w->t0);
+    lk_emit_wait(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
     MP_COUNT(lock_contentions);
 }
 
@@ -398,15 +430,26 @@ static MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
         return false;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
-    r->hold_ns = t_acquire ? mp_now_ns() - t_acquire : 0;
-    return true;
+    uint64_t now = mp_now_ns();
+    r->hold_ns = t_acquire ? now - t_acquire : 0;
+    /* With a recent stack at hand, the waiter we let in can name us
+     * directly (lk_emit_wait), and no HOLD event is needed. Without one,
+     * the unwind waits until after the unlock and the collector joins. */
+    uint32_t stack = lk_stack_cached(addr, LK_ROLE_HOLDER, now);
+    if (stack == MP_NO_STACK)
+        return true;
+    atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | stack, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->hold_ns, r->hold_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&e->holds, 1, memory_order_relaxed);
+    return false;
 }
 
 /* Runs after the real unlock, so the unwind does not lengthen the critical
  * section; the stack is still the unlocker's. */
 static MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER), r->seq, r->gen, addr, r->hold_ns);
+    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER), r->seq, r->gen, addr,
+            r->hold_ns);
 }
 
 /* The release of a lock that may be tracked, out of line so that the
@@ -429,7 +472,12 @@ static MP_NOINLINE void lk_forget_slow(const void *addr)
         return;
     uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_relaxed);
     uint64_t acq = atomic_exchange_explicit(&e->acquisitions, 0, memory_order_relaxed);
+    uint64_t hold_ns = atomic_exchange_explicit(&e->hold_ns, 0, memory_order_relaxed);
+    uint64_t holds = atomic_exchange_explicit(&e->holds, 0, memory_order_relaxed);
     atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
+    if (holds)
+        lk_emit(MP_EV_LOCK_HOLDS, 0, holds > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)holds,
+                0, old, addr, hold_ns);
     lk_emit(MP_EV_LOCK_DEAD, 0, MP_NO_STACK, 0, old, addr, acq);
 }
 

@@ -11,8 +11,10 @@
  * lock, while the old one keeps its totals (counters are cumulative since
  * process start, so a diff of two snapshots gives the window).
  *
- * Holder blame: a WAIT carries the sequence number of the release that let
- * the waiter in; a HOLD carries its own number and the unlocker's stack.
+ * Holder blame: mostly the waiter names the holder itself (LOCK_BLAMED, the
+ * holder published its stack before unlocking; see lockstate.h). Otherwise
+ * a WAIT carries the sequence number of the release that let the waiter
+ * in, and a HOLD carries its own number and the unlocker's stack.
  * Rings are drained one after the other, so the two meet up to a ring's
  * worth of events apart, in either order. Two direct-mapped caches keyed by
  * (lock, seq) bridge that: recent releases (-> holder stack) and waits that
@@ -25,7 +27,8 @@
 
 #include <string.h>
 
-#define LA_MATCH_BITS 16   /* entries per matching cache */
+#define LA_MATCH_BITS 12   /* entries per matching cache: only the fallback
+                              (see lockstate.h) goes through them */
 
 typedef struct la_lock {
     uint64_t addr;          /* key part 1 */
@@ -169,7 +172,7 @@ static long la_match_slot(uint32_t lock, uint32_t seq)
     return (long)(la_mix(lock, seq) >> (64 - LA_MATCH_BITS));
 }
 
-static void la_on_wait(la_lock *l, const mp_event *ev)
+static void la_count_wait(la_lock *l, const mp_event *ev)
 {
     l->contentions++;
     l->wait_ns += ev->b;
@@ -178,6 +181,11 @@ static void la_on_wait(la_lock *l, const mp_event *ev)
     if (l->site == MP_NO_STACK)
         l->site = ev->stack;   /* first contention is the first use we saw */
     la_charge(l, ev->stack, MP_ROLE_WAITER, 1, ev->b);
+}
+
+static void la_on_wait(la_lock *l, const mp_event *ev)
+{
+    la_count_wait(l, ev);
     uint32_t key = la_lock_index(l) + 1;
     long i = ev->stack2 ? la_match_slot(key, ev->stack2) : -1;
     if (i < 0)
@@ -218,8 +226,16 @@ void mp_lock_aggregate(const mp_event *ev)
     case MP_EV_LOCK_WAIT:
         la_on_wait(l, ev);
         break;
+    case MP_EV_LOCK_BLAMED:
+        la_count_wait(l, ev);
+        la_charge(l, ev->stack2, MP_ROLE_HOLDER, 1, ev->b);
+        break;
     case MP_EV_LOCK_HOLD:
         la_on_hold(l, ev);
+        break;
+    case MP_EV_LOCK_HOLDS:
+        l->hold_ns += ev->b;
+        l->holds += ev->stack;
         break;
     case MP_EV_LOCK_SITE:
         if (l->site == MP_NO_STACK)
@@ -253,6 +269,8 @@ static size_t la_layout_sites(void)
 
 static void la_export_lock(const la_lock *l, mp_lock *out)
 {
+    lk_counts app = l->dead ? (lk_counts){l->dead_acquisitions, 0, 0}
+                            : lk_app_counts(l->addr, (uint32_t)l->gen);
     *out = (mp_lock){
         .address = l->addr,
         .kind = l->kind,
@@ -260,10 +278,9 @@ static void la_export_lock(const la_lock *l, mp_lock *out)
         .contentions = l->contentions,
         .wait_ns = l->wait_ns,
         .max_wait_ns = l->max_wait_ns,
-        .contended_hold_ns = l->hold_ns,
-        .contended_holds = l->holds,
-        .acquisitions = l->dead ? l->dead_acquisitions
-                                : lk_app_acquisitions(l->addr, (uint32_t)l->gen),
+        .contended_hold_ns = l->hold_ns + app.hold_ns,
+        .contended_holds = l->holds + app.holds,
+        .acquisitions = app.acquisitions,
         .first_site = l->first_site,
         .site_count = 0,
     };

@@ -7,10 +7,20 @@
  *   LOCK_WAIT  stack = waiter stack, a = lock address, b = wait ns,
  *              pad = lock generation, stack2 = release sequence number of the
  *              release that let this waiter in (0 = unknown / not acquired).
+ *   LOCK_BLAMED  a LOCK_WAIT whose holder is known: stack2 = the stack the
+ *              releasing holder published (lk_entry.blame) instead of a
+ *              sequence number; no join needed.
  *   LOCK_HOLD  stack = holder stack (captured at its unlock), a = address,
  *              b = hold ns (0 when the acquisition was not seen),
- *              pad = generation, stack2 = this release's sequence number.
+ *              pad = generation, stack2 = this release's sequence number,
+ *              or 0 when the holder published its stack (then no WAIT
+ *              waits for this HOLD).
  *   LOCK_SITE  stack = first-use site, a = address, pad = generation.
+ *   LOCK_HOLDS a = address, pad = the generation that ended, b = hold ns
+ *              and stack = number of the contended holds the application
+ *              side counted itself (published releases, see below); sent
+ *              just before its LOCK_DEAD. While a lock lives the collector
+ *              reads these counts from the entry (lk_app_counts).
  *   LOCK_DEAD  a = address, pad = the generation that ended,
  *              b = its acquisitions counted by the application side.
  *
@@ -25,6 +35,14 @@
  * tracked lock takes a number (inside the critical section, one atomic add on
  * a line the lock already bounces), the waiter reads the latest number after
  * acquiring, and the collector joins WAIT and HOLD on (lock, generation, seq).
+ *
+ * The join is the fallback. A holder that has a recent stack for this lock
+ * (lock_hooks.c caches one per thread, lock and role for a millisecond)
+ * publishes (seq, stack) in the lock's entry before the real unlock; the
+ * waiter it lets in reads both after acquiring and, when the numbers agree,
+ * names the holder in its own event. Such a release sends no HOLD at all:
+ * its hold time is added to the entry. On a hot lock nearly every release
+ * goes that way, so events stay few and the join caches small.
  */
 #ifndef MEMPROF_LOCKSTATE_H
 #define MEMPROF_LOCKSTATE_H
@@ -42,7 +60,10 @@ typedef struct lk_entry {
     _Atomic uint32_t rel_seq;       /* releases seen (see above) */
     uint32_t unused;
     _Atomic uint64_t acquisitions;  /* acquisitions while known contended */
-    char pad[64 - 32];              /* one entry per cache line: hot locks in
+    _Atomic uint64_t blame;         /* seq << 32 | holder stack, see above */
+    _Atomic uint64_t hold_ns;       /* contended holds whose HOLD was not sent */
+    _Atomic uint64_t holds;
+    char pad[64 - 56];              /* one entry per cache line: hot locks in
                                        neighbouring slots must not share one */
 } lk_entry;
 _Static_assert(sizeof(lk_entry) == 64, "lk_entry is one cache line");
@@ -53,9 +74,13 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
     return (uint32_t)(((addr >> 3) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-/* Acquisitions counted for (addr, gen) by the application side, 0 if unknown.
- * Read by the collector when exporting; a relaxed read of a live counter. */
-uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen) MP_HIDDEN;
+/* What the application side counted for (addr, gen) itself; zeros if
+ * unknown. Read by the collector when exporting: relaxed reads of live
+ * counters. */
+typedef struct lk_counts {
+    uint64_t acquisitions, hold_ns, holds;
+} lk_counts;
+lk_counts lk_app_counts(uint64_t addr, uint32_t gen) MP_HIDDEN;
 /* Forgets every application-side lock (fork child, single-threaded). */
 void lk_app_after_fork_child(void) MP_HIDDEN;
 

@@ -218,7 +218,9 @@ enum mp_event_type {
     MP_EV_LOCK_WAIT = 3,  /* stack = waiter, stack2 = holder, a = lock addr, b = wait ns */
     MP_EV_LOCK_HOLD = 4,  /* stack = holder, a = lock addr, b = hold ns */
     MP_EV_LOCK_SITE = 5,  /* stack = first-use site, a = lock addr */
-    MP_EV_LOCK_DEAD = 6   /* a = lock addr: destroyed, next use is a new lock */
+    MP_EV_LOCK_DEAD = 6,  /* a = lock addr: destroyed, next use is a new lock */
+    MP_EV_LOCK_BLAMED = 7, /* a LOCK_WAIT with stack2 = the holder's stack */
+    MP_EV_LOCK_HOLDS = 8  /* see lockstate.h */
 };
 typedef struct mp_event {
     uint16_t type;
