@@ -2,16 +2,18 @@
  * lock_hooks.c - pthread lock interposers: the application-thread side of
  * lock profiling.
  *
- * Contention is detected mutrace-style: every blocking acquire first calls
- * the real trylock. When that succeeds (the uncontended case) the only extra
- * work is one load from a 64 Kbit "address may be contended" bitmap; no
- * clock, no table, no stack. When it fails with EBUSY the waiter captures its
- * stack (while it would be waiting anyway), times the real blocking call and
- * emits LOCK_WAIT. Locks seen contended get an entry in a lock-free table
- * (lk_entry, lockstate.h) and their bitmap bit; from then on acquisitions are
- * timed in a small per-thread array, and an unlock that finds waiters emits
- * LOCK_HOLD with the unlocker's stack (Go's mutex profile blames the
- * unlocker too). The collector (lockagg.c) joins the two.
+ * A blocking acquire of a mutex or spinlock first peeks at the lock word:
+ * free and never contended (one bitmap load, lock_table.c) means a tail
+ * call to the real lock and nothing else; no clock, no table, no stack.
+ * A busy lock takes the slow path: the real trylock tells contention
+ * (EBUSY) from an owner's re-lock; on contention the waiter captures its
+ * stack (while it would be waiting anyway), times the real blocking call
+ * and emits LOCK_WAIT. rwlocks, which have no single word to peek at, start
+ * with the trylock. Locks seen contended get an entry in the table and
+ * their bitmap bit; from then on acquisitions are timed in a small
+ * per-thread array, and an unlock that finds waiters blames the unlocker
+ * (Go's mutex profile blames the unlocker too): see lockstate.h for how
+ * the waiter and the holder meet. Condition variables: lock_cond.c.
  *
  * Invisible by construction: glibc-internal locks (stdio, dlopen, malloc
  * arenas) and futex-based user locks, which never go through the PLT.
@@ -20,87 +22,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 /* Spinlocks are volatile ints; the address is all we keep. */
 #define LK_ADDR(p) ((const void *)(uintptr_t)(p))
-
-/* ------------------------------------------------------------------------
- * Contended-lock bitmap and table.
- * ---------------------------------------------------------------------- */
-#define LK_BITMAP_BITS 16
-#define LK_MAX_PROBE 64
-static _Atomic uint64_t lk_bitmap[(1u << LK_BITMAP_BITS) / 64];
-static lk_entry *_Atomic lk_table;
-
-static inline bool lk_on(void)
-{
-    return mp_active() && MP_LIKELY(mp_cfg.locks != 0);
-}
-
-/* The bitmap index needs no multiply: address bits folded, so that locks
- * next to each other (one per cache line, an array of them) spread. */
-static inline uint32_t lk_bit(uint64_t addr)
-{
-    return (uint32_t)((addr >> 3) ^ (addr >> 19)) & ((1u << LK_BITMAP_BITS) - 1);
-}
-
-static inline bool lk_maybe_tracked(const void *addr)
-{
-    uint32_t h = lk_bit((uintptr_t)addr);
-    return (atomic_load_explicit(&lk_bitmap[h >> 6], memory_order_relaxed) >> (h & 63)) & 1;
-}
-
-static lk_entry *lk_table_get(bool create)
-{
-    lk_entry *t = atomic_load_explicit(&lk_table, memory_order_acquire);
-    if (t || !create)
-        return t;
-    lk_entry *fresh = mp_pages(LK_TABLE_SIZE * sizeof(lk_entry));
-    if (!fresh)
-        return NULL;
-    if (!atomic_compare_exchange_strong(&lk_table, &t, fresh)) {
-        mp_pages_free(fresh, LK_TABLE_SIZE * sizeof(lk_entry));
-        return t;
-    }
-    return fresh;
-}
-
-/* Finds addr's entry, claiming a free slot for it when create is set
- * (linear probing, slots are never released, so a lookup may stop at the
- * first free slot). NULL when absent or the probe window is full. */
-static lk_entry *lk_lookup(uint64_t addr, bool create)
-{
-    lk_entry *t = lk_table_get(create);
-    if (!t)
-        return NULL;
-    uint32_t i = lk_hash(addr, LK_TABLE_BITS);
-    for (int probe = 0; probe < LK_MAX_PROBE; probe++, i = (i + 1) & (LK_TABLE_SIZE - 1)) {
-        uint64_t cur = atomic_load_explicit(&t[i].addr, memory_order_acquire);
-        if (cur == addr)
-            return &t[i];
-        if (cur != 0)
-            continue;
-        if (!create)
-            return NULL;
-        if (atomic_compare_exchange_strong(&t[i].addr, &cur, addr) || cur == addr) {
-            uint32_t h = lk_bit(addr);
-            atomic_fetch_or(&lk_bitmap[h >> 6], 1ull << (h & 63));
-            return &t[i];
-        }
-    }
-    return NULL;
-}
-
-lk_counts lk_app_counts(uint64_t addr, uint32_t gen)
-{
-    lk_entry *e = lk_lookup(addr, false);
-    if (!e || atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
-        return (lk_counts){0, 0, 0};
-    return (lk_counts){atomic_load_explicit(&e->acquisitions, memory_order_relaxed),
-                       atomic_load_explicit(&e->hold_ns, memory_order_relaxed),
-                       atomic_load_explicit(&e->holds, memory_order_relaxed)};
-}
 
 /* ------------------------------------------------------------------------
  * Per-thread state: locks this thread holds that are known contended, and
@@ -230,7 +154,7 @@ static void lk_emit_wait(const void *addr, uint16_t kind, uint32_t stack, lk_ent
 }
 
 /* Records one contention: the calling thread waited wait_ns for addr. */
-static void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
+void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
 {
     uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
     lk_entry *e = lk_lookup((uintptr_t)addr, true);
@@ -245,7 +169,7 @@ static MP_NOINLINE void lk_spin_end(const void *addr, uint16_t kind)
     lk_record_wait(addr, kind, mp_now_ns() - lk_spin_t0, true);
 }
 
-static MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
+MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 {
     if (lk_spin_addr == addr)
         lk_spin_end(addr, kind);
@@ -406,14 +330,8 @@ static inline bool lk_rwlock_looks_free(pthread_rwlock_t *l)
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
  * ---------------------------------------------------------------------- */
-typedef struct lk_rel {
-    uint64_t hold_ns;
-    uint32_t seq;
-    uint32_t gen;
-} lk_rel;
-
 /* Runs before the real unlock; true when lk_release_end must follow it. */
-static MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
+MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
 {
     int i = lk_nheld - 1;
     while (i >= 0 && lk_held_tab[i].addr != addr)
@@ -446,7 +364,7 @@ static MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
 
 /* Runs after the real unlock, so the unwind does not lengthen the critical
  * section; the stack is still the unlocker's. */
-static MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
+MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
     lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER), r->seq, r->gen, addr,
             r->hold_ns);
@@ -489,102 +407,6 @@ static inline void lk_forget(const void *addr)
 
 
 /* ------------------------------------------------------------------------
- * Condition variables. glibc re-locks the mutex inside pthread_cond_wait
- * through an internal call our mutex hook never sees, so the wait hooks do
- * the mutex accounting themselves: a release on entry, an acquisition on
- * return, and the re-lock contention in between, estimated as follows.
- *
- * We cannot see the instant a waiter was woken, only the last signal or
- * broadcast on the cond (its hook stamps the time when the cond has known
- * waiters). t_return - max(t_signal, t_enter) is wake-up latency plus the
- * time spent queueing for the mutex; only the part above
- * LK_RELOCK_THRESHOLD_NS is treated as contention, so a plain wake-up
- * (scheduler latency) is not. A broadcast to many waiters that then pile up
- * on the mutex shows as one contention per late waiter, waiting since the
- * broadcast. Signals that are older than the wait's start (t_signal <
- * t_enter: we missed the signal that woke us) are not used. The slot table
- * is direct-mapped by cond address; a cond whose slot is taken by another
- * cond with waiters goes unaccounted.
- * ---------------------------------------------------------------------- */
-#define LK_COND_BITS 10
-/* Measured here (2-vCPU VM, signal -> return from pthread_cond_wait with
- * an idle mutex): p50 4-10 us, p90 12-29 us, p99 25-60 us. */
-#define LK_RELOCK_THRESHOLD_NS 100000ull
-typedef struct lk_cond_slot {
-    _Atomic uint64_t addr;
-    _Atomic uint64_t t_signal;
-    _Atomic uint32_t waiters;
-    uint32_t pad[3];
-} lk_cond_slot;
-static lk_cond_slot lk_conds[1u << LK_COND_BITS];
-
-typedef struct lk_cw {
-    lk_cond_slot *slot;
-    pthread_mutex_t *m;
-    uint64_t t_enter;
-} lk_cw;
-
-static lk_cond_slot *lk_cond_claim(const pthread_cond_t *c)
-{
-    lk_cond_slot *s = &lk_conds[lk_hash((uintptr_t)c, LK_COND_BITS)];
-    uint64_t cur = atomic_load_explicit(&s->addr, memory_order_relaxed);
-    if (cur != (uintptr_t)c) {
-        if (atomic_load_explicit(&s->waiters, memory_order_relaxed) != 0)
-            return NULL;
-        if (!atomic_compare_exchange_strong(&s->addr, &cur, (uintptr_t)c) && cur != (uintptr_t)c)
-            return NULL;
-    }
-    atomic_fetch_add_explicit(&s->waiters, 1, memory_order_relaxed);
-    return s;
-}
-
-static MP_NOINLINE void lk_cond_enter(lk_cw *cw, pthread_cond_t *c, pthread_mutex_t *m)
-{
-    lk_rel r;
-    cw->m = m;
-    /* The real unlock happens inside the wait, so the holder's stack is
-     * taken just before it (only when the mutex has waiters). */
-    if (lk_maybe_tracked(m) && lk_release_begin(m, &r))
-        lk_release_end(m, MP_LOCK_MUTEX, &r);
-    cw->slot = lk_cond_claim(c);
-    cw->t_enter = mp_now_ns();
-}
-
-static MP_NOINLINE void lk_cond_leave(lk_cw *cw, int rc)
-{
-    if (cw->slot) {
-        uint64_t t_ret = mp_now_ns();
-        uint64_t ts = atomic_load_explicit(&cw->slot->t_signal, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&cw->slot->waiters, 1, memory_order_relaxed);
-        if (rc == 0 && ts >= cw->t_enter && t_ret - ts > LK_RELOCK_THRESHOLD_NS)
-            lk_record_wait(cw->m, MP_LOCK_MUTEX, t_ret - ts, true);
-    }
-    if (rc == 0 || rc == ETIMEDOUT || rc == EOWNERDEAD)   /* the mutex is held again */
-        lk_acquired(cw->m, MP_LOCK_MUTEX);
-}
-
-static inline void lk_cond_signalled(const pthread_cond_t *c)
-{
-    if (!lk_on())
-        return;
-    lk_cond_slot *s = &lk_conds[lk_hash((uintptr_t)c, LK_COND_BITS)];
-    if (MP_UNLIKELY(atomic_load_explicit(&s->addr, memory_order_relaxed) == (uintptr_t)c) &&
-        atomic_load_explicit(&s->waiters, memory_order_relaxed) != 0)
-        atomic_store_explicit(&s->t_signal, mp_now_ns(), memory_order_relaxed);
-}
-
-#define LK_COND_WAIT(c, m, WAIT)                                                           \
-    do {                                                                                   \
-        if (!lk_on())                                                                      \
-            return WAIT;                                                                   \
-        lk_cw cw_;                                                                         \
-        lk_cond_enter(&cw_, c, m);                                                         \
-        int rc_ = WAIT;                                                                    \
-        lk_cond_leave(&cw_, rc_);                                                          \
-        return rc_;                                                                        \
-    } while (0)
-
-/* ------------------------------------------------------------------------
  * Lifecycle.
  * ---------------------------------------------------------------------- */
 /* Fork child: the other threads are gone, and with them every waiter and
@@ -592,10 +414,8 @@ static inline void lk_cond_signalled(const pthread_cond_t *c)
  * too (its unlocks then pass through untracked). */
 void lk_app_after_fork_child(void)
 {
-    lk_entry *t = atomic_exchange(&lk_table, NULL);
-    mp_pages_free(t, LK_TABLE_SIZE * sizeof(lk_entry));
-    memset(lk_bitmap, 0, sizeof(lk_bitmap));
-    memset(lk_conds, 0, sizeof(lk_conds));
+    lk_table_after_fork_child();
+    lk_cond_after_fork_child();
     lk_nheld = 0;
     lk_spin_addr = NULL;
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
@@ -696,33 +516,3 @@ LK_DEF_TRY(pthread_spin_trylock, pthread_spinlock_t, MP_LOCK_SPIN, spin_trylock)
 LK_DEF_UNLOCK(pthread_spin_unlock, pthread_spinlock_t, MP_LOCK_SPIN, spin_unlock)
 LK_DEF_INIT(pthread_spin_init, pthread_spinlock_t, int, spin_init)
 LK_DEF_DESTROY(pthread_spin_destroy, pthread_spinlock_t, spin_destroy)
-
-int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
-{
-    LK_COND_WAIT(c, m, REAL(int (*)(pthread_cond_t *, pthread_mutex_t *), cond_wait)(c, m));
-}
-
-int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *at)
-{
-    typedef int (*fn)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-    LK_COND_WAIT(c, m, REAL(fn, cond_timedwait)(c, m, at));
-}
-
-int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
-                           const struct timespec *at)
-{
-    typedef int (*fn)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
-    LK_COND_WAIT(c, m, REAL(fn, cond_clockwait)(c, m, clk, at));
-}
-
-int pthread_cond_signal(pthread_cond_t *c)
-{
-    lk_cond_signalled(c);
-    return REAL(int (*)(pthread_cond_t *), cond_signal)(c);
-}
-
-int pthread_cond_broadcast(pthread_cond_t *c)
-{
-    lk_cond_signalled(c);
-    return REAL(int (*)(pthread_cond_t *), cond_broadcast)(c);
-}

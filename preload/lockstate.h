@@ -74,6 +74,57 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
     return (uint32_t)(((addr >> 3) * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
+/* ------------------------------------------------------------------------
+ * Contended locks (lock_table.c): a bitmap every hook consults, and the
+ * table behind it.
+ * ---------------------------------------------------------------------- */
+#define LK_BITMAP_BITS 16
+#define LK_BITMAP_WORDS ((1u << LK_BITMAP_BITS) / 64)
+extern _Atomic uint64_t lk_bitmap[LK_BITMAP_WORDS] MP_HIDDEN;
+
+/* The bitmap index needs no multiply: address bits folded, so that locks
+ * next to each other (one per cache line, an array of them) spread. */
+static inline uint32_t lk_bit(uint64_t addr)
+{
+    return (uint32_t)((addr >> 3) ^ (addr >> 19)) & ((1u << LK_BITMAP_BITS) - 1);
+}
+
+/* False: addr was certainly never contended. */
+static inline bool lk_maybe_tracked(const void *addr)
+{
+    uint32_t h = lk_bit((uintptr_t)addr);
+    return (atomic_load_explicit(&lk_bitmap[h >> 6], memory_order_relaxed) >> (h & 63)) & 1;
+}
+
+/* addr's entry, claimed (and its bit set) when create is set and it has
+ * none; NULL when absent or the table has no room near its slot. */
+lk_entry *lk_lookup(uint64_t addr, bool create) MP_HIDDEN;
+void lk_table_after_fork_child(void) MP_HIDDEN;
+
+static inline bool lk_on(void)
+{
+    return mp_active() && MP_LIKELY(mp_cfg.locks != 0);
+}
+
+/* ------------------------------------------------------------------------
+ * What lock_cond.c uses of the mutex accounting (lock_hooks.c).
+ * ---------------------------------------------------------------------- */
+/* The calling thread waited wait_ns for addr (and acquired it, or not). */
+void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired) MP_HIDDEN;
+/* The calling thread holds addr again without a blocking call we timed. */
+void lk_acquired_slow(const void *addr, uint16_t kind) MP_HIDDEN;
+
+/* A release in two halves around the real unlock: begin (before) returns
+ * true when end (after) must run; end captures the holder's stack. */
+typedef struct lk_rel {
+    uint64_t hold_ns;
+    uint32_t seq;
+    uint32_t gen;
+} lk_rel;
+bool lk_release_begin(const void *addr, lk_rel *r) MP_HIDDEN;
+void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r) MP_HIDDEN;
+void lk_cond_after_fork_child(void) MP_HIDDEN;
+
 /* What the application side counted for (addr, gen) itself; zeros if
  * unknown. Read by the collector when exporting: relaxed reads of live
  * counters. */
