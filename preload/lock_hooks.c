@@ -47,7 +47,9 @@ static MP_TLS int lk_nheld;
  * acquisition (no event per failed try: a spin fails millions of times).
  * One run is pending per thread; an EBUSY on another lock starts a new one.
  * Code that fails, does other work and succeeds later is charged the time
- * in between: it was denied the lock that long. */
+ * in between: it was denied the lock that long. A failed trylock is
+ * contention, so its lock enters the table; the acquire fast paths then
+ * need not look at lk_spin_addr: a lock with a pending run has its bit. */
 static MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0;
 
@@ -183,13 +185,13 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 /* The calling thread acquired addr without waiting in a blocking call. */
 static inline void lk_acquired(const void *addr, uint16_t kind)
 {
-    if (MP_UNLIKELY(lk_maybe_tracked(addr) || lk_spin_addr == addr))
+    if (MP_UNLIKELY(lk_maybe_tracked(addr)))
         lk_acquired_slow(addr, kind);
 }
 
 static MP_NOINLINE void lk_try_failed(const void *addr)
 {
-    if (lk_spin_addr != addr) {
+    if (lk_spin_addr != addr && lk_lookup((uintptr_t)addr, true)) {
         lk_spin_addr = addr;
         lk_spin_t0 = mp_now_ns();
     }
@@ -287,20 +289,19 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
  */
 #define LK_ACQUIRE_PEEK(addr, LOOKS_FREE, BLOCK, SLOW)                                     \
     do {                                                                                   \
-        if (MP_LIKELY(LOOKS_FREE) && MP_LIKELY(!lk_maybe_tracked(addr)) &&                 \
-            lk_spin_addr != addr)                                                          \
+        if (MP_LIKELY(LOOKS_FREE) && MP_LIKELY(!lk_maybe_tracked(addr)))                   \
             return BLOCK;                                                                  \
         return SLOW;                                                                       \
     } while (0)
 
 /* Locks with no single word to peek at (rwlocks, which readers share):
- * one trylock, one bitmap load, one thread-local compare. Whether profiling
+ * one trylock and one bitmap load. Whether profiling
  * is on at all is only asked on the slow path: an acquisition of an
  * untracked lock has nothing to record either way. */
 #define LK_ACQUIRE_TRY(addr, TRY, SLOW)                                                    \
     do {                                                                                   \
         int rc_ = TRY;                                                                     \
-        if (MP_LIKELY(rc_ == 0) && MP_LIKELY(!lk_maybe_tracked(addr)) && lk_spin_addr != addr) \
+        if (MP_LIKELY(rc_ == 0) && MP_LIKELY(!lk_maybe_tracked(addr)))                     \
             return 0;                                                                      \
         return SLOW;                                                                       \
     } while (0)

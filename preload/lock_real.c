@@ -52,6 +52,20 @@ MP_NOINLINE void *lk_resolve(int i)
     return p;
 }
 
+#define X(id, name, ver)                                                                   \
+    static MP_NOINLINE void *lk_resolve_##id(void)                                         \
+    {                                                                                      \
+        return lk_resolve(LK_##id);                                                        \
+    }
+LK_FNS(X)
+#undef X
+
+const lk_resolver lk_resolvers[LK_NFNS] = {
+#define X(id, name, ver) [LK_##id] = lk_resolve_##id,
+    LK_FNS(X)
+#undef X
+};
+
 void mp_locks_init(void)
 {
     for (int i = 0; i < LK_NFNS; i++)

@@ -82,11 +82,12 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
 #define LK_BITMAP_WORDS ((1u << LK_BITMAP_BITS) / 64)
 extern _Atomic uint64_t lk_bitmap[LK_BITMAP_WORDS] MP_HIDDEN;
 
-/* The bitmap index needs no multiply: address bits folded, so that locks
- * next to each other (one per cache line, an array of them) spread. */
+/* Address bits 3..18: locks in the same 512 KiB never share a bit, and a
+ * false "maybe" costs one table lookup. Every acquire and release computes
+ * this, so it is a shift and a mask. */
 static inline uint32_t lk_bit(uint64_t addr)
 {
-    return (uint32_t)((addr >> 3) ^ (addr >> 19)) & ((1u << LK_BITMAP_BITS) - 1);
+    return (uint32_t)(addr >> 3) & ((1u << LK_BITMAP_BITS) - 1);
 }
 
 /* False: addr was certainly never contended. */
@@ -178,12 +179,18 @@ enum {
 };
 extern void *_Atomic lk_fn[LK_NFNS] MP_HIDDEN;
 void *lk_resolve(int i) MP_HIDDEN;
+/* lk_resolve as the hooks' fast paths call it: one argument-less function
+ * per index. With no argument to load for the cold call, GCC keeps the
+ * hook's own arguments alive only on that path (shrink-wrapping), and the
+ * fast path is a check and a tail call with no stack frame. */
+typedef void *(*lk_resolver)(void);
+extern const lk_resolver lk_resolvers[LK_NFNS] MP_HIDDEN;
 
 /* Resolved once, lazily on first use or eagerly by mp_locks_init. */
 static inline void *lk_real(int i)
 {
     void *p = atomic_load_explicit(&lk_fn[i], memory_order_acquire);
-    return MP_LIKELY(p != NULL) ? p : lk_resolve(i);
+    return MP_LIKELY(p != NULL) ? p : lk_resolvers[i]();
 }
 #define REAL(type, id) ((type)lk_real(LK_##id))
 
