@@ -218,9 +218,24 @@ bool mp_addrset_remove(const void *p, mp_block *out)
     return found;
 }
 
-/* Forked child: forget the parent's blocks (and any lock held mid-fork).
- * The old tables are left mapped: they are the parent's pages, shared
- * copy-on-write, and unmapping them buys nothing. */
+/* Makes p's filter bit stick: free(p) then always reaches its slow path
+ * (see free() in malloc_hooks.c: bootstrap blocks). A saturated count is
+ * never decremented. */
+void mp_addrset_pin(const void *p)
+{
+    size_t i = mp_filter_index(p);
+    shard *s = &shards[i & (N_SHARDS - 1)];
+    bool locked = shard_lock(s);
+    filter_count[i] = UINT16_MAX;
+    atomic_fetch_or_explicit(&mp_filter_bits[i / 64], 1ull << (i % 64), memory_order_relaxed);
+    if (locked)
+        shard_unlock(s);
+}
+
+/* Forked child: forget the parent's blocks (and any lock held mid-fork),
+ * but not the pinned (saturated) filter slots. The old tables are left
+ * mapped: they are the parent's pages, shared copy-on-write, and unmapping
+ * them buys nothing. */
 void mp_addrset_clear(void)
 {
     for (int i = 0; i < N_SHARDS; i++) {
@@ -228,6 +243,14 @@ void mp_addrset_clear(void)
         shards[i].cap = shards[i].used = 0;
         atomic_store(&shards[i].lock.v, 0);
     }
-    memset(filter_count, 0, sizeof(filter_count));
-    memset((void *)mp_filter_bits, 0, sizeof(mp_filter_bits));
+    for (size_t i = 0; i < (1u << MP_FILTER_BITS); i++) {
+        bool pinned = filter_count[i] == UINT16_MAX;
+        if (!pinned)
+            filter_count[i] = 0;
+        if (i % 64 == 0)
+            atomic_store_explicit(&mp_filter_bits[i / 64], 0, memory_order_relaxed);
+        if (pinned)
+            atomic_fetch_or_explicit(&mp_filter_bits[i / 64], 1ull << (i % 64),
+                                     memory_order_relaxed);
+    }
 }

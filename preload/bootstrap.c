@@ -5,7 +5,9 @@
  * state), and some libraries allocate from constructors that run before
  * ours. Those few requests are served from a static arena. Each block has a
  * 16-byte header holding its size so realloc can copy it out; free() simply
- * ignores arena blocks (the arena is never reused, it is tiny).
+ * ignores arena blocks (the arena is never reused, it is tiny). Each block
+ * pins its address-filter bit, so free() need not test for arena blocks
+ * on its fast path: they always reach the slow one.
  */
 #include "shim.h"
 
@@ -30,6 +32,7 @@ void *mp_boot_alloc(size_t size, size_t align)
             return NULL;
     } while (!atomic_compare_exchange_weak(&boot_used, &old, end));
     memcpy(mp_boot_arena + start - sizeof(size_t), &size, sizeof(size_t));
+    mp_addrset_pin(mp_boot_arena + start);
     return mp_boot_arena + start;   /* static storage: already zeroed */
 }
 

@@ -5,7 +5,8 @@
  * thread's sample countdown and call the real allocator (for malloc, as a
  * tail call). Everything else
  * (sampling, stack capture, bookkeeping) is out of line in track_new().
- * The fast path of free is one load from the address filter.
+ * The fast path of free is one load from the address filter (which also
+ * catches bootstrap blocks: their bits are pinned).
  *
  * Blocks are never given headers: what the application gets is exactly
  * what the real allocator returned, so malloc_usable_size, foreign frees
@@ -163,13 +164,22 @@ void *calloc(size_t n, size_t size)
     return account(mp_real.calloc(n, size), total);
 }
 
-/* free(NULL) needs no test: NULL is not in the arena, and a filter hit on
- * it costs one failed lookup. */
+/* A filter hit: a sampled block, a bootstrap block (their bits are
+ * pinned), or a false positive. */
+MP_NOINLINE static void free_slow(void *p)
+{
+    if (mp_boot_owns(p))
+        return;
+    untrack_and_emit(p);
+    mp_real.free(p);
+}
+
+/* One filter load and a tail call. free(NULL) needs no test: a filter hit
+ * on it costs one failed lookup. */
 void free(void *p)
 {
-    if (MP_UNLIKELY(mp_boot_owns(p)))
-        return;
-    forget(p);
+    if (MP_UNLIKELY(mp_addrset_maybe(p)))
+        return free_slow(p);
     mp_real.free(p);
 }
 

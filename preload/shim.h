@@ -288,6 +288,7 @@ static inline bool mp_addrset_maybe(const void *p)
  * *stale: its free was never seen), -1 no room. */
 int mp_addrset_insert(const mp_block *b, mp_block *stale) MP_HIDDEN;
 bool mp_addrset_remove(const void *p, mp_block *out) MP_HIDDEN;
+void mp_addrset_pin(const void *p) MP_HIDDEN;
 void mp_addrset_clear(void) MP_HIDDEN;
 int mp_addrset_init(void) MP_HIDDEN;
 
