@@ -18,8 +18,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -185,6 +187,7 @@ static void *collector_main(void *arg)
         close(listen_fd);
     listen_fd = -1;
     atomic_store(&thread_exited, 1);
+    syscall(SYS_futex, &thread_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     return NULL;
 }
 
@@ -214,7 +217,9 @@ int mp_collector_start(void)
     return 0;
 }
 
-/* Bounded: if the collector is stuck (it should never be), exit anyway. */
+/* Bounded: if the collector is stuck (it should never be), exit anyway.
+ * The collector's exit wakes the futex, so a short program's exit waits
+ * for exactly as long as the collector takes to finish its pass. */
 void mp_collector_stop(void)
 {
     atomic_store(&stop_requested, 1);
@@ -223,9 +228,16 @@ void mp_collector_stop(void)
     if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
         /* already signalled */
     }
-    struct timespec nap = {0, 100000};
-    for (int i = 0; i < 30000 && !atomic_load(&thread_exited); i++)
-        nanosleep(&nap, NULL);
+    uint64_t deadline = mp_now_ns() + 3000000000ull;
+    while (!atomic_load(&thread_exited)) {
+        uint64_t now = mp_now_ns();
+        if (now >= deadline)
+            break;
+        /* Sliced, so that a wake-up lost to a thread that exited between
+         * our load and the wait costs one slice, not the deadline. */
+        struct timespec slice = {0, 10000000};
+        syscall(SYS_futex, &thread_exited, FUTEX_WAIT_PRIVATE, 0, &slice, NULL, 0);
+    }
 }
 
 void mp_collector_after_fork_child(void)
