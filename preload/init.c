@@ -226,7 +226,7 @@ static void atfork_child(void)
     if (atomic_load(&mp_state) == MP_STATE_READY) {
         mp_pid = getpid();
         start_realtime_ns = mp_realtime_ns();
-        memset(&mp_stats_g, 0, sizeof(mp_stats_g));
+        mp_stats_reset();
         mp_rings_after_fork_child();
         mp_addrset_clear();
         mp_aggregates_reset();

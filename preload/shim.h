@@ -249,14 +249,34 @@ mp_ring *mp_ring_new(void) MP_HIDDEN;
 bool mp_ring_push(mp_ring *r, const mp_event *ev) MP_HIDDEN;
 bool mp_ring_pop(mp_ring *r, mp_event *ev) MP_HIDDEN;
 
-/* ---- counters (collector.c) ---- */
+/* ---- counters (state.c) ----
+ * Sharded by thread: samples, frees and contentions are counted by every
+ * thread on its slow paths, and one shared cache line would bounce between
+ * cores on every allocation at MEMPROF_SAMPLE=1. Snapshots sum the shards. */
 typedef struct mp_stats {
     _Atomic uint64_t samples, sampled_frees, events_stalled, events_dropped,
         unwind_failures, stack_table_full, addrset_full, lock_contentions,
         lock_events_dropped, threads_seen;
 } mp_stats;
-extern mp_stats mp_stats_g MP_HIDDEN;
-#define MP_COUNT(field) atomic_fetch_add_explicit(&mp_stats_g.field, 1, memory_order_relaxed)
+#define MP_STAT_SHARDS 16
+typedef struct mp_stats_shard {
+    _Alignas(64) mp_stats s;
+} mp_stats_shard;
+extern mp_stats_shard mp_stats_sh[MP_STAT_SHARDS] MP_HIDDEN;
+extern MP_TLS unsigned mp_stat_slot MP_HIDDEN;   /* 1 + this thread's shard; 0 unset */
+unsigned mp_stat_slot_assign(void) MP_HIDDEN;
+static inline mp_stats *mp_my_stats(void)
+{
+    unsigned slot = mp_stat_slot;
+    if (MP_UNLIKELY(slot == 0))
+        slot = mp_stat_slot_assign();
+    return &mp_stats_sh[slot - 1].s;
+}
+#define MP_COUNT(field) atomic_fetch_add_explicit(&mp_my_stats()->field, 1, memory_order_relaxed)
+/* The sum over the shards of one counter: MP_STAT_TOTAL(samples). */
+uint64_t mp_stat_total(size_t offset) MP_HIDDEN;
+#define MP_STAT_TOTAL(field) mp_stat_total(offsetof(mp_stats, field))
+void mp_stats_reset(void) MP_HIDDEN;
 
 /* ---- sampled block set (addrset.c) ---- */
 typedef struct mp_block {

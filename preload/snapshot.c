@@ -171,16 +171,16 @@ static void fill_meta(mp_meta *m, int trigger, uint32_t this_seq, strbuf *sb)
     read_cmdline(text, sizeof(text));
     m->cmdline = add_string(sb, text);
     mp_counters *c = &m->counters;
-    c->samples = atomic_load(&mp_stats_g.samples);
-    c->sampled_frees = atomic_load(&mp_stats_g.sampled_frees);
-    c->events_stalled = atomic_load(&mp_stats_g.events_stalled);
-    c->events_dropped = atomic_load(&mp_stats_g.events_dropped);
-    c->unwind_failures = atomic_load(&mp_stats_g.unwind_failures);
-    c->stack_table_full = atomic_load(&mp_stats_g.stack_table_full);
-    c->addrset_full = atomic_load(&mp_stats_g.addrset_full);
-    c->lock_contentions = atomic_load(&mp_stats_g.lock_contentions);
-    c->lock_events_dropped = atomic_load(&mp_stats_g.lock_events_dropped);
-    c->threads_seen = atomic_load(&mp_stats_g.threads_seen);
+    c->samples = MP_STAT_TOTAL(samples);
+    c->sampled_frees = MP_STAT_TOTAL(sampled_frees);
+    c->events_stalled = MP_STAT_TOTAL(events_stalled);
+    c->events_dropped = MP_STAT_TOTAL(events_dropped);
+    c->unwind_failures = MP_STAT_TOTAL(unwind_failures);
+    c->stack_table_full = MP_STAT_TOTAL(stack_table_full);
+    c->addrset_full = MP_STAT_TOTAL(addrset_full);
+    c->lock_contentions = MP_STAT_TOTAL(lock_contentions);
+    c->lock_events_dropped = MP_STAT_TOTAL(lock_events_dropped);
+    c->threads_seen = MP_STAT_TOTAL(threads_seen);
 }
 
 static bool build_alloc(build *b)

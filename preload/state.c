@@ -4,6 +4,7 @@
  */
 #include "shim.h"
 
+#include <string.h>
 #include <time.h>
 
 mp_config mp_cfg = {
@@ -16,7 +17,31 @@ _Atomic int mp_state = MP_STATE_OFF;
 pid_t mp_pid;
 MP_TLS int mp_guard;
 MP_TLS int mp_in_hook;
-mp_stats mp_stats_g;
+mp_stats_shard mp_stats_sh[MP_STAT_SHARDS];
+MP_TLS unsigned mp_stat_slot;
+static _Atomic unsigned stat_next_slot;
+
+unsigned mp_stat_slot_assign(void)
+{
+    unsigned n = atomic_fetch_add_explicit(&stat_next_slot, 1, memory_order_relaxed);
+    mp_stat_slot = n % MP_STAT_SHARDS + 1;
+    return mp_stat_slot;
+}
+
+uint64_t mp_stat_total(size_t offset)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < MP_STAT_SHARDS; i++) {
+        _Atomic uint64_t *c = (_Atomic uint64_t *)((char *)&mp_stats_sh[i].s + offset);
+        sum += atomic_load_explicit(c, memory_order_relaxed);
+    }
+    return sum;
+}
+
+void mp_stats_reset(void)
+{
+    memset(mp_stats_sh, 0, sizeof(mp_stats_sh));
+}
 
 void mp_spin_lock(mp_spinlock *l)
 {
