@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/futex.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -29,6 +28,7 @@
 #define MAX_AGG_STACKS (1u << 20)
 #define BUSY_POLL_MS 1
 #define IDLE_POLL_MS 20
+#define REQUEST_CHECK_NS 10000000ull
 #define MODULE_RESCAN_NS 1000000000ull
 
 
@@ -37,6 +37,8 @@ static pthread_t collector_thread;
 static _Atomic int stop_requested, thread_exited;
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
 static int listen_fd = -1;
+static struct sockaddr_un listen_addr;   /* what listen_fd must still be bound to */
+static socklen_t listen_addr_len;
 
 /* ---- aggregation ---- */
 
@@ -96,22 +98,34 @@ static void open_request_socket(void)
     addr.sun_family = AF_UNIX;
     int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "memprof.%d", (int)mp_pid);
     socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = mp_fd_park(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return;
     if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 4) != 0) {
         close(fd);
         return;
     }
+    listen_addr = addr;
+    listen_addr_len = len;
     listen_fd = fd;
 }
 
-/* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */
-static void serve_request(void)
+/* Whether fd is still our listening socket. The application may have
+ * closed it (daemons close every descriptor they did not open) and even
+ * reused the number; then it is not ours to accept on, or to close. */
+static bool is_our_socket(int fd)
 {
-    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
+    struct sockaddr_un addr;
+    socklen_t len = sizeof(addr);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
+        return false;
+    return len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
+}
+
+/* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */
+static void serve_request(int fd)
+{
+    fd = mp_fd_park(fd);
     char req[64];
     struct pollfd p = {.fd = fd, .events = POLLIN};
     ssize_t n = poll(&p, 1, 1000) == 1 ? read(fd, req, sizeof(req) - 1) : -1;
@@ -131,21 +145,38 @@ static void serve_request(void)
     close(fd);
 }
 
-/* Sleeps until the next pass is due, a producer is stalled (eventfd), or a
- * request arrives. When busy, the next pass is due at once. */
-static void wait_for_work(size_t drained)
+/* Requests are looked for at most every REQUEST_CHECK_NS (a request waits
+ * that long at worst). A socket the application took from us is replaced,
+ * at most once per second. */
+static void serve_requests(uint64_t now)
 {
-    int wake_fd = atomic_load(&mp_collector_wake_fd);
-    struct pollfd p[2] = {{.fd = wake_fd, .events = POLLIN}, {.fd = listen_fd, .events = POLLIN}};
-    int timeout = drained > 64 ? 0 : drained ? BUSY_POLL_MS : IDLE_POLL_MS;
-    if (poll(p, 2, timeout) <= 0)
+    static uint64_t last_check, last_reopen;
+    if (now - last_check < REQUEST_CHECK_NS)
         return;
-    uint64_t count;
-    if ((p[0].revents & POLLIN) && read(wake_fd, &count, sizeof(count)) < 0) {
-        /* EAGAIN: another pass already consumed it */
+    last_check = now;
+    if (listen_fd >= 0 && !is_our_socket(listen_fd))
+        listen_fd = -1;   /* not ours any more: neither accept on it nor close it */
+    if (listen_fd < 0 && now - last_reopen >= 1000000000ull) {
+        last_reopen = now;
+        open_request_socket();
     }
-    if (p[1].revents & POLLIN)
-        serve_request();
+    for (int i = 0; i < 4 && listen_fd >= 0; i++) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        serve_request(fd);
+    }
+}
+
+/* Sleeps until the next pass is due or a producer is stalled (it bumps
+ * the futex word from the value seen before this pass drained). When
+ * busy, the next pass is due at once. */
+static void wait_for_work(size_t drained, uint32_t seen)
+{
+    uint64_t timeout_ms = drained > 64 ? 0 : drained ? BUSY_POLL_MS : IDLE_POLL_MS;
+    if (timeout_ms)
+        mp_futex_wait(&mp_collector_wake, seen, timeout_ms * 1000000u);
+    serve_requests(mp_now_ns());
 }
 
 static void collector_loop(void)
@@ -154,6 +185,7 @@ static void collector_loop(void)
     uint64_t next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
     uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
     while (!atomic_load(&stop_requested)) {
+        uint32_t seen = atomic_load_explicit(&mp_collector_wake, memory_order_acquire);
         size_t drained = mp_rings_drain(mp_aggregate_event, NULL);
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
@@ -170,7 +202,7 @@ static void collector_loop(void)
             mp_modules_refresh();
             next_rescan = now + MODULE_RESCAN_NS;
         }
-        wait_for_work(drained);
+        wait_for_work(drained, seen);
     }
 }
 
@@ -179,11 +211,9 @@ static void *collector_main(void *arg)
     (void)arg;
     mp_guard = 1;
     open_request_socket();
-    if (atomic_load(&mp_collector_wake_fd) < 0)
-        atomic_store(&mp_collector_wake_fd, eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     collector_loop();
     atomic_store(&mp_collector_running, 0);
-    if (listen_fd >= 0)
+    if (is_our_socket(listen_fd))
         close(listen_fd);
     listen_fd = -1;
     atomic_store(&thread_exited, 1);
@@ -223,11 +253,7 @@ int mp_collector_start(void)
 void mp_collector_stop(void)
 {
     atomic_store(&stop_requested, 1);
-    int fd = atomic_load(&mp_collector_wake_fd);
-    uint64_t one = 1;
-    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-        /* already signalled */
-    }
+    mp_wake_collector();
     uint64_t deadline = mp_now_ns() + 3000000000ull;
     while (!atomic_load(&thread_exited)) {
         uint64_t now = mp_now_ns();
@@ -243,13 +269,12 @@ void mp_collector_stop(void)
 void mp_collector_after_fork_child(void)
 {
     /* The parent's collector thread does not exist here; its socket is
-     * the parent's address, so close our copy and start afresh. */
-    if (listen_fd >= 0)
+     * the parent's address, so close our copy (if the number still is
+     * that socket: the parent may have lost it to the application) and
+     * start afresh. */
+    if (is_our_socket(listen_fd))
         close(listen_fd);
     listen_fd = -1;
-    int wake_fd = atomic_exchange(&mp_collector_wake_fd, -1);
-    if (wake_fd >= 0)
-        close(wake_fd);   /* shared with the parent: its wakeups are not ours */
     atomic_store(&pending_trigger, 0);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread in the child");

@@ -54,17 +54,14 @@ _Atomic int mp_collector_running;
 /* Bumped by the collector on every pass: proof of progress for stalled
  * producers. */
 _Atomic uint64_t mp_collector_heartbeat;
-/* eventfd the collector polls; a stalled producer writes it to wake the
- * collector at once instead of waiting out its idle timeout. */
-_Atomic int mp_collector_wake_fd = -1;
+/* A stalled producer wakes the collector at once instead of waiting out
+ * its idle timeout. */
+_Atomic uint32_t mp_collector_wake;
 
-static void wake_collector(void)
+void mp_wake_collector(void)
 {
-    int fd = atomic_load_explicit(&mp_collector_wake_fd, memory_order_relaxed);
-    uint64_t one = 1;
-    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
-        /* EAGAIN: counter saturated, the collector is awake anyway */
-    }
+    atomic_fetch_add_explicit(&mp_collector_wake, 1, memory_order_release);
+    mp_futex_wake(&mp_collector_wake);
 }
 
 /* A new ring enters the registry already OWNED by its creator: published
@@ -176,7 +173,7 @@ MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
     uint64_t beat = atomic_load(&mp_collector_heartbeat);
     uint64_t since = mp_now_ns();
     struct timespec nap = {0, 50000};
-    wake_collector();
+    mp_wake_collector();
     for (unsigned spins = 0;
          atomic_load_explicit(&mp_collector_running, memory_order_relaxed); spins++) {
         if (spins < 256)

@@ -109,6 +109,15 @@ static inline bool mp_nested(void)
 
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
+/* Moves fd to a high number (close-on-exec), away from the numbers the
+ * application uses: programs close descriptors they believe are theirs
+ * (bash closes some twice), and a shim descriptor that took such a number
+ * would be closed, or its number reused for an application file. Returns
+ * the new descriptor, or fd itself when none is free up there. */
+int mp_fd_park(int fd) MP_HIDDEN;
+/* futex(2) on a word of our own, private to the process. */
+void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns) MP_HIDDEN;
+void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;
 uint64_t mp_realtime_ns(void) MP_HIDDEN;
 uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_warn(const char *fmt, ...) MP_HIDDEN __attribute__((format(printf, 1, 2)));
@@ -239,7 +248,11 @@ typedef struct mp_ring mp_ring;
 /* Collector liveness, read by stalled producers (defined in ring.c). */
 extern _Atomic int mp_collector_running MP_HIDDEN;
 extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
-extern _Atomic int mp_collector_wake_fd MP_HIDDEN;
+/* Futex word: producers bump it and wake the collector (ring.c). A futex,
+ * not an eventfd: a file descriptor in someone else's process can be closed
+ * (or worse, reused) by the application behind our back. */
+extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
+void mp_wake_collector(void) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_ring_thread_exit(void) MP_HIDDEN;

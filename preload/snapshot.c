@@ -271,7 +271,7 @@ static int write_file(const uint8_t *data, size_t size, uint32_t this_seq, char 
         report_failure("create directory", mp_cfg.out_dir, errno);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = mp_fd_park(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (fd < 0) {
         report_failure("create", tmp, errno);
         return -1;

@@ -4,8 +4,13 @@
  */
 #include "shim.h"
 
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 mp_config mp_cfg = {
     .sample_bytes = MP_DEFAULT_SAMPLE,
@@ -63,4 +68,34 @@ uint64_t mp_realtime_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Just under the soft limit, where a program only gets once it has nearly
+ * every descriptor open, but no higher than 4096: the kernel sizes a
+ * process's descriptor table by its highest descriptor. */
+int mp_fd_park(int fd)
+{
+    struct rlimit rl;
+    long floor = 4096 - 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (long)rl.rlim_cur - 64 < floor)
+        floor = (long)rl.rlim_cur - 64;
+    if (fd < 0 || fd >= floor || floor < 3)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)floor);
+    if (high < 0)
+        return fd;
+    close(fd);
+    return high;
+}
+
+void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
+{
+    struct timespec t = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &t, NULL, 0);
+}
+
+void mp_futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
