@@ -14,9 +14,11 @@
 #include "shim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/socket.h>
@@ -35,6 +37,7 @@
 static mp_heap_agg *heap_agg;
 static pthread_t collector_thread;
 static _Atomic int stop_requested, thread_exited;
+static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
 static int listen_fd = -1;
 static struct sockaddr_un listen_addr;   /* what listen_fd must still be bound to */
@@ -179,6 +182,33 @@ static void wait_for_work(size_t drained, uint32_t seen)
     serve_requests(mp_now_ns());
 }
 
+/*
+ * After main's pthread_exit the process lives until its last thread ends,
+ * and glibc ends it with exit(0) when its count of threads reaches zero.
+ * We are in that count: once only the zombie main thread and we are left,
+ * we must be the ones to call exit(0), or the process would never end.
+ */
+static bool only_collector_left(void)
+{
+    char buf[2048];
+    int fd = mp_fd_park(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    const char *t = strstr(buf, "\nThreads:");
+    return t && strtol(t + 9, NULL, 10) <= 2;
+}
+
+void mp_collector_note_main_exit(void)
+{
+    atomic_store(&main_exited, 1);
+    mp_wake_collector();
+}
+
 static void collector_loop(void)
 {
     uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
@@ -202,6 +232,8 @@ static void collector_loop(void)
             mp_modules_refresh();
             next_rescan = now + MODULE_RESCAN_NS;
         }
+        if (atomic_load(&main_exited) && only_collector_left())
+            exit(0);   /* runs the exit snapshot here (mp_finish) */
         wait_for_work(drained, seen);
     }
 }
@@ -253,6 +285,8 @@ int mp_collector_start(void)
 void mp_collector_stop(void)
 {
     atomic_store(&stop_requested, 1);
+    if (atomic_load(&mp_collector_running) && pthread_equal(pthread_self(), collector_thread))
+        return;   /* the collector itself is exiting the process */
     mp_wake_collector();
     uint64_t deadline = mp_now_ns() + 3000000000ull;
     while (!atomic_load(&thread_exited)) {

@@ -337,3 +337,23 @@ void _Exit(int status)
     mp_finish();
     real_exit("_Exit", status);
 }
+
+/* quick_exit skips the destructors, so the exit snapshot is taken here. */
+void quick_exit(int status)
+{
+    mp_finish();
+    real_exit("quick_exit", status);
+}
+
+/* The main thread leaving with pthread_exit leaves the process to its other
+ * threads; the collector ends it when they are gone (collector.c). */
+void pthread_exit(void *retval)
+{
+    if (getpid() == (pid_t)syscall(SYS_gettid))
+        mp_collector_note_main_exit();
+    void (*fn)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "pthread_exit");
+    if (fn)
+        fn(retval);
+    for (;;)
+        syscall(SYS_exit, 0);
+}

@@ -71,7 +71,8 @@ static MP_NOINLINE void lk_cond_leave(lk_cw *cw, int rc)
         uint64_t t_ret = mp_now_ns();
         uint64_t ts = atomic_load_explicit(&cw->slot->t_signal, memory_order_relaxed);
         atomic_fetch_sub_explicit(&cw->slot->waiters, 1, memory_order_relaxed);
-        if (rc == 0 && ts >= cw->t_enter && t_ret - ts > LK_RELOCK_THRESHOLD_NS)
+        /* A signal stamped after t_ret (another notify meanwhile) is not ours. */
+        if (rc == 0 && ts >= cw->t_enter && ts < t_ret && t_ret - ts > LK_RELOCK_THRESHOLD_NS)
             lk_record_wait(cw->m, MP_LOCK_MUTEX, t_ret - ts, true);
     }
     if (rc == 0 || rc == ETIMEDOUT || rc == EOWNERDEAD)   /* the mutex is held again */

@@ -118,17 +118,20 @@ static uint32_t lk_stack_cached(const void *addr, int role, uint64_t now)
     return MP_NO_STACK;
 }
 
-static uint32_t lk_stack(const void *addr, int role)
+/* *now is the caller's clock reading; it is read again when we unwound
+ * (a contended path reads the clock as little as it can: a lock that is
+ * contended millions of times a second made clock_gettime its top cost). */
+static uint32_t lk_stack(const void *addr, int role, uint64_t *now)
 {
-    uint64_t now = mp_now_ns();
-    uint32_t stack = lk_stack_cached(addr, role, now);
+    uint32_t stack = lk_stack_cached(addr, role, *now);
     if (stack != MP_NO_STACK)
         return stack;
     mp_hook_enter();
     stack = mp_capture_stack();
     mp_hook_leave();
     lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)] =
-        (lk_cached_stack){addr, now, stack};
+        (lk_cached_stack){addr, *now, stack};
+    *now = mp_now_ns();
     return stack;
 }
 
@@ -158,7 +161,8 @@ static void lk_emit_wait(const void *addr, uint16_t kind, uint32_t stack, lk_ent
 /* Records one contention: the calling thread waited wait_ns for addr. */
 void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
 {
-    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
+    uint64_t now = mp_now_ns();
+    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER, &now);
     lk_entry *e = lk_lookup((uintptr_t)addr, true);
     uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
     lk_emit_wait(addr, kind, stack, e, gen, acquired, wait_ns);
@@ -227,12 +231,12 @@ static MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t 
         lk_spin_addr = NULL;   /* the blocking wait supersedes the spin */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
-    w->stack = lk_stack(addr, LK_ROLE_WAITER);
+    w->t0 = mp_now_ns();
+    w->stack = lk_stack(addr, LK_ROLE_WAITER, &w->t0);
     w->e = lk_lookup((uintptr_t)addr, true);
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
         atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
-    w->t0 = mp_now_ns();
 }
 
 /* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
@@ -367,7 +371,8 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER), r->seq, r->gen, addr,
+    uint64_t now = mp_now_ns();
+    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER, &now), r->seq, r->gen, addr,
             r->hold_ns);
 }
 

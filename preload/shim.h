@@ -328,6 +328,7 @@ int mp_addrset_init(void) MP_HIDDEN;
 /* ---- collector and snapshots (collector.c, snapshot.c) ---- */
 int mp_collector_start(void) MP_HIDDEN;
 void mp_collector_stop(void) MP_HIDDEN;       /* joins, bounded wait */
+void mp_collector_note_main_exit(void) MP_HIDDEN;
 void mp_collector_after_fork_child(void) MP_HIDDEN;
 void mp_request_snapshot(int trigger) MP_HIDDEN; /* async-signal-safe */
 void mp_collector_drain_now(void) MP_HIDDEN;

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -48,11 +49,18 @@ void mp_stats_reset(void)
     memset(mp_stats_sh, 0, sizeof(mp_stats_sh));
 }
 
+/* Spins briefly, then yields: with more runnable threads than cores, the
+ * holder may have been preempted inside its critical section, and spinning
+ * through our whole time slice only keeps it off the CPU. */
 void mp_spin_lock(mp_spinlock *l)
 {
-    while (!mp_spin_trylock(l)) {
-        while (atomic_load_explicit(&l->v, memory_order_relaxed))
-            mp_cpu_relax();
+    for (unsigned spins = 0; !mp_spin_trylock(l);) {
+        while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+            if (++spins < 100)
+                mp_cpu_relax();
+            else
+                sched_yield();
+        }
     }
 }
 

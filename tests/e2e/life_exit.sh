@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every way out (tests/programs/life_exit.c): return, exit, _exit and _Exit
-# keep the exit status and write the exit snapshot holding exit_leak's
+# Every way out (tests/programs/life_exit.c): return, exit, _exit, _Exit,
+# quick_exit and main's pthread_exit (the process ends when its last thread
+# does, though the shim's collector thread is still there) keep the exit status and write the exit snapshot holding exit_leak's
 # 4 x 5000 bytes (SPEC "Triggers"); abort and SIGKILL after ~2.5 s with the
 # 1 s timer keep the periodic snapshots already written, all readable, and
 # no partial file under a final name. `memprof run` returns the status, or
@@ -9,7 +10,7 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
 REAL_ENV=(MEMPROF_SAMPLE=1 MEMPROF_INTERVAL=0)
-for mode in return7 exit3 _exit5 _Exit6; do
+for mode in return7 exit3 _exit5 _Exit6 quick_exit4 pthread_exit0; do
     real_run "$mode" 30 -- "$TEST_PROGS/life_exit" "$mode"
     want=${mode//[!0-9]/}
     [[ $(cat "$WORK/$mode.shim.rc") == "$want" ]] || fail "$mode: status $(cat "$WORK/$mode.shim.rc")"

@@ -4,9 +4,13 @@
  *   return7  return 7 from main       exit3   exit(3)
  *   _exit5   _exit(5)                 _Exit6  _Exit(6)
  *   abort    abort()                  kill    kill(self, SIGKILL)
+ *   quick_exit4    quick_exit(4)
+ *   pthread_exit0  main calls pthread_exit while a thread still works for
+ *                  200 ms; the process ends when it returns (status 0)
  * after sleeping SECONDS (default 0) while allocating, so periodic snapshots
  * (MEMPROF_INTERVAL=1) can be written first.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +27,17 @@ __attribute__((noinline)) static void exit_leak(void)
         memset(p, 1, 5000);
         sink = p;
     }
+}
+
+static void *late_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 40; i++) {
+        free(malloc(300));
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -56,5 +71,12 @@ int main(int argc, char **argv)
         abort();
     if (strcmp(mode, "kill") == 0)
         kill(getpid(), SIGKILL);
+    if (strcmp(mode, "quick_exit4") == 0)
+        quick_exit(4);
+    if (strcmp(mode, "pthread_exit0") == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, late_worker, NULL);
+        pthread_exit(NULL);
+    }
     return 2;
 }
