@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -273,28 +274,65 @@ static int set_env(const run_opts *o, const char *shim)
     return 0;
 }
 
-/* fork+exec like system(): the parent ignores ^C and ^\ while it waits. */
+/* The program run by cmd_run, for the forwarding handler. */
+static volatile pid_t run_child;
+
+static void forward_signal(int sig)
+{
+    if (run_child > 0)
+        kill(run_child, sig);
+}
+
+/* Signals sent to `memprof run` itself (by a supervisor, `timeout`, kill)
+ * go on to the program, whose status we then return. ^C and ^\ reach the
+ * program from the terminal anyway, so, like system(), we ignore those. */
+static const int forwarded[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM};
+#define N_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+
+/* fork+exec and wait, forwarding signals (see above). The program also gets
+ * SIGTERM if we die without forwarding (SIGKILL): it must not outlive us
+ * unnoticed. */
 static int spawn_and_wait(char **argv)
 {
-    struct sigaction ign = {.sa_handler = SIG_IGN}, oint, oquit;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = forward_signal};
+    struct sigaction oint, oquit, ofwd[N_FORWARDED];
     sigset_t chld, omask;
     sigemptyset(&ign.sa_mask);
+    sigemptyset(&fwd.sa_mask);
+    fwd.sa_flags = SA_RESTART;
+    /* SIGCHLD, and the forwarded ones until run_child is known. */
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaddset(&chld, forwarded[i]);
     sigaction(SIGINT, &ign, &oint);
     sigaction(SIGQUIT, &ign, &oquit);
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaction(forwarded[i], &fwd, &ofwd[i]);
     sigprocmask(SIG_BLOCK, &chld, &omask);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         sigaction(SIGINT, &oint, NULL);
         sigaction(SIGQUIT, &oquit, NULL);
+        for (size_t i = 0; i < N_FORWARDED; i++)
+            sigaction(forwarded[i], &ofwd[i], NULL);
         sigprocmask(SIG_SETMASK, &omask, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            raise(SIGTERM);   /* we died before the line above */
         execvp(argv[0], argv);
         int err = errno;
         mp_error("%s: %s", argv[0], err == ENOENT ? "command not found" : strerror(err));
         _exit(err == ENOENT ? 127 : 126);
     }
+    run_child = pid;
+    sigset_t fwdset;
+    sigemptyset(&fwdset);
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaddset(&fwdset, forwarded[i]);
+    sigprocmask(SIG_UNBLOCK, &fwdset, NULL);
     int status = 0, rc;
     if (pid < 0) {
         mp_error("run: fork: %s", strerror(errno));
@@ -304,8 +342,11 @@ static int spawn_and_wait(char **argv)
             ;
         rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
     }
+    run_child = 0;
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGQUIT, &oquit, NULL);
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaction(forwarded[i], &ofwd[i], NULL);
     sigprocmask(SIG_SETMASK, &omask, NULL);
     return rc;
 }
