@@ -36,6 +36,7 @@
 
 static mp_heap_agg *heap_agg;
 static pthread_t collector_thread;
+static bool collector_joinable;   /* started here and not yet joined */
 static _Atomic int stop_requested, thread_exited;
 static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
@@ -275,7 +276,7 @@ int mp_collector_start(void)
         atomic_store(&thread_exited, 1);
         return -1;
     }
-    pthread_detach(collector_thread);
+    collector_joinable = true;
     return 0;
 }
 
@@ -298,6 +299,15 @@ void mp_collector_stop(void)
         struct timespec slice = {0, 10000000};
         syscall(SYS_futex, &thread_exited, FUTEX_WAIT_PRIVATE, 0, &slice, NULL, 0);
     }
+    /* Joined, so that the thread is gone from the kernel too when we
+     * return: unshare(CLONE_NEWUSER) refuses a process with other threads. */
+    if (collector_joinable && atomic_load(&thread_exited)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (pthread_timedjoin_np(collector_thread, NULL, &until) == 0)
+            collector_joinable = false;
+    }
 }
 
 void mp_collector_after_fork_child(void)
@@ -309,6 +319,7 @@ void mp_collector_after_fork_child(void)
     if (is_our_socket(listen_fd))
         close(listen_fd);
     listen_fd = -1;
+    collector_joinable = false;   /* the parent's thread: not in this process */
     atomic_store(&pending_trigger, 0);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread in the child");

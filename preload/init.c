@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -336,6 +337,29 @@ void _Exit(int status)
 {
     mp_finish();
     real_exit("_Exit", status);
+}
+
+/* The kernel refuses a new user namespace to a process with more than one
+ * thread, and the collector is one: it steps aside for the call. */
+int unshare(int flags)
+{
+    static int (*real_unshare)(int);
+    if (!real_unshare)
+        *(void **)&real_unshare = dlsym(RTLD_NEXT, "unshare");
+    if (!real_unshare) {
+        errno = ENOSYS;
+        return -1;
+    }
+    bool step_aside = (flags & CLONE_NEWUSER) && atomic_load(&mp_state) == MP_STATE_READY &&
+                      getpid() == mp_pid && atomic_load(&mp_collector_running);
+    if (step_aside)
+        mp_collector_stop();
+    int rc = real_unshare(flags);
+    int err = errno;
+    if (step_aside && mp_collector_start() != 0)
+        mp_warn("cannot restart the collector thread after unshare");
+    errno = err;
+    return rc;
 }
 
 /* quick_exit skips the destructors, so the exit snapshot is taken here. */
