@@ -278,6 +278,24 @@ static void free_all(dtable *t)
     free(t->cells);
 }
 
+/* Files are compared in the order given, whatever they are; but two orders
+ * are almost certainly mistakes worth a line on stderr: snapshots of one
+ * process given newest first, and snapshots of different programs. */
+static void warn_odd_order(const dtable *t, char **paths)
+{
+    for (size_t f = 1; f < t->nf; f++) {
+        const mp_meta *p = t->snaps[f - 1].meta, *q = t->snaps[f].meta;
+        if (p->pid == q->pid && p->start_time_ns == q->start_time_ns && q->seq < p->seq)
+            mp_error("warning: %s was taken before %s, yet comes after it: files are "
+                     "compared in the order given", paths[f], paths[f - 1]);
+        const char *pp = mp_snapshot_str(&t->snaps[f - 1], p->prog);
+        const char *qp = mp_snapshot_str(&t->snaps[f], q->prog);
+        if (strcmp(pp, qp) != 0)
+            mp_error("warning: %s is a snapshot of '%s', %s of '%s'", paths[f - 1], pp,
+                     paths[f], qp);
+    }
+}
+
 int cmd_diff(int argc, char **argv)
 {
     mp_rep_args a;
@@ -291,6 +309,7 @@ int cmd_diff(int argc, char **argv)
     dtable t = {.nf = a.n_files};
     mp_symbolizer *sym = mp_symbolizer_new();
     load_all(&t, a.files, sym);
+    warn_odd_order(&t, a.files);
     build_rows(&t);
     size_t n = rank_rows(&t);
     size_t shown = mp_rep_limit(&a, n);

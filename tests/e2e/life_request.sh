@@ -14,7 +14,13 @@ log=$WORK/app.log
 LD_PRELOAD=$MEMPROF_SHIM MEMPROF_OUT=$WORK/snaps MEMPROF_INTERVAL=0 MEMPROF_SAMPLE=4096 \
     "$TEST_PROGS/life_request" "$stop" "$log" >"$WORK/out" 2>"$WORK/err" &
 pid=$!
-trap 'touch "$stop"; kill $pid 2>/dev/null || true' EXIT
+trap '# diff takes files in the order given, but says so when that is newest first.
+"$MEMPROF_BIN" diff "$got" "$second" >/dev/null 2>"$WORK/diff.err" || fail "diff failed"
+[[ ! -s $WORK/diff.err ]] || fail "diff in time order warned: $(cat "$WORK/diff.err")"
+"$MEMPROF_BIN" diff "$second" "$got" >/dev/null 2>"$WORK/diff.err" || fail "reversed diff failed"
+grep -q "was taken before" "$WORK/diff.err" || fail "diff newest-first did not warn"
+
+touch "$stop"; kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
     grep -q ready "$WORK/out" 2>/dev/null && break
     sleep 0.1
