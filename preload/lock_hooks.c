@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 /* Spinlocks are volatile ints; the address is all we keep. */
 #define LK_ADDR(p) ((const void *)(uintptr_t)(p))
@@ -100,7 +101,7 @@ static void lk_track(const void *addr, lk_entry *e, uint64_t t)
  */
 enum { LK_ROLE_WAITER, LK_ROLE_HOLDER, LK_NROLES };
 #define LK_STACK_CACHE_BITS 2
-#define LK_STACK_REFRESH_NS 1000000ull
+#define LK_STACK_REFRESH_NS 2000000ull   /* on the coarse clock (ticks of 1-4 ms) */
 typedef struct lk_cached_stack {
     const void *addr;
     uint64_t t_capture;
@@ -108,12 +109,21 @@ typedef struct lk_cached_stack {
 } lk_cached_stack;
 static MP_TLS lk_cached_stack lk_stack_cache[LK_NROLES][1u << LK_STACK_CACHE_BITS];
 
+/* The cache's clock: freshness at millisecond grain needs no more than
+ * the coarse clock, which is a load, not a TSC read and a conversion. */
+static uint64_t lk_coarse_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* This thread's recent stack for addr in role, or MP_NO_STACK. */
-static uint32_t lk_stack_cached(const void *addr, int role, uint64_t now)
+static uint32_t lk_stack_cached(const void *addr, int role)
 {
     const lk_cached_stack *c =
         &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
-    if (c->addr == addr && now - c->t_capture < LK_STACK_REFRESH_NS)
+    if (c->addr == addr && lk_coarse_ns() - c->t_capture < LK_STACK_REFRESH_NS)
         return c->stack;
     return MP_NO_STACK;
 }
@@ -123,14 +133,14 @@ static uint32_t lk_stack_cached(const void *addr, int role, uint64_t now)
  * contended millions of times a second made clock_gettime its top cost). */
 static uint32_t lk_stack(const void *addr, int role, uint64_t *now)
 {
-    uint32_t stack = lk_stack_cached(addr, role, *now);
+    uint32_t stack = lk_stack_cached(addr, role);
     if (stack != MP_NO_STACK)
         return stack;
     mp_hook_enter();
     stack = mp_capture_stack();
     mp_hook_leave();
     lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)] =
-        (lk_cached_stack){addr, *now, stack};
+        (lk_cached_stack){addr, lk_coarse_ns(), stack};
     *now = mp_now_ns();
     return stack;
 }
@@ -352,19 +362,17 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
     r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
         return false;
+    r->e = e;
+    r->t_acquire = t_acquire;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
-    uint64_t now = mp_now_ns();
-    r->hold_ns = t_acquire ? now - t_acquire : 0;
     /* With a recent stack at hand, the waiter we let in can name us
      * directly (lk_emit_wait), and no HOLD event is needed. Without one,
      * the unwind waits until after the unlock and the collector joins. */
-    uint32_t stack = lk_stack_cached(addr, LK_ROLE_HOLDER, now);
-    if (stack == MP_NO_STACK)
-        return true;
-    atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | stack, memory_order_relaxed);
-    atomic_fetch_add_explicit(&e->hold_ns, r->hold_ns, memory_order_relaxed);
-    atomic_fetch_add_explicit(&e->holds, 1, memory_order_relaxed);
-    return false;
+    r->stack = lk_stack_cached(addr, LK_ROLE_HOLDER);
+    if (r->stack != MP_NO_STACK)
+        atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | r->stack,
+                              memory_order_relaxed);
+    return true;
 }
 
 /* Runs after the real unlock, so the unwind does not lengthen the critical
@@ -372,8 +380,14 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
     uint64_t now = mp_now_ns();
+    uint64_t hold_ns = r->t_acquire ? now - r->t_acquire : 0;
+    if (r->stack != MP_NO_STACK) {
+        atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);
+        return;
+    }
     lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER, &now), r->seq, r->gen, addr,
-            r->hold_ns);
+            hold_ns);
 }
 
 /* The release of a lock that may be tracked, out of line so that the

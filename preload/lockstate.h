@@ -115,12 +115,15 @@ void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acqu
 /* The calling thread holds addr again without a blocking call we timed. */
 void lk_acquired_slow(const void *addr, uint16_t kind) MP_HIDDEN;
 
-/* A release in two halves around the real unlock: begin (before) returns
- * true when end (after) must run; end captures the holder's stack. */
+/* A release in two halves around the real unlock: begin (before, inside
+ * the critical section: as little as possible) returns true when end
+ * (after) must run; end times the hold and blames the holder. */
 typedef struct lk_rel {
-    uint64_t hold_ns;
+    lk_entry *e;
+    uint64_t t_acquire;   /* 0: not timed */
     uint32_t seq;
     uint32_t gen;
+    uint32_t stack;       /* published before the unlock, or MP_NO_STACK */
 } lk_rel;
 bool lk_release_begin(const void *addr, lk_rel *r) MP_HIDDEN;
 void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r) MP_HIDDEN;
