@@ -300,6 +300,7 @@ static void mp_finish(void)
     int expected = 0;
     if (!atomic_compare_exchange_strong(&done, &expected, 1))
         return;
+    lk_flush_pending();
     mp_guard++;
     mp_collector_stop();
     atomic_store(&mp_state, MP_STATE_FINISHED);

@@ -153,19 +153,52 @@ static uint32_t lk_stack(const void *addr, int role, uint64_t *now)
  * Both words are read while holding the lock, so no release of a mutex
  * can come in between.
  */
+static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
+                              uint32_t gen, bool acquired, uint64_t wait_ns)
+{
+    mp_event ev = {.type = MP_EV_LOCK_WAIT, .kind = kind, .stack = stack, .pad = gen,
+                   .a = (uintptr_t)addr, .b = wait_ns};
+    if (e && acquired) {
+        uint32_t seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
+        uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
+        ev.stack2 = seq;
+        if (seq != 0 && (uint32_t)(blame >> 32) == seq) {
+            ev.type = MP_EV_LOCK_BLAMED;
+            ev.stack2 = (uint32_t)blame;
+        }
+    }
+    return ev;
+}
+
 static void lk_emit_wait(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
                          uint32_t gen, bool acquired, uint64_t wait_ns)
 {
-    uint32_t seq = 0;
-    if (e && acquired) {
-        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
-        uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
-        if (seq != 0 && (uint32_t)(blame >> 32) == seq) {
-            lk_emit(MP_EV_LOCK_BLAMED, kind, stack, (uint32_t)blame, gen, addr, wait_ns);
-            return;
-        }
-    }
-    lk_emit(MP_EV_LOCK_WAIT, kind, stack, seq, gen, addr, wait_ns);
+    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    mp_hook_enter();
+    mp_emit(&ev);
+    mp_hook_leave();
+}
+
+/*
+ * The WAIT of a contended acquisition is built while the lock is held (the
+ * release numbers are only consistent then) but sent after the thread
+ * releases it: pushing it from inside the critical section the other
+ * waiters queue for lengthened it, and on a hot lock that cost more wall
+ * time than anything else the profiler did. One per thread; a second
+ * contention before the release sends the first at once.
+ */
+static MP_TLS mp_event lk_pending;   /* type 0: none */
+
+void lk_flush_pending(void)
+{
+    if (MP_LIKELY(lk_pending.type == 0))
+        return;
+    mp_event ev = lk_pending;
+    lk_pending.type = 0;
+    mp_hook_enter();
+    mp_emit(&ev);
+    mp_hook_leave();
+    MP_COUNT(lock_contentions);
 }
 
 /* Records one contention: the calling thread waited wait_ns for addr. */
@@ -263,8 +296,12 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
     }
     if (!acquired && rc != ETIMEDOUT)
         return;
-    lk_emit_wait(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
-    MP_COUNT(lock_contentions);
+    lk_flush_pending();
+    lk_pending = lk_wait_event(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
+    /* Not held (timed out), or not in the table (its unlock may skip the
+     * slow path that sends it): now. */
+    if (!acquired || !w->e)
+        lk_flush_pending();
 }
 
 /*
@@ -395,10 +432,11 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
 #define LK_RELEASE_SLOW(addr, kind, UNLOCK)                                                \
     do {                                                                                   \
         lk_rel r_;                                                                         \
-        if (!lk_release_begin(addr, &r_))                                                  \
-            return UNLOCK;                                                                 \
+        bool end_ = lk_release_begin(addr, &r_);                                           \
         int rc_ = UNLOCK;                                                                  \
-        lk_release_end(addr, kind, &r_);                                                   \
+        if (end_)                                                                          \
+            lk_release_end(addr, kind, &r_);                                               \
+        lk_flush_pending();                                                                \
         return rc_;                                                                        \
     } while (0)
 
@@ -439,6 +477,7 @@ void lk_app_after_fork_child(void)
     lk_nheld = 0;
     lk_spin_addr = NULL;
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
+    lk_pending.type = 0;   /* the parent's contention */
 }
 
 /* ------------------------------------------------------------------------
