@@ -357,6 +357,15 @@ int unshare(int flags)
         mp_collector_stop();
     int rc = real_unshare(flags);
     int err = errno;
+    /* The joined collector can linger in the thread group for a moment
+     * after its join returns; a program that really is multi-threaded
+     * still gets EINVAL, 50 ms later. */
+    for (int i = 0; step_aside && rc != 0 && err == EINVAL && i < 50; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        rc = real_unshare(flags);
+        err = errno;
+    }
     if (step_aside && mp_collector_start() != 0)
         mp_warn("cannot restart the collector thread after unshare");
     errno = err;
