@@ -20,9 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/futex.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +35,8 @@
 static mp_heap_agg *heap_agg;
 static pthread_t collector_thread;
 static bool collector_joinable;   /* started here and not yet joined */
-static _Atomic int stop_requested, thread_exited;
+static _Atomic int stop_requested;
+static _Atomic uint32_t thread_exited;   /* a futex word: stop waits on it */
 static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
 static int listen_fd = -1;
@@ -250,7 +249,7 @@ static void *collector_main(void *arg)
         close(listen_fd);
     listen_fd = -1;
     atomic_store(&thread_exited, 1);
-    syscall(SYS_futex, &thread_exited, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    mp_futex_wake(&thread_exited);
     return NULL;
 }
 
@@ -296,8 +295,7 @@ void mp_collector_stop(void)
             break;
         /* Sliced, so that a wake-up lost to a thread that exited between
          * our load and the wait costs one slice, not the deadline. */
-        struct timespec slice = {0, 10000000};
-        syscall(SYS_futex, &thread_exited, FUTEX_WAIT_PRIVATE, 0, &slice, NULL, 0);
+        mp_futex_wait(&thread_exited, 0, 10000000);
     }
     /* Joined, so that the thread is gone from the kernel too when we
      * return: unshare(CLONE_NEWUSER) refuses a process with other threads. */

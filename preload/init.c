@@ -319,9 +319,9 @@ __attribute__((destructor)) static void mp_destructor(void)
     mp_finish();
 }
 
-static _Noreturn void real_exit(const char *name, int status)
+static _Noreturn void real_exit(void *_Atomic *slot, const char *name, int status)
 {
-    void (*fn)(int) = (void (*)(int))dlsym(RTLD_NEXT, name);
+    void (*fn)(int) = (void (*)(int))mp_next_symbol(slot, name);
     if (fn)
         fn(status);
     for (;;)
@@ -330,23 +330,24 @@ static _Noreturn void real_exit(const char *name, int status)
 
 void _exit(int status)
 {
+    static void *_Atomic next;
     mp_finish();
-    real_exit("_exit", status);
+    real_exit(&next, "_exit", status);
 }
 
 void _Exit(int status)
 {
+    static void *_Atomic next;
     mp_finish();
-    real_exit("_Exit", status);
+    real_exit(&next, "_Exit", status);
 }
 
 /* The kernel refuses a new user namespace to a process with more than one
  * thread, and the collector is one: it steps aside for the call. */
 int unshare(int flags)
 {
-    static int (*real_unshare)(int);
-    if (!real_unshare)
-        *(void **)&real_unshare = dlsym(RTLD_NEXT, "unshare");
+    static void *_Atomic next;
+    int (*real_unshare)(int) = (int (*)(int))mp_next_symbol(&next, "unshare");
     if (!real_unshare) {
         errno = ENOSYS;
         return -1;
@@ -375,8 +376,9 @@ int unshare(int flags)
 /* quick_exit skips the destructors, so the exit snapshot is taken here. */
 void quick_exit(int status)
 {
+    static void *_Atomic next;
     mp_finish();
-    real_exit("quick_exit", status);
+    real_exit(&next, "quick_exit", status);
 }
 
 /* The main thread leaving with pthread_exit leaves the process to its other
@@ -385,7 +387,8 @@ void pthread_exit(void *retval)
 {
     if (getpid() == (pid_t)syscall(SYS_gettid))
         mp_collector_note_main_exit();
-    void (*fn)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "pthread_exit");
+    static void *_Atomic next;
+    void (*fn)(void *) = (void (*)(void *))mp_next_symbol(&next, "pthread_exit");
     if (fn)
         fn(retval);
     for (;;)

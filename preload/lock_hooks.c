@@ -54,14 +54,20 @@ static MP_TLS int lk_nheld;
 static MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0;
 
+/* Every lock event goes out through here: the push is a slow path. */
+static void lk_send(const mp_event *ev)
+{
+    mp_hook_enter();
+    mp_emit(ev);
+    mp_hook_leave();
+}
+
 static void lk_emit(uint16_t type, uint16_t kind, uint32_t stack, uint32_t stack2,
                     uint32_t gen, const void *addr, uint64_t b)
 {
     mp_event ev = {.type = type, .kind = kind, .stack = stack, .stack2 = stack2,
                    .pad = gen, .a = (uintptr_t)addr, .b = b};
-    mp_hook_enter();
-    mp_emit(&ev);
-    mp_hook_leave();
+    lk_send(&ev);
 }
 
 /*
@@ -128,10 +134,8 @@ static uint32_t lk_stack_cached(const void *addr, int role)
     return MP_NO_STACK;
 }
 
-/* *now is the caller's clock reading; it is read again when we unwound
- * (a contended path reads the clock as little as it can: a lock that is
- * contended millions of times a second made clock_gettime its top cost). */
-static uint32_t lk_stack(const void *addr, int role, uint64_t *now)
+/* This thread's stack for addr in role: the cached one, or a new unwind. */
+static uint32_t lk_stack(const void *addr, int role)
 {
     uint32_t stack = lk_stack_cached(addr, role);
     if (stack != MP_NO_STACK)
@@ -141,7 +145,6 @@ static uint32_t lk_stack(const void *addr, int role, uint64_t *now)
     mp_hook_leave();
     lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)] =
         (lk_cached_stack){addr, lk_coarse_ns(), stack};
-    *now = mp_now_ns();
     return stack;
 }
 
@@ -170,14 +173,6 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
     return ev;
 }
 
-static void lk_emit_wait(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
-                         uint32_t gen, bool acquired, uint64_t wait_ns)
-{
-    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
-    mp_hook_enter();
-    mp_emit(&ev);
-    mp_hook_leave();
-}
 
 /*
  * The WAIT of a contended acquisition is built while the lock is held (the
@@ -195,20 +190,18 @@ void lk_flush_pending(void)
         return;
     mp_event ev = lk_pending;
     lk_pending.type = 0;
-    mp_hook_enter();
-    mp_emit(&ev);
-    mp_hook_leave();
+    lk_send(&ev);
     MP_COUNT(lock_contentions);
 }
 
 /* Records one contention: the calling thread waited wait_ns for addr. */
 void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
 {
-    uint64_t now = mp_now_ns();
-    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER, &now);
+    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
     lk_entry *e = lk_lookup((uintptr_t)addr, true);
     uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
-    lk_emit_wait(addr, kind, stack, e, gen, acquired, wait_ns);
+    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    lk_send(&ev);
     MP_COUNT(lock_contentions);
 }
 
@@ -274,12 +267,12 @@ static MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t 
         lk_spin_addr = NULL;   /* the blocking wait supersedes the spin */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
-    w->t0 = mp_now_ns();
-    w->stack = lk_stack(addr, LK_ROLE_WAITER, &w->t0);
+    w->stack = lk_stack(addr, LK_ROLE_WAITER);
     w->e = lk_lookup((uintptr_t)addr, true);
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
         atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
+    w->t0 = mp_now_ns();   /* after the unwind: that is not waiting */
 }
 
 /* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
@@ -403,7 +396,7 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
     r->t_acquire = t_acquire;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     /* With a recent stack at hand, the waiter we let in can name us
-     * directly (lk_emit_wait), and no HOLD event is needed. Without one,
+     * directly (lk_wait_event), and no HOLD event is needed. Without one,
      * the unwind waits until after the unlock and the collector joins. */
     r->stack = lk_stack_cached(addr, LK_ROLE_HOLDER);
     if (r->stack != MP_NO_STACK)
@@ -416,14 +409,13 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    uint64_t now = mp_now_ns();
-    uint64_t hold_ns = r->t_acquire ? now - r->t_acquire : 0;
+    uint64_t hold_ns = r->t_acquire ? mp_now_ns() - r->t_acquire : 0;
     if (r->stack != MP_NO_STACK) {
         atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);
         return;
     }
-    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER, &now), r->seq, r->gen, addr,
+    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER), r->seq, r->gen, addr,
             hold_ns);
 }
 

@@ -186,12 +186,10 @@ void mp_modules_unlock(void) { mp_spin_unlock(&modules_lock); }
  * snapshot, or the pre-dlclose rescan, whichever comes first), with
  * gen_loaded set so that stacks captured before that rescan still match.
  */
-static int (*real_dlclose)(void *);
-
 int dlclose(void *handle)
 {
-    if (!real_dlclose)
-        real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+    static void *_Atomic next;
+    int (*real_dlclose)(void *) = (int (*)(void *))mp_next_symbol(&next, "dlclose");
     if (!real_dlclose)
         return -1;
     bool track = atomic_load(&mp_state) == MP_STATE_READY && mp_guard == 0;

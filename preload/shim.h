@@ -115,6 +115,10 @@ uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
  * would be closed, or its number reused for an application file. Returns
  * the new descriptor, or fd itself when none is free up there. */
 int mp_fd_park(int fd) MP_HIDDEN;
+/* The definition of name after ours (dlsym RTLD_NEXT), looked up on first
+ * use into *slot; NULL when there is none. For the interposers off the hot
+ * paths (the malloc family and the locks resolve their own tables). */
+void *mp_next_symbol(void *_Atomic *slot, const char *name) MP_HIDDEN;
 /* futex(2) on a word of our own, private to the process. */
 void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns) MP_HIDDEN;
 void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;

@@ -4,6 +4,7 @@
  */
 #include "shim.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -95,6 +96,16 @@ int mp_fd_park(int fd)
         return fd;
     close(fd);
     return high;
+}
+
+void *mp_next_symbol(void *_Atomic *slot, const char *name)
+{
+    void *p = atomic_load_explicit(slot, memory_order_acquire);
+    if (!p) {
+        p = dlsym(RTLD_NEXT, name);
+        atomic_store_explicit(slot, p, memory_order_release);
+    }
+    return p;
 }
 
 void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)

@@ -102,9 +102,8 @@ uint32_t mp_capture_stack(void)
  * unwinds for us move; the program's own calls are passed through. */
 int pipe2(int fds[2], int flags)
 {
-    static int (*real_pipe2)(int[2], int);
-    if (!real_pipe2)
-        *(void **)&real_pipe2 = dlsym(RTLD_NEXT, "pipe2");
+    static void *_Atomic next;
+    int (*real_pipe2)(int[2], int) = (int (*)(int[2], int))mp_next_symbol(&next, "pipe2");
     if (!real_pipe2) {
         errno = ENOSYS;
         return -1;
