@@ -2,15 +2,14 @@
  * symbolize.c - turn a snapshot stack's return addresses into named frames.
  *
  * Three caches, from coarse to fine:
- *   modfile  one per ELF file (keyed by build ID, else by path): an elfutils
- *            Dwfl holding that file reported at bias 0, so lookups take ELF
- *            virtual addresses and the same file loaded by many processes at
- *            different ASLR addresses is opened once;
- *   addrent  one per (modfile, vaddr): the function/file:line chain for that
- *            address with inlined callers expanded - DWARF scope walks are
- *            the expensive part, and hot addresses recur across stacks;
+ *   file      one mp_elffile per ELF file (keyed by build ID, else by path;
+ *             elffile.c opens it), so the same file loaded by many processes
+ *             at different ASLR addresses is opened once;
+ *   addrent   one per (file, vaddr): the function/file:line chain for that
+ *             address with inlined callers expanded - DWARF scope walks are
+ *             the expensive part, and hot addresses recur across stacks;
  *   snapstate one per snapshot content: its module index sorted for lookup,
- *            the modfile of each module record and each symbolized stack.
+ *             the file of each module record and each symbolized stack.
  *
  * Every string handed out is interned in the symbolizer's table, so frames
  * stay valid until mp_symbolizer_free and compare by pointer.
@@ -26,24 +25,8 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "elffile.h"
 #include "util.h"
-
-#define DEBUG_ROOT "/usr/lib/debug/.build-id/"
-
-/* A function symbol; name points into libelf's copy of the string table. */
-typedef struct funcsym {
-    uint64_t addr, size;
-    const char *name;
-    int rank;               /* binding preference: lower wins at equal addr */
-} funcsym;
-
-typedef struct modfile {
-    const char *key;        /* interned "b:<hex build id>" or "p:<path>" */
-    Dwfl *dwfl;             /* NULL when no usable file was found */
-    Dwfl_Module *mod;
-    funcsym *syms;          /* sorted by addr, one per address */
-    size_t n_syms;
-} modfile;
 
 /* One function in an address's inline chain, innermost first. */
 typedef struct chain_frame {
@@ -54,7 +37,7 @@ typedef struct chain_frame {
 } chain_frame;
 
 typedef struct addrent {
-    const modfile *mf;      /* NULL marks an empty slot */
+    const mp_elffile *mf;   /* NULL marks an empty slot */
     uint64_t vaddr;
     uint32_t n;             /* 0: no symbol known */
     chain_frame *chain;
@@ -65,14 +48,14 @@ typedef struct snapstate {
     size_t n_modules, n_stacks;
     uint32_t *order;        /* module indices sorted by start */
     uint64_t *maxend;       /* running max of `end` along `order` */
-    modfile **mods;         /* per module record, resolved lazily */
+    mp_elffile **mods;      /* per module record, resolved lazily */
     bool *mods_done;
     mp_symstack **stacks;   /* per stack index, built lazily */
 } snapstate;
 
 struct mp_symbolizer {
     mp_strtab *strs;
-    modfile **files;
+    mp_elffile **files;
     size_t n_files, cap_files;
     addrent *addrs;
     size_t n_addrs, cap_addrs;   /* cap is a power of two */
@@ -109,12 +92,8 @@ void mp_symbolizer_free(mp_symbolizer *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_files; i++) {
-        if (s->files[i]->dwfl)
-            dwfl_end(s->files[i]->dwfl);
-        free(s->files[i]->syms);
-        free(s->files[i]);
-    }
+    for (size_t i = 0; i < s->n_files; i++)
+        mp_elffile_free(s->files[i]);
     for (size_t i = 0; i < s->cap_addrs; i++)
         free(s->addrs[i].chain);
     for (size_t i = 0; i < s->n_snaps; i++)
@@ -133,69 +112,7 @@ static const char *buf_intern(mp_symbolizer *s)
     return mp_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
 }
 
-/* ---- opening ELF files ---- */
-
-static void load_symbols(modfile *mf);
-
-static const Dwfl_Callbacks offline_callbacks = {
-    .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
-    .section_address = dwfl_offline_section_address,
-};
-
-/*
- * Reports `path` into a fresh Dwfl at bias 0. With a recorded build ID the
- * file is only accepted when its own build ID matches: a library upgraded
- * since the snapshot was taken would otherwise give confidently wrong names.
- */
-static bool try_report(modfile *mf, const char *path, const uint8_t *bid, size_t bid_len)
-{
-    /* paths come from the snapshot, which may be hostile */
-    int fd = path && path[0] == '/' ? mp_open_regular(path) : -1;
-    if (fd < 0)
-        return false;
-    Dwfl *dwfl = dwfl_begin(&offline_callbacks);
-    if (!dwfl) {
-        close(fd);
-        return false;
-    }
-    dwfl_report_begin(dwfl);
-    Dwfl_Module *mod = dwfl_report_elf(dwfl, mp_basename(path), path, fd, 0, false);
-    dwfl_report_end(dwfl, NULL, NULL);
-    if (!mod) {
-        close(fd);   /* only consumed on success */
-        dwfl_end(dwfl);
-        return false;
-    }
-    if (bid_len) {
-        const unsigned char *bits;
-        GElf_Addr vaddr;
-        int n = dwfl_module_build_id(mod, &bits, &vaddr);
-        if (n != (int)bid_len || memcmp(bits, bid, bid_len) != 0) {
-            dwfl_end(dwfl);
-            return false;
-        }
-    }
-    mf->dwfl = dwfl;
-    mf->mod = mod;
-    load_symbols(mf);
-    return true;
-}
-
-static void open_modfile(mp_symbolizer *s, modfile *mf, const mp_module *m, const char *path)
-{
-    if (try_report(mf, path, m->build_id, m->build_id_len) || m->build_id_len < 2)
-        return;
-    /* The file is gone or different: use the distribution's debug file. */
-    mp_strbuf_reset(&s->buf);
-    mp_strbuf_printf(&s->buf, DEBUG_ROOT "%02x/", m->build_id[0]);
-    for (uint32_t i = 1; i < m->build_id_len; i++)
-        mp_strbuf_printf(&s->buf, "%02x", m->build_id[i]);
-    mp_strbuf_printf(&s->buf, ".debug");
-    try_report(mf, buf_intern(s), m->build_id, m->build_id_len);
-}
-
-static modfile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
+static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
 {
     mp_strbuf_reset(&s->buf);
     if (m->build_id_len) {
@@ -209,80 +126,10 @@ static modfile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *pa
     for (size_t i = 0; i < s->n_files; i++)
         if (s->files[i]->key == key)
             return s->files[i];
-    modfile *mf = mp_xcalloc(1, sizeof(*mf));
-    mf->key = key;
-    open_modfile(s, mf, m, path);
-    mp_grow((void **)&s->files, &s->cap_files, s->n_files + 1, sizeof(modfile *));
+    mp_elffile *mf = mp_elffile_open(key, m, path);
+    mp_grow((void **)&s->files, &s->cap_files, s->n_files + 1, sizeof(mp_elffile *));
     s->files[s->n_files++] = mf;
     return mf;
-}
-
-/* ---- function symbols ---- */
-
-/*
- * dwfl_module_addrinfo scans the whole symbol table on every call; with
- * libc's ~10k symbols and thousands of distinct addresses that dominated
- * run time, so each file's function symbols are sorted once and searched.
- */
-static int sym_rank(unsigned char info)
-{
-    switch (GELF_ST_BIND(info)) {
-    case STB_GLOBAL: return 0;
-    case STB_WEAK: return 1;
-    default: return 2;
-    }
-}
-
-static int cmp_funcsym(const void *a, const void *b)
-{
-    const funcsym *x = a, *y = b;
-    if (x->addr != y->addr)
-        return x->addr < y->addr ? -1 : 1;
-    if (x->rank != y->rank)
-        return x->rank - y->rank;
-    return strcmp(x->name, y->name);   /* deterministic among aliases */
-}
-
-static void load_symbols(modfile *mf)
-{
-    int n = dwfl_module_getsymtab(mf->mod);
-    size_t cap = 0;
-    for (int i = 1; i < n; i++) {
-        GElf_Sym sym;
-        GElf_Addr addr;
-        const char *name = dwfl_module_getsym_info(mf->mod, i, &sym, &addr, NULL, NULL, NULL);
-        int type = GELF_ST_TYPE(sym.st_info);
-        if (!name || !*name || sym.st_shndx == SHN_UNDEF ||
-            (type != STT_FUNC && type != STT_GNU_IFUNC))
-            continue;
-        mp_grow((void **)&mf->syms, &cap, mf->n_syms + 1, sizeof(funcsym));
-        mf->syms[mf->n_syms++] = (funcsym){addr, sym.st_size, name, sym_rank(sym.st_info)};
-    }
-    if (!mf->n_syms)
-        return;
-    qsort(mf->syms, mf->n_syms, sizeof(funcsym), cmp_funcsym);
-    size_t out = 1;   /* keep the preferred name of each address */
-    for (size_t i = 1; i < mf->n_syms; i++)
-        if (mf->syms[i].addr != mf->syms[out - 1].addr)
-            mf->syms[out++] = mf->syms[i];
-    mf->n_syms = out;
-}
-
-/* The function containing vaddr; zero-size symbols reach the next one. */
-static const funcsym *find_symbol(const modfile *mf, uint64_t vaddr)
-{
-    size_t lo = 0, hi = mf->n_syms;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (mf->syms[mid].addr <= vaddr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0)
-        return NULL;
-    const funcsym *f = &mf->syms[lo - 1];
-    return f->size == 0 || vaddr - f->addr < f->size ? f : NULL;
 }
 
 /* ---- names, lines and inline chains ---- */
@@ -345,7 +192,7 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn
  * ending with the real (out-of-line) subprogram. Same output as
  * `addr2line -i`.
  */
-static void expand_inlines(mp_symbolizer *s, const modfile *mf, addrent *e, size_t *cap,
+static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, size_t *cap,
                            const char *file, int line, const char *symname, uint64_t symoff)
 {
     Dwarf_Addr bias = 0;
@@ -379,11 +226,11 @@ static void expand_inlines(mp_symbolizer *s, const modfile *mf, addrent *e, size
         chain_push(s, e, cap, symname, file, line, symoff);
 }
 
-static void resolve_addr(mp_symbolizer *s, const modfile *mf, addrent *e)
+static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
 {
     if (!mf->mod)
         return;
-    const funcsym *fs = find_symbol(mf, e->vaddr);
+    const mp_funcsym *fs = mp_elffile_symbol(mf, e->vaddr);
     const char *symname = fs ? mp_intern_symbol(s->strs, fs->name) : NULL;
     uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
@@ -397,7 +244,7 @@ static void resolve_addr(mp_symbolizer *s, const modfile *mf, addrent *e)
     expand_inlines(s, mf, e, &cap, file, line, symname, symoff);
 }
 
-static uint64_t addr_hash(const modfile *mf, uint64_t vaddr)
+static uint64_t addr_hash(const mp_elffile *mf, uint64_t vaddr)
 {
     uint64_t h = (uint64_t)(uintptr_t)mf * 0x9e3779b97f4a7c15ull ^ vaddr;
     h ^= h >> 29;
@@ -424,7 +271,7 @@ static void addrs_rehash(mp_symbolizer *s)
 
 /* The cached inline chain of one address; the pointer is valid until the
    next lookup (the table may grow). */
-static const addrent *addr_lookup(mp_symbolizer *s, const modfile *mf, uint64_t vaddr)
+static const addrent *addr_lookup(mp_symbolizer *s, const mp_elffile *mf, uint64_t vaddr)
 {
     if ((s->n_addrs + 1) * 2 > s->cap_addrs)
         addrs_rehash(s);
@@ -474,7 +321,7 @@ static snapstate *snapstate_get(mp_symbolizer *s, const mp_snapshot *snap)
     ss->n_stacks = snap->n_stacks;
     ss->order = mp_xcalloc(snap->n_modules, sizeof(uint32_t));
     ss->maxend = mp_xcalloc(snap->n_modules, sizeof(uint64_t));
-    ss->mods = mp_xcalloc(snap->n_modules, sizeof(modfile *));
+    ss->mods = mp_xcalloc(snap->n_modules, sizeof(mp_elffile *));
     ss->mods_done = mp_xcalloc(snap->n_modules, sizeof(bool));
     ss->stacks = mp_xcalloc(snap->n_stacks, sizeof(mp_symstack *));
     for (size_t i = 0; i < snap->n_modules; i++)
@@ -519,7 +366,7 @@ static long find_module(const snapstate *ss, const mp_snapshot *snap, uint64_t p
     return best;
 }
 
-static modfile *module_file(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap, long mi)
+static mp_elffile *module_file(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap, long mi)
 {
     if (!ss->mods_done[mi]) {
         const mp_module *m = &snap->modules[mi];
@@ -567,7 +414,7 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     f.elf_address = addr - m->load_bias;
     if (!*f.module)
         f.module = f.function;
-    modfile *mf = module_file(s, ss, snap, mi);
+    mp_elffile *mf = module_file(s, ss, snap, mi);
     const addrent *e = addr_lookup(s, mf, pc - m->load_bias);
     for (uint32_t i = 0; i < e->n; i++) {
         f.function = e->chain[i].function;

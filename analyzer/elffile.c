@@ -1,0 +1,154 @@
+/*
+ * elffile.c - opening a snapshot module's ELF file with elfutils, and its
+ * function symbols (see elffile.h).
+ */
+#include <gelf.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "elffile.h"
+#include "util.h"
+
+#define DEBUG_ROOT "/usr/lib/debug/.build-id/"
+
+static void load_symbols(mp_elffile *mf);
+
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+};
+
+/*
+ * Reports `path` into a fresh Dwfl at bias 0. With a recorded build ID the
+ * file is only accepted when its own build ID matches: a library upgraded
+ * since the snapshot was taken would otherwise give confidently wrong names.
+ */
+static bool try_report(mp_elffile *mf, const char *path, const uint8_t *bid, size_t bid_len)
+{
+    /* paths come from the snapshot, which may be hostile */
+    int fd = path && path[0] == '/' ? mp_open_regular(path) : -1;
+    if (fd < 0)
+        return false;
+    Dwfl *dwfl = dwfl_begin(&offline_callbacks);
+    if (!dwfl) {
+        close(fd);
+        return false;
+    }
+    dwfl_report_begin(dwfl);
+    Dwfl_Module *mod = dwfl_report_elf(dwfl, mp_basename(path), path, fd, 0, false);
+    dwfl_report_end(dwfl, NULL, NULL);
+    if (!mod) {
+        close(fd);   /* only consumed on success */
+        dwfl_end(dwfl);
+        return false;
+    }
+    if (bid_len) {
+        const unsigned char *bits;
+        GElf_Addr vaddr;
+        int n = dwfl_module_build_id(mod, &bits, &vaddr);
+        if (n != (int)bid_len || memcmp(bits, bid, bid_len) != 0) {
+            dwfl_end(dwfl);
+            return false;
+        }
+    }
+    mf->dwfl = dwfl;
+    mf->mod = mod;
+    load_symbols(mf);
+    return true;
+}
+
+mp_elffile *mp_elffile_open(const char *key, const mp_module *m, const char *path)
+{
+    mp_elffile *f = mp_xcalloc(1, sizeof(*f));
+    f->key = key;
+    if (try_report(f, path, m->build_id, m->build_id_len) || m->build_id_len < 2)
+        return f;
+    /* The file is gone or different: use the distribution's debug file. */
+    char debug[sizeof(DEBUG_ROOT) + 2 * sizeof(m->build_id) + 8];
+    size_t n = (size_t)snprintf(debug, sizeof(debug), DEBUG_ROOT "%02x/", m->build_id[0]);
+    for (uint32_t i = 1; i < m->build_id_len && n + 3 < sizeof(debug); i++)
+        n += (size_t)snprintf(debug + n, sizeof(debug) - n, "%02x", m->build_id[i]);
+    snprintf(debug + n, sizeof(debug) - n, ".debug");
+    try_report(f, debug, m->build_id, m->build_id_len);
+    return f;
+}
+
+void mp_elffile_free(mp_elffile *f)
+{
+    if (f->dwfl)
+        dwfl_end(f->dwfl);
+    free(f->syms);
+    free(f);
+}
+
+/* ---- function symbols ---- */
+
+/*
+ * dwfl_module_addrinfo scans the whole symbol table on every call; with
+ * libc's ~10k symbols and thousands of distinct addresses that dominated
+ * run time, so each file's function symbols are sorted once and searched.
+ */
+static int sym_rank(unsigned char info)
+{
+    switch (GELF_ST_BIND(info)) {
+    case STB_GLOBAL: return 0;
+    case STB_WEAK: return 1;
+    default: return 2;
+    }
+}
+
+static int cmp_funcsym(const void *a, const void *b)
+{
+    const mp_funcsym *x = a, *y = b;
+    if (x->addr != y->addr)
+        return x->addr < y->addr ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank - y->rank;
+    return strcmp(x->name, y->name);   /* deterministic among aliases */
+}
+
+static void load_symbols(mp_elffile *mf)
+{
+    int n = dwfl_module_getsymtab(mf->mod);
+    size_t cap = 0;
+    for (int i = 1; i < n; i++) {
+        GElf_Sym sym;
+        GElf_Addr addr;
+        const char *name = dwfl_module_getsym_info(mf->mod, i, &sym, &addr, NULL, NULL, NULL);
+        int type = GELF_ST_TYPE(sym.st_info);
+        if (!name || !*name || sym.st_shndx == SHN_UNDEF ||
+            (type != STT_FUNC && type != STT_GNU_IFUNC))
+            continue;
+        mp_grow((void **)&mf->syms, &cap, mf->n_syms + 1, sizeof(mp_funcsym));
+        mf->syms[mf->n_syms++] = (mp_funcsym){addr, sym.st_size, name, sym_rank(sym.st_info)};
+    }
+    if (!mf->n_syms)
+        return;
+    qsort(mf->syms, mf->n_syms, sizeof(mp_funcsym), cmp_funcsym);
+    size_t out = 1;   /* keep the preferred name of each address */
+    for (size_t i = 1; i < mf->n_syms; i++)
+        if (mf->syms[i].addr != mf->syms[out - 1].addr)
+            mf->syms[out++] = mf->syms[i];
+    mf->n_syms = out;
+}
+
+/* The function containing vaddr; zero-size symbols reach the next one. */
+const mp_funcsym *mp_elffile_symbol(const mp_elffile *mf, uint64_t vaddr)
+{
+    size_t lo = 0, hi = mf->n_syms;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mf->syms[mid].addr <= vaddr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    const mp_funcsym *f = &mf->syms[lo - 1];
+    return f->size == 0 || vaddr - f->addr < f->size ? f : NULL;
+}
