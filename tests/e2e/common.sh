@@ -34,6 +34,8 @@ jsoncheck() {
 # (tests/programs/support/testprog.h): snapshots on SIGUSR2, none periodic,
 # files into OUTDIR. Extra VAR=VALUE pairs are added to the environment.
 # stdout/stderr go to OUTDIR.out / OUTDIR.err; fails unless PROG exits 0.
+# Bounded by a timeout that is not itself preloaded (it would write
+# snapshots too).
 run_under_shim() {
     local out=$1
     shift
@@ -46,8 +48,8 @@ run_under_shim() {
     shift
     mkdir -p "$out"
     local rc=0
-    env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_SIGNAL=USR2 MEMPROF_INTERVAL=0 MEMPROF_OUT="$out" \
-        "${vars[@]}" "$@" >"$out.out" 2>"$out.err" || rc=$?
+    timeout -k 5 100 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_SIGNAL=USR2 MEMPROF_INTERVAL=0 \
+        MEMPROF_OUT="$out" "${vars[@]}" "$@" >"$out.out" 2>"$out.err" || rc=$?
     if [[ $rc -ne 0 ]]; then
         sed 's/^/  stderr: /' "$out.err" >&2
         fail "$* exited with status $rc under the shim"

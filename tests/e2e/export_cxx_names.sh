@@ -9,7 +9,7 @@ source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_consumers
 
-export_run "$WORK/run" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/export_cxx_names"
+run_under_shim "$WORK/run" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/export_cxx_names"
 snap=$(snapshot_of "$WORK/run" 0001)
 mp "$WORK/report.json" report "$snap" --json --top 0
 names=("(anonymous namespace)::Box<std::pair<int, char>&>::grow(int)"

@@ -8,11 +8,11 @@ source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_consumers
 
-export_run "$WORK/heap" -- "$TEST_PROGS/leak_malloc"
+run_under_shim "$WORK/heap" -- "$TEST_PROGS/leak_malloc"
 old=$(snapshot_of "$WORK/heap" 0001)
 new=$(snapshot_of "$WORK/heap" 0002)
 mp "$WORK/report.json" report "$new" --json --top 0
-export_run "$WORK/locks" -- "$TEST_PROGS/lock_hot"
+run_under_shim "$WORK/locks" -- "$TEST_PROGS/lock_hot"
 lsnap=$(snapshot_of "$WORK/locks" 0001)
 mp "$WORK/locks.json" locks "$lsnap" --json --top 0
 

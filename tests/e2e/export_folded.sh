@@ -9,7 +9,7 @@ need_consumers
 
 # Exact sampling: the leak (160 MiB) then outweighs each churn stack
 # (128 MiB and 64 MiB) in alloc too, without sampling noise.
-export_run "$WORK/heap" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/leak_malloc"
+run_under_shim "$WORK/heap" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/leak_malloc"
 new=$(snapshot_of "$WORK/heap" 0002)
 mp "$WORK/report.json" report "$new" --json --top 0
 leaked=$(leak_field "$WORK/heap.out" bytes)
@@ -41,7 +41,7 @@ if grep -Eq ';churn [0-9]+$' "$WORK/heap.folded"; then
 fi
 
 # --- locks: sums to the wait of every waiter stack of every lock
-export_run "$WORK/locks" -- "$TEST_PROGS/lock_hot"
+run_under_shim "$WORK/locks" -- "$TEST_PROGS/lock_hot"
 lsnap=$(snapshot_of "$WORK/locks" 0001)
 mp "$WORK/locks.json" locks "$lsnap" --json --top 0
 mp "$WORK/locks.folded" folded "$lsnap" --what locks

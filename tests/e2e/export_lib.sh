@@ -58,29 +58,6 @@ mp() {
     fi
 }
 
-# export_run DIR [VAR=VALUE...] -- PROG [ARGS...]: PROG under the shim with
-# the tests' snapshot protocol (see common.sh's run_under_shim), bounded by
-# a timeout that is not itself preloaded (it would write snapshots too).
-export_run() {
-    local out=$1
-    shift
-    local -a vars=()
-    while [[ $# -gt 0 && $1 != -- ]]; do
-        vars+=("$1")
-        shift
-    done
-    [[ ${1:-} == -- ]] || fail "export_run: missing -- before the program"
-    shift
-    mkdir -p "$out"
-    local rc=0
-    timeout 60 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_SIGNAL=USR2 MEMPROF_INTERVAL=0 \
-        MEMPROF_OUT="$out" "${vars[@]}" "$@" >"$out.out" 2>"$out.err" || rc=$?
-    if [[ $rc -ne 0 ]]; then
-        sed 's/^/  stderr: /' "$out.err" >&2
-        fail "$* exited with status $rc under the shim"
-    fi
-}
-
 # pycheck SUBCOMMAND ARGS...: the assertions below, in Python.
 #   pprof-total RAW TYPE          sum of column TYPE of `go tool pprof -raw`
 #   top-flat TOP                  the function on the first row of `-top`

@@ -8,7 +8,7 @@ source "$E2E_DIR/export_lib.sh"
 need_consumers
 
 culprit=leak_plain_malloc
-export_run "$WORK/run" -- "$TEST_PROGS/leak_malloc"
+run_under_shim "$WORK/run" -- "$TEST_PROGS/leak_malloc"
 old=$(snapshot_of "$WORK/run" 0001)
 new=$(snapshot_of "$WORK/run" 0002)
 

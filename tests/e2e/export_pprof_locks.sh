@@ -7,7 +7,7 @@ source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_consumers
 
-export_run "$WORK/run" -- "$TEST_PROGS/lock_hot"
+run_under_shim "$WORK/run" -- "$TEST_PROGS/lock_hot"
 snap=$(snapshot_of "$WORK/run" 0001)
 mp "$WORK/locks.json" locks "$snap" --json --top 0
 mp /dev/null pprof "$snap" --what locks -o "$WORK/locks.pb.gz"
