@@ -14,7 +14,6 @@
 #include "shim.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -190,15 +189,9 @@ static void wait_for_work(size_t drained, uint32_t seen)
  */
 static bool only_collector_left(void)
 {
-    char buf[2048];
-    int fd = mp_fd_park(open("/proc/self/status", O_RDONLY | O_CLOEXEC));
-    if (fd < 0)
+    char buf[4096];
+    if (mp_read_small_file("/proc/self/status", buf, sizeof(buf)) <= 0)
         return false;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = 0;
     const char *t = strstr(buf, "\nThreads:");
     return t && strtol(t + 9, NULL, 10) <= 2;
 }

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "memprof_format.h"
 
@@ -119,6 +120,9 @@ int mp_fd_park(int fd) MP_HIDDEN;
  * use into *slot; NULL when there is none. For the interposers off the hot
  * paths (the malloc family and the locks resolve their own tables). */
 void *mp_next_symbol(void *_Atomic *slot, const char *name) MP_HIDDEN;
+/* Reads up to cap - 1 bytes of a small file (/proc) into buf and ends
+ * them with a NUL; returns the length, or -1. */
+ssize_t mp_read_small_file(const char *path, char *buf, size_t cap) MP_HIDDEN;
 /* futex(2) on a word of our own, private to the process. */
 void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns) MP_HIDDEN;
 void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;

@@ -44,12 +44,7 @@ static uint32_t add_string(strbuf *sb, const char *s)
 
 static void read_cmdline(char *buf, size_t cap)
 {
-    buf[0] = 0;
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, cap - 1);
-    close(fd);
+    ssize_t n = mp_read_small_file("/proc/self/cmdline", buf, cap);
     if (n <= 0)
         return;
     for (ssize_t i = 0; i < n; i++)

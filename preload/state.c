@@ -108,6 +108,18 @@ void *mp_next_symbol(void *_Atomic *slot, const char *name)
     return p;
 }
 
+ssize_t mp_read_small_file(const char *path, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int fd = mp_fd_park(open(path, O_RDONLY | O_CLOEXEC));
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return n;
+}
+
 void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
 {
     struct timespec t = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
