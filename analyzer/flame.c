@@ -101,7 +101,7 @@ static const char *const titles[] = {
 
 static double hash_unit(const char *s, uint64_t seed)
 {
-    return (double)(mp_hash_str(s, seed) >> 11) / (double)(1ull << 53);
+    return (double)(mp_hashmap_hash_str(s, seed) >> 11) / (double)(1ull << 53);
 }
 
 static void frame_color(const flame *f, const mp_stree_node *n, char buf[32])

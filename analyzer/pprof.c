@@ -44,7 +44,7 @@ typedef struct pprof {
     mp_pb samples, locations, functions, tmp, tmp2;
     char **strs;                /* string table, strs[0] = "" */
     size_t n_strs, cap_strs;
-    mp_imap str_index, fn_index, loc_index;
+    mp_hashmap str_index, fn_index, loc_index;
     uint64_t *fn_keys;          /* name << 32 | filename, by function id - 1 */
     loc_key *loc_keys;          /* by location id - 1 */
     size_t n_fns, n_locs, cap_fns, cap_locs;
@@ -67,13 +67,13 @@ static bool str_eq(const void *ctx, uint32_t id)
 static int64_t intern(pprof *p, const char *s)
 {
     str_key k = {p, s};
-    uint64_t h = mp_hash_str(s, 0);
-    uint32_t id = mp_imap_find(&p->str_index, h, str_eq, &k);
-    if (id != MP_IMAP_NONE)
+    uint64_t h = mp_hashmap_hash_str(s, 0);
+    uint32_t id = mp_hashmap_find(&p->str_index, h, str_eq, &k);
+    if (id != MP_HASHMAP_NONE)
         return id;
     mp_grow((void **)&p->strs, &p->cap_strs, p->n_strs + 1, sizeof(*p->strs));
     p->strs[p->n_strs] = mp_xstrdup(s);
-    mp_imap_insert(&p->str_index, h, (uint32_t)p->n_strs);
+    mp_hashmap_insert(&p->str_index, h, (uint32_t)p->n_strs);
     return (int64_t)p->n_strs++;
 }
 
@@ -89,13 +89,13 @@ static uint64_t function_id(pprof *p, const mp_frame *f)
 {
     int64_t name = intern(p, f->function), file = intern(p, f->file ? f->file : "");
     fn_ctx k = {p, (uint64_t)name << 32 | (uint64_t)file};
-    uint64_t h = mp_hash_u64(k.key);
-    uint32_t id = mp_imap_find(&p->fn_index, h, fn_eq, &k);
-    if (id != MP_IMAP_NONE)
+    uint64_t h = mp_hashmap_hash_u64(k.key);
+    uint32_t id = mp_hashmap_find(&p->fn_index, h, fn_eq, &k);
+    if (id != MP_HASHMAP_NONE)
         return id + 1;
     mp_grow((void **)&p->fn_keys, &p->cap_fns, p->n_fns + 1, sizeof(*p->fn_keys));
     p->fn_keys[p->n_fns] = k.key;
-    mp_imap_insert(&p->fn_index, h, (uint32_t)p->n_fns);
+    mp_hashmap_insert(&p->fn_index, h, (uint32_t)p->n_fns);
     uint64_t fid = ++p->n_fns;
     mp_pb_clear(&p->tmp);
     mp_pb_varint_field(&p->tmp, F_ID, fid);
@@ -165,13 +165,13 @@ static void encode_location(pprof *p, uint64_t id, uint32_t module,
 static uint64_t location_id(pprof *p, const mp_frame *f, size_t n, uint32_t module)
 {
     loc_ctx c = {p, {f[0].address, module}};
-    uint64_t h = mp_hash_u64(f[0].address ^ mp_hash_u64(module));
-    uint32_t id = mp_imap_find(&p->loc_index, h, loc_eq, &c);
-    if (id != MP_IMAP_NONE)
+    uint64_t h = mp_hashmap_hash_u64(f[0].address ^ mp_hashmap_hash_u64(module));
+    uint32_t id = mp_hashmap_find(&p->loc_index, h, loc_eq, &c);
+    if (id != MP_HASHMAP_NONE)
         return id + 1;
     mp_grow((void **)&p->loc_keys, &p->cap_locs, p->n_locs + 1, sizeof(*p->loc_keys));
     p->loc_keys[p->n_locs] = c.k;
-    mp_imap_insert(&p->loc_index, h, (uint32_t)p->n_locs);
+    mp_hashmap_insert(&p->loc_index, h, (uint32_t)p->n_locs);
     uint64_t lid = ++p->n_locs;
     encode_location(p, lid, module, f, n);
     return lid;
@@ -391,9 +391,9 @@ static void pprof_free(pprof *p)
     for (size_t i = 0; i < p->n_strs; i++)
         free(p->strs[i]);
     free(p->strs);
-    mp_imap_free(&p->str_index);
-    mp_imap_free(&p->fn_index);
-    mp_imap_free(&p->loc_index);
+    mp_hashmap_free(&p->str_index);
+    mp_hashmap_free(&p->fn_index);
+    mp_hashmap_free(&p->loc_index);
     free(p->fn_keys);
     free(p->loc_keys);
     free(p->maps);

@@ -4,86 +4,77 @@
  * sites_fmt.c to keep both files readable.
  */
 #include "sites.h"
+#include "hashmap.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
-/* ---- key map ---- */
+/* ---- key map: entries in insertion order, indexed by hashmap.h ---- */
 
 typedef struct km_entry {
-    uint64_t hash, tag;
-    const char *key;      /* NULL = empty slot */
+    uint64_t tag;
+    const char *key;
     size_t value;
 } km_entry;
 
 struct mp_keymap {
+    mp_hashmap index;
     km_entry *e;
-    size_t cap, n;        /* cap is a power of two */
+    size_t n, cap;
 };
 
-static uint64_t km_hash(uint64_t tag, const char *key)
+typedef struct km_key {
+    const mp_keymap *m;
+    uint64_t tag;
+    const char *key;
+} km_key;
+
+static bool km_eq(const void *ctx, uint32_t id)
 {
-    return XXH3_64bits_withSeed(key, strlen(key), tag);
+    const km_key *k = ctx;
+    const km_entry *e = &k->m->e[id];
+    return e->tag == k->tag && (e->key == k->key || strcmp(e->key, k->key) == 0);
 }
 
 mp_keymap *mp_keymap_new(void)
 {
-    mp_keymap *m = mp_xmalloc(sizeof(*m));
-    m->cap = 64;
-    m->n = 0;
-    m->e = mp_xcalloc(m->cap, sizeof(km_entry));
-    return m;
+    return mp_xcalloc(1, sizeof(mp_keymap));
 }
 
 void mp_keymap_free(mp_keymap *m)
 {
     if (m) {
+        mp_hashmap_free(&m->index);
         free(m->e);
         free(m);
     }
 }
 
-static km_entry *km_slot(const mp_keymap *m, uint64_t h, uint64_t tag, const char *key)
-{
-    size_t mask = m->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        km_entry *e = &m->e[i];
-        if (!e->key || (e->hash == h && e->tag == tag &&
-                        (e->key == key || strcmp(e->key, key) == 0)))
-            return e;
-    }
-}
-
 ssize_t mp_keymap_get(const mp_keymap *m, uint64_t tag, const char *key)
 {
-    km_entry *e = km_slot(m, km_hash(tag, key), tag, key);
-    return e->key ? (ssize_t)e->value : -1;
-}
-
-static void km_rehash(mp_keymap *m)
-{
-    mp_keymap old = *m;
-    m->cap *= 2;
-    m->e = mp_xcalloc(m->cap, sizeof(km_entry));
-    for (size_t i = 0; i < old.cap; i++)
-        if (old.e[i].key)
-            *km_slot(m, old.e[i].hash, old.e[i].tag, old.e[i].key) = old.e[i];
-    free(old.e);
+    km_key k = {m, tag, key};
+    uint32_t id = mp_hashmap_find(&m->index, mp_hashmap_hash_str(key, tag), km_eq, &k);
+    return id == MP_HASHMAP_NONE ? -1 : (ssize_t)m->e[id].value;
 }
 
 size_t mp_keymap_put(mp_keymap *m, uint64_t tag, const char *key, size_t value)
 {
-    if (2 * (m->n + 1) > m->cap)
-        km_rehash(m);
-    uint64_t h = km_hash(tag, key);
-    km_entry *e = km_slot(m, h, tag, key);
-    if (!e->key) {
-        *e = (km_entry){h, tag, key, value};
-        m->n++;
-    }
-    return e->value;
+    km_key k = {m, tag, key};
+    uint64_t h = mp_hashmap_hash_str(key, tag);
+    uint32_t id = mp_hashmap_find(&m->index, h, km_eq, &k);
+    if (id != MP_HASHMAP_NONE)
+        return m->e[id].value;
+    mp_grow((void **)&m->e, &m->cap, m->n + 1, sizeof(km_entry));
+    m->e[m->n] = (km_entry){tag, key, value};
+    mp_hashmap_insert(&m->index, h, (uint32_t)m->n++);
+    return value;
+}
+
+void mp_keymap_clear(mp_keymap *m)
+{
+    mp_hashmap_clear(&m->index);
+    m->n = 0;
 }
 
 /* ---- stacks ---- */
@@ -174,8 +165,7 @@ void mp_sites_sort(mp_sites *s, enum mp_site_order order)
     if (s->n)
         qsort(s->v, s->n, sizeof(mp_site), order == MP_BY_ALLOC_BYTES ? cmp_alloc : cmp_live);
     /* Re-index: the map stores positions. */
-    mp_keymap_free(s->map);
-    s->map = mp_keymap_new();
+    mp_keymap_clear(s->map);
     for (size_t i = 0; i < s->n; i++)
         mp_keymap_put(s->map, 0, s->v[i].key, i);
 }
@@ -306,8 +296,7 @@ static void lock_subtract(mp_lockrec *r, const mp_lockrec *o)
 /* The map stores positions: rebuild it whenever v is reordered. */
 static void locktab_reindex(mp_locktab *t)
 {
-    mp_keymap_free(t->map);
-    t->map = mp_keymap_new();
+    mp_keymap_clear(t->map);
     for (size_t i = 0; i < t->n; i++)
         mp_keymap_put(t->map, t->v[i].address, t->v[i].key, i);
 }

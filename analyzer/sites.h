@@ -25,7 +25,8 @@
 
 /*
  * Keys are compared by content (not pointer) so tables built by different
- * symbolizers still match; the string itself is not copied.
+ * symbolizers still match; the string itself is not copied. A keyed view
+ * over the one hash table (hashmap.h), not a table of its own.
  */
 typedef struct mp_keymap mp_keymap;
 mp_keymap *mp_keymap_new(void);
@@ -34,6 +35,8 @@ void mp_keymap_free(mp_keymap *m);
 ssize_t mp_keymap_get(const mp_keymap *m, uint64_t tag, const char *key);
 /* Stores (tag, key) -> value unless present; returns the stored value. */
 size_t mp_keymap_put(mp_keymap *m, uint64_t tag, const char *key, size_t value);
+/* Forgets every key, keeping the memory (re-indexing after a sort). */
+void mp_keymap_clear(mp_keymap *m);
 
 /* Symbolized stack of a record, or NULL for MP_NO_STACK / a bad index. */
 const mp_symstack *mp_site_stack(mp_symbolizer *sym, const mp_snapshot *snap,

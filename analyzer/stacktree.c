@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "sites.h"
 #include "util.h"
@@ -133,69 +132,6 @@ int mp_export_close(const mp_export_args *args, FILE *out)
     return MP_EXIT_OK;
 }
 
-/* ---- hash index: open addressing, linear probing ---- */
-
-uint64_t mp_hash_str(const char *s, uint64_t seed)
-{
-    return XXH3_64bits_withSeed(s, strlen(s), seed);
-}
-
-/* splitmix64's finalizer: the index uses the low bits, so every input bit
- * must reach them. */
-uint64_t mp_hash_u64(uint64_t v)
-{
-    v ^= v >> 30;
-    v *= 0xbf58476d1ce4e5b9ull;
-    v ^= v >> 27;
-    v *= 0x94d049bb133111ebull;
-    return v ^ (v >> 31);
-}
-
-uint32_t mp_imap_find(const mp_imap *m, uint64_t hash, mp_imap_eq eq, const void *ctx)
-{
-    if (!m->cap)
-        return MP_IMAP_NONE;
-    for (size_t i = hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->ids[i])
-            return MP_IMAP_NONE;
-        if (m->hashes[i] == hash && eq(ctx, m->ids[i] - 1))
-            return m->ids[i] - 1;
-    }
-}
-
-static void imap_put(mp_imap *m, uint64_t hash, uint32_t id)
-{
-    size_t i = hash & (m->cap - 1);
-    while (m->ids[i])
-        i = (i + 1) & (m->cap - 1);
-    m->hashes[i] = hash;
-    m->ids[i] = id + 1;
-    m->n++;
-}
-
-void mp_imap_insert(mp_imap *m, uint64_t hash, uint32_t id)
-{
-    if (2 * (m->n + 1) > m->cap) {  /* keep the load under 1/2 */
-        mp_imap old = *m;
-        m->cap = old.cap ? 2 * old.cap : 64;
-        m->n = 0;
-        m->hashes = mp_xmalloc(m->cap * sizeof(*m->hashes));
-        m->ids = mp_xcalloc(m->cap, sizeof(*m->ids));
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.ids[i])
-                imap_put(m, old.hashes[i], old.ids[i] - 1);
-        mp_imap_free(&old);
-    }
-    imap_put(m, hash, id);
-}
-
-void mp_imap_free(mp_imap *m)
-{
-    free(m->hashes);
-    free(m->ids);
-    memset(m, 0, sizeof(*m));
-}
-
 /* ---- call tree ---- */
 
 void mp_stree_init(mp_stree *t)
@@ -213,7 +149,7 @@ void mp_stree_init(mp_stree *t)
 void mp_stree_free(mp_stree *t)
 {
     free(t->nodes);
-    mp_imap_free(&t->index);
+    mp_hashmap_free(&t->index);
     mp_strtab_free(t->names);
     memset(t, 0, sizeof(*t));
 }
@@ -249,9 +185,9 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
 {
     const char *name = frame_name(t, f);
     child_key k = {t, parent, name};
-    uint64_t h = mp_hash_str(name, parent);
-    uint32_t id = mp_imap_find(&t->index, h, child_eq, &k);
-    if (id != MP_IMAP_NONE) {
+    uint64_t h = mp_hashmap_hash_str(name, parent);
+    uint32_t id = mp_hashmap_find(&t->index, h, child_eq, &k);
+    if (id != MP_HASHMAP_NONE) {
         mp_stree_node *n = &t->nodes[id];
         if (n->line != f->line || (n->file != f->file && (!n->file || !f->file ||
                                                          strcmp(n->file, f->file))))
@@ -268,7 +204,7 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
     p->first_child = id;
     if (p->depth + 1 > t->max_depth)
         t->max_depth = p->depth + 1;
-    mp_imap_insert(&t->index, h, id);
+    mp_hashmap_insert(&t->index, h, id);
     return id;
 }
 

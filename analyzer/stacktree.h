@@ -5,9 +5,7 @@
  *    snapshot records that carry it, so the three exports agree on values;
  *  - mp_export_args: their common command line;
  *  - mp_stree: a call tree built from symbolized stacks, root first, with
- *    frames merged by function name at the same position (flame, folded);
- *  - mp_imap: a small hash index (hash -> id, equality by callback) used by
- *    the tree and by the pprof writer's string, function and location tables.
+ *    frames merged by function name at the same position (flame, folded).
  */
 #ifndef MEMPROF_STACKTREE_H
 #define MEMPROF_STACKTREE_H
@@ -18,6 +16,7 @@
 #include <stdio.h>
 
 #include "analyzer.h"
+#include "hashmap.h"
 
 typedef enum mp_what { MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS } mp_what;
 
@@ -61,23 +60,6 @@ FILE *mp_export_open(const mp_export_args *args);
 /* Closes what mp_export_open returned; returns an exit status. */
 int mp_export_close(const mp_export_args *args, FILE *out);
 
-/* ---- hash index ---- */
-
-typedef struct mp_imap {
-    uint64_t *hashes;
-    uint32_t *ids;              /* id + 1; 0 = empty slot */
-    size_t cap, n;
-} mp_imap;
-
-typedef bool (*mp_imap_eq)(const void *ctx, uint32_t id);
-
-uint32_t mp_imap_find(const mp_imap *m, uint64_t hash, mp_imap_eq eq, const void *ctx);
-void mp_imap_insert(mp_imap *m, uint64_t hash, uint32_t id);
-void mp_imap_free(mp_imap *m);
-#define MP_IMAP_NONE UINT32_MAX
-uint64_t mp_hash_str(const char *s, uint64_t seed);
-uint64_t mp_hash_u64(uint64_t v);
-
 /* ---- call tree ---- */
 
 #define MP_STREE_NONE UINT32_MAX
@@ -98,7 +80,7 @@ typedef struct mp_stree {
     mp_stree_node *nodes;       /* nodes[0] is the root, "all" */
     size_t n, cap;
     uint32_t max_depth;
-    mp_imap index;              /* (parent, name) -> child */
+    mp_hashmap index;           /* (parent, name) -> child */
     struct mp_strtab *names;    /* names made here ("[libfoo.so]") */
 } mp_stree;
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "hashmap.h"
 
 void mp_error(const char *fmt, ...)
 {
@@ -91,17 +92,6 @@ int mp_open_regular(const char *path)
     return fd;
 }
 
-uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-    const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* ---- string building ---- */
 
 void mp_strbuf_reset(mp_strbuf *b)
@@ -139,7 +129,7 @@ void mp_strbuf_free(mp_strbuf *b)
 
 /*
  * Strings live in large chunks that are never moved, so interned pointers
- * stay valid while the hash table (open addressing, linear probing) grows.
+ * stay valid while the index (hashmap.h) grows; entries[id] is string id.
  */
 typedef struct strtab_chunk {
     struct strtab_chunk *next;
@@ -147,23 +137,22 @@ typedef struct strtab_chunk {
     char data[];
 } strtab_chunk;
 
-typedef struct strtab_slot {
+typedef struct strtab_entry {
     const char *s;
     size_t len;
-    uint64_t hash;
-} strtab_slot;
+} strtab_entry;
 
 struct mp_strtab {
-    strtab_slot *slots;
-    size_t cap, count;   /* cap is a power of two */
+    mp_hashmap index;
+    strtab_entry *entries;
+    size_t n, cap;
     strtab_chunk *chunks;
 };
 
 mp_strtab *mp_strtab_new(void)
 {
     mp_strtab *t = mp_xcalloc(1, sizeof(*t));
-    t->cap = 1024;
-    t->slots = mp_xcalloc(t->cap, sizeof(strtab_slot));
+    mp_hashmap_init(&t->index, 512);
     return t;
 }
 
@@ -175,7 +164,8 @@ void mp_strtab_free(mp_strtab *t)
         next = c->next;
         free(c);
     }
-    free(t->slots);
+    mp_hashmap_free(&t->index);
+    free(t->entries);
     free(t);
 }
 
@@ -197,36 +187,30 @@ static char *strtab_store(mp_strtab *t, const char *s, size_t len)
     return dst;
 }
 
-static void strtab_rehash(mp_strtab *t)
+typedef struct strtab_key {
+    const mp_strtab *t;
+    const char *s;
+    size_t len;
+} strtab_key;
+
+static bool strtab_eq(const void *ctx, uint32_t id)
 {
-    size_t cap = t->cap * 2;
-    strtab_slot *slots = mp_xcalloc(cap, sizeof(strtab_slot));
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slots[i].s)
-            continue;
-        size_t j = t->slots[i].hash & (cap - 1);
-        while (slots[j].s)
-            j = (j + 1) & (cap - 1);
-        slots[j] = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
+    const strtab_key *k = ctx;
+    const strtab_entry *e = &k->t->entries[id];
+    return e->len == k->len && memcmp(e->s, k->s, k->len) == 0;
 }
 
 const char *mp_intern_n(mp_strtab *t, const char *s, size_t len)
 {
-    uint64_t h = mp_hash_bytes(s, len, 0);
-    size_t i = h & (t->cap - 1);
-    for (; t->slots[i].s; i = (i + 1) & (t->cap - 1)) {
-        strtab_slot *e = &t->slots[i];
-        if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
-            return e->s;
-    }
+    strtab_key k = {t, s, len};
+    uint64_t h = mp_hashmap_hash_bytes(s, len, 0);
+    uint32_t id = mp_hashmap_find(&t->index, h, strtab_eq, &k);
+    if (id != MP_HASHMAP_NONE)
+        return t->entries[id].s;
+    mp_grow((void **)&t->entries, &t->cap, t->n + 1, sizeof(*t->entries));
     const char *stored = strtab_store(t, s, len);
-    t->slots[i] = (strtab_slot){stored, len, h};
-    if (++t->count * 2 > t->cap)
-        strtab_rehash(t);
+    t->entries[t->n] = (strtab_entry){stored, len};
+    mp_hashmap_insert(&t->index, h, (uint32_t)t->n++);
     return stored;
 }
 

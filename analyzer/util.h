@@ -38,9 +38,6 @@ const char *mp_basename(const char *s);
  */
 int mp_open_regular(const char *path);
 
-/* FNV-1a, 64-bit: a cheap hash for in-memory tables. */
-uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed);
-
 /* A growable string for building output or keys; s is "" until written. */
 typedef struct mp_strbuf {
     char *s;
