@@ -1,5 +1,5 @@
 /*
- * diff.c - `memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]`:
+ * cmd_diff.c - `memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]`:
  * sites ranked by live-heap growth from the first file to the last.
  *
  * Sites are matched across files by symbolic key (sites.h), so snapshots of
@@ -14,6 +14,7 @@
  * conservative (the two snapshots share the objects that survived) and
  * exactly 0 when both files record every allocation (sample_bytes 1).
  */
+#include "cmd.h"
 #include "sites.h"
 #include "util.h"
 
@@ -22,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]"
 #define CALLERS 3
 
 /* One site across all files; the per-file arrays have nf entries. */
@@ -296,43 +296,34 @@ static void warn_odd_order(const dtable *t, char **paths)
     }
 }
 
-int cmd_diff(int argc, char **argv)
+int cmd_diff_main(const mp_opts *o)
 {
-    mp_rep_args a;
-    if (mp_rep_parse_args(argc, argv, MP_OPT_FAIL_OVER, USAGE, &a) < 0)
-        return MP_EXIT_USAGE;
-    if (a.n_files < 2) {
-        mp_error("diff: needs at least two files, OLD and NEW; usage: %s", USAGE);
-        mp_rep_args_free(&a);
-        return MP_EXIT_USAGE;
-    }
-    dtable t = {.nf = a.n_files};
+    dtable t = {.nf = o->n_files};
     mp_symbolizer *sym = mp_symbolizer_new();
-    load_all(&t, a.files, sym);
-    warn_odd_order(&t, a.files);
+    load_all(&t, o->files, sym);
+    warn_odd_order(&t, o->files);
     build_rows(&t);
     size_t n = rank_rows(&t);
-    size_t shown = mp_rep_limit(&a, n);
+    size_t shown = mp_opts_limit(o, n);
 
     const mp_sites *first = &t.sites[0], *last = &t.sites[t.nf - 1];
     int64_t tb = delta(last->total.live_bytes, first->total.live_bytes);
     int64_t tc = delta(last->total.live_count, first->total.live_count);
     uint64_t terr = err95(&t, first->total.live_samples, last->total.live_samples);
-    if (a.json)
-        print_json(&t, a.files, shown, tb, tc, terr);
+    if (o->json)
+        print_json(&t, o->files, shown, tb, tc, terr);
     else
-        print_text(&t, a.files, shown, tb, tc, terr);
+        print_text(&t, o->files, shown, tb, tc, terr);
     fflush(stdout);
 
     int rc = MP_EXIT_OK;
-    if (a.has_fail_over && tb > 0 && (uint64_t)tb > a.fail_over) {
+    if ((o->given & MP_OPT_FAIL_OVER) && tb > 0 && (uint64_t)tb > o->fail_over) {
         char b1[32], b2[32];
         mp_error("diff: live heap grew by %s (%" PRId64 " bytes), over --fail-over %s",
-                 mp_rep_bytes(b1, tb, 1), tb, mp_rep_bytes(b2, (int64_t)a.fail_over, 0));
+                 mp_rep_bytes(b1, tb, 1), tb, mp_rep_bytes(b2, (int64_t)o->fail_over, 0));
         rc = MP_EXIT_GATE;
     }
     free_all(&t);
     mp_symbolizer_free(sym);
-    mp_rep_args_free(&a);
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * locks.c - `memprof locks [OLD] FILE [--top N] [--json]`: contended locks
+ * cmd_locks.c - `memprof locks [OLD] FILE [--top N] [--json]`: contended locks
  * ranked by total wait time.
  *
  * The shim's lock counters are cumulative since process start, so with OLD
@@ -14,13 +14,13 @@
  * maximum is at most that value: we report it and mark it as a bound
  * ("max_wait_exact": false in JSON, "<=" in text).
  */
+#include "cmd.h"
 #include "sites.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "memprof locks [OLD] FILE [--top N] [--json]"
 #define CALLERS 3
 #define TEXT_STACKS 3    /* waiter and holder stacks shown per lock in text */
 
@@ -167,18 +167,10 @@ static int check_window(const char *old_path, const mp_snapshot *old, const char
     return 0;
 }
 
-int cmd_locks(int argc, char **argv)
+int cmd_locks_main(const mp_opts *o)
 {
-    mp_rep_args a;
-    if (mp_rep_parse_args(argc, argv, 0, USAGE, &a) < 0)
-        return MP_EXIT_USAGE;
-    if (a.n_files < 1 || a.n_files > 2) {
-        mp_error("locks: %s; usage: %s", a.n_files ? "too many files" : "missing FILE", USAGE);
-        mp_rep_args_free(&a);
-        return MP_EXIT_USAGE;
-    }
-    const char *path = a.files[a.n_files - 1];
-    const char *old_path = a.n_files == 2 ? a.files[0] : NULL;
+    const char *path = o->files[o->n_files - 1];
+    const char *old_path = o->n_files == 2 ? o->files[0] : NULL;
     mp_snapshot snap, old = {0};
     if (old_path)
         mp_snapshot_load_or_die(old_path, &old);
@@ -186,7 +178,6 @@ int cmd_locks(int argc, char **argv)
     if (old_path && check_window(old_path, &old, path, &snap) < 0) {
         mp_snapshot_free(&old);
         mp_snapshot_free(&snap);
-        mp_rep_args_free(&a);
         return MP_EXIT_USAGE;
     }
 
@@ -202,8 +193,8 @@ int cmd_locks(int argc, char **argv)
         mp_locktab_drop_uncontended(&t);
     }
     mp_locktab_sort(&t);
-    size_t shown = mp_rep_limit(&a, t.n);
-    if (a.json)
+    size_t shown = mp_opts_limit(o, t.n);
+    if (o->json)
         print_json(path, old_path, &snap, &t, shown);
     else
         print_text(old_path, old_path ? &old : NULL, &snap, &t, shown);
@@ -214,6 +205,5 @@ int cmd_locks(int argc, char **argv)
     if (old_path)
         mp_snapshot_free(&old);
     mp_snapshot_free(&snap);
-    mp_rep_args_free(&a);
     return MP_EXIT_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * pprof.c - `memprof pprof FILE [--what heap|alloc|locks] [-o OUT.pb.gz]`:
+ * cmd_pprof.c - `memprof pprof FILE [--what heap|alloc|locks] [-o OUT.pb.gz]`:
  * a gzipped profile.proto (google/pprof proto/profile.proto, fields 1-14).
  *
  * Heap and alloc write the same four columns Go writes (alloc_objects,
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "protobuf.h"
 #include "sites.h"
 #include "stacktree.h"
@@ -400,26 +401,23 @@ static void pprof_free(pprof *p)
     free(p->loc_ids);
 }
 
-int cmd_pprof(int argc, char **argv)
+int cmd_pprof_main(const mp_opts *o)
 {
-    mp_export_args args;
-    if (mp_export_parse(argc, argv, 1, true, &args) < 0)
-        return MP_EXIT_USAGE;
-    if (!args.out && isatty(STDOUT_FILENO)) {
+    if (!o->out && isatty(STDOUT_FILENO)) {
         mp_error("pprof: refusing to write a binary profile to a terminal; use -o FILE");
         return MP_EXIT_USAGE;
     }
     mp_snapshot snap;
-    mp_snapshot_load_or_die(args.files[0], &snap);
+    mp_snapshot_load_or_die(o->files[0], &snap);
     pprof p = {.snap = &snap, .sym = mp_symbolizer_new()};
     p.maps = mp_xcalloc(snap.n_modules + 1, sizeof(*p.maps));
     mp_pb prof = {0};
-    build_profile(&p, &prof, args.what);
+    build_profile(&p, &prof, o->what);
     int rc = MP_EXIT_USAGE;
-    FILE *out = mp_export_open(&args);
+    FILE *out = mp_opts_open_out(o);
     if (out) {
         bool failed = mp_pb_write_gzip(&prof, out) < 0;
-        rc = mp_export_close(&args, out);   /* reports write errors */
+        rc = mp_opts_close_out(o, out);   /* reports write errors */
         if (failed && rc == MP_EXIT_OK) {
             mp_error("pprof: compression failed");
             rc = MP_EXIT_USAGE;

@@ -1,14 +1,14 @@
 /*
- * report.c - `memprof report FILE [--top N] [--json]`: the live heap of one
- * snapshot ranked by site (SPEC "Commands", "JSON output").
+ * cmd_report.c - `memprof report FILE [--top N] [--json]`: the live heap of
+ * one snapshot ranked by site (SPEC "Commands", "JSON output").
  */
+#include "cmd.h"
 #include "sites.h"
 #include "util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 
-#define USAGE "memprof report FILE [--top N] [--json]"
 #define CALLERS 3      /* caller frames shown under each site in text */
 
 /* Sites that still hold something, in rank order. Freed-only sites (only
@@ -75,18 +75,10 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
     }
 }
 
-int cmd_report(int argc, char **argv)
+int cmd_report_main(const mp_opts *o)
 {
-    mp_rep_args a;
-    if (mp_rep_parse_args(argc, argv, 0, USAGE, &a) < 0)
-        return MP_EXIT_USAGE;
-    if (a.n_files != 1) {
-        mp_error("report: %s; usage: %s", a.n_files ? "too many files" : "missing FILE", USAGE);
-        mp_rep_args_free(&a);
-        return MP_EXIT_USAGE;
-    }
     mp_snapshot snap;
-    mp_snapshot_load_or_die(a.files[0], &snap);
+    mp_snapshot_load_or_die(o->files[0], &snap);
     mp_symbolizer *sym = mp_symbolizer_new();
     mp_sites s;
     mp_sites_build(&s, sym, &snap);
@@ -94,9 +86,9 @@ int cmd_report(int argc, char **argv)
 
     const mp_site **list = mp_xcalloc(s.n, sizeof(*list));
     size_t n_live = live_sites(&s, list);
-    size_t shown = mp_rep_limit(&a, n_live);
-    if (a.json)
-        print_json(a.files[0], &snap, &s, list, shown, n_live);
+    size_t shown = mp_opts_limit(o, n_live);
+    if (o->json)
+        print_json(o->files[0], &snap, &s, list, shown, n_live);
     else
         print_text(&snap, &s, list, shown, n_live);
     fflush(stdout);
@@ -105,6 +97,5 @@ int cmd_report(int argc, char **argv)
     mp_sites_free(&s);
     mp_symbolizer_free(sym);
     mp_snapshot_free(&snap);
-    mp_rep_args_free(&a);
     return MP_EXIT_OK;
 }

@@ -1,13 +1,12 @@
 /*
- * flame.c - `memprof flame [OLD] FILE [--what heap|alloc|locks] [-o OUT.svg]`:
- * one self-contained interactive SVG flame graph (inline style and script,
- * nothing fetched), root at the bottom, frames sized by value.
+ * flame_svg.c - a laid-out call tree as one self-contained interactive SVG
+ * flame graph (inline style and script, nothing fetched), root at the
+ * bottom, frames sized by value; `memprof flame` (cmd_flame.c) builds the
+ * tree and calls it.
  *
- * With OLD it is differential: the shape is NEW's, and each frame is
- * coloured by how its inclusive value changed since OLD - red grew, blue
- * shrank, intensity by the change relative to the larger of the two.
- * Stacks are matched by function names along the path (the call tree
- * merges by name), which holds across pids and ASLR.
+ * Differential (old given): the shape is NEW's, and each frame is coloured
+ * by how its inclusive value changed since OLD - red grew, blue shrank,
+ * intensity by the change relative to the larger of the two.
  *
  * Frames are laid out here, so the file renders without JavaScript; the
  * script only adds hover details, click-to-zoom and search.
@@ -16,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flame_svg.h"
+#include "hashmap.h"
 #include "sites.h"
-#include "stacktree.h"
 #include "util.h"
 
 #define IMG_W 1200
@@ -378,8 +378,11 @@ static void write_titles(const flame *f, const mp_snapshot *old, const mp_snapsh
             XPAD, IMG_W - XPAD, XPAD, f->height - 20, IMG_W - XPAD, f->height - 5);
 }
 
-static void write_svg(flame *f, const mp_snapshot *old, const mp_snapshot *cur)
+void mp_flame_svg_write(FILE *out, const mp_stree *t, mp_what what, const mp_snapshot *old,
+                        const mp_snapshot *cur)
 {
+    flame fl = {.out = out, .t = t, .what = what, .diff = old != NULL};
+    flame *f = &fl;
     uint64_t total = f->t->nodes[0].total;
     double w = IMG_W - 2 * XPAD;
     f->scale = total ? w / (double)total : 0;
@@ -399,35 +402,4 @@ static void write_svg(flame *f, const mp_snapshot *old, const mp_snapshot *cur)
     fprintf(f->out, "<script type=\"text/ecmascript\"><![CDATA[\n"
             "var CFG = { w: %.2f, xpad: %d, charw: %.3f, bytes: %s };\n%s]]></script>\n</svg>\n",
             w, XPAD, CHAR_W, mp_what_is_bytes(f->what) ? "true" : "false", script);
-}
-
-int cmd_flame(int argc, char **argv)
-{
-    mp_export_args args;
-    if (mp_export_parse(argc, argv, 2, true, &args) < 0)
-        return MP_EXIT_USAGE;
-    bool diff = args.n_files == 2;
-    mp_snapshot snaps[2];
-    for (int i = 0; i < args.n_files; i++)
-        mp_snapshot_load_or_die(args.files[i], &snaps[i]);
-    const mp_snapshot *cur = &snaps[args.n_files - 1], *old = diff ? &snaps[0] : NULL;
-    mp_symbolizer *sym = mp_symbolizer_new();
-    mp_stree t;
-    mp_stree_init(&t);
-    mp_stree_add_snapshot(&t, sym, cur, args.what, false);
-    if (old)
-        mp_stree_add_snapshot(&t, sym, old, args.what, true);
-    mp_stree_layout(&t);
-    int rc = MP_EXIT_USAGE;
-    FILE *out = mp_export_open(&args);
-    if (out) {
-        flame f = {.out = out, .t = &t, .what = args.what, .diff = diff};
-        write_svg(&f, old, cur);
-        rc = mp_export_close(&args, out);
-    }
-    mp_stree_free(&t);
-    mp_symbolizer_free(sym);
-    for (int i = 0; i < args.n_files; i++)
-        mp_snapshot_free(&snaps[i]);
-    return rc;
 }

@@ -120,40 +120,11 @@ void mp_locktab_drop_uncontended(mp_locktab *t);
 void mp_locktab_sort(mp_locktab *t);
 void mp_locktab_free(mp_locktab *t);
 
-/* ---- shared command-line handling for report/diff/locks ---- */
+/* ---- launcher.c's option helpers: opts.h's mp_opts_bytes and
+ * mp_opts_value under their old names, until launcher.c's split lands. ---- */
 
-enum { MP_OPT_FAIL_OVER = 1 };
-typedef struct mp_rep_args {
-    const char *cmd;              /* "report", ... for messages */
-    char **files;                 /* positional arguments, in order */
-    size_t n_files;
-    size_t top;                   /* default 20; 0 = all */
-    int json;
-    int has_fail_over;
-    uint64_t fail_over;
-} mp_rep_args;
-/*
- * Parses argv (argv[0] = command name). Accepts --top N, --top=N, --json,
- * and with MP_OPT_FAIL_OVER --fail-over BYTES (K/M/G suffixes, powers of
- * 1024); "--" ends options. Returns 0, or prints one "memprof: ..." line
- * ending in `usage` and returns -1. Positional counts are the caller's job.
- * Free with mp_rep_args_free.
- */
-int mp_rep_parse_args(int argc, char **argv, unsigned allow, const char *usage,
-                      mp_rep_args *a);
-void mp_rep_args_free(mp_rep_args *a);
-/*
- * Decimal u64; with suffixes also K, M or G (powers of 1024) optionally
- * followed by "B" or "iB" ("16M", "16MiB"). Returns 0 or -1.
- */
 int mp_rep_parse_u64(const char *s, uint64_t *out, int suffixes);
-/*
- * Matches argv[*i] against "--name V" or "--name=V": returns 1 and sets *val
- * (NULL when V is missing), advancing *i past a separate V; 0 if no match.
- */
 int mp_rep_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
-/* min(top, n) with 0 meaning all. */
-size_t mp_rep_limit(const mp_rep_args *a, size_t n);
 
 /* ---- shared text and JSON output (sites_fmt.c) ---- */
 

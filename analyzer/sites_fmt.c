@@ -1,122 +1,27 @@
 /*
- * sites_fmt.c - what report, diff and locks share besides the data: their
- * option parsing and the way a number, a stack or a snapshot is shown.
+ * sites_fmt.c - what report, diff and locks share besides the data: the
+ * way a number, a stack or a snapshot is shown.
  * One place, so the three commands look and behave alike.
  */
 #include "sites.h"
+#include "opts.h"
 #include "util.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-/* ---- arguments ---- */
+/* ---- launcher.c's option helpers (opts.c is the parser) ---- */
 
 int mp_rep_parse_u64(const char *s, uint64_t *out, int suffixes)
 {
-    if (!s)
-        return -1;
-    static const char scale[] = "KMG";
-    size_t len = strlen(s);
-    unsigned shift = 0;
-    if (suffixes) {
-        if (len >= 2 && strcmp(s + len - 2, "iB") == 0)
-            len -= 2;
-        else if (len >= 1 && s[len - 1] == 'B')
-            len -= 1;
-        const char *u = len ? strchr(scale, toupper((unsigned char)s[len - 1])) : NULL;
-        if (u && *u)
-            shift = 10 * (unsigned)(u - scale + 1), len--;
-    }
-    char digits[32];
-    uint64_t v;
-    if (len == 0 || len >= sizeof(digits))
-        return -1;
-    memcpy(digits, s, len);
-    digits[len] = '\0';
-    if (!mp_parse_u64(digits, &v) || (shift && v > (UINT64_MAX >> shift)))
-        return -1;
-    *out = v << shift;
-    return 0;
+    return mp_opts_bytes(s, out, suffixes);
 }
 
 int mp_rep_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
 {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    *val = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-}
-
-static int parse_one(int argc, char **argv, int *i, unsigned allow, mp_rep_args *a,
-                     const char *usage)
-{
-    const char *arg = argv[*i], *val;
-    uint64_t v;
-    if (strcmp(arg, "--json") == 0) {
-        a->json = 1;
-    } else if (mp_rep_opt_value(argc, argv, i, "--top", &val)) {
-        if (mp_rep_parse_u64(val, &v, 0) < 0 || v > SIZE_MAX) {
-            mp_error("%s: bad --top value '%s' (want a count, 0 = all); usage: %s",
-                     a->cmd, val ? val : "(missing)", usage);
-            return -1;
-        }
-        a->top = (size_t)v;
-    } else if ((allow & MP_OPT_FAIL_OVER) && mp_rep_opt_value(argc, argv, i, "--fail-over", &val)) {
-        if (mp_rep_parse_u64(val, &a->fail_over, 1) < 0) {
-            mp_error("%s: bad --fail-over value '%s' (want bytes, e.g. 1048576 or 1M); usage: %s",
-                     a->cmd, val ? val : "(missing)", usage);
-            return -1;
-        }
-        a->has_fail_over = 1;
-    } else {
-        mp_error("%s: unknown option '%s'; usage: %s", a->cmd, arg, usage);
-        return -1;
-    }
-    return 0;
-}
-
-int mp_rep_parse_args(int argc, char **argv, unsigned allow, const char *usage,
-                      mp_rep_args *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->cmd = argc > 0 ? argv[0] : "?";
-    a->top = 20;
-    a->files = mp_xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
-    int opts = 1;
-    for (int i = 1; i < argc; i++) {
-        if (opts && strcmp(argv[i], "--") == 0)
-            opts = 0;
-        else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-            if (parse_one(argc, argv, &i, allow, a, usage) < 0) {
-                mp_rep_args_free(a);
-                return -1;
-            }
-        } else
-            a->files[a->n_files++] = argv[i];
-    }
-    return 0;
-}
-
-void mp_rep_args_free(mp_rep_args *a)
-{
-    free(a->files);
-    a->files = NULL;
-    a->n_files = 0;
-}
-
-size_t mp_rep_limit(const mp_rep_args *a, size_t n)
-{
-    return a->top == 0 || a->top > n ? n : a->top;
+    return mp_opts_value(argc, argv, i, name, val);
 }
 
 /* ---- numbers ---- */

@@ -1,10 +1,9 @@
 /*
- * stacktree.c - value iteration, export arguments, hash index and call tree
- * shared by the flame, folded and pprof commands (see stacktree.h).
+ * stacktree.c - value iteration and the call tree shared by the flame,
+ * folded and pprof commands (see stacktree.h).
  */
 #include "stacktree.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,82 +54,6 @@ static const char *const what_names[] = {"heap", "alloc", "locks"};
 
 const char *mp_what_name(mp_what what) { return what_names[what]; }
 bool mp_what_is_bytes(mp_what what) { return what != MP_WHAT_LOCKS; }
-
-/* ---- command line ---- */
-
-static int parse_what(const char *cmd, const char *v, mp_what *what)
-{
-    for (int i = 0; i < 3; i++) {
-        if (v && strcmp(v, what_names[i]) == 0) {
-            *what = (mp_what)i;
-            return 0;
-        }
-    }
-    if (v)
-        mp_error("%s: --what must be heap, alloc or locks, not '%s'", cmd, v);
-    else
-        mp_error("%s: --what needs a value: heap, alloc or locks", cmd);
-    return -1;
-}
-
-int mp_export_parse(int argc, char **argv, int max_files, bool allow_out,
-                    mp_export_args *args)
-{
-    const char *cmd = argv[0];
-    memset(args, 0, sizeof(*args));
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (strcmp(a, "--what") == 0 || strncmp(a, "--what=", 7) == 0) {
-            const char *v = a[6] == '=' ? a + 7 : (has_val ? argv[++i] : NULL);
-            if (parse_what(cmd, v, &args->what) < 0)
-                return -1;
-        } else if (allow_out && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
-            if (!has_val) {
-                mp_error("%s: %s needs a file name", cmd, a);
-                return -1;
-            }
-            args->out = argv[++i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            mp_error("%s: unknown option '%s'", cmd, a);
-            return -1;
-        } else if (args->n_files < max_files) {
-            args->files[args->n_files++] = a;
-        } else {
-            mp_error("%s: too many files ('%s')", cmd, a);
-            return -1;
-        }
-    }
-    if (args->n_files == 0) {
-        mp_error("%s: missing snapshot file", cmd);
-        return -1;
-    }
-    return 0;
-}
-
-FILE *mp_export_open(const mp_export_args *args)
-{
-    if (!args->out || strcmp(args->out, "-") == 0)
-        return stdout;
-    FILE *f = fopen(args->out, "w");
-    if (!f)
-        mp_error("%s: %s", args->out, strerror(errno));
-    return f;
-}
-
-int mp_export_close(const mp_export_args *args, FILE *out)
-{
-    bool failed = ferror(out) != 0;
-    if (out == stdout)
-        failed |= fflush(out) != 0;
-    else
-        failed |= fclose(out) != 0;
-    if (failed) {
-        mp_error("%s: write failed", args->out ? args->out : "stdout");
-        return MP_EXIT_USAGE;
-    }
-    return MP_EXIT_OK;
-}
 
 /* ---- call tree ---- */
 

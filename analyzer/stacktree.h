@@ -3,7 +3,6 @@
  *
  *  - mp_what: which measurement a profile shows, and one iterator over the
  *    snapshot records that carry it, so the three exports agree on values;
- *  - mp_export_args: their common command line;
  *  - mp_stree: a call tree built from symbolized stacks, root first, with
  *    frames merged by function name at the same position (flame, folded).
  */
@@ -40,25 +39,6 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
 void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx);
 const char *mp_what_name(mp_what what);          /* "heap", "alloc", "locks" */
 bool mp_what_is_bytes(mp_what what);
-
-/* Parsed `[OLD] FILE [--what heap|alloc|locks] [-o OUT]`. */
-typedef struct mp_export_args {
-    const char *files[2];
-    int n_files;
-    mp_what what;
-    const char *out;            /* NULL = stdout */
-} mp_export_args;
-
-/*
- * Parses argv (argv[0] is the command). max_files is 1 or 2; allow_out says
- * whether -o is accepted. On error prints one line and returns -1.
- */
-int mp_export_parse(int argc, char **argv, int max_files, bool allow_out,
-                    mp_export_args *args);
-/* Opens args->out (or returns stdout); prints an error and returns NULL. */
-FILE *mp_export_open(const mp_export_args *args);
-/* Closes what mp_export_open returned; returns an exit status. */
-int mp_export_close(const mp_export_args *args, FILE *out);
 
 /* ---- call tree ---- */
 
