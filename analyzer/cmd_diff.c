@@ -15,6 +15,8 @@
  * exactly 0 when both files record every allocation (sample_bytes 1).
  */
 #include "cmd.h"
+#include "fmt.h"
+#include "keymap.h"
 #include "sites.h"
 #include "util.h"
 
@@ -157,7 +159,7 @@ static void print_json(const dtable *t, char **paths, size_t shown, int64_t tb, 
         fputs(f ? ",\n  {\"file\": " : "\n  {\"file\": ", out);
         mp_json_string(out, paths[f]);
         fputs(", ", out);
-        mp_rep_json_meta(out, &t->snaps[f]);
+        mp_fmt_json_meta(out, &t->snaps[f]);
         fprintf(out, ", \"bytes\": %" PRIu64 ", \"count\": %" PRIu64 "}",
                 t->sites[f].total.live_bytes, t->sites[f].total.live_count);
     }
@@ -175,7 +177,7 @@ static void print_json(const dtable *t, char **paths, size_t shown, int64_t tb, 
         json_u64s(out, "count_series", r->count, t->nf);
         json_u64s(out, "samples_series", r->samples, t->nf);
         fputs(", \"frames\": ", out);
-        mp_rep_json_frames(out, r->stack);
+        mp_fmt_json_frames(out, r->stack);
         fputc('}', out);
     }
     fputs("]}\n", out);
@@ -189,7 +191,7 @@ static void series_text(const dtable *t, const drow *r, char *buf)
     for (size_t f = 0; f < t->nf; f++) {
         if (f)
             strcat(buf, " ");
-        strcat(buf, mp_rep_bytes_short(b, (int64_t)r->bytes[f]));
+        strcat(buf, mp_fmt_bytes_short(b, (int64_t)r->bytes[f]));
     }
 }
 
@@ -199,15 +201,15 @@ static void print_files(const dtable *t, char **paths)
     char b[32];
     fprintf(stdout, "memprof diff: %zu snapshots, growth from the first to the last", t->nf);
     if (a->meta->pid == z->meta->pid && z->meta->time_ns >= a->meta->time_ns)
-        fprintf(stdout, " (%s apart)", mp_rep_ns(b, z->meta->time_ns - a->meta->time_ns));
+        fprintf(stdout, " (%s apart)", mp_fmt_ns(b, z->meta->time_ns - a->meta->time_ns));
     fputc('\n', stdout);
     for (size_t f = 0; f < t->nf; f++) {
         fprintf(stdout, "  [%zu] %s: ", f + 1, paths[f]);
-        mp_rep_header(stdout, NULL, &t->snaps[f]);
+        mp_fmt_header(stdout, NULL, &t->snaps[f]);
     }
-    mp_rep_counters(stdout, z);
+    mp_fmt_counters(stdout, z);
     if (a->meta->pid != z->meta->pid)
-        mp_rep_counters(stdout, a);
+        mp_fmt_counters(stdout, a);
 }
 
 static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, int64_t tc,
@@ -219,10 +221,10 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
     int noisy = terr > 0;
     print_files(t, paths);
     fprintf(out, "total growth: %s (%+" PRId64 " objects), %s -> %s live",
-            mp_rep_bytes(b, tb, 1), tc, mp_rep_bytes(e, (int64_t)t->sites[0].total.live_bytes, 0),
-            mp_rep_bytes(b2, (int64_t)t->sites[last].total.live_bytes, 0));
+            mp_fmt_bytes(b, tb, 1), tc, mp_fmt_bytes(e, (int64_t)t->sites[0].total.live_bytes, 0),
+            mp_fmt_bytes(b2, (int64_t)t->sites[last].total.live_bytes, 0));
     if (noisy)
-        fprintf(out, ", +/- %s (95%%, sampling)", mp_rep_bytes(b, (int64_t)terr, 0));
+        fprintf(out, ", +/- %s (95%%, sampling)", mp_fmt_bytes(b, (int64_t)terr, 0));
     fputc('\n', out);
     if (!shown) {
         fputs("no live heap in these snapshots\n", out);
@@ -244,10 +246,10 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
         series_text(t, r, series);
         grew_any |= r->grew;
         if (noisy)
-            snprintf(e, sizeof(e), "+/-%s", mp_rep_bytes(b2, (int64_t)r->err, 0));
+            snprintf(e, sizeof(e), "+/-%s", mp_fmt_bytes(b2, (int64_t)r->err, 0));
         fprintf(out, "%4zu%c  %12s %*s  %-*s  ", i + 1, r->grew ? '*' : ' ',
-                mp_rep_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
-        mp_rep_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
+                mp_fmt_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
+        mp_fmt_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
     }
     if (grew_any)
         fputs("* grew in every interval\n", out);
@@ -320,7 +322,7 @@ int cmd_diff_main(const mp_opts *o)
     if ((o->given & MP_OPT_FAIL_OVER) && tb > 0 && (uint64_t)tb > o->fail_over) {
         char b1[32], b2[32];
         mp_error("diff: live heap grew by %s (%" PRId64 " bytes), over --fail-over %s",
-                 mp_rep_bytes(b1, tb, 1), tb, mp_rep_bytes(b2, (int64_t)o->fail_over, 0));
+                 mp_fmt_bytes(b1, tb, 1), tb, mp_fmt_bytes(b2, (int64_t)o->fail_over, 0));
         rc = MP_EXIT_GATE;
     }
     free_all(&t);

@@ -18,19 +18,19 @@ int cmd_flame_main(const mp_opts *o)
         mp_snapshot_load_or_die(o->files[i], &snaps[i]);
     const mp_snapshot *cur = &snaps[o->n_files - 1], *old = diff ? &snaps[0] : NULL;
     mp_symbolizer *sym = mp_symbolizer_new();
-    mp_stree t;
-    mp_stree_init(&t);
-    mp_stree_add_snapshot(&t, sym, cur, o->what, false);
+    mp_stacktree t;
+    mp_stacktree_init(&t);
+    mp_stacktree_add_snapshot(&t, sym, cur, o->what, false);
     if (old)
-        mp_stree_add_snapshot(&t, sym, old, o->what, true);
-    mp_stree_layout(&t);
+        mp_stacktree_add_snapshot(&t, sym, old, o->what, true);
+    mp_stacktree_layout(&t);
     int rc = MP_EXIT_USAGE;
     FILE *out = mp_opts_open_out(o);
     if (out) {
         mp_flame_svg_write(out, &t, o->what, old, cur);
         rc = mp_opts_close_out(o, out);
     }
-    mp_stree_free(&t);
+    mp_stacktree_free(&t);
     mp_symbolizer_free(sym);
     for (size_t i = 0; i < o->n_files; i++)
         mp_snapshot_free(&snaps[i]);

@@ -25,12 +25,12 @@ static void put_name(FILE *out, const char *s)
     }
 }
 
-static void write_folded(FILE *out, const mp_stree *t)
+static void write_folded(FILE *out, const mp_stacktree *t)
 {
     uint32_t *path = mp_xmalloc((t->max_depth + 1) * sizeof(*path));
-    for (uint32_t i = mp_stree_next(t, 0, false); i != MP_STREE_NONE;
-         i = mp_stree_next(t, i, false)) {
-        const mp_stree_node *n = &t->nodes[i];
+    for (uint32_t i = mp_stacktree_next(t, 0, false); i != MP_STACKTREE_NONE;
+         i = mp_stacktree_next(t, i, false)) {
+        const mp_stacktree_node *n = &t->nodes[i];
         path[n->depth] = i;
         if (n->self == 0)
             continue;
@@ -49,13 +49,13 @@ int cmd_folded_main(const mp_opts *o)
     mp_snapshot snap;
     mp_snapshot_load_or_die(o->files[0], &snap);
     mp_symbolizer *sym = mp_symbolizer_new();
-    mp_stree t;
-    mp_stree_init(&t);
-    mp_stree_add_snapshot(&t, sym, &snap, o->what, false);
-    mp_stree_layout(&t);
+    mp_stacktree t;
+    mp_stacktree_init(&t);
+    mp_stacktree_add_snapshot(&t, sym, &snap, o->what, false);
+    mp_stacktree_layout(&t);
     write_folded(stdout, &t);
     int rc = mp_opts_close_out(o, stdout);
-    mp_stree_free(&t);
+    mp_stacktree_free(&t);
     mp_symbolizer_free(sym);
     mp_snapshot_free(&snap);
     return rc;

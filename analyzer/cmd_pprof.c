@@ -192,7 +192,7 @@ static void mark_modules(void *ctx, const mp_value_rec *r)
     pprof *p = ctx;
     if (!has_values(r))
         return;
-    const mp_symstack *st = mp_site_stack(p->sym, p->snap, r->stack);
+    const mp_symstack *st = mp_sites_stack(p->sym, p->snap, r->stack);
     for (size_t i = 0; st && i < st->n; i++) {
         const mp_frame *f = &st->frames[i];
         uint32_t m = f->module_index;
@@ -258,7 +258,7 @@ static size_t sample_locations(pprof *p, uint32_t stack)
 {
     static const mp_frame unknown = {.function = "[unknown]", .module = "??",
                                      .module_index = MP_NO_MODULE};
-    const mp_symstack *st = mp_site_stack(p->sym, p->snap, stack);
+    const mp_symstack *st = mp_sites_stack(p->sym, p->snap, stack);
     size_t n = 0;
     mp_grow((void **)&p->loc_ids, &p->cap_loc_ids, (st ? st->n : 0) + 1, sizeof(uint64_t));
     for (size_t i = 0, j; st && i < st->n; i = j) {   /* leaf first, as pprof wants */
@@ -349,7 +349,7 @@ static void encode_meta(pprof *p, mp_pb *prof, mp_what what)
     char buf[256];
     add_comment(p, prof, mp_snapshot_str(p->snap, m->cmdline));
     snprintf(buf, sizeof(buf), "memprof %s profile: pid %" PRIu64 ", snapshot %" PRIu64,
-             mp_what_name(what), m->pid, m->seq);
+             mp_stacktree_what_name(what), m->pid, m->seq);
     add_comment(p, prof, buf);
     if (what != MP_WHAT_LOCKS) {
         snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
@@ -368,9 +368,9 @@ static void build_profile(pprof *p, mp_pb *prof, mp_what what)
     p->k_pid = intern(p, "pid");
     p->k_lock = intern(p, "lock");
     p->v_program = intern(p, mp_snapshot_str(p->snap, p->snap->meta->prog));
-    mp_for_each_value(p->snap, what, mark_modules, p);
+    mp_stacktree_each_value(p->snap, what, mark_modules, p);
     number_mappings(p);
-    mp_for_each_value(p->snap, what, add_sample, p);
+    mp_stacktree_each_value(p->snap, what, add_sample, p);
 
     /* Field order does not matter on the wire, so the parts built above are
      * appended whole; the string table goes last, once it is complete. */

@@ -3,6 +3,7 @@
  * one snapshot ranked by site (SPEC "Commands", "JSON output").
  */
 #include "cmd.h"
+#include "fmt.h"
 #include "sites.h"
 #include "util.h"
 
@@ -29,7 +30,7 @@ static void print_json(const char *path, const mp_snapshot *snap, const mp_sites
     fputs("{\"file\": ", out);
     mp_json_string(out, path);
     fputs(", ", out);
-    mp_rep_json_meta(out, snap);
+    mp_fmt_json_meta(out, snap);
     fprintf(out, ",\n \"total\": {\"bytes\": %" PRIu64 ", \"count\": %" PRIu64
             ", \"samples\": %" PRIu64 ", \"sites\": %zu},\n \"sites\": [",
             s->total.live_bytes, s->total.live_count, s->total.live_samples, n_live);
@@ -40,7 +41,7 @@ static void print_json(const char *path, const mp_snapshot *snap, const mp_sites
                 ", \"alloc_count\": %" PRIu64 ", \"frames\": ",
                 i ? "," : "", i + 1, x->live_bytes, x->live_count, x->live_samples,
                 x->alloc_bytes, x->alloc_count);
-        mp_rep_json_frames(out, x->stack);
+        mp_fmt_json_frames(out, x->stack);
         fputc('}', out);
     }
     fputs("]}\n", out);
@@ -51,10 +52,10 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
 {
     FILE *out = stdout;
     char b[32];
-    mp_rep_header(out, "report", snap);
-    mp_rep_counters(out, snap);
+    mp_fmt_header(out, "report", snap);
+    mp_fmt_counters(out, snap);
     fprintf(out, "live heap: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu sites",
-            mp_rep_bytes(b, (int64_t)s->total.live_bytes, 0), s->total.live_bytes,
+            mp_fmt_bytes(b, (int64_t)s->total.live_bytes, 0), s->total.live_bytes,
             s->total.live_count, n_live);
     if (snap->meta->sample_bytes > 1)
         fprintf(out, ", estimated from %" PRIu64 " samples", s->total.live_samples);
@@ -70,8 +71,8 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
         const mp_site *x = list[i];
         double pct = s->total.live_bytes ? 100.0 * x->live_bytes / s->total.live_bytes : 0;
         fprintf(out, "%5zu %14" PRIu64 " %10s %5.1f%% %10" PRIu64 "  ", i + 1,
-                x->live_bytes, mp_rep_bytes(b, (int64_t)x->live_bytes, 0), pct, x->live_count);
-        mp_rep_stack(out, x->stack, CALLERS, 5 + 1 + 14 + 1 + 10 + 1 + 6 + 1 + 10 + 2);
+                x->live_bytes, mp_fmt_bytes(b, (int64_t)x->live_bytes, 0), pct, x->live_count);
+        mp_fmt_stack(out, x->stack, CALLERS, 5 + 1 + 14 + 1 + 10 + 1 + 6 + 1 + 10 + 2);
     }
 }
 

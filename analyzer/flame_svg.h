@@ -10,11 +10,11 @@
 #include "stacktree.h"
 
 /*
- * Writes t, already laid out (mp_stree_layout), as one SVG document of
+ * Writes t, already laid out (mp_stacktree_layout), as one SVG document of
  * measurement `what`; the titles name cur's snapshot. With old (not NULL)
  * the graph is differential: t's old_total values must come from old.
  */
-void mp_flame_svg_write(FILE *out, const mp_stree *t, mp_what what, const mp_snapshot *old,
+void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp_snapshot *old,
                         const mp_snapshot *cur);
 
 #endif

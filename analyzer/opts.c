@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "analyzer.h"
+#include "sites.h"   /* the launcher.c names below */
 #include "util.h"
 
 typedef enum opt_kind { K_FLAG, K_COUNT, K_BYTES, K_WHAT, K_PATH } opt_kind;
@@ -140,7 +141,7 @@ static int store(mp_opts *o, const opt_def *d, const char *val)
         break;
     case K_WHAT:
         for (int w = MP_WHAT_HEAP; val && w <= MP_WHAT_LOCKS; w++)
-            if (strcmp(val, mp_what_name((mp_what)w)) == 0) {
+            if (strcmp(val, mp_stacktree_what_name((mp_what)w)) == 0) {
                 o->what = (mp_what)w;
                 o->given |= d->bit;
                 return 0;
@@ -259,4 +260,17 @@ int mp_opts_close_out(const mp_opts *o, FILE *out)
         return MP_EXIT_USAGE;
     }
     return MP_EXIT_OK;
+}
+
+/* ---- the same under the names launcher.c calls (declared in sites.h)
+ * until its split into cmd_run.c and cmd_snapshot.c lands ---- */
+
+int mp_rep_parse_u64(const char *s, uint64_t *out, int suffixes)
+{
+    return mp_opts_bytes(s, out, suffixes);
+}
+
+int mp_rep_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    return mp_opts_value(argc, argv, i, name, val);
 }

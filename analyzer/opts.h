@@ -76,7 +76,7 @@ int mp_opts_close_out(const mp_opts *o, FILE *out);
 
 /*
  * Building blocks, also used by launcher.c's `run` options (through the
- * mp_rep_* names in sites.h until its split lands):
+ * mp_fmt_* names in sites.h until its split lands):
  * mp_opts_bytes: decimal u64, with `suffixes` also K, M or G (powers of
  * 1024) optionally followed by "B" or "iB" ("16M", "16MiB"); 0 or -1.
  * mp_opts_value: matches argv[*i] against "NAME V" or "NAME=V": returns 1

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sites.h"
+#include "strtab.h"
 #include "util.h"
 
 /* ---- measurements ---- */
@@ -42,7 +43,7 @@ static void each_lock_waiter(const mp_snapshot *s, mp_value_fn fn, void *ctx)
     }
 }
 
-void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx)
+void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx)
 {
     if (what == MP_WHAT_LOCKS)
         each_lock_waiter(snap, fn, ctx);
@@ -52,24 +53,24 @@ void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, vo
 
 static const char *const what_names[] = {"heap", "alloc", "locks"};
 
-const char *mp_what_name(mp_what what) { return what_names[what]; }
-bool mp_what_is_bytes(mp_what what) { return what != MP_WHAT_LOCKS; }
+const char *mp_stacktree_what_name(mp_what what) { return what_names[what]; }
+bool mp_stacktree_what_is_bytes(mp_what what) { return what != MP_WHAT_LOCKS; }
 
 /* ---- call tree ---- */
 
-void mp_stree_init(mp_stree *t)
+void mp_stacktree_init(mp_stacktree *t)
 {
     memset(t, 0, sizeof(*t));
     t->cap = 256;
     t->nodes = mp_xmalloc(t->cap * sizeof(*t->nodes));
     t->names = mp_strtab_new();
     t->n = 1;
-    t->nodes[0] = (mp_stree_node){.name = "all", .module = "", .parent = MP_STREE_NONE,
-                                  .first_child = MP_STREE_NONE,
-                                  .next_sibling = MP_STREE_NONE};
+    t->nodes[0] = (mp_stacktree_node){.name = "all", .module = "", .parent = MP_STACKTREE_NONE,
+                                  .first_child = MP_STACKTREE_NONE,
+                                  .next_sibling = MP_STACKTREE_NONE};
 }
 
-void mp_stree_free(mp_stree *t)
+void mp_stacktree_free(mp_stacktree *t)
 {
     free(t->nodes);
     mp_hashmap_free(&t->index);
@@ -78,7 +79,7 @@ void mp_stree_free(mp_stree *t)
 }
 
 typedef struct child_key {
-    const mp_stree *t;
+    const mp_stacktree *t;
     uint32_t parent;
     const char *name;
 } child_key;
@@ -86,32 +87,32 @@ typedef struct child_key {
 static bool child_eq(const void *ctx, uint32_t id)
 {
     const child_key *k = ctx;
-    const mp_stree_node *n = &k->t->nodes[id];
+    const mp_stacktree_node *n = &k->t->nodes[id];
     return n->parent == k->parent && strcmp(n->name, k->name) == 0;
 }
 
 /* Unknown functions are named after their module, as perf does, so frames
  * of different stripped libraries stay apart. */
-static const char *frame_name(mp_stree *t, const mp_frame *f)
+static const char *frame_name(mp_stacktree *t, const mp_frame *f)
 {
     if (strcmp(f->function, "??") != 0 || !f->module || strcmp(f->module, "??") == 0)
         return f->function;
     char *label;
     if (asprintf(&label, "[%s]", mp_basename(f->module)) < 0)
         return f->function;
-    const char *name = mp_intern(t->names, label);
+    const char *name = mp_strtab_intern(t->names, label);
     free(label);
     return name;
 }
 
-static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
+static uint32_t child_of(mp_stacktree *t, uint32_t parent, const mp_frame *f)
 {
     const char *name = frame_name(t, f);
     child_key k = {t, parent, name};
     uint64_t h = mp_hashmap_hash_str(name, parent);
     uint32_t id = mp_hashmap_find(&t->index, h, child_eq, &k);
     if (id != MP_HASHMAP_NONE) {
-        mp_stree_node *n = &t->nodes[id];
+        mp_stacktree_node *n = &t->nodes[id];
         if (n->line != f->line || (n->file != f->file && (!n->file || !f->file ||
                                                          strcmp(n->file, f->file))))
             n->line = -1;   /* same name, other place: only the name is shared */
@@ -119,10 +120,10 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
     }
     mp_grow((void **)&t->nodes, &t->cap, t->n + 1, sizeof(*t->nodes));
     id = (uint32_t)t->n++;
-    mp_stree_node *p = &t->nodes[parent];
-    t->nodes[id] = (mp_stree_node){.name = name, .file = f->file,
+    mp_stacktree_node *p = &t->nodes[parent];
+    t->nodes[id] = (mp_stacktree_node){.name = name, .file = f->file,
                                    .module = f->module, .line = f->line,
-                                   .parent = parent, .first_child = MP_STREE_NONE,
+                                   .parent = parent, .first_child = MP_STACKTREE_NONE,
                                    .next_sibling = p->first_child, .depth = p->depth + 1};
     p->first_child = id;
     if (p->depth + 1 > t->max_depth)
@@ -131,7 +132,7 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
     return id;
 }
 
-void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t count,
+void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value, uint64_t count,
                   bool old)
 {
     static const mp_frame unknown = {.function = "[unknown]", .module = "??",
@@ -143,7 +144,7 @@ void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t c
         for (size_t i = st->n; i-- > 0;)    /* frames are innermost first */
             cur = child_of(t, cur, &st->frames[i]);
     /* Add along the path from the leaf up, so totals stay inclusive. */
-    for (uint32_t c = cur; c != MP_STREE_NONE; c = t->nodes[c].parent) {
+    for (uint32_t c = cur; c != MP_STACKTREE_NONE; c = t->nodes[c].parent) {
         if (old) {
             t->nodes[c].old_total += value;
         } else {
@@ -156,7 +157,7 @@ void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t c
 }
 
 typedef struct add_ctx {
-    mp_stree *t;
+    mp_stacktree *t;
     mp_symbolizer *sym;
     const mp_snapshot *snap;
     bool old;
@@ -167,37 +168,37 @@ static void add_rec(void *ctx, const mp_value_rec *r)
     add_ctx *a = ctx;
     if (r->value == 0)
         return;
-    mp_stree_add(a->t, mp_site_stack(a->sym, a->snap, r->stack), r->value, r->count, a->old);
+    mp_stacktree_add(a->t, mp_sites_stack(a->sym, a->snap, r->stack), r->value, r->count, a->old);
 }
 
-void mp_stree_add_snapshot(mp_stree *t, mp_symbolizer *sym, const mp_snapshot *snap,
+void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym, const mp_snapshot *snap,
                            mp_what what, bool old)
 {
     add_ctx a = {t, sym, snap, old};
-    mp_for_each_value(snap, what, add_rec, &a);
+    mp_stacktree_each_value(snap, what, add_rec, &a);
 }
 
 static int by_name(const void *a, const void *b, void *nodes)
 {
-    const mp_stree_node *n = nodes;
+    const mp_stacktree_node *n = nodes;
     return strcmp(n[*(const uint32_t *)a].name, n[*(const uint32_t *)b].name);
 }
 
 /* Nodes are created after their parent, so index order visits every parent
  * before its children: one pass sorts and places all without recursion. */
-void mp_stree_layout(mp_stree *t)
+void mp_stacktree_layout(mp_stacktree *t)
 {
     uint32_t *kids = mp_xmalloc(t->n * sizeof(*kids));
     for (size_t p = 0; p < t->n; p++) {
         size_t k = 0;
-        for (uint32_t c = t->nodes[p].first_child; c != MP_STREE_NONE;
+        for (uint32_t c = t->nodes[p].first_child; c != MP_STACKTREE_NONE;
              c = t->nodes[c].next_sibling)
             kids[k++] = c;
         qsort_r(kids, k, sizeof(*kids), by_name, t->nodes);
         uint64_t off = t->nodes[p].offset;
-        t->nodes[p].first_child = k ? kids[0] : MP_STREE_NONE;
+        t->nodes[p].first_child = k ? kids[0] : MP_STACKTREE_NONE;
         for (size_t i = 0; i < k; i++) {
-            t->nodes[kids[i]].next_sibling = i + 1 < k ? kids[i + 1] : MP_STREE_NONE;
+            t->nodes[kids[i]].next_sibling = i + 1 < k ? kids[i + 1] : MP_STACKTREE_NONE;
             t->nodes[kids[i]].offset = off;
             off += t->nodes[kids[i]].total;
         }
@@ -205,12 +206,12 @@ void mp_stree_layout(mp_stree *t)
     free(kids);
 }
 
-uint32_t mp_stree_next(const mp_stree *t, uint32_t i, bool skip_children)
+uint32_t mp_stacktree_next(const mp_stacktree *t, uint32_t i, bool skip_children)
 {
-    if (!skip_children && t->nodes[i].first_child != MP_STREE_NONE)
+    if (!skip_children && t->nodes[i].first_child != MP_STACKTREE_NONE)
         return t->nodes[i].first_child;
-    for (; i != MP_STREE_NONE && i != 0; i = t->nodes[i].parent)
-        if (t->nodes[i].next_sibling != MP_STREE_NONE)
+    for (; i != MP_STACKTREE_NONE && i != 0; i = t->nodes[i].parent)
+        if (t->nodes[i].next_sibling != MP_STACKTREE_NONE)
             return t->nodes[i].next_sibling;
-    return MP_STREE_NONE;
+    return MP_STACKTREE_NONE;
 }

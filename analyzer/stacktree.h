@@ -3,7 +3,7 @@
  *
  *  - mp_what: which measurement a profile shows, and one iterator over the
  *    snapshot records that carry it, so the three exports agree on values;
- *  - mp_stree: a call tree built from symbolized stacks, root first, with
+ *  - mp_stacktree: a call tree built from symbolized stacks, root first, with
  *    frames merged by function name at the same position (flame, folded).
  */
 #ifndef MEMPROF_STACKTREE_H
@@ -34,17 +34,17 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  * Calls fn for every record of `what`, zero values included (pprof keeps a
  * heap record with no live bytes for its alloc_* columns). For locks these
  * are the waiter stacks of every lock. `stack` is passed on unchecked, like
- * `memprof report` counts it: look it up with mp_site_stack (NULL = unknown).
+ * `memprof report` counts it: look it up with mp_sites_stack (NULL = unknown).
  */
-void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx);
-const char *mp_what_name(mp_what what);          /* "heap", "alloc", "locks" */
-bool mp_what_is_bytes(mp_what what);
+void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx);
+const char *mp_stacktree_what_name(mp_what what);          /* "heap", "alloc", "locks" */
+bool mp_stacktree_what_is_bytes(mp_what what);
 
 /* ---- call tree ---- */
 
-#define MP_STREE_NONE UINT32_MAX
+#define MP_STACKTREE_NONE UINT32_MAX
 
-typedef struct mp_stree_node {
+typedef struct mp_stacktree_node {
     const char *name;           /* function, or "[module]" when unknown */
     const char *file;           /* first one seen; NULL when unknown */
     const char *module;
@@ -53,29 +53,29 @@ typedef struct mp_stree_node {
     uint32_t depth;             /* root = 0 */
     uint64_t total, self, count;/* inclusive value, exclusive value, count */
     uint64_t old_total;         /* differential: inclusive value in OLD */
-    uint64_t offset;            /* after mp_stree_layout: start in value units */
-} mp_stree_node;
+    uint64_t offset;            /* after mp_stacktree_layout: start in value units */
+} mp_stacktree_node;
 
-typedef struct mp_stree {
-    mp_stree_node *nodes;       /* nodes[0] is the root, "all" */
+typedef struct mp_stacktree {
+    mp_stacktree_node *nodes;       /* nodes[0] is the root, "all" */
     size_t n, cap;
     uint32_t max_depth;
     mp_hashmap index;           /* (parent, name) -> child */
     struct mp_strtab *names;    /* names made here ("[libfoo.so]") */
-} mp_stree;
+} mp_stacktree;
 
-void mp_stree_init(mp_stree *t);
-void mp_stree_free(mp_stree *t);
+void mp_stacktree_init(mp_stacktree *t);
+void mp_stacktree_free(mp_stacktree *t);
 /* Adds one stack (innermost first); `old` adds to old_total only. */
-void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t count,
+void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value, uint64_t count,
                   bool old);
 /* Adds every non-zero record of `what`. */
-void mp_stree_add_snapshot(mp_stree *t, mp_symbolizer *sym, const mp_snapshot *snap,
+void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym, const mp_snapshot *snap,
                            mp_what what, bool old);
 /* Sorts children by name and assigns offsets (children left-aligned). */
-void mp_stree_layout(mp_stree *t);
-/* Pre-order walk without recursion: next node after i, or MP_STREE_NONE.
+void mp_stacktree_layout(mp_stacktree *t);
+/* Pre-order walk without recursion: next node after i, or MP_STACKTREE_NONE.
  * skip_children moves on to i's next sibling (or an ancestor's). */
-uint32_t mp_stree_next(const mp_stree *t, uint32_t i, bool skip_children);
+uint32_t mp_stacktree_next(const mp_stacktree *t, uint32_t i, bool skip_children);
 
 #endif

@@ -27,6 +27,7 @@
 #include "analyzer.h"
 #include "elffile.h"
 #include "hashmap.h"
+#include "strtab.h"
 #include "util.h"
 
 /* One function in an address's inline chain, innermost first. */
@@ -111,7 +112,7 @@ void mp_symbolizer_free(mp_symbolizer *s)
 /* Interns the scratch buffer's contents. */
 static const char *buf_intern(mp_symbolizer *s)
 {
-    return mp_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
+    return mp_strtab_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
 }
 
 static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
@@ -146,7 +147,7 @@ static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
         name = dwarf_formstring(&attr);
     if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
         name = dwarf_formstring(&attr);
-    return mp_intern_symbol(s->strs, name);
+    return mp_strtab_intern_symbol(s->strs, name);
 }
 
 /* Where an inlined instance was called from: its DW_AT_call_file/line. */
@@ -166,7 +167,7 @@ static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *
         idx >= nfiles)
         return;
     const char *f = dwarf_filesrc(files, idx, NULL, NULL);
-    *file = f ? mp_intern(s->strs, f) : NULL;
+    *file = f ? mp_strtab_intern(s->strs, f) : NULL;
 }
 
 static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn,
@@ -174,7 +175,7 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn
 {
     mp_grow((void **)&e->chain, cap, e->n + 1, sizeof(chain_frame));
     chain_frame *f = &e->chain[e->n++];
-    f->function = fn ? fn : mp_intern(s->strs, "??");
+    f->function = fn ? fn : mp_strtab_intern(s->strs, "??");
     f->file = file;
     f->line = file ? line : 0;
     /* Without a line, the offset into the symbol keeps distinct call sites
@@ -233,14 +234,14 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     if (!mf->mod)
         return;
     const mp_funcsym *fs = mp_elffile_symbol(mf, e->vaddr);
-    const char *symname = fs ? mp_intern_symbol(s->strs, fs->name) : NULL;
+    const char *symname = fs ? mp_strtab_intern_symbol(s->strs, fs->name) : NULL;
     uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
     int line = 0;
     Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
     if (dl) {
         const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-        file = f ? mp_intern(s->strs, f) : NULL;
+        file = f ? mp_strtab_intern(s->strs, f) : NULL;
     }
     size_t cap = 0;
     expand_inlines(s, mf, e, &cap, file, line, symname, symoff);
@@ -390,7 +391,7 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     /* A return address points after the call; the call itself is at -1. */
     uint64_t pc = addr ? addr - 1 : 0;
     long mi = addr ? find_module(ss, snap, pc, gen) : -1;
-    mp_frame f = {.address = addr, .function = mp_intern(s->strs, "??"), .line = 0,
+    mp_frame f = {.address = addr, .function = mp_strtab_intern(s->strs, "??"), .line = 0,
                   .module_index = mi < 0 ? MP_NO_MODULE : (uint32_t)mi};
     mp_strbuf_reset(&s->buf);
     if (mi < 0) {
@@ -400,7 +401,7 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
         return;
     }
     const mp_module *m = &snap->modules[mi];
-    f.module = mp_intern(s->strs, mp_snapshot_str(snap, m->path));
+    f.module = mp_strtab_intern(s->strs, mp_snapshot_str(snap, m->path));
     f.elf_address = addr - m->load_bias;
     if (!*f.module)
         f.module = f.function;

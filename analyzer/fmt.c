@@ -1,28 +1,16 @@
 /*
- * sites_fmt.c - what report, diff and locks share besides the data: the
- * way a number, a stack or a snapshot is shown.
+ * fmt.c - how a number, a stack or a snapshot is shown, in text and JSON
+ * (see fmt.h).
  * One place, so the three commands look and behave alike.
  */
-#include "sites.h"
-#include "opts.h"
+#include "fmt.h"
+
 #include "util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- launcher.c's option helpers (opts.c is the parser) ---- */
-
-int mp_rep_parse_u64(const char *s, uint64_t *out, int suffixes)
-{
-    return mp_opts_bytes(s, out, suffixes);
-}
-
-int mp_rep_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    return mp_opts_value(argc, argv, i, name, val);
-}
 
 /* ---- numbers ---- */
 
@@ -38,7 +26,7 @@ static double scale_bytes(int64_t v, uint64_t *magnitude, int *u)
     return d;
 }
 
-const char *mp_rep_bytes(char buf[32], int64_t v, int plus)
+const char *mp_fmt_bytes(char buf[32], int64_t v, int plus)
 {
     const char *sign = v < 0 ? "-" : plus ? "+" : "";
     uint64_t m;
@@ -51,7 +39,7 @@ const char *mp_rep_bytes(char buf[32], int64_t v, int plus)
     return buf;
 }
 
-const char *mp_rep_bytes_short(char buf[16], int64_t v)
+const char *mp_fmt_bytes_short(char buf[16], int64_t v)
 {
     const char *sign = v < 0 ? "-" : "";
     uint64_t m;
@@ -64,7 +52,7 @@ const char *mp_rep_bytes_short(char buf[16], int64_t v)
     return buf;
 }
 
-const char *mp_rep_ns(char buf[32], uint64_t ns)
+const char *mp_fmt_ns(char buf[32], uint64_t ns)
 {
     if (ns < 1000)
         snprintf(buf, 32, "%" PRIu64 " ns", ns);
@@ -85,7 +73,7 @@ const char *mp_rep_ns(char buf[32], uint64_t ns)
 
 /* ---- stacks ---- */
 
-void mp_rep_frame(FILE *out, const mp_frame *f)
+void mp_fmt_frame(FILE *out, const mp_frame *f)
 {
     fputs(f->function ? f->function : "??", out);
     if (f->file && f->line > 0)
@@ -98,18 +86,18 @@ void mp_rep_frame(FILE *out, const mp_frame *f)
         fprintf(out, " (0x%" PRIx64 ")", f->address);
 }
 
-void mp_rep_stack(FILE *out, const mp_symstack *st, int callers, int indent)
+void mp_fmt_stack(FILE *out, const mp_symstack *st, int callers, int indent)
 {
     if (!st || st->n == 0) {
         fputs("(unknown stack)\n", out);
         return;
     }
-    mp_rep_frame(out, &st->frames[0]);
+    mp_fmt_frame(out, &st->frames[0]);
     fputc('\n', out);
     size_t last = st->n - 1 < (size_t)callers ? st->n - 1 : (size_t)callers;
     for (size_t i = 1; i <= last; i++) {
         fprintf(out, "%*s<- ", indent, "");
-        mp_rep_frame(out, &st->frames[i]);
+        mp_fmt_frame(out, &st->frames[i]);
         fputc('\n', out);
     }
 }
@@ -127,7 +115,7 @@ static const char *trigger_name(uint64_t t)
     }
 }
 
-void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap)
+void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
 {
     const mp_meta *m = snap->meta;
     char when[64] = "?", up[32], rate[48];
@@ -135,12 +123,12 @@ void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap)
     struct tm tm;
     if (localtime_r(&secs, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-    mp_rep_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
+    mp_fmt_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
     if (m->sample_bytes <= 1)
         snprintf(rate, sizeof(rate), "exact (every allocation)");
     else {
         char b[32];
-        snprintf(rate, sizeof(rate), "sampled every %s", mp_rep_bytes(b, (int64_t)m->sample_bytes, 0));
+        snprintf(rate, sizeof(rate), "sampled every %s", mp_fmt_bytes(b, (int64_t)m->sample_bytes, 0));
     }
     if (cmd)
         fprintf(out, "memprof %s: ", cmd);
@@ -149,7 +137,7 @@ void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap)
             when, up, rate);
 }
 
-void mp_rep_counters(FILE *out, const mp_snapshot *snap)
+void mp_fmt_counters(FILE *out, const mp_snapshot *snap)
 {
     const mp_counters *c = &snap->meta->counters;
     const struct { uint64_t v; const char *what; } lost[] = {
@@ -174,7 +162,7 @@ void mp_rep_counters(FILE *out, const mp_snapshot *snap)
                 "(no data lost, timings may be inflated)\n", c->events_stalled);
 }
 
-void mp_rep_json_frames(FILE *out, const mp_symstack *st)
+void mp_fmt_json_frames(FILE *out, const mp_symstack *st)
 {
     if (st)
         mp_json_frames(out, st);
@@ -182,7 +170,7 @@ void mp_rep_json_frames(FILE *out, const mp_symstack *st)
         fputs("[]", out);
 }
 
-void mp_rep_json_meta(FILE *out, const mp_snapshot *snap)
+void mp_fmt_json_meta(FILE *out, const mp_snapshot *snap)
 {
     const mp_meta *m = snap->meta;
     const mp_counters *c = &m->counters;
