@@ -9,7 +9,22 @@
  * answers their --help from this table.
  *
  * To add a command: write cmd_NAME.c with cmd_NAME_main(const mp_opts *),
- * declare it in cmd.h, add a row below (and any new option to opts.c).
+ * declare it in cmd.h, add a row below (and any new option to opts.c's
+ * table).
+ *
+ * The analyzer's layers, each using only those below it (a file's symbol
+ * prefix names the file: mp_sites_* in sites.c, cmd_report_main in
+ * cmd_report.c):
+ *   commands  main.c (dispatch), opts.c (the option parser), cmd_*.c (one
+ *             per command), launcher.c (run, snapshot), fmt.c (how numbers,
+ *             stacks and headers look), flame_svg.c (the SVG renderer)
+ *   model     sites.c (heap sites by symbolic stack), locktab.c (locks),
+ *             keymap.c (stack key -> index), stacktree.c (call trees and
+ *             the measurement iterator of the exports)
+ *   load      reader.c (validated snapshot, analyzer.h), symbolize.c
+ *             (addresses -> frames), elffile.c (a module's ELF symbols)
+ *   helpers   util.c (errors, allocation, parsing), hashmap.c (the one hash
+ *             table), strtab.c (string interning), json.c, protobuf.c
  */
 #include <stdio.h>
 #include <string.h>
