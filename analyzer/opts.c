@@ -19,21 +19,22 @@ typedef struct opt_def {
     unsigned bit;
     const char *name, *alias;    /* alias: another spelling, or NULL */
     opt_kind kind;
+    uint64_t max;                /* K_COUNT, K_BYTES: the largest value */
     const char *metavar;         /* shown in help: "N", "BYTES", ... */
     const char *want;            /* what a value must be, for errors */
     const char *help;
 } opt_def;
 
 static const opt_def opt_table[] = {
-    {MP_OPT_TOP, "--top", NULL, K_COUNT, "N", "a count, 0 = all",
+    {MP_OPT_TOP, "--top", NULL, K_COUNT, SIZE_MAX, "N", "a count, 0 = all",
      "show the first N rows (default 20, 0 = all)"},
-    {MP_OPT_JSON, "--json", NULL, K_FLAG, NULL, NULL, "JSON instead of text"},
-    {MP_OPT_FAIL_OVER, "--fail-over", NULL, K_BYTES, "BYTES",
+    {MP_OPT_JSON, "--json", NULL, K_FLAG, 0, NULL, NULL, "JSON instead of text"},
+    {MP_OPT_FAIL_OVER, "--fail-over", NULL, K_BYTES, UINT64_MAX, "BYTES",
      "bytes, e.g. 1048576 or 1M",
      "exit 3 when the live heap grew by more than BYTES (K, M, G suffixes)"},
-    {MP_OPT_WHAT, "--what", NULL, K_WHAT, "heap|alloc|locks", "heap, alloc or locks",
+    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks", "heap, alloc or locks",
      "live heap (default), cumulative allocations or lock wait time"},
-    {MP_OPT_OUT, "-o", "--output", K_PATH, "FILE", "a file name",
+    {MP_OPT_OUT, "-o", "--output", K_PATH, 0, "FILE", "a file name",
      "write to FILE instead of standard output"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -123,35 +124,40 @@ void mp_opts_print_help(const mp_opts_spec *spec, FILE *out)
 
 /* ---- parsing ---- */
 
-static int store(mp_opts *o, const opt_def *d, const char *val)
+/* A value of kind d->kind, checked against d's range; -1 when bad. */
+static int parse_value(const opt_def *d, const char *val, uint64_t *v)
 {
-    uint64_t v;
     switch (d->kind) {
     case K_FLAG:
-        o->json = 1;
-        break;
+        return 0;
     case K_COUNT:
-        if (!val || !mp_parse_u64(val, &v) || v > SIZE_MAX)
-            return bad_value(o, d, val);
-        o->top = (size_t)v;
-        break;
+        return val && mp_parse_u64(val, v) && *v <= d->max ? 0 : -1;
     case K_BYTES:
-        if (mp_opts_bytes(val, &o->fail_over, 1) < 0)
-            return bad_value(o, d, val);
-        break;
+        return mp_opts_bytes(val, v, 1) == 0 && *v <= d->max ? 0 : -1;
     case K_WHAT:
         for (int w = MP_WHAT_HEAP; val && w <= MP_WHAT_LOCKS; w++)
             if (strcmp(val, mp_stacktree_what_name((mp_what)w)) == 0) {
-                o->what = (mp_what)w;
-                o->given |= d->bit;
+                *v = (uint64_t)w;
                 return 0;
             }
-        return bad_value(o, d, val);
+        return -1;
     case K_PATH:
-        if (!val)
-            return bad_value(o, d, val);
-        o->out = val;
-        break;
+        return val ? 0 : -1;
+    }
+    return -1;
+}
+
+static int store(mp_opts *o, const opt_def *d, const char *val)
+{
+    uint64_t v = 0;
+    if (parse_value(d, val, &v) < 0)
+        return bad_value(o, d, val);
+    switch (d->bit) {
+    case MP_OPT_TOP: o->top = (size_t)v; break;
+    case MP_OPT_JSON: o->json = 1; break;
+    case MP_OPT_FAIL_OVER: o->fail_over = v; break;
+    case MP_OPT_WHAT: o->what = (mp_what)v; break;
+    case MP_OPT_OUT: o->out = val; break;
     }
     o->given |= d->bit;
     return 0;
