@@ -132,8 +132,8 @@ static uint32_t child_of(mp_stacktree *t, uint32_t parent, const mp_frame *f)
     return id;
 }
 
-void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value, uint64_t count,
-                  bool old)
+void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value,
+                      uint64_t count, bool old)
 {
     static const mp_frame unknown = {.function = "[unknown]", .module = "??",
                                      .module_index = MP_NO_MODULE};
@@ -171,8 +171,8 @@ static void add_rec(void *ctx, const mp_value_rec *r)
     mp_stacktree_add(a->t, mp_sites_stack(a->sym, a->snap, r->stack), r->value, r->count, a->old);
 }
 
-void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym, const mp_snapshot *snap,
-                           mp_what what, bool old)
+void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym,
+                               const mp_snapshot *snap, mp_what what, bool old)
 {
     add_ctx a = {t, sym, snap, old};
     mp_stacktree_each_value(snap, what, add_rec, &a);

@@ -36,8 +36,9 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  * are the waiter stacks of every lock. `stack` is passed on unchecked, like
  * `memprof report` counts it: look it up with mp_sites_stack (NULL = unknown).
  */
-void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx);
-const char *mp_stacktree_what_name(mp_what what);          /* "heap", "alloc", "locks" */
+void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn,
+                             void *ctx);
+const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks" */
 bool mp_stacktree_what_is_bytes(mp_what what);
 
 /* ---- call tree ---- */
@@ -67,11 +68,11 @@ typedef struct mp_stacktree {
 void mp_stacktree_init(mp_stacktree *t);
 void mp_stacktree_free(mp_stacktree *t);
 /* Adds one stack (innermost first); `old` adds to old_total only. */
-void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value, uint64_t count,
-                  bool old);
+void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value,
+                      uint64_t count, bool old);
 /* Adds every non-zero record of `what`. */
-void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym, const mp_snapshot *snap,
-                           mp_what what, bool old);
+void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym,
+                               const mp_snapshot *snap, mp_what what, bool old);
 /* Sorts children by name and assigns offsets (children left-aligned). */
 void mp_stacktree_layout(mp_stacktree *t);
 /* Pre-order walk without recursion: next node after i, or MP_STACKTREE_NONE.
