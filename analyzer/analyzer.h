@@ -5,9 +5,10 @@
  * Data flow: reader.c loads and validates a file into an mp_snapshot (all
  * pointers point into one buffer, every count already checked against its
  * section); symbolize.c turns a stack's raw addresses into mp_frame arrays
- * (inlined frames expanded, allocator and shim frames dropped); sites.c and
- * stacktree.c merge those into sites, locks and call trees; each command
- * (cmd_*.c, see cmd.h) shows them.
+ * (inlined frames expanded, allocator and shim frames dropped); sites.c,
+ * locktab.c and stacktree.c merge those into sites, locks and call trees;
+ * each command (cmd_*.c, see cmd.h and main.c's map of the layers) shows
+ * them.
  */
 #ifndef MEMPROF_ANALYZER_H
 #define MEMPROF_ANALYZER_H
