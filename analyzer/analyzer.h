@@ -5,8 +5,10 @@
  * Data flow: reader.c loads and validates a file into an mp_snapshot (all
  * pointers point into one buffer, every count already checked against its
  * section); symbolize.c turns a stack's raw addresses into mp_frame arrays
- * (inlined frames expanded, allocator and shim frames dropped); each command
- * (report.c, diff.c, locks.c, flame.c, folded.c, pprof.c) works on those.
+ * (inlined frames expanded, allocator and shim frames dropped); sites.c,
+ * locktab.c and stacktree.c merge those into sites, locks and call trees;
+ * each command (cmd_*.c, see cmd.h and main.c's map of the layers) shows
+ * them.
  */
 #ifndef MEMPROF_ANALYZER_H
 #define MEMPROF_ANALYZER_H
@@ -90,15 +92,10 @@ const mp_symstack *mp_symbolize_stack(mp_symbolizer *sym, const mp_snapshot *sna
 void mp_json_string(FILE *out, const char *s);
 void mp_json_frames(FILE *out, const mp_symstack *st);
 
-/* Commands: argv[0] is the command name. Each returns an exit status. */
+/* launcher.c's commands: argv[0] is the command name; each returns an exit
+ * status. The analysis commands take parsed options instead: see cmd.h. */
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
-int cmd_report(int argc, char **argv);
-int cmd_diff(int argc, char **argv);
-int cmd_locks(int argc, char **argv);
-int cmd_flame(int argc, char **argv);
-int cmd_folded(int argc, char **argv);
-int cmd_pprof(int argc, char **argv);
 
 /* Prints "memprof: ..." to stderr. */
 void mp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
