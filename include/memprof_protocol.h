@@ -80,7 +80,7 @@ static inline const char *mp_proto_reply_word(enum mp_reply r)
     return r < MP_REPLY_COUNT ? words[r] : "";
 }
 
-/* Length of the word at s[0..n) if it equals word exactly, else 0. */
+/* strlen(word) if s[0..n) starts with word, else 0 (also for n == 0). */
 static inline size_t mp_proto_word_at(const char *s, size_t n, const char *word)
 {
     size_t i = 0;
@@ -123,7 +123,8 @@ static inline enum mp_request mp_proto_parse_request(const char *buf, size_t n)
         n--;
     for (int r = MP_REQ_UNKNOWN + 1; r < MP_REQ_COUNT; r++) {
         const char *w = mp_proto_request_word((enum mp_request)r);
-        if (mp_proto_word_at(buf, n, w) == n)
+        size_t k = mp_proto_word_at(buf, n, w);
+        if (k && k == n)
             return (enum mp_request)r;
     }
     return MP_REQ_UNKNOWN;
