@@ -167,7 +167,9 @@ int cmd_snapshot(int argc, char **argv)
         printf("%s\n", text);
         return MP_EXIT_OK;
     }
-    if (code == MP_REPLY_ERROR)
+    if (code == MP_REPLY_ERROR && strncmp(text, "not allowed", 11) == 0)
+        mp_error("process %d refused the request: %s", (int)pid, text);
+    else if (code == MP_REPLY_ERROR)
         mp_error("process %d could not write a snapshot: %s", (int)pid, text);
     else if (code == MP_REPLY_OK)
         mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);

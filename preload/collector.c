@@ -124,6 +124,43 @@ static bool is_our_socket(int fd)
     return len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
 }
 
+/* SPEC: requests are honoured only for the process's own user or root.
+ * The abstract socket has no permissions of its own, so anyone on the
+ * machine can connect: the peer's credentials decide. */
+static bool peer_allowed(int fd, char *why, size_t len)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+        snprintf(why, len, "not allowed: cannot tell who is asking");
+        return false;
+    }
+    if (cred.uid == 0 || cred.uid == geteuid() || cred.uid == getuid())
+        return true;
+    snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
+             (unsigned)cred.uid, (unsigned)geteuid());
+    return false;
+}
+
+/* Carries out one permitted request; text gets the reply's text. Adding
+ * a request type (memprof_protocol.h's MP_REQUESTS) adds its case here. */
+static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
+{
+    switch (r) {
+    case MP_REQ_SNAPSHOT:
+        mp_collector_drain_now();
+        if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0)
+            return MP_REPLY_OK;
+        snprintf(text, len, "cannot write snapshot in %s", mp_cfg.out_dir);
+        return MP_REPLY_ERROR;
+    case MP_REQ_UNKNOWN:
+    case MP_REQ_COUNT:
+        break;
+    }
+    snprintf(text, len, "unknown request");
+    return MP_REPLY_ERROR;
+}
+
 /* One request per connection (memprof_protocol.h): one line in, one out. */
 static void serve_request(int fd)
 {
@@ -131,19 +168,10 @@ static void serve_request(int fd)
     char req[MP_PROTO_MAX_REQUEST], reply[MP_PROTO_MAX_REPLY], text[MP_PROTO_MAX_REPLY - 16];
     struct pollfd p = {.fd = fd, .events = POLLIN};
     ssize_t n = poll(&p, 1, MP_PROTO_REQUEST_TIMEOUT_MS) == 1 ? read(fd, req, sizeof(req)) : -1;
+    enum mp_request r = n > 0 ? mp_proto_parse_request(req, (size_t)n) : MP_REQ_UNKNOWN;
     enum mp_reply rc = MP_REPLY_ERROR;
-    switch (n > 0 ? mp_proto_parse_request(req, (size_t)n) : MP_REQ_UNKNOWN) {
-    case MP_REQ_SNAPSHOT:
-        mp_collector_drain_now();
-        if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, sizeof(text)) == 0)
-            rc = MP_REPLY_OK;
-        else
-            snprintf(text, sizeof(text), "cannot write snapshot in %s", mp_cfg.out_dir);
-        break;
-    default:
-        snprintf(text, sizeof(text), "unknown request");
-        break;
-    }
+    if (r == MP_REQ_UNKNOWN || peer_allowed(fd, text, sizeof(text)))
+        rc = handle_request(r, text, sizeof(text));
     size_t len = mp_proto_format_reply(rc, text, reply);
     ssize_t w = write(fd, reply, len);
     (void)w;
