@@ -239,11 +239,13 @@ static int check_counts(const mp_section *secs[MP_SEC_COUNT], char *err, size_t 
     for (unsigned i = 0; i < MP_SEC_COUNT; i++) {
         const mp_section_desc *d = mp_section_at(i);
         uint64_t n = secs[i] ? secs[i]->count : 0;
-        if (d->rule == MP_SEC_ONE && n != 1)
-            return fail(err, errlen, "%s section %s", d->name,
-                        secs[i] ? "has more than one record" : "missing");
+        if (d->rule == MP_SEC_ONE && n != 1 && secs[i])
+            return fail(err, errlen, "%s section has %llu records, expected 1", d->name,
+                        (unsigned long long)n);
+        if (d->rule != MP_SEC_ANY && !secs[i])
+            return fail(err, errlen, "%s section missing", d->name);
         if (d->rule == MP_SEC_NONEMPTY && n == 0)
-            return fail(err, errlen, "%s section %s", d->name, secs[i] ? "empty" : "missing");
+            return fail(err, errlen, "%s section empty", d->name);
     }
     return 0;
 }

@@ -381,18 +381,21 @@ static void sections_optional_and_unknown(const mp_sections *p)
     char err[512];
     for (unsigned i = 0; i < MP_SEC_COUNT; i++) {
         const mp_section_desc *d = mp_section_at(i);
+        /* Dropping stacks, frames or lock sites alone leaves references
+         * into them dangling: only sections nothing else points into may
+         * go alone. */
+        if (d->type == MP_SEC_STACKS || d->type == MP_SEC_FRAMES ||
+            d->type == MP_SEC_LOCK_SITES)
+            continue;
         int rc = load_list(list, n, d->type, &s, err, sizeof(err));
         if (d->rule == MP_SEC_ANY) {
-            /* Dropping stacks or frames leaves dangling references: only
-             * sections nothing else points into may go alone. */
-            if (d->type == MP_SEC_STACKS || d->type == MP_SEC_FRAMES ||
-                d->type == MP_SEC_LOCK_SITES || d->type == MP_SEC_MODULES)
-                continue;
             CHECK(rc == 0, "file without optional section %s rejected: %s", d->name, err);
             if (rc == 0)
                 mp_snapshot_free(&s);
         } else {
             CHECK(rc != 0, "file without required section %s accepted", d->name);
+            if (rc == 0)
+                mp_snapshot_free(&s);
             CHECK(strstr(err, d->name) != NULL, "missing %s: message '%s' does not name it",
                   d->name, err);
         }
