@@ -19,65 +19,71 @@
 #include "memprof_options.h"
 #include "memprof_protocol.h"
 
-static int parses(unsigned id, const char *s, uint64_t *v)
-{
-    *v = 0xdeadbeef;
-    return mp_opt_parse(id, s, v) == 0;
-}
+/* value -> accepted?, and then as what. */
+typedef struct opt_case {
+    unsigned id;
+    const char *text;
+    int ok;
+    uint64_t want;
+} opt_case;
 
-#define ACCEPT(id, s, want)                                                               \
-    do {                                                                                  \
-        uint64_t v_;                                                                      \
-        CHECK(parses(id, s, &v_) && v_ == (uint64_t)(want), "%s=%s: got %llu, want %llu", \
-              mp_opt_at(id)->env, s, (unsigned long long)v_, (unsigned long long)(want)); \
-    } while (0)
-#define REFUSE(id, s)                                                                     \
-    do {                                                                                  \
-        uint64_t v_;                                                                      \
-        CHECK(!parses(id, s, &v_) && v_ == 0xdeadbeef, "%s=%s accepted (%llu)",          \
-              mp_opt_at(id)->env, s, (unsigned long long)v_);                             \
-    } while (0)
+static void run_cases(const opt_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0xdeadbeef;
+        int ok = mp_opt_parse(c[i].id, c[i].text, &v) == 0;
+        if (c[i].ok)
+            CHECK(ok && v == c[i].want, "%s=%s: got %llu, want %llu", mp_opt_at(c[i].id)->env,
+                  c[i].text, (unsigned long long)v, (unsigned long long)c[i].want);
+        else
+            CHECK(!ok && v == 0xdeadbeef, "%s=%s accepted (%llu)", mp_opt_at(c[i].id)->env,
+                  c[i].text, (unsigned long long)v);
+    }
+}
 
 static void numbers(void)
 {
-    ACCEPT(MP_OPT_SAMPLE, "1", 1);
-    ACCEPT(MP_OPT_SAMPLE, "524288", 524288);
-    ACCEPT(MP_OPT_SAMPLE, "512K", 524288);
-    ACCEPT(MP_OPT_SAMPLE, "512k", 524288);
-    ACCEPT(MP_OPT_SAMPLE, "512KiB", 524288);
-    ACCEPT(MP_OPT_SAMPLE, "4M", 4u << 20);
-    ACCEPT(MP_OPT_SAMPLE, "1024G", 1ull << 40);
-    REFUSE(MP_OPT_SAMPLE, "1025G");
-    REFUSE(MP_OPT_SAMPLE, "0");
-    REFUSE(MP_OPT_SAMPLE, "");
-    REFUSE(MP_OPT_SAMPLE, "K");
-    REFUSE(MP_OPT_SAMPLE, "-1");
-    REFUSE(MP_OPT_SAMPLE, "+1");
-    REFUSE(MP_OPT_SAMPLE, " 1");
-    REFUSE(MP_OPT_SAMPLE, "1e3");
-    REFUSE(MP_OPT_SAMPLE, "12kb");
-    REFUSE(MP_OPT_SAMPLE, "99999999999999999999999");
-    REFUSE(MP_OPT_SAMPLE, "18446744073709551615K");
-    ACCEPT(MP_OPT_INTERVAL, "0", 0);
-    ACCEPT(MP_OPT_INTERVAL, "31536000", 31536000);
-    REFUSE(MP_OPT_INTERVAL, "31536001");
-    REFUSE(MP_OPT_INTERVAL, "1.5");
-    REFUSE(MP_OPT_INTERVAL, "60K");   /* suffixes are for bytes only */
-    ACCEPT(MP_OPT_LOCKS, "0", 0);
-    ACCEPT(MP_OPT_LOCKS, "1", 1);
-    REFUSE(MP_OPT_LOCKS, "2");
-    REFUSE(MP_OPT_LOCKS, "yes");
-    ACCEPT(MP_OPT_DEPTH, "1", 1);
-    ACCEPT(MP_OPT_DEPTH, "256", 256);
-    REFUSE(MP_OPT_DEPTH, "257");
-    REFUSE(MP_OPT_DEPTH, "0");
-    ACCEPT(MP_OPT_START, "on", 1);
-    ACCEPT(MP_OPT_START, "OFF", 0);
-    REFUSE(MP_OPT_START, "1");
-    REFUSE(MP_OPT_START, "onn");
-    REFUSE(MP_OPT_START, "");
-    ACCEPT(MP_OPT_OUT, "/tmp/x", 1);
-    ACCEPT(MP_OPT_OUT, "", 0);
+    static const opt_case cases[] = {
+        {MP_OPT_SAMPLE, "1", 1, 1},
+        {MP_OPT_SAMPLE, "524288", 1, 524288},
+        {MP_OPT_SAMPLE, "512K", 1, 524288},
+        {MP_OPT_SAMPLE, "512k", 1, 524288},
+        {MP_OPT_SAMPLE, "512KiB", 1, 524288},
+        {MP_OPT_SAMPLE, "4M", 1, 4u << 20},
+        {MP_OPT_SAMPLE, "1024G", 1, 1ull << 40},
+        {MP_OPT_SAMPLE, "1025G", 0, 0},
+        {MP_OPT_SAMPLE, "0", 0, 0},
+        {MP_OPT_SAMPLE, "", 0, 0},
+        {MP_OPT_SAMPLE, "K", 0, 0},
+        {MP_OPT_SAMPLE, "-1", 0, 0},
+        {MP_OPT_SAMPLE, "+1", 0, 0},
+        {MP_OPT_SAMPLE, " 1", 0, 0},
+        {MP_OPT_SAMPLE, "1e3", 0, 0},
+        {MP_OPT_SAMPLE, "12kb", 0, 0},
+        {MP_OPT_SAMPLE, "99999999999999999999999", 0, 0},
+        {MP_OPT_SAMPLE, "18446744073709551615K", 0, 0},
+        {MP_OPT_INTERVAL, "0", 1, 0},
+        {MP_OPT_INTERVAL, "31536000", 1, 31536000},
+        {MP_OPT_INTERVAL, "31536001", 0, 0},
+        {MP_OPT_INTERVAL, "1.5", 0, 0},
+        {MP_OPT_INTERVAL, "60K", 0, 0},   /* suffixes are for bytes only */
+        {MP_OPT_LOCKS, "0", 1, 0},
+        {MP_OPT_LOCKS, "1", 1, 1},
+        {MP_OPT_LOCKS, "2", 0, 0},
+        {MP_OPT_LOCKS, "yes", 0, 0},
+        {MP_OPT_DEPTH, "1", 1, 1},
+        {MP_OPT_DEPTH, "256", 1, 256},
+        {MP_OPT_DEPTH, "257", 0, 0},
+        {MP_OPT_DEPTH, "0", 0, 0},
+        {MP_OPT_START, "on", 1, 1},
+        {MP_OPT_START, "OFF", 1, 0},
+        {MP_OPT_START, "1", 0, 0},
+        {MP_OPT_START, "onn", 0, 0},
+        {MP_OPT_START, "", 0, 0},
+        {MP_OPT_OUT, "/tmp/x", 1, 1},
+        {MP_OPT_OUT, "", 1, 0},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* Every signal glibc names, under each spelling: usable ones come back as
@@ -108,26 +114,29 @@ static void signals(void)
         }
     }
     CHECK(named >= 30, "only %d named signals seen", named);
-    ACCEPT(MP_OPT_SIGNAL, "USR2", SIGUSR2);
-    ACCEPT(MP_OPT_SIGNAL, "SIGUSR2", SIGUSR2);
-    ACCEPT(MP_OPT_SIGNAL, "12", 12);
-    ACCEPT(MP_OPT_SIGNAL, "", 0);   /* empty: no signal trigger, not an error */
-    ACCEPT(MP_OPT_SIGNAL, "RTMIN", SIGRTMIN);
-    ACCEPT(MP_OPT_SIGNAL, "SIGRTMIN+3", SIGRTMIN + 3);
-    ACCEPT(MP_OPT_SIGNAL, "RTMAX-1", SIGRTMAX - 1);
-    ACCEPT(MP_OPT_SIGNAL, "RTMAX", SIGRTMAX);
-    REFUSE(MP_OPT_SIGNAL, "RTMIN+99");
-    REFUSE(MP_OPT_SIGNAL, "RTMAX+1");
-    REFUSE(MP_OPT_SIGNAL, "RTMIN-1");
-    REFUSE(MP_OPT_SIGNAL, "0");
-    REFUSE(MP_OPT_SIGNAL, "-12");
-    REFUSE(MP_OPT_SIGNAL, "65");
-    REFUSE(MP_OPT_SIGNAL, "999");
-    REFUSE(MP_OPT_SIGNAL, "SIG");
-    REFUSE(MP_OPT_SIGNAL, "usr2x");
-    REFUSE(MP_OPT_SIGNAL, "FOO");
-    REFUSE(MP_OPT_SIGNAL, "KILL");
-    REFUSE(MP_OPT_SIGNAL, "SIGSTOP");
+    const opt_case cases[] = {
+        {MP_OPT_SIGNAL, "USR2", 1, SIGUSR2},
+        {MP_OPT_SIGNAL, "SIGUSR2", 1, SIGUSR2},
+        {MP_OPT_SIGNAL, "12", 1, 12},
+        {MP_OPT_SIGNAL, "", 1, 0},   /* empty: no signal trigger, not an error */
+        {MP_OPT_SIGNAL, "RTMIN", 1, SIGRTMIN},
+        {MP_OPT_SIGNAL, "SIGRTMIN+3", 1, SIGRTMIN + 3},
+        {MP_OPT_SIGNAL, "RTMAX-1", 1, SIGRTMAX - 1},
+        {MP_OPT_SIGNAL, "RTMAX", 1, SIGRTMAX},
+        {MP_OPT_SIGNAL, "RTMIN+99", 0, 0},
+        {MP_OPT_SIGNAL, "RTMAX+1", 0, 0},
+        {MP_OPT_SIGNAL, "RTMIN-1", 0, 0},
+        {MP_OPT_SIGNAL, "0", 0, 0},
+        {MP_OPT_SIGNAL, "-12", 0, 0},
+        {MP_OPT_SIGNAL, "65", 0, 0},
+        {MP_OPT_SIGNAL, "999", 0, 0},
+        {MP_OPT_SIGNAL, "SIG", 0, 0},
+        {MP_OPT_SIGNAL, "usr2x", 0, 0},
+        {MP_OPT_SIGNAL, "FOO", 0, 0},
+        {MP_OPT_SIGNAL, "KILL", 0, 0},
+        {MP_OPT_SIGNAL, "SIGSTOP", 0, 0},
+    };
+    run_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void table(void)
