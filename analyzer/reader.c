@@ -337,7 +337,8 @@ static int validate(mp_snapshot *s, char *err, size_t errlen)
         parse_sections(s, secs, err, errlen) < 0 || check_counts(secs, err, errlen) < 0)
         return -1;
     bind_sections(s, secs);
-    if (check_strings(s, err, errlen) < 0 || check_meta(s, err, errlen) < 0 || check_modules(s, err, errlen) < 0 ||
+    if (check_strings(s, err, errlen) < 0 || check_meta(s, err, errlen) < 0 ||
+        check_modules(s, err, errlen) < 0 ||
         check_stacks(s, err, errlen) < 0 || check_locks(s, err, errlen) < 0)
         return -1;
     return 0;

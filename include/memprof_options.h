@@ -43,20 +43,20 @@ enum mp_opt_kind {
 #define MP_OPT_DEPTH_DEFAULT 64
 #define MP_OPT_DEPTH_MAX 256
 
-#define MP_OPTIONS(X)                                                                     \
-    X(OUT, "MEMPROF_OUT", MP_OPTK_PATH, 0, 0, 0, "-o", "DIR",                              \
-      "directory for snapshot files (default: the current directory)")                    \
-    X(SAMPLE, "MEMPROF_SAMPLE", MP_OPTK_BYTES, MP_OPT_SAMPLE_DEFAULT, 1, 1ull << 40, "--sample", "BYTES", \
-      "mean bytes between heap samples; 1 records every allocation")                      \
-    X(INTERVAL, "MEMPROF_INTERVAL", MP_OPTK_UINT, MP_OPT_INTERVAL_DEFAULT, 0, 365ull * 86400, "--interval",     \
-      "SECS", "seconds between periodic snapshots; 0 = none")                             \
-    X(SIGNAL, "MEMPROF_SIGNAL", MP_OPTK_SIGNAL, 0, 0, 0, "--signal", "SIG",                \
-      "signal that triggers a snapshot (default: none)")                                  \
-    X(LOCKS, "MEMPROF_LOCKS", MP_OPTK_UINT, 1, 0, 1, "--no-locks", NULL,                   \
-      "turn lock profiling off")                                                          \
-    X(DEPTH, "MEMPROF_DEPTH", MP_OPTK_UINT, MP_OPT_DEPTH_DEFAULT, 1, MP_OPT_DEPTH_MAX, NULL, NULL,                        \
-      "most frames kept per stack")                                                       \
-    X(START, "MEMPROF_START", MP_OPTK_ONOFF, 1, 0, 1, NULL, NULL,                          \
+#define MP_OPTIONS(X)                                                               \
+    X(OUT, "MEMPROF_OUT", MP_OPTK_PATH, 0, 0, 0, "-o", "DIR",                        \
+      "directory for snapshot files (default: the current directory)")              \
+    X(SAMPLE, "MEMPROF_SAMPLE", MP_OPTK_BYTES, MP_OPT_SAMPLE_DEFAULT, 1, 1ull << 40, \
+      "--sample", "BYTES", "mean bytes between heap samples; 1 records every allocation") \
+    X(INTERVAL, "MEMPROF_INTERVAL", MP_OPTK_UINT, MP_OPT_INTERVAL_DEFAULT, 0,        \
+      365ull * 86400, "--interval", "SECS", "seconds between periodic snapshots; 0 = none") \
+    X(SIGNAL, "MEMPROF_SIGNAL", MP_OPTK_SIGNAL, 0, 0, 0, "--signal", "SIG",          \
+      "signal that triggers a snapshot (default: none)")                            \
+    X(LOCKS, "MEMPROF_LOCKS", MP_OPTK_UINT, 1, 0, 1, "--no-locks", NULL,             \
+      "turn lock profiling off")                                                    \
+    X(DEPTH, "MEMPROF_DEPTH", MP_OPTK_UINT, MP_OPT_DEPTH_DEFAULT, 1, MP_OPT_DEPTH_MAX, \
+      NULL, NULL, "most frames kept per stack")                                     \
+    X(START, "MEMPROF_START", MP_OPTK_ONOFF, 1, 0, 1, NULL, NULL,                    \
       "off starts dormant until `memprof enable PID`")
 
 enum mp_opt_id {
