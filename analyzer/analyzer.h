@@ -26,21 +26,13 @@ typedef struct mp_snapshot {
     char *path;
     uint8_t *data;           /* whole file */
     size_t size;
-    const mp_meta *meta;
-    const char *strings;
-    size_t strings_size;
-    const mp_module *modules;
-    size_t n_modules;
-    const mp_stack *stacks;
-    size_t n_stacks;
-    const uint64_t *frames;
-    size_t n_frames;
-    const mp_heap_site *heap;
-    size_t n_heap;
-    const mp_lock *locks;
-    size_t n_locks;
-    const mp_lock_site *lock_sites;
-    size_t n_lock_sites;
+    /* Every known section, pointing into data (memprof_format.h's
+     * MP_SECTIONS: meta, strings/n_strings, modules/n_modules, stacks,
+     * frames, heap, locks, lock_sites). An optional section the file does
+     * not have is NULL with count 0. */
+    struct {
+        MP_SECTIONS(MP_SECTION_FIELD)
+    };
 } mp_snapshot;
 
 /*
