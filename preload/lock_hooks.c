@@ -62,13 +62,6 @@ static void lk_send(const mp_event *ev)
     mp_hook_leave();
 }
 
-static void lk_emit(uint16_t type, uint16_t kind, uint32_t stack, uint32_t stack2,
-                    uint32_t gen, const void *addr, uint64_t b)
-{
-    mp_event ev = {.type = type, .kind = kind, .stack = stack, .stack2 = stack2,
-                   .pad = gen, .a = (uintptr_t)addr, .b = b};
-    lk_send(&ev);
-}
 
 /*
  * Remembers that this thread now holds a tracked lock. t is the acquisition
@@ -159,20 +152,19 @@ static uint32_t lk_stack(const void *addr, int role)
 static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
                               uint32_t gen, bool acquired, uint64_t wait_ns)
 {
-    mp_event ev = {.type = MP_EV_LOCK_WAIT, .kind = kind, .stack = stack, .pad = gen,
-                   .a = (uintptr_t)addr, .b = wait_ns};
+    uint32_t seq = 0;
     if (e && acquired) {
-        uint32_t seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
+        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
         uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
-        ev.stack2 = seq;
-        if (seq != 0 && (uint32_t)(blame >> 32) == seq) {
-            ev.type = MP_EV_LOCK_BLAMED;
-            ev.stack2 = (uint32_t)blame;
-        }
+        if (seq != 0 && (uint32_t)(blame >> 32) == seq)
+            return (mp_event){.type = MP_EV_LOCK_BLAMED, .kind = kind, .gen = gen,
+                              .blamed = {.addr = (uintptr_t)addr, .stack = stack,
+                                         .holder = (uint32_t)blame, .wait_ns = wait_ns}};
     }
-    return ev;
+    return (mp_event){.type = MP_EV_LOCK_WAIT, .kind = kind, .gen = gen,
+                      .wait = {.addr = (uintptr_t)addr, .stack = stack, .seq = seq,
+                               .wait_ns = wait_ns}};
 }
-
 
 /*
  * The WAIT of a contended acquisition is built while the lock is held (the
@@ -298,29 +290,37 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 }
 
 /*
- * The contended or unusual rest of a blocking acquire, out of line so the
- * fast path needs no stack frame. rc is the real trylock's result; BLOCK is
- * the real blocking call. A trylock error other than EBUSY (EDEADLK of an
- * error-checking mutex, EAGAIN, EINVAL...) hands over to the real blocking
- * call, whose result the caller gets untouched; EOWNERDEAD means the robust
- * mutex was acquired and must not be locked again.
+ * What a blocking acquire does once its real trylock returned rc (the
+ * contended or unusual case, out of line so the fast paths need no stack
+ * frame). A trylock error other than EBUSY (EDEADLK of an error-checking
+ * mutex, EAGAIN, EINVAL...) hands over to the real blocking call, whose
+ * result the caller gets untouched; EOWNERDEAD means the robust mutex was
+ * acquired and must not be locked again. On contention (EBUSY) w is begun
+ * and the caller must pass the blocking call's result to lk_contend_end.
  */
-#define LK_ACQUIRE_SLOW(addr, kind, rc, BLOCK)                                             \
-    do {                                                                                   \
-        if (!lk_on())                                                                      \
-            return rc == 0 || rc == EOWNERDEAD ? rc : BLOCK;                               \
-        if (rc == 0 || rc == EOWNERDEAD) {                                                 \
-            lk_acquired_slow(addr, kind);                                                  \
-            return rc;                                                                     \
-        }                                                                                  \
-        if (rc != EBUSY)                                                                   \
-            return BLOCK;                                                                  \
-        lk_wait w_;                                                                        \
-        lk_contend_begin(&w_, addr, kind);                                                 \
-        rc = BLOCK;                                                                        \
-        lk_contend_end(&w_, rc);                                                           \
-        return rc;                                                                         \
-    } while (0)
+typedef enum { LK_ACQUIRED, LK_BLOCK, LK_BLOCK_TIMED } lk_next;
+
+static inline __attribute__((always_inline)) lk_next lk_after_trylock(const void *addr, uint16_t kind, int rc, lk_wait *w)
+{
+    if (!lk_on())
+        return rc == 0 || rc == EOWNERDEAD ? LK_ACQUIRED : LK_BLOCK;
+    if (rc == 0 || rc == EOWNERDEAD) {
+        lk_acquired_slow(addr, kind);
+        return LK_ACQUIRED;
+    }
+    if (rc != EBUSY)
+        return LK_BLOCK;
+    lk_contend_begin(w, addr, kind);
+    return LK_BLOCK_TIMED;
+}
+
+/* The blocking call's result rc, timed as contention when it was one. */
+static inline int lk_after_block(lk_next next, lk_wait *w, int rc)
+{
+    if (next == LK_BLOCK_TIMED)
+        lk_contend_end(w, rc);
+    return rc;
+}
 
 /*
  * The fast path of locks whose word we can read (mutexes, spinlocks): peek
@@ -330,47 +330,28 @@ static MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
  * call is waited for unseen; any other busy lock goes to the slow path,
  * which starts with the trylock that tells contention from an owner's
  * recursive or erroneous re-lock. The peek is a hint, so relaxed.
+ *
+ * rwlocks, which readers share, have no single word to peek at: their fast
+ * path is the real trylock and one bitmap load. Whether profiling is on at
+ * all is only asked on the slow paths: an acquisition of an untracked lock
+ * has nothing to record either way.
  */
-#define LK_ACQUIRE_PEEK(addr, LOOKS_FREE, BLOCK, SLOW)                                     \
-    do {                                                                                   \
-        if (MP_LIKELY(LOOKS_FREE) && MP_LIKELY(!lk_maybe_tracked(addr)))                   \
-            return BLOCK;                                                                  \
-        return SLOW;                                                                       \
-    } while (0)
-
-/* Locks with no single word to peek at (rwlocks, which readers share):
- * one trylock and one bitmap load. Whether profiling
- * is on at all is only asked on the slow path: an acquisition of an
- * untracked lock has nothing to record either way. */
-#define LK_ACQUIRE_TRY(addr, TRY, SLOW)                                                    \
-    do {                                                                                   \
-        int rc_ = TRY;                                                                     \
-        if (MP_LIKELY(rc_ == 0) && MP_LIKELY(!lk_maybe_tracked(addr)))                     \
-            return 0;                                                                      \
-        return SLOW;                                                                       \
-    } while (0)
-
-static inline bool lk_mutex_looks_free(pthread_mutex_t *m)
+static inline bool lk_mutex_free_untracked(pthread_mutex_t *m)
 {
-    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
+    return MP_LIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) &&
+           MP_LIKELY(!lk_maybe_tracked(m));
 }
 
-static inline bool lk_spin_looks_free(pthread_spinlock_t *s)
+static inline bool lk_spin_free_untracked(pthread_spinlock_t *s)
 {
-    return __atomic_load_n(s, __ATOMIC_RELAXED) == 0;
+    return MP_LIKELY(__atomic_load_n(s, __ATOMIC_RELAXED) == 0) &&
+           MP_LIKELY(!lk_maybe_tracked(LK_ADDR(s)));
 }
 
-static inline bool lk_rwlock_looks_free(pthread_rwlock_t *l)
+static inline bool lk_rwlock_got_untracked(int rc, pthread_rwlock_t *l)
 {
-    (void)l;
-    return false;   /* never asked: see LK_PEEKABLE */
+    return MP_LIKELY(rc == 0) && MP_LIKELY(!lk_maybe_tracked(l));
 }
-
-#define LK_PEEKABLE(l) _Generic((l), pthread_rwlock_t *: false, default: true)
-#define LK_LOOKS_FREE(l)                                                                   \
-    _Generic((l), pthread_mutex_t *: lk_mutex_looks_free,                                  \
-             pthread_spinlock_t *: lk_spin_looks_free,                                     \
-             pthread_rwlock_t *: lk_rwlock_looks_free)(l)
 
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
@@ -415,22 +396,11 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
         atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);
         return;
     }
-    lk_emit(MP_EV_LOCK_HOLD, kind, lk_stack(addr, LK_ROLE_HOLDER), r->seq, r->gen, addr,
-            hold_ns);
+    mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
+                   .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
+                            .seq = r->seq, .hold_ns = hold_ns}};
+    lk_send(&ev);
 }
-
-/* The release of a lock that may be tracked, out of line so that the
- * common case is a check and a tail call with no stack frame. */
-#define LK_RELEASE_SLOW(addr, kind, UNLOCK)                                                \
-    do {                                                                                   \
-        lk_rel r_;                                                                         \
-        bool end_ = lk_release_begin(addr, &r_);                                           \
-        int rc_ = UNLOCK;                                                                  \
-        if (end_)                                                                          \
-            lk_release_end(addr, kind, &r_);                                               \
-        lk_flush_pending();                                                                \
-        return rc_;                                                                        \
-    } while (0)
 
 /* init or destroy of addr: whatever lives there next is a new lock. */
 static MP_NOINLINE void lk_forget_slow(const void *addr)
@@ -443,10 +413,14 @@ static MP_NOINLINE void lk_forget_slow(const void *addr)
     uint64_t hold_ns = atomic_exchange_explicit(&e->hold_ns, 0, memory_order_relaxed);
     uint64_t holds = atomic_exchange_explicit(&e->holds, 0, memory_order_relaxed);
     atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
-    if (holds)
-        lk_emit(MP_EV_LOCK_HOLDS, 0, holds > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)holds,
-                0, old, addr, hold_ns);
-    lk_emit(MP_EV_LOCK_DEAD, 0, MP_NO_STACK, 0, old, addr, acq);
+    if (holds) {
+        mp_event ev = {.type = MP_EV_LOCK_HOLDS, .gen = old,
+                       .holds = {.addr = (uintptr_t)addr, .holds = holds, .hold_ns = hold_ns}};
+        lk_send(&ev);
+    }
+    mp_event ev = {.type = MP_EV_LOCK_DEAD, .gen = old,
+                   .dead = {.addr = (uintptr_t)addr, .acquisitions = acq}};
+    lk_send(&ev);
 }
 
 static inline void lk_forget(const void *addr)
@@ -459,111 +433,326 @@ static inline void lk_forget(const void *addr)
 /* ------------------------------------------------------------------------
  * Lifecycle.
  * ---------------------------------------------------------------------- */
-/* Fork child: the other threads are gone, and with them every waiter and
- * holder the table counted. The forking thread's own holds are forgotten
- * too (its unlocks then pass through untracked). */
-void lk_app_after_fork_child(void)
+/* Fork child (locks.c): the forking thread's own holds are forgotten
+ * (its unlocks then pass through untracked), and so is the parent's
+ * pending contention. */
+void lk_hooks_after_fork_child(void)
 {
-    lk_table_after_fork_child();
-    lk_cond_after_fork_child();
     lk_nheld = 0;
     lk_spin_addr = NULL;
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
     lk_pending.type = 0;   /* the parent's contention */
 }
 
+
 /* ------------------------------------------------------------------------
- * The interposers. The simple shapes are generated; the clock variants
- * keep their real signatures.
+ * Release: the slow half of every unlock, around the real unlock.
  * ---------------------------------------------------------------------- */
-#define LK_UNPAREN(...) __VA_ARGS__
-/* A blocking acquire hook fn(PARAMS) over the real trylock try_id and the
- * real blocking call id of type FN, called with ARGS. The peek path's slow
- * half does its own trylock; the trylock-first path passes its result. */
-#define LK_DEF_ACQUIRE(fn, T, kind, try_id, id, FN, PARAMS, ARGS)                          \
-    static MP_NOINLINE int fn##_slow(int rc, LK_UNPAREN PARAMS)                            \
-    {                                                                                      \
-        if (LK_PEEKABLE(l))                                                                \
-            rc = REAL(int (*)(T *), try_id)(l);                                            \
-        LK_ACQUIRE_SLOW(LK_ADDR(l), kind, rc, REAL(FN, id) ARGS);                          \
-    }                                                                                      \
-    int fn PARAMS                                                                          \
-    {                                                                                      \
-        if (LK_PEEKABLE(l))                                                                \
-            LK_ACQUIRE_PEEK(LK_ADDR(l), LK_LOOKS_FREE(l), REAL(FN, id) ARGS,              \
-                            fn##_slow(0, LK_UNPAREN ARGS));                                \
-        LK_ACQUIRE_TRY(LK_ADDR(l), REAL(int (*)(T *), try_id)(l),                         \
-                       fn##_slow(rc_, LK_UNPAREN ARGS));                                   \
-    }
-#define LK_DEF_LOCK(fn, T, kind, try_id, id)                                               \
-    LK_DEF_ACQUIRE(fn, T, kind, try_id, id, int (*)(T *), (T *l), (l))
-#define LK_DEF_TIMED(fn, T, kind, try_id, id)                                              \
-    LK_DEF_ACQUIRE(fn, T, kind, try_id, id, int (*)(T *, const struct timespec *),         \
-                   (T *l, const struct timespec *at), (l, at))
-#define LK_DEF_CLOCK(fn, T, kind, try_id, id)                                              \
-    LK_DEF_ACQUIRE(fn, T, kind, try_id, id,                                                \
-                   int (*)(T *, clockid_t, const struct timespec *),                       \
-                   (T *l, clockid_t clk, const struct timespec *at), (l, clk, at))
-#define LK_DEF_TRY(fn, T, kind, id)                                                        \
-    int fn(T *l)                                                                           \
-    {                                                                                      \
-        int rc = REAL(int (*)(T *), id)(l);                                                \
-        return lk_on() ? lk_after_try(LK_ADDR(l), kind, rc) : rc;                          \
-    }
-#define LK_DEF_UNLOCK(fn, T, kind, id)                                                     \
-    static MP_NOINLINE int fn##_slow(T *l)                                                 \
-    {                                                                                      \
-        if (!lk_on())                                                                      \
-            return REAL(int (*)(T *), id)(l);                                              \
-        LK_RELEASE_SLOW(LK_ADDR(l), kind, REAL(int (*)(T *), id)(l));                      \
-    }                                                                                      \
-    int fn(T *l)                                                                           \
-    {                                                                                      \
-        if (MP_UNLIKELY(lk_maybe_tracked(LK_ADDR(l))))                                     \
-            return fn##_slow(l);                                                           \
-        return REAL(int (*)(T *), id)(l);                                                  \
-    }
-#define LK_DEF_DESTROY(fn, T, id)                                                          \
-    int fn(T *l)                                                                           \
-    {                                                                                      \
-        lk_forget(LK_ADDR(l));                                                             \
-        return REAL(int (*)(T *), id)(l);                                                  \
-    }
-#define LK_DEF_INIT(fn, T, A, id)                                                          \
-    int fn(T *l, A attr)                                                                   \
-    {                                                                                      \
-        lk_forget(LK_ADDR(l));                                                             \
-        return REAL(int (*)(T *, A), id)(l, attr);                                         \
-    }
+/* After the real unlock of a lock lk_release_begin looked at. */
+static void lk_release_done(const void *addr, uint16_t kind, bool end, const lk_rel *r)
+{
+    if (end)
+        lk_release_end(addr, kind, r);
+    lk_flush_pending();
+}
 
-LK_DEF_LOCK(pthread_mutex_lock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock, mutex_lock)
-LK_DEF_TIMED(pthread_mutex_timedlock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock,
-             mutex_timedlock)
-LK_DEF_CLOCK(pthread_mutex_clocklock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock,
-             mutex_clocklock)
-LK_DEF_TRY(pthread_mutex_trylock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_trylock)
-LK_DEF_UNLOCK(pthread_mutex_unlock, pthread_mutex_t, MP_LOCK_MUTEX, mutex_unlock)
-LK_DEF_INIT(pthread_mutex_init, pthread_mutex_t, const pthread_mutexattr_t *, mutex_init)
-LK_DEF_DESTROY(pthread_mutex_destroy, pthread_mutex_t, mutex_destroy)
+/* ------------------------------------------------------------------------
+ * The interposers, one function each, over the helpers above. A blocking
+ * acquire is a fast path (inline, a tail call to the real function) and a
+ * _slow twin out of line; trylocks, unlocks, init and destroy follow.
+ * ---------------------------------------------------------------------- */
 
-LK_DEF_LOCK(pthread_rwlock_rdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock, rw_rdlock)
-LK_DEF_LOCK(pthread_rwlock_wrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock, rw_wrlock)
-LK_DEF_TIMED(pthread_rwlock_timedrdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock,
-             rw_timedrdlock)
-LK_DEF_TIMED(pthread_rwlock_timedwrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock,
-             rw_timedwrlock)
-LK_DEF_CLOCK(pthread_rwlock_clockrdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock,
-             rw_clockrdlock)
-LK_DEF_CLOCK(pthread_rwlock_clockwrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock,
-             rw_clockwrlock)
-LK_DEF_TRY(pthread_rwlock_tryrdlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_tryrdlock)
-LK_DEF_TRY(pthread_rwlock_trywrlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_trywrlock)
-LK_DEF_UNLOCK(pthread_rwlock_unlock, pthread_rwlock_t, MP_LOCK_RWLOCK, rw_unlock)
-LK_DEF_INIT(pthread_rwlock_init, pthread_rwlock_t, const pthread_rwlockattr_t *, rw_init)
-LK_DEF_DESTROY(pthread_rwlock_destroy, pthread_rwlock_t, rw_destroy)
+/* ---- mutexes ---- */
 
-LK_DEF_LOCK(pthread_spin_lock, pthread_spinlock_t, MP_LOCK_SPIN, spin_trylock, spin_lock)
-LK_DEF_TRY(pthread_spin_trylock, pthread_spinlock_t, MP_LOCK_SPIN, spin_trylock)
-LK_DEF_UNLOCK(pthread_spin_unlock, pthread_spinlock_t, MP_LOCK_SPIN, spin_unlock)
-LK_DEF_INIT(pthread_spin_init, pthread_spinlock_t, int, spin_init)
-LK_DEF_DESTROY(pthread_spin_destroy, pthread_spinlock_t, spin_destroy)
+static MP_NOINLINE int lk_mutex_lock_slow(pthread_mutex_t *m)
+{
+    lk_wait w;
+    int rc = LK_REAL(mutex_trylock)(m);
+    lk_next next = lk_after_trylock(m, MP_LOCK_MUTEX, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(mutex_lock)(m));
+}
+
+int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    if (lk_mutex_free_untracked(m))
+        return LK_REAL(mutex_lock)(m);
+    return lk_mutex_lock_slow(m);
+}
+
+static MP_NOINLINE int lk_mutex_timedlock_slow(pthread_mutex_t *m, const struct timespec *at)
+{
+    lk_wait w;
+    int rc = LK_REAL(mutex_trylock)(m);
+    lk_next next = lk_after_trylock(m, MP_LOCK_MUTEX, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(mutex_timedlock)(m, at));
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *at)
+{
+    if (lk_mutex_free_untracked(m))
+        return LK_REAL(mutex_timedlock)(m, at);
+    return lk_mutex_timedlock_slow(m, at);
+}
+
+static MP_NOINLINE int lk_mutex_clocklock_slow(pthread_mutex_t *m, clockid_t clk,
+                                               const struct timespec *at)
+{
+    lk_wait w;
+    int rc = LK_REAL(mutex_trylock)(m);
+    lk_next next = lk_after_trylock(m, MP_LOCK_MUTEX, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(mutex_clocklock)(m, clk, at));
+}
+
+int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *at)
+{
+    if (lk_mutex_free_untracked(m))
+        return LK_REAL(mutex_clocklock)(m, clk, at);
+    return lk_mutex_clocklock_slow(m, clk, at);
+}
+
+int pthread_mutex_trylock(pthread_mutex_t *m)
+{
+    int rc = LK_REAL(mutex_trylock)(m);
+    return lk_on() ? lk_after_try(m, MP_LOCK_MUTEX, rc) : rc;
+}
+
+static MP_NOINLINE int lk_mutex_unlock_slow(pthread_mutex_t *m)
+{
+    if (!lk_on())
+        return LK_REAL(mutex_unlock)(m);
+    lk_rel r;
+    bool end = lk_release_begin(m, &r);
+    int rc = LK_REAL(mutex_unlock)(m);
+    lk_release_done(m, MP_LOCK_MUTEX, end, &r);
+    return rc;
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    if (MP_UNLIKELY(lk_maybe_tracked(m)))
+        return lk_mutex_unlock_slow(m);
+    return LK_REAL(mutex_unlock)(m);
+}
+
+int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *attr)
+{
+    lk_forget(m);
+    return LK_REAL(mutex_init)(m, attr);
+}
+
+int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+    lk_forget(m);
+    return LK_REAL(mutex_destroy)(m);
+}
+
+/* ---- rwlocks ---- */
+
+static MP_NOINLINE int lk_rwlock_rdlock_slow(pthread_rwlock_t *l, int rc)
+{
+    lk_wait w;
+    lk_next next = lk_after_trylock(l, MP_LOCK_RWLOCK, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(rwlock_rdlock)(l));
+}
+
+int pthread_rwlock_rdlock(pthread_rwlock_t *l)
+{
+    int rc = LK_REAL(rwlock_tryrdlock)(l);
+    if (lk_rwlock_got_untracked(rc, l))
+        return 0;
+    return lk_rwlock_rdlock_slow(l, rc);
+}
+
+static MP_NOINLINE int lk_rwlock_wrlock_slow(pthread_rwlock_t *l, int rc)
+{
+    lk_wait w;
+    lk_next next = lk_after_trylock(l, MP_LOCK_RWLOCK, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(rwlock_wrlock)(l));
+}
+
+int pthread_rwlock_wrlock(pthread_rwlock_t *l)
+{
+    int rc = LK_REAL(rwlock_trywrlock)(l);
+    if (lk_rwlock_got_untracked(rc, l))
+        return 0;
+    return lk_rwlock_wrlock_slow(l, rc);
+}
+
+static MP_NOINLINE int lk_rwlock_timedrdlock_slow(pthread_rwlock_t *l, int rc,
+                                                  const struct timespec *at)
+{
+    lk_wait w;
+    lk_next next = lk_after_trylock(l, MP_LOCK_RWLOCK, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(rwlock_timedrdlock)(l, at));
+}
+
+int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *at)
+{
+    int rc = LK_REAL(rwlock_tryrdlock)(l);
+    if (lk_rwlock_got_untracked(rc, l))
+        return 0;
+    return lk_rwlock_timedrdlock_slow(l, rc, at);
+}
+
+static MP_NOINLINE int lk_rwlock_timedwrlock_slow(pthread_rwlock_t *l, int rc,
+                                                  const struct timespec *at)
+{
+    lk_wait w;
+    lk_next next = lk_after_trylock(l, MP_LOCK_RWLOCK, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(rwlock_timedwrlock)(l, at));
+}
+
+int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *at)
+{
+    int rc = LK_REAL(rwlock_trywrlock)(l);
+    if (lk_rwlock_got_untracked(rc, l))
+        return 0;
+    return lk_rwlock_timedwrlock_slow(l, rc, at);
+}
+
+static MP_NOINLINE int lk_rwlock_clockrdlock_slow(pthread_rwlock_t *l, int rc, clockid_t clk,
+                                                  const struct timespec *at)
+{
+    lk_wait w;
+    lk_next next = lk_after_trylock(l, MP_LOCK_RWLOCK, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(rwlock_clockrdlock)(l, clk, at));
+}
+
+int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *at)
+{
+    int rc = LK_REAL(rwlock_tryrdlock)(l);
+    if (lk_rwlock_got_untracked(rc, l))
+        return 0;
+    return lk_rwlock_clockrdlock_slow(l, rc, clk, at);
+}
+
+static MP_NOINLINE int lk_rwlock_clockwrlock_slow(pthread_rwlock_t *l, int rc, clockid_t clk,
+                                                  const struct timespec *at)
+{
+    lk_wait w;
+    lk_next next = lk_after_trylock(l, MP_LOCK_RWLOCK, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(rwlock_clockwrlock)(l, clk, at));
+}
+
+int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *at)
+{
+    int rc = LK_REAL(rwlock_trywrlock)(l);
+    if (lk_rwlock_got_untracked(rc, l))
+        return 0;
+    return lk_rwlock_clockwrlock_slow(l, rc, clk, at);
+}
+
+int pthread_rwlock_tryrdlock(pthread_rwlock_t *l)
+{
+    int rc = LK_REAL(rwlock_tryrdlock)(l);
+    return lk_on() ? lk_after_try(l, MP_LOCK_RWLOCK, rc) : rc;
+}
+
+int pthread_rwlock_trywrlock(pthread_rwlock_t *l)
+{
+    int rc = LK_REAL(rwlock_trywrlock)(l);
+    return lk_on() ? lk_after_try(l, MP_LOCK_RWLOCK, rc) : rc;
+}
+
+static MP_NOINLINE int lk_rwlock_unlock_slow(pthread_rwlock_t *l)
+{
+    if (!lk_on())
+        return LK_REAL(rwlock_unlock)(l);
+    lk_rel r;
+    bool end = lk_release_begin(l, &r);
+    int rc = LK_REAL(rwlock_unlock)(l);
+    lk_release_done(l, MP_LOCK_RWLOCK, end, &r);
+    return rc;
+}
+
+int pthread_rwlock_unlock(pthread_rwlock_t *l)
+{
+    if (MP_UNLIKELY(lk_maybe_tracked(l)))
+        return lk_rwlock_unlock_slow(l);
+    return LK_REAL(rwlock_unlock)(l);
+}
+
+int pthread_rwlock_init(pthread_rwlock_t *l, const pthread_rwlockattr_t *attr)
+{
+    lk_forget(l);
+    return LK_REAL(rwlock_init)(l, attr);
+}
+
+int pthread_rwlock_destroy(pthread_rwlock_t *l)
+{
+    lk_forget(l);
+    return LK_REAL(rwlock_destroy)(l);
+}
+
+/* ---- spinlocks (volatile ints: the address is all we keep) ---- */
+
+static MP_NOINLINE int lk_spin_lock_slow(pthread_spinlock_t *s)
+{
+    lk_wait w;
+    int rc = LK_REAL(spin_trylock)(s);
+    lk_next next = lk_after_trylock(LK_ADDR(s), MP_LOCK_SPIN, rc, &w);
+    if (next == LK_ACQUIRED)
+        return rc;
+    return lk_after_block(next, &w, LK_REAL(spin_lock)(s));
+}
+
+int pthread_spin_lock(pthread_spinlock_t *s)
+{
+    if (lk_spin_free_untracked(s))
+        return LK_REAL(spin_lock)(s);
+    return lk_spin_lock_slow(s);
+}
+
+int pthread_spin_trylock(pthread_spinlock_t *s)
+{
+    int rc = LK_REAL(spin_trylock)(s);
+    return lk_on() ? lk_after_try(LK_ADDR(s), MP_LOCK_SPIN, rc) : rc;
+}
+
+static MP_NOINLINE int lk_spin_unlock_slow(pthread_spinlock_t *s)
+{
+    if (!lk_on())
+        return LK_REAL(spin_unlock)(s);
+    lk_rel r;
+    bool end = lk_release_begin(LK_ADDR(s), &r);
+    int rc = LK_REAL(spin_unlock)(s);
+    lk_release_done(LK_ADDR(s), MP_LOCK_SPIN, end, &r);
+    return rc;
+}
+
+int pthread_spin_unlock(pthread_spinlock_t *s)
+{
+    if (MP_UNLIKELY(lk_maybe_tracked(LK_ADDR(s))))
+        return lk_spin_unlock_slow(s);
+    return LK_REAL(spin_unlock)(s);
+}
+
+int pthread_spin_init(pthread_spinlock_t *s, int pshared)
+{
+    lk_forget(LK_ADDR(s));
+    return LK_REAL(spin_init)(s, pshared);
+}
+
+int pthread_spin_destroy(pthread_spinlock_t *s)
+{
+    lk_forget(LK_ADDR(s));
+    return LK_REAL(spin_destroy)(s);
+}
