@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 
 lk_real_fns lk_real;
+static _Atomic int lk_complete;   /* every field of lk_real is set */
 static MP_TLS int lk_resolving;
 
 /*
@@ -43,6 +44,8 @@ static void *lk_next(const char *name, const char *version)
 
 MP_NOINLINE const lk_real_fns *lk_resolve(void)
 {
+    if (atomic_load_explicit(&lk_complete, memory_order_acquire))
+        return &lk_real;   /* mp_locks_init after a hook resolved the table */
     if (lk_resolving)
         return &lk_stubs;
     lk_resolving = 1;
@@ -52,5 +55,6 @@ MP_NOINLINE const lk_real_fns *lk_resolve(void)
 #undef X
     mp_guard--;
     lk_resolving = 0;
+    atomic_store_explicit(&lk_complete, 1, memory_order_release);
     return &lk_real;
 }

@@ -2,7 +2,7 @@
  * locks.c - the lock profiler's entry points for the rest of the shim:
  * start-up and the fork child. The parts it brings up or resets, in the
  * order of the data flow: lock_real.c (the real functions), lock_table.c
- * (which locks were contended), lock_hooks.c and lock_cond.c (the
+ * (which locks were contended), lock_acct.c and lock_cond.c (the
  * interposers' per-thread and per-cond state), lockagg.c (the collector's
  * totals).
  */
@@ -19,6 +19,6 @@ void mp_locks_after_fork_child(void)
 {
     lk_table_after_fork_child();
     lk_cond_after_fork_child();
-    lk_hooks_after_fork_child();
+    lk_acct_after_fork_child();
     mp_lock_aggregate_reset();
 }

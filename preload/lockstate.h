@@ -1,6 +1,8 @@
 /*
- * lockstate.h - private contract between lock_hooks.c (application threads)
- * and lockagg.c (the collector thread).
+ * lockstate.h - the lock profiler's own header: the contract between its
+ * application-thread side (lock_hooks.c, lock_cond.c over lock_acct.c,
+ * lock_table.c and lock_real.c) and its collector side (lockagg.c); locks.c brings them up
+ * and resets them in a fork child.
  *
  * The lock events (mp_event in shim.h; every one carries the lock's
  * address, kind and generation: a destroy or init of the address starts a
@@ -108,12 +110,37 @@ static inline bool lk_on(void)
 }
 
 /* ------------------------------------------------------------------------
- * What lock_cond.c uses of the mutex accounting (lock_hooks.c).
+ * What lock_cond.c uses of the mutex accounting (lock_acct.c).
  * ---------------------------------------------------------------------- */
 /* The calling thread waited wait_ns for addr (and acquired it, or not). */
 void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired) MP_HIDDEN;
 /* The calling thread holds addr again without a blocking call we timed. */
 void lk_acquired_slow(const void *addr, uint16_t kind) MP_HIDDEN;
+
+/* ------------------------------------------------------------------------
+ * The accounting the interposers call on their slow paths (lock_acct.c).
+ * ---------------------------------------------------------------------- */
+/* A failed trylock: maybe the start of a trylock-spin episode on addr. */
+void lk_try_failed(const void *addr) MP_HIDDEN;
+/* A blocking acquire that found the lock taken: w is begun before the real
+ * blocking call (the unwind happens here, while waiting anyway) and ended
+ * with its result rc: 0/EOWNERDEAD acquired, ETIMEDOUT a wait without
+ * acquisition (still contention), anything else an error that is not a
+ * wait (EDEADLK, EINVAL, ...). */
+typedef struct lk_wait {
+    const void *addr;
+    lk_entry *e;
+    uint32_t stack;
+    uint32_t gen;
+    uint64_t t0;
+    uint16_t kind;
+} lk_wait;
+void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind) MP_HIDDEN;
+void lk_contend_end(lk_wait *w, int rc) MP_HIDDEN;
+/* init or destroy of a tracked addr: whatever lives there next is a new lock. */
+void lk_forget_slow(const void *addr) MP_HIDDEN;
+/* Fork child: forgets this thread's holds and pending event. */
+void lk_acct_after_fork_child(void) MP_HIDDEN;
 
 /* A release in two halves around the real unlock: begin (before, inside
  * the critical section: as little as possible) returns true when end
@@ -136,8 +163,6 @@ typedef struct lk_counts {
     uint64_t acquisitions, hold_ns, holds;
 } lk_counts;
 lk_counts lk_app_counts(uint64_t addr, uint32_t gen) MP_HIDDEN;
-/* Fork child: forgets this thread's holds and pending event (lock_hooks.c). */
-void lk_hooks_after_fork_child(void) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
  * The real pthread functions (lock_real.c resolves them): one typed field

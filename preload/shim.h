@@ -34,7 +34,8 @@
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
  *   lock_table.c    which locks were contended (bitmap and lk_entry table)
- *   lock_hooks.c    mutex, rwlock and spinlock interposers and accounting
+ *   lock_hooks.c    mutex, rwlock and spinlock interposers
+ *   lock_acct.c     their slow paths: holds, stacks, contention events
  *   lock_cond.c     condition variable interposers
  *   lockagg.c       the collector's lock totals (mp_lock_aggregate/export)
  *
@@ -399,14 +400,14 @@ void mp_heap_agg_after_fork_child(void) MP_HIDDEN;
 int mp_write_snapshot(int trigger, char *path_out, size_t path_len) MP_HIDDEN;
 void mp_snapshot_reset_seq(void) MP_HIDDEN;
 
-/* ---- locks (locks.c, lockagg.c, lock_hooks.c; the rest: lockstate.h) ---- */
+/* ---- locks (locks.c, lockagg.c, lock_acct.c; the rest: lockstate.h) ---- */
 void mp_locks_init(void) MP_HIDDEN;
 void mp_locks_after_fork_child(void) MP_HIDDEN;
 void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */
 /* Snapshot support: fills arrays allocated with mp_pages; returns counts. */
 size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites) MP_HIDDEN;
 void mp_lock_aggregate_reset(void) MP_HIDDEN;   /* fork child */
-/* The exiting thread's contention not yet sent (lock_hooks.c). */
+/* The exiting thread's contention not yet sent (lock_acct.c). */
 void lk_flush_pending(void) MP_HIDDEN;
 
 #endif
