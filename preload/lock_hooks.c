@@ -98,9 +98,17 @@ static inline bool lk_mutex_free_untracked(pthread_mutex_t *m)
            MP_LIKELY(!lk_maybe_tracked(m));
 }
 
+/* glibc's x86 spinlock counts down (lock decl): 1 is free, 0 and below
+ * taken. Its generic one is a flag: 0 is free. */
+#if defined(__x86_64__) || defined(__i386__)
+#define LK_SPIN_FREE 1
+#else
+#define LK_SPIN_FREE 0
+#endif
+
 static inline bool lk_spin_free_untracked(pthread_spinlock_t *s)
 {
-    return MP_LIKELY(__atomic_load_n(s, __ATOMIC_RELAXED) == 0) &&
+    return MP_LIKELY(__atomic_load_n(s, __ATOMIC_RELAXED) == LK_SPIN_FREE) &&
            MP_LIKELY(!lk_maybe_tracked(LK_ADDR(s)));
 }
 
