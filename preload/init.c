@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,8 +71,17 @@ void mp_init(void)
         return;
     mp_guard++;
     mp_resolve_malloc();
+    /* Secure execution (setuid/setgid, file capabilities): the environment
+     * is the invoking user's, the privileges are not. Inert: no MEMPROF_*
+     * read, nothing opened or written, no thread; the state stays
+     * INITIALIZING, so every interposer passes straight through (SPEC). */
+    if (getauxval(AT_SECURE)) {
+        mp_guard--;
+        return;
+    }
     mp_state_own_process(mp_realtime_ns());
     mp_config_read();
+    mp_snapfile_note_owner();
     if (mp_stacktab_init() != 0 || mp_addrset_init() != 0) {
         mp_warn("cannot reserve memory for the profiler; profiling is off");
         mp_guard--;

@@ -30,6 +30,8 @@
  *   collector.c     the background thread: drain, triggers, requests
  *   heap_agg.c      the heap aggregates per stack (mp_heap_agg_*)
  *   snapshot.c      building a snapshot file from the aggregates
+ *   snapfile.c      the output directory, temp file and final name (safety)
+ *   privdrop.c      the setuid family interposers (a server's workers)
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
@@ -401,9 +403,25 @@ void mp_heap_agg_after_fork_child(void) MP_HIDDEN;
 
 /* ---- snapshots (snapshot.c) ---- */
 /* Writes a snapshot now (collector thread or final exit); returns 0 on success
- * and the path written in path_out when non-NULL. */
+ * and, when path_out is non-NULL, the path written there, or on failure
+ * "cannot write snapshot in DIR: reason". */
 int mp_write_snapshot(int trigger, char *path_out, size_t path_len) MP_HIDDEN;
 void mp_snapshot_reset_seq(void) MP_HIDDEN;
+
+/* ---- snapshot files (snapfile.c): directory, temp file, final name ---- */
+void mp_snapfile_note_owner(void) MP_HIDDEN;   /* start-up: the euid files are for */
+/* The output directory (or this uid's subdirectory after a privilege drop)
+ * as a descriptor, or -1 with errno and why[] (a refusal's reason, or ""). */
+int mp_snapfile_open_dir(char *why, size_t cap) MP_HIDDEN;
+void mp_snapfile_dir_shown(char *buf, size_t cap) MP_HIDDEN;   /* that directory's path */
+/* The first seq >= from whose final name is free in dirfd; 0 if none. */
+uint32_t mp_snapfile_free_seq(int dirfd, uint32_t from) MP_HIDDEN;
+/* Writes data under seq s (final name into name[]); 0 or an errno,
+ * EEXIST when the final name was taken meanwhile. */
+int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, char *name,
+                      size_t cap) MP_HIDDEN;
+/* Root, about to become uid: creates uid's subdirectory (privdrop.c). */
+void mp_snapfile_prepare_uid(uid_t uid, gid_t gid) MP_HIDDEN;
 
 /* ---- locks (locks.c, lockagg.c, lock_acct.c; the rest: lockstate.h) ---- */
 void mp_locks_init(void) MP_HIDDEN;

@@ -19,7 +19,10 @@ chmod 0755 "$pub"
 cp "$MEMPROF_BIN" "$MEMPROF_SHIM" "$pub/"
 bin=$pub/$(basename "$MEMPROF_BIN")
 shim=$pub/$(basename "$MEMPROF_SHIM")
-mkdir -m 0777 "$pub/snaps" "$pub/nobody-snaps"
+# Each process's own private directory (SPEC: the shim refuses a
+# directory other users can write).
+mkdir -m 0700 "$pub/snaps" "$pub/nobody-snaps"
+chown nobody:nogroup "$pub/nobody-snaps"
 
 # wait_socket PID: until the shim of PID answers its owner (root here).
 wait_socket() {
