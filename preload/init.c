@@ -27,6 +27,11 @@ static void on_snapshot_signal(int sig)
     errno = saved;
 }
 
+bool mp_signal_is_ours(void (*handler)(int))
+{
+    return handler == on_snapshot_signal;
+}
+
 static void install_signal(void)
 {
     if (!mp_cfg.signal)
@@ -62,6 +67,7 @@ static void warn_if_foreign_malloc(void)
     const char *where = info.dli_fname && *info.dli_fname ? info.dli_fname : "the program";
     mp_warn("malloc is provided by %s, not by libc; allocations made through it are "
             "not profiled", where);
+    snprintf(mp_cfg.malloc_provider, sizeof(mp_cfg.malloc_provider), "%s", where);
 }
 
 void mp_init(void)

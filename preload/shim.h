@@ -32,6 +32,7 @@
  *   snapshot.c      building a snapshot file from the aggregates
  *   snapfile.c      the output directory, temp file and final name (safety)
  *   privdrop.c      the setuid family interposers (a server's workers)
+ *   sigwatch.c      sigaction/signal: the program taking MEMPROF_SIGNAL
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
@@ -84,6 +85,7 @@ typedef struct mp_config {
     int depth;
     char out_dir[4096];
     char prog[256];
+    char malloc_provider[256];   /* the foreign allocator's module, or "" */
 } mp_config;
 extern mp_config mp_cfg MP_HIDDEN;
 /* Fills mp_cfg from the environment; one `memprof:` line per bad value,
@@ -146,6 +148,7 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 
 /* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
+bool mp_signal_is_ours(void (*handler)(int)) MP_HIDDEN;   /* the snapshot signal's */
 void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
 
 /* ---- the operating system (os.c) ---- */

@@ -167,6 +167,8 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     m->exe = add_string(b, text);
     read_cmdline(text, sizeof(text));
     m->cmdline = add_string(b, text);
+    if (mp_cfg.malloc_provider[0])
+        m->malloc_provider = add_string(b, mp_cfg.malloc_provider);
     mp_counters *c = &m->counters;
     c->samples = MP_STAT_TOTAL(samples);
     c->sampled_frees = MP_STAT_TOTAL(sampled_frees);
