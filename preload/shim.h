@@ -122,18 +122,23 @@ static inline bool mp_active(void)
  */
 extern MP_TLS int mp_in_hook MP_HIDDEN;
 /* The fences keep the compiler from moving the marks across the guarded
- * code: a signal handler on this thread must see them. */
+ * code: a signal handler on this thread must see them. mp_in_hook is set
+ * first and cleared last: a handler landing between the two marks must
+ * find itself nested (recorded under the unknown stack), not merely
+ * guarded (passed through unrecorded: a sample lost without a count). */
 static inline void mp_hook_enter(void)
 {
-    mp_guard++;
     mp_in_hook++;
+    atomic_signal_fence(memory_order_seq_cst);
+    mp_guard++;
     atomic_signal_fence(memory_order_seq_cst);
 }
 static inline void mp_hook_leave(void)
 {
     atomic_signal_fence(memory_order_seq_cst);
-    mp_in_hook--;
     mp_guard--;
+    atomic_signal_fence(memory_order_seq_cst);
+    mp_in_hook--;
 }
 static inline bool mp_nested(void)
 {
