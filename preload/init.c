@@ -17,34 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- the snapshot signal ---- */
-
-static void on_snapshot_signal(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    mp_request_snapshot(MP_TRIGGER_SIGNAL);
-    errno = saved;
-}
-
-bool mp_signal_is_ours(void (*handler)(int))
-{
-    return handler == on_snapshot_signal;
-}
-
-static void install_signal(void)
-{
-    if (!mp_cfg.signal)
-        return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_snapshot_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(mp_cfg.signal, &sa, NULL) != 0)
-        mp_warn("cannot install the snapshot signal handler: %s", strerror(errno));
-}
-
 /*
  * A program that links its own allocator (jemalloc, tcmalloc, mimalloc)
  * defines malloc itself, and its definition precedes ours in the lookup
@@ -99,7 +71,7 @@ void mp_init(void)
     if (mp_cfg.locks)
         mp_locks_init();
     mp_lifecycle_install();
-    install_signal();
+    mp_signal_install();
     atomic_store(&mp_state, MP_STATE_READY);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread; only the exit snapshot will be written");

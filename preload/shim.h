@@ -14,7 +14,7 @@
  *                   mp_next_symbol, mp_spin_lock
  *   shmem.c         the shim's private memory (mp_pages, mp_reserve)
  *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
- *   init.c          start-up (mp_init, our constructor), the snapshot signal
+ *   init.c          start-up (mp_init, our constructor)
  *   lifecycle.c     fork handlers, the final snapshot (our destructor),
  *                   the _exit/_Exit/quick_exit/pthread_exit/unshare
  *                   interposers
@@ -32,7 +32,8 @@
  *   snapshot.c      building a snapshot file from the aggregates
  *   snapfile.c      the output directory, temp file and final name (safety)
  *   privdrop.c      the setuid family interposers (a server's workers)
- *   sigwatch.c      sigaction/signal: the program taking MEMPROF_SIGNAL
+ *   sigwatch.c      the snapshot signal's handler; sigaction/signal
+ *                   interposers: the program taking MEMPROF_SIGNAL
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
@@ -153,7 +154,7 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 
 /* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
-bool mp_signal_is_ours(void (*handler)(int)) MP_HIDDEN;   /* the snapshot signal's */
+void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
 void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
 
 /* ---- the operating system (os.c) ---- */

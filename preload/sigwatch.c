@@ -1,9 +1,10 @@
 /*
- * sigwatch.c - sigaction and signal, watched for MEMPROF_SIGNAL: a program
- * that installs its own handler for the snapshot signal (the JVM takes
- * SIGUSR2) silently ends snapshots on that signal. The shim cannot keep
- * the signal (the program needs it), but it says so, once, at the moment
- * it happens (usually start-up, when the operator is watching).
+ * sigwatch.c - the snapshot signal (MEMPROF_SIGNAL): its handler, and the
+ * sigaction and signal interposers that watch for the program taking it.
+ * A program that installs its own handler for the snapshot signal (the JVM
+ * takes SIGUSR2) silently ends snapshots on that signal. The shim cannot
+ * keep the signal (the program needs it), but it says so, once, at the
+ * moment it happens (usually start-up, when the operator is watching).
  */
 #include "shim.h"
 
@@ -11,11 +12,32 @@
 #include <signal.h>
 #include <string.h>
 
+static void on_snapshot_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    mp_request_snapshot(MP_TRIGGER_SIGNAL);
+    errno = saved;
+}
+
+void mp_signal_install(void)
+{
+    if (!mp_cfg.signal)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_snapshot_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(mp_cfg.signal, &sa, NULL) != 0)
+        mp_warn("cannot install the snapshot signal handler: %s", strerror(errno));
+}
+
 static void check_takeover(int sig, void (*handler)(int))
 {
     static _Atomic int warned;
     if (sig != mp_cfg.signal || sig == 0 || atomic_load(&mp_state) != MP_STATE_READY ||
-        mp_signal_is_ours(handler) || atomic_exchange(&warned, 1))
+        handler == on_snapshot_signal || atomic_exchange(&warned, 1))
         return;
     int saved = errno;
     mp_warn("the program installs its own handler for SIG%s (MEMPROF_SIGNAL): snapshots on "

@@ -15,6 +15,7 @@
 #                      defences off, as on many containers, so that the
 #                      shim's defences are what the test sees
 #   sec_cleanup_add CMD  one more command for the EXIT trap
+#   wait_socket PID    until PID's shim listens on @memprof.PID
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     source "$(dirname "$0")/common.sh"
@@ -66,6 +67,16 @@ sec_attack_sysctls() {
             sec_cleanup_add "sysctl -qw $k=$old"
         fi
     done
+}
+
+# wait_socket PID: until the shim of PID listens on @memprof.PID.
+wait_socket() {
+    local _
+    for _ in $(seq 50); do
+        grep -q "@memprof.$1\$" /proc/net/unix 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "process $1 never opened its request socket"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

@@ -12,15 +12,6 @@ sec_setup
 PY=/usr/bin/python3
 [[ -x $PY ]] || fail "python3 (Debian package) is missing"
 
-wait_socket() {
-    local _
-    for _ in $(seq 50); do
-        grep -q "@memprof.$1\$" /proc/net/unix 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "process $1 never opened its request socket"
-}
-
 # A raw client: `client.py PID MODE N`, MODE flood (N requests back to
 # back, prints each reply word) or silent (holds N connections that never
 # send a byte, reconnecting as the shim drops them, until killed).
