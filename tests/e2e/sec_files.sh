@@ -113,7 +113,8 @@ one_pair() {
     wait $pid
     [[ $(md5sum <"$first") == "$sum1" ]] || fail "$v: the re-exec replaced the first program's file"
     [[ -f $base/reexec/bash.$pid.0002.mprof ]] || fail "$v: no snapshot of the exec'd image: $(ls "$base/reexec")"
-    "$BIN" report --json "$base/reexec/bash.$pid.0002.mprof" | grep -q '"trigger": *"exit"' &&
+    "$BIN" report --json "$base/reexec/bash.$pid.0002.mprof" >"$WORK/reexec.json"
+    grep -q '"trigger": *"exit"' "$WORK/reexec.json" &&
         grep -aq 'bin/sleep' "$base/reexec/bash.$pid.0002.mprof" ||
         fail "$v: seq 2 is not the exec'd sleep's exit snapshot"
     echo "  $v: re-exec kept bash.$pid.0001 and wrote bash.$pid.0002"
