@@ -99,6 +99,7 @@ int cmd_locks(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
 int cmd_folded(int argc, char **argv);
 int cmd_pprof(int argc, char **argv);
+int cmd_html(int argc, char **argv);
 
 /* Prints "memprof: ..." to stderr. */
 void mp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -217,3 +217,9 @@ int cmd_locks(int argc, char **argv)
     mp_rep_args_free(&a);
     return MP_EXIT_OK;
 }
+
+/* memprof html: one lock as `locks --json` lists it. */
+void mp_locks_json_lock(FILE *out, const mp_lockrec *r, size_t rank)
+{
+    json_lock(out, r, rank);
+}

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"run", cmd_run},         {"snapshot", cmd_snapshot}, {"report", cmd_report},
     {"diff", cmd_diff},       {"locks", cmd_locks},       {"flame", cmd_flame},
     {"folded", cmd_folded},   {"pprof", cmd_pprof},
+    {"html", cmd_html},
 };
 
 static const char usage_text[] =
@@ -40,6 +41,8 @@ static const char usage_text[] =
     "                                    folded stacks, root first\n"
     "  pprof FILE [--what heap|alloc|locks] -o OUT.pb.gz\n"
     "                                    gzipped pprof profile\n"
+    "  html FILE... -o OUT.html [--top N]\n"
+    "                                    one self-contained HTML report page\n"
     "\n"
     "  --help                            this text\n"
     "  --version                         the version\n"

@@ -1,0 +1,68 @@
+/*
+ * html_growth - the workload behind the HTML report's e2e test: a leak that
+ * grows in steps across several snapshots (html_leaky_cache, planted), the
+ * baseline's long-lived state that stays flat, and one mutex that two
+ * threads contend for (html_contend), so every section of the page has real
+ * data. Snapshots: after the baseline, after each of STEPS leak steps, and
+ * at exit (STEPS + 2 files).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "testprog.h"
+
+#define STEPS 3
+#define STEP_BYTES (24 * MiB)
+
+static pthread_mutex_t shared = PTHREAD_MUTEX_INITIALIZER;
+static volatile unsigned long counter;
+
+TP_CULPRIT static void html_leaky_cache(tp_tally *t, size_t bytes)
+{
+    uint64_t seed = 11;
+    size_t goal = t->bytes + bytes;
+    while (t->bytes < goal) {
+        size_t s = tp_mixed_size(&seed);
+        void *p = malloc(s);
+        if (!p)
+            abort();
+        tp_touch(p, s);
+        t->bytes += s;
+        t->count++;
+    }
+}
+
+TP_CULPRIT static void html_contend(void)
+{
+    pthread_mutex_lock(&shared);
+    for (int i = 0; i < 2000; i++)
+        counter = counter * 2654435761u + 1;
+    pthread_mutex_unlock(&shared);
+}
+
+static void *contender(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20000; i++)
+        html_contend();
+    return NULL;
+}
+
+int main(void)
+{
+    tp_tally t = {0, 0};
+    tp_baseline();
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, contender, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    tp_snapshot();
+    for (int i = 0; i < STEPS; i++) {
+        html_leaky_cache(&t, STEP_BYTES);
+        churn(16 * MiB, (uint64_t)i + 3);
+        tp_snapshot();
+    }
+    tp_report(&t);
+    return 0;
+}
