@@ -4,7 +4,8 @@
  * baseline's long-lived state that stays flat, and one mutex that two
  * threads contend for (html_contend), so every section of the page has real
  * data. Snapshots: after the baseline, after each of STEPS leak steps, and
- * at exit (STEPS + 2 files).
+ * at exit after one more step (STEPS + 2 files), so the leak grows in every
+ * interval.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -58,10 +59,11 @@ int main(void)
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     tp_snapshot();
-    for (int i = 0; i < STEPS; i++) {
+    for (int i = 0; i <= STEPS; i++) {   /* one call site: one growth row */
         html_leaky_cache(&t, STEP_BYTES);
         churn(16 * MiB, (uint64_t)i + 3);
-        tp_snapshot();
+        if (i < STEPS)
+            tp_snapshot();
     }
     tp_report(&t);
     return 0;
