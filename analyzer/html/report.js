@@ -156,24 +156,21 @@
       : "sampled: on average one sample per " + fmt(f.sample_bytes) +
         " allocated, so sizes and counts are estimates";
   }
-  /* The shim's own counters, in plain words. */
+  /* The shim's own counters, in plain words: [counter, one, many, the rest]. */
+  const COUNTER_WORDS = [
+    ["events_dropped", "event was", "events were",
+      " lost because a thread's buffer stayed full: the heap figures are underestimates."],
+    ["lock_events_dropped", "lock event was", "lock events were", " lost: lock waits are underestimated."],
+    ["unwind_failures", "stack", "stacks", " could not be unwound; their samples count under an unknown stack."],
+    ["stack_table_full", "sample was", "samples were",
+      " lumped into one overflow stack because the stack table was full."],
+    ["addrset_full", "sampled block", "sampled blocks",
+      " could not be followed to their free, so they stay counted as live."],
+  ];
   function counterWords(c) {
     const out = [];
-    if (c.events_dropped)
-      out.push(plural(c.events_dropped, "event was", "events were") +
-        " lost because a thread's buffer stayed full: the heap figures are underestimates.");
-    if (c.lock_events_dropped)
-      out.push(plural(c.lock_events_dropped, "lock event was", "lock events were") +
-        " lost: lock waits are underestimated.");
-    if (c.unwind_failures)
-      out.push(plural(c.unwind_failures, "stack", "stacks") +
-        " could not be unwound; their samples count under an unknown stack.");
-    if (c.stack_table_full)
-      out.push(plural(c.stack_table_full, "sample was", "samples were") +
-        " lumped into one overflow stack because the stack table was full.");
-    if (c.addrset_full)
-      out.push(plural(c.addrset_full, "sampled block", "sampled blocks") +
-        " could not be followed to their free, so they stay counted as live.");
+    for (const [key, one, many, rest] of COUNTER_WORDS)
+      if (c[key]) out.push(plural(c[key], one, many) + rest);
     if (c.events_stalled)
       out.push("Threads waited " + plural(c.events_stalled, "time", "times") +
         " for the profiler to make room in their buffer: nothing was lost, but the program ran slower.");
@@ -300,8 +297,11 @@
       axis.append(s("text", { x: m.l - 6, y: Y(v) + 4, "text-anchor": "end" }, fmt(v)));
     }
     const xs = niceStep(tmax, W < 500 ? 3 : 6);
-    for (let t = 0; t <= tmax * 1.0001; t += xs)
-      axis.append(s("text", { x: X(t0 + t), y: H - m.b + 16, "text-anchor": "middle" }, fmt(t, "ns")));
+    for (let t = 0; t <= tmax * 1.0001; t += xs) {
+      const x = X(t0 + t), edge = x > W - m.r - 24;   /* keep the last label inside */
+      axis.append(s("text", { x: edge ? W - m.r : x, y: H - m.b + 16, "text-anchor": edge ? "end" : "middle" },
+        fmt(t, "ns")));
+    }
     axis.append(s("text", { x: W - m.r, y: H - 4, "text-anchor": "end" }, "time since start"));
     svg.append(axis);
     for (const L of lines) {

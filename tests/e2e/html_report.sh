@@ -71,6 +71,18 @@ html "$WORK/hostile.html" "${files[0]}"
 grep -qF '</script><img' "$WORK/hostile.html" && fail "markup from the snapshot is in the page unescaped"
 browser hostile "$WORK/hostile.html" "$WORK" "$symbol" "$argv0"
 
+# the command line: a usage error is exit 1 with one line, and writes nothing
+for args in "" "--top" "--top x ${files[0]}" "--bogus ${files[0]}" "${files[0]} -o"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$MEMPROF_BIN" html $args >"$WORK/usage.out" 2>"$WORK/usage.err" || rc=$?
+    [[ $rc -eq 1 && $(wc -l <"$WORK/usage.err") -eq 1 && ! -s $WORK/usage.out ]] ||
+        fail "memprof html $args: exit $rc, stderr: $(cat "$WORK/usage.err")"
+done
+# without -o the page goes to standard output, the same bytes
+"$MEMPROF_BIN" html "${files[0]}" >"$WORK/stdout.html" || fail "memprof html to stdout exited $?"
+cmp -s "$WORK/stdout.html" "$WORK/hostile.html" || fail "memprof html to stdout differs from -o"
+
 # model: the same page with hand-built data
 browser model "$WORK/growth.html" "$WORK"
 echo "html_report: ok (screenshots in $WORK)"
