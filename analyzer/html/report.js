@@ -201,11 +201,28 @@
     if (!best) return "not recorded in these snapshots";
     return fmt(best.rss_bytes) + " at " + fmt(best.t_ns - p.start, "ns") + " after start";
   }
-  function perProcess(fn) {
+  /* One line for one process; for a few, one line each; for many, the
+   * summary line `all` (when given) and the lines behind an expander. */
+  const FEW = 3;
+  function perProcess(fn, all) {
     if (procs.length === 1) return fn(procs[0]);
-    return h("ul", { class: "plain" }, procs.map(function (p) {
-      return h("li", {}, "pid " + p.pid + ": ", fn(p));
-    }));
+    const list = function () {
+      return h("ul", { class: "plain" }, procs.map(function (p) {
+        return h("li", {}, "pid " + p.pid + ": ", fn(p));
+      }));
+    };
+    if (procs.length <= FEW) return list();
+    const ex = expander("each of the " + procs.length + " processes", list);
+    return h("div", {}, all ? all() : null, ex.button, ex.box);
+  }
+  function sumCounters() {
+    const c = {};
+    for (const p of procs)
+      for (const k in p.last.counters) c[k] = (c[k] || 0) + p.last.counters[k];
+    return c;
+  }
+  function wordList(c) {
+    return h("ul", { class: "plain" }, counterWords(c).map(function (t) { return h("li", {}, t); }));
   }
 
   function summary() {
@@ -225,7 +242,7 @@
       ["Program", progs.join(", ")],
       ["Command line", h("code", {}, last.cmdline || "(unknown)")],
       ["Executable", h("code", {}, last.exe || "(unknown)")],
-      [procs.length === 1 ? "Process" : "Processes",
+      [procs.length === 1 ? "Process" : "Processes", (procs.length > FEW ? procs.length + ": " : "") +
         procs.map(function (p) { return "pid " + p.pid + " (parent " + p.ppid + ")"; }).join(", ")],
       ["Run time", perProcess(runTime)],
       ["Snapshots", h("div", {}, snapList.button, snapList.box)],
@@ -236,11 +253,8 @@
         " since start (cumulative)"],
       ["Peak heap", perProcess(peakText)],
       ["Peak RSS", perProcess(rssText)],
-      ["Profiler", perProcess(function (p) {
-        return h("ul", { class: "plain" }, counterWords(p.last.counters).map(function (t) {
-          return h("li", {}, t);
-        }));
-      })],
+      ["Profiler", perProcess(function (p) { return wordList(p.last.counters); },
+        function () { return wordList(sumCounters()); })],
     ];
     return section("summary", "Summary", h("dl", { class: "facts" }, facts.map(function (kv) {
       return [h("dt", {}, kv[0]), h("dd", {}, kv[1])];
@@ -331,8 +345,10 @@
           style: "stroke:" + L.color }), "pid " + f.pid + " snapshot #" + f.seq + " (" + f.trigger +
           ") at " + fmt(f.time_ns - L.p.start, "ns") + ": live heap " + fmt(f.heap.bytes)));
       }
-      svg.append(peakMark(L, X, Y, W));
+      L.mark = peakMark(L, X, Y, W);
+      svg.append(L.mark.g);
     }
+    keepHighestLabel(lines);
     box.append(svg);
   }
   function peakMark(L, X, Y, W) {
@@ -342,15 +358,23 @@
     else {
       let best = null;
       for (const pt of L.pts) if (!best || pt.heap > best.heap) best = pt;
-      if (!best) return s("g");
+      if (!best) return { g: s("g"), v: -1 };
       t = best.t; v = best.heap; word = p.series.length ? "highest sample " : "highest snapshot ";
     }
     const g = s("g", { class: "peakmark" });
     const x = X(t), y = Y(v), right = x > W * 0.6;
     g.append(svgTitle(s("circle", { class: "peak", cx: x, cy: y, r: 5 }), word + fmt(v)));
-    g.append(s("text", { class: "peaklbl", x: right ? x - 9 : x + 9, y: y + 16,
-      "text-anchor": right ? "end" : "start" }, word + fmt(v)));
-    return g;
+    const label = s("text", { class: "peaklbl", x: right ? x - 9 : x + 9, y: y + 16,
+      "text-anchor": right ? "end" : "start" }, word + fmt(v));
+    g.append(label);
+    return { g: g, v: v, label: label };
+  }
+  /* Of several processes only the highest peak is labelled (the others keep
+   * their dot and its tooltip): labels of many would pile up. */
+  function keepHighestLabel(lines) {
+    let top = null;
+    for (const L of lines) if (L.mark.label && (!top || L.mark.v > top.mark.v)) top = L;
+    for (const L of lines) if (L !== top && L.mark.label) L.mark.label.remove();
   }
   function timeline() {
     const box = h("div", { class: "chart", id: "heap-chart" });
@@ -359,10 +383,13 @@
       return p.series.some(function (pt) { return typeof pt.rss_bytes === "number"; });
     });
     const legend = h("div", { class: "legend" },
-      procs.map(function (p, i) {
-        return h("span", {}, h("i", { style: "border-color:" + COLORS[i % COLORS.length] }),
-          "live heap" + (procs.length > 1 ? " (pid " + p.pid + ")" : ""));
-      }),
+      procs.length > COLORS.length
+        ? h("span", {}, h("i", { style: "border-color:" + COLORS[0] }), "live heap, one line per process (" +
+          procs.length + ")")
+        : procs.map(function (p, i) {
+          return h("span", {}, h("i", { style: "border-color:" + COLORS[i % COLORS.length] }),
+            "live heap" + (procs.length > 1 ? " (pid " + p.pid + ")" : ""));
+        }),
       haveRss ? h("span", {}, h("i", { style: "border-color:#7a4bc2;border-top-style:dashed" }), "RSS") : null,
       h("span", {}, h("i", { style: "border-color:#9aa3b0;border-top-style:dotted" }), "snapshot (#seq)"));
     const note = haveSeries ? null : h("p", { class: "note" },
@@ -413,7 +440,10 @@
       ": live heap " + fmt(a.bytes) + " → " + fmt(z.bytes) + ", growth " + fmtSigned(T.bytes_delta) +
       (T.error_bytes ? " ± " + fmt(T.error_bytes) + " (95%, sampling)" : "") +
       " in " + fmtCount(T.count_delta) + " objects.");
-    if (!G.sites.length) return section("growth", "Growth", head, nodata("No live heap in these snapshots."));
+    const progs = new Set(G.files.map(function (f) { return f.program; }));
+    const warn = progs.size > 1 ? h("p", { class: "warn" }, "These files are snapshots of " + progs.size +
+      " different programs: growth compares the first file with the last, whatever they are.") : null;
+    if (!G.sites.length) return section("growth", "Growth", head, warn, nodata("No live heap in these snapshots."));
     let lo = 0, hi = 1;
     for (const r of G.sites) {
       lo = Math.min(lo, r.bytes_delta - r.error_bytes);
@@ -438,7 +468,7 @@
       "the bar is the growth, the whiskers its 95% error from sampling" +
       (nf > 2 ? "; ▲ grew in every interval between snapshots" : "") +
       ". Click a site for its whole stack.");
-    return section("growth", "Growth", head, legend, h("div", { class: "rows" }, rows));
+    return section("growth", "Growth", head, warn, legend, h("div", { class: "rows" }, rows));
   }
 
   /* ---- flame graphs ---- */
