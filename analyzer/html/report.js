@@ -680,7 +680,8 @@
       const matched = h("span", { class: "matched", "aria-live": "polite" });
       const details = h("div", { class: "details" }, "Click a frame to zoom into it; hover or tap for details.");
       const tb = { reset: reset, matched: matched };
-      const desc = h("p", { class: "note" }, k[2] + basename(last.file) + ").");
+      const desc = h("p", { class: "note" }, k[2] + (kind === "diff" ? basename(files[0].file) + " → " : "") +
+        basename(last.file) + ").");
       const panel = h("div", { "data-kind": kind, hidden: true }, desc);
       const g = new FlameGraph(F[kind], kind, box, tb);
       graphs[kind] = g;
