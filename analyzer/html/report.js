@@ -710,6 +710,11 @@
       panels.append(panel);
     }
     onResize.push(function () { if (current && graphs[current] && !graphs[current].empty()) graphs[current].render(); });
+    /* Escape: back to the whole graph */
+    document.addEventListener("keydown", function (e) {
+      const g = current && graphs[current];
+      if (e.key === "Escape" && g && !g.empty() && g.zoomed) { g.zoomed = 0; g.render(); }
+    });
     if (shown.length) later.push(function () { open(shown[0][0]); });
     exported.graphs = graphs;
     return section("flames", "Flame graphs", shown.length ? [tabs, panels] : nodata("No call trees in this report."));

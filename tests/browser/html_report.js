@@ -101,6 +101,10 @@ async function checkZoom(page, kind) {
     `${kind}: clicking ${target.name} (${target.w}px) did not zoom it (now ${z ? z.w : "gone"}px of ${total}px)`);
   const root = after.find((f) => f.i === 0);
   check(root && /anc/.test(root.cls), `${kind}: after the zoom the root is not shown as an ancestor`);
+  await page.keyboard.press("Escape");
+  const esc = (await frames(page, kind)).find((f) => f.i === target.i);
+  check(esc && Math.abs(esc.w - target.w) < 0.5, `${kind}: Escape did not unzoom ${target.name}`);
+  await page.click(`#flame-${kind} g.fr[data-i="${target.i}"] rect`, { force: true });
   await page.click(`[data-kind="${kind}"]:not(button) .toolbar button`);
   const reset = await frames(page, kind);
   const back = reset.find((f) => f.i === target.i);

@@ -49,10 +49,12 @@ async function open(ctx, url, viewport) {
       page.problems.push(`console ${m.type()}: ${m.text()}`);
   });
   page.on("pageerror", (e) => page.problems.push(`page error: ${e.message}`));
+  page.setDefaultTimeout(10000);
   await page.setViewportSize(viewport);
   await page.goto(url, { waitUntil: "load" });
-  await page.waitForFunction(() => window.memprofReport !== undefined, null, { timeout: 10000 })
-    .catch(() => {});
+  const drawn = await page.waitForFunction(() => window.memprofReport !== undefined, null,
+    { timeout: 10000 }).then(() => true, () => false);
+  check(drawn, `${url}: the page's script did not draw the report (${page.problems.join("; ") || "no error"})`);
   return page;
 }
 
