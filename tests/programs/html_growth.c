@@ -18,18 +18,25 @@
 static pthread_mutex_t shared = PTHREAD_MUTEX_INITIALIZER;
 static volatile unsigned long counter;
 
+/* A cache that is only ever added to: entries of 1..8 KiB, chained. */
+typedef struct entry {
+    struct entry *next;
+    size_t size;
+} entry;
+static entry *cache;
+
 TP_CULPRIT static void html_leaky_cache(tp_tally *t, size_t bytes)
 {
-    uint64_t seed = 11;
-    size_t goal = t->bytes + bytes;
-    while (t->bytes < goal) {
-        size_t s = tp_mixed_size(&seed);
-        void *p = malloc(s);
-        if (!p)
+    for (size_t added = 0; added < bytes; t->count++) {
+        size_t size = 1024 * (1 + t->count % 8);
+        entry *e = malloc(size);
+        if (!e)
             abort();
-        tp_touch(p, s);
-        t->bytes += s;
-        t->count++;
+        tp_touch(e, size);
+        *e = (entry){cache, size};
+        cache = e;
+        added += size;
+        t->bytes += size;
     }
 }
 
