@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "analyzer.h"
+#include "locktab.h"
 #include "sites.h"
 
 /* What the model is built from: files in the order given, all loaded and
@@ -33,18 +34,18 @@ typedef struct mp_html_input {
 void mp_html_model(FILE *out, const mp_html_input *in);
 
 /*
- * Writes the whole page: the template with the JSON document `json` (len
+ * cmd_html.c: writes the whole page: the template with the JSON document `json` (len
  * bytes) embedded. '<', '>' and '&' in the JSON become \u003c, \u003e and
  * \u0026, which JSON.parse reads back unchanged, so no string from a
  * snapshot (a program or function name holding "</script>") can end the
  * data element or open markup.
  */
-void mp_html_page(FILE *out, const char *json, size_t len);
+void cmd_html_page(FILE *out, const char *json, size_t len);
 
-/* diff.c: the `diff --json` document of loaded snapshots, into out. */
-void mp_diff_json(FILE *out, mp_snapshot *snaps, mp_sites *sites, size_t nf, char **paths,
+/* cmd_diff.c: the `diff --json` document of loaded snapshots, into out. */
+void cmd_diff_json(FILE *out, mp_snapshot *snaps, mp_sites *sites, size_t nf, char **paths,
                   size_t top);
-/* locks.c: one lock object as `locks --json` lists it. */
-void mp_locks_json_lock(FILE *out, const mp_lockrec *r, size_t rank);
+/* cmd_locks.c: one lock object as `locks --json` lists it. */
+void cmd_locks_json_lock(FILE *out, const mp_lockrec *r, size_t rank);
 
 #endif

@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "html.h"
+#include "keymap.h"
 #include "stacktree.h"
 #include "util.h"
 
@@ -35,7 +37,7 @@ static void model_file(FILE *out, const mp_html_input *in, size_t f)
     fputs("{\"file\": ", out);
     mp_json_string(out, in->paths[f]);
     fputs(", ", out);
-    mp_rep_json_meta(out, s);
+    mp_fmt_json_meta(out, s);
     fprintf(out, ", \"ppid\": %" PRIu64 ", \"start_time_ns\": %" PRIu64
             ", \"lock_profiling\": %s, \"exe\": ", m->ppid, m->start_time_ns,
             m->lock_profiling ? "true" : "false");
@@ -60,18 +62,18 @@ static size_t tree_str(mp_keymap *map, const char **strs, size_t *n, const char 
     return i;
 }
 
-static void model_tree(FILE *out, mp_stree *t, const char *unit)
+static void model_tree(FILE *out, mp_stacktree *t, const char *unit)
 {
-    mp_stree_layout(t);
+    mp_stacktree_layout(t);
     uint32_t *order = mp_xmalloc(t->n * sizeof(*order));   /* node id -> pre-order */
     const char **strs = mp_xmalloc(2 * t->n * sizeof(*strs));
     size_t n_strs = 0, k = 0;
     mp_keymap *map = mp_keymap_new();
     fprintf(out, "{\"unit\": \"%s\", \"nodes\": [", unit);
-    for (uint32_t i = 0; i != MP_STREE_NONE; i = mp_stree_next(t, i, false)) {
-        const mp_stree_node *n = &t->nodes[i];
+    for (uint32_t i = 0; i != MP_STACKTREE_NONE; i = mp_stacktree_next(t, i, false)) {
+        const mp_stacktree_node *n = &t->nodes[i];
         order[i] = (uint32_t)k;
-        long parent = n->parent == MP_STREE_NONE ? -1 : (long)order[n->parent];
+        long parent = n->parent == MP_STACKTREE_NONE ? -1 : (long)order[n->parent];
         long file = n->file ? (long)tree_str(map, strs, &n_strs, n->file) : -1;
         fprintf(out, "%s[%ld, %zu, %ld, %d, %" PRIu64 ", %" PRIu64 ", %" PRIu64 "]",
                 k++ ? ",\n  " : "\n  ", parent, tree_str(map, strs, &n_strs, n->name), file,
@@ -93,13 +95,13 @@ static void model_tree(FILE *out, mp_stree *t, const char *unit)
 static void model_flame(FILE *out, const mp_html_input *in, const mp_snapshot *cur,
                         const mp_snapshot *old, mp_what what)
 {
-    mp_stree t;
-    mp_stree_init(&t);
-    mp_stree_add_snapshot(&t, in->sym, cur, what, false);
+    mp_stacktree t;
+    mp_stacktree_init(&t);
+    mp_stacktree_add_snapshot(&t, in->sym, cur, what, false);
     if (old)
-        mp_stree_add_snapshot(&t, in->sym, old, what, true);
-    model_tree(out, &t, mp_what_is_bytes(what) ? "bytes" : "ns");
-    mp_stree_free(&t);
+        mp_stacktree_add_snapshot(&t, in->sym, old, what, true);
+    model_tree(out, &t, mp_stacktree_what_is_bytes(what) ? "bytes" : "ns");
+    mp_stacktree_free(&t);
 }
 
 static void model_flames(FILE *out, const mp_html_input *in, const mp_locktab *locks)
@@ -137,7 +139,7 @@ static void model_locks(FILE *out, const mp_html_input *in, const mp_locktab *t)
     for (size_t i = 0; i < shown; i++) {
         if (i)
             fputc(',', out);
-        mp_locks_json_lock(out, &t->v[i], i + 1);
+        cmd_locks_json_lock(out, &t->v[i], i + 1);
     }
     fputs("]}", out);
 }
@@ -156,7 +158,7 @@ void mp_html_model(FILE *out, const mp_html_input *in)
     }
     fputs("],\n\"growth\": ", out);
     if (in->nf > 1)
-        mp_diff_json(out, in->snaps, in->sites, in->nf, in->paths, in->top);
+        cmd_diff_json(out, in->snaps, in->sites, in->nf, in->paths, in->top);
     else
         fputs("null", out);
     fputs(",\n\"flames\": ", out);

@@ -5,13 +5,16 @@
  * by stack id, so no hashing), and writes a snapshot when a trigger fires:
  * the interval timer, the snapshot signal (whose handler only sets a flag),
  * or a request from `memprof snapshot PID` on the abstract unix socket
- * "\0memprof.<pid>" (no file system entry, no signal involved).
+ * "\0memprof.<pid>" (no file system entry, no signal involved; the
+ * protocol is include/memprof_protocol.h).
  *
  * It runs with every signal blocked (so it never steals the program's
  * signals), with the reentrancy guard set (so nothing it does is profiled),
  * and never takes a lock the application could hold.
  */
 #include "shim.h"
+
+#include "memprof_protocol.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -96,10 +99,7 @@ void mp_request_snapshot(int trigger)
 static void open_request_socket(void)
 {
     struct sockaddr_un addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "memprof.%d", (int)mp_pid);
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    socklen_t len = mp_proto_address(mp_pid, &addr);
     int fd = mp_fd_park(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return;
@@ -124,25 +124,56 @@ static bool is_our_socket(int fd)
     return len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
 }
 
-/* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */
+/* SPEC: requests are honoured only for the process's own user or root.
+ * The abstract socket has no permissions of its own, so anyone on the
+ * machine can connect: the peer's credentials decide. */
+static bool peer_allowed(int fd, char *why, size_t len)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+        snprintf(why, len, "not allowed: cannot tell who is asking");
+        return false;
+    }
+    if (cred.uid == 0 || cred.uid == geteuid() || cred.uid == getuid())
+        return true;
+    snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
+             (unsigned)cred.uid, (unsigned)geteuid());
+    return false;
+}
+
+/* Carries out one permitted request; text gets the reply's text. Adding
+ * a request type (memprof_protocol.h's MP_REQUESTS) adds its case here. */
+static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
+{
+    switch (r) {
+    case MP_REQ_SNAPSHOT:
+        mp_collector_drain_now();
+        if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0)
+            return MP_REPLY_OK;
+        snprintf(text, len, "cannot write snapshot in %s", mp_cfg.out_dir);
+        return MP_REPLY_ERROR;
+    case MP_REQ_UNKNOWN:
+    case MP_REQ_COUNT:
+        break;
+    }
+    snprintf(text, len, "unknown request");
+    return MP_REPLY_ERROR;
+}
+
+/* One request per connection (memprof_protocol.h): one line in, one out. */
 static void serve_request(int fd)
 {
     fd = mp_fd_park(fd);
-    char req[64];
+    char req[MP_PROTO_MAX_REQUEST], reply[MP_PROTO_MAX_REPLY], text[MP_PROTO_MAX_REPLY - 16];
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    ssize_t n = poll(&p, 1, 1000) == 1 ? read(fd, req, sizeof(req) - 1) : -1;
-    char reply[4200];
-    if (n > 0 && strncmp(req, "snapshot", 8) == 0) {
-        char path[4096];
-        mp_collector_drain_now();
-        if (mp_write_snapshot(MP_TRIGGER_REQUEST, path, sizeof(path)) == 0)
-            snprintf(reply, sizeof(reply), "ok %s\n", path);
-        else
-            snprintf(reply, sizeof(reply), "error cannot write snapshot in %s\n", mp_cfg.out_dir);
-    } else {
-        snprintf(reply, sizeof(reply), "error unknown request\n");
-    }
-    ssize_t w = write(fd, reply, strlen(reply));
+    ssize_t n = poll(&p, 1, MP_PROTO_REQUEST_TIMEOUT_MS) == 1 ? read(fd, req, sizeof(req)) : -1;
+    enum mp_request r = n > 0 ? mp_proto_parse_request(req, (size_t)n) : MP_REQ_UNKNOWN;
+    enum mp_reply rc = MP_REPLY_ERROR;
+    if (r == MP_REQ_UNKNOWN || peer_allowed(fd, text, sizeof(text)))
+        rc = handle_request(r, text, sizeof(text));
+    size_t len = mp_proto_format_reply(rc, text, reply);
+    ssize_t w = write(fd, reply, len);
     (void)w;
     close(fd);
 }

@@ -1,6 +1,6 @@
 /*
- * init.c - the shim's lifecycle: finding the real allocator, reading the
- * configuration, start-up, fork, and the final snapshot at exit.
+ * init.c - the shim's lifecycle: finding the real allocator, start-up
+ * (configuration: config.c), fork, and the final snapshot at exit.
  */
 #include "shim.h"
 
@@ -96,94 +96,6 @@ void mp_resolve_malloc(void)
     mp_real = r;
 }
 
-/* ---- configuration ---- */
-
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s)
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || s[0] == '-')
-        return false;
-    *out = v;
-    return true;
-}
-
-static int parse_signal(const char *s)
-{
-    uint64_t n;
-    if (parse_u64(s, &n))
-        return n > 0 && n < (uint64_t)NSIG && n != SIGKILL && n != SIGSTOP ? (int)n : -1;
-    if (strncmp(s, "SIG", 3) == 0)
-        s += 3;
-    static const struct { const char *name; int sig; } names[] = {
-        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}, {"INT", SIGINT},
-        {"QUIT", SIGQUIT}, {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
-        {"URG", SIGURG}, {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}, {"PWR", SIGPWR},
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(s, names[i].name) == 0)
-            return names[i].sig;
-    if (strncmp(s, "RTMIN+", 6) == 0 && parse_u64(s + 6, &n) && SIGRTMIN + (int)n <= SIGRTMAX)
-        return SIGRTMIN + (int)n;
-    return -1;
-}
-
-static void read_u64_env(const char *name, uint64_t lo, uint64_t hi, uint64_t *dst)
-{
-    const char *v = getenv(name);
-    uint64_t n;
-    if (!v)
-        return;
-    if (parse_u64(v, &n) && n >= lo && n <= hi)
-        *dst = n;
-    else
-        mp_warn("invalid %s=%s (expected an integer in %llu..%llu), using %llu", name, v,
-                (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)*dst);
-}
-
-static void read_config(void)
-{
-    uint64_t v = mp_cfg.sample_bytes;
-    read_u64_env("MEMPROF_SAMPLE", 1, 1ull << 40, &v);
-    mp_cfg.sample_bytes = v;
-    v = mp_cfg.interval_s;
-    read_u64_env("MEMPROF_INTERVAL", 0, 365ull * 86400, &v);
-    mp_cfg.interval_s = (unsigned)v;
-    v = (uint64_t)mp_cfg.locks;
-    read_u64_env("MEMPROF_LOCKS", 0, 1, &v);
-    mp_cfg.locks = (int)v;
-    v = (uint64_t)mp_cfg.depth;
-    read_u64_env("MEMPROF_DEPTH", 1, MP_MAX_DEPTH, &v);
-    mp_cfg.depth = (int)v;
-
-    const char *sig = getenv("MEMPROF_SIGNAL");
-    if (sig && *sig) {
-        int s = parse_signal(sig);
-        if (s < 0)
-            mp_warn("invalid MEMPROF_SIGNAL=%s (expected e.g. USR2, SIGUSR2 or 12), no signal trigger", sig);
-        mp_cfg.signal = s < 0 ? 0 : s;
-    }
-
-    const char *out = getenv("MEMPROF_OUT");
-    if (!out || !*out)
-        out = ".";
-    if (out[0] == '/' || !getcwd(mp_cfg.out_dir, sizeof(mp_cfg.out_dir) - 2)) {
-        snprintf(mp_cfg.out_dir, sizeof(mp_cfg.out_dir), "%s", out);
-    } else {
-        size_t n = strlen(mp_cfg.out_dir);
-        snprintf(mp_cfg.out_dir + n, sizeof(mp_cfg.out_dir) - n, "/%s", out);
-    }
-
-    const char *prog = program_invocation_short_name;
-    snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
-    for (char *c = mp_cfg.prog; *c; c++)
-        if (*c == '/' || *c == ' ')
-            *c = '_';
-}
-
 /* ---- signals, fork, exit ---- */
 
 static void on_snapshot_signal(int sig)
@@ -271,7 +183,7 @@ void mp_init(void)
     mp_resolve_malloc();
     start_realtime_ns = mp_realtime_ns();
     mp_pid = getpid();
-    read_config();
+    mp_config_read();
     if (mp_stacktab_init() != 0 || mp_addrset_init() != 0) {
         mp_warn("cannot reserve memory for the profiler; profiling is off");
         mp_guard--;

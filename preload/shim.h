@@ -3,7 +3,8 @@
  * state, the event type that crosses the rings, and each file's entry points.
  *
  * Files and their concern:
- *   init.c          process start/exit/fork, configuration, real symbols
+ *   init.c          process start/exit/fork, real symbols
+ *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
  *   bootstrap.c     allocation before the real malloc is known
  *   malloc_hooks.c  the malloc family interposers
  *   sampler.c       Poisson byte sampler and Horvitz-Thompson weights
@@ -35,6 +36,7 @@
 #include <sys/types.h>
 
 #include "memprof_format.h"
+#include "memprof_options.h"
 
 #define MP_TLS __thread __attribute__((tls_model("initial-exec")))
 #define MP_HIDDEN __attribute__((visibility("hidden")))
@@ -42,12 +44,13 @@
 #define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MP_NOINLINE __attribute__((noinline))
 
-#define MP_MAX_DEPTH 256
-#define MP_DEFAULT_SAMPLE 524288
-#define MP_DEFAULT_INTERVAL 60
-#define MP_DEFAULT_DEPTH 64
+/* Defaults and ranges of the settings: include/memprof_options.h. */
+#define MP_MAX_DEPTH MP_OPT_DEPTH_MAX
+#define MP_DEFAULT_SAMPLE MP_OPT_SAMPLE_DEFAULT
+#define MP_DEFAULT_INTERVAL MP_OPT_INTERVAL_DEFAULT
+#define MP_DEFAULT_DEPTH MP_OPT_DEPTH_DEFAULT
 
-/* ---- configuration (init.c) ---- */
+/* ---- configuration (config.c reads it from MEMPROF_*) ---- */
 typedef struct mp_config {
     uint64_t sample_bytes;   /* 1 = exact */
     unsigned interval_s;     /* 0 = no periodic snapshots */
@@ -58,6 +61,9 @@ typedef struct mp_config {
     char prog[256];
 } mp_config;
 extern mp_config mp_cfg MP_HIDDEN;
+/* Fills mp_cfg from the environment; one `memprof:` line per bad value,
+ * which then keeps its default. */
+void mp_config_read(void) MP_HIDDEN;
 
 /* Lifecycle of the shim in this process. */
 enum { MP_STATE_OFF = 0, MP_STATE_INITIALIZING = 1, MP_STATE_READY = 2, MP_STATE_FINISHED = 3 };

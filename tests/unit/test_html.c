@@ -2,10 +2,9 @@
  * test_html.c - the HTML page writer embeds the data model so that no
  * string in it can end the <script> element that holds it or open markup.
  *
- * unit-sources:
  * unit-links: memprof_analyzer_core
  *
- * mp_html_page must write the compiled-in template with the JSON in its
+ * cmd_html_page must write the compiled-in template with the JSON in its
  * data element, every '<', '>' and '&' of the JSON as a \u escape (which
  * JSON.parse turns back into the same characters), everything else byte for
  * byte, and the template's own markup untouched around it.
@@ -20,7 +19,7 @@ static char *page_of(const char *json, size_t *len)
 {
     char *buf = NULL;
     FILE *m = open_memstream(&buf, len);
-    mp_html_page(m, json, strlen(json));
+    cmd_html_page(m, json, strlen(json));
     fclose(m);
     return buf;
 }
