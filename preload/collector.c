@@ -1,8 +1,8 @@
 /*
  * collector.c - the background thread that owns all aggregation and I/O.
  *
- * It drains every thread's ring into per-stack aggregates (indexed directly
- * by stack id, so no hashing), and writes a snapshot when a trigger fires:
+ * It drains every thread's ring into the aggregates (heap_agg.c for the
+ * heap, lockagg.c for the locks), and writes a snapshot when a trigger fires:
  * the interval timer, the snapshot signal (whose handler only sets a flag),
  * or a request from `memprof snapshot PID` on the abstract unix socket
  * "\0memprof.<pid>" (no file system entry, no signal involved; the
@@ -27,14 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_AGG_STACKS (1u << 20)
 #define BUSY_POLL_MS 1
 #define IDLE_POLL_MS 20
 #define REQUEST_CHECK_NS 10000000ull
 #define MODULE_RESCAN_NS 1000000000ull
 
-
-static mp_heap_agg *heap_agg;
 static pthread_t collector_thread;
 static bool collector_joinable;   /* started here and not yet joined */
 static _Atomic int stop_requested;
@@ -47,45 +44,19 @@ static socklen_t listen_addr_len;
 
 /* ---- aggregation ---- */
 
-mp_heap_agg *mp_heap_agg_get(uint32_t stack)
-{
-    return heap_agg && stack < MAX_AGG_STACKS ? &heap_agg[stack] : NULL;
-}
-
-void mp_aggregates_reset(void)
-{
-    if (heap_agg)
-        mp_pages_free(heap_agg, sizeof(mp_heap_agg) * MAX_AGG_STACKS);
-    heap_agg = mp_reserve(sizeof(mp_heap_agg) * MAX_AGG_STACKS);
-}
-
-void mp_aggregate_event(const mp_event *ev, void *ctx)
+/* Every event drained goes to its side's aggregates. */
+static void fold_event(const mp_event *ev, void *ctx)
 {
     (void)ctx;
-    if (ev->type >= MP_EV_LOCK_WAIT) {
+    if (ev->type >= MP_EV_LOCK_WAIT)
         mp_lock_aggregate(ev);
-        return;
-    }
-    mp_heap_agg *a = mp_heap_agg_get(ev->stack);
-    if (!a)
-        return;
-    if (ev->type == MP_EV_SAMPLE) {
-        a->live_samples++;
-        a->live_bytes += (int64_t)ev->a;
-        a->live_count_fx += (int64_t)ev->b;
-        a->alloc_samples++;
-        a->alloc_bytes += ev->a;
-        a->alloc_count_fx += ev->b;
-    } else if (ev->type == MP_EV_FREE) {
-        a->live_samples--;
-        a->live_bytes -= (int64_t)ev->a;
-        a->live_count_fx -= (int64_t)ev->b;
-    }
+    else
+        mp_heap_agg_add(ev);
 }
 
 void mp_collector_drain_now(void)
 {
-    while (mp_rings_drain(mp_aggregate_event, NULL) > 0)
+    while (mp_rings_drain(fold_event, NULL) > 0)
         ;
 }
 
@@ -240,7 +211,7 @@ static void collector_loop(void)
     uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
     while (!atomic_load(&stop_requested)) {
         uint32_t seen = atomic_load_explicit(&mp_collector_wake, memory_order_acquire);
-        size_t drained = mp_rings_drain(mp_aggregate_event, NULL);
+        size_t drained = mp_rings_drain(fold_event, NULL);
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
         int trigger = atomic_exchange(&pending_trigger, 0);
@@ -279,9 +250,7 @@ static void *collector_main(void *arg)
 
 int mp_collector_start(void)
 {
-    if (!heap_agg)
-        mp_aggregates_reset();
-    if (!heap_agg)
+    if (mp_heap_agg_init() != 0)
         return -1;
     atomic_store(&stop_requested, 0);
     atomic_store(&thread_exited, 0);

@@ -21,14 +21,15 @@
 /* True once the real function is known; resolves it on first use. Until
  * then (dlsym itself allocates) callers fall back to the bootstrap arena.
  * malloc and free, the hottest two, skip even this test: their table
- * entries start out pointing at resolving stubs (init.c). */
+ * entries start out pointing at resolving stubs (malloc_real.c). */
 #define HAVE_REAL(fn) (MP_LIKELY(mp_real.fn != NULL) || (mp_resolve_malloc(), mp_real.fn != NULL))
 
 /* ---- out-of-line bookkeeping ---- */
 
 static bool emit_heap(uint16_t type, const mp_block *b)
 {
-    mp_event ev = {.type = type, .stack = b->stack, .a = b->w.bytes, .b = b->w.count_fx};
+    mp_event ev = {.type = type,
+                   .heap = {.stack = b->stack, .bytes = b->w.bytes, .count_fx = b->w.count_fx}};
     return mp_emit(&ev);
 }
 
