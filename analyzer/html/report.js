@@ -281,7 +281,7 @@
     const W = Math.max(box.clientWidth, 200), H = W < 500 ? 220 : 280;
     const m = { l: W < 500 ? 58 : 70, r: 14, t: 26, b: 34 };
     const t0 = Math.min.apply(null, procs.map(function (p) { return p.start; }));
-    let tmax = 1, ymax = 1;
+    let tmax = 1, tmin = Infinity, ymax = 1;
     const lines = procs.map(function (p, pi) {
       const pts = p.series.length ? p.series.map(function (pt) {
         return { t: pt.t_ns, heap: pt.heap_bytes, rss: pt.rss_bytes };
@@ -290,9 +290,14 @@
       });
       for (const pt of pts) {
         tmax = Math.max(tmax, pt.t - t0);
+        tmin = Math.min(tmin, pt.t - t0);
         ymax = Math.max(ymax, pt.heap || 0, typeof pt.rss === "number" ? pt.rss : 0);
       }
-      for (const f of p.files) { tmax = Math.max(tmax, f.time_ns - t0); ymax = Math.max(ymax, f.heap.bytes); }
+      for (const f of p.files) {
+        tmax = Math.max(tmax, f.time_ns - t0);
+        tmin = Math.min(tmin, f.time_ns - t0);
+        ymax = Math.max(ymax, f.heap.bytes);
+      }
       if (p.peak) {
         tmax = Math.max(tmax, p.peak.time_ns - t0);
         ymax = Math.max(ymax, p.peak.bytes, p.peak.rss_bytes || 0);
@@ -300,7 +305,12 @@
       return { p: p, pts: pts, color: COLORS[pi % COLORS.length] };
     });
     ymax *= 1.12;
-    const X = function (t) { return m.l + (W - m.l - m.r) * (t - t0) / tmax; };
+    /* The time axis starts at the process start, unless the data begin late
+     * (a long-running service): then just before the first point. */
+    let tlo = 0;
+    if (tmin > 0.3 * tmax) tlo = Math.max(0, tmin - 0.05 * (tmax - tmin));
+    const span = Math.max(tmax - tlo, 1);
+    const X = function (t) { return m.l + (W - m.l - m.r) * (t - t0 - tlo) / span; };
     const Y = function (v) { return H - m.b - (H - m.t - m.b) * v / ymax; };
     const svg = s("svg", { viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img",
       "aria-label": "live heap over time" });
@@ -310,8 +320,8 @@
       axis.append(s("line", { class: "grid", x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v) }));
       axis.append(s("text", { x: m.l - 6, y: Y(v) + 4, "text-anchor": "end" }, fmt(v)));
     }
-    const xs = niceStep(tmax, W < 500 ? 3 : 6);
-    for (let t = 0; t <= tmax * 1.0001; t += xs) {
+    const xs = niceStep(span, W < 500 ? 3 : 6);
+    for (let t = Math.ceil(tlo / xs) * xs; t <= tmax * 1.0001; t += xs) {
       const x = X(t0 + t), edge = x > W - m.r - 24;   /* keep the last label inside */
       axis.append(s("text", { x: edge ? W - m.r : x, y: H - m.b + 16, "text-anchor": edge ? "end" : "middle" },
         fmt(t, "ns")));
