@@ -93,6 +93,10 @@ void mp_json_frames(FILE *out, const mp_symstack *st);
 /* Commands: argv[0] is the command name. Each returns an exit status. */
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+/* Absolute path of libmemprof.so (as `memprof run` finds it), or -1 with a
+ * message naming cmd. */
+int mp_find_shim(char *out, const char *cmd);
 int cmd_report(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_locks(int argc, char **argv);

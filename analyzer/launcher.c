@@ -118,14 +118,14 @@ static int readable(const char *p)
     return access(p, R_OK) == 0;
 }
 
-/* Absolute path of the shim into out, or -1 with a message. */
-static int find_shim(char *out)
+/* Absolute path of the shim into out, or -1 with a message naming cmd. */
+int mp_find_shim(char *out, const char *cmd)
 {
     const char *env = getenv("MEMPROF_SHIM");
     char exe[PATH_MAX], cand[PATH_MAX + 32];
     if (env && *env) {
         if (!realpath(env, out)) {
-            mp_error("run: MEMPROF_SHIM=%s: %s", env, strerror(errno));
+            mp_error("%s: MEMPROF_SHIM=%s: %s", cmd, env, strerror(errno));
             return -1;
         }
         return 0;
@@ -153,8 +153,8 @@ static int find_shim(char *out)
         realpath(MEMPROF_INSTALL_LIBDIR "/" SHIM_NAME, out))
         return 0;
 #endif
-    mp_error("run: cannot find %s next to the memprof executable or in ../lib; "
-             "set MEMPROF_SHIM to its path", SHIM_NAME);
+    mp_error("%s: cannot find %s next to the memprof executable or in ../lib; "
+             "set MEMPROF_SHIM to its path", cmd, SHIM_NAME);
     return -1;
 }
 
@@ -362,7 +362,7 @@ int cmd_run(int argc, char **argv)
         mp_error("%s: command not found", prog);
         return 127;
     }
-    if (find_shim(shim) < 0)
+    if (mp_find_shim(shim, "run") < 0)
         return MP_EXIT_USAGE;
     if (strpbrk(shim, ": ")) {
         /* LD_PRELOAD splits on both; such a path cannot be preloaded. */

@@ -18,7 +18,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", cmd_run},         {"snapshot", cmd_snapshot}, {"report", cmd_report},
     {"diff", cmd_diff},       {"locks", cmd_locks},       {"flame", cmd_flame},
-    {"folded", cmd_folded},   {"pprof", cmd_pprof},
+    {"folded", cmd_folded},   {"pprof", cmd_pprof},       {"attach", cmd_attach},
 };
 
 static const char usage_text[] =
@@ -27,6 +27,8 @@ static const char usage_text[] =
     "Run a program under the profiler:\n"
     "  run [-o DIR] [--sample BYTES] [--interval SECS] [--signal SIG] [--no-locks] -- PROG [ARGS]\n"
     "  snapshot PID                      ask a running profiled process for a snapshot now\n"
+    "  attach PID [-o DIR] [--sample BYTES] [--interval SECS] [--no-locks]\n"
+    "                                    profile a running process started without memprof\n"
     "\n"
     "Analyse snapshot files (*.mprof):\n"
     "  report FILE [--top N] [--json]    live heap ranked by allocation site\n"

@@ -92,13 +92,18 @@ typedef struct mp_counters {
     uint64_t reserved[6];
 } mp_counters;
 
+/* mp_meta.flags */
+#define MP_META_ATTACHED 1u      /* `memprof attach`: counts only what happened
+                                    after the attach, at start_time_ns */
+
 typedef struct mp_meta {
     uint64_t pid;
     uint64_t ppid;
     uint64_t seq;                /* 1-based within the process */
     uint64_t trigger;            /* mp_trigger */
     uint64_t time_ns;            /* CLOCK_REALTIME when written */
-    uint64_t start_time_ns;      /* CLOCK_REALTIME at shim start */
+    uint64_t start_time_ns;      /* CLOCK_REALTIME at shim start (the attach time
+                                    when flags has MP_META_ATTACHED) */
     uint64_t sample_bytes;       /* MEMPROF_SAMPLE (1 = exact) */
     uint64_t max_depth;          /* MEMPROF_DEPTH */
     uint64_t lock_profiling;     /* 0 or 1 */
@@ -106,7 +111,7 @@ typedef struct mp_meta {
     uint32_t prog;               /* string: basename of argv[0] */
     uint32_t exe;                /* string: /proc/self/exe target */
     uint32_t cmdline;            /* string: argv joined by spaces */
-    uint32_t pad;
+    uint32_t flags;              /* MP_META_*; was padding (0) */
     mp_counters counters;
 } mp_meta;
 

@@ -124,6 +124,27 @@ static bool is_our_socket(int fd)
     return len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
 }
 
+static _Atomic int detached;   /* `memprof detach` served: the loop ends */
+
+/* detach: the slots are restored first, so the last snapshot holds
+ * everything up to the moment the program stopped calling us. */
+static void serve_detach(char *reply, size_t cap)
+{
+    if (!mp_attach_active()) {
+        snprintf(reply, cap, "error not attached (started under the shim, it stays profiled)\n");
+        return;
+    }
+    char path[4096];
+    mp_attach_stop();
+    mp_collector_drain_now();
+    if (mp_write_snapshot(MP_TRIGGER_REQUEST, path, sizeof(path)) == 0)
+        snprintf(reply, cap, "ok %s\n", path);
+    else
+        snprintf(reply, cap, "ok (no last snapshot: cannot write in %s)\n", mp_cfg.out_dir);
+    atomic_store(&detached, 1);
+    atomic_store(&stop_requested, 1);
+}
+
 /* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */
 static void serve_request(int fd)
 {
@@ -139,6 +160,8 @@ static void serve_request(int fd)
             snprintf(reply, sizeof(reply), "ok %s\n", path);
         else
             snprintf(reply, sizeof(reply), "error cannot write snapshot in %s\n", mp_cfg.out_dir);
+    } else if (n > 0 && strncmp(req, "detach", 6) == 0) {
+        serve_detach(reply, sizeof(reply));
     } else {
         snprintf(reply, sizeof(reply), "error unknown request\n");
     }
@@ -223,6 +246,7 @@ static void collector_loop(void)
         }
         if (now >= next_rescan) {
             mp_modules_refresh();
+            mp_attach_rescan();
             next_rescan = now + MODULE_RESCAN_NS;
         }
         if (atomic_load(&main_exited) && only_collector_left())
@@ -243,6 +267,10 @@ static void *collector_main(void *arg)
     listen_fd = -1;
     atomic_store(&thread_exited, 1);
     mp_futex_wake(&thread_exited);
+    if (atomic_exchange(&detached, 0)) {
+        collector_joinable = false;   /* nobody will join us: leave no zombie */
+        pthread_detach(pthread_self());
+    }
     return NULL;
 }
 

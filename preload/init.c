@@ -238,6 +238,11 @@ static void atfork_child(void)
     mp_guard--;
 }
 
+void mp_register_fork_handlers(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
 /*
  * A program that links its own allocator (jemalloc, tcmalloc, mimalloc)
  * defines malloc itself, and its definition precedes ours in the lookup
@@ -282,7 +287,7 @@ void mp_init(void)
     mp_unwind_prepare();
     if (mp_cfg.locks)
         mp_locks_init();
-    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    mp_register_fork_handlers();
     install_signal();
     atomic_store(&mp_state, MP_STATE_READY);
     if (mp_collector_start() != 0)
@@ -311,6 +316,8 @@ static void mp_finish(void)
 
 __attribute__((constructor)) static void mp_constructor(void)
 {
+    if (mp_attach_loaded_late())
+        return;   /* dlopen'd by `memprof attach`: memprof_attach() starts us */
     mp_init();
 }
 

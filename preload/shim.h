@@ -15,6 +15,7 @@
  *   collector.c     the background thread: drain, aggregate, triggers
  *   snapshot.c      building a snapshot file from the aggregates
  *   lock_hooks.c    pthread lock interposers and contention accounting
+ *   attach.c        `memprof attach`: GOT patching, attached-mode start
  *   shmem.c         the shim's private memory (mmap, never the host malloc)
  *
  * Rules every file follows (the shim lives inside someone else's process):
@@ -129,6 +130,15 @@ void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;
 uint64_t mp_realtime_ns(void) MP_HIDDEN;
 uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_warn(const char *fmt, ...) MP_HIDDEN __attribute__((format(printf, 1, 2)));
+
+void mp_register_fork_handlers(void) MP_HIDDEN;   /* once per process */
+
+/* ---- attaching to a running process (attach.c) ---- */
+bool mp_attach_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
+bool mp_attach_active(void) MP_HIDDEN;        /* attached and not detached */
+uint64_t mp_attach_time_ns(void) MP_HIDDEN;   /* CLOCK_REALTIME of the last attach, 0 = never */
+void mp_attach_rescan(void) MP_HIDDEN;        /* patch libraries loaded since */
+void mp_attach_stop(void) MP_HIDDEN;          /* restore every slot (detach) */
 
 /* ---- real functions (init.c) ---- */
 typedef struct mp_real_fns {

@@ -154,7 +154,8 @@ static void fill_meta(mp_meta *m, int trigger, uint32_t this_seq, strbuf *sb)
     m->seq = this_seq;
     m->trigger = (uint64_t)trigger;
     m->time_ns = mp_realtime_ns();
-    m->start_time_ns = mp_start_realtime_ns();
+    m->start_time_ns = mp_attach_time_ns() ? mp_attach_time_ns() : mp_start_realtime_ns();
+    m->flags = mp_attach_time_ns() ? MP_META_ATTACHED : 0;
     m->sample_bytes = mp_cfg.sample_bytes;
     m->max_depth = (uint64_t)mp_cfg.depth;
     m->lock_profiling = (uint64_t)mp_cfg.locks;

@@ -1,0 +1,364 @@
+/*
+ * cmd_attach.c - `memprof attach PID`: profile a process that was started
+ * without the shim.
+ *
+ * Everything that can be known from outside is checked before gdb touches
+ * the process, so that a refusal (one line, exit 1) leaves it untouched:
+ * it exists and runs (not stopped, not a zombie, not already traced), we
+ * may ptrace it (the same check the kernel makes: opening /proc/PID/mem),
+ * it is a dynamically linked glibc program of our word size, it is not
+ * profiled already, and the library's path exists in its mount namespace.
+ * Then attach_gdb.c injects; success is confirmed by the shim's request
+ * socket appearing, after which `memprof snapshot`, `detach`, `enable` and
+ * `disable` talk to it as to a preloaded shim.
+ */
+#include "analyzer.h"
+#include "attach.h"
+#include "sites.h"
+#include "util.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ATTACH_USAGE "memprof attach PID [-o DIR] [--sample BYTES] [--interval SECS] [--no-locks]"
+#define SAFE_POINT_WAIT_S 10
+#define SOCKET_WAIT_MS 5000
+
+typedef struct attach_opts {
+    pid_t pid;
+    const char *out_dir, *sample, *interval;
+    int no_locks;
+} attach_opts;
+
+static int bad_value(const char *opt, const char *val)
+{
+    uint64_t n;
+    if (!val)
+        mp_error("attach: %s needs a value; usage: %s", opt, ATTACH_USAGE);
+    else if (strcmp(opt, "--sample") == 0 && (mp_rep_parse_u64(val, &n, 1) < 0 || n == 0))
+        mp_error("attach: bad --sample '%s' (want bytes >= 1, e.g. 524288 or 512K)", val);
+    else if (strcmp(opt, "--interval") == 0 && (!mp_parse_u64(val, &n) || n > 365ull * 86400))
+        mp_error("attach: bad --interval '%s' (want whole seconds, 0 = none)", val);
+    else
+        return 0;
+    return -1;
+}
+
+static int parse_attach(int argc, char **argv, attach_opts *o)
+{
+    static const char *const names[] = {"-o", "--sample", "--interval"};
+    const char *pid_arg = NULL;
+    memset(o, 0, sizeof(*o));
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-locks") == 0) {
+            o->no_locks = 1;
+            continue;
+        }
+        if (argv[i][0] != '-') {
+            if (pid_arg) {
+                mp_error("attach: more than one PID; usage: %s", ATTACH_USAGE);
+                return -1;
+            }
+            pid_arg = argv[i];
+            continue;
+        }
+        const char **slot[] = {&o->out_dir, &o->sample, &o->interval};
+        size_t k;
+        for (k = 0; k < 3; k++)
+            if (mp_rep_opt_value(argc, argv, &i, names[k], slot[k]))
+                break;
+        if (k == 3) {
+            mp_error("attach: unknown option '%s'; usage: %s", argv[i], ATTACH_USAGE);
+            return -1;
+        }
+        if (bad_value(names[k], *slot[k]) < 0)
+            return -1;
+    }
+    uint64_t v;
+    if (!pid_arg || !mp_parse_u64(pid_arg, &v) || v == 0 || v > INT_MAX) {
+        mp_error("attach: %s PID; usage: %s", pid_arg ? "bad" : "missing", ATTACH_USAGE);
+        return -1;
+    }
+    o->pid = (pid_t)v;
+    return 0;
+}
+
+/* ---- what /proc says about the target ---- */
+
+static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t cap)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    ssize_t got;
+    while (n + 1 < cap && (got = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)got;
+    close(fd);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* The number after "Key:" in /proc/PID/status, or -1. */
+static long status_field(const char *status, const char *key)
+{
+    const char *p = strstr(status, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static const char *user_name(long uid, char *buf, size_t cap)
+{
+    struct passwd *pw = getpwuid((uid_t)uid);
+    if (pw)
+        snprintf(buf, cap, "%s (uid %ld)", pw->pw_name, uid);
+    else
+        snprintf(buf, cap, "uid %ld", uid);
+    return buf;
+}
+
+static int check_state(pid_t pid, const char *status)
+{
+    char stat[1024];
+    if (read_proc(pid, "stat", stat, sizeof(stat)) <= 0) {
+        mp_error("attach: no process %d", (int)pid);
+        return -1;
+    }
+    const char *rp = strrchr(stat, ')');
+    char state = rp && rp[1] ? rp[2] : '?';
+    long tracer = status_field(status, "\nTracerPid:");
+    if (state == 'Z' || state == 'X')
+        mp_error("attach: process %d has exited (zombie)", (int)pid);
+    else if (state == 'T' || state == 't')
+        mp_error("attach: process %d is stopped (SIGSTOP or a debugger); resume it first", (int)pid);
+    else if (tracer > 0)
+        mp_error("attach: process %d is already traced by process %ld (a debugger?)", (int)pid, tracer);
+    else if (pid == getpid())
+        mp_error("attach: process %d is memprof itself", (int)pid);
+    else
+        return 0;
+    return -1;
+}
+
+/* The kernel's own ptrace access check (including Yama), without stopping
+ * anything: /proc/PID/mem opens only for a tracer that may attach. */
+static int check_ptrace(pid_t pid, const char *status)
+{
+    char path[64], who[128];
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    int err = errno;
+    char scope_text[16];
+    int sfd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+    long scope = -1;
+    if (sfd >= 0) {
+        ssize_t n = read(sfd, scope_text, sizeof(scope_text) - 1);
+        scope_text[n > 0 ? n : 0] = '\0';
+        scope = strtol(scope_text, NULL, 10);
+        close(sfd);
+    }
+    long uid = status_field(status, "\nUid:");
+    if (geteuid() != 0 && uid >= 0 && (uid_t)uid != geteuid())
+        mp_error("attach: process %d belongs to %s: only that user or root may attach",
+                 (int)pid, user_name(uid, who, sizeof(who)));
+    else if (scope == 3)
+        mp_error("attach: ptrace is disabled on this system (kernel.yama.ptrace_scope=3)");
+    else if (scope >= 1)
+        mp_error("attach: ptrace is restricted (kernel.yama.ptrace_scope=%ld): attach as root, "
+                 "or set it to 0", scope);
+    else
+        mp_error("attach: ptrace of process %d is not permitted (%s): it is not dumpable, "
+                 "or memprof lacks CAP_SYS_PTRACE", (int)pid, strerror(err));
+    return -1;
+}
+
+/* A glibc program of our word size with a dynamic loader: dlopen exists. */
+static int check_dynamic(pid_t pid, const char *maps)
+{
+    char path[64];
+    unsigned char ident[EI_NIDENT];
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, ident, sizeof(ident)) : -1;
+    if (fd >= 0)
+        close(fd);
+    int ours = sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32;
+    if (n == (ssize_t)sizeof(ident) && memcmp(ident, ELFMAG, SELFMAG) == 0 && ident[EI_CLASS] != ours) {
+        mp_error("attach: process %d is a %d-bit program and this memprof is %d-bit", (int)pid,
+                 ident[EI_CLASS] == ELFCLASS32 ? 32 : 64, (int)sizeof(void *) * 8);
+        return -1;
+    }
+    if (!strstr(maps, "/libc.so.6\n") || !strstr(maps, "/ld-linux")) {
+        mp_error("attach: process %d is statically linked (no glibc libc.so.6 and loader mapped): "
+                 "there is no dynamic loader to load the profiler", (int)pid);
+        return -1;
+    }
+    return 0;
+}
+
+/* Preloaded, attached or dormant: its collector listens on @memprof.PID. */
+static int check_not_profiled(pid_t pid, const char *maps, const char *shim)
+{
+    char name[64], unix_socks[1 << 16];
+    snprintf(name, sizeof(name), " @memprof.%d\n", (int)pid);
+    if (read_proc(pid, "net/unix", unix_socks, sizeof(unix_socks)) > 0 && strstr(unix_socks, name)) {
+        mp_error("attach: process %d is already profiled by memprof (preloaded or attached); "
+                 "use memprof snapshot, or memprof detach first", (int)pid);
+        return -1;
+    }
+    /* Another copy of the library (after a detach, ours may stay mapped). */
+    for (const char *p = maps; (p = strstr(p, "/libmemprof.so\n")) != NULL; p++) {
+        const char *start = p;
+        while (start > maps && start[-1] != ' ' && start[-1] != '\n')
+            start--;
+        size_t len = (size_t)(p - start) + strlen("/libmemprof.so");
+        if (len != strlen(shim) || strncmp(start, shim, len) != 0) {
+            mp_error("attach: process %d already has another libmemprof.so loaded (%.*s)",
+                     (int)pid, (int)len, start);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The path is opened by the target, in its mount namespace. */
+static int check_visible(pid_t pid, const char *shim)
+{
+    char path[PATH_MAX + 64], ns_self[64] = "", ns_target[64] = "";
+    snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, shim);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+    ssize_t a = readlink("/proc/self/ns/mnt", ns_self, sizeof(ns_self) - 1);
+    ssize_t b = readlink(path, ns_target, sizeof(ns_target) - 1);
+    if (a > 0 && b > 0 && (a != b || memcmp(ns_self, ns_target, (size_t)a) != 0))
+        mp_error("attach: process %d runs in another mount namespace (a container?) where %s "
+                 "does not exist; install memprof at the same path inside it", (int)pid, shim);
+    else
+        mp_error("attach: process %d cannot open %s", (int)pid, shim);
+    return -1;
+}
+
+static int check_target(pid_t pid, const char *shim)
+{
+    static char maps[1 << 20];
+    char status[4096];
+    if (read_proc(pid, "status", status, sizeof(status)) <= 0) {
+        mp_error("attach: no process %d", (int)pid);
+        return -1;
+    }
+    if (check_state(pid, status) < 0 || check_ptrace(pid, status) < 0)
+        return -1;
+    if (read_proc(pid, "maps", maps, sizeof(maps)) <= 0) {
+        mp_error("attach: cannot read the memory map of process %d: %s", (int)pid, strerror(errno));
+        return -1;
+    }
+    if (check_dynamic(pid, maps) < 0 || check_not_profiled(pid, maps, shim) < 0)
+        return -1;
+    return check_visible(pid, shim);
+}
+
+/* ---- injection and its verdict ---- */
+
+/* "sample=N;interval=S;locks=0|1;out=DIR", what memprof_attach parses. */
+static int build_config(const attach_opts *o, char *out, size_t cap)
+{
+    char dir[PATH_MAX];
+    uint64_t sample = 524288, interval = 60;
+    if (o->sample)
+        mp_rep_parse_u64(o->sample, &sample, 1);
+    if (o->interval)
+        mp_parse_u64(o->interval, &interval);
+    const char *d = o->out_dir ? o->out_dir : ".";
+    if (d[0] == '/')
+        snprintf(dir, sizeof(dir), "%s", d);
+    else if (getcwd(dir, sizeof(dir) - 2))
+        snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", d);
+    else {
+        mp_error("attach: cannot resolve -o %s: %s", d, strerror(errno));
+        return -1;
+    }
+    int n = snprintf(out, cap, "sample=%llu;interval=%llu;locks=%d;out=%s",
+                     (unsigned long long)sample, (unsigned long long)interval, !o->no_locks, dir);
+    if (n < 0 || (size_t)n >= cap || strlen(dir) >= 4000) {
+        mp_error("attach: the output directory path is too long");
+        return -1;
+    }
+    return 0;
+}
+
+static void explain(pid_t pid, const char *shim, const char *r)
+{
+    int code = -1;
+    if (strcmp(r, "fail nogdb") == 0)
+        mp_error("attach: gdb not found on PATH; memprof attach needs it (Debian package gdb)");
+    else if (strcmp(r, "fail busy") == 0 || strcmp(r, "fail timeout waiting") == 0)
+        mp_error("attach: process %d reached no safe point within %d s (no thread idle in a system "
+                 "call or entering malloc); nothing was changed, try again", (int)pid, SAFE_POINT_WAIT_S);
+    else if (strncmp(r, "fail timeout", 12) == 0)
+        mp_error("attach: gdb did not finish (%s); it was stopped and process %d resumed", r + 13, (int)pid);
+    else if (strncmp(r, "fail dlopen ", 12) == 0)
+        mp_error("attach: process %d could not load %s: %s", (int)pid, shim, r + 12);
+    else if (sscanf(r, "fail code %d", &code) == 1)
+        mp_error("attach: process %d: %s", (int)pid,
+                 code == 1 ? "already profiled by memprof (preloaded or attached)"
+                 : code == 3 ? "the profiler could not reserve its memory; nothing was changed"
+                 : code == 5 ? "the profiler could not start its thread; nothing was changed"
+                             : "the profiler refused to start; nothing was changed");
+    else if (strncmp(r, "fail gdb ", 9) == 0)
+        mp_error("attach: gdb: %s", r + 9);
+    else
+        mp_error("attach: %s", r);
+}
+
+/* Profiling runs once the collector listens. */
+static int wait_for_socket(pid_t pid)
+{
+    char name[64], socks[1 << 16];
+    snprintf(name, sizeof(name), " @memprof.%d\n", (int)pid);
+    for (int waited = 0; waited < SOCKET_WAIT_MS; waited += 10) {
+        if (read_proc(pid, "net/unix", socks, sizeof(socks)) > 0 && strstr(socks, name))
+            return 0;
+        struct timespec ms10 = {0, 10000000};
+        nanosleep(&ms10, NULL);
+    }
+    return -1;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+    attach_opts o;
+    char shim[PATH_MAX], config[4200], result[4200];
+    if (parse_attach(argc, argv, &o) < 0)
+        return MP_EXIT_USAGE;
+    if (mp_find_shim(shim, "attach") < 0 || build_config(&o, config, sizeof(config)) < 0)
+        return MP_EXIT_USAGE;
+    if (check_target(o.pid, shim) < 0)
+        return MP_EXIT_USAGE;
+    if (mp_attach_inject(o.pid, shim, config, SAFE_POINT_WAIT_S, result, sizeof(result)) < 0) {
+        explain(o.pid, shim, result);
+        return MP_EXIT_USAGE;
+    }
+    if (wait_for_socket(o.pid) < 0) {
+        mp_error("attach: process %d loaded the profiler but its request socket did not appear",
+                 (int)o.pid);
+        return MP_EXIT_USAGE;
+    }
+    printf("attached to process %d; snapshots go to %s\n", (int)o.pid, strstr(config, "out=") + 4);
+    return MP_EXIT_OK;
+}
