@@ -94,6 +94,9 @@ void mp_json_frames(FILE *out, const mp_symstack *st);
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_enable(int argc, char **argv);
+int cmd_disable(int argc, char **argv);
 /* Absolute path of libmemprof.so (as `memprof run` finds it), or -1 with a
  * message naming cmd. */
 int mp_find_shim(char *out, const char *cmd);

@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #define RUN_USAGE "memprof run [-o DIR] [--sample BYTES] [--interval SECS] [--signal SIG] [--no-locks] -- PROG [ARGS]"
-#define SNAPSHOT_USAGE "memprof snapshot PID"
 #define SHIM_NAME "libmemprof.so"
 #define REPLY_TIMEOUT_MS 30000
 
@@ -433,12 +432,12 @@ static int parse_pid(int argc, char **argv, pid_t *pid)
 {
     uint64_t v;
     if (argc != 2) {
-        mp_error("snapshot: %s; usage: %s", argc < 2 ? "missing PID" : "too many arguments",
-                 SNAPSHOT_USAGE);
+        mp_error("%s: %s; usage: memprof %s PID", argv[0], argc < 2 ? "missing PID" : "too many arguments",
+                 argv[0]);
         return -1;
     }
     if (!mp_parse_u64(argv[1], &v) || v == 0 || v > INT_MAX) {
-        mp_error("snapshot: bad PID '%s'; usage: %s", argv[1], SNAPSHOT_USAGE);
+        mp_error("%s: bad PID '%s'; usage: memprof %s PID", argv[0], argv[1], argv[0]);
         return -1;
     }
     *pid = (pid_t)v;
@@ -458,11 +457,11 @@ static int check_peer(int fd, pid_t pid)
     return 0;
 }
 
-static int request(int fd, pid_t pid)
+static int request(int fd, pid_t pid, const char *word)
 {
-    static const char req[] = "snapshot\n";
-    char line[PATH_MAX + 256];
-    if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof(req) - 1)) {
+    char req[32], line[PATH_MAX + 256];
+    int len = snprintf(req, sizeof(req), "%s\n", word);
+    if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len) {
         mp_error("process %d: sending the request failed: %s", (int)pid, strerror(errno));
         return MP_EXIT_USAGE;
     }
@@ -472,18 +471,20 @@ static int request(int fd, pid_t pid)
                  : errno == ECONNRESET ? "it closed the connection" : strerror(errno));
         return MP_EXIT_USAGE;
     }
-    if (strncmp(line, "ok ", 3) == 0 && line[3]) {
-        printf("%s\n", line + 3);
+    if (strncmp(line, "ok", 2) == 0 && (line[2] == ' ' || !line[2])) {
+        if (line[2] && line[3])
+            printf("%s\n", line + 3);
         return MP_EXIT_OK;
     }
     if (strncmp(line, "error ", 6) == 0)
-        mp_error("process %d could not write a snapshot: %s", (int)pid, line + 6);
+        mp_error("process %d: %s: %s", (int)pid, word, line + 6);
     else
         mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);
     return MP_EXIT_USAGE;
 }
 
-int cmd_snapshot(int argc, char **argv)
+/* snapshot, detach, enable, disable: one word, one line back. */
+static int shim_command(int argc, char **argv)
 {
     pid_t pid;
     if (parse_pid(argc, argv, &pid) < 0)
@@ -500,7 +501,27 @@ int cmd_snapshot(int argc, char **argv)
             mp_error("process %d is not profiled by memprof", (int)pid);
         return MP_EXIT_USAGE;
     }
-    int rc = check_peer(fd, pid) < 0 ? MP_EXIT_USAGE : request(fd, pid);
+    int rc = check_peer(fd, pid) < 0 ? MP_EXIT_USAGE : request(fd, pid, argv[0]);
     close(fd);
     return rc;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+    return shim_command(argc, argv);
+}
+
+int cmd_detach(int argc, char **argv)
+{
+    return shim_command(argc, argv);
+}
+
+int cmd_enable(int argc, char **argv)
+{
+    return shim_command(argc, argv);
+}
+
+int cmd_disable(int argc, char **argv)
+{
+    return shim_command(argc, argv);
 }

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"run", cmd_run},         {"snapshot", cmd_snapshot}, {"report", cmd_report},
     {"diff", cmd_diff},       {"locks", cmd_locks},       {"flame", cmd_flame},
     {"folded", cmd_folded},   {"pprof", cmd_pprof},       {"attach", cmd_attach},
+    {"detach", cmd_detach},   {"enable", cmd_enable},     {"disable", cmd_disable},
 };
 
 static const char usage_text[] =
@@ -29,6 +30,9 @@ static const char usage_text[] =
     "  snapshot PID                      ask a running profiled process for a snapshot now\n"
     "  attach PID [-o DIR] [--sample BYTES] [--interval SECS] [--no-locks]\n"
     "                                    profile a running process started without memprof\n"
+    "  detach PID                        a last snapshot, then stop profiling an attached process\n"
+    "  enable PID, disable PID           switch a dormant (MEMPROF_START=off) or attached\n"
+    "                                    process between recording and dormant\n"
     "\n"
     "Analyse snapshot files (*.mprof):\n"
     "  report FILE [--top N] [--json]    live heap ranked by allocation site\n"

@@ -1,0 +1,98 @@
+# _attach_lib.sh - helpers for tests/e2e/attach_*.sh, sourced after
+# common.sh (not a test itself: the leading _ keeps it out of ctest).
+#
+# The targets are started WITHOUT the shim; `memprof attach` loads it.
+#
+#   tgt_start NAME CMD [ARGS...]  start CMD in the background, stdin from a
+#                                 FIFO we hold open (tgt_send writes to it),
+#                                 output to $WORK/NAME.out/.err; sets
+#                                 TGT_PID (the program itself) and TGT_FD
+#   tgt_send LINE                 one command line to the target
+#   tgt_wait_line NAME REGEX [S]  wait (S seconds, default 30) until NAME.out
+#                                 has a line matching REGEX
+#   tgt_finish                    end of input, wait; the exit status in TGT_RC
+#   plain_run NAME CMDS CMD...    run CMD plainly with the lines CMDS on stdin
+#   threads PID                   the number of threads of PID
+#   mapped PID                    whether libmemprof.so is mapped in PID
+
+TGT_PID=
+TGT_FD=
+trap '[[ -n $TGT_PID ]] && kill -9 "$TGT_PID" 2>/dev/null; true' EXIT
+
+tgt_start() {
+    local name=$1
+    shift
+    rm -f "$WORK/$name.in"
+    mkfifo "$WORK/$name.in"
+    (exec "$@" <"$WORK/$name.in" >"$WORK/$name.out" 2>"$WORK/$name.err") &
+    TGT_PID=$!
+    exec {TGT_FD}>"$WORK/$name.in"
+}
+
+tgt_send() {
+    echo "$1" >&"$TGT_FD"
+}
+
+tgt_wait_line() {
+    local name=$1 re=$2 secs=${3:-30} i
+    for ((i = 0; i < secs * 50; i++)); do
+        grep -qE "$re" "$WORK/$name.out" 2>/dev/null && return 0
+        kill -0 "$TGT_PID" 2>/dev/null || fail "$name: the target died waiting for /$re/: $(cat "$WORK/$name.err")"
+        sleep 0.02
+    done
+    fail "$name: no line /$re/ within ${secs}s; output: $(tail -3 "$WORK/$name.out")"
+}
+
+tgt_finish() {
+    TGT_RC=0
+    exec {TGT_FD}>&-
+    wait "$TGT_PID" || TGT_RC=$?
+    TGT_PID=
+}
+
+plain_run() {
+    local name=$1 cmds=$2 rc=0
+    shift 2
+    printf '%s\n' "$cmds" | timeout -k 5 60 "$@" >"$WORK/$name.plain.out" 2>"$WORK/$name.plain.err" || rc=$?
+    echo "$rc"
+}
+
+threads() {
+    awk '/^Threads:/ {print $2}' "/proc/$1/status"
+}
+
+mapped() {
+    grep -q 'libmemprof\.so' "/proc/$1/maps"
+}
+
+# attach_ok PID [OPTIONS...]: memprof attach must succeed (status 0, its
+# one line on stdout, nothing on stderr).
+attach_ok() {
+    local pid=$1 rc=0
+    shift
+    timeout -k 5 90 "$MEMPROF_BIN" attach "$pid" "$@" >"$WORK/attach.out" 2>"$WORK/attach.err" || rc=$?
+    [[ $rc -eq 0 ]] || fail "memprof attach $pid exited $rc: $(cat "$WORK/attach.err")"
+    grep -q "^attached to process $pid" "$WORK/attach.out" || fail "memprof attach printed: $(cat "$WORK/attach.out")"
+    [[ ! -s $WORK/attach.err ]] || fail "memprof attach warned: $(cat "$WORK/attach.err")"
+}
+
+# detach_ok PID: memprof detach must succeed and name the last snapshot.
+detach_ok() {
+    local rc=0
+    timeout -k 5 60 "$MEMPROF_BIN" detach "$1" >"$WORK/detach.out" 2>"$WORK/detach.err" || rc=$?
+    [[ $rc -eq 0 ]] || fail "memprof detach $1 exited $rc: $(cat "$WORK/detach.err")"
+    [[ -f $(cat "$WORK/detach.out") ]] || fail "memprof detach printed no snapshot path: $(cat "$WORK/detach.out")"
+}
+
+# snap PID: memprof snapshot, prints the file.
+snap() {
+    local f
+    f=$(timeout -k 5 60 "$MEMPROF_BIN" snapshot "$1") || fail "memprof snapshot $1 failed"
+    [[ -f $f ]] || fail "memprof snapshot printed '$f'"
+    echo "$f"
+}
+
+# Whether the request socket of PID is listening.
+has_socket() {
+    grep -q " @memprof\.$1\$" "/proc/$1/net/unix"
+}
