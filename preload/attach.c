@@ -377,7 +377,8 @@ static void *at_dlopen(const char *file, int mode)
         return real(file, mode);
     void *h = real(file, mode);
     int err = errno;
-    mp_attach_rescan();
+    if (h)
+        at_scan(at_patch_slot);
     errno = err;
     return h;
 }

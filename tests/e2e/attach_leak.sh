@@ -11,7 +11,8 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/_attach_lib.sh"
 
 prog=$TEST_PROGS/attach_target
-cmds=$'leak\nchurn\nchurn\nchurn\nchurn\nchurn\nquit'
+plugin=$TEST_PROGS/libplugin.so
+cmds=$'leak\nplugin '"$plugin"$'\nchurn\nchurn\nchurn\nchurn\nchurn\nquit'
 rc=$(plain_run leak "$cmds" "$prog" cmd)
 [[ $rc -eq 0 ]] || fail "plain run exited $rc"
 
@@ -45,6 +46,16 @@ for s in r["sites"]:
     assert "tp_baseline" not in names, names
 PY
 "$MEMPROF_BIN" report "$new" | head -1 | grep -q 'after attach' || fail "the report header does not say attached"
+
+# A library dlopen'd after the attach is patched as it loads.
+tgt_send "plugin $plugin"
+tgt_wait_line leak '^PLUGIN '
+newer=$(snap "$TGT_PID")
+"$MEMPROF_BIN" diff "$new" "$newer" --json --top 0 >"$WORK/plugin.json" || fail "memprof diff exited $?"
+pbytes=$(sed -n 's/^PLUGIN bytes=\([0-9]*\).*/\1/p' "$WORK/leak.out")
+pcount=$(sed -n 's/^PLUGIN .*count=\([0-9]*\).*/\1/p' "$WORK/leak.out")
+jsoncheck leak "$WORK/plugin.json" --culprit leak_in_plugin --file libplugin.c --tol 0.25 \
+    --bytes "$pbytes" --count "$pcount" || fail "the leak in the library loaded after the attach is not ranked first"
 
 detach_ok "$TGT_PID"
 last=$(cat "$WORK/detach.out")

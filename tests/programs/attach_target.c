@@ -9,6 +9,8 @@
  *       line on stdin:
  *         leak    leaks TP_LEAK_BYTES in leak_after_attach, prints its LEAK line
  *         churn   allocates and frees 32 MiB, prints CHURNED <n>
+ *         plugin PATH  dlopens PATH (libplugin.so), leaks TP_LEAK_BYTES in
+ *                 its leak_in_plugin, prints PLUGIN bytes=<N> count=<M>
  *         quit    (or end of input) prints DONE and exits 0
  *
  *   attach_target busy SECONDS
@@ -20,6 +22,7 @@
  */
 #include "testprog.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +45,21 @@ TP_CULPRIT static void leak_after_attach(void)
     }
 }
 
+/* A library loaded after the attach: its calls must be seen too. */
+static void leak_in_plugin_of(const char *path)
+{
+    static tp_tally t;
+    void *h = dlopen(path, RTLD_NOW);
+    void (*leak)(tp_tally *, size_t) = h ? (void (*)(tp_tally *, size_t))dlsym(h, "leak_in_plugin") : NULL;
+    if (!leak) {
+        printf("PLUGIN error %s\n", dlerror());
+        return;
+    }
+    leak(&t, TP_LEAK_BYTES);
+    printf("PLUGIN bytes=%zu count=%zu\n", t.bytes, t.count);
+    fflush(stdout);
+}
+
 static int run_commands(void)
 {
     char line[64];
@@ -57,6 +75,9 @@ static int run_commands(void)
             churn(32 * MiB, (uint64_t)++churns);
             printf("CHURNED %d\n", churns);
             fflush(stdout);
+        } else if (strncmp(line, "plugin ", 7) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            leak_in_plugin_of(line + 7);
         } else if (strncmp(line, "quit", 4) == 0) {
             break;
         }
