@@ -96,3 +96,31 @@ snap() {
 has_socket() {
     grep -q " @memprof\.$1\$" "/proc/$1/net/unix"
 }
+
+# prot_sizes PID OUT: bytes mapped per (file, permissions) of PID, for the
+# files mapped now, one "path perms bytes" line each, sorted. An attach must
+# leave these unchanged for every file mapped before it (RELRO pages back to
+# read-only, no page left writable), apart from libmemprof.so's own.
+prot_sizes() {
+    python3 - "$1" >"$2" <<'PY'
+import sys
+sizes = {}
+for line in open("/proc/%s/maps" % sys.argv[1]):
+    f = line.split()
+    if len(f) < 6 or not f[5].startswith("/"):
+        continue
+    lo, hi = (int(x, 16) for x in f[0].split("-"))
+    sizes[(f[5], f[1])] = sizes.get((f[5], f[1]), 0) + hi - lo
+for (path, perms), n in sorted(sizes.items()):
+    print(path, perms, n)
+PY
+}
+
+# same_prot BEFORE AFTER WHAT: the files of BEFORE have the same protection
+# in AFTER.
+same_prot() {
+    local paths
+    paths=$(awk '{print $1}' "$1" | sort -u)
+    grep -F -f <(echo "$paths") "$2" >"$2.common" || true
+    cmp -s "$1" "$2.common" || { diff "$1" "$2.common" >&2; fail "page protections changed $3"; }
+}

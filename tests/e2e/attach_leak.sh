@@ -21,7 +21,10 @@ tgt_start leak "$prog" cmd
 tgt_wait_line leak '^READY$'
 [[ $(threads "$TGT_PID") -eq 1 ]] || fail "the target should be single-threaded before the attach"
 ! mapped "$TGT_PID" || fail "libmemprof.so is mapped before the attach"
+prot_sizes "$TGT_PID" "$WORK/prot.before"
 attach_ok "$TGT_PID" -o "$snaps" --interval 0
+prot_sizes "$TGT_PID" "$WORK/prot.attached"
+same_prot "$WORK/prot.before" "$WORK/prot.attached" "by the attach (RELRO left writable?)"
 has_socket "$TGT_PID" || fail "no request socket after the attach"
 old=$(snap "$TGT_PID")
 tgt_send leak
@@ -60,6 +63,8 @@ jsoncheck leak "$WORK/plugin.json" --culprit leak_in_plugin --file libplugin.c -
 detach_ok "$TGT_PID"
 last=$(cat "$WORK/detach.out")
 ! has_socket "$TGT_PID" || fail "the request socket is still there after detach"
+prot_sizes "$TGT_PID" "$WORK/prot.detached"
+same_prot "$WORK/prot.before" "$WORK/prot.detached" "by the detach"
 for i in $(seq 1 50); do [[ $(threads "$TGT_PID") -eq 1 ]] && break; sleep 0.02; done
 [[ $(threads "$TGT_PID") -eq 1 ]] || fail "the shim's thread is still there after detach"
 n_before=$(snapshots "$snaps" | wc -l)
