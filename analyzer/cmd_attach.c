@@ -210,12 +210,28 @@ static int check_dynamic(pid_t pid, const char *maps)
     return 0;
 }
 
+/* Whether the shim's collector in pid listens: a line of its network
+ * namespace's unix socket table ends in " @memprof.PID". */
+static bool shim_listens(pid_t pid)
+{
+    char path[64], name[64], line[4096];
+    snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
+    int n = snprintf(name, sizeof(name), " @memprof.%d\n", (int)pid);
+    FILE *f = fopen(path, "re");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        size_t len = strlen(line);
+        found = len >= (size_t)n && strcmp(line + len - (size_t)n, name) == 0;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
 /* Preloaded, attached or dormant: its collector listens on @memprof.PID. */
 static int check_not_profiled(pid_t pid, const char *maps, const char *shim)
 {
-    char name[64], unix_socks[1 << 16];
-    snprintf(name, sizeof(name), " @memprof.%d\n", (int)pid);
-    if (read_proc(pid, "net/unix", unix_socks, sizeof(unix_socks)) > 0 && strstr(unix_socks, name)) {
+    if (shim_listens(pid)) {
         mp_error("attach: process %d is already profiled by memprof (preloaded or attached); "
                  "use memprof snapshot, or memprof detach first", (int)pid);
         return -1;
@@ -329,10 +345,8 @@ static void explain(pid_t pid, const char *shim, const char *r)
 /* Profiling runs once the collector listens. */
 static int wait_for_socket(pid_t pid)
 {
-    char name[64], socks[1 << 16];
-    snprintf(name, sizeof(name), " @memprof.%d\n", (int)pid);
     for (int waited = 0; waited < SOCKET_WAIT_MS; waited += 10) {
-        if (read_proc(pid, "net/unix", socks, sizeof(socks)) > 0 && strstr(socks, name))
+        if (shim_listens(pid))
             return 0;
         struct timespec ms10 = {0, 10000000};
         nanosleep(&ms10, NULL);

@@ -337,7 +337,9 @@ static void at_scan(at_visit_fn visit)
     mp_guard++;
     mp_spin_lock(&at_lock);
     at_scanned_gen = atomic_load(&mp_module_generation);
-    dl_iterate_phdr(at_each_object, (void *)visit);
+    /* A dlopen that began before a detach must not patch after it. */
+    if (visit != at_patch_slot || mp_attach_active())
+        dl_iterate_phdr(at_each_object, (void *)visit);
     mp_spin_unlock(&at_lock);
     mp_guard--;
 }
@@ -486,14 +488,17 @@ static void at_name_program(void)
             *c = '_';
 }
 
-/* Everything from a previous attach is forgotten: counting restarts now. */
+/* What a previous attach recorded is forgotten: counting restarts now.
+ * Not the application side's lock table, which other threads' hold
+ * records point into (a lock contended then keeps its entry, and its
+ * acquisition counts go on from there). */
 static void at_reset_for_reattach(void)
 {
     mp_collector_drain_now();
     mp_stats_reset();
     mp_addrset_clear();
     mp_aggregates_reset();
-    mp_locks_after_fork_child();
+    mp_locks_reset_aggregates();
 }
 
 /* Result codes, read by `memprof attach` (cmd_attach.c). */
@@ -517,8 +522,10 @@ static int at_start(const char *config)
     if (!at_patches || mp_stacktab_init() != 0 || mp_addrset_init() != 0)
         return AT_NO_MEMORY;
     bool again = atomic_load(&at_ever);
-    if (again)
+    if (again) {
+        mp_collector_stop();   /* the previous collector is gone, socket and all */
         at_reset_for_reattach();
+    }
     mp_pid = getpid();
     at_time_ns = mp_realtime_ns();
     mp_modules_refresh();

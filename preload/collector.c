@@ -143,6 +143,10 @@ static void serve_detach(char *reply, size_t cap)
         snprintf(reply, cap, "ok (no last snapshot: cannot write in %s)\n", mp_cfg.out_dir);
     atomic_store(&detached, 1);
     atomic_store(&stop_requested, 1);
+    /* Gone before the reply: whoever reads it may attach again at once. */
+    if (is_our_socket(listen_fd))
+        close(listen_fd);
+    listen_fd = -1;
 }
 
 /* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */

@@ -318,7 +318,8 @@ size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites)
     return la_locks.n;
 }
 
-void mp_locks_after_fork_child(void)
+/* The collector's side only: what it aggregated is forgotten. */
+void mp_locks_reset_aggregates(void)
 {
     la_store_free(&la_locks);
     la_store_free(&la_sites);
@@ -326,5 +327,10 @@ void mp_locks_after_fork_child(void)
     mp_pages_free(la_pendings, LA_MATCH_SIZE * sizeof(la_pending));
     la_releases = NULL;
     la_pendings = NULL;
+}
+
+void mp_locks_after_fork_child(void)
+{
+    mp_locks_reset_aggregates();
     lk_app_after_fork_child();
 }

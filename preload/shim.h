@@ -370,6 +370,9 @@ void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */
 /* Snapshot support: fills arrays allocated with mp_pages; returns counts. */
 size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites) MP_HIDDEN;
 void mp_locks_after_fork_child(void) MP_HIDDEN;
+/* Forgets the collector's lock aggregates, not the application side's
+ * table (other threads hold pointers into it): a re-attach. */
+void mp_locks_reset_aggregates(void) MP_HIDDEN;
 /* The exiting thread's contention not yet sent (lock_hooks.c). */
 void lk_flush_pending(void) MP_HIDDEN;
 

@@ -14,7 +14,7 @@ rc=$(plain_run busy "" "$prog" busy 1)   # the output does not depend on the tim
 [[ $rc -eq 0 ]] || fail "plain run exited $rc"
 
 snaps=$WORK/snaps
-tgt_start busy "$prog" busy 12
+tgt_start busy "$prog" busy 60 "$WORK/busy.stop"
 sleep 0.5
 t0=$(date +%s.%N)
 attach_ok "$TGT_PID" -o "$snaps" --interval 0
@@ -40,6 +40,8 @@ jsoncheck_attached() {
 }
 jsoncheck_attached "$WORK/report.json" || fail "the snapshot does not say attached"
 detach_ok "$TGT_PID"
+sleep 0.5   # the threads run on unprofiled for a while
+touch "$WORK/busy.stop"
 tgt_finish
 [[ $TGT_RC -eq 0 ]] || fail "the target exited $TGT_RC"
 cmp -s "$WORK/busy.plain.out" "$WORK/busy.out" || fail "output differs: $(cat "$WORK/busy.out")"

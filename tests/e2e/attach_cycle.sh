@@ -41,7 +41,7 @@ n=$(snapshots "$snaps" | wc -l)
 
 rc=$(plain_run busyc '' "$prog" busy 0.5)
 [[ $rc -eq 0 ]] || fail "plain busy run exited $rc"
-tgt_start busyc "$prog" busy 25
+tgt_start busyc "$prog" busy 60 "$WORK/busyc.stop"
 sleep 0.3
 for i in 1 2 3 4 5; do
     attach_ok "$TGT_PID" -o "$WORK/busy.snaps" --interval 0
@@ -49,6 +49,7 @@ for i in 1 2 3 4 5; do
     detach_ok "$TGT_PID"
     ! has_socket "$TGT_PID" || fail "busy cycle $i: socket left after detach"
 done
+touch "$WORK/busyc.stop"
 tgt_finish
 [[ $TGT_RC -eq 0 ]] || fail "the busy target exited $TGT_RC"
 cmp -s "$WORK/busyc.plain.out" "$WORK/busyc.out" || fail "busy target: output differs"

@@ -13,10 +13,11 @@
  *                 its leak_in_plugin, prints PLUGIN bytes=<N> count=<M>
  *         quit    (or end of input) prints DONE and exits 0
  *
- *   attach_target busy SECONDS
+ *   attach_target busy SECONDS [STOPFILE]
  *       Four threads, each in a loop of malloc/free churn (busy_churn) and
  *       a critical section on one shared mutex (busy_locked); main joins
- *       them after SECONDS and prints DONE and the number of threads.
+ *       them after SECONDS (or once STOPFILE exists) and prints DONE and
+ *       the number of threads.
  *       No thread ever idles in a system call: the attach has to take
  *       the malloc-entry safe point.
  */
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BUSY_THREADS 4
 
@@ -120,7 +122,7 @@ static void *busy_thread(void *arg)
     return NULL;
 }
 
-static int run_busy(double seconds)
+static int run_busy(double seconds, const char *stopfile)
 {
     pthread_t t[BUSY_THREADS];
     for (int i = 0; i < BUSY_THREADS; i++)
@@ -128,10 +130,14 @@ static int run_busy(double seconds)
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t rng = 99;
-    do {   /* main churns too: no thread of ours sleeps */
+    for (unsigned i = 1;; i++) {   /* main churns too: no thread of ours sleeps */
         busy_churn(&rng);
         clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 < seconds);
+        if ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= seconds)
+            break;
+        if (stopfile && i % 256 == 0 && access(stopfile, F_OK) == 0)
+            break;
+    }
     busy_stop = 1;
     for (int i = 0; i < BUSY_THREADS; i++)
         pthread_join(t[i], NULL);
@@ -144,7 +150,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "cmd") == 0)
         return run_commands();
     if (argc >= 3 && strcmp(argv[1], "busy") == 0)
-        return run_busy(atof(argv[2]));
+        return run_busy(atof(argv[2]), argc > 3 ? argv[3] : NULL);
     fprintf(stderr, "usage: attach_target cmd | attach_target busy SECONDS\n");
     return 2;
 }
