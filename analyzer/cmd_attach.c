@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@
 #include <unistd.h>
 
 #define ATTACH_USAGE "memprof attach PID [-o DIR] [--sample BYTES] [--interval SECS] [--no-locks]"
-#define SAFE_POINT_WAIT_S 10
+#define SAFE_POINT_WAIT_S 10   /* MEMPROF_ATTACH_WAIT overrides it (1..3600) */
 #define SOCKET_WAIT_MS 5000
 
 typedef struct attach_opts {
@@ -318,14 +319,23 @@ static int build_config(const attach_opts *o, char *out, size_t cap)
     return 0;
 }
 
+static unsigned safe_point_wait(void)
+{
+    uint64_t v;
+    const char *e = getenv("MEMPROF_ATTACH_WAIT");
+    return e && mp_parse_u64(e, &v) && v >= 1 && v <= 3600 ? (unsigned)v : SAFE_POINT_WAIT_S;
+}
+
 static void explain(pid_t pid, const char *shim, const char *r)
 {
     int code = -1;
-    if (strcmp(r, "fail nogdb") == 0)
+    if (strcmp(r, "fail exited") == 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+        mp_error("attach: process %d exited during the attach", (int)pid);
+    else if (strcmp(r, "fail nogdb") == 0)
         mp_error("attach: gdb not found on PATH; memprof attach needs it (Debian package gdb)");
     else if (strcmp(r, "fail busy") == 0 || strcmp(r, "fail timeout waiting") == 0)
         mp_error("attach: process %d reached no safe point within %d s (no thread idle in a system "
-                 "call or entering malloc); nothing was changed, try again", (int)pid, SAFE_POINT_WAIT_S);
+                 "call or entering malloc); nothing was changed, try again", (int)pid, safe_point_wait());
     else if (strncmp(r, "fail timeout", 12) == 0)
         mp_error("attach: gdb did not finish (%s); it was stopped and process %d resumed", r + 13, (int)pid);
     else if (strncmp(r, "fail dlopen ", 12) == 0)
@@ -364,7 +374,7 @@ int cmd_attach(int argc, char **argv)
         return MP_EXIT_USAGE;
     if (check_target(o.pid, shim) < 0)
         return MP_EXIT_USAGE;
-    if (mp_attach_inject(o.pid, shim, config, SAFE_POINT_WAIT_S, result, sizeof(result)) < 0) {
+    if (mp_attach_inject(o.pid, shim, config, safe_point_wait(), result, sizeof(result)) < 0) {
         explain(o.pid, shim, result);
         return MP_EXIT_USAGE;
     }
