@@ -5,8 +5,10 @@
  * Data flow: reader.c loads and validates a file into an mp_snapshot (all
  * pointers point into one buffer, every count already checked against its
  * section); symbolize.c turns a stack's raw addresses into mp_frame arrays
- * (inlined frames expanded, allocator and shim frames dropped); each command
- * (report.c, diff.c, locks.c, flame.c, folded.c, pprof.c) works on those.
+ * (inlined frames expanded, allocator and shim frames dropped); sites.c,
+ * locktab.c and stacktree.c merge those into sites, locks and call trees;
+ * each command (cmd_*.c, see cmd.h and main.c's map of the layers) shows
+ * them.
  */
 #ifndef MEMPROF_ANALYZER_H
 #define MEMPROF_ANALYZER_H
@@ -24,21 +26,13 @@ typedef struct mp_snapshot {
     char *path;
     uint8_t *data;           /* whole file */
     size_t size;
-    const mp_meta *meta;
-    const char *strings;
-    size_t strings_size;
-    const mp_module *modules;
-    size_t n_modules;
-    const mp_stack *stacks;
-    size_t n_stacks;
-    const uint64_t *frames;
-    size_t n_frames;
-    const mp_heap_site *heap;
-    size_t n_heap;
-    const mp_lock *locks;
-    size_t n_locks;
-    const mp_lock_site *lock_sites;
-    size_t n_lock_sites;
+    /* Every known section, pointing into data (memprof_format.h's
+     * MP_SECTIONS: meta, strings/n_strings, modules/n_modules, stacks,
+     * frames, heap, locks, lock_sites). An optional section the file does
+     * not have is NULL with count 0. */
+    struct {
+        MP_SECTIONS(MP_SECTION_FIELD)
+    };
 } mp_snapshot;
 
 /*
@@ -90,22 +84,16 @@ const mp_symstack *mp_symbolize_stack(mp_symbolizer *sym, const mp_snapshot *sna
 void mp_json_string(FILE *out, const char *s);
 void mp_json_frames(FILE *out, const mp_symstack *st);
 
-/* Commands: argv[0] is the command name. Each returns an exit status. */
+/* launcher.c's commands: argv[0] is the command name; each returns an exit
+ * status. The analysis commands take parsed options instead: see cmd.h. */
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
-int cmd_attach(int argc, char **argv);
-int cmd_detach(int argc, char **argv);
+int cmd_attach(int argc, char **argv);    /* cmd_attach.c */
+int cmd_detach(int argc, char **argv);    /* cmd_snapshot.c, as the next two */
 int cmd_enable(int argc, char **argv);
 int cmd_disable(int argc, char **argv);
-/* Absolute path of libmemprof.so (as `memprof run` finds it), or -1 with a
- * message naming cmd. */
-int mp_find_shim(char *out, const char *cmd);
-int cmd_report(int argc, char **argv);
-int cmd_diff(int argc, char **argv);
-int cmd_locks(int argc, char **argv);
-int cmd_flame(int argc, char **argv);
-int cmd_folded(int argc, char **argv);
-int cmd_pprof(int argc, char **argv);
+
+/* What `run` shares with `attach`: cmd_run.h. */
 
 /* Prints "memprof: ..." to stderr. */
 void mp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -14,8 +14,10 @@
  */
 #include "analyzer.h"
 #include "attach.h"
-#include "sites.h"
+#include "cmd_run.h"
 #include "util.h"
+
+#include "memprof_protocol.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -36,34 +38,21 @@
 
 typedef struct attach_opts {
     pid_t pid;
-    const char *out_dir, *sample, *interval;
-    int no_locks;
+    mp_settings set;
 } attach_opts;
 
-static int bad_value(const char *opt, const char *val)
+/* The settings `attach` takes: run's, without the signal (a handler is
+ * not something to install in a running program). */
+static bool attach_setting(unsigned id)
 {
-    uint64_t n;
-    if (!val)
-        mp_error("attach: %s needs a value; usage: %s", opt, ATTACH_USAGE);
-    else if (strcmp(opt, "--sample") == 0 && (mp_rep_parse_u64(val, &n, 1) < 0 || n == 0))
-        mp_error("attach: bad --sample '%s' (want bytes >= 1, e.g. 524288 or 512K)", val);
-    else if (strcmp(opt, "--interval") == 0 && (!mp_parse_u64(val, &n) || n > 365ull * 86400))
-        mp_error("attach: bad --interval '%s' (want whole seconds, 0 = none)", val);
-    else
-        return 0;
-    return -1;
+    return id == MP_OPT_OUT || id == MP_OPT_SAMPLE || id == MP_OPT_INTERVAL || id == MP_OPT_LOCKS;
 }
 
 static int parse_attach(int argc, char **argv, attach_opts *o)
 {
-    static const char *const names[] = {"-o", "--sample", "--interval"};
     const char *pid_arg = NULL;
     memset(o, 0, sizeof(*o));
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--no-locks") == 0) {
-            o->no_locks = 1;
-            continue;
-        }
         if (argv[i][0] != '-') {
             if (pid_arg) {
                 mp_error("attach: more than one PID; usage: %s", ATTACH_USAGE);
@@ -72,17 +61,16 @@ static int parse_attach(int argc, char **argv, attach_opts *o)
             pid_arg = argv[i];
             continue;
         }
-        const char **slot[] = {&o->out_dir, &o->sample, &o->interval};
-        size_t k;
-        for (k = 0; k < 3; k++)
-            if (mp_rep_opt_value(argc, argv, &i, names[k], slot[k]))
-                break;
-        if (k == 3) {
+        int r = mp_settings_flag("attach", ATTACH_USAGE, argc, argv, &i, &o->set);
+        if (r < 0)
+            return -1;
+        bool ok = r > 0;
+        for (unsigned id = 0; ok && id < MP_OPT_COUNT; id++)
+            ok = attach_setting(id) || !o->set.text[id];
+        if (!ok) {
             mp_error("attach: unknown option '%s'; usage: %s", argv[i], ATTACH_USAGE);
             return -1;
         }
-        if (bad_value(names[k], *slot[k]) < 0)
-            return -1;
     }
     uint64_t v;
     if (!pid_arg || !mp_parse_u64(pid_arg, &v) || v == 0 || v > INT_MAX) {
@@ -292,29 +280,31 @@ static int check_target(pid_t pid, const char *shim)
 
 /* ---- injection and its verdict ---- */
 
-/* "sample=N;interval=S;locks=0|1;out=DIR", what memprof_attach parses. */
-static int build_config(const attach_opts *o, char *out, size_t cap)
+/* What memprof_attach parses (preload/config.c): MEMPROF_<NAME>=<value>
+ * lines, the output directory always given and absolute. */
+static int build_config(const attach_opts *o, char *out, size_t cap, const char **dir)
 {
-    char dir[PATH_MAX];
-    uint64_t sample = 524288, interval = 60;
-    if (o->sample)
-        mp_rep_parse_u64(o->sample, &sample, 1);
-    if (o->interval)
-        mp_parse_u64(o->interval, &interval);
-    const char *d = o->out_dir ? o->out_dir : ".";
-    if (d[0] == '/')
-        snprintf(dir, sizeof(dir), "%s", d);
-    else if (getcwd(dir, sizeof(dir) - 2))
-        snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", d);
-    else {
-        mp_error("attach: cannot resolve -o %s: %s", d, strerror(errno));
-        return -1;
-    }
-    int n = snprintf(out, cap, "sample=%llu;interval=%llu;locks=%d;out=%s",
-                     (unsigned long long)sample, (unsigned long long)interval, !o->no_locks, dir);
-    if (n < 0 || (size_t)n >= cap || strlen(dir) >= 4000) {
-        mp_error("attach: the output directory path is too long");
-        return -1;
+    mp_settings set = o->set;
+    char value[PATH_MAX + 32];
+    size_t n = 0;
+    if (!set.text[MP_OPT_OUT])
+        set.text[MP_OPT_OUT] = ".";
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        if (!set.text[id])
+            continue;
+        mp_settings_text(&set, id, value, sizeof(value));
+        if (id == MP_OPT_OUT && value[0] != '/') {
+            mp_error("attach: cannot resolve -o %s: %s", set.text[id], strerror(errno));
+            return -1;
+        }
+        int w = snprintf(out + n, cap - n, "%s=%s\n", mp_opt_at(id)->env, value);
+        if (w < 0 || (size_t)w >= cap - n || strlen(value) >= 4000) {
+            mp_error("attach: the value of %s is too long", mp_opt_at(id)->flag);
+            return -1;
+        }
+        if (id == MP_OPT_OUT)
+            *dir = out + n + strlen(mp_opt_at(id)->env) + 1;
+        n += (size_t)w;
     }
     return 0;
 }
@@ -342,10 +332,12 @@ static void explain(pid_t pid, const char *shim, const char *r)
         mp_error("attach: process %d could not load %s: %s", (int)pid, shim, r + 12);
     else if (sscanf(r, "fail code %d", &code) == 1)
         mp_error("attach: process %d: %s", (int)pid,
-                 code == 1 ? "already profiled by memprof (preloaded or attached)"
-                 : code == 3 ? "the profiler could not reserve its memory; nothing was changed"
-                 : code == 5 ? "the profiler could not start its thread; nothing was changed"
-                             : "the profiler refused to start; nothing was changed");
+                 code == MP_ATTACH_ALREADY ? "already profiled by memprof (preloaded or attached)"
+                 : code == MP_ATTACH_NO_MEMORY ? "the profiler could not reserve its memory; nothing was changed"
+                 : code == MP_ATTACH_NO_THREAD ? "the profiler could not start its thread; nothing was changed"
+                 : code == MP_ATTACH_NO_SYMBOLS ? "no malloc or free found in it; nothing was changed"
+                 : code == MP_ATTACH_BUSY ? "another attach is under way"
+                                          : "the profiler refused its configuration; nothing was changed");
     else if (strncmp(r, "fail gdb ", 9) == 0)
         mp_error("attach: gdb: %s", r + 9);
     else
@@ -367,10 +359,11 @@ static int wait_for_socket(pid_t pid)
 int cmd_attach(int argc, char **argv)
 {
     attach_opts o;
-    char shim[PATH_MAX], config[4200], result[4200];
+    char shim[PATH_MAX], config[4400], result[4200];
+    const char *dir = "";
     if (parse_attach(argc, argv, &o) < 0)
         return MP_EXIT_USAGE;
-    if (mp_find_shim(shim, "attach") < 0 || build_config(&o, config, sizeof(config)) < 0)
+    if (mp_find_shim(shim, "attach") < 0 || build_config(&o, config, sizeof(config), &dir) < 0)
         return MP_EXIT_USAGE;
     if (check_target(o.pid, shim) < 0)
         return MP_EXIT_USAGE;
@@ -383,6 +376,6 @@ int cmd_attach(int argc, char **argv)
                  (int)o.pid);
         return MP_EXIT_USAGE;
     }
-    printf("attached to process %d; snapshots go to %s\n", (int)o.pid, strstr(config, "out=") + 4);
+    printf("attached to process %d; snapshots go to %.*s\n", (int)o.pid, (int)strcspn(dir, "\n"), dir);
     return MP_EXIT_OK;
 }

@@ -21,7 +21,7 @@
 #include "util.h"
 
 #define MAX_FILE_SIZE (4ull << 30)
-#define MAX_SECTIONS 256u   /* the writer uses 8; anything huge is corrupt */
+#define MAX_SECTIONS 256u   /* the writer uses MP_SEC_COUNT; anything huge is corrupt */
 #define MAX_STACK_DEPTH 1024u
 
 /* Formats the one-line error and returns -1, so checks read `return fail(...)`. */
@@ -145,37 +145,27 @@ static int check_header(const uint8_t *d, size_t size, char *err, size_t errlen)
     return 0;
 }
 
-/* Record size each known section type must have; 0 for unknown types. */
-static uint32_t expected_record_size(uint32_t type)
+/* The table entry of a known section type, NULL for unknown types. */
+static const mp_section_desc *known_section(uint32_t type)
 {
-    switch (type) {
-    case MP_SEC_META: return sizeof(mp_meta);
-    case MP_SEC_STRINGS: return 1;
-    case MP_SEC_MODULES: return sizeof(mp_module);
-    case MP_SEC_STACKS: return sizeof(mp_stack);
-    case MP_SEC_FRAMES: return sizeof(uint64_t);
-    case MP_SEC_HEAP: return sizeof(mp_heap_site);
-    case MP_SEC_LOCKS: return sizeof(mp_lock);
-    case MP_SEC_LOCK_SITES: return sizeof(mp_lock_site);
-    default: return 0;
-    }
+    int i = mp_section_index_of(type);
+    return i < 0 ? NULL : mp_section_at((unsigned)i);
 }
 
 static const char *section_name(uint32_t type)
 {
-    static const char *names[] = {"?", "META", "STRINGS", "MODULES", "STACKS",
-                                  "FRAMES", "HEAP", "LOCKS", "LOCK_SITES"};
-    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+    const mp_section_desc *d = known_section(type);
+    return d ? d->name : "unknown";
 }
 
 /* One section's bounds, alignment and record size; fills *bytes. */
 static int check_section(const mp_section *s, size_t i, size_t table_end, size_t size,
                          uint64_t *bytes, char *err, size_t errlen)
 {
-    uint32_t want = expected_record_size(s->type);
-    if (want && s->record_size != want)
-        return fail(err, errlen, "section %zu (%s): record size %u, expected %u", i,
-                    section_name(s->type), s->record_size, want);
+    const mp_section_desc *d = known_section(s->type);
+    if (d && s->record_size != d->record_size)
+        return fail(err, errlen, "section %zu (%s): record size %u, expected %u", i, d->name,
+                    s->record_size, d->record_size);
     if (s->offset % 8 != 0)
         return fail(err, errlen, "section %zu: offset %llu is not 8-byte aligned", i,
                     (unsigned long long)s->offset);
@@ -209,8 +199,14 @@ static int check_overlaps(span *spans, size_t n, char *err, size_t errlen)
     return 0;
 }
 
-/* Validates the table and records where each known section lives. */
-static int parse_sections(mp_snapshot *s, const mp_section *secs[9], char *err, size_t errlen)
+/*
+ * Validates the table and records where each known section lives, by table
+ * index. Unknown types (a newer writer's sections) are checked for bounds
+ * and overlap and otherwise skipped: see the version policy in
+ * memprof_format.h.
+ */
+static int parse_sections(mp_snapshot *s, const mp_section *secs[MP_SEC_COUNT], char *err,
+                          size_t errlen)
 {
     mp_header h;
     memcpy(&h, s->data, sizeof(h));
@@ -224,52 +220,59 @@ static int parse_sections(mp_snapshot *s, const mp_section *secs[9], char *err, 
             return -1;
         if (bytes)
             spans[nspans++] = (span){sec->offset, sec->offset + bytes};
-        if (!expected_record_size(sec->type))
+        int k = mp_section_index_of(sec->type);
+        if (k < 0)
             continue;   /* unknown type: bounds-checked above, otherwise ignored */
-        if (secs[sec->type])
+        if (secs[k])
             return fail(err, errlen, "section %s appears twice", section_name(sec->type));
-        secs[sec->type] = sec;
+        secs[k] = sec;
     }
     return check_overlaps(spans, nspans, err, errlen);
 }
 
 /* ---- contents ---- */
 
-#define SEC_PTR(s, sec) ((sec) ? (const void *)((s)->data + (sec)->offset) : NULL)
-#define SEC_COUNT(sec) ((sec) ? (size_t)(sec)->count : 0)
-
-static int bind_sections(mp_snapshot *s, const mp_section *secs[9], char *err, size_t errlen)
+/* Each section's count rule (memprof_format.h); an absent optional
+ * section reads as zero records. */
+static int check_counts(const mp_section *secs[MP_SEC_COUNT], char *err, size_t errlen)
 {
-    if (!secs[MP_SEC_META] || secs[MP_SEC_META]->count != 1)
-        return fail(err, errlen, "META section missing or not exactly one record");
-    const mp_section *str = secs[MP_SEC_STRINGS];
-    if (!str || str->count == 0)
-        return fail(err, errlen, "STRINGS section missing or empty");
-    s->meta = SEC_PTR(s, secs[MP_SEC_META]);
-    s->strings = SEC_PTR(s, str);
-    s->strings_size = str->count;
-    if (s->strings[0] != '\0' || s->strings[s->strings_size - 1] != '\0')
+    for (unsigned i = 0; i < MP_SEC_COUNT; i++) {
+        const mp_section_desc *d = mp_section_at(i);
+        uint64_t n = secs[i] ? secs[i]->count : 0;
+        if (d->rule == MP_SEC_ONE && n != 1 && secs[i])
+            return fail(err, errlen, "%s section has %llu records, expected 1", d->name,
+                        (unsigned long long)n);
+        if (d->rule != MP_SEC_ANY && !secs[i])
+            return fail(err, errlen, "%s section missing", d->name);
+        if (d->rule == MP_SEC_NONEMPTY && n == 0)
+            return fail(err, errlen, "%s section empty", d->name);
+    }
+    return 0;
+}
+
+/* Points every section array into the file. */
+static void bind_sections(mp_snapshot *s, const mp_section *secs[MP_SEC_COUNT])
+{
+#define MP_SEC_BIND_(ID, type, name, record, rule)                                        \
+    s->name = secs[MP_SECI_##ID] ? (const record *)(s->data + secs[MP_SECI_##ID]->offset) \
+                                 : NULL;                                                   \
+    s->n_##name = secs[MP_SECI_##ID] ? (size_t)secs[MP_SECI_##ID]->count : 0;
+    MP_SECTIONS(MP_SEC_BIND_)
+#undef MP_SEC_BIND_
+}
+
+static int check_strings(const mp_snapshot *s, char *err, size_t errlen)
+{
+    if (s->strings[0] != '\0' || s->strings[s->n_strings - 1] != '\0')
         return fail(err, errlen, "STRINGS section must start and end with a NUL byte");
-    s->modules = SEC_PTR(s, secs[MP_SEC_MODULES]);
-    s->n_modules = SEC_COUNT(secs[MP_SEC_MODULES]);
-    s->stacks = SEC_PTR(s, secs[MP_SEC_STACKS]);
-    s->n_stacks = SEC_COUNT(secs[MP_SEC_STACKS]);
-    s->frames = SEC_PTR(s, secs[MP_SEC_FRAMES]);
-    s->n_frames = SEC_COUNT(secs[MP_SEC_FRAMES]);
-    s->heap = SEC_PTR(s, secs[MP_SEC_HEAP]);
-    s->n_heap = SEC_COUNT(secs[MP_SEC_HEAP]);
-    s->locks = SEC_PTR(s, secs[MP_SEC_LOCKS]);
-    s->n_locks = SEC_COUNT(secs[MP_SEC_LOCKS]);
-    s->lock_sites = SEC_PTR(s, secs[MP_SEC_LOCK_SITES]);
-    s->n_lock_sites = SEC_COUNT(secs[MP_SEC_LOCK_SITES]);
     return 0;
 }
 
 static int check_meta(const mp_snapshot *s, char *err, size_t errlen)
 {
     const mp_meta *m = s->meta;
-    if (m->prog >= s->strings_size || m->exe >= s->strings_size ||
-        m->cmdline >= s->strings_size)
+    if (m->prog >= s->n_strings || m->exe >= s->n_strings ||
+        m->cmdline >= s->n_strings)
         return fail(err, errlen, "meta: string reference out of range");
     if (m->sample_bytes == 0)   /* consumers divide by it */
         return fail(err, errlen, "meta: sample_bytes is 0");
@@ -280,7 +283,7 @@ static int check_modules(const mp_snapshot *s, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->n_modules; i++) {
         const mp_module *m = &s->modules[i];
-        if (m->path >= s->strings_size)
+        if (m->path >= s->n_strings)
             return fail(err, errlen, "module %zu: path reference out of range", i);
         if (m->build_id_len > MP_MAX_BUILD_ID)
             return fail(err, errlen, "module %zu: build ID length %u > %u", i,
@@ -329,10 +332,13 @@ static int check_locks(const mp_snapshot *s, char *err, size_t errlen)
 
 static int validate(mp_snapshot *s, char *err, size_t errlen)
 {
-    const mp_section *secs[9] = {0};
+    const mp_section *secs[MP_SEC_COUNT] = {0};
     if (check_header(s->data, s->size, err, errlen) < 0 ||
-        parse_sections(s, secs, err, errlen) < 0 || bind_sections(s, secs, err, errlen) < 0 ||
-        check_meta(s, err, errlen) < 0 || check_modules(s, err, errlen) < 0 ||
+        parse_sections(s, secs, err, errlen) < 0 || check_counts(secs, err, errlen) < 0)
+        return -1;
+    bind_sections(s, secs);
+    if (check_strings(s, err, errlen) < 0 || check_meta(s, err, errlen) < 0 ||
+        check_modules(s, err, errlen) < 0 ||
         check_stacks(s, err, errlen) < 0 || check_locks(s, err, errlen) < 0)
         return -1;
     return 0;
@@ -366,7 +372,7 @@ void mp_snapshot_free(mp_snapshot *snap)
 
 const char *mp_snapshot_str(const mp_snapshot *snap, uint32_t offset)
 {
-    if (!snap || !snap->strings || offset >= snap->strings_size)
+    if (!snap || !snap->strings || offset >= snap->n_strings)
         return "";
     return snap->strings + offset;
 }

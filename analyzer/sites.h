@@ -1,6 +1,7 @@
 /*
- * sites.h - a snapshot's records merged by *symbolic* stack, plus the small
- * presentation helpers that report, diff and locks share.
+ * sites.h - a snapshot's heap records merged by *symbolic* stack (sites.c).
+ * locktab.h merges lock records the same way; fmt.h holds the presentation
+ * helpers the commands share.
  *
  * Why merge by symbolic key (mp_symstack.key) and not by stack index: two
  * raw stacks that differ only in addresses inside the allocator or the shim
@@ -21,25 +22,11 @@
 
 #include "analyzer.h"
 
-/* ---- key map: (tag, symbolic key) -> index ---- */
-
-/*
- * Keys are compared by content (not pointer) so tables built by different
- * symbolizers still match; the string itself is not copied.
- */
-typedef struct mp_keymap mp_keymap;
-mp_keymap *mp_keymap_new(void);
-void mp_keymap_free(mp_keymap *m);
-/* Index stored for (tag, key), or -1. */
-ssize_t mp_keymap_get(const mp_keymap *m, uint64_t tag, const char *key);
-/* Stores (tag, key) -> value unless present; returns the stored value. */
-size_t mp_keymap_put(mp_keymap *m, uint64_t tag, const char *key, size_t value);
-
 /* Symbolized stack of a record, or NULL for MP_NO_STACK / a bad index. */
-const mp_symstack *mp_site_stack(mp_symbolizer *sym, const mp_snapshot *snap,
-                                 uint32_t stack_index);
+const mp_symstack *mp_sites_stack(mp_symbolizer *sym, const mp_snapshot *snap,
+                                  uint32_t stack_index);
 /* The key of a possibly-NULL stack ("" when there is none). */
-const char *mp_site_key(const mp_symstack *st);
+const char *mp_sites_key(const mp_symstack *st);
 
 /* ---- heap sites ---- */
 
@@ -54,7 +41,7 @@ typedef struct mp_sites {
     mp_site *v;
     size_t n;
     mp_site total;                /* sums over every site; key "" stack NULL */
-    mp_keymap *map;               /* key -> index into v (private) */
+    struct mp_keymap *map;        /* key -> index into v (private) */
 } mp_sites;
 
 /* Merges snap's HEAP records by key. Never fails (aborts on OOM). */
@@ -66,115 +53,28 @@ enum mp_site_order { MP_BY_LIVE_BYTES, MP_BY_ALLOC_BYTES };
 void mp_sites_sort(mp_sites *s, enum mp_site_order order);
 void mp_sites_free(mp_sites *s);
 
-/* ---- locks ---- */
+/* ---- counters: saturating, so a corrupt count cannot wrap a total ---- */
 
-typedef struct mp_lockstack {
-    const char *key;
-    const mp_symstack *stack;     /* may be NULL */
-    uint64_t contentions;         /* waits suffered (waiter) / caused (holder) */
-    uint64_t wait_ns;
-} mp_lockstack;
+static inline uint64_t mp_sites_sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
 
-typedef struct mp_lockrec {
-    uint64_t address;
-    uint32_t kind;                /* mp_lock_kind */
-    const char *key;              /* key of the first-use stack, "" when none */
-    const mp_symstack *site;      /* first-use stack, NULL when none */
-    uint64_t contentions, wait_ns, max_wait_ns;
-    uint64_t hold_ns, contended_holds, acquisitions;
-    int max_wait_exact;           /* 0: a window could only bound max_wait_ns */
-    mp_lockstack *waiters;        /* role MP_ROLE_WAITER, merged by key */
-    size_t n_waiters;
-    mp_lockstack *holders;        /* role MP_ROLE_HOLDER, merged by key */
-    size_t n_holders;
-} mp_lockrec;
+static inline uint64_t mp_sites_sub0(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
 
-typedef struct mp_locktab {
-    mp_lockrec *v;
-    size_t n;
-    uint64_t contentions, wait_ns;  /* totals over v */
-    mp_keymap *map;               /* (address, key) -> index (private) */
-} mp_locktab;
+/* qsort order for "largest first". */
+static inline int mp_sites_cmp_desc(uint64_t a, uint64_t b)
+{
+    return a < b ? 1 : a > b ? -1 : 0;
+}
 
-/*
- * Merges snap's LOCKS by (address, first-use key) and each lock's
- * LOCK_SITES by (role, key). Locks are kept even with zero contentions.
- */
-void mp_locktab_build(mp_locktab *t, mp_symbolizer *sym, const mp_snapshot *snap);
-const mp_lockrec *mp_locktab_find(const mp_locktab *t, uint64_t address, const char *key);
-/*
- * Turns t's cumulative counters into the window since `old` (an earlier
- * snapshot of the same process): subtracts old's counters lock by lock and
- * stack by stack (clamped at 0), then drops locks and stacks with no
- * contention left. max_wait_ns: when it changed it happened in the window and
- * is exact; when it did not change the window's maximum is only known to be
- * <= it, so it is kept and max_wait_exact is cleared.
- */
-void mp_locktab_subtract(mp_locktab *t, const mp_locktab *old);
-/* Drops locks with zero contentions (the "contended" in "contended locks"). */
-void mp_locktab_drop_uncontended(mp_locktab *t);
-/* Locks by wait_ns descending, and each lock's stacks likewise. */
-void mp_locktab_sort(mp_locktab *t);
-void mp_locktab_free(mp_locktab *t);
+/* ---- launcher.c's option helpers: opts.h's mp_opts_bytes and
+ * mp_opts_value under their old names, until launcher.c's split lands. ---- */
 
-/* ---- shared command-line handling for report/diff/locks ---- */
-
-enum { MP_OPT_FAIL_OVER = 1 };
-typedef struct mp_rep_args {
-    const char *cmd;              /* "report", ... for messages */
-    char **files;                 /* positional arguments, in order */
-    size_t n_files;
-    size_t top;                   /* default 20; 0 = all */
-    int json;
-    int has_fail_over;
-    uint64_t fail_over;
-} mp_rep_args;
-/*
- * Parses argv (argv[0] = command name). Accepts --top N, --top=N, --json,
- * and with MP_OPT_FAIL_OVER --fail-over BYTES (K/M/G suffixes, powers of
- * 1024); "--" ends options. Returns 0, or prints one "memprof: ..." line
- * ending in `usage` and returns -1. Positional counts are the caller's job.
- * Free with mp_rep_args_free.
- */
-int mp_rep_parse_args(int argc, char **argv, unsigned allow, const char *usage,
-                      mp_rep_args *a);
-void mp_rep_args_free(mp_rep_args *a);
-/*
- * Decimal u64; with suffixes also K, M or G (powers of 1024) optionally
- * followed by "B" or "iB" ("16M", "16MiB"). Returns 0 or -1.
- */
 int mp_rep_parse_u64(const char *s, uint64_t *out, int suffixes);
-/*
- * Matches argv[*i] against "--name V" or "--name=V": returns 1 and sets *val
- * (NULL when V is missing), advancing *i past a separate V; 0 if no match.
- */
 int mp_rep_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
-/* min(top, n) with 0 meaning all. */
-size_t mp_rep_limit(const mp_rep_args *a, size_t n);
-
-/* ---- shared text and JSON output (sites_fmt.c) ---- */
-
-/* "1.5 MiB"; with plus, non-negative values get a leading '+'. */
-const char *mp_rep_bytes(char buf[32], int64_t v, int plus);
-/* Compact form for series columns: "512", "1.5K", "12M". */
-const char *mp_rep_bytes_short(char buf[16], int64_t v);
-/* "850 ns", "12.3 ms", "4.56 s", "2m03s". */
-const char *mp_rep_ns(char buf[32], uint64_t ns);
-/* "function (file:line)", or "function (module)" when the line is unknown. */
-void mp_rep_frame(FILE *out, const mp_frame *f);
-/*
- * The innermost frame on the current line, then up to `callers` callers on
- * their own lines, each indented by `indent` spaces and prefixed "<- ".
- * Ends with a newline. A NULL or empty stack prints "(unknown stack)".
- */
-void mp_rep_stack(FILE *out, const mp_symstack *st, int callers, int indent);
-/* One line: program, pid, seq, trigger, time, sampling rate; prefixed
- * "memprof CMD: " unless cmd is NULL. */
-void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap);
-/* Lines warning that counters show lost or partial data; nothing if clean. */
-void mp_rep_counters(FILE *out, const mp_snapshot *snap);
-/* JSON helpers: frames of a possibly-NULL stack, the meta and counters objects. */
-void mp_rep_json_frames(FILE *out, const mp_symstack *st);
-void mp_rep_json_meta(FILE *out, const mp_snapshot *snap);
 
 #endif

@@ -1,15 +1,14 @@
 /*
- * stacktree.c - value iteration, export arguments, hash index and call tree
- * shared by the flame, folded and pprof commands (see stacktree.h).
+ * stacktree.c - value iteration and the call tree shared by the flame,
+ * folded and pprof commands (see stacktree.h).
  */
 #include "stacktree.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "sites.h"
+#include "strtab.h"
 #include "util.h"
 
 /* ---- measurements ---- */
@@ -44,7 +43,7 @@ static void each_lock_waiter(const mp_snapshot *s, mp_value_fn fn, void *ctx)
     }
 }
 
-void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx)
+void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx)
 {
     if (what == MP_WHAT_LOCKS)
         each_lock_waiter(snap, fn, ctx);
@@ -54,172 +53,33 @@ void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, vo
 
 static const char *const what_names[] = {"heap", "alloc", "locks"};
 
-const char *mp_what_name(mp_what what) { return what_names[what]; }
-bool mp_what_is_bytes(mp_what what) { return what != MP_WHAT_LOCKS; }
-
-/* ---- command line ---- */
-
-static int parse_what(const char *cmd, const char *v, mp_what *what)
-{
-    for (int i = 0; i < 3; i++) {
-        if (v && strcmp(v, what_names[i]) == 0) {
-            *what = (mp_what)i;
-            return 0;
-        }
-    }
-    if (v)
-        mp_error("%s: --what must be heap, alloc or locks, not '%s'", cmd, v);
-    else
-        mp_error("%s: --what needs a value: heap, alloc or locks", cmd);
-    return -1;
-}
-
-int mp_export_parse(int argc, char **argv, int max_files, bool allow_out,
-                    mp_export_args *args)
-{
-    const char *cmd = argv[0];
-    memset(args, 0, sizeof(*args));
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool has_val = i + 1 < argc;
-        if (strcmp(a, "--what") == 0 || strncmp(a, "--what=", 7) == 0) {
-            const char *v = a[6] == '=' ? a + 7 : (has_val ? argv[++i] : NULL);
-            if (parse_what(cmd, v, &args->what) < 0)
-                return -1;
-        } else if (allow_out && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)) {
-            if (!has_val) {
-                mp_error("%s: %s needs a file name", cmd, a);
-                return -1;
-            }
-            args->out = argv[++i];
-        } else if (a[0] == '-' && a[1] != '\0') {
-            mp_error("%s: unknown option '%s'", cmd, a);
-            return -1;
-        } else if (args->n_files < max_files) {
-            args->files[args->n_files++] = a;
-        } else {
-            mp_error("%s: too many files ('%s')", cmd, a);
-            return -1;
-        }
-    }
-    if (args->n_files == 0) {
-        mp_error("%s: missing snapshot file", cmd);
-        return -1;
-    }
-    return 0;
-}
-
-FILE *mp_export_open(const mp_export_args *args)
-{
-    if (!args->out || strcmp(args->out, "-") == 0)
-        return stdout;
-    FILE *f = fopen(args->out, "w");
-    if (!f)
-        mp_error("%s: %s", args->out, strerror(errno));
-    return f;
-}
-
-int mp_export_close(const mp_export_args *args, FILE *out)
-{
-    bool failed = ferror(out) != 0;
-    if (out == stdout)
-        failed |= fflush(out) != 0;
-    else
-        failed |= fclose(out) != 0;
-    if (failed) {
-        mp_error("%s: write failed", args->out ? args->out : "stdout");
-        return MP_EXIT_USAGE;
-    }
-    return MP_EXIT_OK;
-}
-
-/* ---- hash index: open addressing, linear probing ---- */
-
-uint64_t mp_hash_str(const char *s, uint64_t seed)
-{
-    return XXH3_64bits_withSeed(s, strlen(s), seed);
-}
-
-/* splitmix64's finalizer: the index uses the low bits, so every input bit
- * must reach them. */
-uint64_t mp_hash_u64(uint64_t v)
-{
-    v ^= v >> 30;
-    v *= 0xbf58476d1ce4e5b9ull;
-    v ^= v >> 27;
-    v *= 0x94d049bb133111ebull;
-    return v ^ (v >> 31);
-}
-
-uint32_t mp_imap_find(const mp_imap *m, uint64_t hash, mp_imap_eq eq, const void *ctx)
-{
-    if (!m->cap)
-        return MP_IMAP_NONE;
-    for (size_t i = hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->ids[i])
-            return MP_IMAP_NONE;
-        if (m->hashes[i] == hash && eq(ctx, m->ids[i] - 1))
-            return m->ids[i] - 1;
-    }
-}
-
-static void imap_put(mp_imap *m, uint64_t hash, uint32_t id)
-{
-    size_t i = hash & (m->cap - 1);
-    while (m->ids[i])
-        i = (i + 1) & (m->cap - 1);
-    m->hashes[i] = hash;
-    m->ids[i] = id + 1;
-    m->n++;
-}
-
-void mp_imap_insert(mp_imap *m, uint64_t hash, uint32_t id)
-{
-    if (2 * (m->n + 1) > m->cap) {  /* keep the load under 1/2 */
-        mp_imap old = *m;
-        m->cap = old.cap ? 2 * old.cap : 64;
-        m->n = 0;
-        m->hashes = mp_xmalloc(m->cap * sizeof(*m->hashes));
-        m->ids = mp_xcalloc(m->cap, sizeof(*m->ids));
-        for (size_t i = 0; i < old.cap; i++)
-            if (old.ids[i])
-                imap_put(m, old.hashes[i], old.ids[i] - 1);
-        mp_imap_free(&old);
-    }
-    imap_put(m, hash, id);
-}
-
-void mp_imap_free(mp_imap *m)
-{
-    free(m->hashes);
-    free(m->ids);
-    memset(m, 0, sizeof(*m));
-}
+const char *mp_stacktree_what_name(mp_what what) { return what_names[what]; }
+bool mp_stacktree_what_is_bytes(mp_what what) { return what != MP_WHAT_LOCKS; }
 
 /* ---- call tree ---- */
 
-void mp_stree_init(mp_stree *t)
+void mp_stacktree_init(mp_stacktree *t)
 {
     memset(t, 0, sizeof(*t));
     t->cap = 256;
     t->nodes = mp_xmalloc(t->cap * sizeof(*t->nodes));
     t->names = mp_strtab_new();
     t->n = 1;
-    t->nodes[0] = (mp_stree_node){.name = "all", .module = "", .parent = MP_STREE_NONE,
-                                  .first_child = MP_STREE_NONE,
-                                  .next_sibling = MP_STREE_NONE};
+    t->nodes[0] = (mp_stacktree_node){.name = "all", .module = "", .parent = MP_STACKTREE_NONE,
+                                  .first_child = MP_STACKTREE_NONE,
+                                  .next_sibling = MP_STACKTREE_NONE};
 }
 
-void mp_stree_free(mp_stree *t)
+void mp_stacktree_free(mp_stacktree *t)
 {
     free(t->nodes);
-    mp_imap_free(&t->index);
+    mp_hashmap_free(&t->index);
     mp_strtab_free(t->names);
     memset(t, 0, sizeof(*t));
 }
 
 typedef struct child_key {
-    const mp_stree *t;
+    const mp_stacktree *t;
     uint32_t parent;
     const char *name;
 } child_key;
@@ -227,32 +87,32 @@ typedef struct child_key {
 static bool child_eq(const void *ctx, uint32_t id)
 {
     const child_key *k = ctx;
-    const mp_stree_node *n = &k->t->nodes[id];
+    const mp_stacktree_node *n = &k->t->nodes[id];
     return n->parent == k->parent && strcmp(n->name, k->name) == 0;
 }
 
 /* Unknown functions are named after their module, as perf does, so frames
  * of different stripped libraries stay apart. */
-static const char *frame_name(mp_stree *t, const mp_frame *f)
+static const char *frame_name(mp_stacktree *t, const mp_frame *f)
 {
     if (strcmp(f->function, "??") != 0 || !f->module || strcmp(f->module, "??") == 0)
         return f->function;
     char *label;
     if (asprintf(&label, "[%s]", mp_basename(f->module)) < 0)
         return f->function;
-    const char *name = mp_intern(t->names, label);
+    const char *name = mp_strtab_intern(t->names, label);
     free(label);
     return name;
 }
 
-static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
+static uint32_t child_of(mp_stacktree *t, uint32_t parent, const mp_frame *f)
 {
     const char *name = frame_name(t, f);
     child_key k = {t, parent, name};
-    uint64_t h = mp_hash_str(name, parent);
-    uint32_t id = mp_imap_find(&t->index, h, child_eq, &k);
-    if (id != MP_IMAP_NONE) {
-        mp_stree_node *n = &t->nodes[id];
+    uint64_t h = mp_hashmap_hash_str(name, parent);
+    uint32_t id = mp_hashmap_find(&t->index, h, child_eq, &k);
+    if (id != MP_HASHMAP_NONE) {
+        mp_stacktree_node *n = &t->nodes[id];
         if (n->line != f->line || (n->file != f->file && (!n->file || !f->file ||
                                                          strcmp(n->file, f->file))))
             n->line = -1;   /* same name, other place: only the name is shared */
@@ -260,20 +120,20 @@ static uint32_t child_of(mp_stree *t, uint32_t parent, const mp_frame *f)
     }
     mp_grow((void **)&t->nodes, &t->cap, t->n + 1, sizeof(*t->nodes));
     id = (uint32_t)t->n++;
-    mp_stree_node *p = &t->nodes[parent];
-    t->nodes[id] = (mp_stree_node){.name = name, .file = f->file,
+    mp_stacktree_node *p = &t->nodes[parent];
+    t->nodes[id] = (mp_stacktree_node){.name = name, .file = f->file,
                                    .module = f->module, .line = f->line,
-                                   .parent = parent, .first_child = MP_STREE_NONE,
+                                   .parent = parent, .first_child = MP_STACKTREE_NONE,
                                    .next_sibling = p->first_child, .depth = p->depth + 1};
     p->first_child = id;
     if (p->depth + 1 > t->max_depth)
         t->max_depth = p->depth + 1;
-    mp_imap_insert(&t->index, h, id);
+    mp_hashmap_insert(&t->index, h, id);
     return id;
 }
 
-void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t count,
-                  bool old)
+void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value,
+                      uint64_t count, bool old)
 {
     static const mp_frame unknown = {.function = "[unknown]", .module = "??",
                                      .module_index = MP_NO_MODULE};
@@ -284,7 +144,7 @@ void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t c
         for (size_t i = st->n; i-- > 0;)    /* frames are innermost first */
             cur = child_of(t, cur, &st->frames[i]);
     /* Add along the path from the leaf up, so totals stay inclusive. */
-    for (uint32_t c = cur; c != MP_STREE_NONE; c = t->nodes[c].parent) {
+    for (uint32_t c = cur; c != MP_STACKTREE_NONE; c = t->nodes[c].parent) {
         if (old) {
             t->nodes[c].old_total += value;
         } else {
@@ -297,7 +157,7 @@ void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t c
 }
 
 typedef struct add_ctx {
-    mp_stree *t;
+    mp_stacktree *t;
     mp_symbolizer *sym;
     const mp_snapshot *snap;
     bool old;
@@ -308,37 +168,37 @@ static void add_rec(void *ctx, const mp_value_rec *r)
     add_ctx *a = ctx;
     if (r->value == 0)
         return;
-    mp_stree_add(a->t, mp_site_stack(a->sym, a->snap, r->stack), r->value, r->count, a->old);
+    mp_stacktree_add(a->t, mp_sites_stack(a->sym, a->snap, r->stack), r->value, r->count, a->old);
 }
 
-void mp_stree_add_snapshot(mp_stree *t, mp_symbolizer *sym, const mp_snapshot *snap,
-                           mp_what what, bool old)
+void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym,
+                               const mp_snapshot *snap, mp_what what, bool old)
 {
     add_ctx a = {t, sym, snap, old};
-    mp_for_each_value(snap, what, add_rec, &a);
+    mp_stacktree_each_value(snap, what, add_rec, &a);
 }
 
 static int by_name(const void *a, const void *b, void *nodes)
 {
-    const mp_stree_node *n = nodes;
+    const mp_stacktree_node *n = nodes;
     return strcmp(n[*(const uint32_t *)a].name, n[*(const uint32_t *)b].name);
 }
 
 /* Nodes are created after their parent, so index order visits every parent
  * before its children: one pass sorts and places all without recursion. */
-void mp_stree_layout(mp_stree *t)
+void mp_stacktree_layout(mp_stacktree *t)
 {
     uint32_t *kids = mp_xmalloc(t->n * sizeof(*kids));
     for (size_t p = 0; p < t->n; p++) {
         size_t k = 0;
-        for (uint32_t c = t->nodes[p].first_child; c != MP_STREE_NONE;
+        for (uint32_t c = t->nodes[p].first_child; c != MP_STACKTREE_NONE;
              c = t->nodes[c].next_sibling)
             kids[k++] = c;
         qsort_r(kids, k, sizeof(*kids), by_name, t->nodes);
         uint64_t off = t->nodes[p].offset;
-        t->nodes[p].first_child = k ? kids[0] : MP_STREE_NONE;
+        t->nodes[p].first_child = k ? kids[0] : MP_STACKTREE_NONE;
         for (size_t i = 0; i < k; i++) {
-            t->nodes[kids[i]].next_sibling = i + 1 < k ? kids[i + 1] : MP_STREE_NONE;
+            t->nodes[kids[i]].next_sibling = i + 1 < k ? kids[i + 1] : MP_STACKTREE_NONE;
             t->nodes[kids[i]].offset = off;
             off += t->nodes[kids[i]].total;
         }
@@ -346,12 +206,12 @@ void mp_stree_layout(mp_stree *t)
     free(kids);
 }
 
-uint32_t mp_stree_next(const mp_stree *t, uint32_t i, bool skip_children)
+uint32_t mp_stacktree_next(const mp_stacktree *t, uint32_t i, bool skip_children)
 {
-    if (!skip_children && t->nodes[i].first_child != MP_STREE_NONE)
+    if (!skip_children && t->nodes[i].first_child != MP_STACKTREE_NONE)
         return t->nodes[i].first_child;
-    for (; i != MP_STREE_NONE && i != 0; i = t->nodes[i].parent)
-        if (t->nodes[i].next_sibling != MP_STREE_NONE)
+    for (; i != MP_STACKTREE_NONE && i != 0; i = t->nodes[i].parent)
+        if (t->nodes[i].next_sibling != MP_STACKTREE_NONE)
             return t->nodes[i].next_sibling;
-    return MP_STREE_NONE;
+    return MP_STACKTREE_NONE;
 }

@@ -3,11 +3,8 @@
  *
  *  - mp_what: which measurement a profile shows, and one iterator over the
  *    snapshot records that carry it, so the three exports agree on values;
- *  - mp_export_args: their common command line;
- *  - mp_stree: a call tree built from symbolized stacks, root first, with
- *    frames merged by function name at the same position (flame, folded);
- *  - mp_imap: a small hash index (hash -> id, equality by callback) used by
- *    the tree and by the pprof writer's string, function and location tables.
+ *  - mp_stacktree: a call tree built from symbolized stacks, root first, with
+ *    frames merged by function name at the same position (flame, folded).
  */
 #ifndef MEMPROF_STACKTREE_H
 #define MEMPROF_STACKTREE_H
@@ -18,6 +15,7 @@
 #include <stdio.h>
 
 #include "analyzer.h"
+#include "hashmap.h"
 
 typedef enum mp_what { MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS } mp_what;
 
@@ -36,53 +34,18 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  * Calls fn for every record of `what`, zero values included (pprof keeps a
  * heap record with no live bytes for its alloc_* columns). For locks these
  * are the waiter stacks of every lock. `stack` is passed on unchecked, like
- * `memprof report` counts it: look it up with mp_site_stack (NULL = unknown).
+ * `memprof report` counts it: look it up with mp_sites_stack (NULL = unknown).
  */
-void mp_for_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx);
-const char *mp_what_name(mp_what what);          /* "heap", "alloc", "locks" */
-bool mp_what_is_bytes(mp_what what);
-
-/* Parsed `[OLD] FILE [--what heap|alloc|locks] [-o OUT]`. */
-typedef struct mp_export_args {
-    const char *files[2];
-    int n_files;
-    mp_what what;
-    const char *out;            /* NULL = stdout */
-} mp_export_args;
-
-/*
- * Parses argv (argv[0] is the command). max_files is 1 or 2; allow_out says
- * whether -o is accepted. On error prints one line and returns -1.
- */
-int mp_export_parse(int argc, char **argv, int max_files, bool allow_out,
-                    mp_export_args *args);
-/* Opens args->out (or returns stdout); prints an error and returns NULL. */
-FILE *mp_export_open(const mp_export_args *args);
-/* Closes what mp_export_open returned; returns an exit status. */
-int mp_export_close(const mp_export_args *args, FILE *out);
-
-/* ---- hash index ---- */
-
-typedef struct mp_imap {
-    uint64_t *hashes;
-    uint32_t *ids;              /* id + 1; 0 = empty slot */
-    size_t cap, n;
-} mp_imap;
-
-typedef bool (*mp_imap_eq)(const void *ctx, uint32_t id);
-
-uint32_t mp_imap_find(const mp_imap *m, uint64_t hash, mp_imap_eq eq, const void *ctx);
-void mp_imap_insert(mp_imap *m, uint64_t hash, uint32_t id);
-void mp_imap_free(mp_imap *m);
-#define MP_IMAP_NONE UINT32_MAX
-uint64_t mp_hash_str(const char *s, uint64_t seed);
-uint64_t mp_hash_u64(uint64_t v);
+void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn,
+                             void *ctx);
+const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks" */
+bool mp_stacktree_what_is_bytes(mp_what what);
 
 /* ---- call tree ---- */
 
-#define MP_STREE_NONE UINT32_MAX
+#define MP_STACKTREE_NONE UINT32_MAX
 
-typedef struct mp_stree_node {
+typedef struct mp_stacktree_node {
     const char *name;           /* function, or "[module]" when unknown */
     const char *file;           /* first one seen; NULL when unknown */
     const char *module;
@@ -91,29 +54,29 @@ typedef struct mp_stree_node {
     uint32_t depth;             /* root = 0 */
     uint64_t total, self, count;/* inclusive value, exclusive value, count */
     uint64_t old_total;         /* differential: inclusive value in OLD */
-    uint64_t offset;            /* after mp_stree_layout: start in value units */
-} mp_stree_node;
+    uint64_t offset;            /* after mp_stacktree_layout: start in value units */
+} mp_stacktree_node;
 
-typedef struct mp_stree {
-    mp_stree_node *nodes;       /* nodes[0] is the root, "all" */
+typedef struct mp_stacktree {
+    mp_stacktree_node *nodes;       /* nodes[0] is the root, "all" */
     size_t n, cap;
     uint32_t max_depth;
-    mp_imap index;              /* (parent, name) -> child */
+    mp_hashmap index;           /* (parent, name) -> child */
     struct mp_strtab *names;    /* names made here ("[libfoo.so]") */
-} mp_stree;
+} mp_stacktree;
 
-void mp_stree_init(mp_stree *t);
-void mp_stree_free(mp_stree *t);
+void mp_stacktree_init(mp_stacktree *t);
+void mp_stacktree_free(mp_stacktree *t);
 /* Adds one stack (innermost first); `old` adds to old_total only. */
-void mp_stree_add(mp_stree *t, const mp_symstack *st, uint64_t value, uint64_t count,
-                  bool old);
+void mp_stacktree_add(mp_stacktree *t, const mp_symstack *st, uint64_t value,
+                      uint64_t count, bool old);
 /* Adds every non-zero record of `what`. */
-void mp_stree_add_snapshot(mp_stree *t, mp_symbolizer *sym, const mp_snapshot *snap,
-                           mp_what what, bool old);
+void mp_stacktree_add_snapshot(mp_stacktree *t, mp_symbolizer *sym,
+                               const mp_snapshot *snap, mp_what what, bool old);
 /* Sorts children by name and assigns offsets (children left-aligned). */
-void mp_stree_layout(mp_stree *t);
-/* Pre-order walk without recursion: next node after i, or MP_STREE_NONE.
+void mp_stacktree_layout(mp_stacktree *t);
+/* Pre-order walk without recursion: next node after i, or MP_STACKTREE_NONE.
  * skip_children moves on to i's next sibling (or an ancestor's). */
-uint32_t mp_stree_next(const mp_stree *t, uint32_t i, bool skip_children);
+uint32_t mp_stacktree_next(const mp_stacktree *t, uint32_t i, bool skip_children);
 
 #endif

@@ -26,6 +26,8 @@
 
 #include "analyzer.h"
 #include "elffile.h"
+#include "hashmap.h"
+#include "strtab.h"
 #include "util.h"
 
 /* One function in an address's inline chain, innermost first. */
@@ -37,7 +39,7 @@ typedef struct chain_frame {
 } chain_frame;
 
 typedef struct addrent {
-    const mp_elffile *mf;   /* NULL marks an empty slot */
+    const mp_elffile *mf;
     uint64_t vaddr;
     uint32_t n;             /* 0: no symbol known */
     chain_frame *chain;
@@ -57,8 +59,9 @@ struct mp_symbolizer {
     mp_strtab *strs;
     mp_elffile **files;
     size_t n_files, cap_files;
-    addrent *addrs;
-    size_t n_addrs, cap_addrs;   /* cap is a power of two */
+    addrent *addrs;              /* dense; addr_index maps (mf, vaddr) here */
+    size_t n_addrs, cap_addrs;
+    mp_hashmap addr_index;
     snapstate **snaps;
     size_t n_snaps, cap_snaps;
     mp_strbuf buf;               /* scratch for building keys and paths */
@@ -68,8 +71,7 @@ mp_symbolizer *mp_symbolizer_new(void)
 {
     mp_symbolizer *s = mp_xcalloc(1, sizeof(*s));
     s->strs = mp_strtab_new();
-    s->cap_addrs = 4096;
-    s->addrs = mp_xcalloc(s->cap_addrs, sizeof(addrent));
+    mp_hashmap_init(&s->addr_index, 2048);
     return s;
 }
 
@@ -94,12 +96,13 @@ void mp_symbolizer_free(mp_symbolizer *s)
         return;
     for (size_t i = 0; i < s->n_files; i++)
         mp_elffile_free(s->files[i]);
-    for (size_t i = 0; i < s->cap_addrs; i++)
+    for (size_t i = 0; i < s->n_addrs; i++)
         free(s->addrs[i].chain);
     for (size_t i = 0; i < s->n_snaps; i++)
         snapstate_free(s->snaps[i]);
     free(s->files);
     free(s->addrs);
+    mp_hashmap_free(&s->addr_index);
     free(s->snaps);
     mp_strbuf_free(&s->buf);
     mp_strtab_free(s->strs);
@@ -109,7 +112,7 @@ void mp_symbolizer_free(mp_symbolizer *s)
 /* Interns the scratch buffer's contents. */
 static const char *buf_intern(mp_symbolizer *s)
 {
-    return mp_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
+    return mp_strtab_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
 }
 
 static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
@@ -144,7 +147,7 @@ static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
         name = dwarf_formstring(&attr);
     if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
         name = dwarf_formstring(&attr);
-    return mp_intern_symbol(s->strs, name);
+    return mp_strtab_intern_symbol(s->strs, name);
 }
 
 /* Where an inlined instance was called from: its DW_AT_call_file/line. */
@@ -164,7 +167,7 @@ static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *
         idx >= nfiles)
         return;
     const char *f = dwarf_filesrc(files, idx, NULL, NULL);
-    *file = f ? mp_intern(s->strs, f) : NULL;
+    *file = f ? mp_strtab_intern(s->strs, f) : NULL;
 }
 
 static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn,
@@ -172,7 +175,7 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn
 {
     mp_grow((void **)&e->chain, cap, e->n + 1, sizeof(chain_frame));
     chain_frame *f = &e->chain[e->n++];
-    f->function = fn ? fn : mp_intern(s->strs, "??");
+    f->function = fn ? fn : mp_strtab_intern(s->strs, "??");
     f->file = file;
     f->line = file ? line : 0;
     /* Without a line, the offset into the symbol keeps distinct call sites
@@ -231,57 +234,45 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     if (!mf->mod)
         return;
     const mp_funcsym *fs = mp_elffile_symbol(mf, e->vaddr);
-    const char *symname = fs ? mp_intern_symbol(s->strs, fs->name) : NULL;
+    const char *symname = fs ? mp_strtab_intern_symbol(s->strs, fs->name) : NULL;
     uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
     int line = 0;
     Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
     if (dl) {
         const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-        file = f ? mp_intern(s->strs, f) : NULL;
+        file = f ? mp_strtab_intern(s->strs, f) : NULL;
     }
     size_t cap = 0;
     expand_inlines(s, mf, e, &cap, file, line, symname, symoff);
 }
 
-static uint64_t addr_hash(const mp_elffile *mf, uint64_t vaddr)
-{
-    uint64_t h = (uint64_t)(uintptr_t)mf * 0x9e3779b97f4a7c15ull ^ vaddr;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 32);
-}
+typedef struct addr_key {
+    const mp_symbolizer *s;
+    const mp_elffile *mf;
+    uint64_t vaddr;
+} addr_key;
 
-static void addrs_rehash(mp_symbolizer *s)
+static bool addr_eq(const void *ctx, uint32_t id)
 {
-    size_t cap = s->cap_addrs * 2;
-    addrent *t = mp_xcalloc(cap, sizeof(addrent));
-    for (size_t i = 0; i < s->cap_addrs; i++) {
-        if (!s->addrs[i].mf)
-            continue;
-        size_t j = addr_hash(s->addrs[i].mf, s->addrs[i].vaddr) & (cap - 1);
-        while (t[j].mf)
-            j = (j + 1) & (cap - 1);
-        t[j] = s->addrs[i];
-    }
-    free(s->addrs);
-    s->addrs = t;
-    s->cap_addrs = cap;
+    const addr_key *k = ctx;
+    const addrent *e = &k->s->addrs[id];
+    return e->mf == k->mf && e->vaddr == k->vaddr;
 }
 
 /* The cached inline chain of one address; the pointer is valid until the
-   next lookup (the table may grow). */
+   next lookup (the array may grow). */
 static const addrent *addr_lookup(mp_symbolizer *s, const mp_elffile *mf, uint64_t vaddr)
 {
-    if ((s->n_addrs + 1) * 2 > s->cap_addrs)
-        addrs_rehash(s);
-    size_t i = addr_hash(mf, vaddr) & (s->cap_addrs - 1);
-    for (; s->addrs[i].mf; i = (i + 1) & (s->cap_addrs - 1))
-        if (s->addrs[i].mf == mf && s->addrs[i].vaddr == vaddr)
-            return &s->addrs[i];
-    addrent *e = &s->addrs[i];
+    addr_key k = {s, mf, vaddr};
+    uint64_t h = mp_hashmap_hash_u64((uint64_t)(uintptr_t)mf * 0x9e3779b97f4a7c15ull ^ vaddr);
+    uint32_t id = mp_hashmap_find(&s->addr_index, h, addr_eq, &k);
+    if (id != MP_HASHMAP_NONE)
+        return &s->addrs[id];
+    mp_grow((void **)&s->addrs, &s->cap_addrs, s->n_addrs + 1, sizeof(addrent));
+    addrent *e = &s->addrs[s->n_addrs];
     *e = (addrent){.mf = mf, .vaddr = vaddr};
-    s->n_addrs++;
+    mp_hashmap_insert(&s->addr_index, h, (uint32_t)s->n_addrs++);
     resolve_addr(s, mf, e);
     return e;
 }
@@ -400,7 +391,7 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     /* A return address points after the call; the call itself is at -1. */
     uint64_t pc = addr ? addr - 1 : 0;
     long mi = addr ? find_module(ss, snap, pc, gen) : -1;
-    mp_frame f = {.address = addr, .function = mp_intern(s->strs, "??"), .line = 0,
+    mp_frame f = {.address = addr, .function = mp_strtab_intern(s->strs, "??"), .line = 0,
                   .module_index = mi < 0 ? MP_NO_MODULE : (uint32_t)mi};
     mp_strbuf_reset(&s->buf);
     if (mi < 0) {
@@ -410,7 +401,7 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
         return;
     }
     const mp_module *m = &snap->modules[mi];
-    f.module = mp_intern(s->strs, mp_snapshot_str(snap, m->path));
+    f.module = mp_strtab_intern(s->strs, mp_snapshot_str(snap, m->path));
     f.elf_address = addr - m->load_bias;
     if (!*f.module)
         f.module = f.function;

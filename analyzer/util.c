@@ -1,5 +1,5 @@
 /*
- * util.c - error printing, checked allocation, parsing, interning
+ * util.c - error printing, checked allocation, parsing, string building
  * (see util.h and analyzer.h).
  */
 #include "util.h"
@@ -91,17 +91,6 @@ int mp_open_regular(const char *path)
     return fd;
 }
 
-uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed)
-{
-    const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 /* ---- string building ---- */
 
 void mp_strbuf_reset(mp_strbuf *b)
@@ -133,147 +122,4 @@ void mp_strbuf_free(mp_strbuf *b)
 {
     free(b->s);
     *b = (mp_strbuf){0};
-}
-
-/* ---- string interning ---- */
-
-/*
- * Strings live in large chunks that are never moved, so interned pointers
- * stay valid while the hash table (open addressing, linear probing) grows.
- */
-typedef struct strtab_chunk {
-    struct strtab_chunk *next;
-    size_t used, cap;
-    char data[];
-} strtab_chunk;
-
-typedef struct strtab_slot {
-    const char *s;
-    size_t len;
-    uint64_t hash;
-} strtab_slot;
-
-struct mp_strtab {
-    strtab_slot *slots;
-    size_t cap, count;   /* cap is a power of two */
-    strtab_chunk *chunks;
-};
-
-mp_strtab *mp_strtab_new(void)
-{
-    mp_strtab *t = mp_xcalloc(1, sizeof(*t));
-    t->cap = 1024;
-    t->slots = mp_xcalloc(t->cap, sizeof(strtab_slot));
-    return t;
-}
-
-void mp_strtab_free(mp_strtab *t)
-{
-    if (!t)
-        return;
-    for (strtab_chunk *c = t->chunks, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
-    free(t->slots);
-    free(t);
-}
-
-static char *strtab_store(mp_strtab *t, const char *s, size_t len)
-{
-    strtab_chunk *c = t->chunks;
-    if (!c || c->cap - c->used < len + 1) {
-        size_t cap = len + 1 > 65536 ? len + 1 : 65536;
-        c = mp_xmalloc(sizeof(*c) + cap);
-        c->used = 0;
-        c->cap = cap;
-        c->next = t->chunks;
-        t->chunks = c;
-    }
-    char *dst = c->data + c->used;
-    memcpy(dst, s, len);
-    dst[len] = '\0';
-    c->used += len + 1;
-    return dst;
-}
-
-static void strtab_rehash(mp_strtab *t)
-{
-    size_t cap = t->cap * 2;
-    strtab_slot *slots = mp_xcalloc(cap, sizeof(strtab_slot));
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slots[i].s)
-            continue;
-        size_t j = t->slots[i].hash & (cap - 1);
-        while (slots[j].s)
-            j = (j + 1) & (cap - 1);
-        slots[j] = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->cap = cap;
-}
-
-const char *mp_intern_n(mp_strtab *t, const char *s, size_t len)
-{
-    uint64_t h = mp_hash_bytes(s, len, 0);
-    size_t i = h & (t->cap - 1);
-    for (; t->slots[i].s; i = (i + 1) & (t->cap - 1)) {
-        strtab_slot *e = &t->slots[i];
-        if (e->hash == h && e->len == len && memcmp(e->s, s, len) == 0)
-            return e->s;
-    }
-    const char *stored = strtab_store(t, s, len);
-    t->slots[i] = (strtab_slot){stored, len, h};
-    if (++t->count * 2 > t->cap)
-        strtab_rehash(t);
-    return stored;
-}
-
-const char *mp_intern(mp_strtab *t, const char *s)
-{
-    return mp_intern_n(t, s ? s : "", s ? strlen(s) : 0);
-}
-
-/* ---- symbol names ---- */
-
-/* libstdc++'s demangler; the analyzer links libstdc++ for exactly this. */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-/*
- * Length of the source-level part of a symbol name. Versions
- * ("__libc_start_main@@GLIBC_2.34") and GCC clone suffixes
- * ("msort_with_tmp.part.0", "foo.cold") are cut so one function has one
- * name in reports and stack keys whichever copy of it ran.
- */
-static size_t plain_name_len(const char *name)
-{
-    static const char *const clones[] = {".part.", ".isra.", ".constprop.", ".cold",
-                                         ".lto_priv.", ".localalias", ".clone."};
-    size_t len = strcspn(name, "@");
-    for (const char *dot = strchr(name, '.'); dot && dot < name + len; dot = strchr(dot + 1, '.'))
-        for (size_t i = 0; i < sizeof(clones) / sizeof(clones[0]); i++)
-            if (dot > name && strncmp(dot, clones[i], strlen(clones[i])) == 0)
-                return (size_t)(dot - name);
-    return len;
-}
-
-const char *mp_intern_symbol(mp_strtab *t, const char *raw)
-{
-    if (!raw || !*raw)
-        return NULL;
-    size_t len = plain_name_len(raw);
-    if (len == 0)
-        return NULL;
-    if (raw[0] != '_' || raw[1] != 'Z')
-        return mp_intern_n(t, raw, len);
-    char *plain = mp_xmalloc(len + 1);
-    memcpy(plain, raw, len);
-    plain[len] = '\0';
-    int status = -1;
-    char *d = __cxa_demangle(plain, NULL, NULL, &status);
-    const char *r = mp_intern(t, d && status == 0 ? d : plain);
-    free(d);
-    free(plain);
-    return r;
 }

@@ -38,9 +38,6 @@ const char *mp_basename(const char *s);
  */
 int mp_open_regular(const char *path);
 
-/* FNV-1a, 64-bit: a cheap hash for in-memory tables. */
-uint64_t mp_hash_bytes(const void *p, size_t n, uint64_t seed);
-
 /* A growable string for building output or keys; s is "" until written. */
 typedef struct mp_strbuf {
     char *s;
@@ -49,22 +46,5 @@ typedef struct mp_strbuf {
 void mp_strbuf_reset(mp_strbuf *b);
 void mp_strbuf_printf(mp_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mp_strbuf_free(mp_strbuf *b);
-
-/*
- * String interning: equal strings map to one stable pointer that lives as
- * long as the table. Lets caches compare names by pointer and lets every
- * mp_frame string stay valid until the symbolizer is freed.
- */
-typedef struct mp_strtab mp_strtab;
-mp_strtab *mp_strtab_new(void);
-void mp_strtab_free(mp_strtab *t);
-const char *mp_intern(mp_strtab *t, const char *s);
-const char *mp_intern_n(mp_strtab *t, const char *s, size_t len);
-/*
- * Interns a symbol name as users should see it: symbol version and GCC
- * clone suffixes cut ("foo.part.0", "malloc@@GLIBC_2.2.5" -> "foo",
- * "malloc"), C++ names demangled. NULL for NULL or empty names.
- */
-const char *mp_intern_symbol(mp_strtab *t, const char *raw);
 
 #endif

@@ -40,17 +40,6 @@
 #define MP_CHECKSUM_START 32u    /* offsetof(mp_header, checksum) + 8 */
 #define MP_MAX_BUILD_ID 32u
 
-enum mp_section_type {
-    MP_SEC_META = 1,      /* one mp_meta */
-    MP_SEC_STRINGS = 2,   /* NUL-terminated strings, first byte is 0 */
-    MP_SEC_MODULES = 3,   /* mp_module[count] */
-    MP_SEC_STACKS = 4,    /* mp_stack[count] */
-    MP_SEC_FRAMES = 5,    /* uint64_t[count], addressed by mp_stack.first_frame */
-    MP_SEC_HEAP = 6,      /* mp_heap_site[count], one per stack with data */
-    MP_SEC_LOCKS = 7,     /* mp_lock[count] */
-    MP_SEC_LOCK_SITES = 8 /* mp_lock_site[count], grouped per lock */
-};
-
 typedef struct mp_header {
     char magic[8];
     uint32_t version;
@@ -176,5 +165,102 @@ typedef struct mp_lock_site {
     uint64_t contentions;        /* waits suffered (waiter) or caused (holder) */
     uint64_t wait_ns;            /* wait suffered (waiter) or caused (holder) */
 } mp_lock_site;
+
+/* ---- the sections: the one list ----
+ *
+ * Every section of the file is one line here; the writer's section table
+ * and sizes (preload/format_write.c), the reader's checks and names
+ * (analyzer/reader.c) and the typed arrays both halves use (mp_sections:
+ * `s->heap`, `s->n_heap`) are all expanded from it. Adding a section is one
+ * line below plus its record struct above; its consumers then find
+ * `name`/`n_name` in every mp_sections.
+ *
+ *   X(ID, type, name, record, rule)
+ *     ID      MP_SEC_<ID> is the type number, MP_SECI_<ID> the table index
+ *     type    the number stored in mp_section.type; never reused
+ *     name    the field name in mp_sections (and lower-case in messages)
+ *     record  the record type; mp_section.record_size is sizeof(record)
+ *     rule    MP_SEC_ONE       exactly one record, must be present
+ *             MP_SEC_NONEMPTY  at least one record, must be present
+ *             MP_SEC_ANY       any count, may be absent (then 0 records)
+ *
+ * The writer emits the sections in this order, so the order is part of the
+ * bytes of a file: append, never insert.
+ *
+ * Version policy. MP_VERSION changes only when a file of the old version
+ * would be misread: the header changes, a record of an existing section
+ * changes layout or meaning, or a section becomes required. Everything
+ * else stays version 1:
+ *   - a new section gets a new type number and the rule MP_SEC_ANY, so a
+ *     file written before it existed (where it is absent) still reads, as
+ *     an empty array;
+ *   - a reader skips section types it does not know (bounds and overlap
+ *     are still checked), so a file from a newer writer still reads, minus
+ *     the new data;
+ *   - a record that needs more fields is a new section (e.g. HEAP2), not a
+ *     bigger record: the reader insists on the exact record size.
+ * A reader refuses every version but its own (exit 2, SPEC).
+ */
+enum mp_section_rule { MP_SEC_ANY = 0, MP_SEC_ONE = 1, MP_SEC_NONEMPTY = 2 };
+
+#define MP_SECTIONS(X)                                                     \
+    X(META, 1, meta, mp_meta, MP_SEC_ONE)                                  \
+    X(STRINGS, 2, strings, char, MP_SEC_NONEMPTY) /* NUL-terminated, first byte 0 */ \
+    X(MODULES, 3, modules, mp_module, MP_SEC_ANY)                          \
+    X(STACKS, 4, stacks, mp_stack, MP_SEC_ANY)                             \
+    X(FRAMES, 5, frames, uint64_t, MP_SEC_ANY) /* by mp_stack.first_frame */ \
+    X(HEAP, 6, heap, mp_heap_site, MP_SEC_ANY) /* one per stack with data */ \
+    X(LOCKS, 7, locks, mp_lock, MP_SEC_ANY)                                \
+    X(LOCK_SITES, 8, lock_sites, mp_lock_site, MP_SEC_ANY) /* grouped per lock */
+
+enum mp_section_type {
+#define MP_SEC_TYPE_(ID, type, name, record, rule) MP_SEC_##ID = type,
+    MP_SECTIONS(MP_SEC_TYPE_)
+#undef MP_SEC_TYPE_
+};
+
+/* Dense table indexes, and MP_SEC_COUNT, the number of known sections. */
+enum mp_section_index {
+#define MP_SEC_INDEX_(ID, type, name, record, rule) MP_SECI_##ID,
+    MP_SECTIONS(MP_SEC_INDEX_)
+#undef MP_SEC_INDEX_
+    MP_SEC_COUNT
+};
+
+/* The records of every known section, typed: `const mp_heap_site *heap;
+ * size_t n_heap;` and so on. The writer takes an mp_sections; the
+ * analyzer's mp_snapshot has the same members (MP_SECTION_FIELD). */
+#define MP_SECTION_FIELD(ID, type, name, record, rule) const record *name; size_t n_##name;
+typedef struct mp_sections {
+    MP_SECTIONS(MP_SECTION_FIELD)
+} mp_sections;
+
+/* What the reader checks and says about a section. */
+typedef struct mp_section_desc {
+    uint32_t type;
+    uint32_t record_size;
+    enum mp_section_rule rule;
+    const char *name;        /* "META", "LOCK_SITES", ... */
+} mp_section_desc;
+
+/* The descriptor at table index i < MP_SEC_COUNT. */
+static inline const mp_section_desc *mp_section_at(unsigned i)
+{
+    static const mp_section_desc descs[MP_SEC_COUNT] = {
+#define MP_SEC_DESC_(ID, type, name, record, rule) {type, sizeof(record), rule, #ID},
+        MP_SECTIONS(MP_SEC_DESC_)
+#undef MP_SEC_DESC_
+    };
+    return &descs[i];
+}
+
+/* Table index of a section type, or -1 for a type this build does not know. */
+static inline int mp_section_index_of(uint32_t type)
+{
+    for (unsigned i = 0; i < MP_SEC_COUNT; i++)
+        if (mp_section_at(i)->type == type)
+            return (int)i;
+    return -1;
+}
 
 #endif

@@ -1,17 +1,20 @@
 /*
  * collector.c - the background thread that owns all aggregation and I/O.
  *
- * It drains every thread's ring into per-stack aggregates (indexed directly
- * by stack id, so no hashing), and writes a snapshot when a trigger fires:
+ * It drains every thread's ring into the aggregates (heap_agg.c for the
+ * heap, lockagg.c for the locks), and writes a snapshot when a trigger fires:
  * the interval timer, the snapshot signal (whose handler only sets a flag),
  * or a request from `memprof snapshot PID` on the abstract unix socket
- * "\0memprof.<pid>" (no file system entry, no signal involved).
+ * "\0memprof.<pid>" (no file system entry, no signal involved; the
+ * protocol is include/memprof_protocol.h).
  *
  * It runs with every signal blocked (so it never steals the program's
  * signals), with the reentrancy guard set (so nothing it does is profiled),
  * and never takes a lock the application could hold.
  */
 #include "shim.h"
+
+#include "memprof_protocol.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -24,65 +27,37 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_AGG_STACKS (1u << 20)
 #define BUSY_POLL_MS 1
 #define IDLE_POLL_MS 20
 #define REQUEST_CHECK_NS 10000000ull
 #define MODULE_RESCAN_NS 1000000000ull
 
-
-static mp_heap_agg *heap_agg;
 static pthread_t collector_thread;
 static bool collector_joinable;   /* started here and not yet joined */
 static _Atomic int stop_requested;
 static _Atomic uint32_t thread_exited;   /* a futex word: stop waits on it */
 static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
+static _Atomic int detached;   /* `memprof detach` served: the loop ends */
 static int listen_fd = -1;
 static struct sockaddr_un listen_addr;   /* what listen_fd must still be bound to */
 static socklen_t listen_addr_len;
 
 /* ---- aggregation ---- */
 
-mp_heap_agg *mp_heap_agg_get(uint32_t stack)
-{
-    return heap_agg && stack < MAX_AGG_STACKS ? &heap_agg[stack] : NULL;
-}
-
-void mp_aggregates_reset(void)
-{
-    if (heap_agg)
-        mp_pages_free(heap_agg, sizeof(mp_heap_agg) * MAX_AGG_STACKS);
-    heap_agg = mp_reserve(sizeof(mp_heap_agg) * MAX_AGG_STACKS);
-}
-
-void mp_aggregate_event(const mp_event *ev, void *ctx)
+/* Every event drained goes to its side's aggregates. */
+static void fold_event(const mp_event *ev, void *ctx)
 {
     (void)ctx;
-    if (ev->type >= MP_EV_LOCK_WAIT) {
+    if (ev->type >= MP_EV_LOCK_WAIT)
         mp_lock_aggregate(ev);
-        return;
-    }
-    mp_heap_agg *a = mp_heap_agg_get(ev->stack);
-    if (!a)
-        return;
-    if (ev->type == MP_EV_SAMPLE) {
-        a->live_samples++;
-        a->live_bytes += (int64_t)ev->a;
-        a->live_count_fx += (int64_t)ev->b;
-        a->alloc_samples++;
-        a->alloc_bytes += ev->a;
-        a->alloc_count_fx += ev->b;
-    } else if (ev->type == MP_EV_FREE) {
-        a->live_samples--;
-        a->live_bytes -= (int64_t)ev->a;
-        a->live_count_fx -= (int64_t)ev->b;
-    }
+    else
+        mp_heap_agg_add(ev);
 }
 
 void mp_collector_drain_now(void)
 {
-    while (mp_rings_drain(mp_aggregate_event, NULL) > 0)
+    while (mp_rings_drain(fold_event, NULL) > 0)
         ;
 }
 
@@ -96,10 +71,7 @@ void mp_request_snapshot(int trigger)
 static void open_request_socket(void)
 {
     struct sockaddr_un addr;
-    memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1, "memprof.%d", (int)mp_pid);
-    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    socklen_t len = mp_proto_address(mp_pid, &addr);
     int fd = mp_fd_park(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (fd < 0)
         return;
@@ -124,52 +96,102 @@ static bool is_our_socket(int fd)
     return len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
 }
 
-static _Atomic int detached;   /* `memprof detach` served: the loop ends */
-
-/* detach: the slots are restored first, so the last snapshot holds
- * everything up to the moment the program stopped calling us. */
-static void serve_detach(char *reply, size_t cap)
+/* SPEC: requests are honoured only for the process's own user or root.
+ * The abstract socket has no permissions of its own, so anyone on the
+ * machine can connect: the peer's credentials decide. */
+static bool peer_allowed(int fd, char *why, size_t len)
 {
-    if (!mp_attach_active()) {
-        snprintf(reply, cap, "error not attached (started under the shim, it stays profiled)\n");
-        return;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+        snprintf(why, len, "not allowed: cannot tell who is asking");
+        return false;
     }
-    char path[4096];
-    mp_attach_stop();
+    if (cred.uid == 0 || cred.uid == geteuid() || cred.uid == getuid())
+        return true;
+    snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
+             (unsigned)cred.uid, (unsigned)geteuid());
+    return false;
+}
+
+/* enable (to READY) and disable (to DORMANT): only between those two. */
+static enum mp_reply switch_state(int to, char *text, size_t len)
+{
+    int from = to == MP_STATE_READY ? MP_STATE_DORMANT : MP_STATE_READY;
+    int cur = from;
+    if (to == MP_STATE_READY)
+        atomic_store(&mp_recorded, 1);
+    if (atomic_compare_exchange_strong(&mp_state, &cur, to) || cur == to) {
+        snprintf(text, len, "%s", to == MP_STATE_READY ? "recording" : "dormant");
+        return MP_REPLY_OK;
+    }
+    snprintf(text, len, "the profiler is shutting down");
+    return MP_REPLY_ERROR;
+}
+
+/*
+ * detach: the slots are restored first, so that the last snapshot holds
+ * everything up to the moment the program stopped calling us, and the
+ * socket is closed before the reply, so that whoever reads it may attach
+ * again at once. Then the loop ends and the thread leaves, detached.
+ */
+static enum mp_reply detach(char *text, size_t len)
+{
+    if (!mp_got_active()) {
+        snprintf(text, len, "not attached (started under the shim: it stays profiled)");
+        return MP_REPLY_ERROR;
+    }
+    mp_got_restore();
+    atomic_store(&mp_state, MP_STATE_FINISHED);
     mp_collector_drain_now();
-    if (mp_write_snapshot(MP_TRIGGER_REQUEST, path, sizeof(path)) == 0)
-        snprintf(reply, cap, "ok %s\n", path);
-    else
-        snprintf(reply, cap, "ok (no last snapshot: cannot write in %s)\n", mp_cfg.out_dir);
+    if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) != 0)
+        snprintf(text, len, "detached; no last snapshot (cannot write in %s)", mp_cfg.out_dir);
     atomic_store(&detached, 1);
     atomic_store(&stop_requested, 1);
-    /* Gone before the reply: whoever reads it may attach again at once. */
     if (is_our_socket(listen_fd))
         close(listen_fd);
     listen_fd = -1;
+    return MP_REPLY_OK;
 }
 
-/* One request per connection: "snapshot\n" -> "ok <path>\n" | "error ...\n". */
+/* Carries out one permitted request; text gets the reply's text. Adding
+ * a request type (memprof_protocol.h's MP_REQUESTS) adds its case here. */
+static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
+{
+    switch (r) {
+    case MP_REQ_SNAPSHOT:
+        mp_collector_drain_now();
+        if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0)
+            return MP_REPLY_OK;
+        snprintf(text, len, "cannot write snapshot in %s", mp_cfg.out_dir);
+        return MP_REPLY_ERROR;
+    case MP_REQ_ENABLE:
+        return switch_state(MP_STATE_READY, text, len);
+    case MP_REQ_DISABLE:
+        return switch_state(MP_STATE_DORMANT, text, len);
+    case MP_REQ_DETACH:
+        return detach(text, len);
+    case MP_REQ_UNKNOWN:
+    case MP_REQ_COUNT:
+        break;
+    }
+    snprintf(text, len, "unknown request");
+    return MP_REPLY_ERROR;
+}
+
+/* One request per connection (memprof_protocol.h): one line in, one out. */
 static void serve_request(int fd)
 {
     fd = mp_fd_park(fd);
-    char req[64];
+    char req[MP_PROTO_MAX_REQUEST], reply[MP_PROTO_MAX_REPLY], text[MP_PROTO_MAX_REPLY - 16];
     struct pollfd p = {.fd = fd, .events = POLLIN};
-    ssize_t n = poll(&p, 1, 1000) == 1 ? read(fd, req, sizeof(req) - 1) : -1;
-    char reply[4200];
-    if (n > 0 && strncmp(req, "snapshot", 8) == 0) {
-        char path[4096];
-        mp_collector_drain_now();
-        if (mp_write_snapshot(MP_TRIGGER_REQUEST, path, sizeof(path)) == 0)
-            snprintf(reply, sizeof(reply), "ok %s\n", path);
-        else
-            snprintf(reply, sizeof(reply), "error cannot write snapshot in %s\n", mp_cfg.out_dir);
-    } else if (n > 0 && strncmp(req, "detach", 6) == 0) {
-        serve_detach(reply, sizeof(reply));
-    } else {
-        snprintf(reply, sizeof(reply), "error unknown request\n");
-    }
-    ssize_t w = write(fd, reply, strlen(reply));
+    ssize_t n = poll(&p, 1, MP_PROTO_REQUEST_TIMEOUT_MS) == 1 ? read(fd, req, sizeof(req)) : -1;
+    enum mp_request r = n > 0 ? mp_proto_parse_request(req, (size_t)n) : MP_REQ_UNKNOWN;
+    enum mp_reply rc = MP_REPLY_ERROR;
+    if (r == MP_REQ_UNKNOWN || peer_allowed(fd, text, sizeof(text)))
+        rc = handle_request(r, text, sizeof(text));
+    size_t len = mp_proto_format_reply(rc, text, reply);
+    ssize_t w = write(fd, reply, len);
     (void)w;
     close(fd);
 }
@@ -236,11 +258,13 @@ static void collector_loop(void)
     uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
     while (!atomic_load(&stop_requested)) {
         uint32_t seen = atomic_load_explicit(&mp_collector_wake, memory_order_acquire);
-        size_t drained = mp_rings_drain(mp_aggregate_event, NULL);
+        size_t drained = mp_rings_drain(fold_event, NULL);
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
         int trigger = atomic_exchange(&pending_trigger, 0);
-        if (!trigger && now >= next_periodic)
+        /* Dormant: the timer is not a reason to write the same file again. */
+        bool recording = atomic_load(&mp_state) == MP_STATE_READY;
+        if (!trigger && now >= next_periodic && recording)
             trigger = MP_TRIGGER_INTERVAL;
         if (trigger) {
             mp_collector_drain_now();
@@ -248,9 +272,11 @@ static void collector_loop(void)
             if (trigger == MP_TRIGGER_INTERVAL || now >= next_periodic)
                 next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
         }
+        if (!recording && next_periodic <= now)
+            next_periodic = interval_ns ? now + interval_ns : UINT64_MAX;
         if (now >= next_rescan) {
             mp_modules_refresh();
-            mp_attach_rescan();
+            mp_got_rescan();
             next_rescan = now + MODULE_RESCAN_NS;
         }
         if (atomic_load(&main_exited) && only_collector_left())
@@ -280,9 +306,7 @@ static void *collector_main(void *arg)
 
 int mp_collector_start(void)
 {
-    if (!heap_agg)
-        mp_aggregates_reset();
-    if (!heap_agg)
+    if (mp_heap_agg_init() != 0)
         return -1;
     atomic_store(&stop_requested, 0);
     atomic_store(&thread_exited, 0);

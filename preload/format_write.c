@@ -6,47 +6,27 @@
 #include <string.h>
 #include <xxhash.h>
 
-#define N_SECTIONS 8
-
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-typedef struct section_src {
-    uint32_t type;
-    uint32_t record_size;
-    const void *data;
-    size_t count;
-} section_src;
-
-static void collect_sections(const mp_snap_parts *p, section_src s[N_SECTIONS])
+static void collect_sections(const mp_sections *p, mp_section_src s[MP_SEC_COUNT])
 {
-    section_src tmp[N_SECTIONS] = {
-        {MP_SEC_META, sizeof(mp_meta), &p->meta, 1},
-        {MP_SEC_STRINGS, 1, p->strings, p->strings_size},
-        {MP_SEC_MODULES, sizeof(mp_module), p->modules, p->n_modules},
-        {MP_SEC_STACKS, sizeof(mp_stack), p->stacks, p->n_stacks},
-        {MP_SEC_FRAMES, sizeof(uint64_t), p->frames, p->n_frames},
-        {MP_SEC_HEAP, sizeof(mp_heap_site), p->heap, p->n_heap},
-        {MP_SEC_LOCKS, sizeof(mp_lock), p->locks, p->n_locks},
-        {MP_SEC_LOCK_SITES, sizeof(mp_lock_site), p->lock_sites, p->n_lock_sites},
-    };
-    memcpy(s, tmp, sizeof(tmp));
+#define MP_SEC_SRC_(ID, type, name, record, rule) \
+    s[MP_SECI_##ID] = (mp_section_src){type, sizeof(record), p->name, p->n_##name};
+    MP_SECTIONS(MP_SEC_SRC_)
+#undef MP_SEC_SRC_
 }
 
-size_t mp_format_size(const mp_snap_parts *parts)
+size_t mp_format_size_of(const mp_section_src *s, size_t n)
 {
-    section_src s[N_SECTIONS];
-    collect_sections(parts, s);
-    size_t size = align8(sizeof(mp_header) + N_SECTIONS * sizeof(mp_section));
-    for (int i = 0; i < N_SECTIONS; i++)
+    size_t size = align8(sizeof(mp_header) + n * sizeof(mp_section));
+    for (size_t i = 0; i < n; i++)
         size += align8(s[i].record_size * s[i].count);
     return size;
 }
 
-void mp_format_write(const mp_snap_parts *parts, uint8_t *out)
+void mp_format_write_of(const mp_section_src *s, size_t n, uint8_t *out)
 {
-    section_src s[N_SECTIONS];
-    collect_sections(parts, s);
-    size_t total = mp_format_size(parts);
+    size_t total = mp_format_size_of(s, n);
     memset(out, 0, total);
 
     mp_header h;
@@ -55,10 +35,10 @@ void mp_format_write(const mp_snap_parts *parts, uint8_t *out)
     h.version = MP_VERSION;
     h.header_size = sizeof(mp_header);
     h.file_size = total;
-    h.section_count = N_SECTIONS;
+    h.section_count = (uint32_t)n;
 
-    size_t pos = align8(sizeof(mp_header) + N_SECTIONS * sizeof(mp_section));
-    for (int i = 0; i < N_SECTIONS; i++) {
+    size_t pos = align8(sizeof(mp_header) + n * sizeof(mp_section));
+    for (size_t i = 0; i < n; i++) {
         mp_section sec = {s[i].type, s[i].record_size, pos, s[i].count};
         memcpy(out + sizeof(mp_header) + i * sizeof(mp_section), &sec, sizeof(sec));
         size_t bytes = s[i].record_size * s[i].count;
@@ -69,4 +49,18 @@ void mp_format_write(const mp_snap_parts *parts, uint8_t *out)
     memcpy(out, &h, sizeof(h));
     h.checksum = XXH3_64bits(out + MP_CHECKSUM_START, total - MP_CHECKSUM_START);
     memcpy(out, &h, sizeof(h));
+}
+
+size_t mp_format_size(const mp_sections *secs)
+{
+    mp_section_src s[MP_SEC_COUNT];
+    collect_sections(secs, s);
+    return mp_format_size_of(s, MP_SEC_COUNT);
+}
+
+void mp_format_write(const mp_sections *secs, uint8_t *out)
+{
+    mp_section_src s[MP_SEC_COUNT];
+    collect_sections(secs, s);
+    mp_format_write_of(s, MP_SEC_COUNT, out);
 }

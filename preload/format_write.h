@@ -13,26 +13,35 @@
 
 #include "memprof_format.h"
 
-typedef struct mp_snap_parts {
-    mp_meta meta;
-    const char *strings;          /* starts with a NUL byte */
-    size_t strings_size;
-    const mp_module *modules;
-    size_t n_modules;
-    const mp_stack *stacks;
-    size_t n_stacks;
-    const uint64_t *frames;
-    size_t n_frames;
-    const mp_heap_site *heap;
-    size_t n_heap;
-    const mp_lock *locks;
-    size_t n_locks;
-    const mp_lock_site *lock_sites;
-    size_t n_lock_sites;
-} mp_snap_parts;
+/* The writer's side of mp_sections: the same arrays, writable, for the
+ * snapshot builder to fill in place (`out.heap[i] = ...; out.n_heap++`) and
+ * hand over as `&out.view` without copying field by field. The members
+ * only differ in const, so both views share one representation. */
+#define MP_SEC_FIELD_MUT_(ID, type, name, record, rule) record *name; size_t n_##name;
+typedef union mp_sections_out {
+    mp_sections view;
+    struct {
+        MP_SECTIONS(MP_SEC_FIELD_MUT_)
+    };
+} mp_sections_out;
+#undef MP_SEC_FIELD_MUT_
 
-size_t mp_format_size(const mp_snap_parts *parts);
-/* Writes exactly mp_format_size(parts) bytes, checksum included. */
-void mp_format_write(const mp_snap_parts *parts, uint8_t *out);
+/* The file's size for these sections (every section of MP_SECTIONS is
+ * written, in table order, empty ones included). */
+size_t mp_format_size(const mp_sections *secs);
+/* Writes exactly mp_format_size(secs) bytes, checksum included. */
+void mp_format_write(const mp_sections *secs, uint8_t *out);
+
+/* One section as it goes into the file. The two functions below write any
+ * list of them; the unit tests use them to make files with sections this
+ * build does not know, or without optional ones. */
+typedef struct mp_section_src {
+    uint32_t type;
+    uint32_t record_size;
+    const void *data;
+    size_t count;
+} mp_section_src;
+size_t mp_format_size_of(const mp_section_src *src, size_t n);
+void mp_format_write_of(const mp_section_src *src, size_t n, uint8_t *out);
 
 #endif

@@ -108,30 +108,28 @@ void lk_cond_after_fork_child(void)
 
 int pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-    LK_COND_WAIT(c, m, REAL(int (*)(pthread_cond_t *, pthread_mutex_t *), cond_wait)(c, m));
+    LK_COND_WAIT(c, m, LK_REAL(cond_wait)(c, m));
 }
 
 int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *at)
 {
-    typedef int (*fn)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
-    LK_COND_WAIT(c, m, REAL(fn, cond_timedwait)(c, m, at));
+    LK_COND_WAIT(c, m, LK_REAL(cond_timedwait)(c, m, at));
 }
 
 int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
                            const struct timespec *at)
 {
-    typedef int (*fn)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
-    LK_COND_WAIT(c, m, REAL(fn, cond_clockwait)(c, m, clk, at));
+    LK_COND_WAIT(c, m, LK_REAL(cond_clockwait)(c, m, clk, at));
 }
 
 int pthread_cond_signal(pthread_cond_t *c)
 {
     lk_cond_signalled(c);
-    return REAL(int (*)(pthread_cond_t *), cond_signal)(c);
+    return LK_REAL(cond_signal)(c);
 }
 
 int pthread_cond_broadcast(pthread_cond_t *c)
 {
     lk_cond_signalled(c);
-    return REAL(int (*)(pthread_cond_t *), cond_broadcast)(c);
+    return LK_REAL(cond_broadcast)(c);
 }

@@ -1,73 +1,71 @@
 /*
- * lock_real.c - finding the real pthread lock functions behind our hooks.
+ * lock_real.c - finding the real pthread lock functions behind our hooks
+ * (the table lk_real, lockstate.h).
  *
- * Resolved with dlvsym/dlsym(RTLD_NEXT) on first use, or all at once by
+ * Resolved with dlvsym/dlsym(RTLD_NEXT), all at once: on first use, or by
  * mp_locks_init at start-up. dlsym may itself allocate or take a lock, so
- * it runs under the guard, and a hook reached from inside it gets a stub.
+ * it runs under the guard, and a hook reached from inside it gets a
+ * stand-in.
  */
 #include "lockstate.h"
 
 #include <dlfcn.h>
 
-static const char *const lk_names[LK_NFNS] = {
-#define X(id, name, ver) name,
-    LK_FNS(X)
-#undef X
-};
-static const char *const lk_versions[LK_NFNS] = {
-#define X(id, name, ver) ver,
-    LK_FNS(X)
-#undef X
-};
-
-void *_Atomic lk_fn[LK_NFNS];
+lk_real_fns lk_real;
+static _Atomic int lk_complete;   /* every field of lk_real is set */
 static MP_TLS int lk_resolving;
 
 /*
  * Stand-in when a real function cannot be had: only while this thread is
  * already inside dlsym (which would recurse) or if libc lacks the symbol.
  * Like mutrace during bootstrap it reports success: the process is still
- * single-threaded then, and failing a lock makes C++ throw. Every hook's
- * signature returns int and x86-64 callers clean up their own arguments.
+ * single-threaded then, and failing a lock makes C++ throw. Every hook
+ * returns int and x86-64 callers clean up their own arguments, so one
+ * argument-less function stands in for all of them.
  */
 static int lk_stub(void)
 {
     return 0;
 }
 
-MP_NOINLINE void *lk_resolve(int i)
-{
-    if (lk_resolving)
-        return (void *)lk_stub;
-    lk_resolving = 1;
-    mp_guard++;   /* dlsym may calloc or take a loader lock: pass those through */
-    void *p = lk_versions[i] ? dlvsym(RTLD_NEXT, lk_names[i], lk_versions[i]) : NULL;
-    if (!p)
-        p = dlsym(RTLD_NEXT, lk_names[i]);
-    mp_guard--;
-    lk_resolving = 0;
-    if (!p)
-        p = (void *)lk_stub;
-    atomic_store_explicit(&lk_fn[i], p, memory_order_release);
-    return p;
-}
-
-#define X(id, name, ver)                                                                   \
-    static MP_NOINLINE void *lk_resolve_##id(void)                                         \
-    {                                                                                      \
-        return lk_resolve(LK_##id);                                                        \
-    }
-LK_FNS(X)
-#undef X
-
-const lk_resolver lk_resolvers[LK_NFNS] = {
-#define X(id, name, ver) [LK_##id] = lk_resolve_##id,
+static const lk_real_fns lk_stubs = {
+#define X(field, fn, version) .field = (void *)lk_stub,
     LK_FNS(X)
 #undef X
 };
 
-void mp_locks_init(void)
+static void *lk_next(const char *name, const char *version)
 {
-    for (int i = 0; i < LK_NFNS; i++)
-        lk_real(i);
+    void *p = version ? dlvsym(RTLD_NEXT, name, version) : NULL;
+    if (!p)
+        p = dlsym(RTLD_NEXT, name);
+    return p ? p : (void *)lk_stub;
+}
+
+MP_NOINLINE const lk_real_fns *lk_resolve(void)
+{
+    if (atomic_load_explicit(&lk_complete, memory_order_acquire))
+        return &lk_real;   /* mp_locks_init after a hook resolved the table */
+    if (lk_resolving)
+        return &lk_stubs;
+    lk_resolving = 1;
+    mp_guard++;   /* dlsym may calloc or take a loader lock: pass those through */
+#define X(field, fn, version) lk_real.field = lk_next(#fn, version);
+    LK_FNS(X)
+#undef X
+    mp_guard--;
+    lk_resolving = 0;
+    atomic_store_explicit(&lk_complete, 1, memory_order_release);
+    return &lk_real;
+}
+
+/* `memprof attach`: the table is what the program's GOT slots held
+ * (attach.c); RTLD_NEXT means nothing for a library dlopen'd that late.
+ * Functions the process lacks get the stand-in. */
+void lk_real_install(const lk_real_fns *t)
+{
+#define X(field, fn, version) lk_real.field = t->field ? t->field : lk_stubs.field;
+    LK_FNS(X)
+#undef X
+    atomic_store_explicit(&lk_complete, 1, memory_order_release);
 }

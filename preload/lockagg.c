@@ -137,7 +137,8 @@ static void *la_get(la_store *s, uint64_t k1, uint64_t k2, bool create)
 
 static la_lock *la_lock_get(const mp_event *ev, bool create)
 {
-    la_lock *l = la_get(&la_locks, ev->a, ev->pad, create);
+    /* Every lock member of the event starts with the address. */
+    la_lock *l = la_get(&la_locks, ev->site.addr, ev->gen, create);
     if (l && !l->kind) {
         l->kind = ev->kind;
         l->site = MP_NO_STACK;
@@ -172,47 +173,49 @@ static long la_match_slot(uint32_t lock, uint32_t seq)
     return (long)(la_mix(lock, seq) >> (64 - LA_MATCH_BITS));
 }
 
-static void la_count_wait(la_lock *l, const mp_event *ev)
+static void la_count_wait(la_lock *l, uint32_t stack, uint64_t wait_ns)
 {
     l->contentions++;
-    l->wait_ns += ev->b;
-    if (ev->b > l->max_wait_ns)
-        l->max_wait_ns = ev->b;
+    l->wait_ns += wait_ns;
+    if (wait_ns > l->max_wait_ns)
+        l->max_wait_ns = wait_ns;
     if (l->site == MP_NO_STACK)
-        l->site = ev->stack;   /* first contention is the first use we saw */
-    la_charge(l, ev->stack, MP_ROLE_WAITER, 1, ev->b);
+        l->site = stack;   /* first contention is the first use we saw */
+    la_charge(l, stack, MP_ROLE_WAITER, 1, wait_ns);
 }
 
 static void la_on_wait(la_lock *l, const mp_event *ev)
 {
-    la_count_wait(l, ev);
+    uint32_t seq = ev->wait.seq;
+    la_count_wait(l, ev->wait.stack, ev->wait.wait_ns);
     uint32_t key = la_lock_index(l) + 1;
-    long i = ev->stack2 ? la_match_slot(key, ev->stack2) : -1;
+    long i = seq ? la_match_slot(key, seq) : -1;
     if (i < 0)
         return;
-    if (la_releases[i].lock == key && la_releases[i].seq == ev->stack2) {
-        la_charge(l, la_releases[i].stack, MP_ROLE_HOLDER, 1, ev->b);
+    if (la_releases[i].lock == key && la_releases[i].seq == seq) {
+        la_charge(l, la_releases[i].stack, MP_ROLE_HOLDER, 1, ev->wait.wait_ns);
         return;
     }
     la_pending *p = &la_pendings[i];
-    if (p->lock != key || p->seq != ev->stack2)
-        *p = (la_pending){.lock = key, .seq = ev->stack2};
+    if (p->lock != key || p->seq != seq)
+        *p = (la_pending){.lock = key, .seq = seq};
     p->count++;
-    p->wait_ns += ev->b;
+    p->wait_ns += ev->wait.wait_ns;
 }
 
 static void la_on_hold(la_lock *l, const mp_event *ev)
 {
-    l->hold_ns += ev->b;
+    uint32_t seq = ev->hold.seq;
+    l->hold_ns += ev->hold.hold_ns;
     l->holds++;
     uint32_t key = la_lock_index(l) + 1;
-    long i = ev->stack2 ? la_match_slot(key, ev->stack2) : -1;
+    long i = seq ? la_match_slot(key, seq) : -1;
     if (i < 0)
         return;
-    la_releases[i] = (la_release){.lock = key, .seq = ev->stack2, .stack = ev->stack};
+    la_releases[i] = (la_release){.lock = key, .seq = seq, .stack = ev->hold.stack};
     la_pending *p = &la_pendings[i];
-    if (p->lock == key && p->seq == ev->stack2) {
-        la_charge(l, ev->stack, MP_ROLE_HOLDER, p->count, p->wait_ns);
+    if (p->lock == key && p->seq == seq) {
+        la_charge(l, ev->hold.stack, MP_ROLE_HOLDER, p->count, p->wait_ns);
         *p = (la_pending){0};
     }
 }
@@ -227,23 +230,23 @@ void mp_lock_aggregate(const mp_event *ev)
         la_on_wait(l, ev);
         break;
     case MP_EV_LOCK_BLAMED:
-        la_count_wait(l, ev);
-        la_charge(l, ev->stack2, MP_ROLE_HOLDER, 1, ev->b);
+        la_count_wait(l, ev->blamed.stack, ev->blamed.wait_ns);
+        la_charge(l, ev->blamed.holder, MP_ROLE_HOLDER, 1, ev->blamed.wait_ns);
         break;
     case MP_EV_LOCK_HOLD:
         la_on_hold(l, ev);
         break;
     case MP_EV_LOCK_HOLDS:
-        l->hold_ns += ev->b;
-        l->holds += ev->stack;
+        l->hold_ns += ev->holds.hold_ns;
+        l->holds += ev->holds.holds;
         break;
     case MP_EV_LOCK_SITE:
         if (l->site == MP_NO_STACK)
-            l->site = ev->stack;
+            l->site = ev->site.stack;
         break;
     case MP_EV_LOCK_DEAD:
         l->dead = 1;
-        l->dead_acquisitions = ev->b;
+        l->dead_acquisitions = ev->dead.acquisitions;
         break;
     }
 }
@@ -318,8 +321,8 @@ size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites)
     return la_locks.n;
 }
 
-/* The collector's side only: what it aggregated is forgotten. */
-void mp_locks_reset_aggregates(void)
+/* Fork child: the parent's totals are not the child's. */
+void mp_lock_aggregate_reset(void)
 {
     la_store_free(&la_locks);
     la_store_free(&la_sites);
@@ -327,10 +330,4 @@ void mp_locks_reset_aggregates(void)
     mp_pages_free(la_pendings, LA_MATCH_SIZE * sizeof(la_pending));
     la_releases = NULL;
     la_pendings = NULL;
-}
-
-void mp_locks_after_fork_child(void)
-{
-    mp_locks_reset_aggregates();
-    lk_app_after_fork_child();
 }

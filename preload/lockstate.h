@@ -1,28 +1,30 @@
 /*
- * lockstate.h - private contract between lock_hooks.c (application threads)
- * and lockagg.c (the collector thread).
+ * lockstate.h - the lock profiler's own header: the contract between its
+ * application-thread side (lock_hooks.c, lock_cond.c over lock_acct.c,
+ * lock_table.c and lock_real.c) and its collector side (lockagg.c); locks.c brings them up
+ * and resets them in a fork child.
  *
- * Event fields for the lock events (mp_event, see shim.h):
+ * The lock events (mp_event in shim.h; every one carries the lock's
+ * address, kind and generation: a destroy or init of the address starts a
+ * new generation, which the collector keeps as a lock of its own):
  *
- *   LOCK_WAIT  stack = waiter stack, a = lock address, b = wait ns,
- *              pad = lock generation, stack2 = release sequence number of the
- *              release that let this waiter in (0 = unknown / not acquired).
- *   LOCK_BLAMED  a LOCK_WAIT whose holder is known: stack2 = the stack the
- *              releasing holder published (lk_entry.blame) instead of a
- *              sequence number; no join needed.
- *   LOCK_HOLD  stack = holder stack (captured at its unlock), a = address,
- *              b = hold ns (0 when the acquisition was not seen),
- *              pad = generation, stack2 = this release's sequence number,
- *              or 0 when the holder published its stack (then no WAIT
- *              waits for this HOLD).
- *   LOCK_SITE  stack = first-use site, a = address, pad = generation.
- *   LOCK_HOLDS a = address, pad = the generation that ended, b = hold ns
- *              and stack = number of the contended holds the application
- *              side counted itself (published releases, see below); sent
- *              just before its LOCK_DEAD. While a lock lives the collector
- *              reads these counts from the entry (lk_app_counts).
- *   LOCK_DEAD  a = address, pad = the generation that ended,
- *              b = its acquisitions counted by the application side.
+ *   LOCK_WAIT    .wait: stack = the waiter's, wait_ns, seq = the release
+ *                number of the release that let this waiter in (0 =
+ *                unknown / not acquired).
+ *   LOCK_BLAMED  .blamed: a WAIT whose holder is known: holder = the stack
+ *                the releasing holder published (lk_entry.blame); no join
+ *                needed.
+ *   LOCK_HOLD    .hold: stack = the holder's (captured at its unlock),
+ *                hold_ns (0 when the acquisition was not seen), seq = this
+ *                release's number.
+ *   LOCK_SITE    .site: stack = the first-use site.
+ *   LOCK_HOLDS   .holds: for the generation that ended, holds and hold_ns
+ *                of the contended holds the application side counted
+ *                itself (published releases, see below); sent just before
+ *                its LOCK_DEAD. While a lock lives the collector reads these
+ *                counts from the entry (lk_app_counts).
+ *   LOCK_DEAD    .dead: the generation ended; acquisitions = its
+ *                acquisitions counted by the application side.
  *
  * The first-use site is the first contention's waiter stack: the collector
  * takes it from the first WAIT of a (lock, generation) unless a SITE came
@@ -108,12 +110,37 @@ static inline bool lk_on(void)
 }
 
 /* ------------------------------------------------------------------------
- * What lock_cond.c uses of the mutex accounting (lock_hooks.c).
+ * What lock_cond.c uses of the mutex accounting (lock_acct.c).
  * ---------------------------------------------------------------------- */
 /* The calling thread waited wait_ns for addr (and acquired it, or not). */
 void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired) MP_HIDDEN;
 /* The calling thread holds addr again without a blocking call we timed. */
 void lk_acquired_slow(const void *addr, uint16_t kind) MP_HIDDEN;
+
+/* ------------------------------------------------------------------------
+ * The accounting the interposers call on their slow paths (lock_acct.c).
+ * ---------------------------------------------------------------------- */
+/* A failed trylock: maybe the start of a trylock-spin episode on addr. */
+void lk_try_failed(const void *addr) MP_HIDDEN;
+/* A blocking acquire that found the lock taken: w is begun before the real
+ * blocking call (the unwind happens here, while waiting anyway) and ended
+ * with its result rc: 0/EOWNERDEAD acquired, ETIMEDOUT a wait without
+ * acquisition (still contention), anything else an error that is not a
+ * wait (EDEADLK, EINVAL, ...). */
+typedef struct lk_wait {
+    const void *addr;
+    lk_entry *e;
+    uint32_t stack;
+    uint32_t gen;
+    uint64_t t0;
+    uint16_t kind;
+} lk_wait;
+void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind) MP_HIDDEN;
+void lk_contend_end(lk_wait *w, int rc) MP_HIDDEN;
+/* init or destroy of a tracked addr: whatever lives there next is a new lock. */
+void lk_forget_slow(const void *addr) MP_HIDDEN;
+/* Fork child: forgets this thread's holds and pending event. */
+void lk_acct_after_fork_child(void) MP_HIDDEN;
 
 /* A release in two halves around the real unlock: begin (before, inside
  * the critical section: as little as possible) returns true when end
@@ -136,66 +163,59 @@ typedef struct lk_counts {
     uint64_t acquisitions, hold_ns, holds;
 } lk_counts;
 lk_counts lk_app_counts(uint64_t addr, uint32_t gen) MP_HIDDEN;
-/* Forgets every application-side lock (fork child, single-threaded). */
-void lk_app_after_fork_child(void) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
- * The real pthread functions (lock_real.c resolves them). pthread_cond_*
- * must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an older condvar
- * layout and a mixed pair freezes (mutrace's comment).
+ * The real pthread functions (lock_real.c resolves them): one typed field
+ * per interposer, named after the function without its pthread_ prefix.
+ * pthread_cond_* must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an
+ * older condvar layout and a mixed pair freezes (mutrace's comment).
  * ---------------------------------------------------------------------- */
 #define LK_FNS(X)                                                                          \
-    X(mutex_lock, "pthread_mutex_lock", NULL)                                              \
-    X(mutex_trylock, "pthread_mutex_trylock", NULL)                                        \
-    X(mutex_timedlock, "pthread_mutex_timedlock", NULL)                                    \
-    X(mutex_clocklock, "pthread_mutex_clocklock", NULL)                                    \
-    X(mutex_unlock, "pthread_mutex_unlock", NULL)                                          \
-    X(mutex_init, "pthread_mutex_init", NULL)                                              \
-    X(mutex_destroy, "pthread_mutex_destroy", NULL)                                        \
-    X(rw_rdlock, "pthread_rwlock_rdlock", NULL)                                            \
-    X(rw_wrlock, "pthread_rwlock_wrlock", NULL)                                            \
-    X(rw_tryrdlock, "pthread_rwlock_tryrdlock", NULL)                                      \
-    X(rw_trywrlock, "pthread_rwlock_trywrlock", NULL)                                      \
-    X(rw_timedrdlock, "pthread_rwlock_timedrdlock", NULL)                                  \
-    X(rw_timedwrlock, "pthread_rwlock_timedwrlock", NULL)                                  \
-    X(rw_clockrdlock, "pthread_rwlock_clockrdlock", NULL)                                  \
-    X(rw_clockwrlock, "pthread_rwlock_clockwrlock", NULL)                                  \
-    X(rw_unlock, "pthread_rwlock_unlock", NULL)                                            \
-    X(rw_init, "pthread_rwlock_init", NULL)                                                \
-    X(rw_destroy, "pthread_rwlock_destroy", NULL)                                          \
-    X(spin_lock, "pthread_spin_lock", NULL)                                                \
-    X(spin_trylock, "pthread_spin_trylock", NULL)                                          \
-    X(spin_unlock, "pthread_spin_unlock", NULL)                                            \
-    X(spin_init, "pthread_spin_init", NULL)                                                \
-    X(spin_destroy, "pthread_spin_destroy", NULL)                                          \
-    X(cond_wait, "pthread_cond_wait", "GLIBC_2.3.2")                                       \
-    X(cond_timedwait, "pthread_cond_timedwait", "GLIBC_2.3.2")                             \
-    X(cond_clockwait, "pthread_cond_clockwait", NULL)                                      \
-    X(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2")                                   \
-    X(cond_broadcast, "pthread_cond_broadcast", "GLIBC_2.3.2")
+    X(mutex_lock, pthread_mutex_lock, NULL)                                                \
+    X(mutex_trylock, pthread_mutex_trylock, NULL)                                          \
+    X(mutex_timedlock, pthread_mutex_timedlock, NULL)                                      \
+    X(mutex_clocklock, pthread_mutex_clocklock, NULL)                                      \
+    X(mutex_unlock, pthread_mutex_unlock, NULL)                                            \
+    X(mutex_init, pthread_mutex_init, NULL)                                                \
+    X(mutex_destroy, pthread_mutex_destroy, NULL)                                          \
+    X(rwlock_rdlock, pthread_rwlock_rdlock, NULL)                                          \
+    X(rwlock_wrlock, pthread_rwlock_wrlock, NULL)                                          \
+    X(rwlock_tryrdlock, pthread_rwlock_tryrdlock, NULL)                                    \
+    X(rwlock_trywrlock, pthread_rwlock_trywrlock, NULL)                                    \
+    X(rwlock_timedrdlock, pthread_rwlock_timedrdlock, NULL)                                \
+    X(rwlock_timedwrlock, pthread_rwlock_timedwrlock, NULL)                                \
+    X(rwlock_clockrdlock, pthread_rwlock_clockrdlock, NULL)                                \
+    X(rwlock_clockwrlock, pthread_rwlock_clockwrlock, NULL)                                \
+    X(rwlock_unlock, pthread_rwlock_unlock, NULL)                                          \
+    X(rwlock_init, pthread_rwlock_init, NULL)                                              \
+    X(rwlock_destroy, pthread_rwlock_destroy, NULL)                                        \
+    X(spin_lock, pthread_spin_lock, NULL)                                                  \
+    X(spin_trylock, pthread_spin_trylock, NULL)                                            \
+    X(spin_unlock, pthread_spin_unlock, NULL)                                              \
+    X(spin_init, pthread_spin_init, NULL)                                                  \
+    X(spin_destroy, pthread_spin_destroy, NULL)                                            \
+    X(cond_wait, pthread_cond_wait, "GLIBC_2.3.2")                                         \
+    X(cond_timedwait, pthread_cond_timedwait, "GLIBC_2.3.2")                               \
+    X(cond_clockwait, pthread_cond_clockwait, NULL)                                        \
+    X(cond_signal, pthread_cond_signal, "GLIBC_2.3.2")                                     \
+    X(cond_broadcast, pthread_cond_broadcast, "GLIBC_2.3.2")
 
-enum {
-#define X(id, name, ver) LK_##id,
+typedef struct lk_real_fns {
+#define X(field, fn, version) typeof(&fn) field;
     LK_FNS(X)
 #undef X
-    LK_NFNS
-};
-extern void *_Atomic lk_fn[LK_NFNS] MP_HIDDEN;
-void *lk_resolve(int i) MP_HIDDEN;
-/* lk_resolve as the hooks' fast paths call it: one argument-less function
- * per index. With no argument to load for the cold call, GCC keeps the
- * hook's own arguments alive only on that path (shrink-wrapping), and the
- * fast path is a check and a tail call with no stack frame. */
-typedef void *(*lk_resolver)(void);
-extern const lk_resolver lk_resolvers[LK_NFNS] MP_HIDDEN;
-
-/* Resolved once, lazily on first use or eagerly by mp_locks_init. */
-static inline void *lk_real(int i)
-{
-    void *p = atomic_load_explicit(&lk_fn[i], memory_order_acquire);
-    return MP_LIKELY(p != NULL) ? p : lk_resolvers[i]();
-}
-#define REAL(type, id) ((type)lk_real(LK_##id))
-
+} lk_real_fns;
+/* NULL until resolved: lazily by the first hook that needs one, or
+ * eagerly by mp_locks_init. */
+extern lk_real_fns lk_real MP_HIDDEN;
+/* Resolves the whole table; returns it, or (while this thread is inside
+ * dlsym already) a table of stand-ins. No argument: a hook's fast path
+ * then keeps its own arguments alive only on the cold call
+ * (shrink-wrapping) and needs no stack frame. */
+const lk_real_fns *lk_resolve(void) MP_HIDDEN;
+/* Sets the whole table at once (an attach: preload/attach.c). */
+void lk_real_install(const lk_real_fns *t) MP_HIDDEN;
+/* The real function behind an interposer: LK_REAL(mutex_lock)(m). */
+#define LK_REAL(field) (MP_LIKELY(lk_real.field != NULL) ? lk_real.field : lk_resolve()->field)
 
 #endif

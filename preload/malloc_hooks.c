@@ -21,14 +21,15 @@
 /* True once the real function is known; resolves it on first use. Until
  * then (dlsym itself allocates) callers fall back to the bootstrap arena.
  * malloc and free, the hottest two, skip even this test: their table
- * entries start out pointing at resolving stubs (init.c). */
+ * entries start out pointing at resolving stubs (malloc_real.c). */
 #define HAVE_REAL(fn) (MP_LIKELY(mp_real.fn != NULL) || (mp_resolve_malloc(), mp_real.fn != NULL))
 
 /* ---- out-of-line bookkeeping ---- */
 
 static bool emit_heap(uint16_t type, const mp_block *b)
 {
-    mp_event ev = {.type = type, .stack = b->stack, .a = b->w.bytes, .b = b->w.count_fx};
+    mp_event ev = {.type = type,
+                   .heap = {.stack = b->stack, .bytes = b->w.bytes, .count_fx = b->w.count_fx}};
     return mp_emit(&ev);
 }
 
@@ -65,9 +66,16 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
             track_nested(p, size);
             return p;
         }
-        /* Not ready, finished, or the collector: don't spend the countdown
-         * on allocations that can never be samples. */
-        mp_sample_countdown += (int64_t)size;
+        /* Dormant: re-armed as if sampled, so that its allocations cost
+         * the fast path's one branch until `memprof enable`, and the
+         * first sample after it is drawn like any other. Not ready,
+         * finished, or the collector: don't spend the countdown on
+         * allocations that can never be samples. */
+        if (atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_DORMANT &&
+            mp_guard == 0)
+            mp_sampler_fire(size);
+        else
+            mp_sample_countdown += (int64_t)size;
         return p;
     }
     mp_weights w = mp_sampler_fire(size);
@@ -102,7 +110,7 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
  */
 static inline bool may_untrack(void)
 {
-    return atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_READY;
+    return mp_profiling(atomic_load_explicit(&mp_state, memory_order_relaxed));
 }
 
 MP_NOINLINE static void untrack_and_emit(void *p)

@@ -246,11 +246,6 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
     return n;
 }
 
-void mp_ring_thread_exit(void)
-{
-    retire_ring(my_ring);
-}
-
 /*
  * In a forked child only the forking thread exists. Every ring holds the
  * parent's events (the child reports only its own allocations) and the

@@ -89,9 +89,3 @@ mp_weights mp_sampler_fire(size_t size)
     mp_sample_countdown = mp_draw_interval(&rng_state, mp_cfg.sample_bytes);
     return mp_weights_for(size, mp_cfg.sample_bytes);
 }
-
-void mp_sampler_reset_thread(void)
-{
-    rng_state = 0;
-    mp_sample_countdown = 0;
-}

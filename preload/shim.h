@@ -1,22 +1,45 @@
 /*
  * shim.h - the one internal header of libmemprof.so: configuration, shared
  * state, the event type that crosses the rings, and each file's entry points.
+ * lockstate.h is the lock profiler's own header, format_write.h the
+ * snapshot encoder's.
  *
- * Files and their concern:
- *   init.c          process start/exit/fork, configuration, real symbols
- *   bootstrap.c     allocation before the real malloc is known
+ * Files and what they own (scripts/check-deps keeps their dependencies
+ * free of cycles; a file's non-static names carry its prefix, except the
+ * interposers, which carry libc's names):
+ *   state.c         mp_cfg, mp_state, mp_pid, mp_guard/mp_in_hook, the
+ *                   start time, the sharded counters (mp_stat_*)
+ *   os.c            clocks (mp_now_ns, mp_realtime_ns), futex, mp_warn,
+ *                   descriptors (mp_fd_park, mp_read_small_file),
+ *                   mp_next_symbol, mp_spin_lock
+ *   shmem.c         the shim's private memory (mp_pages, mp_reserve)
+ *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
+ *   init.c          start-up (mp_init, our constructor), the snapshot signal
+ *   lifecycle.c     fork handlers, the final snapshot (our destructor),
+ *                   the _exit/_Exit/quick_exit/pthread_exit/unshare
+ *                   interposers
+ *   malloc_real.c   the real allocator's functions (mp_real)
+ *   bootstrap.c     allocation before the real malloc is known (mp_boot_*)
  *   malloc_hooks.c  the malloc family interposers
  *   sampler.c       Poisson byte sampler and Horvitz-Thompson weights
- *   addrset.c       the set of sampled live blocks (address -> weights)
- *   unwind.c        stack capture (libunwind)
- *   stacktab.c      lock-free, deduplicating stack table
- *   modules.c       module map with generations (dl_iterate_phdr)
- *   ring.c          per-thread single-producer rings and their registry
- *   collector.c     the background thread: drain, aggregate, triggers
+ *   addrset.c       the set of sampled live blocks (mp_addrset_*)
+ *   unwind.c        stack capture (libunwind) and the pipe2 interposer
+ *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
+ *   modules.c       module map with generations, the dlclose interposer
+ *   ring.c          per-thread single-producer rings, mp_emit
+ *   collector.c     the background thread: drain, triggers, requests
+ *   heap_agg.c      the heap aggregates per stack (mp_heap_agg_*)
  *   snapshot.c      building a snapshot file from the aggregates
- *   lock_hooks.c    pthread lock interposers and contention accounting
- *   attach.c        `memprof attach`: GOT patching, attached-mode start
- *   shmem.c         the shim's private memory (mmap, never the host malloc)
+ *   format_write.c  encoding the snapshot's bytes (format_write.h)
+ *   locks.c         the lock profiler's start-up and fork entry points
+ *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
+ *   lock_table.c    which locks were contended (bitmap and lk_entry table)
+ *   lock_hooks.c    mutex, rwlock and spinlock interposers
+ *   lock_acct.c     their slow paths: holds, stacks, contention events
+ *   lock_cond.c     condition variable interposers
+ *   lockagg.c       the collector's lock totals (mp_lock_aggregate/export)
+ *   got.c           `memprof attach`'s GOT patcher (and its dlopen hook)
+ *   attach.c        memprof_attach(): the start of an attached process
  *
  * Rules every file follows (the shim lives inside someone else's process):
  *   - never call the interposed allocator; memory comes from shmem.c;
@@ -32,10 +55,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <malloc.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include "memprof_format.h"
+#include "memprof_options.h"
 
 #define MP_TLS __thread __attribute__((tls_model("initial-exec")))
 #define MP_HIDDEN __attribute__((visibility("hidden")))
@@ -43,26 +69,50 @@
 #define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MP_NOINLINE __attribute__((noinline))
 
-#define MP_MAX_DEPTH 256
-#define MP_DEFAULT_SAMPLE 524288
-#define MP_DEFAULT_INTERVAL 60
-#define MP_DEFAULT_DEPTH 64
+/* Defaults and ranges of the settings: include/memprof_options.h. */
+#define MP_MAX_DEPTH MP_OPT_DEPTH_MAX
+#define MP_DEFAULT_SAMPLE MP_OPT_SAMPLE_DEFAULT
+#define MP_DEFAULT_INTERVAL MP_OPT_INTERVAL_DEFAULT
+#define MP_DEFAULT_DEPTH MP_OPT_DEPTH_DEFAULT
 
-/* ---- configuration (init.c) ---- */
+/* ---- configuration (state.c holds it; config.c fills it at start-up) ---- */
 typedef struct mp_config {
     uint64_t sample_bytes;   /* 1 = exact */
     unsigned interval_s;     /* 0 = no periodic snapshots */
     int signal;              /* 0 = none */
     int locks;               /* 0/1 */
     int depth;
+    int start;               /* 0: MEMPROF_START=off, dormant until enabled */
     char out_dir[4096];
     char prog[256];
 } mp_config;
 extern mp_config mp_cfg MP_HIDDEN;
+/* Fills mp_cfg from the environment; one `memprof:` line per bad value,
+ * which then keeps its default. */
+void mp_config_read(void) MP_HIDDEN;
+/* Fills mp_cfg from `memprof attach`'s configuration: lines of
+ * MEMPROF_<NAME>=<value>, the output directory absolute; the rest keep
+ * their defaults. -1 (mp_cfg untouched) for an unknown name or a bad value. */
+int mp_config_parse_lines(const char *text) MP_HIDDEN;
 
-/* Lifecycle of the shim in this process. */
-enum { MP_STATE_OFF = 0, MP_STATE_INITIALIZING = 1, MP_STATE_READY = 2, MP_STATE_FINISHED = 3 };
+/* Lifecycle of the shim in this process. DORMANT (MEMPROF_START=off, or
+ * `memprof disable`) is READY minus the recording: the hooks take no new
+ * samples and time no lock, but frees of blocks sampled before still
+ * leave the address set, and the collector answers requests. */
+enum { MP_STATE_OFF = 0, MP_STATE_INITIALIZING = 1, MP_STATE_READY = 2, MP_STATE_FINISHED = 3,
+       MP_STATE_DORMANT = 4 };
 extern _Atomic int mp_state MP_HIDDEN;
+/* Set once the process has recorded at all (READY at least once): a
+ * dormant process that never was writes no exit snapshot. */
+extern _Atomic int mp_recorded MP_HIDDEN;
+/* Set once `memprof attach` started the shim here: the snapshots say so,
+ * and their start time is the attach's. */
+extern _Atomic int mp_attached MP_HIDDEN;
+/* READY or DORMANT: set up, the collector running. */
+static inline bool mp_profiling(int state)
+{
+    return state == MP_STATE_READY || state == MP_STATE_DORMANT;
+}
 extern pid_t mp_pid MP_HIDDEN;            /* pid the shim state belongs to */
 
 /*
@@ -109,7 +159,26 @@ static inline bool mp_nested(void)
            atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_READY;
 }
 
+/* The process the state belongs to is this one, started at realtime_ns
+ * (start-up and fork child; state.c). */
+void mp_state_own_process(uint64_t realtime_ns) MP_HIDDEN;
+uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
+
+/* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
+void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
+
+/* ---- the GOT patcher of `memprof attach` (got.c; attach.c starts it) ---- */
+bool mp_got_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
+/* The real functions from what the program's slots hold (mp_real, the
+ * lock table); -1 when the process has no malloc or free to find. */
+int mp_got_resolve(void) MP_HIDDEN;
+int mp_got_patch(void) MP_HIDDEN;          /* every slot to our hooks; -1: no memory */
+bool mp_got_active(void) MP_HIDDEN;        /* patched, not restored */
+void mp_got_rescan(void) MP_HIDDEN;        /* patch libraries loaded since */
+void mp_got_restore(void) MP_HIDDEN;       /* every slot back (detach) */
+
+/* ---- the operating system (os.c) ---- */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
 /* Moves fd to a high number (close-on-exec), away from the numbers the
  * application uses: programs close descriptors they believe are theirs
@@ -128,33 +197,24 @@ ssize_t mp_read_small_file(const char *path, char *buf, size_t cap) MP_HIDDEN;
 void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns) MP_HIDDEN;
 void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;
 uint64_t mp_realtime_ns(void) MP_HIDDEN;
-uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_warn(const char *fmt, ...) MP_HIDDEN __attribute__((format(printf, 1, 2)));
 
-void mp_register_fork_handlers(void) MP_HIDDEN;   /* once per process */
-
-/* ---- attaching to a running process (attach.c) ---- */
-bool mp_attach_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
-bool mp_attach_active(void) MP_HIDDEN;        /* attached and not detached */
-uint64_t mp_attach_time_ns(void) MP_HIDDEN;   /* CLOCK_REALTIME of the last attach, 0 = never */
-void mp_attach_rescan(void) MP_HIDDEN;        /* patch libraries loaded since */
-void mp_attach_stop(void) MP_HIDDEN;          /* restore every slot (detach) */
-
-/* ---- real functions (init.c) ---- */
+/* ---- the real allocator (malloc_real.c) ---- */
+/* free_sized and free_aligned_sized are C23: older headers lack them. */
 typedef struct mp_real_fns {
-    void *(*malloc)(size_t);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    void (*free)(void *);
-    int (*posix_memalign)(void **, size_t, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
-    void *(*reallocarray)(void *, size_t, size_t);
+    typeof(&malloc) malloc;
+    typeof(&calloc) calloc;
+    typeof(&realloc) realloc;
+    typeof(&free) free;
+    typeof(&posix_memalign) posix_memalign;
+    typeof(&aligned_alloc) aligned_alloc;
+    typeof(&memalign) memalign;
+    typeof(&valloc) valloc;
+    typeof(&pvalloc) pvalloc;
+    typeof(&reallocarray) reallocarray;
     void (*free_sized)(void *, size_t);
     void (*free_aligned_sized)(void *, size_t, size_t);
-    size_t (*usable_size)(void *);
+    typeof(&malloc_usable_size) usable_size;
 } mp_real_fns;
 extern mp_real_fns mp_real MP_HIDDEN;
 void mp_resolve_malloc(void) MP_HIDDEN;
@@ -177,7 +237,7 @@ static inline bool mp_boot_owns(const void *p)
 }
 size_t mp_boot_size(const void *p) MP_HIDDEN;
 
-/* ---- a tiny lock for slow paths ---- */
+/* ---- a tiny lock for slow paths (mp_spin_lock: os.c) ---- */
 static inline void mp_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -207,7 +267,6 @@ typedef struct mp_weights {
 } mp_weights;
 /* Called when the countdown went <= 0: re-arms it, returns the weights. */
 mp_weights mp_sampler_fire(size_t size) MP_HIDDEN;
-void mp_sampler_reset_thread(void) MP_HIDDEN;
 /* Pure helpers, unit-tested: */
 double mp_sample_probability(double size, double mean) MP_HIDDEN;
 mp_weights mp_weights_for(size_t size, uint64_t mean) MP_HIDDEN;
@@ -240,24 +299,36 @@ void mp_modules_after_fork_child(void) MP_HIDDEN;
 
 /* ---- events and rings (ring.c) ---- */
 enum mp_event_type {
-    MP_EV_SAMPLE = 1,     /* stack, a = weight bytes, b = weight count_fx */
-    MP_EV_FREE = 2,       /* same fields as the matching SAMPLE */
-    MP_EV_LOCK_WAIT = 3,  /* stack = waiter, stack2 = holder, a = lock addr, b = wait ns */
-    MP_EV_LOCK_HOLD = 4,  /* stack = holder, a = lock addr, b = hold ns */
-    MP_EV_LOCK_SITE = 5,  /* stack = first-use site, a = lock addr */
-    MP_EV_LOCK_DEAD = 6,  /* a = lock addr: destroyed, next use is a new lock */
-    MP_EV_LOCK_BLAMED = 7, /* a LOCK_WAIT with stack2 = the holder's stack */
-    MP_EV_LOCK_HOLDS = 8  /* see lockstate.h */
+    MP_EV_SAMPLE = 1,      /* .heap: a sampled block and its weights */
+    MP_EV_FREE = 2,        /* .heap: the same fields as the matching SAMPLE */
+    MP_EV_LOCK_WAIT = 3,   /* .wait; lock events from here on (ring.c counts them apart) */
+    MP_EV_LOCK_HOLD = 4,   /* .hold */
+    MP_EV_LOCK_SITE = 5,   /* .site */
+    MP_EV_LOCK_DEAD = 6,   /* .dead: destroyed, the next use is a new lock */
+    MP_EV_LOCK_BLAMED = 7, /* .blamed: a WAIT whose holder is known */
+    MP_EV_LOCK_HOLDS = 8   /* .holds */
 };
+/*
+ * One event, 32 bytes: the type selects the member of the union. Every
+ * lock member starts with the lock's address; kind and gen (the lock's
+ * kind and generation) are set on lock events only. lockstate.h says what
+ * the lock events mean and how WAIT and HOLD meet.
+ */
 typedef struct mp_event {
     uint16_t type;
-    uint16_t kind;        /* lock kind */
-    uint32_t stack;
-    uint32_t stack2;
-    uint32_t pad;
-    uint64_t a;
-    uint64_t b;
+    uint16_t kind;   /* lock events: MP_LOCK_* */
+    uint32_t gen;    /* lock events: the generation of the lock at addr */
+    union {
+        struct { uint32_t stack; uint64_t bytes, count_fx; } heap;
+        struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns; } wait;
+        struct { uint64_t addr; uint32_t stack, holder; uint64_t wait_ns; } blamed;
+        struct { uint64_t addr; uint32_t stack, seq; uint64_t hold_ns; } hold;
+        struct { uint64_t addr; uint32_t stack; } site;
+        struct { uint64_t addr; uint64_t holds, hold_ns; } holds;
+        struct { uint64_t addr; uint64_t acquisitions; } dead;
+    };
 } mp_event;
+_Static_assert(sizeof(mp_event) == 32, "an event is half a cache line");
 
 /* Pushes an event into the calling thread's ring. Never blocks forever:
  * stalls briefly when full, then drops; both are counted. */
@@ -273,7 +344,6 @@ extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
 void mp_wake_collector(void) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
-void mp_ring_thread_exit(void) MP_HIDDEN;
 void mp_rings_after_fork_child(void) MP_HIDDEN;
 /* Low-level SPSC ring, exposed for the unit test. */
 mp_ring *mp_ring_new(void) MP_HIDDEN;
@@ -343,37 +413,38 @@ void mp_addrset_pin(const void *p) MP_HIDDEN;
 void mp_addrset_clear(void) MP_HIDDEN;
 int mp_addrset_init(void) MP_HIDDEN;
 
-/* ---- collector and snapshots (collector.c, snapshot.c) ---- */
+/* ---- the collector thread (collector.c) ---- */
 int mp_collector_start(void) MP_HIDDEN;
 void mp_collector_stop(void) MP_HIDDEN;       /* joins, bounded wait */
 void mp_collector_note_main_exit(void) MP_HIDDEN;
 void mp_collector_after_fork_child(void) MP_HIDDEN;
 void mp_request_snapshot(int trigger) MP_HIDDEN; /* async-signal-safe */
 void mp_collector_drain_now(void) MP_HIDDEN;
-void mp_aggregate_event(const mp_event *ev, void *ctx) MP_HIDDEN;
-void mp_aggregates_reset(void) MP_HIDDEN;
+
+/* ---- heap aggregates (heap_agg.c): collector-owned, snapshot.c reads ---- */
+typedef struct mp_heap_agg {
+    int64_t live_samples, live_bytes, live_count_fx;
+    uint64_t alloc_samples, alloc_bytes, alloc_count_fx;
+} mp_heap_agg;
+int mp_heap_agg_init(void) MP_HIDDEN;              /* idempotent; -1: no memory */
+mp_heap_agg *mp_heap_agg_get(uint32_t stack) MP_HIDDEN;   /* NULL: out of range */
+void mp_heap_agg_add(const mp_event *ev) MP_HIDDEN;       /* SAMPLE or FREE */
+void mp_heap_agg_after_fork_child(void) MP_HIDDEN;
+
+/* ---- snapshots (snapshot.c) ---- */
 /* Writes a snapshot now (collector thread or final exit); returns 0 on success
  * and the path written in path_out when non-NULL. */
 int mp_write_snapshot(int trigger, char *path_out, size_t path_len) MP_HIDDEN;
 void mp_snapshot_reset_seq(void) MP_HIDDEN;
 
-/* Heap aggregate per stack id (collector-owned, snapshot.c reads it). */
-typedef struct mp_heap_agg {
-    int64_t live_samples, live_bytes, live_count_fx;
-    uint64_t alloc_samples, alloc_bytes, alloc_count_fx;
-} mp_heap_agg;
-mp_heap_agg *mp_heap_agg_get(uint32_t stack) MP_HIDDEN;
-
-/* ---- locks (lock_hooks.c, lockagg.c) ---- */
+/* ---- locks (locks.c, lockagg.c, lock_acct.c; the rest: lockstate.h) ---- */
 void mp_locks_init(void) MP_HIDDEN;
+void mp_locks_after_fork_child(void) MP_HIDDEN;
 void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */
 /* Snapshot support: fills arrays allocated with mp_pages; returns counts. */
 size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites) MP_HIDDEN;
-void mp_locks_after_fork_child(void) MP_HIDDEN;
-/* Forgets the collector's lock aggregates, not the application side's
- * table (other threads hold pointers into it): a re-attach. */
-void mp_locks_reset_aggregates(void) MP_HIDDEN;
-/* The exiting thread's contention not yet sent (lock_hooks.c). */
+void mp_lock_aggregate_reset(void) MP_HIDDEN;   /* fork child */
+/* The exiting thread's contention not yet sent (lock_acct.c). */
 void lk_flush_pending(void) MP_HIDDEN;
 
 #endif

@@ -27,21 +27,6 @@ void mp_snapshot_reset_seq(void)
     atomic_store(&seq, 0);
 }
 
-typedef struct strbuf {
-    char *data;
-    size_t used, cap;
-} strbuf;
-
-static uint32_t add_string(strbuf *sb, const char *s)
-{
-    size_t len = strlen(s) + 1;
-    if (sb->used + len > sb->cap)
-        return 0;   /* "" : better a missing name than a broken file */
-    memcpy(sb->data + sb->used, s, len);
-    sb->used += len;
-    return (uint32_t)(sb->used - len);
-}
-
 static void read_cmdline(char *buf, size_t cap)
 {
     ssize_t n = mp_read_small_file("/proc/self/cmdline", buf, cap);
@@ -55,23 +40,27 @@ static void read_cmdline(char *buf, size_t cap)
     buf[n] = 0;
 }
 
-/* Scratch arrays for one snapshot, all from mp_pages. */
+/* Scratch arrays for one snapshot, all from mp_pages, filled in place in
+ * the sections the file is written from. */
 typedef struct build {
     uint32_t n_ids;
     uint32_t *remap;            /* stack id -> file index, UINT32_MAX = unused */
-    mp_stack *stacks;
-    uint64_t *frames;
-    size_t n_stacks, n_frames, frames_cap;
-    mp_heap_site *heap;
-    size_t n_heap;
-    mp_module *modules;
-    size_t n_modules;
-    mp_lock *locks;
-    size_t n_locks;
-    mp_lock_site *lock_sites;
-    size_t n_lock_sites;
-    strbuf strings;
+    size_t frames_cap, strings_cap;
+    mp_meta meta;
+    mp_sections_out out;
 } build;
+
+/* Offset of s in STRINGS; "" (0) when full: better a missing name than a
+ * broken file. */
+static uint32_t add_string(build *b, const char *s)
+{
+    size_t len = strlen(s) + 1, used = b->out.n_strings;
+    if (used + len > b->strings_cap)
+        return 0;
+    memcpy(b->out.strings + used, s, len);
+    b->out.n_strings += len;
+    return (uint32_t)used;
+}
 
 static uint32_t use_stack(build *b, uint32_t id)
 {
@@ -82,17 +71,18 @@ static uint32_t use_stack(build *b, uint32_t id)
     uint32_t depth = 0, gen = 0;
     uint64_t hash = 0;
     const uint64_t *frames = mp_stack_get(id, &depth, &hash, &gen);
-    if (!frames || b->n_frames + depth > b->frames_cap)
+    mp_sections_out *o = &b->out;
+    if (!frames || o->n_frames + depth > b->frames_cap)
         depth = 0;
-    mp_stack *s = &b->stacks[b->n_stacks];
+    mp_stack *s = &o->stacks[o->n_stacks];
     s->hash = hash;
-    s->first_frame = b->n_frames;
+    s->first_frame = o->n_frames;
     s->depth = depth;
     s->generation = gen;
     if (depth)
-        memcpy(b->frames + b->n_frames, frames, depth * sizeof(uint64_t));
-    b->n_frames += depth;
-    return b->remap[id] = (uint32_t)b->n_stacks++;
+        memcpy(o->frames + o->n_frames, frames, depth * sizeof(uint64_t));
+    o->n_frames += depth;
+    return b->remap[id] = (uint32_t)o->n_stacks++;
 }
 
 static uint64_t nonneg(int64_t v) { return v > 0 ? (uint64_t)v : 0; }
@@ -108,7 +98,7 @@ static void collect_heap(build *b)
         const mp_heap_agg *a = mp_heap_agg_get(id);
         if (!a || (a->alloc_samples == 0 && a->live_samples == 0))
             continue;
-        mp_heap_site *h = &b->heap[b->n_heap++];
+        mp_heap_site *h = &b->out.heap[b->out.n_heap++];
         h->stack = use_stack(b, id);
         h->live_samples = nonneg(a->live_samples);
         h->live_bytes = nonneg(a->live_bytes);
@@ -121,51 +111,56 @@ static void collect_heap(build *b)
 
 static void collect_locks(build *b)
 {
-    b->n_locks = mp_lock_export(&b->locks, &b->lock_sites, &b->n_lock_sites);
-    for (size_t i = 0; i < b->n_locks; i++)
-        b->locks[i].site_stack = use_stack(b, b->locks[i].site_stack);
-    for (size_t i = 0; i < b->n_lock_sites; i++) {
-        uint32_t s = use_stack(b, b->lock_sites[i].stack);
-        b->lock_sites[i].stack = s == MP_NO_STACK ? use_stack(b, MP_OVERFLOW_STACK) : s;
+    mp_sections_out *o = &b->out;
+    o->n_locks = mp_lock_export(&o->locks, &o->lock_sites, &o->n_lock_sites);
+    for (size_t i = 0; i < o->n_locks; i++)
+        o->locks[i].site_stack = use_stack(b, o->locks[i].site_stack);
+    for (size_t i = 0; i < o->n_lock_sites; i++) {
+        uint32_t s = use_stack(b, o->lock_sites[i].stack);
+        o->lock_sites[i].stack = s == MP_NO_STACK ? use_stack(b, MP_OVERFLOW_STACK) : s;
     }
 }
 
 static void collect_modules(build *b)
 {
+    mp_sections_out *o = &b->out;
     mp_modules_lock();
-    b->n_modules = mp_modules_count();
-    b->modules = mp_pages(sizeof(mp_module) * (b->n_modules + 1));
-    for (size_t i = 0; b->modules && i < b->n_modules; i++) {
+    o->n_modules = mp_modules_count();
+    o->modules = mp_pages(sizeof(mp_module) * (o->n_modules + 1));
+    for (size_t i = 0; o->modules && i < o->n_modules; i++) {
         const char *path;
-        b->modules[i] = *mp_modules_get(i, &path);
-        b->modules[i].path = add_string(&b->strings, path);
+        o->modules[i] = *mp_modules_get(i, &path);
+        o->modules[i].path = add_string(b, path);
     }
-    if (!b->modules)
-        b->n_modules = 0;
+    if (!o->modules)
+        o->n_modules = 0;
     mp_modules_unlock();
 }
 
-static void fill_meta(mp_meta *m, int trigger, uint32_t this_seq, strbuf *sb)
+static void fill_meta(build *b, int trigger, uint32_t this_seq)
 {
     char text[4096];
+    mp_meta *m = &b->meta;
     memset(m, 0, sizeof(*m));
+    b->out.meta = m;
+    b->out.n_meta = 1;
     m->pid = (uint64_t)mp_pid;
     m->ppid = (uint64_t)getppid();
     m->seq = this_seq;
     m->trigger = (uint64_t)trigger;
     m->time_ns = mp_realtime_ns();
-    m->start_time_ns = mp_attach_time_ns() ? mp_attach_time_ns() : mp_start_realtime_ns();
-    m->flags = mp_attach_time_ns() ? MP_META_ATTACHED : 0;
+    m->start_time_ns = mp_start_realtime_ns();   /* an attached process's: the attach */
+    m->flags = atomic_load(&mp_attached) ? MP_META_ATTACHED : 0;
     m->sample_bytes = mp_cfg.sample_bytes;
     m->max_depth = (uint64_t)mp_cfg.depth;
     m->lock_profiling = (uint64_t)mp_cfg.locks;
     m->generation = atomic_load(&mp_module_generation);
-    m->prog = add_string(sb, mp_cfg.prog);
+    m->prog = add_string(b, mp_cfg.prog);
     ssize_t n = readlink("/proc/self/exe", text, sizeof(text) - 1);
     text[n > 0 ? n : 0] = 0;
-    m->exe = add_string(sb, text);
+    m->exe = add_string(b, text);
     read_cmdline(text, sizeof(text));
-    m->cmdline = add_string(sb, text);
+    m->cmdline = add_string(b, text);
     mp_counters *c = &m->counters;
     c->samples = MP_STAT_TOTAL(samples);
     c->sampled_frees = MP_STAT_TOTAL(sampled_frees);
@@ -185,30 +180,32 @@ static bool build_alloc(build *b)
     size_t ids = (size_t)b->n_ids + 1;
     b->frames_cap = ids * (size_t)mp_cfg.depth;
     /* Reserved, not touched: only what is filled costs memory. */
+    mp_sections_out *o = &b->out;
     b->remap = mp_reserve(ids * sizeof(uint32_t));
-    b->stacks = mp_reserve(ids * sizeof(mp_stack));
-    b->frames = mp_reserve(b->frames_cap * sizeof(uint64_t));
-    b->heap = mp_reserve(ids * sizeof(mp_heap_site));
-    b->strings.cap = STRINGS_MAX;
-    b->strings.data = mp_reserve(STRINGS_MAX);
-    if (!b->remap || !b->stacks || !b->frames || !b->heap || !b->strings.data)
+    o->stacks = mp_reserve(ids * sizeof(mp_stack));
+    o->frames = mp_reserve(b->frames_cap * sizeof(uint64_t));
+    o->heap = mp_reserve(ids * sizeof(mp_heap_site));
+    b->strings_cap = STRINGS_MAX;
+    o->strings = mp_reserve(STRINGS_MAX);
+    if (!b->remap || !o->stacks || !o->frames || !o->heap || !o->strings)
         return false;
     memset(b->remap, 0xff, ids * sizeof(uint32_t));
-    b->strings.used = 1;   /* offset 0 is "" */
+    o->n_strings = 1;   /* offset 0 is "" */
     return true;
 }
 
 static void build_free(build *b)
 {
     size_t ids = (size_t)b->n_ids + 1;
+    mp_sections_out *o = &b->out;
     mp_pages_free(b->remap, ids * sizeof(uint32_t));
-    mp_pages_free(b->stacks, ids * sizeof(mp_stack));
-    mp_pages_free(b->frames, b->frames_cap * sizeof(uint64_t));
-    mp_pages_free(b->heap, ids * sizeof(mp_heap_site));
-    mp_pages_free(b->strings.data, STRINGS_MAX);
-    mp_pages_free(b->modules, sizeof(mp_module) * (b->n_modules + 1));
-    mp_pages_free(b->locks, sizeof(mp_lock) * b->n_locks);
-    mp_pages_free(b->lock_sites, sizeof(mp_lock_site) * b->n_lock_sites);
+    mp_pages_free(o->stacks, ids * sizeof(mp_stack));
+    mp_pages_free(o->frames, b->frames_cap * sizeof(uint64_t));
+    mp_pages_free(o->heap, ids * sizeof(mp_heap_site));
+    mp_pages_free(o->strings, STRINGS_MAX);
+    mp_pages_free(o->modules, sizeof(mp_module) * (o->n_modules + 1));
+    mp_pages_free(o->locks, sizeof(mp_lock) * o->n_locks);
+    mp_pages_free(o->lock_sites, sizeof(mp_lock_site) * o->n_lock_sites);
 }
 
 static int make_dirs(const char *dir)
@@ -300,19 +297,12 @@ int mp_write_snapshot(int trigger, char *path_out, size_t path_len)
     collect_locks(&b);
     collect_modules(&b);
     uint32_t this_seq = atomic_load(&seq) + 1;
-    mp_snap_parts parts = {
-        .strings = b.strings.data, .modules = b.modules, .n_modules = b.n_modules,
-        .stacks = b.stacks, .n_stacks = b.n_stacks, .frames = b.frames, .n_frames = b.n_frames,
-        .heap = b.heap, .n_heap = b.n_heap, .locks = b.locks, .n_locks = b.n_locks,
-        .lock_sites = b.lock_sites, .n_lock_sites = b.n_lock_sites,
-    };
-    fill_meta(&parts.meta, trigger, this_seq, &b.strings);
-    parts.strings_size = b.strings.used;
-    size_t size = mp_format_size(&parts);
+    fill_meta(&b, trigger, this_seq);
+    size_t size = mp_format_size(&b.out.view);
     uint8_t *buf = mp_pages(size);
     if (!buf)
         goto out;
-    mp_format_write(&parts, buf);
+    mp_format_write(&b.out.view, buf);
     rc = write_file(buf, size, this_seq, path_out, path_len);
     if (rc == 0)
         atomic_store(&seq, this_seq);

@@ -18,6 +18,7 @@ cases=(
     "MEMPROF_SIGNAL=SIGSTOP" "MEMPROF_SIGNAL=999" "MEMPROF_SIGNAL=-12" "MEMPROF_SIGNAL=usr2x"
     "MEMPROF_LOCKS=2" "MEMPROF_LOCKS=yes" "MEMPROF_LOCKS=-1" "MEMPROF_LOCKS=on"
     "MEMPROF_DEPTH=0" "MEMPROF_DEPTH=x" "MEMPROF_DEPTH=100000000" "MEMPROF_DEPTH=-3"
+    "MEMPROF_SIGNAL=SEGV" "MEMPROF_SIGNAL=11" "MEMPROF_START=maybe" "MEMPROF_START=1"
 )
 i=0
 for c in "${cases[@]}"; do
@@ -46,12 +47,16 @@ done
 
 # Valid spellings must not warn.
 for c in MEMPROF_SIGNAL=USR2 MEMPROF_SIGNAL=SIGUSR2 MEMPROF_SIGNAL=12 MEMPROF_LOCKS=0 MEMPROF_LOCKS=1 \
-    MEMPROF_SAMPLE=1 MEMPROF_DEPTH=1 MEMPROF_INTERVAL=0; do
+    MEMPROF_SAMPLE=1 MEMPROF_DEPTH=1 MEMPROF_INTERVAL=0 MEMPROF_SIGNAL=usr2 MEMPROF_SIGNAL=RTMIN+1 \
+    MEMPROF_SAMPLE=64K MEMPROF_START=on MEMPROF_START=OFF; do
     dir=$WORK/valid_${c//=/_}
     rc=0
     timeout -k 5 30 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$dir" MEMPROF_INTERVAL=0 "$c" \
         "$prog" return7 >"$dir.out" 2>"$dir.err" || rc=$?
     [[ $rc -eq 7 ]] || fail "$c: status $rc"
     [[ ! -s $dir.err ]] || fail "$c is valid but the shim said: $(cat "$dir.err")"
+    # Dormant and never enabled: nothing recorded, nothing written.
+    [[ $c != MEMPROF_START=OFF || -z $(snapshots "$dir" 2>/dev/null) ]] ||
+        fail "$c: a dormant process that was never enabled wrote $(snapshots "$dir")"
 done
 echo "ok: ${#cases[@]} invalid values, one warning each, defaults used"

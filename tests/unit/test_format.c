@@ -33,26 +33,30 @@ static mp_stack stacks[3];
 static mp_heap_site heap[2];
 static mp_lock locks[1];
 static mp_lock_site lock_sites[2];
+static mp_meta meta;
 
-static mp_snap_parts make_parts(void)
+static mp_sections make_parts(void)
 {
-    mp_snap_parts p;
+    mp_sections p;
     memset(&p, 0, sizeof(p));
-    p.meta.pid = 4242;
-    p.meta.ppid = 1;
-    p.meta.seq = 3;
-    p.meta.trigger = MP_TRIGGER_SIGNAL;
-    p.meta.time_ns = 1700000000123456789ull;
-    p.meta.start_time_ns = 1700000000000000000ull;
-    p.meta.sample_bytes = 524288;
-    p.meta.max_depth = 64;
-    p.meta.lock_profiling = 1;
-    p.meta.generation = 2;
-    p.meta.prog = S_PROG;
-    p.meta.exe = S_EXE;
-    p.meta.cmdline = S_CMD;
-    uint64_t *c = (uint64_t *)&p.meta.counters;
-    for (size_t i = 0; i < sizeof(p.meta.counters) / 8; i++)
+    memset(&meta, 0, sizeof(meta));
+    p.meta = &meta;
+    p.n_meta = 1;
+    meta.pid = 4242;
+    meta.ppid = 1;
+    meta.seq = 3;
+    meta.trigger = MP_TRIGGER_SIGNAL;
+    meta.time_ns = 1700000000123456789ull;
+    meta.start_time_ns = 1700000000000000000ull;
+    meta.sample_bytes = 524288;
+    meta.max_depth = 64;
+    meta.lock_profiling = 1;
+    meta.generation = 2;
+    meta.prog = S_PROG;
+    meta.exe = S_EXE;
+    meta.cmdline = S_CMD;
+    uint64_t *c = (uint64_t *)&meta.counters;
+    for (size_t i = 0; i < sizeof(meta.counters) / 8; i++)
         c[i] = 1000 + i;   /* distinct so a shifted field shows */
 
     modules[0] = (mp_module){.start = 0x555555554000, .end = 0x555555556000, .file_offset = 0x1000,
@@ -89,7 +93,7 @@ static mp_snap_parts make_parts(void)
                                    .wait_ns = 123456789};
 
     p.strings = strings;
-    p.strings_size = sizeof(strings);
+    p.n_strings = sizeof(strings);
     p.modules = modules;
     p.n_modules = 2;
     p.stacks = stacks;
@@ -149,7 +153,7 @@ static void reseal(uint8_t *buf, size_t len)
     CHECK((n_got) == (n_want) && memcmp((got), (want), (n_want) * sizeof(*(want))) == 0,  \
           "%s differ after the round trip", what)
 
-static void round_trip(const uint8_t *buf, size_t len, const mp_snap_parts *p)
+static void round_trip(const uint8_t *buf, size_t len, const mp_sections *p)
 {
     mp_snapshot s;
     char err[512];
@@ -158,11 +162,11 @@ static void round_trip(const uint8_t *buf, size_t len, const mp_snap_parts *p)
     if (rc != 0)
         return;
     CHECK(s.size == len, "size %zu, wrote %zu", s.size, len);
-    CHECK(memcmp(s.meta, &p->meta, sizeof(mp_meta)) == 0, "meta differs after the round trip");
+    CHECK(memcmp(s.meta, p->meta, sizeof(mp_meta)) == 0, "meta differs after the round trip");
     CHECK(s.meta->pid == 4242 && s.meta->seq == 3 && s.meta->trigger == MP_TRIGGER_SIGNAL &&
               s.meta->sample_bytes == 524288 && s.meta->counters.threads_seen == 1009,
           "meta fields wrong");
-    CHECK(s.strings_size == p->strings_size && memcmp(s.strings, p->strings, s.strings_size) == 0,
+    CHECK(s.n_strings == p->n_strings && memcmp(s.strings, p->strings, s.n_strings) == 0,
           "strings differ after the round trip");
     CHECK(strcmp(mp_snapshot_str(&s, s.meta->prog), "prog") == 0, "prog string");
     CHECK(strcmp(mp_snapshot_str(&s, s.meta->exe), "/usr/bin/prog") == 0, "exe string");
@@ -291,17 +295,18 @@ static void structural(const uint8_t *good, size_t len)
 static void empty_sections(void)
 {
     /* A process that allocated nothing sampled: empty sections are valid. */
-    mp_snap_parts p;
+    mp_sections p;
+    mp_meta m = {.pid = 1, .seq = 1, .trigger = MP_TRIGGER_EXIT, .sample_bytes = 1};
     memset(&p, 0, sizeof(p));
-    p.meta.pid = 1;
-    p.meta.seq = 1;
-    p.meta.trigger = MP_TRIGGER_EXIT;
-    p.meta.sample_bytes = 1;
+    p.meta = &m;
+    p.n_meta = 1;
     p.strings = "";
-    p.strings_size = 1;
+    p.n_strings = 1;
     size_t len = mp_format_size(&p);
     uint8_t *buf = calloc(1, len);
     mp_format_write(&p, buf);
+    CHECK(len == 464 && XXH3_64bits(buf, len) == 0x58c596d11881eae0ull,
+          "version 1 bytes of an empty snapshot changed");
     mp_snapshot s;
     char err[512];
     int rc = load(buf, len, &s, err, sizeof(err));
@@ -314,21 +319,150 @@ static void empty_sections(void)
     free(buf);
 }
 
+/*
+ * Version 1's bytes are pinned: the synthetic parts must serialise to
+ * exactly what the writer produced before the section table was an X-macro
+ * (commit 7136adf). A change here means files change: either undo it, or
+ * follow the version policy in memprof_format.h and re-pin.
+ */
+static void bytes_pinned(const uint8_t *buf, size_t len)
+{
+    CHECK(len == 1048 && XXH3_64bits(buf, len) == 0x73940b7b17bce200ull,
+          "version 1 bytes changed: %zu bytes, XXH3 %016llx", len,
+          (unsigned long long)XXH3_64bits(buf, len));
+}
+
+/* The eight sections of version 1 as its first writer wrote them, listed
+ * independently of MP_SECTIONS: what an old file holds. */
+static size_t parts_as_list(const mp_sections *p, mp_section_src *out)
+{
+    const mp_section_src all[] = {
+        {MP_SEC_META, sizeof(mp_meta), p->meta, 1},
+        {MP_SEC_STRINGS, 1, p->strings, p->n_strings},
+        {MP_SEC_MODULES, sizeof(mp_module), p->modules, p->n_modules},
+        {MP_SEC_STACKS, sizeof(mp_stack), p->stacks, p->n_stacks},
+        {MP_SEC_FRAMES, sizeof(uint64_t), p->frames, p->n_frames},
+        {MP_SEC_HEAP, sizeof(mp_heap_site), p->heap, p->n_heap},
+        {MP_SEC_LOCKS, sizeof(mp_lock), p->locks, p->n_locks},
+        {MP_SEC_LOCK_SITES, sizeof(mp_lock_site), p->lock_sites, p->n_lock_sites},
+    };
+    memcpy(out, all, sizeof(all));
+    return sizeof(all) / sizeof(all[0]);
+}
+
+/* Writes the list (without section `drop`, 0 = none) and loads it. */
+static int load_list(const mp_section_src *src, size_t n, uint32_t drop, mp_snapshot *snap,
+                     char *err, size_t errlen)
+{
+    mp_section_src kept[32];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (src[i].type != drop)
+            kept[k++] = src[i];
+    size_t len = mp_format_size_of(kept, k);
+    uint8_t *buf = calloc(1, len);
+    mp_format_write_of(kept, k, buf);
+    int rc = load(buf, len, snap, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/*
+ * The version policy, both ways: a file without an optional section (an
+ * older writer's, for sections added later) reads with that section empty;
+ * a file with sections this reader does not know (a newer writer's) reads,
+ * the unknown ones skipped; a missing required section is refused.
+ */
+static void sections_optional_and_unknown(const mp_sections *p)
+{
+    mp_section_src list[16];
+    size_t n = parts_as_list(p, list);
+    mp_snapshot s;
+    char err[512];
+    for (unsigned i = 0; i < MP_SEC_COUNT; i++) {
+        const mp_section_desc *d = mp_section_at(i);
+        /* Dropping stacks, frames or lock sites alone leaves references
+         * into them dangling: only sections nothing else points into may
+         * go alone. */
+        if (d->type == MP_SEC_STACKS || d->type == MP_SEC_FRAMES ||
+            d->type == MP_SEC_LOCK_SITES)
+            continue;
+        int rc = load_list(list, n, d->type, &s, err, sizeof(err));
+        if (d->rule == MP_SEC_ANY) {
+            CHECK(rc == 0, "file without optional section %s rejected: %s", d->name, err);
+            if (rc == 0)
+                mp_snapshot_free(&s);
+        } else {
+            CHECK(rc != 0, "file without required section %s accepted", d->name);
+            if (rc == 0)
+                mp_snapshot_free(&s);
+            CHECK(strstr(err, d->name) != NULL, "missing %s: message '%s' does not name it",
+                  d->name, err);
+        }
+    }
+    /* No locks at all (LOCKS and LOCK_SITES gone, an old file's view of
+     * any pair of new sections): empty arrays. Modules gone: too. */
+    mp_section_src fewer[16];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (list[i].type != MP_SEC_LOCKS && list[i].type != MP_SEC_LOCK_SITES &&
+            list[i].type != MP_SEC_MODULES)
+            fewer[k++] = list[i];
+    int rc = load_list(fewer, k, 0, &s, err, sizeof(err));
+    CHECK(rc == 0, "file without lock and module sections rejected: %s", err);
+    if (rc == 0) {
+        CHECK(s.locks == NULL && s.n_locks == 0 && s.lock_sites == NULL &&
+                  s.n_lock_sites == 0 && s.n_modules == 0 && s.n_heap == p->n_heap,
+              "absent sections did not read as empty");
+        mp_snapshot_free(&s);
+    }
+    /* Two sections from the future (types this build does not know, one
+     * of them twice), between known ones. */
+    static const uint64_t future[3] = {1, 2, 3};
+    mp_section_src more[20];
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        more[k++] = list[i];
+        if (i == 2)
+            more[k++] = (mp_section_src){200, 8, future, 3};
+    }
+    more[k++] = (mp_section_src){201, 24, future, 1};
+    more[k++] = (mp_section_src){200, 8, future, 2};
+    rc = load_list(more, k, 0, &s, err, sizeof(err));
+    CHECK(rc == 0, "file with unknown sections rejected: %s", err);
+    if (rc == 0) {
+        SAME_ARRAY(s.heap, s.n_heap, p->heap, p->n_heap, "heap sites beside unknown sections");
+        SAME_ARRAY(s.lock_sites, s.n_lock_sites, p->lock_sites, p->n_lock_sites,
+                   "lock sites beside unknown sections");
+        mp_snapshot_free(&s);
+    }
+    /* A known section twice is corrupt, not new. */
+    more[0] = list[0];
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        more[k++] = list[i];
+    more[k++] = list[5];
+    rc = load_list(more, k, 0, &s, err, sizeof(err));
+    CHECK(rc != 0 && strstr(err, "HEAP") != NULL, "HEAP twice: rc %d, '%s'", rc, err);
+}
+
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(path, sizeof(path), "%s/memprof-unit-format.%d.mprof", tmp && *tmp ? tmp : "/tmp",
              (int)getpid());
 
-    mp_snap_parts p = make_parts();
+    mp_sections p = make_parts();
     size_t len = mp_format_size(&p);
     uint8_t *buf = malloc(len);
     memset(buf, 0xee, len);
     mp_format_write(&p, buf);
     CHECK(len % 8 == 0, "file size %zu is not a multiple of 8", len);
 
+    bytes_pinned(buf, len);
     round_trip(buf, len, &p);
     empty_sections();
+    sections_optional_and_unknown(&p);
     every_byte_flipped(buf, len);
     every_truncation(buf, len);
     structural(buf, len);

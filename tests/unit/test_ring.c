@@ -1,7 +1,7 @@
 /*
  * test_ring.c - the per-thread SPSC event ring under stress.
  *
- * unit-sources: preload/ring.c preload/shmem.c preload/state.c
+ * unit-sources: preload/ring.c preload/shmem.c preload/state.c preload/os.c
  *
  * Single-threaded, the ring must hold a fixed capacity, refuse a push only
  * when full and give events back in order across many wrap-arounds. Then
@@ -32,11 +32,11 @@ static mp_event make_event(uint32_t producer, uint64_t seq)
     memset(&ev, 0, sizeof(ev));
     ev.type = (uint16_t)(1 + seq % 6);
     ev.kind = (uint16_t)producer;
-    ev.stack = (uint32_t)seq;
-    ev.stack2 = ~(uint32_t)seq;
-    ev.pad = producer * 7919u;
-    ev.a = ((uint64_t)producer << 56) | seq;
-    ev.b = seq * 0x9e3779b97f4a7c15ull;
+    ev.gen = producer * 7919u;
+    ev.wait.addr = ((uint64_t)producer << 56) | seq;
+    ev.wait.stack = (uint32_t)seq;
+    ev.wait.seq = ~(uint32_t)seq;
+    ev.wait.wait_ns = seq * 0x9e3779b97f4a7c15ull;
     return ev;
 }
 
@@ -153,9 +153,9 @@ static void *consumer(void *arg)
                     if (atomic_fetch_add(&consumer_errors, 1) < 5)
                         fprintf(stderr, "ring %d: event %llu lost, duplicated or torn "
                                         "(got a=%#llx)\n", i, (unsigned long long)next[i],
-                                (unsigned long long)got.a);
+                                (unsigned long long)got.wait.addr);
                     /* Resynchronise on what arrived so one error is one report. */
-                    next[i] = got.a & ((1ull << 56) - 1);
+                    next[i] = got.wait.addr & ((1ull << 56) - 1);
                 }
                 next[i]++;
                 total++;

@@ -1,15 +1,14 @@
 /*
- * launcher.c - `memprof run` (start a program under the shim) and
- * `memprof snapshot PID` (ask a running profiled process for a snapshot).
+ * cmd_run.c - `memprof run [options] -- PROG [ARGS]`: start a program under
+ * the shim.
  *
- * run: translate options into the MEMPROF_* environment, put the shim first
- * in LD_PRELOAD, then fork+exec and wait the way system() does (SIGINT and
- * SIGQUIT ignored in the parent, so ^C reaches only the program and we
- * still collect its status). Exit with the program's status, or 128+N.
- *
- * snapshot: the shim's collector thread listens on the abstract unix socket
- * "\0memprof.<pid>"; we send "snapshot\n" and read back one line,
- * "ok <path>\n" or "error <message>\n".
+ * The options are include/memprof_options.h's table (every setting with a
+ * `flag`), checked with the same parser the shim uses, so a value accepted
+ * here is never refused by the shim; each becomes its MEMPROF_* variable.
+ * Then the shim goes first in LD_PRELOAD, and we fork+exec and wait the way
+ * system() does (SIGINT and SIGQUIT ignored in the parent, so ^C reaches
+ * only the program and we still collect its status). Exit with the
+ * program's status, or 128+N.
  */
 #include "sites.h"
 #include "util.h"
@@ -18,67 +17,77 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
-#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define RUN_USAGE "memprof run [-o DIR] [--sample BYTES] [--interval SECS] [--signal SIG] [--no-locks] -- PROG [ARGS]"
-#define SHIM_NAME "libmemprof.so"
-#define REPLY_TIMEOUT_MS 30000
+#include "cmd_run.h"
 
-/* ---- run: options ---- */
+#define SHIM_NAME "libmemprof.so"
+
+/* ---- options ---- */
+
+/* "memprof run [-o DIR] [--sample BYTES] ... -- PROG [ARGS]", from the table. */
+static const char *run_usage(void)
+{
+    static char usage[512];
+    if (usage[0])
+        return usage;
+    size_t n = (size_t)snprintf(usage, sizeof(usage), "memprof run");
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        const mp_opt_desc *d = mp_opt_at(id);
+        if (d->flag && n < sizeof(usage))
+            n += (size_t)snprintf(usage + n, sizeof(usage) - n, " [%s%s%s]", d->flag,
+                                  d->metavar ? " " : "", d->metavar ? d->metavar : "");
+    }
+    if (n < sizeof(usage))
+        snprintf(usage + n, sizeof(usage) - n, " -- PROG [ARGS]");
+    return usage;
+}
 
 typedef struct run_opts {
-    const char *out_dir, *sample, *interval, *signal;
-    int no_locks;
-    int prog;                     /* argv index of PROG */
+    mp_settings set;
+    int prog;                         /* argv index of PROG */
 } run_opts;
 
-/* "USR2", "SIGUSR2" or "12" -> signal number, or 0 when unknown. */
-static int signal_number(const char *s)
+int mp_settings_flag(const char *cmd, const char *usage, int argc, char **argv, int *i,
+                     mp_settings *o)
 {
-    uint64_t n;
-    if (mp_parse_u64(s, &n))
-        return n >= 1 && n <= (uint64_t)SIGRTMAX ? (int)n : 0;
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (int i = 1; i < NSIG; i++) {
-        const char *abbrev = sigabbrev_np(i);
-        if (abbrev && strcasecmp(abbrev, s) == 0)
-            return i;
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        const mp_opt_desc *d = mp_opt_at(id);
+        const char *val = NULL;
+        if (!d->flag)
+            continue;
+        if (!d->metavar) {   /* a flag without argument: the variable's lo */
+            if (strcmp(argv[*i], d->flag) != 0)
+                continue;
+            o->text[id] = d->flag;
+            o->value[id] = d->lo;
+            return 1;
+        }
+        if (!mp_rep_opt_value(argc, argv, i, d->flag, &val))
+            continue;
+        char expect[MP_OPT_EXPECT_MAX];
+        if (!val || !*val)
+            mp_error("%s: %s needs a value; usage: %s", cmd, d->flag, usage);
+        else if (mp_opt_parse(id, val, &o->value[id]) < 0)
+            mp_error("%s: bad %s '%s' (expected %s)", cmd, d->flag, val, mp_opt_expect(id, expect));
+        else {
+            o->text[id] = val;
+            return 1;
+        }
+        return -1;
     }
     return 0;
 }
 
-/* Checks one option value; on error prints a line and returns -1. */
-static int check_value(const char *opt, const char *val)
-{
-    uint64_t n;
-    if (!val)
-        mp_error("run: %s needs a value; usage: %s", opt, RUN_USAGE);
-    else if (strcmp(opt, "--sample") == 0 && (mp_rep_parse_u64(val, &n, 1) < 0 || n == 0))
-        mp_error("run: bad --sample '%s' (want bytes >= 1, e.g. 524288 or 512K)", val);
-    else if (strcmp(opt, "--interval") == 0 && !mp_parse_u64(val, &n))
-        mp_error("run: bad --interval '%s' (want whole seconds, 0 = none)", val);
-    else if (strcmp(opt, "--signal") == 0 && !signal_number(val))
-        mp_error("run: bad --signal '%s' (want e.g. USR2, SIGUSR2 or 12)", val);
-    else
-        return 0;
-    return -1;
-}
-
 static int parse_run(int argc, char **argv, run_opts *o)
 {
-    static const char *const names[] = {"-o", "--sample", "--interval", "--signal"};
     memset(o, 0, sizeof(*o));
     int i;
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -86,31 +95,23 @@ static int parse_run(int argc, char **argv, run_opts *o)
             i++;
             break;
         }
-        if (strcmp(argv[i], "--no-locks") == 0) {
-            o->no_locks = 1;
-            continue;
-        }
-        const char **slot[] = {&o->out_dir, &o->sample, &o->interval, &o->signal};
-        size_t k;
-        for (k = 0; k < 4; k++)
-            if (mp_rep_opt_value(argc, argv, &i, names[k], slot[k]))
-                break;
-        if (k == 4) {
-            mp_error("run: unknown option '%s'; usage: %s", argv[i], RUN_USAGE);
+        int r = mp_settings_flag("run", run_usage(), argc, argv, &i, &o->set);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            mp_error("run: unknown option '%s'; usage: %s", argv[i], run_usage());
             return -1;
         }
-        if (check_value(names[k], *slot[k]) < 0)
-            return -1;
     }
     if (i >= argc) {
-        mp_error("run: missing PROG; usage: %s", RUN_USAGE);
+        mp_error("run: missing PROG; usage: %s", run_usage());
         return -1;
     }
     o->prog = i;
     return 0;
 }
 
-/* ---- run: the shim and the program ---- */
+/* ---- the shim and the program ---- */
 
 static int readable(const char *p)
 {
@@ -239,39 +240,47 @@ static int preload_has(const char *list, const char *path)
     return 0;
 }
 
-static int set_env(const run_opts *o, const char *shim)
+/* The canonical spelling (numbers: a signal name becomes its number, 512K
+ * becomes 524288; a path absolute, so that a program that changes directory
+ * still writes where we said). */
+void mp_settings_text(const mp_settings *o, unsigned id, char *buf, size_t cap)
+{
+    const char *v = o->text[id];
+    if (mp_opt_at(id)->kind != MP_OPTK_PATH) {
+        mp_opt_u64_str(o->value[id], buf);
+    } else if (v[0] != '/' && cap > 2 && getcwd(buf, cap - 2)) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "/%s", v);
+    } else {
+        snprintf(buf, cap, "%s", v);
+    }
+}
+
+/* Each given option as its MEMPROF_* variable, in the canonical spelling. */
+static void set_option_env(const run_opts *o)
 {
     char buf[PATH_MAX + 32];
-    uint64_t n;
-    if (o->out_dir) {
-        /* Absolute, so a program that chdirs still writes where we said. */
-        if (o->out_dir[0] != '/' && getcwd(buf, PATH_MAX))
-            snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%s", o->out_dir);
-        else
-            snprintf(buf, sizeof(buf), "%s", o->out_dir);
-        setenv("MEMPROF_OUT", buf, 1);
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        if (!o->set.text[id])
+            continue;
+        mp_settings_text(&o->set, id, buf, sizeof(buf));
+        setenv(mp_opt_at(id)->env, buf, 1);
     }
-    if (o->sample && mp_rep_parse_u64(o->sample, &n, 1) == 0) {
-        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)n);
-        setenv("MEMPROF_SAMPLE", buf, 1);
-    }
-    if (o->interval)
-        setenv("MEMPROF_INTERVAL", o->interval, 1);
-    if (o->signal) {
-        snprintf(buf, sizeof(buf), "%d", signal_number(o->signal));
-        setenv("MEMPROF_SIGNAL", buf, 1);
-    }
-    if (o->no_locks)
-        setenv("MEMPROF_LOCKS", "0", 1);
+}
+
+static void set_env(const run_opts *o, const char *shim)
+{
+    set_option_env(o);
     const char *old = getenv("LD_PRELOAD");
     if (preload_has(old, shim))
-        return 0;
+        return;
     char *pre = mp_xmalloc(strlen(shim) + (old ? strlen(old) : 0) + 2);
     sprintf(pre, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", pre, 1);
     free(pre);
-    return 0;
 }
+
+/* ---- running it ---- */
 
 /* The program run by cmd_run, for the forwarding handler. */
 static volatile pid_t run_child;
@@ -371,157 +380,4 @@ int cmd_run(int argc, char **argv)
     warn_if_preload_ignored(prog, path);
     set_env(&o, shim);
     return spawn_and_wait(argv + o.prog);
-}
-
-/* ---- snapshot ---- */
-
-/* Connected socket to the shim of pid, or -1 (errno from connect). */
-static int connect_shim(pid_t pid)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    /* For AF_UNIX, SO_SNDTIMEO also bounds a connect to a full backlog. */
-    struct timeval tv = {REPLY_TIMEOUT_MS / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "memprof.%d", (int)pid);
-    socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)len);
-    if (connect(fd, (struct sockaddr *)&sa, alen) < 0) {
-        int err = errno;
-        close(fd);
-        errno = err;
-        return -1;
-    }
-    return fd;
-}
-
-/* Reads one '\n'-terminated line within the deadline; returns its length or -1. */
-static ssize_t read_line(int fd, char *buf, size_t cap)
-{
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    size_t n = 0;
-    while (n + 1 < cap) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = spent >= REPLY_TIMEOUT_MS ? 0 : poll(&p, 1, (int)(REPLY_TIMEOUT_MS - spent));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            errno = r == 0 ? ETIMEDOUT : errno;
-            return -1;
-        }
-        ssize_t got = read(fd, buf + n, 1);   /* byte-wise: the reply is one short line */
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            errno = got == 0 ? ECONNRESET : errno;
-            return -1;
-        }
-        if (buf[n] == '\n')
-            break;
-        n++;
-    }
-    buf[n] = '\0';
-    return (ssize_t)n;
-}
-
-static int parse_pid(int argc, char **argv, pid_t *pid)
-{
-    uint64_t v;
-    if (argc != 2) {
-        mp_error("%s: %s; usage: memprof %s PID", argv[0], argc < 2 ? "missing PID" : "too many arguments",
-                 argv[0]);
-        return -1;
-    }
-    if (!mp_parse_u64(argv[1], &v) || v == 0 || v > INT_MAX) {
-        mp_error("%s: bad PID '%s'; usage: memprof %s PID", argv[0], argv[1], argv[0]);
-        return -1;
-    }
-    *pid = (pid_t)v;
-    return 0;
-}
-
-/* A socket bound by another process under this name would be a spoof. */
-static int check_peer(int fd, pid_t pid)
-{
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid != pid) {
-        mp_error("socket memprof.%d belongs to process %d, not %d; not asking it",
-                 (int)pid, (int)cred.pid, (int)pid);
-        return -1;
-    }
-    return 0;
-}
-
-static int request(int fd, pid_t pid, const char *word)
-{
-    char req[32], line[PATH_MAX + 256];
-    int len = snprintf(req, sizeof(req), "%s\n", word);
-    if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != (ssize_t)len) {
-        mp_error("process %d: sending the request failed: %s", (int)pid, strerror(errno));
-        return MP_EXIT_USAGE;
-    }
-    if (read_line(fd, line, sizeof(line)) < 0) {
-        mp_error("process %d: no answer: %s", (int)pid,
-                 errno == ETIMEDOUT ? "timed out after 30 s"
-                 : errno == ECONNRESET ? "it closed the connection" : strerror(errno));
-        return MP_EXIT_USAGE;
-    }
-    if (strncmp(line, "ok", 2) == 0 && (line[2] == ' ' || !line[2])) {
-        if (line[2] && line[3])
-            printf("%s\n", line + 3);
-        return MP_EXIT_OK;
-    }
-    if (strncmp(line, "error ", 6) == 0)
-        mp_error("process %d: %s: %s", (int)pid, word, line + 6);
-    else
-        mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);
-    return MP_EXIT_USAGE;
-}
-
-/* snapshot, detach, enable, disable: one word, one line back. */
-static int shim_command(int argc, char **argv)
-{
-    pid_t pid;
-    if (parse_pid(argc, argv, &pid) < 0)
-        return MP_EXIT_USAGE;
-    if (kill(pid, 0) < 0 && errno == ESRCH) {
-        mp_error("no process %d", (int)pid);
-        return MP_EXIT_USAGE;
-    }
-    int fd = connect_shim(pid);
-    if (fd < 0) {
-        if (errno == EAGAIN || errno == EINPROGRESS)
-            mp_error("process %d did not accept the connection within 30 s", (int)pid);
-        else
-            mp_error("process %d is not profiled by memprof", (int)pid);
-        return MP_EXIT_USAGE;
-    }
-    int rc = check_peer(fd, pid) < 0 ? MP_EXIT_USAGE : request(fd, pid, argv[0]);
-    close(fd);
-    return rc;
-}
-
-int cmd_snapshot(int argc, char **argv)
-{
-    return shim_command(argc, argv);
-}
-
-int cmd_detach(int argc, char **argv)
-{
-    return shim_command(argc, argv);
-}
-
-int cmd_enable(int argc, char **argv)
-{
-    return shim_command(argc, argv);
-}
-
-int cmd_disable(int argc, char **argv)
-{
-    return shim_command(argc, argv);
 }

@@ -1,13 +1,12 @@
 /*
- * flame.c - `memprof flame [OLD] FILE [--what heap|alloc|locks] [-o OUT.svg]`:
- * one self-contained interactive SVG flame graph (inline style and script,
- * nothing fetched), root at the bottom, frames sized by value.
+ * flame_svg.c - a laid-out call tree as one self-contained interactive SVG
+ * flame graph (inline style and script, nothing fetched), root at the
+ * bottom, frames sized by value; `memprof flame` (cmd_flame.c) builds the
+ * tree and calls it.
  *
- * With OLD it is differential: the shape is NEW's, and each frame is
- * coloured by how its inclusive value changed since OLD - red grew, blue
- * shrank, intensity by the change relative to the larger of the two.
- * Stacks are matched by function names along the path (the call tree
- * merges by name), which holds across pids and ASLR.
+ * Differential (old given): the shape is NEW's, and each frame is coloured
+ * by how its inclusive value changed since OLD - red grew, blue shrank,
+ * intensity by the change relative to the larger of the two.
  *
  * Frames are laid out here, so the file renders without JavaScript; the
  * script only adds hover details, click-to-zoom and search.
@@ -16,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flame_svg.h"
+#include "fmt.h"
+#include "hashmap.h"
 #include "sites.h"
-#include "stacktree.h"
 #include "util.h"
 
 #define IMG_W 1200
@@ -31,7 +32,7 @@
 
 typedef struct flame {
     FILE *out;
-    const mp_stree *t;
+    const mp_stacktree *t;
     mp_what what;
     bool diff;
     double scale;       /* pixels per value unit */
@@ -77,16 +78,16 @@ static void esc(FILE *out, const char *s)
 
 static const char *fmt_value(char buf[32], mp_what what, uint64_t v)
 {
-    return mp_what_is_bytes(what) ? mp_rep_bytes(buf, (int64_t)v, 0) : mp_rep_ns(buf, v);
+    return mp_stacktree_what_is_bytes(what) ? mp_fmt_bytes(buf, (int64_t)v, 0) : mp_fmt_ns(buf, v);
 }
 
 /* "+1.5 MiB", "-3.2 ms" */
 static const char *fmt_delta(char buf[40], mp_what what, uint64_t now, uint64_t was)
 {
     char v[32];
-    if (mp_what_is_bytes(what))
-        return mp_rep_bytes(buf, (int64_t)(now - was), 1);
-    snprintf(buf, 40, "%c%s", now >= was ? '+' : '-', mp_rep_ns(v, now >= was ? now - was : was - now));
+    if (mp_stacktree_what_is_bytes(what))
+        return mp_fmt_bytes(buf, (int64_t)(now - was), 1);
+    snprintf(buf, 40, "%c%s", now >= was ? '+' : '-', mp_fmt_ns(v, now >= was ? now - was : was - now));
     return buf;
 }
 
@@ -101,10 +102,10 @@ static const char *const titles[] = {
 
 static double hash_unit(const char *s, uint64_t seed)
 {
-    return (double)(mp_hash_str(s, seed) >> 11) / (double)(1ull << 53);
+    return (double)(mp_hashmap_hash_str(s, seed) >> 11) / (double)(1ull << 53);
 }
 
-static void frame_color(const flame *f, const mp_stree_node *n, char buf[32])
+static void frame_color(const flame *f, const mp_stacktree_node *n, char buf[32])
 {
     if (f->diff) {
         uint64_t hi = n->total > n->old_total ? n->total : n->old_total;
@@ -129,10 +130,10 @@ static void frame_color(const flame *f, const mp_stree_node *n, char buf[32])
 
 /* ---- frames ---- */
 
-static void write_tooltip(const flame *f, const mp_stree_node *n)
+static void write_tooltip(const flame *f, const mp_stacktree_node *n)
 {
     char v[32], o[32], d[40];
-    const mp_stree_node *root = &f->t->nodes[0];
+    const mp_stacktree_node *root = &f->t->nodes[0];
     esc(f->out, n->name);
     if (n->file) {
         fputc('\n', f->out);
@@ -175,7 +176,7 @@ static void write_label(FILE *out, const char *name, double w)
 
 static void write_frame(const flame *f, uint32_t i)
 {
-    const mp_stree_node *n = &f->t->nodes[i];
+    const mp_stacktree_node *n = &f->t->nodes[i];
     double x = XPAD + (double)n->offset * f->scale, w = (double)n->total * f->scale;
     int y = f->height - BOTTOM - (int)(n->depth + 1) * FRAME_H;
     char fill[32];
@@ -200,11 +201,11 @@ static bool visible(const flame *f, uint32_t i)
 static void write_frames(const flame *f)
 {
     fputs("<g id=\"frames\">\n", f->out);
-    for (uint32_t i = 0; i != MP_STREE_NONE;) {
+    for (uint32_t i = 0; i != MP_STACKTREE_NONE;) {
         bool show = visible(f, i);
         if (show)
             write_frame(f, i);
-        i = mp_stree_next(f->t, i, !show);
+        i = mp_stacktree_next(f->t, i, !show);
     }
     fputs("</g>\n", f->out);
 }
@@ -212,11 +213,11 @@ static void write_frames(const flame *f)
 static uint32_t visible_levels(const flame *f)
 {
     uint32_t max = 0;
-    for (uint32_t i = 0; i != MP_STREE_NONE;) {
+    for (uint32_t i = 0; i != MP_STACKTREE_NONE;) {
         bool show = visible(f, i);
         if (show && f->t->nodes[i].depth > max)
             max = f->t->nodes[i].depth;
-        i = mp_stree_next(f->t, i, !show);
+        i = mp_stacktree_next(f->t, i, !show);
     }
     return max + 1;
 }
@@ -336,7 +337,7 @@ static const char script[] =
     "}\n"
     "init();\n";
 
-/* mp_rep_header's one line (program, pid, snapshot, time, sampling rate). */
+/* mp_fmt_header's one line (program, pid, snapshot, time, sampling rate). */
 static void write_header_line(FILE *out, const mp_snapshot *snap)
 {
     char *line = NULL;
@@ -344,7 +345,7 @@ static void write_header_line(FILE *out, const mp_snapshot *snap)
     FILE *m = open_memstream(&line, &len);
     if (!m)
         return;
-    mp_rep_header(m, NULL, snap);
+    mp_fmt_header(m, NULL, snap);
     fclose(m);
     if (len && line[len - 1] == '\n')
         line[len - 1] = '\0';
@@ -356,7 +357,7 @@ static void write_titles(const flame *f, const mp_snapshot *old, const mp_snapsh
 {
     FILE *out = f->out;
     char tot[32], d[40];
-    const mp_stree_node *root = &f->t->nodes[0];
+    const mp_stacktree_node *root = &f->t->nodes[0];
     fprintf(out, "<text id=\"title\" x=\"%d\" y=\"22\">%s%s</text>\n", IMG_W / 2,
             f->diff ? "Differential: " : "", titles[f->what]);
     fprintf(out, "<text id=\"subtitle\" x=\"%d\" y=\"40\">", IMG_W / 2);
@@ -378,8 +379,11 @@ static void write_titles(const flame *f, const mp_snapshot *old, const mp_snapsh
             XPAD, IMG_W - XPAD, XPAD, f->height - 20, IMG_W - XPAD, f->height - 5);
 }
 
-static void write_svg(flame *f, const mp_snapshot *old, const mp_snapshot *cur)
+void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp_snapshot *old,
+                        const mp_snapshot *cur)
 {
+    flame fl = {.out = out, .t = t, .what = what, .diff = old != NULL};
+    flame *f = &fl;
     uint64_t total = f->t->nodes[0].total;
     double w = IMG_W - 2 * XPAD;
     f->scale = total ? w / (double)total : 0;
@@ -395,39 +399,8 @@ static void write_svg(flame *f, const mp_snapshot *old, const mp_snapshot *cur)
         write_frames(f);
     else
         fprintf(f->out, "<text x=\"%d\" y=\"%d\">no %s data in this snapshot</text>\n",
-                XPAD, TOP + 12, mp_what_name(f->what));
+                XPAD, TOP + 12, mp_stacktree_what_name(f->what));
     fprintf(f->out, "<script type=\"text/ecmascript\"><![CDATA[\n"
             "var CFG = { w: %.2f, xpad: %d, charw: %.3f, bytes: %s };\n%s]]></script>\n</svg>\n",
-            w, XPAD, CHAR_W, mp_what_is_bytes(f->what) ? "true" : "false", script);
-}
-
-int cmd_flame(int argc, char **argv)
-{
-    mp_export_args args;
-    if (mp_export_parse(argc, argv, 2, true, &args) < 0)
-        return MP_EXIT_USAGE;
-    bool diff = args.n_files == 2;
-    mp_snapshot snaps[2];
-    for (int i = 0; i < args.n_files; i++)
-        mp_snapshot_load_or_die(args.files[i], &snaps[i]);
-    const mp_snapshot *cur = &snaps[args.n_files - 1], *old = diff ? &snaps[0] : NULL;
-    mp_symbolizer *sym = mp_symbolizer_new();
-    mp_stree t;
-    mp_stree_init(&t);
-    mp_stree_add_snapshot(&t, sym, cur, args.what, false);
-    if (old)
-        mp_stree_add_snapshot(&t, sym, old, args.what, true);
-    mp_stree_layout(&t);
-    int rc = MP_EXIT_USAGE;
-    FILE *out = mp_export_open(&args);
-    if (out) {
-        flame f = {.out = out, .t = &t, .what = args.what, .diff = diff};
-        write_svg(&f, old, cur);
-        rc = mp_export_close(&args, out);
-    }
-    mp_stree_free(&t);
-    mp_symbolizer_free(sym);
-    for (int i = 0; i < args.n_files; i++)
-        mp_snapshot_free(&snaps[i]);
-    return rc;
+            w, XPAD, CHAR_W, mp_stacktree_what_is_bytes(f->what) ? "true" : "false", script);
 }

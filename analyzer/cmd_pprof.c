@@ -1,5 +1,5 @@
 /*
- * pprof.c - `memprof pprof FILE [--what heap|alloc|locks] [-o OUT.pb.gz]`:
+ * cmd_pprof.c - `memprof pprof FILE [--what heap|alloc|locks] [-o OUT.pb.gz]`:
  * a gzipped profile.proto (google/pprof proto/profile.proto, fields 1-14).
  *
  * Heap and alloc write the same four columns Go writes (alloc_objects,
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "protobuf.h"
 #include "sites.h"
 #include "stacktree.h"
@@ -44,7 +45,7 @@ typedef struct pprof {
     mp_pb samples, locations, functions, tmp, tmp2;
     char **strs;                /* string table, strs[0] = "" */
     size_t n_strs, cap_strs;
-    mp_imap str_index, fn_index, loc_index;
+    mp_hashmap str_index, fn_index, loc_index;
     uint64_t *fn_keys;          /* name << 32 | filename, by function id - 1 */
     loc_key *loc_keys;          /* by location id - 1 */
     size_t n_fns, n_locs, cap_fns, cap_locs;
@@ -67,13 +68,13 @@ static bool str_eq(const void *ctx, uint32_t id)
 static int64_t intern(pprof *p, const char *s)
 {
     str_key k = {p, s};
-    uint64_t h = mp_hash_str(s, 0);
-    uint32_t id = mp_imap_find(&p->str_index, h, str_eq, &k);
-    if (id != MP_IMAP_NONE)
+    uint64_t h = mp_hashmap_hash_str(s, 0);
+    uint32_t id = mp_hashmap_find(&p->str_index, h, str_eq, &k);
+    if (id != MP_HASHMAP_NONE)
         return id;
     mp_grow((void **)&p->strs, &p->cap_strs, p->n_strs + 1, sizeof(*p->strs));
     p->strs[p->n_strs] = mp_xstrdup(s);
-    mp_imap_insert(&p->str_index, h, (uint32_t)p->n_strs);
+    mp_hashmap_insert(&p->str_index, h, (uint32_t)p->n_strs);
     return (int64_t)p->n_strs++;
 }
 
@@ -89,13 +90,13 @@ static uint64_t function_id(pprof *p, const mp_frame *f)
 {
     int64_t name = intern(p, f->function), file = intern(p, f->file ? f->file : "");
     fn_ctx k = {p, (uint64_t)name << 32 | (uint64_t)file};
-    uint64_t h = mp_hash_u64(k.key);
-    uint32_t id = mp_imap_find(&p->fn_index, h, fn_eq, &k);
-    if (id != MP_IMAP_NONE)
+    uint64_t h = mp_hashmap_hash_u64(k.key);
+    uint32_t id = mp_hashmap_find(&p->fn_index, h, fn_eq, &k);
+    if (id != MP_HASHMAP_NONE)
         return id + 1;
     mp_grow((void **)&p->fn_keys, &p->cap_fns, p->n_fns + 1, sizeof(*p->fn_keys));
     p->fn_keys[p->n_fns] = k.key;
-    mp_imap_insert(&p->fn_index, h, (uint32_t)p->n_fns);
+    mp_hashmap_insert(&p->fn_index, h, (uint32_t)p->n_fns);
     uint64_t fid = ++p->n_fns;
     mp_pb_clear(&p->tmp);
     mp_pb_varint_field(&p->tmp, F_ID, fid);
@@ -165,13 +166,13 @@ static void encode_location(pprof *p, uint64_t id, uint32_t module,
 static uint64_t location_id(pprof *p, const mp_frame *f, size_t n, uint32_t module)
 {
     loc_ctx c = {p, {f[0].address, module}};
-    uint64_t h = mp_hash_u64(f[0].address ^ mp_hash_u64(module));
-    uint32_t id = mp_imap_find(&p->loc_index, h, loc_eq, &c);
-    if (id != MP_IMAP_NONE)
+    uint64_t h = mp_hashmap_hash_u64(f[0].address ^ mp_hashmap_hash_u64(module));
+    uint32_t id = mp_hashmap_find(&p->loc_index, h, loc_eq, &c);
+    if (id != MP_HASHMAP_NONE)
         return id + 1;
     mp_grow((void **)&p->loc_keys, &p->cap_locs, p->n_locs + 1, sizeof(*p->loc_keys));
     p->loc_keys[p->n_locs] = c.k;
-    mp_imap_insert(&p->loc_index, h, (uint32_t)p->n_locs);
+    mp_hashmap_insert(&p->loc_index, h, (uint32_t)p->n_locs);
     uint64_t lid = ++p->n_locs;
     encode_location(p, lid, module, f, n);
     return lid;
@@ -191,7 +192,7 @@ static void mark_modules(void *ctx, const mp_value_rec *r)
     pprof *p = ctx;
     if (!has_values(r))
         return;
-    const mp_symstack *st = mp_site_stack(p->sym, p->snap, r->stack);
+    const mp_symstack *st = mp_sites_stack(p->sym, p->snap, r->stack);
     for (size_t i = 0; st && i < st->n; i++) {
         const mp_frame *f = &st->frames[i];
         uint32_t m = f->module_index;
@@ -257,7 +258,7 @@ static size_t sample_locations(pprof *p, uint32_t stack)
 {
     static const mp_frame unknown = {.function = "[unknown]", .module = "??",
                                      .module_index = MP_NO_MODULE};
-    const mp_symstack *st = mp_site_stack(p->sym, p->snap, stack);
+    const mp_symstack *st = mp_sites_stack(p->sym, p->snap, stack);
     size_t n = 0;
     mp_grow((void **)&p->loc_ids, &p->cap_loc_ids, (st ? st->n : 0) + 1, sizeof(uint64_t));
     for (size_t i = 0, j; st && i < st->n; i = j) {   /* leaf first, as pprof wants */
@@ -348,7 +349,7 @@ static void encode_meta(pprof *p, mp_pb *prof, mp_what what)
     char buf[256];
     add_comment(p, prof, mp_snapshot_str(p->snap, m->cmdline));
     snprintf(buf, sizeof(buf), "memprof %s profile: pid %" PRIu64 ", snapshot %" PRIu64,
-             mp_what_name(what), m->pid, m->seq);
+             mp_stacktree_what_name(what), m->pid, m->seq);
     add_comment(p, prof, buf);
     if (what != MP_WHAT_LOCKS) {
         snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
@@ -367,9 +368,9 @@ static void build_profile(pprof *p, mp_pb *prof, mp_what what)
     p->k_pid = intern(p, "pid");
     p->k_lock = intern(p, "lock");
     p->v_program = intern(p, mp_snapshot_str(p->snap, p->snap->meta->prog));
-    mp_for_each_value(p->snap, what, mark_modules, p);
+    mp_stacktree_each_value(p->snap, what, mark_modules, p);
     number_mappings(p);
-    mp_for_each_value(p->snap, what, add_sample, p);
+    mp_stacktree_each_value(p->snap, what, add_sample, p);
 
     /* Field order does not matter on the wire, so the parts built above are
      * appended whole; the string table goes last, once it is complete. */
@@ -391,35 +392,32 @@ static void pprof_free(pprof *p)
     for (size_t i = 0; i < p->n_strs; i++)
         free(p->strs[i]);
     free(p->strs);
-    mp_imap_free(&p->str_index);
-    mp_imap_free(&p->fn_index);
-    mp_imap_free(&p->loc_index);
+    mp_hashmap_free(&p->str_index);
+    mp_hashmap_free(&p->fn_index);
+    mp_hashmap_free(&p->loc_index);
     free(p->fn_keys);
     free(p->loc_keys);
     free(p->maps);
     free(p->loc_ids);
 }
 
-int cmd_pprof(int argc, char **argv)
+int cmd_pprof_main(const mp_opts *o)
 {
-    mp_export_args args;
-    if (mp_export_parse(argc, argv, 1, true, &args) < 0)
-        return MP_EXIT_USAGE;
-    if (!args.out && isatty(STDOUT_FILENO)) {
+    if (!o->out && isatty(STDOUT_FILENO)) {
         mp_error("pprof: refusing to write a binary profile to a terminal; use -o FILE");
         return MP_EXIT_USAGE;
     }
     mp_snapshot snap;
-    mp_snapshot_load_or_die(args.files[0], &snap);
+    mp_snapshot_load_or_die(o->files[0], &snap);
     pprof p = {.snap = &snap, .sym = mp_symbolizer_new()};
     p.maps = mp_xcalloc(snap.n_modules + 1, sizeof(*p.maps));
     mp_pb prof = {0};
-    build_profile(&p, &prof, args.what);
+    build_profile(&p, &prof, o->what);
     int rc = MP_EXIT_USAGE;
-    FILE *out = mp_export_open(&args);
+    FILE *out = mp_opts_open_out(o);
     if (out) {
         bool failed = mp_pb_write_gzip(&prof, out) < 0;
-        rc = mp_export_close(&args, out);   /* reports write errors */
+        rc = mp_opts_close_out(o, out);   /* reports write errors */
         if (failed && rc == MP_EXIT_OK) {
             mp_error("pprof: compression failed");
             rc = MP_EXIT_USAGE;

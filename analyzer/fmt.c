@@ -1,123 +1,16 @@
 /*
- * sites_fmt.c - what report, diff and locks share besides the data: their
- * option parsing and the way a number, a stack or a snapshot is shown.
+ * fmt.c - how a number, a stack or a snapshot is shown, in text and JSON
+ * (see fmt.h).
  * One place, so the three commands look and behave alike.
  */
-#include "sites.h"
+#include "fmt.h"
+
 #include "util.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- arguments ---- */
-
-int mp_rep_parse_u64(const char *s, uint64_t *out, int suffixes)
-{
-    if (!s)
-        return -1;
-    static const char scale[] = "KMG";
-    size_t len = strlen(s);
-    unsigned shift = 0;
-    if (suffixes) {
-        if (len >= 2 && strcmp(s + len - 2, "iB") == 0)
-            len -= 2;
-        else if (len >= 1 && s[len - 1] == 'B')
-            len -= 1;
-        const char *u = len ? strchr(scale, toupper((unsigned char)s[len - 1])) : NULL;
-        if (u && *u)
-            shift = 10 * (unsigned)(u - scale + 1), len--;
-    }
-    char digits[32];
-    uint64_t v;
-    if (len == 0 || len >= sizeof(digits))
-        return -1;
-    memcpy(digits, s, len);
-    digits[len] = '\0';
-    if (!mp_parse_u64(digits, &v) || (shift && v > (UINT64_MAX >> shift)))
-        return -1;
-    *out = v << shift;
-    return 0;
-}
-
-int mp_rep_opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != '\0')
-        return 0;
-    *val = *i + 1 < argc ? argv[++*i] : NULL;
-    return 1;
-}
-
-static int parse_one(int argc, char **argv, int *i, unsigned allow, mp_rep_args *a,
-                     const char *usage)
-{
-    const char *arg = argv[*i], *val;
-    uint64_t v;
-    if (strcmp(arg, "--json") == 0) {
-        a->json = 1;
-    } else if (mp_rep_opt_value(argc, argv, i, "--top", &val)) {
-        if (mp_rep_parse_u64(val, &v, 0) < 0 || v > SIZE_MAX) {
-            mp_error("%s: bad --top value '%s' (want a count, 0 = all); usage: %s",
-                     a->cmd, val ? val : "(missing)", usage);
-            return -1;
-        }
-        a->top = (size_t)v;
-    } else if ((allow & MP_OPT_FAIL_OVER) && mp_rep_opt_value(argc, argv, i, "--fail-over", &val)) {
-        if (mp_rep_parse_u64(val, &a->fail_over, 1) < 0) {
-            mp_error("%s: bad --fail-over value '%s' (want bytes, e.g. 1048576 or 1M); usage: %s",
-                     a->cmd, val ? val : "(missing)", usage);
-            return -1;
-        }
-        a->has_fail_over = 1;
-    } else {
-        mp_error("%s: unknown option '%s'; usage: %s", a->cmd, arg, usage);
-        return -1;
-    }
-    return 0;
-}
-
-int mp_rep_parse_args(int argc, char **argv, unsigned allow, const char *usage,
-                      mp_rep_args *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->cmd = argc > 0 ? argv[0] : "?";
-    a->top = 20;
-    a->files = mp_xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
-    int opts = 1;
-    for (int i = 1; i < argc; i++) {
-        if (opts && strcmp(argv[i], "--") == 0)
-            opts = 0;
-        else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-            if (parse_one(argc, argv, &i, allow, a, usage) < 0) {
-                mp_rep_args_free(a);
-                return -1;
-            }
-        } else
-            a->files[a->n_files++] = argv[i];
-    }
-    return 0;
-}
-
-void mp_rep_args_free(mp_rep_args *a)
-{
-    free(a->files);
-    a->files = NULL;
-    a->n_files = 0;
-}
-
-size_t mp_rep_limit(const mp_rep_args *a, size_t n)
-{
-    return a->top == 0 || a->top > n ? n : a->top;
-}
 
 /* ---- numbers ---- */
 
@@ -133,7 +26,7 @@ static double scale_bytes(int64_t v, uint64_t *magnitude, int *u)
     return d;
 }
 
-const char *mp_rep_bytes(char buf[32], int64_t v, int plus)
+const char *mp_fmt_bytes(char buf[32], int64_t v, int plus)
 {
     const char *sign = v < 0 ? "-" : plus ? "+" : "";
     uint64_t m;
@@ -146,7 +39,7 @@ const char *mp_rep_bytes(char buf[32], int64_t v, int plus)
     return buf;
 }
 
-const char *mp_rep_bytes_short(char buf[16], int64_t v)
+const char *mp_fmt_bytes_short(char buf[16], int64_t v)
 {
     const char *sign = v < 0 ? "-" : "";
     uint64_t m;
@@ -159,7 +52,7 @@ const char *mp_rep_bytes_short(char buf[16], int64_t v)
     return buf;
 }
 
-const char *mp_rep_ns(char buf[32], uint64_t ns)
+const char *mp_fmt_ns(char buf[32], uint64_t ns)
 {
     if (ns < 1000)
         snprintf(buf, 32, "%" PRIu64 " ns", ns);
@@ -180,7 +73,7 @@ const char *mp_rep_ns(char buf[32], uint64_t ns)
 
 /* ---- stacks ---- */
 
-void mp_rep_frame(FILE *out, const mp_frame *f)
+void mp_fmt_frame(FILE *out, const mp_frame *f)
 {
     fputs(f->function ? f->function : "??", out);
     if (f->file && f->line > 0)
@@ -193,18 +86,18 @@ void mp_rep_frame(FILE *out, const mp_frame *f)
         fprintf(out, " (0x%" PRIx64 ")", f->address);
 }
 
-void mp_rep_stack(FILE *out, const mp_symstack *st, int callers, int indent)
+void mp_fmt_stack(FILE *out, const mp_symstack *st, int callers, int indent)
 {
     if (!st || st->n == 0) {
         fputs("(unknown stack)\n", out);
         return;
     }
-    mp_rep_frame(out, &st->frames[0]);
+    mp_fmt_frame(out, &st->frames[0]);
     fputc('\n', out);
     size_t last = st->n - 1 < (size_t)callers ? st->n - 1 : (size_t)callers;
     for (size_t i = 1; i <= last; i++) {
         fprintf(out, "%*s<- ", indent, "");
-        mp_rep_frame(out, &st->frames[i]);
+        mp_fmt_frame(out, &st->frames[i]);
         fputc('\n', out);
     }
 }
@@ -222,7 +115,7 @@ static const char *trigger_name(uint64_t t)
     }
 }
 
-void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap)
+void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
 {
     const mp_meta *m = snap->meta;
     char when[64] = "?", up[32], rate[48];
@@ -230,12 +123,12 @@ void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap)
     struct tm tm;
     if (localtime_r(&secs, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-    mp_rep_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
+    mp_fmt_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
     if (m->sample_bytes <= 1)
         snprintf(rate, sizeof(rate), "exact (every allocation)");
     else {
         char b[32];
-        snprintf(rate, sizeof(rate), "sampled every %s", mp_rep_bytes(b, (int64_t)m->sample_bytes, 0));
+        snprintf(rate, sizeof(rate), "sampled every %s", mp_fmt_bytes(b, (int64_t)m->sample_bytes, 0));
     }
     if (cmd)
         fprintf(out, "memprof %s: ", cmd);
@@ -244,7 +137,7 @@ void mp_rep_header(FILE *out, const char *cmd, const mp_snapshot *snap)
             when, up, (m->flags & MP_META_ATTACHED) ? "attach" : "start", rate);
 }
 
-void mp_rep_counters(FILE *out, const mp_snapshot *snap)
+void mp_fmt_counters(FILE *out, const mp_snapshot *snap)
 {
     const mp_counters *c = &snap->meta->counters;
     const struct { uint64_t v; const char *what; } lost[] = {
@@ -269,7 +162,7 @@ void mp_rep_counters(FILE *out, const mp_snapshot *snap)
                 "(no data lost, timings may be inflated)\n", c->events_stalled);
 }
 
-void mp_rep_json_frames(FILE *out, const mp_symstack *st)
+void mp_fmt_json_frames(FILE *out, const mp_symstack *st)
 {
     if (st)
         mp_json_frames(out, st);
@@ -277,7 +170,7 @@ void mp_rep_json_frames(FILE *out, const mp_symstack *st)
         fputs("[]", out);
 }
 
-void mp_rep_json_meta(FILE *out, const mp_snapshot *snap)
+void mp_fmt_json_meta(FILE *out, const mp_snapshot *snap)
 {
     const mp_meta *m = snap->meta;
     const mp_counters *c = &m->counters;

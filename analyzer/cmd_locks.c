@@ -1,5 +1,5 @@
 /*
- * locks.c - `memprof locks [OLD] FILE [--top N] [--json]`: contended locks
+ * cmd_locks.c - `memprof locks [OLD] FILE [--top N] [--json]`: contended locks
  * ranked by total wait time.
  *
  * The shim's lock counters are cumulative since process start, so with OLD
@@ -14,13 +14,14 @@
  * maximum is at most that value: we report it and mark it as a bound
  * ("max_wait_exact": false in JSON, "<=" in text).
  */
-#include "sites.h"
+#include "cmd.h"
+#include "fmt.h"
+#include "locktab.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "memprof locks [OLD] FILE [--top N] [--json]"
 #define CALLERS 3
 #define TEXT_STACKS 3    /* waiter and holder stacks shown per lock in text */
 
@@ -42,7 +43,7 @@ static void json_stacks(FILE *out, const char *name, const mp_lockstack *v, size
     for (size_t i = 0; i < n; i++) {
         fprintf(out, "%s{\"contentions\": %" PRIu64 ", \"wait_ns\": %" PRIu64 ", \"frames\": ",
                 i ? ",\n    " : "\n    ", v[i].contentions, v[i].wait_ns);
-        mp_rep_json_frames(out, v[i].stack);
+        mp_fmt_json_frames(out, v[i].stack);
         fputc('}', out);
     }
     fputc(']', out);
@@ -59,7 +60,7 @@ static void json_lock(FILE *out, const mp_lockrec *r, size_t rank)
             r->max_wait_ns, r->max_wait_exact ? "true" : "false",
             r->contentions ? r->wait_ns / r->contentions : 0, r->hold_ns,
             r->contended_holds);
-    mp_rep_json_frames(out, r->site);
+    mp_fmt_json_frames(out, r->site);
     json_stacks(out, "sites", r->waiters, r->n_waiters);
     json_stacks(out, "holders", r->holders, r->n_holders);
     fputc('}', out);
@@ -77,7 +78,7 @@ static void print_json(const char *path, const char *old_path, const mp_snapshot
     else
         fputs("null", out);
     fputs(", ", out);
-    mp_rep_json_meta(out, snap);
+    mp_fmt_json_meta(out, snap);
     fprintf(out, ", \"lock_profiling\": %s,\n \"total\": {\"locks\": %zu, \"contentions\": %" PRIu64
             ", \"wait_ns\": %" PRIu64 "},\n \"locks\": [",
             snap->meta->lock_profiling ? "true" : "false", t->n, t->contentions, t->wait_ns);
@@ -100,8 +101,8 @@ static void text_stacks(FILE *out, const char *title, const char *noun,
     fprintf(out, "      %s:\n", title);
     size_t show = n < TEXT_STACKS ? n : TEXT_STACKS;
     for (size_t i = 0; i < show; i++) {
-        fprintf(out, "      %10" PRIu64 " x %10s  ", v[i].contentions, mp_rep_ns(b, v[i].wait_ns));
-        mp_rep_stack(out, v[i].stack, CALLERS, 6 + 10 + 3 + 10 + 2);
+        fprintf(out, "      %10" PRIu64 " x %10s  ", v[i].contentions, mp_fmt_ns(b, v[i].wait_ns));
+        mp_fmt_stack(out, v[i].stack, CALLERS, 6 + 10 + 3 + 10 + 2);
     }
     if (n > show)
         fprintf(out, "      ... %zu more %s (see --json)\n", n - show, noun);
@@ -111,13 +112,13 @@ static void text_lock(FILE *out, const mp_lockrec *r, size_t rank)
 {
     char w[32], mx[32], avg[32], h[32];
     fprintf(out, "#%-3zu %s 0x%" PRIx64 ": %" PRIu64 " contentions, wait %s total, max %s%s, avg %s",
-            rank, kind_name(r->kind), r->address, r->contentions, mp_rep_ns(w, r->wait_ns),
-            r->max_wait_exact ? "" : "<=", mp_rep_ns(mx, r->max_wait_ns),
-            mp_rep_ns(avg, r->contentions ? r->wait_ns / r->contentions : 0));
+            rank, kind_name(r->kind), r->address, r->contentions, mp_fmt_ns(w, r->wait_ns),
+            r->max_wait_exact ? "" : "<=", mp_fmt_ns(mx, r->max_wait_ns),
+            mp_fmt_ns(avg, r->contentions ? r->wait_ns / r->contentions : 0));
     if (r->hold_ns)
-        fprintf(out, "; held %s while contended", mp_rep_ns(h, r->hold_ns));
+        fprintf(out, "; held %s while contended", mp_fmt_ns(h, r->hold_ns));
     fputs("\n      first used at ", out);
-    mp_rep_stack(out, r->site, CALLERS, 6 + 14);
+    mp_fmt_stack(out, r->site, CALLERS, 6 + 14);
     text_stacks(out, "waiters (contentions x wait suffered)", "waiter stacks",
                 r->waiters, r->n_waiters);
     text_stacks(out, "holders (contentions x wait caused)", "holder stacks",
@@ -129,16 +130,16 @@ static void print_text(const char *old_path, const mp_snapshot *old, const mp_sn
 {
     FILE *out = stdout;
     char b[32];
-    mp_rep_header(out, "locks", snap);
-    mp_rep_counters(out, snap);
+    mp_fmt_header(out, "locks", snap);
+    mp_fmt_counters(out, snap);
     if (old)
         fprintf(out, "window: since snapshot %" PRIu64 " (%s), %s\n", old->meta->seq, old_path,
-                mp_rep_ns(b, snap->meta->time_ns > old->meta->time_ns
+                mp_fmt_ns(b, snap->meta->time_ns > old->meta->time_ns
                                  ? snap->meta->time_ns - old->meta->time_ns : 0));
     if (!snap->meta->lock_profiling)
         fputs("lock profiling was off in this process (MEMPROF_LOCKS=0)\n", out);
     fprintf(out, "%zu contended lock%s, %" PRIu64 " contentions, %s total wait", t->n,
-            t->n == 1 ? "" : "s", t->contentions, mp_rep_ns(b, t->wait_ns));
+            t->n == 1 ? "" : "s", t->contentions, mp_fmt_ns(b, t->wait_ns));
     if (shown < t->n)
         fprintf(out, "; top %zu shown", shown);
     fputc('\n', out);
@@ -167,18 +168,10 @@ static int check_window(const char *old_path, const mp_snapshot *old, const char
     return 0;
 }
 
-int cmd_locks(int argc, char **argv)
+int cmd_locks_main(const mp_opts *o)
 {
-    mp_rep_args a;
-    if (mp_rep_parse_args(argc, argv, 0, USAGE, &a) < 0)
-        return MP_EXIT_USAGE;
-    if (a.n_files < 1 || a.n_files > 2) {
-        mp_error("locks: %s; usage: %s", a.n_files ? "too many files" : "missing FILE", USAGE);
-        mp_rep_args_free(&a);
-        return MP_EXIT_USAGE;
-    }
-    const char *path = a.files[a.n_files - 1];
-    const char *old_path = a.n_files == 2 ? a.files[0] : NULL;
+    const char *path = o->files[o->n_files - 1];
+    const char *old_path = o->n_files == 2 ? o->files[0] : NULL;
     mp_snapshot snap, old = {0};
     if (old_path)
         mp_snapshot_load_or_die(old_path, &old);
@@ -186,7 +179,6 @@ int cmd_locks(int argc, char **argv)
     if (old_path && check_window(old_path, &old, path, &snap) < 0) {
         mp_snapshot_free(&old);
         mp_snapshot_free(&snap);
-        mp_rep_args_free(&a);
         return MP_EXIT_USAGE;
     }
 
@@ -202,8 +194,8 @@ int cmd_locks(int argc, char **argv)
         mp_locktab_drop_uncontended(&t);
     }
     mp_locktab_sort(&t);
-    size_t shown = mp_rep_limit(&a, t.n);
-    if (a.json)
+    size_t shown = mp_opts_limit(o, t.n);
+    if (o->json)
         print_json(path, old_path, &snap, &t, shown);
     else
         print_text(old_path, old_path ? &old : NULL, &snap, &t, shown);
@@ -214,6 +206,5 @@ int cmd_locks(int argc, char **argv)
     if (old_path)
         mp_snapshot_free(&old);
     mp_snapshot_free(&snap);
-    mp_rep_args_free(&a);
     return MP_EXIT_OK;
 }

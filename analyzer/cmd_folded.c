@@ -1,5 +1,5 @@
 /*
- * folded.c - `memprof folded FILE [--what heap|alloc|locks]`: folded stacks
+ * cmd_folded.c - `memprof folded FILE [--what heap|alloc|locks]`: folded stacks
  * ("root;...;leaf value" per line) for flamegraph.pl, inferno and speedscope.
  *
  * Lines come from the call tree's exclusive values, so stacks that differ
@@ -7,6 +7,7 @@
  * of all lines equals the sum of the snapshot's per-site values (the
  * rounded estimates `memprof report` totals).
  */
+#include "cmd.h"
 #include "stacktree.h"
 #include "util.h"
 
@@ -24,12 +25,12 @@ static void put_name(FILE *out, const char *s)
     }
 }
 
-static void write_folded(FILE *out, const mp_stree *t)
+static void write_folded(FILE *out, const mp_stacktree *t)
 {
     uint32_t *path = mp_xmalloc((t->max_depth + 1) * sizeof(*path));
-    for (uint32_t i = mp_stree_next(t, 0, false); i != MP_STREE_NONE;
-         i = mp_stree_next(t, i, false)) {
-        const mp_stree_node *n = &t->nodes[i];
+    for (uint32_t i = mp_stacktree_next(t, 0, false); i != MP_STACKTREE_NONE;
+         i = mp_stacktree_next(t, i, false)) {
+        const mp_stacktree_node *n = &t->nodes[i];
         path[n->depth] = i;
         if (n->self == 0)
             continue;
@@ -43,21 +44,18 @@ static void write_folded(FILE *out, const mp_stree *t)
     free(path);
 }
 
-int cmd_folded(int argc, char **argv)
+int cmd_folded_main(const mp_opts *o)
 {
-    mp_export_args args;
-    if (mp_export_parse(argc, argv, 1, false, &args) < 0)
-        return MP_EXIT_USAGE;
     mp_snapshot snap;
-    mp_snapshot_load_or_die(args.files[0], &snap);
+    mp_snapshot_load_or_die(o->files[0], &snap);
     mp_symbolizer *sym = mp_symbolizer_new();
-    mp_stree t;
-    mp_stree_init(&t);
-    mp_stree_add_snapshot(&t, sym, &snap, args.what, false);
-    mp_stree_layout(&t);
+    mp_stacktree t;
+    mp_stacktree_init(&t);
+    mp_stacktree_add_snapshot(&t, sym, &snap, o->what, false);
+    mp_stacktree_layout(&t);
     write_folded(stdout, &t);
-    int rc = mp_export_close(&args, stdout);
-    mp_stree_free(&t);
+    int rc = mp_opts_close_out(o, stdout);
+    mp_stacktree_free(&t);
     mp_symbolizer_free(sym);
     mp_snapshot_free(&snap);
     return rc;

@@ -1,14 +1,15 @@
 /*
- * report.c - `memprof report FILE [--top N] [--json]`: the live heap of one
- * snapshot ranked by site (SPEC "Commands", "JSON output").
+ * cmd_report.c - `memprof report FILE [--top N] [--json]`: the live heap of
+ * one snapshot ranked by site (SPEC "Commands", "JSON output").
  */
+#include "cmd.h"
+#include "fmt.h"
 #include "sites.h"
 #include "util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 
-#define USAGE "memprof report FILE [--top N] [--json]"
 #define CALLERS 3      /* caller frames shown under each site in text */
 
 /* Sites that still hold something, in rank order. Freed-only sites (only
@@ -29,7 +30,7 @@ static void print_json(const char *path, const mp_snapshot *snap, const mp_sites
     fputs("{\"file\": ", out);
     mp_json_string(out, path);
     fputs(", ", out);
-    mp_rep_json_meta(out, snap);
+    mp_fmt_json_meta(out, snap);
     fprintf(out, ",\n \"total\": {\"bytes\": %" PRIu64 ", \"count\": %" PRIu64
             ", \"samples\": %" PRIu64 ", \"sites\": %zu},\n \"sites\": [",
             s->total.live_bytes, s->total.live_count, s->total.live_samples, n_live);
@@ -40,7 +41,7 @@ static void print_json(const char *path, const mp_snapshot *snap, const mp_sites
                 ", \"alloc_count\": %" PRIu64 ", \"frames\": ",
                 i ? "," : "", i + 1, x->live_bytes, x->live_count, x->live_samples,
                 x->alloc_bytes, x->alloc_count);
-        mp_rep_json_frames(out, x->stack);
+        mp_fmt_json_frames(out, x->stack);
         fputc('}', out);
     }
     fputs("]}\n", out);
@@ -51,10 +52,10 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
 {
     FILE *out = stdout;
     char b[32];
-    mp_rep_header(out, "report", snap);
-    mp_rep_counters(out, snap);
+    mp_fmt_header(out, "report", snap);
+    mp_fmt_counters(out, snap);
     fprintf(out, "live heap: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu sites",
-            mp_rep_bytes(b, (int64_t)s->total.live_bytes, 0), s->total.live_bytes,
+            mp_fmt_bytes(b, (int64_t)s->total.live_bytes, 0), s->total.live_bytes,
             s->total.live_count, n_live);
     if (snap->meta->sample_bytes > 1)
         fprintf(out, ", estimated from %" PRIu64 " samples", s->total.live_samples);
@@ -70,23 +71,15 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
         const mp_site *x = list[i];
         double pct = s->total.live_bytes ? 100.0 * x->live_bytes / s->total.live_bytes : 0;
         fprintf(out, "%5zu %14" PRIu64 " %10s %5.1f%% %10" PRIu64 "  ", i + 1,
-                x->live_bytes, mp_rep_bytes(b, (int64_t)x->live_bytes, 0), pct, x->live_count);
-        mp_rep_stack(out, x->stack, CALLERS, 5 + 1 + 14 + 1 + 10 + 1 + 6 + 1 + 10 + 2);
+                x->live_bytes, mp_fmt_bytes(b, (int64_t)x->live_bytes, 0), pct, x->live_count);
+        mp_fmt_stack(out, x->stack, CALLERS, 5 + 1 + 14 + 1 + 10 + 1 + 6 + 1 + 10 + 2);
     }
 }
 
-int cmd_report(int argc, char **argv)
+int cmd_report_main(const mp_opts *o)
 {
-    mp_rep_args a;
-    if (mp_rep_parse_args(argc, argv, 0, USAGE, &a) < 0)
-        return MP_EXIT_USAGE;
-    if (a.n_files != 1) {
-        mp_error("report: %s; usage: %s", a.n_files ? "too many files" : "missing FILE", USAGE);
-        mp_rep_args_free(&a);
-        return MP_EXIT_USAGE;
-    }
     mp_snapshot snap;
-    mp_snapshot_load_or_die(a.files[0], &snap);
+    mp_snapshot_load_or_die(o->files[0], &snap);
     mp_symbolizer *sym = mp_symbolizer_new();
     mp_sites s;
     mp_sites_build(&s, sym, &snap);
@@ -94,9 +87,9 @@ int cmd_report(int argc, char **argv)
 
     const mp_site **list = mp_xcalloc(s.n, sizeof(*list));
     size_t n_live = live_sites(&s, list);
-    size_t shown = mp_rep_limit(&a, n_live);
-    if (a.json)
-        print_json(a.files[0], &snap, &s, list, shown, n_live);
+    size_t shown = mp_opts_limit(o, n_live);
+    if (o->json)
+        print_json(o->files[0], &snap, &s, list, shown, n_live);
     else
         print_text(&snap, &s, list, shown, n_live);
     fflush(stdout);
@@ -105,6 +98,5 @@ int cmd_report(int argc, char **argv)
     mp_sites_free(&s);
     mp_symbolizer_free(sym);
     mp_snapshot_free(&snap);
-    mp_rep_args_free(&a);
     return MP_EXIT_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * diff.c - `memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]`:
+ * cmd_diff.c - `memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]`:
  * sites ranked by live-heap growth from the first file to the last.
  *
  * Sites are matched across files by symbolic key (sites.h), so snapshots of
@@ -14,6 +14,9 @@
  * conservative (the two snapshots share the objects that survived) and
  * exactly 0 when both files record every allocation (sample_bytes 1).
  */
+#include "cmd.h"
+#include "fmt.h"
+#include "keymap.h"
 #include "sites.h"
 #include "util.h"
 
@@ -22,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "memprof diff OLD NEW [MORE...] [--top N] [--json] [--fail-over BYTES]"
 #define CALLERS 3
 
 /* One site across all files; the per-file arrays have nf entries. */
@@ -157,7 +159,7 @@ static void print_json(const dtable *t, char **paths, size_t shown, int64_t tb, 
         fputs(f ? ",\n  {\"file\": " : "\n  {\"file\": ", out);
         mp_json_string(out, paths[f]);
         fputs(", ", out);
-        mp_rep_json_meta(out, &t->snaps[f]);
+        mp_fmt_json_meta(out, &t->snaps[f]);
         fprintf(out, ", \"bytes\": %" PRIu64 ", \"count\": %" PRIu64 "}",
                 t->sites[f].total.live_bytes, t->sites[f].total.live_count);
     }
@@ -175,7 +177,7 @@ static void print_json(const dtable *t, char **paths, size_t shown, int64_t tb, 
         json_u64s(out, "count_series", r->count, t->nf);
         json_u64s(out, "samples_series", r->samples, t->nf);
         fputs(", \"frames\": ", out);
-        mp_rep_json_frames(out, r->stack);
+        mp_fmt_json_frames(out, r->stack);
         fputc('}', out);
     }
     fputs("]}\n", out);
@@ -189,7 +191,7 @@ static void series_text(const dtable *t, const drow *r, char *buf)
     for (size_t f = 0; f < t->nf; f++) {
         if (f)
             strcat(buf, " ");
-        strcat(buf, mp_rep_bytes_short(b, (int64_t)r->bytes[f]));
+        strcat(buf, mp_fmt_bytes_short(b, (int64_t)r->bytes[f]));
     }
 }
 
@@ -199,15 +201,15 @@ static void print_files(const dtable *t, char **paths)
     char b[32];
     fprintf(stdout, "memprof diff: %zu snapshots, growth from the first to the last", t->nf);
     if (a->meta->pid == z->meta->pid && z->meta->time_ns >= a->meta->time_ns)
-        fprintf(stdout, " (%s apart)", mp_rep_ns(b, z->meta->time_ns - a->meta->time_ns));
+        fprintf(stdout, " (%s apart)", mp_fmt_ns(b, z->meta->time_ns - a->meta->time_ns));
     fputc('\n', stdout);
     for (size_t f = 0; f < t->nf; f++) {
         fprintf(stdout, "  [%zu] %s: ", f + 1, paths[f]);
-        mp_rep_header(stdout, NULL, &t->snaps[f]);
+        mp_fmt_header(stdout, NULL, &t->snaps[f]);
     }
-    mp_rep_counters(stdout, z);
+    mp_fmt_counters(stdout, z);
     if (a->meta->pid != z->meta->pid)
-        mp_rep_counters(stdout, a);
+        mp_fmt_counters(stdout, a);
 }
 
 static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, int64_t tc,
@@ -219,10 +221,10 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
     int noisy = terr > 0;
     print_files(t, paths);
     fprintf(out, "total growth: %s (%+" PRId64 " objects), %s -> %s live",
-            mp_rep_bytes(b, tb, 1), tc, mp_rep_bytes(e, (int64_t)t->sites[0].total.live_bytes, 0),
-            mp_rep_bytes(b2, (int64_t)t->sites[last].total.live_bytes, 0));
+            mp_fmt_bytes(b, tb, 1), tc, mp_fmt_bytes(e, (int64_t)t->sites[0].total.live_bytes, 0),
+            mp_fmt_bytes(b2, (int64_t)t->sites[last].total.live_bytes, 0));
     if (noisy)
-        fprintf(out, ", +/- %s (95%%, sampling)", mp_rep_bytes(b, (int64_t)terr, 0));
+        fprintf(out, ", +/- %s (95%%, sampling)", mp_fmt_bytes(b, (int64_t)terr, 0));
     fputc('\n', out);
     if (!shown) {
         fputs("no live heap in these snapshots\n", out);
@@ -244,10 +246,10 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
         series_text(t, r, series);
         grew_any |= r->grew;
         if (noisy)
-            snprintf(e, sizeof(e), "+/-%s", mp_rep_bytes(b2, (int64_t)r->err, 0));
+            snprintf(e, sizeof(e), "+/-%s", mp_fmt_bytes(b2, (int64_t)r->err, 0));
         fprintf(out, "%4zu%c  %12s %*s  %-*s  ", i + 1, r->grew ? '*' : ' ',
-                mp_rep_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
-        mp_rep_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
+                mp_fmt_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
+        mp_fmt_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
     }
     if (grew_any)
         fputs("* grew in every interval\n", out);
@@ -296,43 +298,34 @@ static void warn_odd_order(const dtable *t, char **paths)
     }
 }
 
-int cmd_diff(int argc, char **argv)
+int cmd_diff_main(const mp_opts *o)
 {
-    mp_rep_args a;
-    if (mp_rep_parse_args(argc, argv, MP_OPT_FAIL_OVER, USAGE, &a) < 0)
-        return MP_EXIT_USAGE;
-    if (a.n_files < 2) {
-        mp_error("diff: needs at least two files, OLD and NEW; usage: %s", USAGE);
-        mp_rep_args_free(&a);
-        return MP_EXIT_USAGE;
-    }
-    dtable t = {.nf = a.n_files};
+    dtable t = {.nf = o->n_files};
     mp_symbolizer *sym = mp_symbolizer_new();
-    load_all(&t, a.files, sym);
-    warn_odd_order(&t, a.files);
+    load_all(&t, o->files, sym);
+    warn_odd_order(&t, o->files);
     build_rows(&t);
     size_t n = rank_rows(&t);
-    size_t shown = mp_rep_limit(&a, n);
+    size_t shown = mp_opts_limit(o, n);
 
     const mp_sites *first = &t.sites[0], *last = &t.sites[t.nf - 1];
     int64_t tb = delta(last->total.live_bytes, first->total.live_bytes);
     int64_t tc = delta(last->total.live_count, first->total.live_count);
     uint64_t terr = err95(&t, first->total.live_samples, last->total.live_samples);
-    if (a.json)
-        print_json(&t, a.files, shown, tb, tc, terr);
+    if (o->json)
+        print_json(&t, o->files, shown, tb, tc, terr);
     else
-        print_text(&t, a.files, shown, tb, tc, terr);
+        print_text(&t, o->files, shown, tb, tc, terr);
     fflush(stdout);
 
     int rc = MP_EXIT_OK;
-    if (a.has_fail_over && tb > 0 && (uint64_t)tb > a.fail_over) {
+    if ((o->given & MP_OPT_FAIL_OVER) && tb > 0 && (uint64_t)tb > o->fail_over) {
         char b1[32], b2[32];
         mp_error("diff: live heap grew by %s (%" PRId64 " bytes), over --fail-over %s",
-                 mp_rep_bytes(b1, tb, 1), tb, mp_rep_bytes(b2, (int64_t)a.fail_over, 0));
+                 mp_fmt_bytes(b1, tb, 1), tb, mp_fmt_bytes(b2, (int64_t)o->fail_over, 0));
         rc = MP_EXIT_GATE;
     }
     free_all(&t);
     mp_symbolizer_free(sym);
-    mp_rep_args_free(&a);
     return rc;
 }

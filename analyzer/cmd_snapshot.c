@@ -1,0 +1,211 @@
+/*
+ * cmd_snapshot.c - `memprof snapshot PID`: ask a running profiled process
+ * for a snapshot now.
+ *
+ * The shim's collector thread listens on the abstract unix socket of
+ * include/memprof_protocol.h; we connect, check that the socket really is
+ * PID's, send the request line and print the path from the "ok" reply.
+ * ask() is the whole client side of the protocol, for any request.
+ */
+#include "analyzer.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memprof_protocol.h"
+
+
+/* Connected socket to the shim of pid, or -1 (errno from connect). */
+static int connect_shim(pid_t pid)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* For AF_UNIX, SO_SNDTIMEO also bounds a connect to a full backlog. */
+    struct timeval tv = {MP_PROTO_REPLY_TIMEOUT_MS / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_un sa;
+    socklen_t alen = mp_proto_address(pid, &sa);
+    if (connect(fd, (struct sockaddr *)&sa, alen) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads one '\n'-terminated line within the deadline; returns its length or -1. */
+static ssize_t read_line(int fd, char *buf, size_t cap)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t n = 0;
+    while (n + 1 < cap) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = spent >= MP_PROTO_REPLY_TIMEOUT_MS
+                    ? 0 : poll(&p, 1, (int)(MP_PROTO_REPLY_TIMEOUT_MS - spent));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            errno = r == 0 ? ETIMEDOUT : errno;
+            return -1;
+        }
+        ssize_t got = read(fd, buf + n, 1);   /* byte-wise: the reply is one short line */
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            errno = got == 0 ? ECONNRESET : errno;
+            return -1;
+        }
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* argv[0] is the command: snapshot, detach, enable or disable. */
+static int parse_pid(int argc, char **argv, pid_t *pid)
+{
+    uint64_t v;
+    if (argc != 2) {
+        mp_error("%s: %s; usage: memprof %s PID", argv[0],
+                 argc < 2 ? "missing PID" : "too many arguments", argv[0]);
+        return -1;
+    }
+    if (!mp_parse_u64(argv[1], &v) || v == 0 || v > INT_MAX) {
+        mp_error("%s: bad PID '%s'; usage: memprof %s PID", argv[0], argv[1], argv[0]);
+        return -1;
+    }
+    *pid = (pid_t)v;
+    return 0;
+}
+
+/* A socket bound by another process under this name would be a spoof. */
+static int check_peer(int fd, pid_t pid)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid != pid) {
+        mp_error("socket %s%d belongs to process %d, not %d; not asking it",
+                 MP_PROTO_SOCKET_PREFIX, (int)pid, (int)cred.pid, (int)pid);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends request r on fd and reads the reply line into line; returns the
+ * reply code with *text pointing into line, or -1 (message printed). */
+static int exchange(int fd, pid_t pid, enum mp_request r, char *line, size_t cap,
+                    const char **text)
+{
+    char req[MP_PROTO_MAX_REQUEST];
+    size_t len = mp_proto_format_request(r, req);
+    if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        mp_error("process %d: sending the request failed: %s", (int)pid, strerror(errno));
+        return -1;
+    }
+    ssize_t n = read_line(fd, line, cap);
+    if (n < 0) {
+        mp_error("process %d: no answer: %s", (int)pid,
+                 errno == ETIMEDOUT ? "timed out after 30 s"
+                 : errno == ECONNRESET ? "it closed the connection" : strerror(errno));
+        return -1;
+    }
+    int code = mp_proto_parse_reply(line, (size_t)n, text);
+    if (code < 0)
+        mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);
+    return code;
+}
+
+/*
+ * The client side of one request to pid: returns the reply code with *text
+ * (the reply's text, in line) or -1 when there was no valid reply; every
+ * failure has printed its one line.
+ */
+static int ask(pid_t pid, enum mp_request r, char *line, size_t cap, const char **text)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH) {
+        mp_error("no process %d", (int)pid);
+        return -1;
+    }
+    int fd = connect_shim(pid);
+    if (fd < 0) {
+        if (errno == EAGAIN || errno == EINPROGRESS)
+            mp_error("process %d did not accept the connection within 30 s", (int)pid);
+        else
+            mp_error("process %d is not profiled by memprof", (int)pid);
+        return -1;
+    }
+    int code = check_peer(fd, pid) < 0 ? -1 : exchange(fd, pid, r, line, cap, text);
+    close(fd);
+    return code;
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+    pid_t pid;
+    char line[MP_PROTO_MAX_REPLY];
+    const char *text = "";
+    if (parse_pid(argc, argv, &pid) < 0)
+        return MP_EXIT_USAGE;
+    int code = ask(pid, MP_REQ_SNAPSHOT, line, sizeof(line), &text);
+    if (code == MP_REPLY_OK && *text) {
+        printf("%s\n", text);
+        return MP_EXIT_OK;
+    }
+    if (code == MP_REPLY_ERROR && strncmp(text, "not allowed", 11) == 0)
+        mp_error("process %d refused the request: %s", (int)pid, text);
+    else if (code == MP_REPLY_ERROR)
+        mp_error("process %d could not write a snapshot: %s", (int)pid, text);
+    else if (code == MP_REPLY_OK)
+        mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);
+    return MP_EXIT_USAGE;
+}
+
+/* detach, enable, disable: the reply's text is printed as it is (the last
+ * snapshot's path, "recording", "dormant"); an error is one line, exit 1. */
+static int switch_request(int argc, char **argv, enum mp_request r)
+{
+    pid_t pid;
+    char line[MP_PROTO_MAX_REPLY];
+    const char *text = "";
+    if (parse_pid(argc, argv, &pid) < 0)
+        return MP_EXIT_USAGE;
+    int code = ask(pid, r, line, sizeof(line), &text);
+    if (code == MP_REPLY_OK) {
+        printf("%s\n", text);
+        return MP_EXIT_OK;
+    }
+    if (code == MP_REPLY_ERROR)
+        mp_error("process %d refused to %s: %s", (int)pid, argv[0], text);
+    return MP_EXIT_USAGE;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+    return switch_request(argc, argv, MP_REQ_DETACH);
+}
+
+int cmd_enable(int argc, char **argv)
+{
+    return switch_request(argc, argv, MP_REQ_ENABLE);
+}
+
+int cmd_disable(int argc, char **argv)
+{
+    return switch_request(argc, argv, MP_REQ_DISABLE);
+}

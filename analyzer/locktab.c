@@ -1,0 +1,207 @@
+/*
+ * locktab.c - a snapshot's LOCKS merged by (address, first-use stack key)
+ * and each lock's LOCK_SITES by (role, key), and the window between two
+ * snapshots (see locktab.h).
+ */
+#include "locktab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "keymap.h"
+#include "util.h"
+
+/* Adds one LOCK_SITE record into the lock's waiter or holder list. */
+static void lock_add_stack(mp_lockstack **v, size_t *n, const mp_symstack *st,
+                           const mp_lock_site *ls)
+{
+    const char *key = mp_sites_key(st);
+    size_t i;
+    for (i = 0; i < *n; i++)   /* few stacks per lock: linear is fine */
+        if (strcmp((*v)[i].key, key) == 0)
+            break;
+    if (i == *n) {
+        *v = mp_xrealloc(*v, (*n + 1) * sizeof(mp_lockstack));
+        (*v)[(*n)++] = (mp_lockstack){.key = key, .stack = st};
+    }
+    (*v)[i].contentions = mp_sites_sat_add((*v)[i].contentions, ls->contentions);
+    (*v)[i].wait_ns = mp_sites_sat_add((*v)[i].wait_ns, ls->wait_ns);
+}
+
+static void lock_merge(mp_lockrec *r, mp_symbolizer *sym, const mp_snapshot *snap,
+                       const mp_lock *l)
+{
+    r->contentions = mp_sites_sat_add(r->contentions, l->contentions);
+    r->wait_ns = mp_sites_sat_add(r->wait_ns, l->wait_ns);
+    if (l->max_wait_ns > r->max_wait_ns)
+        r->max_wait_ns = l->max_wait_ns;
+    r->hold_ns = mp_sites_sat_add(r->hold_ns, l->contended_hold_ns);
+    r->contended_holds = mp_sites_sat_add(r->contended_holds, l->contended_holds);
+    r->acquisitions = mp_sites_sat_add(r->acquisitions, l->acquisitions);
+    /* The reader checked first_site + site_count against the section; the
+     * bound below only guards against an unchecked overflow. */
+    for (uint64_t k = 0; k < l->site_count && l->first_site + k < snap->n_lock_sites; k++) {
+        const mp_lock_site *ls = &snap->lock_sites[l->first_site + k];
+        const mp_symstack *st = mp_sites_stack(sym, snap, ls->stack);
+        if (ls->role == MP_ROLE_HOLDER)
+            lock_add_stack(&r->holders, &r->n_holders, st, ls);
+        else
+            lock_add_stack(&r->waiters, &r->n_waiters, st, ls);
+    }
+}
+
+static void locktab_totals(mp_locktab *t)
+{
+    t->contentions = t->wait_ns = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        t->contentions = mp_sites_sat_add(t->contentions, t->v[i].contentions);
+        t->wait_ns = mp_sites_sat_add(t->wait_ns, t->v[i].wait_ns);
+    }
+}
+
+void mp_locktab_build(mp_locktab *t, mp_symbolizer *sym, const mp_snapshot *snap)
+{
+    memset(t, 0, sizeof(*t));
+    t->map = mp_keymap_new();
+    size_t cap = 0;
+    for (size_t i = 0; i < snap->n_locks; i++) {
+        const mp_lock *l = &snap->locks[i];
+        const mp_symstack *st = mp_sites_stack(sym, snap, l->site_stack);
+        const char *key = mp_sites_key(st);
+        size_t idx = mp_keymap_put(t->map, l->address, key, t->n);
+        if (idx == t->n) {
+            mp_grow((void **)&t->v, &cap, t->n + 1, sizeof(mp_lockrec));
+            t->v[t->n++] = (mp_lockrec){.address = l->address, .kind = l->kind,
+                                        .key = key, .site = st, .max_wait_exact = 1};
+        }
+        lock_merge(&t->v[idx], sym, snap, l);
+    }
+    locktab_totals(t);
+}
+
+const mp_lockrec *mp_locktab_find(const mp_locktab *t, uint64_t address, const char *key)
+{
+    ssize_t i = mp_keymap_get(t->map, address, key);
+    return i < 0 ? NULL : &t->v[i];
+}
+
+static const mp_lockstack *find_stack(const mp_lockstack *v, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].key, key) == 0)
+            return &v[i];
+    return NULL;
+}
+
+/* Subtracts old's stacks and compacts away those with nothing left. */
+static void stacks_subtract(mp_lockstack *v, size_t *n, const mp_lockstack *ov, size_t on)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < *n; i++) {
+        mp_lockstack s = v[i];
+        const mp_lockstack *o = find_stack(ov, on, s.key);
+        if (o) {
+            s.contentions = mp_sites_sub0(s.contentions, o->contentions);
+            s.wait_ns = mp_sites_sub0(s.wait_ns, o->wait_ns);
+        }
+        if (s.contentions || s.wait_ns)
+            v[out++] = s;
+    }
+    *n = out;
+}
+
+static void lock_subtract(mp_lockrec *r, const mp_lockrec *o)
+{
+    uint64_t window = mp_sites_sub0(r->contentions, o->contentions);
+    r->wait_ns = mp_sites_sub0(r->wait_ns, o->wait_ns);
+    r->hold_ns = mp_sites_sub0(r->hold_ns, o->hold_ns);
+    r->contended_holds = mp_sites_sub0(r->contended_holds, o->contended_holds);
+    r->acquisitions = mp_sites_sub0(r->acquisitions, o->acquisitions);
+    /* An unchanged maximum may predate the window: keep it as a bound. */
+    if (r->max_wait_ns == o->max_wait_ns && window)
+        r->max_wait_exact = 0;
+    r->contentions = window;
+    stacks_subtract(r->waiters, &r->n_waiters, o->waiters, o->n_waiters);
+    stacks_subtract(r->holders, &r->n_holders, o->holders, o->n_holders);
+}
+
+/* The map stores positions: rebuild it whenever v is reordered. */
+static void locktab_reindex(mp_locktab *t)
+{
+    mp_keymap_clear(t->map);
+    for (size_t i = 0; i < t->n; i++)
+        mp_keymap_put(t->map, t->v[i].address, t->v[i].key, i);
+}
+
+static void lockrec_free(mp_lockrec *r)
+{
+    free(r->waiters);
+    free(r->holders);
+}
+
+void mp_locktab_drop_uncontended(mp_locktab *t)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->v[i].contentions)
+            t->v[out++] = t->v[i];
+        else
+            lockrec_free(&t->v[i]);
+    }
+    t->n = out;
+    locktab_reindex(t);
+    locktab_totals(t);
+}
+
+void mp_locktab_subtract(mp_locktab *t, const mp_locktab *old)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        const mp_lockrec *o = mp_locktab_find(old, t->v[i].address, t->v[i].key);
+        if (o)
+            lock_subtract(&t->v[i], o);
+    }
+    mp_locktab_drop_uncontended(t);
+}
+
+static int cmp_lockstack(const void *a, const void *b)
+{
+    const mp_lockstack *x = a, *y = b;
+    int c = mp_sites_cmp_desc(x->wait_ns, y->wait_ns);
+    if (!c)
+        c = mp_sites_cmp_desc(x->contentions, y->contentions);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+static int cmp_lockrec(const void *a, const void *b)
+{
+    const mp_lockrec *x = a, *y = b;
+    int c = mp_sites_cmp_desc(x->wait_ns, y->wait_ns);
+    if (!c)
+        c = mp_sites_cmp_desc(x->contentions, y->contentions);
+    if (!c)
+        c = x->address < y->address ? -1 : x->address > y->address;
+    return c ? c : strcmp(x->key, y->key);
+}
+
+void mp_locktab_sort(mp_locktab *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        mp_lockrec *r = &t->v[i];
+        if (r->n_waiters)
+            qsort(r->waiters, r->n_waiters, sizeof(mp_lockstack), cmp_lockstack);
+        if (r->n_holders)
+            qsort(r->holders, r->n_holders, sizeof(mp_lockstack), cmp_lockstack);
+    }
+    if (t->n)
+        qsort(t->v, t->n, sizeof(mp_lockrec), cmp_lockrec);
+    locktab_reindex(t);
+}
+
+void mp_locktab_free(mp_locktab *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        lockrec_free(&t->v[i]);
+    free(t->v);
+    mp_keymap_free(t->map);
+    memset(t, 0, sizeof(*t));
+}

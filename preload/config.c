@@ -1,0 +1,120 @@
+/*
+ * config.c - the MEMPROF_* environment into mp_cfg, once at start-up.
+ *
+ * Names, defaults, ranges and spellings are include/memprof_options.h's,
+ * the same table `memprof run` checks its options against, so a value the
+ * launcher passes on is never refused here. A bad value costs one
+ * `memprof:` line and keeps the default (SPEC).
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The default, as the warning about a bad value states it. */
+static const char *default_text(unsigned id, char *buf)
+{
+    const mp_opt_desc *d = mp_opt_at(id);
+    if (d->kind == MP_OPTK_SIGNAL)
+        return "no signal trigger";
+    if (d->kind == MP_OPTK_ONOFF)
+        return d->def ? "using on" : "using off";
+    memcpy(buf, "using ", 6);
+    mp_opt_u64_str(d->def, buf + 6);
+    return buf;
+}
+
+/* The value of option id from the environment, or its default. */
+static uint64_t read_opt(unsigned id)
+{
+    const mp_opt_desc *d = mp_opt_at(id);
+    const char *s = getenv(d->env);
+    uint64_t v = d->def;
+    if (!s || mp_opt_parse(id, s, &v) == 0)
+        return v;
+    char expect[MP_OPT_EXPECT_MAX], def[32];
+    mp_warn("invalid %s=%s (expected %s), %s", d->env, s, mp_opt_expect(id, expect),
+            default_text(id, def));
+    return d->def;
+}
+
+/* Absolute, so that a program that changes directory still writes where
+ * it was told. */
+static void set_out_dir(const char *out)
+{
+    if (!out || !*out)
+        out = ".";
+    if (out[0] == '/' || !getcwd(mp_cfg.out_dir, sizeof(mp_cfg.out_dir) - 2)) {
+        snprintf(mp_cfg.out_dir, sizeof(mp_cfg.out_dir), "%s", out);
+    } else {
+        size_t n = strlen(mp_cfg.out_dir);
+        snprintf(mp_cfg.out_dir + n, sizeof(mp_cfg.out_dir) - n, "/%s", out);
+    }
+}
+
+/* mp_cfg from every option's value and the output directory. */
+static void apply(const uint64_t *v, const char *out)
+{
+    mp_cfg.sample_bytes = v[MP_OPT_SAMPLE];
+    mp_cfg.interval_s = (unsigned)v[MP_OPT_INTERVAL];
+    mp_cfg.signal = (int)v[MP_OPT_SIGNAL];
+    mp_cfg.locks = (int)v[MP_OPT_LOCKS];
+    mp_cfg.depth = (int)v[MP_OPT_DEPTH];
+    mp_cfg.start = (int)v[MP_OPT_START];
+    set_out_dir(out);
+
+    const char *prog = program_invocation_short_name;
+    snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
+    for (char *c = mp_cfg.prog; *c; c++)
+        if (*c == '/' || *c == ' ')
+            *c = '_';
+}
+
+void mp_config_read(void)
+{
+    uint64_t v[MP_OPT_COUNT];
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++)
+        v[id] = read_opt(id);
+    apply(v, getenv(mp_opt_at(MP_OPT_OUT)->env));
+}
+
+/* The option whose variable is name[0..n), or MP_OPT_COUNT. */
+static unsigned opt_named(const char *name, size_t n)
+{
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        const char *env = mp_opt_at(id)->env;
+        if (strlen(env) == n && memcmp(env, name, n) == 0)
+            return id;
+    }
+    return MP_OPT_COUNT;
+}
+
+int mp_config_parse_lines(const char *text)
+{
+    uint64_t v[MP_OPT_COUNT];
+    char value[sizeof(mp_cfg.out_dir)], out[sizeof(mp_cfg.out_dir)] = "";
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++)
+        v[id] = mp_opt_at(id)->def;
+    while (text && *text) {
+        size_t len = strcspn(text, "\n");
+        const char *eq = memchr(text, '=', len);
+        unsigned id = eq ? opt_named(text, (size_t)(eq - text)) : MP_OPT_COUNT;
+        size_t vlen = eq ? len - (size_t)(eq + 1 - text) : 0;
+        if (id == MP_OPT_COUNT || vlen >= sizeof(value))
+            return -1;
+        memcpy(value, eq + 1, vlen);
+        value[vlen] = '\0';
+        if (id == MP_OPT_OUT)
+            memcpy(out, value, vlen + 1);
+        else if (mp_opt_parse(id, value, &v[id]) != 0)
+            return -1;
+        text += len + (text[len] == '\n');
+    }
+    if (out[0] != '/')
+        return -1;
+    apply(v, out);
+    return 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * lifecycle.c - the shim at fork and exit: the fork handlers (each part of
+ * the shim resets itself in the child through its one after-fork entry
+ * point), the final snapshot (our destructor, or the exit calls that skip
+ * destructors: _exit, _Exit, quick_exit), the main thread's pthread_exit,
+ * and unshare, which needs the process single-threaded for a moment.
+ */
+#include "shim.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- fork ---- */
+
+static void atfork_prepare(void)
+{
+    mp_guard++;
+    mp_modules_lock();   /* the child must not inherit it mid-update */
+}
+
+static void atfork_parent(void)
+{
+    mp_modules_unlock();
+    mp_guard--;
+}
+
+/* The child keeps the stack table (shared history) and nothing else: it
+ * reports only what it allocates itself, under its own pid and seq. */
+static void atfork_child(void)
+{
+    mp_modules_after_fork_child();
+    if (mp_profiling(atomic_load(&mp_state))) {
+        mp_state_own_process(mp_realtime_ns());
+        mp_stats_reset();
+        mp_rings_after_fork_child();
+        mp_addrset_clear();
+        mp_heap_agg_after_fork_child();
+        mp_locks_after_fork_child();
+        mp_snapshot_reset_seq();
+        mp_collector_after_fork_child();
+    }
+    mp_guard--;
+}
+
+void mp_lifecycle_install(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* ---- exit ---- */
+
+/* Final snapshot. Runs once, in the process that owns the state: a vfork
+ * child calling _exit shares our memory but is not us. */
+static void finish(void)
+{
+    static _Atomic int done;
+    int state = atomic_load(&mp_state);
+    if (!mp_profiling(state) || !atomic_load(&mp_recorded) || getpid() != mp_pid)
+        return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&done, &expected, 1))
+        return;
+    lk_flush_pending();
+    mp_guard++;
+    mp_collector_stop();
+    atomic_store(&mp_state, MP_STATE_FINISHED);
+    mp_collector_drain_now();
+    mp_write_snapshot(MP_TRIGGER_EXIT, NULL, 0);
+    mp_guard--;
+}
+
+__attribute__((destructor)) static void mp_destructor(void)
+{
+    finish();
+}
+
+static _Noreturn void real_exit(void *_Atomic *slot, const char *name, int status)
+{
+    void (*fn)(int) = (void (*)(int))mp_next_symbol(slot, name);
+    if (fn)
+        fn(status);
+    for (;;)
+        syscall(SYS_exit_group, status);
+}
+
+void _exit(int status)
+{
+    static void *_Atomic next;
+    finish();
+    real_exit(&next, "_exit", status);
+}
+
+void _Exit(int status)
+{
+    static void *_Atomic next;
+    finish();
+    real_exit(&next, "_Exit", status);
+}
+
+/* The kernel refuses a new user namespace to a process with more than one
+ * thread, and the collector is one: it steps aside for the call. */
+int unshare(int flags)
+{
+    static void *_Atomic next;
+    int (*real_unshare)(int) = (int (*)(int))mp_next_symbol(&next, "unshare");
+    if (!real_unshare) {
+        errno = ENOSYS;
+        return -1;
+    }
+    bool step_aside = (flags & CLONE_NEWUSER) && mp_profiling(atomic_load(&mp_state)) &&
+                      getpid() == mp_pid && atomic_load(&mp_collector_running);
+    if (step_aside)
+        mp_collector_stop();
+    int rc = real_unshare(flags);
+    int err = errno;
+    /* The joined collector can linger in the thread group for a moment
+     * after its join returns; a program that really is multi-threaded
+     * still gets EINVAL, 50 ms later. */
+    for (int i = 0; step_aside && rc != 0 && err == EINVAL && i < 50; i++) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        rc = real_unshare(flags);
+        err = errno;
+    }
+    if (step_aside && mp_collector_start() != 0)
+        mp_warn("cannot restart the collector thread after unshare");
+    errno = err;
+    return rc;
+}
+
+/* quick_exit skips the destructors, so the exit snapshot is taken here. */
+void quick_exit(int status)
+{
+    static void *_Atomic next;
+    finish();
+    real_exit(&next, "quick_exit", status);
+}
+
+/* The main thread leaving with pthread_exit leaves the process to its other
+ * threads; the collector ends it when they are gone (collector.c). */
+void pthread_exit(void *retval)
+{
+    if (getpid() == (pid_t)syscall(SYS_gettid))
+        mp_collector_note_main_exit();
+    static void *_Atomic next;
+    void (*fn)(void *) = (void (*)(void *))mp_next_symbol(&next, "pthread_exit");
+    if (fn)
+        fn(retval);
+    for (;;)
+        syscall(SYS_exit, 0);
+}

@@ -1,0 +1,335 @@
+/*
+ * lock_acct.c - the accounting behind the lock interposers (lock_hooks.c,
+ * lock_cond.c): which tracked locks this thread holds and since when, the
+ * waiter's and holder's stacks, the contention events and when they are
+ * sent, and what a release, an init or a destroy of a tracked lock does.
+ * Everything here is a slow path: the interposers come here only for a
+ * lock that is busy or was contended before (lockstate.h says how the
+ * waiter and the holder meet).
+ */
+#include "lockstate.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------------
+ * Per-thread state: locks this thread holds that are known contended, and
+ * a pending trylock-spin episode.
+ * ---------------------------------------------------------------------- */
+#define LK_HELD_MAX 8
+typedef struct lk_held {
+    const void *addr;
+    lk_entry *e;
+    uint64_t t_acquire;
+    uint32_t depth;       /* recursive re-acquisitions by this thread */
+    uint32_t pad;
+} lk_held;
+static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
+static MP_TLS int lk_nheld;
+
+/* Failed trylocks: a trylock-spin loop never calls the blocking lock, yet
+ * it waits. Each run of EBUSY results on one lock that ends in this thread
+ * acquiring it counts as one contention, waiting from the first EBUSY to the
+ * acquisition (no event per failed try: a spin fails millions of times).
+ * One run is pending per thread; an EBUSY on another lock starts a new one.
+ * Code that fails, does other work and succeeds later is charged the time
+ * in between: it was denied the lock that long. A failed trylock is
+ * contention, so its lock enters the table; the acquire fast paths then
+ * need not look at lk_spin_addr: a lock with a pending run has its bit. */
+static MP_TLS const void *lk_spin_addr;
+static MP_TLS uint64_t lk_spin_t0;
+
+/* Every lock event goes out through here: the push is a slow path. */
+static void lk_send(const mp_event *ev)
+{
+    mp_hook_enter();
+    mp_emit(ev);
+    mp_hook_leave();
+}
+
+
+/*
+ * Remembers that this thread now holds a tracked lock. t is the acquisition
+ * time when the caller has it; otherwise the clock is read only if others
+ * are already queued: a hold that starts with nobody waiting is usually
+ * uncontended, and reading the clock on every acquisition of a hot lock
+ * was a third of the profiler's cost on it. Such holds report 0 ns.
+ */
+static void lk_track(const void *addr, lk_entry *e, uint64_t t)
+{
+    for (int i = lk_nheld - 1; i >= 0; i--) {
+        if (lk_held_tab[i].addr == addr) {
+            lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
+            return;
+        }
+    }
+    atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
+    if (lk_nheld == LK_HELD_MAX)
+        return;   /* holds this deep go untimed; the unlock still blames */
+    if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
+        t = mp_now_ns();
+    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, 0};
+}
+
+/*
+ * Stacks of contention, waiter's and holder's. A hot lock is taken and
+ * released from the same few places over and over: unwinding every time
+ * cost a third of a contended program's time (measured: 174k holder
+ * unwinds for 73 contentions when one thread keeps re-taking the lock, and
+ * 511k waiter unwinds when it does not). So each thread unwinds at most
+ * once per LK_STACK_REFRESH_NS per lock and role, and reuses that stack in
+ * between. That is a time sample of its call sites: a thread that waits
+ * for (or releases) one lock from several places within the window has
+ * them charged to the site seen at the start of the window. Counts and
+ * times stay exact; only the split between sites is sampled.
+ */
+enum { LK_ROLE_WAITER, LK_ROLE_HOLDER, LK_NROLES };
+#define LK_STACK_CACHE_BITS 2
+#define LK_STACK_REFRESH_NS 2000000ull   /* on the coarse clock (ticks of 1-4 ms) */
+typedef struct lk_cached_stack {
+    const void *addr;
+    uint64_t t_capture;
+    uint32_t stack;
+} lk_cached_stack;
+static MP_TLS lk_cached_stack lk_stack_cache[LK_NROLES][1u << LK_STACK_CACHE_BITS];
+
+/* The cache's clock: freshness at millisecond grain needs no more than
+ * the coarse clock, which is a load, not a TSC read and a conversion. */
+static uint64_t lk_coarse_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* This thread's recent stack for addr in role, or MP_NO_STACK. */
+static uint32_t lk_stack_cached(const void *addr, int role)
+{
+    const lk_cached_stack *c =
+        &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
+    if (c->addr == addr && lk_coarse_ns() - c->t_capture < LK_STACK_REFRESH_NS)
+        return c->stack;
+    return MP_NO_STACK;
+}
+
+/* This thread's stack for addr in role: the cached one, or a new unwind. */
+static uint32_t lk_stack(const void *addr, int role)
+{
+    uint32_t stack = lk_stack_cached(addr, role);
+    if (stack != MP_NO_STACK)
+        return stack;
+    mp_hook_enter();
+    stack = mp_capture_stack();
+    mp_hook_leave();
+    lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)] =
+        (lk_cached_stack){addr, lk_coarse_ns(), stack};
+    return stack;
+}
+
+/*
+ * Emits the WAIT of a waiter that now holds e's lock. When the release
+ * that let it in published its holder's stack (lk_release_begin), the
+ * event names the holder itself (LOCK_BLAMED); otherwise it carries the
+ * release's number for the collector to join with that release's HOLD.
+ * Both words are read while holding the lock, so no release of a mutex
+ * can come in between.
+ */
+static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
+                              uint32_t gen, bool acquired, uint64_t wait_ns)
+{
+    uint32_t seq = 0;
+    if (e && acquired) {
+        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
+        uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
+        if (seq != 0 && (uint32_t)(blame >> 32) == seq)
+            return (mp_event){.type = MP_EV_LOCK_BLAMED, .kind = kind, .gen = gen,
+                              .blamed = {.addr = (uintptr_t)addr, .stack = stack,
+                                         .holder = (uint32_t)blame, .wait_ns = wait_ns}};
+    }
+    return (mp_event){.type = MP_EV_LOCK_WAIT, .kind = kind, .gen = gen,
+                      .wait = {.addr = (uintptr_t)addr, .stack = stack, .seq = seq,
+                               .wait_ns = wait_ns}};
+}
+
+/*
+ * The WAIT of a contended acquisition is built while the lock is held (the
+ * release numbers are only consistent then) but sent after the thread
+ * releases it: pushing it from inside the critical section the other
+ * waiters queue for lengthened it, and on a hot lock that cost more wall
+ * time than anything else the profiler did. One per thread; a second
+ * contention before the release sends the first at once.
+ */
+static MP_TLS mp_event lk_pending;   /* type 0: none */
+
+void lk_flush_pending(void)
+{
+    if (MP_LIKELY(lk_pending.type == 0))
+        return;
+    mp_event ev = lk_pending;
+    lk_pending.type = 0;
+    lk_send(&ev);
+    MP_COUNT(lock_contentions);
+}
+
+/* Records one contention: the calling thread waited wait_ns for addr. */
+void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
+{
+    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
+    lk_entry *e = lk_lookup((uintptr_t)addr, true);
+    uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
+    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    lk_send(&ev);
+    MP_COUNT(lock_contentions);
+}
+
+static MP_NOINLINE void lk_spin_end(const void *addr, uint16_t kind)
+{
+    lk_spin_addr = NULL;
+    lk_record_wait(addr, kind, mp_now_ns() - lk_spin_t0, true);
+}
+
+MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
+{
+    if (lk_spin_addr == addr)
+        lk_spin_end(addr, kind);
+    if (!lk_maybe_tracked(addr))
+        return;
+    lk_entry *e = lk_lookup((uintptr_t)addr, false);
+    if (e)
+        lk_track(addr, e, 0);
+}
+
+MP_NOINLINE void lk_try_failed(const void *addr)
+{
+    if (lk_spin_addr != addr && lk_lookup((uintptr_t)addr, true)) {
+        lk_spin_addr = addr;
+        lk_spin_t0 = mp_now_ns();
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * The contended path of a blocking acquire.
+ * ---------------------------------------------------------------------- */
+
+MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
+{
+    w->addr = addr;
+    w->kind = kind;
+    if (lk_spin_addr == addr)
+        lk_spin_addr = NULL;   /* the blocking wait supersedes the spin */
+    /* Unwind now, while the lock is busy anyway, not after acquiring it
+     * (inside the critical section others are waiting for). */
+    w->stack = lk_stack(addr, LK_ROLE_WAITER);
+    w->e = lk_lookup((uintptr_t)addr, true);
+    w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
+    if (w->e)
+        atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
+    w->t0 = mp_now_ns();   /* after the unwind: that is not waiting */
+}
+
+/* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
+ * without acquisition (still contention), anything else is an error the
+ * caller gets untouched and that is not a wait (EDEADLK, EINVAL, ...). */
+MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
+{
+    uint64_t t1 = mp_now_ns();
+    bool acquired = rc == 0 || rc == EOWNERDEAD;
+    if (w->e) {
+        atomic_fetch_sub_explicit(&w->e->waiters, 1, memory_order_relaxed);
+        if (acquired)
+            lk_track(w->addr, w->e, t1);
+    }
+    if (!acquired && rc != ETIMEDOUT)
+        return;
+    lk_flush_pending();
+    lk_pending = lk_wait_event(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
+    /* Not held (timed out), or not in the table (its unlock may skip the
+     * slow path that sends it): now. */
+    if (!acquired || !w->e)
+        lk_flush_pending();
+}
+
+/* ------------------------------------------------------------------------
+ * Release: blame the holder when waiters are present.
+ * ---------------------------------------------------------------------- */
+/* Runs before the real unlock; true when lk_release_end must follow it. */
+MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
+{
+    int i = lk_nheld - 1;
+    while (i >= 0 && lk_held_tab[i].addr != addr)
+        i--;
+    if (i >= 0 && --lk_held_tab[i].depth > 0)
+        return false;   /* an inner unlock of a recursive hold */
+    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_lookup((uintptr_t)addr, false);
+    uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
+    if (i >= 0)
+        lk_held_tab[i] = lk_held_tab[--lk_nheld];
+    if (!e)
+        return false;
+    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+        return false;
+    r->e = e;
+    r->t_acquire = t_acquire;
+    r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
+    /* With a recent stack at hand, the waiter we let in can name us
+     * directly (lk_wait_event), and no HOLD event is needed. Without one,
+     * the unwind waits until after the unlock and the collector joins. */
+    r->stack = lk_stack_cached(addr, LK_ROLE_HOLDER);
+    if (r->stack != MP_NO_STACK)
+        atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | r->stack,
+                              memory_order_relaxed);
+    return true;
+}
+
+/* Runs after the real unlock, so the unwind does not lengthen the critical
+ * section; the stack is still the unlocker's. */
+MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
+{
+    uint64_t hold_ns = r->t_acquire ? mp_now_ns() - r->t_acquire : 0;
+    if (r->stack != MP_NO_STACK) {
+        atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);
+        return;
+    }
+    mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
+                   .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
+                            .seq = r->seq, .hold_ns = hold_ns}};
+    lk_send(&ev);
+}
+
+/* init or destroy of addr: whatever lives there next is a new lock. */
+MP_NOINLINE void lk_forget_slow(const void *addr)
+{
+    lk_entry *e = lk_lookup((uintptr_t)addr, false);
+    if (!e)
+        return;
+    uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_relaxed);
+    uint64_t acq = atomic_exchange_explicit(&e->acquisitions, 0, memory_order_relaxed);
+    uint64_t hold_ns = atomic_exchange_explicit(&e->hold_ns, 0, memory_order_relaxed);
+    uint64_t holds = atomic_exchange_explicit(&e->holds, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
+    if (holds) {
+        mp_event ev = {.type = MP_EV_LOCK_HOLDS, .gen = old,
+                       .holds = {.addr = (uintptr_t)addr, .holds = holds, .hold_ns = hold_ns}};
+        lk_send(&ev);
+    }
+    mp_event ev = {.type = MP_EV_LOCK_DEAD, .gen = old,
+                   .dead = {.addr = (uintptr_t)addr, .acquisitions = acq}};
+    lk_send(&ev);
+}
+
+/* ------------------------------------------------------------------------
+ * Lifecycle.
+ * ---------------------------------------------------------------------- */
+/* Fork child (locks.c): the forking thread's own holds are forgotten
+ * (its unlocks then pass through untracked), and so is the parent's
+ * pending contention. */
+void lk_acct_after_fork_child(void)
+{
+    lk_nheld = 0;
+    lk_spin_addr = NULL;
+    memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
+    lk_pending.type = 0;   /* the parent's contention */
+}

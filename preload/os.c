@@ -1,0 +1,117 @@
+/*
+ * os.c - what the shim asks of the operating system, wrapped once: the
+ * clocks, futex waits, a warning line on stderr, descriptors kept out of
+ * the application's way, small /proc reads, the definition of a symbol
+ * after ours, and the spin lock of the slow paths. Everything here is
+ * safe inside someone else's process: no allocation, no stdio buffers.
+ */
+#include "shim.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t mp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t mp_realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
+{
+    struct timespec t = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, seen, &t, NULL, 0);
+}
+
+void mp_futex_wake(_Atomic uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* One line on stderr with write(2): no stdio buffers, no allocation. */
+void mp_warn(const char *fmt, ...)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "memprof: ");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    n = m < 0 ? n : (n + m > (int)sizeof(buf) - 2 ? (int)sizeof(buf) - 2 : n + m);
+    buf[n++] = '\n';
+    mp_guard++;
+    ssize_t rc = write(2, buf, (size_t)n);
+    (void)rc;
+    mp_guard--;
+}
+
+/* Just under the soft limit, where a program only gets once it has nearly
+ * every descriptor open, but no higher than 4096: the kernel sizes a
+ * process's descriptor table by its highest descriptor. */
+int mp_fd_park(int fd)
+{
+    struct rlimit rl;
+    long floor = 4096 - 64;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (long)rl.rlim_cur - 64 < floor)
+        floor = (long)rl.rlim_cur - 64;
+    if (fd < 0 || fd >= floor || floor < 3)
+        return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, (int)floor);
+    if (high < 0)
+        return fd;
+    close(fd);
+    return high;
+}
+
+ssize_t mp_read_small_file(const char *path, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int fd = mp_fd_park(open(path, O_RDONLY | O_CLOEXEC));
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return n;
+}
+
+void *mp_next_symbol(void *_Atomic *slot, const char *name)
+{
+    void *p = atomic_load_explicit(slot, memory_order_acquire);
+    if (!p) {
+        p = dlsym(RTLD_NEXT, name);
+        atomic_store_explicit(slot, p, memory_order_release);
+    }
+    return p;
+}
+
+/* Spins briefly, then yields: with more runnable threads than cores, the
+ * holder may have been preempted inside its critical section, and spinning
+ * through our whole time slice only keeps it off the CPU. */
+void mp_spin_lock(mp_spinlock *l)
+{
+    for (unsigned spins = 0; !mp_spin_trylock(l);) {
+        while (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+            if (++spins < 100)
+                mp_cpu_relax();
+            else
+                sched_yield();
+        }
+    }
+}
