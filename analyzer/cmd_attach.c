@@ -259,7 +259,65 @@ static int check_visible(pid_t pid, const char *shim)
     return -1;
 }
 
-static int check_target(pid_t pid, const char *shim)
+/* The second number of a /proc/PID/status line (Uid:, Gid: real then
+ * effective), or -1. */
+static long status_second(const char *status, const char *key)
+{
+    const char *p = strstr(status, key);
+    if (!p)
+        return -1;
+    char *end;
+    strtol(p + strlen(key), &end, 10);
+    return strtol(end, NULL, 10);
+}
+
+static bool in_groups(const char *status, long gid)
+{
+    const char *p = strstr(status, "\nGroups:");
+    if (!p)
+        return false;
+    for (p += 9; *p && *p != '\n';) {
+        char *end;
+        long g = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (g == gid)
+            return true;
+        p = end;
+    }
+    return false;
+}
+
+/* The process writes its snapshots itself, with its own credentials, in
+ * its mount namespace: a directory it cannot write (or, when missing, the
+ * nearest existing parent that would hold it) would profile it for
+ * nothing. Mode bits only; ACLs may allow more. */
+static int check_writable(pid_t pid, const char *status, const char *dir)
+{
+    long uid = status_second(status, "\nUid:"), gid = status_second(status, "\nGid:");
+    char path[PATH_MAX + 64], who[128];
+    int root_len = snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+    snprintf(path + root_len, sizeof(path) - (size_t)root_len, "%.*s", (int)strcspn(dir, "\n"), dir);
+    if (uid <= 0)
+        return 0;
+    struct stat st;
+    while (stat(path, &st) != 0) {
+        char *slash = strrchr(path + root_len, '/');
+        if (!slash)
+            return 0;
+        slash[slash == path + root_len] = '\0';   /* keep the root's '/' */
+    }
+    bool w = (uid_t)uid == st.st_uid ? (st.st_mode & S_IWUSR) != 0
+             : ((gid_t)gid == st.st_gid || in_groups(status, (long)st.st_gid)) ? (st.st_mode & S_IWGRP) != 0
+                                                                             : (st.st_mode & S_IWOTH) != 0;
+    if (w && S_ISDIR(st.st_mode))
+        return 0;
+    mp_error("attach: process %d runs as %s, which cannot write %s; give -o a directory it can write",
+             (int)pid, user_name(uid, who, sizeof(who)), path + root_len);
+    return -1;
+}
+
+static int check_target(pid_t pid, const char *shim, const char *dir)
 {
     static char maps[1 << 20];
     char status[4096];
@@ -275,7 +333,7 @@ static int check_target(pid_t pid, const char *shim)
     }
     if (check_dynamic(pid, maps) < 0 || check_not_profiled(pid, maps, shim) < 0)
         return -1;
-    return check_visible(pid, shim);
+    return check_visible(pid, shim) < 0 ? -1 : check_writable(pid, status, dir);
 }
 
 /* ---- injection and its verdict ---- */
@@ -365,7 +423,7 @@ int cmd_attach(int argc, char **argv)
         return MP_EXIT_USAGE;
     if (mp_find_shim(shim, "attach") < 0 || build_config(&o, config, sizeof(config), &dir) < 0)
         return MP_EXIT_USAGE;
-    if (check_target(o.pid, shim) < 0)
+    if (check_target(o.pid, shim, dir) < 0)
         return MP_EXIT_USAGE;
     if (mp_attach_inject(o.pid, shim, config, safe_point_wait(), result, sizeof(result)) < 0) {
         explain(o.pid, shim, result);

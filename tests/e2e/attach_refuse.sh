@@ -65,6 +65,20 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
     refused other-user 'belongs to root' "$TGT_PID" -- setpriv --reuid=nobody --regid=nogroup --clear-groups
     untouched other
 
+    # Root attaching to nobody's process, snapshots into a directory only
+    # root may write: nobody could not write them.
+    tgt_start rootdir setpriv --reuid=nobody --regid=nogroup --clear-groups "$prog" cmd
+    tgt_wait_line rootdir '^READY$'
+    mkdir -p "$WORK/rootonly"
+    chmod 700 "$WORK/rootonly"
+    rc=0
+    timeout -k 5 60 "$MEMPROF_BIN" attach "$TGT_PID" -o "$WORK/rootonly/sub" >"$WORK/rootdir.aout" 2>"$WORK/rootdir.aerr" || rc=$?
+    [[ $rc -eq 1 && $(wc -l <"$WORK/rootdir.aerr") -eq 1 ]] && grep -q 'cannot write' "$WORK/rootdir.aerr" ||
+        fail "unwritable output directory: exit $rc: $(cat "$WORK/rootdir.aerr")"
+    ! mapped "$TGT_PID" || fail "rootdir: libmemprof.so got mapped"
+    echo "rootdir: $(cat "$WORK/rootdir.aerr")"
+    untouched rootdir
+
     # Its own process: allowed without any privilege.
     tgt_start own setpriv --reuid=nobody --regid=nogroup --clear-groups "$prog" cmd
     tgt_wait_line own '^READY$'
