@@ -52,9 +52,10 @@ static const char inject_py[] =
     "WAIT = float(os.environ['MP_ATTACH_WAIT'])\n"
     "IDLE = [0, 7, 23, 34, 35, 43, 45, 47, 61, 128, 130, 202, 230, 232, 247, 270, 271, 281, 288, 299, 441]\n"
     "UNSAFE = re.compile('^(__GI_|__libc_|_int_|__)*(malloc|free|cfree|calloc|realloc|reallocarray|memalign|posix_memalign|aligned_alloc|valloc|pvalloc|malloc_usable_size|malloc_trim|tcache_[a-z_]+|sysmalloc|systrim|arena_get2|arena_get_retry|malloc_consolidate|ptmalloc_init|mallinfo2?|fork|_Fork|vfork|run_fork_handlers|exit|_exit|run_exit_handlers|pthread_create[a-z0-9_.]*|allocate_stack|dlopen[a-z_]*|dlmopen[a-z_]*|dlclose[a-z_]*|dlsym[a-z_]*|dlvsym[a-z_]*|dladdr[a-z0-9_]*|dlerror[a-z_]*|dlinfo[a-z_]*|dl_iterate_phdr|_dl_[a-z0-9_]+|dl_open_worker[a-z_]*)$')\n"
+    "OUT = int(os.environ['MP_ATTACH_FD'])\n"
     "def say(*words):\n"
     "    try:\n"
-    "        print('memprof-attach:', *words, flush=True)\n"
+    "        os.write(OUT, ' '.join(['memprof-attach:'] + [str(w) for w in words] + [chr(10)]).replace(' ' + chr(10), chr(10)).encode())\n"
     "    except Exception:\n"
     "        pass\n"
     "def ev(expr):\n"
@@ -241,16 +242,25 @@ static bool pump(gdb_run *r, int ms)
     return true;
 }
 
+/*
+ * gdb's own output goes to /dev/null, and the script's verdicts to out_fd:
+ * if we die, a write of gdb's into a broken pipe could fail the call it is
+ * in the middle of, while the script's writes are checked and ignored.
+ */
 static void exec_gdb(const char *gdb, pid_t pid, int script_fd, int out_fd, const char *env[4])
 {
-    char pidbuf[32], cmd[128];
+    char pidbuf[32], cmd[128], fdbuf[16];
     setpgid(0, 0);   /* the terminal's ^C is ours to handle, not gdb's */
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0)
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
         dup2(null, 0);
-    dup2(out_fd, 1);
-    dup2(out_fd, 2);
+        dup2(null, 1);
+        dup2(null, 2);
+    }
     signal(SIGPIPE, SIG_IGN);   /* if we die, gdb must still finish and detach */
+    fcntl(out_fd, F_SETFD, 0);
+    snprintf(fdbuf, sizeof(fdbuf), "%d", out_fd);
+    setenv("MP_ATTACH_FD", fdbuf, 1);
     setenv("MP_ATTACH_PID", env[0], 1);
     setenv("MP_ATTACH_LIB", env[1], 1);
     setenv("MP_ATTACH_CONFIG", env[2], 1);

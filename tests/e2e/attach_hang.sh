@@ -48,8 +48,8 @@ pid=
 while [[ $# -gt 0 ]]; do [[ $1 == -p ]] && pid=$2; shift; done
 trap '' INT
 kill -STOP "$pid"
-echo "memprof-attach: attached"
-echo "memprof-attach: waiting"
+echo "memprof-attach: attached" >&"$MP_ATTACH_FD"
+echo "memprof-attach: waiting" >&"$MP_ATTACH_FD"
 exec sleep 1000
 SH
 chmod +x "$WORK/fakebin/gdb"
