@@ -2,9 +2,6 @@
  * test_format.c - the snapshot format's round trip and the reader's
  * rejection of corrupt files.
  *
- * unit-sources: preload/format_write.c
- * unit-links: memprof_analyzer_core
- *
  * Synthetic parts are serialised with the shim's writer (format_write.c),
  * written to a file and loaded with the analyzer's reader (reader.c): every
  * field must come back. Then every byte is flipped in turn, and the file

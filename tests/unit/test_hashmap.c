@@ -2,8 +2,6 @@
  * test_hashmap.c - the analyzer's one hash table (analyzer/hashmap.c) and
  * the two keyed views over it (strtab.c's interning, keymap.c).
  *
- * unit-links: memprof_analyzer_core
- *
  * Checked against a plain array as the model: every inserted id is found
  * again through growth, lookups of absent keys miss, and keys whose 64-bit
  * hashes collide (every key hashed to one value, the worst case for linear

@@ -3,8 +3,6 @@
  * (memprof_options.h, what both the shim and `memprof run` accept) and the
  * request protocol's lines and socket name (memprof_protocol.h).
  *
- * unit-sources:
- *
  * Header-only code, so nothing to link: the test includes exactly what the
  * shim and the analyzer include. Signal numbers are checked against
  * glibc's own names (sigabbrev_np), not against a copy of the table.

@@ -1,8 +1,6 @@
 /*
  * test_ring.c - the per-thread SPSC event ring under stress.
  *
- * unit-sources: preload/ring.c preload/shmem.c preload/state.c preload/os.c
- *
  * Single-threaded, the ring must hold a fixed capacity, refuse a push only
  * when full and give events back in order across many wrap-arounds. Then
  * several producer threads, each with its own ring (as every application

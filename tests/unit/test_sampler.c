@@ -1,8 +1,6 @@
 /*
  * test_sampler.c - the sampler's statistics.
  *
- * unit-sources: preload/sampler.c preload/state.c
- *
  * The shim samples allocations as a Poisson process over allocated bytes:
  * a per-thread countdown is decremented by each size, a sample fires when
  * it reaches <= 0 and is then redrawn with mp_draw_interval. This test

@@ -1,8 +1,6 @@
 /*
  * test_tables.c - the shim's shared tables under concurrent use.
  *
- * unit-sources: preload/stacktab.c preload/addrset.c preload/shmem.c preload/state.c preload/os.c
- *
  * Stack table: several threads intern overlapping sets of stacks at once
  * (as sampling threads do); every id returned must give back exactly the
  * frames that were interned, and the same stack must not be stored more
