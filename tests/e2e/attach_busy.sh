@@ -7,7 +7,7 @@
 # about nothing. Detach while they run; the program finishes with the
 # output and status of a plain run.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 prog=$TEST_PROGS/attach_target
 rc=$(plain_run busy "" "$prog" busy 1)   # the output does not depend on the time

@@ -6,7 +6,7 @@
 # succeed, leave no thread or socket behind, and the programs must end with
 # the output and status of a plain run.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 prog=$TEST_PROGS/attach_target
 cycles=20

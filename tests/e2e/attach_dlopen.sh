@@ -6,7 +6,7 @@
 # leak, made a moment later, is ranked first. (A dlopen by path is patched
 # as it returns: attach_leak.sh.)
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 cat >"$WORK/loader.c" <<'C'
 #include <dlfcn.h>

@@ -9,7 +9,7 @@
 #    resumed;
 #  - a process that exits while gdb waits for its safe point.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 cat >"$WORK/spin.c" <<'C'
 #include <stdio.h>

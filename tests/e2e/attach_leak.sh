@@ -8,7 +8,7 @@
 # output and exit status are those of a plain run, and its exit writes no
 # snapshot.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 prog=$TEST_PROGS/attach_target
 plugin=$TEST_PROGS/libplugin.so

@@ -9,7 +9,7 @@
 #    benchmark succeeds, the server's replies match a plain server's and
 #    it shuts down with status 0.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 # ---- python3 ----
 cat >"$WORK/grow.py" <<'PY'

@@ -7,7 +7,7 @@
 # not exist, a stopped process, no gdb on PATH, no such process, bad
 # options. An unprivileged user attaching to its own process succeeds.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 prog=$TEST_PROGS/attach_target
 

@@ -5,7 +5,7 @@
 # on an attached process. Also: the switches refuse another user, an
 # unprofiled process, and detach refuses a preloaded one.
 source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/_attach_lib.sh"
+source "$(dirname "$0")/attach_lib.sh"
 
 prog=$TEST_PROGS/attach_target
 plugin=$TEST_PROGS/libplugin.so

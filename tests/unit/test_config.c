@@ -2,8 +2,6 @@
  * test_config.c - what `memprof attach` hands the shim: memprof_attach()'s
  * configuration lines, parsed by preload/config.c with the options table
  * (mp_config_parse_lines), and the switch requests of the protocol.
- *
- * unit-sources: preload/config.c preload/state.c preload/os.c
  */
 #include <string.h>
 

@@ -1,4 +1,4 @@
-# _attach_lib.sh - helpers for tests/e2e/attach_*.sh, sourced after
+# attach_lib.sh - helpers for tests/e2e/attach_*.sh, sourced after
 # common.sh (not a test itself: the leading _ keeps it out of ctest).
 #
 # The targets are started WITHOUT the shim; `memprof attach` loads it.
@@ -14,6 +14,10 @@
 #   plain_run NAME CMDS CMD...    run CMD plainly with the lines CMDS on stdin
 #   threads PID                   the number of threads of PID
 #   mapped PID                    whether libmemprof.so is mapped in PID
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    source "$(dirname "$0")/common.sh"
+fi
 
 TGT_PID=
 TGT_FD=
@@ -124,3 +128,31 @@ same_prot() {
     grep -F -f <(echo "$paths") "$2" >"$2.common" || true
     cmp -s "$1" "$2.common" || { diff "$1" "$2.common" >&2; fail "page protections changed $3"; }
 }
+
+# ---- run by itself: the helpers' own test ----
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    tgt_start self cat
+    tgt_send "hello there"
+    tgt_wait_line self '^hello there$'
+    [[ $(threads "$TGT_PID") -eq 1 ]] || fail "self: cat has $(threads "$TGT_PID") threads"
+    ! mapped "$TGT_PID" || fail "self: libmemprof.so mapped into cat"
+    ! has_socket "$TGT_PID" || fail "self: cat has a memprof socket"
+    prot_sizes "$TGT_PID" "$WORK/p1"
+    prot_sizes "$TGT_PID" "$WORK/p2"
+    [[ -s $WORK/p1 ]] || fail "self: prot_sizes found no mapped file"
+    same_prot "$WORK/p1" "$WORK/p2" "between two looks at an idle cat"
+    tgt_finish
+    [[ $TGT_RC -eq 0 ]] || fail "self: cat exited $TGT_RC"
+    [[ $(cat "$WORK/self.out") == "hello there" ]] || fail "self: output $(cat "$WORK/self.out")"
+    rc=$(plain_run echo "a line" cat)
+    [[ $rc -eq 0 && $(cat "$WORK/echo.plain.out") == "a line" ]] || fail "self: plain_run"
+    rc=$(plain_run false "" false)
+    [[ $rc -eq 1 ]] || fail "self: plain_run of false gave $rc"
+    # The environment of the shim: preloaded, the socket is there.
+    tgt_start pre env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/pre" MEMPROF_INTERVAL=0 cat
+    for i in $(seq 1 250); do has_socket "$TGT_PID" && break; sleep 0.02; done
+    has_socket "$TGT_PID" || fail "self: no socket in a preloaded cat"
+    mapped "$TGT_PID" || fail "self: libmemprof.so not mapped in a preloaded cat"
+    tgt_finish
+    echo "ok: the attach helpers work"
+fi
