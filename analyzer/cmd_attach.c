@@ -374,10 +374,20 @@ static unsigned safe_point_wait(void)
     return e && mp_parse_u64(e, &v) && v >= 1 && v <= 3600 ? (unsigned)v : SAFE_POINT_WAIT_S;
 }
 
+/* Gone, or a zombie (still a pid until its parent reaps it). */
+static bool process_gone(pid_t pid)
+{
+    char stat[1024];
+    if (read_proc(pid, "stat", stat, sizeof(stat)) <= 0)
+        return true;
+    const char *rp = strrchr(stat, ')');
+    return rp && rp[1] && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
 static void explain(pid_t pid, const char *shim, const char *r)
 {
     int code = -1;
-    if (strcmp(r, "fail exited") == 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+    if (strcmp(r, "fail exited") == 0 || process_gone(pid))
         mp_error("attach: process %d exited during the attach", (int)pid);
     else if (strcmp(r, "fail nogdb") == 0)
         mp_error("attach: gdb not found on PATH; memprof attach needs it (Debian package gdb)");

@@ -61,11 +61,18 @@ kill "$TGT_PID"
 wait "$TGT_PID" 2>/dev/null || true
 TGT_PID=
 
-# Exits while gdb waits for a safe point.
+# Exits while gdb waits for a safe point: killed once gdb traces it.
 (exec "$WORK/spin") &
 TGT_PID=$!
 sleep 0.2
-(sleep 1; kill -9 "$TGT_PID") &
+(
+    for _ in $(seq 1 1000); do
+        grep -q '^TracerPid:\s*[1-9]' "/proc/$TGT_PID/status" 2>/dev/null && break
+        sleep 0.02
+    done
+    sleep 0.3
+    kill -9 "$TGT_PID"
+) &
 rc=0
 timeout -k 5 60 env MEMPROF_ATTACH_WAIT=5 "$MEMPROF_BIN" attach "$TGT_PID" -o "$WORK/snaps" >"$WORK/exit.out" 2>"$WORK/exit.err" || rc=$?
 [[ $rc -eq 1 ]] || fail "attach to a process that died exited $rc: $(cat "$WORK/exit.err")"
