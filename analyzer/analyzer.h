@@ -88,6 +88,12 @@ void mp_json_frames(FILE *out, const mp_symstack *st);
  * status. The analysis commands take parsed options instead: see cmd.h. */
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_attach(int argc, char **argv);    /* cmd_attach.c */
+int cmd_detach(int argc, char **argv);    /* cmd_snapshot.c, as the next two */
+int cmd_enable(int argc, char **argv);
+int cmd_disable(int argc, char **argv);
+
+/* What `run` shares with `attach`: cmd_run.h. */
 
 /* Prints "memprof: ..." to stderr. */
 void mp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "memprof_options.h"
+#include "cmd_run.h"
 
 #define SHIM_NAME "libmemprof.so"
 
@@ -51,14 +51,12 @@ static const char *run_usage(void)
 }
 
 typedef struct run_opts {
-    const char *text[MP_OPT_COUNT];   /* as given; NULL = not given */
-    uint64_t value[MP_OPT_COUNT];     /* parsed */
+    mp_settings set;
     int prog;                         /* argv index of PROG */
 } run_opts;
 
-/* argv[*i] as one of the table's flags: 1 with o filled, 0 when it is
- * none of them, -1 (message printed) for a bad value. */
-static int parse_flag(int argc, char **argv, int *i, run_opts *o)
+int mp_settings_flag(const char *cmd, const char *usage, int argc, char **argv, int *i,
+                     mp_settings *o)
 {
     for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
         const mp_opt_desc *d = mp_opt_at(id);
@@ -76,9 +74,9 @@ static int parse_flag(int argc, char **argv, int *i, run_opts *o)
             continue;
         char expect[MP_OPT_EXPECT_MAX];
         if (!val || !*val)
-            mp_error("run: %s needs a value; usage: %s", d->flag, run_usage());
+            mp_error("%s: %s needs a value; usage: %s", cmd, d->flag, usage);
         else if (mp_opt_parse(id, val, &o->value[id]) < 0)
-            mp_error("run: bad %s '%s' (expected %s)", d->flag, val, mp_opt_expect(id, expect));
+            mp_error("%s: bad %s '%s' (expected %s)", cmd, d->flag, val, mp_opt_expect(id, expect));
         else {
             o->text[id] = val;
             return 1;
@@ -97,7 +95,7 @@ static int parse_run(int argc, char **argv, run_opts *o)
             i++;
             break;
         }
-        int r = parse_flag(argc, argv, &i, o);
+        int r = mp_settings_flag("run", run_usage(), argc, argv, &i, &o->set);
         if (r < 0)
             return -1;
         if (r == 0) {
@@ -120,14 +118,14 @@ static int readable(const char *p)
     return access(p, R_OK) == 0;
 }
 
-/* Absolute path of the shim into out, or -1 with a message. */
-static int find_shim(char *out)
+/* Absolute path of the shim into out, or -1 with a message naming cmd. */
+int mp_find_shim(char *out, const char *cmd)
 {
     const char *env = getenv("MEMPROF_SHIM");
     char exe[PATH_MAX], cand[PATH_MAX + 32];
     if (env && *env) {
         if (!realpath(env, out)) {
-            mp_error("run: MEMPROF_SHIM=%s: %s", env, strerror(errno));
+            mp_error("%s: MEMPROF_SHIM=%s: %s", cmd, env, strerror(errno));
             return -1;
         }
         return 0;
@@ -155,8 +153,8 @@ static int find_shim(char *out)
         realpath(MEMPROF_INSTALL_LIBDIR "/" SHIM_NAME, out))
         return 0;
 #endif
-    mp_error("run: cannot find %s next to the memprof executable or in ../lib; "
-             "set MEMPROF_SHIM to its path", SHIM_NAME);
+    mp_error("%s: cannot find %s next to the memprof executable or in ../lib; "
+             "set MEMPROF_SHIM to its path", cmd, SHIM_NAME);
     return -1;
 }
 
@@ -242,26 +240,31 @@ static int preload_has(const char *list, const char *path)
     return 0;
 }
 
-/* Each given option as its MEMPROF_* variable, in the canonical spelling
- * (numbers: a signal name becomes its number, 512K becomes 524288). */
+/* The canonical spelling (numbers: a signal name becomes its number, 512K
+ * becomes 524288; a path absolute, so that a program that changes directory
+ * still writes where we said). */
+void mp_settings_text(const mp_settings *o, unsigned id, char *buf, size_t cap)
+{
+    const char *v = o->text[id];
+    if (mp_opt_at(id)->kind != MP_OPTK_PATH) {
+        mp_opt_u64_str(o->value[id], buf);
+    } else if (v[0] != '/' && cap > 2 && getcwd(buf, cap - 2)) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, "/%s", v);
+    } else {
+        snprintf(buf, cap, "%s", v);
+    }
+}
+
+/* Each given option as its MEMPROF_* variable, in the canonical spelling. */
 static void set_option_env(const run_opts *o)
 {
     char buf[PATH_MAX + 32];
     for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
-        const mp_opt_desc *d = mp_opt_at(id);
-        const char *v = o->text[id];
-        if (!v)
+        if (!o->set.text[id])
             continue;
-        if (d->kind == MP_OPTK_PATH) {
-            /* Absolute, so a program that chdirs still writes where we said. */
-            if (v[0] != '/' && getcwd(buf, PATH_MAX))
-                snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%s", v);
-            else
-                snprintf(buf, sizeof(buf), "%s", v);
-        } else {
-            mp_opt_u64_str(o->value[id], buf);
-        }
-        setenv(d->env, buf, 1);
+        mp_settings_text(&o->set, id, buf, sizeof(buf));
+        setenv(mp_opt_at(id)->env, buf, 1);
     }
 }
 
@@ -367,7 +370,7 @@ int cmd_run(int argc, char **argv)
         mp_error("%s: command not found", prog);
         return 127;
     }
-    if (find_shim(shim) < 0)
+    if (mp_find_shim(shim, "run") < 0)
         return MP_EXIT_USAGE;
     if (strpbrk(shim, ": ")) {
         /* LD_PRELOAD splits on both; such a path cannot be preloaded. */

@@ -23,7 +23,6 @@
 
 #include "memprof_protocol.h"
 
-#define SNAPSHOT_USAGE "memprof snapshot PID"
 
 /* Connected socket to the shim of pid, or -1 (errno from connect). */
 static int connect_shim(pid_t pid)
@@ -78,16 +77,17 @@ static ssize_t read_line(int fd, char *buf, size_t cap)
     return (ssize_t)n;
 }
 
+/* argv[0] is the command: snapshot, detach, enable or disable. */
 static int parse_pid(int argc, char **argv, pid_t *pid)
 {
     uint64_t v;
     if (argc != 2) {
-        mp_error("snapshot: %s; usage: %s", argc < 2 ? "missing PID" : "too many arguments",
-                 SNAPSHOT_USAGE);
+        mp_error("%s: %s; usage: memprof %s PID", argv[0],
+                 argc < 2 ? "missing PID" : "too many arguments", argv[0]);
         return -1;
     }
     if (!mp_parse_u64(argv[1], &v) || v == 0 || v > INT_MAX) {
-        mp_error("snapshot: bad PID '%s'; usage: %s", argv[1], SNAPSHOT_USAGE);
+        mp_error("%s: bad PID '%s'; usage: memprof %s PID", argv[0], argv[1], argv[0]);
         return -1;
     }
     *pid = (pid_t)v;
@@ -199,4 +199,40 @@ int cmd_snapshot(int argc, char **argv)
         break;   /* no valid reply: ask() said why */
     }
     return MP_EXIT_USAGE;
+}
+
+/* detach, enable, disable: the reply's text is printed as it is (the last
+ * snapshot's path, "recording", "dormant"); an error is one line, exit 1. */
+static int switch_request(int argc, char **argv, enum mp_request r)
+{
+    pid_t pid;
+    char line[MP_PROTO_MAX_REPLY];
+    const char *text = "";
+    if (parse_pid(argc, argv, &pid) < 0)
+        return MP_EXIT_USAGE;
+    int code = ask(pid, r, line, sizeof(line), &text);
+    if (code == MP_REPLY_OK) {
+        printf("%s\n", text);
+        return MP_EXIT_OK;
+    }
+    if (code == MP_REPLY_ERROR || code == MP_REPLY_BUSY)
+        mp_error("process %d could not %s: %s", (int)pid, argv[0], text);
+    else if (code == MP_REPLY_REFUSED)
+        mp_error("process %d refused the request: %s", (int)pid, text);
+    return MP_EXIT_USAGE;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+    return switch_request(argc, argv, MP_REQ_DETACH);
+}
+
+int cmd_enable(int argc, char **argv)
+{
+    return switch_request(argc, argv, MP_REQ_ENABLE);
+}
+
+int cmd_disable(int argc, char **argv)
+{
+    return switch_request(argc, argv, MP_REQ_DISABLE);
 }

@@ -132,9 +132,9 @@ void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
     }
     if (cmd)
         fprintf(out, "memprof %s: ", cmd);
-    fprintf(out, "%s (pid %" PRIu64 "), snapshot %" PRIu64 " (%s) at %s, %s after start; %s\n",
+    fprintf(out, "%s (pid %" PRIu64 "), snapshot %" PRIu64 " (%s) at %s, %s after %s; %s\n",
             mp_snapshot_str(snap, m->prog), m->pid, m->seq, trigger_name(m->trigger),
-            when, up, rate);
+            when, up, (m->flags & MP_META_ATTACHED) ? "attach" : "start", rate);
 }
 
 void mp_fmt_counters(FILE *out, const mp_snapshot *snap)
@@ -179,6 +179,12 @@ void mp_fmt_json_meta(FILE *out, const mp_snapshot *snap)
     fprintf(out, ", \"pid\": %" PRIu64 ", \"seq\": %" PRIu64 ", \"time_ns\": %" PRIu64
             ", \"trigger\": \"%s\", \"sample_bytes\": %" PRIu64,
             m->pid, m->seq, m->time_ns, trigger_name(m->trigger), m->sample_bytes);
+    /* SPEC: "attached" marks a process profiled by `memprof attach`, which
+     * counts only what happened after attach_time_ns. */
+    bool attached = (m->flags & MP_META_ATTACHED) != 0;
+    fprintf(out, ", \"attached\": %s", attached ? "true" : "false");
+    if (attached)
+        fprintf(out, ", \"attach_time_ns\": %" PRIu64, m->start_time_ns);
     fprintf(out, ", \"counters\": {\"samples\": %" PRIu64 ", \"sampled_frees\": %" PRIu64
             ", \"events_stalled\": %" PRIu64 ", \"events_dropped\": %" PRIu64
             ", \"unwind_failures\": %" PRIu64 ", \"stack_table_full\": %" PRIu64

@@ -78,8 +78,12 @@ typedef struct mp_counters {
     uint64_t lock_contentions;   /* contention events recorded */
     uint64_t lock_events_dropped;
     uint64_t threads_seen;       /* rings handed out */
-    uint64_t reserved[6];
+    uint64_t reserved[5];        /* 0; the sixth word became mp_meta.flags */
 } mp_counters;
+
+/* mp_meta.flags */
+#define MP_META_ATTACHED 1u      /* `memprof attach`: counts only what happened
+                                    after the attach, at start_time_ns */
 
 typedef struct mp_meta {
     uint64_t pid;
@@ -87,7 +91,8 @@ typedef struct mp_meta {
     uint64_t seq;                /* 1-based within the process */
     uint64_t trigger;            /* mp_trigger */
     uint64_t time_ns;            /* CLOCK_REALTIME when written */
-    uint64_t start_time_ns;      /* CLOCK_REALTIME at shim start */
+    uint64_t start_time_ns;      /* CLOCK_REALTIME at shim start (the attach time
+                                    when flags has MP_META_ATTACHED) */
     uint64_t sample_bytes;       /* MEMPROF_SAMPLE (1 = exact) */
     uint64_t max_depth;          /* MEMPROF_DEPTH */
     uint64_t lock_profiling;     /* 0 or 1 */
@@ -99,6 +104,7 @@ typedef struct mp_meta {
                                   * uses instead of libc's (nothing of the heap
                                   * was profiled); "" (0, files before it) = libc's */
     mp_counters counters;
+    uint64_t flags;              /* MP_META_*; was mp_counters.reserved[5] (0) */
 } mp_meta;
 
 typedef struct mp_module {

@@ -41,8 +41,12 @@
 #define MP_PROTO_BUSY_RETRY_MS 250       /* the shim's rate limit, the client's retry */
 
 /*   X(ID, word, what it does and what the ok text is) */
-#define MP_REQUESTS(X) \
-    X(SNAPSHOT, "snapshot", "write a snapshot now; ok <path of the file>")
+#define MP_REQUESTS(X)                                                                     \
+    X(SNAPSHOT, "snapshot", "write a snapshot now; ok <path of the file>")                 \
+    X(ENABLE, "enable", "record from now on (dormant or attached); ok recording")          \
+    X(DISABLE, "disable", "record nothing from now on, stay loaded; ok dormant")           \
+    X(DETACH, "detach", "an attached process only: a last snapshot, then every call goes " \
+                        "straight to the real functions; ok <path of the last snapshot>")
 
 enum mp_request {
     MP_REQ_UNKNOWN = 0,
@@ -50,6 +54,22 @@ enum mp_request {
     MP_REQUESTS(MP_REQ_ID_)
 #undef MP_REQ_ID_
     MP_REQ_COUNT
+};
+
+/*
+ * `memprof attach` is not a request (there is no shim to ask yet): gdb
+ * calls the library's memprof_attach(config) (preload/attach.c), whose
+ * result is one of these; config is lines of MEMPROF_<NAME>=<value>
+ * (include/memprof_options.h), MEMPROF_OUT absolute.
+ */
+enum mp_attach_result {
+    MP_ATTACH_OK = 0,
+    MP_ATTACH_ALREADY = 1,     /* preloaded, or attached and not detached */
+    MP_ATTACH_BAD_CONFIG = 2,
+    MP_ATTACH_NO_MEMORY = 3,
+    MP_ATTACH_NO_SYMBOLS = 4,  /* no malloc/free to be found in the process */
+    MP_ATTACH_NO_THREAD = 5,   /* the collector thread could not start */
+    MP_ATTACH_BUSY = 6         /* another attach is under way */
 };
 
 /*   X(ID, word) */

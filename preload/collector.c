@@ -37,6 +37,7 @@ static _Atomic int stop_requested;
 static _Atomic uint32_t thread_exited;   /* a futex word: stop waits on it */
 static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
+static _Atomic int detached;   /* `memprof detach` served: the loop ends */
 static int listen_fd = -1;
 static struct sockaddr_un listen_addr;   /* what listen_fd must still be bound to */
 static socklen_t listen_addr_len;
@@ -153,6 +154,54 @@ static bool request_rate_ok(void)
     return true;
 }
 
+/* enable (to READY) and disable (to DORMANT): only between those two. */
+static enum mp_reply switch_state(int to, char *text, size_t len)
+{
+    int from = to == MP_STATE_READY ? MP_STATE_DORMANT : MP_STATE_READY;
+    int cur = from;
+    if (to == MP_STATE_READY)
+        atomic_store(&mp_recorded, 1);
+    if (atomic_compare_exchange_strong(&mp_state, &cur, to) || cur == to) {
+        snprintf(text, len, "%s", to == MP_STATE_READY ? "recording" : "dormant");
+        return MP_REPLY_OK;
+    }
+    snprintf(text, len, "the profiler is shutting down");
+    return MP_REPLY_ERROR;
+}
+
+/*
+ * detach: the slots are restored first, so that the last snapshot holds
+ * everything up to the moment the program stopped calling us, and the
+ * socket is closed before the reply, so that whoever reads it may attach
+ * again at once. Then the loop ends and the thread leaves, detached.
+ */
+static enum mp_reply detach(char *text, size_t len)
+{
+    if (!mp_got_active()) {
+        snprintf(text, len, "not attached (started under the shim: it stays profiled)");
+        return MP_REPLY_ERROR;
+    }
+    mp_got_restore();
+    atomic_store(&mp_state, MP_STATE_FINISHED);
+    mp_collector_drain_now();
+    if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) != 0) {
+        /* text holds "cannot write snapshot in DIR: reason" */
+        static const char prefix[] = "detached; no last snapshot: ";
+        if (len <= sizeof(prefix))
+            return MP_REPLY_OK;
+        size_t n = strnlen(text, len - sizeof(prefix));
+        memmove(text + sizeof(prefix) - 1, text, n);
+        memcpy(text, prefix, sizeof(prefix) - 1);
+        text[sizeof(prefix) - 1 + n] = '\0';
+    }
+    atomic_store(&detached, 1);
+    atomic_store(&stop_requested, 1);
+    if (is_our_socket(listen_fd))
+        close(listen_fd);
+    listen_fd = -1;
+    return MP_REPLY_OK;
+}
+
 /* Carries out one permitted request; text gets the reply's text. Adding
  * a request type (memprof_protocol.h's MP_REQUESTS) adds its case here. */
 static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
@@ -167,6 +216,12 @@ static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
         /* On failure the text is "cannot write snapshot in DIR: reason". */
         return mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0 ? MP_REPLY_OK
                                                                      : MP_REPLY_ERROR;
+    case MP_REQ_ENABLE:
+        return switch_state(MP_STATE_READY, text, len);
+    case MP_REQ_DISABLE:
+        return switch_state(MP_STATE_DORMANT, text, len);
+    case MP_REQ_DETACH:
+        return detach(text, len);
     case MP_REQ_UNKNOWN:
     case MP_REQ_COUNT:
         break;
@@ -310,7 +365,9 @@ static void collector_loop(void)
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
         int trigger = atomic_exchange(&pending_trigger, 0);
-        if (!trigger && now >= next_periodic)
+        /* Dormant: the timer is not a reason to write the same file again. */
+        bool recording = atomic_load(&mp_state) == MP_STATE_READY;
+        if (!trigger && now >= next_periodic && recording)
             trigger = MP_TRIGGER_INTERVAL;
         if (trigger) {
             mp_collector_drain_now();
@@ -318,8 +375,11 @@ static void collector_loop(void)
             if (trigger == MP_TRIGGER_INTERVAL || now >= next_periodic)
                 next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
         }
+        if (!recording && next_periodic <= now)
+            next_periodic = interval_ns ? now + interval_ns : UINT64_MAX;
         if (now >= next_rescan) {
             mp_modules_refresh();
+            mp_got_rescan();
             next_rescan = now + MODULE_RESCAN_NS;
         }
         if (atomic_load(&main_exited) && only_collector_left())
@@ -340,6 +400,10 @@ static void *collector_main(void *arg)
     listen_fd = -1;
     atomic_store(&thread_exited, 1);
     mp_futex_wake(&thread_exited);
+    if (atomic_exchange(&detached, 0)) {
+        collector_joinable = false;   /* nobody will join us: leave no zombie */
+        pthread_detach(pthread_self());
+    }
     return NULL;
 }
 

@@ -43,9 +43,8 @@ static uint64_t read_opt(unsigned id)
 
 /* Absolute, so that a program that changes directory still writes where
  * it was told. */
-static void set_out_dir(void)
+static void set_out_dir(const char *out)
 {
-    const char *out = getenv(mp_opt_at(MP_OPT_OUT)->env);
     if (!out || !*out)
         out = ".";
     if (out[0] == '/' || !getcwd(mp_cfg.out_dir, sizeof(mp_cfg.out_dir) - 2)) {
@@ -56,26 +55,66 @@ static void set_out_dir(void)
     }
 }
 
-void mp_config_read(void)
+/* mp_cfg from every option's value and the output directory. */
+static void apply(const uint64_t *v, const char *out)
 {
-    uint64_t v[MP_OPT_COUNT];
-    for (unsigned id = 0; id < MP_OPT_COUNT; id++)
-        v[id] = read_opt(id);
     mp_cfg.sample_bytes = v[MP_OPT_SAMPLE];
     mp_cfg.interval_s = (unsigned)v[MP_OPT_INTERVAL];
     mp_cfg.signal = (int)v[MP_OPT_SIGNAL];
     mp_cfg.locks = (int)v[MP_OPT_LOCKS];
     mp_cfg.depth = (int)v[MP_OPT_DEPTH];
-    /* Dormant start is not built yet: say so rather than record anyway in
-     * silence. */
-    if (!v[MP_OPT_START])
-        mp_warn("MEMPROF_START=off is not supported by this version yet; recording from "
-                "the start");
-    set_out_dir();
+    mp_cfg.start = (int)v[MP_OPT_START];
+    set_out_dir(out);
 
     const char *prog = program_invocation_short_name;
     snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
     for (char *c = mp_cfg.prog; *c; c++)
         if (*c == '/' || *c == ' ')
             *c = '_';
+}
+
+void mp_config_read(void)
+{
+    uint64_t v[MP_OPT_COUNT];
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++)
+        v[id] = read_opt(id);
+    apply(v, getenv(mp_opt_at(MP_OPT_OUT)->env));
+}
+
+/* The option whose variable is name[0..n), or MP_OPT_COUNT. */
+static unsigned opt_named(const char *name, size_t n)
+{
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        const char *env = mp_opt_at(id)->env;
+        if (strlen(env) == n && memcmp(env, name, n) == 0)
+            return id;
+    }
+    return MP_OPT_COUNT;
+}
+
+int mp_config_parse_lines(const char *text)
+{
+    uint64_t v[MP_OPT_COUNT];
+    char value[sizeof(mp_cfg.out_dir)], out[sizeof(mp_cfg.out_dir)] = "";
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++)
+        v[id] = mp_opt_at(id)->def;
+    while (text && *text) {
+        size_t len = strcspn(text, "\n");
+        const char *eq = memchr(text, '=', len);
+        unsigned id = eq ? opt_named(text, (size_t)(eq - text)) : MP_OPT_COUNT;
+        size_t vlen = eq ? len - (size_t)(eq + 1 - text) : 0;
+        if (id == MP_OPT_COUNT || vlen >= sizeof(value))
+            return -1;
+        memcpy(value, eq + 1, vlen);
+        value[vlen] = '\0';
+        if (id == MP_OPT_OUT)
+            memcpy(out, value, vlen + 1);
+        else if (mp_opt_parse(id, value, &v[id]) != 0)
+            return -1;
+        text += len + (text[len] == '\n');
+    }
+    if (out[0] != '/')
+        return -1;
+    apply(v, out);
+    return 0;
 }

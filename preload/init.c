@@ -72,7 +72,9 @@ void mp_init(void)
         mp_locks_init();
     mp_lifecycle_install();
     mp_signal_install();
-    atomic_store(&mp_state, MP_STATE_READY);
+    if (mp_cfg.start)
+        atomic_store(&mp_recorded, 1);
+    atomic_store(&mp_state, mp_cfg.start ? MP_STATE_READY : MP_STATE_DORMANT);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread; only the exit snapshot will be written");
     mp_guard--;
@@ -80,5 +82,7 @@ void mp_init(void)
 
 __attribute__((constructor)) static void mp_constructor(void)
 {
+    if (mp_got_loaded_late())
+        return;   /* dlopen'd by `memprof attach`: memprof_attach() starts us */
     mp_init();
 }

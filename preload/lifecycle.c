@@ -32,7 +32,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     mp_modules_after_fork_child();
-    if (atomic_load(&mp_state) == MP_STATE_READY) {
+    if (mp_profiling(atomic_load(&mp_state))) {
         mp_state_own_process(mp_realtime_ns());
         mp_stats_reset();
         mp_rings_after_fork_child();
@@ -57,7 +57,8 @@ void mp_lifecycle_install(void)
 static void finish(void)
 {
     static _Atomic int done;
-    if (atomic_load(&mp_state) != MP_STATE_READY || getpid() != mp_pid)
+    int state = atomic_load(&mp_state);
+    if (!mp_profiling(state) || !atomic_load(&mp_recorded) || getpid() != mp_pid)
         return;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&done, &expected, 1))
@@ -109,7 +110,7 @@ int unshare(int flags)
         errno = ENOSYS;
         return -1;
     }
-    bool step_aside = (flags & CLONE_NEWUSER) && atomic_load(&mp_state) == MP_STATE_READY &&
+    bool step_aside = (flags & CLONE_NEWUSER) && mp_profiling(atomic_load(&mp_state)) &&
                       getpid() == mp_pid && atomic_load(&mp_collector_running);
     if (step_aside)
         mp_collector_stop();

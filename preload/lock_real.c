@@ -58,3 +58,14 @@ MP_NOINLINE const lk_real_fns *lk_resolve(void)
     atomic_store_explicit(&lk_complete, 1, memory_order_release);
     return &lk_real;
 }
+
+/* `memprof attach`: the table is what the program's GOT slots held
+ * (attach.c); RTLD_NEXT means nothing for a library dlopen'd that late.
+ * Functions the process lacks get the stand-in. */
+void lk_real_install(const lk_real_fns *t)
+{
+#define X(field, fn, version) lk_real.field = t->field ? t->field : lk_stubs.field;
+    LK_FNS(X)
+#undef X
+    atomic_store_explicit(&lk_complete, 1, memory_order_release);
+}

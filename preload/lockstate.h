@@ -213,6 +213,8 @@ extern lk_real_fns lk_real MP_HIDDEN;
  * then keeps its own arguments alive only on the cold call
  * (shrink-wrapping) and needs no stack frame. */
 const lk_real_fns *lk_resolve(void) MP_HIDDEN;
+/* Sets the whole table at once (an attach: preload/attach.c). */
+void lk_real_install(const lk_real_fns *t) MP_HIDDEN;
 /* The real function behind an interposer: LK_REAL(mutex_lock)(m). */
 #define LK_REAL(field) (MP_LIKELY(lk_real.field != NULL) ? lk_real.field : lk_resolve()->field)
 

@@ -68,9 +68,16 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
         return p;
     }
     if (!mp_active()) {
-        /* Not ready, finished, or the collector: don't spend the countdown
-         * on allocations that can never be samples. */
-        mp_sample_countdown += (int64_t)size;
+        /* Dormant: re-armed as if sampled, so that its allocations cost
+         * the fast path's one branch until `memprof enable`, and the
+         * first sample after it is drawn like any other. Not ready,
+         * finished, or the collector: don't spend the countdown on
+         * allocations that can never be samples. */
+        if (atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_DORMANT &&
+            mp_guard == 0)
+            mp_sampler_fire(size);
+        else
+            mp_sample_countdown += (int64_t)size;
         return p;
     }
     mp_weights w = mp_sampler_fire(size);
@@ -105,7 +112,7 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
  */
 static inline bool may_untrack(void)
 {
-    return atomic_load_explicit(&mp_state, memory_order_relaxed) == MP_STATE_READY;
+    return mp_profiling(atomic_load_explicit(&mp_state, memory_order_relaxed));
 }
 
 MP_NOINLINE static void untrack_and_emit(void *p)

@@ -42,6 +42,8 @@
  *   lock_acct.c     their slow paths: holds, stacks, contention events
  *   lock_cond.c     condition variable interposers
  *   lockagg.c       the collector's lock totals (mp_lock_aggregate/export)
+ *   got.c           `memprof attach`'s GOT patcher (and its dlopen hook)
+ *   attach.c        memprof_attach(): the start of an attached process
  *
  * Rules every file follows (the shim lives inside someone else's process):
  *   - never call the interposed allocator; memory comes from shmem.c;
@@ -84,6 +86,7 @@ typedef struct mp_config {
     int signal;              /* 0 = none */
     int locks;               /* 0/1 */
     int depth;
+    int start;               /* 0: MEMPROF_START=off, dormant until enabled */
     char out_dir[4096];
     char prog[256];
     char malloc_provider[256];   /* the foreign allocator's module, or "" */
@@ -92,10 +95,29 @@ extern mp_config mp_cfg MP_HIDDEN;
 /* Fills mp_cfg from the environment; one `memprof:` line per bad value,
  * which then keeps its default. */
 void mp_config_read(void) MP_HIDDEN;
+/* Fills mp_cfg from `memprof attach`'s configuration: lines of
+ * MEMPROF_<NAME>=<value>, the output directory absolute; the rest keep
+ * their defaults. -1 (mp_cfg untouched) for an unknown name or a bad value. */
+int mp_config_parse_lines(const char *text) MP_HIDDEN;
 
-/* Lifecycle of the shim in this process. */
-enum { MP_STATE_OFF = 0, MP_STATE_INITIALIZING = 1, MP_STATE_READY = 2, MP_STATE_FINISHED = 3 };
+/* Lifecycle of the shim in this process. DORMANT (MEMPROF_START=off, or
+ * `memprof disable`) is READY minus the recording: the hooks take no new
+ * samples and time no lock, but frees of blocks sampled before still
+ * leave the address set, and the collector answers requests. */
+enum { MP_STATE_OFF = 0, MP_STATE_INITIALIZING = 1, MP_STATE_READY = 2, MP_STATE_FINISHED = 3,
+       MP_STATE_DORMANT = 4 };
 extern _Atomic int mp_state MP_HIDDEN;
+/* Set once the process has recorded at all (READY at least once): a
+ * dormant process that never was writes no exit snapshot. */
+extern _Atomic int mp_recorded MP_HIDDEN;
+/* Set once `memprof attach` started the shim here: the snapshots say so,
+ * and their start time is the attach's. */
+extern _Atomic int mp_attached MP_HIDDEN;
+/* READY or DORMANT: set up, the collector running. */
+static inline bool mp_profiling(int state)
+{
+    return state == MP_STATE_READY || state == MP_STATE_DORMANT;
+}
 extern pid_t mp_pid MP_HIDDEN;            /* pid the shim state belongs to */
 
 /*
@@ -156,6 +178,16 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
 void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
+
+/* ---- the GOT patcher of `memprof attach` (got.c; attach.c starts it) ---- */
+bool mp_got_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
+/* The real functions from what the program's slots hold (mp_real, the
+ * lock table); -1 when the process has no malloc or free to find. */
+int mp_got_resolve(void) MP_HIDDEN;
+int mp_got_patch(void) MP_HIDDEN;          /* every slot to our hooks; -1: no memory */
+bool mp_got_active(void) MP_HIDDEN;        /* patched, not restored */
+void mp_got_rescan(void) MP_HIDDEN;        /* patch libraries loaded since */
+void mp_got_restore(void) MP_HIDDEN;       /* every slot back (detach) */
 
 /* ---- the operating system (os.c) ---- */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */

@@ -156,7 +156,8 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     m->seq = this_seq;
     m->trigger = (uint64_t)trigger;
     m->time_ns = mp_realtime_ns();
-    m->start_time_ns = mp_start_realtime_ns();
+    m->start_time_ns = mp_start_realtime_ns();   /* an attached process's: the attach */
+    m->flags = atomic_load(&mp_attached) ? MP_META_ATTACHED : 0;
     m->sample_bytes = mp_cfg.sample_bytes;
     m->max_depth = (uint64_t)mp_cfg.depth;
     m->lock_profiling = (uint64_t)mp_cfg.locks;

@@ -14,8 +14,11 @@ mp_config mp_cfg = {
     .interval_s = MP_DEFAULT_INTERVAL,
     .locks = 1,
     .depth = MP_DEFAULT_DEPTH,
+    .start = 1,
 };
 _Atomic int mp_state = MP_STATE_OFF;
+_Atomic int mp_recorded;
+_Atomic int mp_attached;
 pid_t mp_pid;
 MP_TLS int mp_guard;
 MP_TLS int mp_in_hook;

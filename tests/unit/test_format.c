@@ -55,6 +55,8 @@ static mp_sections make_parts(void)
     uint64_t *c = (uint64_t *)&meta.counters;
     for (size_t i = 0; i < sizeof(meta.counters) / 8; i++)
         c[i] = 1000 + i;   /* distinct so a shifted field shows */
+    /* flags took the counters' last reserved word: same bytes as before. */
+    meta.flags = 1000 + sizeof(meta.counters) / 8;
 
     modules[0] = (mp_module){.start = 0x555555554000, .end = 0x555555556000, .file_offset = 0x1000,
                              .load_bias = 0x555555553000, .gen_loaded = 1, .gen_unloaded = 0,

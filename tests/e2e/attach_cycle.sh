@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The attach/detach cycle, over and over on one process (flakes are bugs):
+# 20 times attach, snapshot, churn, detach on an idle program (attached from
+# its read()), then 3 times on a busy multi-threaded one (attached at a
+# malloc entry, while its threads allocate and contend). Every cycle must
+# succeed, leave no thread or socket behind, and the programs must end with
+# the output and status of a plain run.
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/attach_lib.sh"
+
+prog=$TEST_PROGS/attach_target
+cycles=20
+cmds=
+for i in $(seq 1 $cycles); do cmds+="churn"$'\n'; done
+rc=$(plain_run cyc "${cmds}quit" "$prog" cmd)
+[[ $rc -eq 0 ]] || fail "plain run exited $rc"
+
+snaps=$WORK/snaps
+tgt_start cyc "$prog" cmd
+tgt_wait_line cyc '^READY$'
+for i in $(seq 1 $cycles); do
+    attach_ok "$TGT_PID" -o "$snaps" --interval 0
+    tgt_send churn
+    tgt_wait_line cyc "^CHURNED $i\$"
+    f=$(snap "$TGT_PID")
+    if (( i % 5 == 1 )); then   # reading one symbolizes it: not every time
+        "$MEMPROF_BIN" report "$f" --json >"$WORK/r.json" || fail "cycle $i: report exited $?"
+        python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["attached"] is True' "$WORK/r.json" ||
+            fail "cycle $i: the snapshot does not say attached"
+    fi
+    detach_ok "$TGT_PID"
+    ! has_socket "$TGT_PID" || fail "cycle $i: socket left after detach"
+    for k in $(seq 1 100); do [[ $(threads "$TGT_PID") -eq 1 ]] && break; sleep 0.01; done
+    [[ $(threads "$TGT_PID") -eq 1 ]] || fail "cycle $i: the shim's thread is left after detach"
+done
+tgt_send quit
+tgt_finish
+[[ $TGT_RC -eq 0 ]] || fail "the idle target exited $TGT_RC"
+cmp -s "$WORK/cyc.plain.out" "$WORK/cyc.out" || fail "idle target: output differs from the plain run"
+[[ ! -s $WORK/cyc.err ]] || fail "idle target: stderr: $(cat "$WORK/cyc.err")"
+n=$(snapshots "$snaps" | wc -l)
+[[ $n -eq $((2 * cycles)) ]] || fail "expected $((2 * cycles)) snapshots (one per snapshot, one per detach), found $n"
+
+rc=$(plain_run busyc '' "$prog" busy 0.5)
+[[ $rc -eq 0 ]] || fail "plain busy run exited $rc"
+tgt_start busyc "$prog" busy 60 "$WORK/busyc.stop"
+sleep 0.3
+for i in 1 2 3; do
+    attach_ok "$TGT_PID" -o "$WORK/busy.snaps" --interval 0
+    snap "$TGT_PID" >/dev/null
+    detach_ok "$TGT_PID"
+    ! has_socket "$TGT_PID" || fail "busy cycle $i: socket left after detach"
+done
+touch "$WORK/busyc.stop"
+tgt_finish
+[[ $TGT_RC -eq 0 ]] || fail "the busy target exited $TGT_RC"
+cmp -s "$WORK/busyc.plain.out" "$WORK/busyc.out" || fail "busy target: output differs"
+echo "ok: $cycles idle and 3 busy attach/detach cycles"

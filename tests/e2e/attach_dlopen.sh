@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Libraries loaded after the attach. dlopen by a bare name from an object
+# with a RUNPATH must still search that RUNPATH (the shim's dlopen hook
+# passes such a call straight through, so that the caller stays the
+# program), and the library is patched by the collector's next rescan: its
+# leak, made a moment later, is ranked first. (A dlopen by path is patched
+# as it returns: attach_leak.sh.)
+source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/attach_lib.sh"
+
+cat >"$WORK/loader.c" <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+typedef struct { size_t bytes, count; } tally;
+int main(void)
+{
+    char line[256];
+    void *h = NULL;
+    tally t = {0, 0};
+    printf("READY\n");
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "load ", 5) == 0) {
+            h = dlopen(line + 5, RTLD_NOW);
+            printf("%s\n", h ? "LOADED" : dlerror());
+        } else if (strcmp(line, "leak") == 0 && h) {
+            void (*leak)(tally *, size_t) = (void (*)(tally *, size_t))dlsym(h, "leak_in_plugin");
+            leak(&t, 160u << 20);
+            printf("PLUGIN bytes=%zu count=%zu\n", t.bytes, t.count);
+        } else if (strcmp(line, "quit") == 0) {
+            break;
+        }
+        fflush(stdout);
+    }
+    return 0;
+}
+C
+gcc -O1 -g -o "$WORK/loader" "$WORK/loader.c" -ldl -Wl,--enable-new-dtags -Wl,-rpath,"$TEST_PROGS" ||
+    fail "cannot build the loader"
+readelf -d "$WORK/loader" | grep -q RUNPATH || fail "the loader has no RUNPATH"
+
+tgt_start dl "$WORK/loader"
+tgt_wait_line dl '^READY$'
+attach_ok "$TGT_PID" -o "$WORK/snaps" --interval 0
+tgt_send "load libplugin.so"
+tgt_wait_line dl '^(LOADED|.*libplugin)'
+grep -qx LOADED "$WORK/dl.out" || fail "dlopen by name through the RUNPATH failed after the attach: $(cat "$WORK/dl.out")"
+sleep 1.5   # the collector's module rescan patches the new library
+old=$(snap "$TGT_PID")
+tgt_send leak
+tgt_wait_line dl '^PLUGIN '
+new=$(snap "$TGT_PID")
+"$MEMPROF_BIN" diff "$old" "$new" --json --top 0 >"$WORK/diff.json" || fail "diff exited $?"
+jsoncheck leak "$WORK/diff.json" --culprit leak_in_plugin --file libplugin.c --tol 0.25 \
+    --bytes "$(sed -n 's/^PLUGIN bytes=\([0-9]*\).*/\1/p' "$WORK/dl.out")" \
+    --count "$(sed -n 's/^PLUGIN .*count=\([0-9]*\).*/\1/p' "$WORK/dl.out")" ||
+    fail "the library loaded by name after the attach was not patched"
+detach_ok "$TGT_PID"
+tgt_send quit
+tgt_finish
+[[ $TGT_RC -eq 0 ]] || fail "the loader exited $TGT_RC"
+echo "ok: a library dlopen'd by name through the caller's RUNPATH, patched by the rescan"
