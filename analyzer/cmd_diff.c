@@ -311,7 +311,10 @@ static void warn_odd_order(const dtable *t, char **paths)
         snprintf(ppid, sizeof(ppid), "%" PRIu64, p->pid);
         snprintf(qpid, sizeof(qpid), "%" PRIu64, q->pid);
         bool same_process = p->pid == q->pid && p->start_time_ns == q->start_time_ns;
-        if (same_process && q->seq < p->seq)
+        if (same_process && q->seq == p->seq && q->time_ns == p->time_ns)
+            warn_line("%s and %s are the same snapshot: no growth can show",
+                      (const char *[]){paths[f - 1], paths[f]});
+        else if (same_process && q->seq < p->seq)
             warn_line("%s was taken before %s, yet comes after it: files are compared in "
                       "the order given", (const char *[]){paths[f], paths[f - 1]});
         if (strcmp(pp, qp) != 0)
