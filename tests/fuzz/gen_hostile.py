@@ -213,6 +213,14 @@ def libc_stacks(n):
                  libc_frames(4 * n), [heap(i) for i in range(n)])
 
 
+def process(pid, live):
+    """A plain small snapshot of program 'worker' with the given pid."""
+    s = Strings()
+    m = meta(s, prog="worker", pid=pid)
+    return build(s, m, [module(s, BASE, BASE + 0x200000)], [STACK.pack(0, 0, 2, 1)],
+                 libc_frames(2), [heap(0, live)])
+
+
 def big_section_count():
     """A section table claiming 2^32-1 entries; the checksum is right."""
     data = bytearray(build(Strings(), meta(Strings())))
@@ -239,6 +247,8 @@ def cases(scale):
         "ok-escapes.mprof": escapes(),
         "ok-libc-frames.mprof": libc_stacks(k(2000)),
         "ok-huge-values.mprof": huge_values(),
+        "ok-worker-pid1.mprof": process(1001, 4096),
+        "ok-worker-pid2.mprof": process(1002, 8192),
         "ok-big-stacks.mprof": big_valid(k(100000), 8),
     }
 
