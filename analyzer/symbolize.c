@@ -60,6 +60,7 @@ struct mp_symbolizer {
     mp_strtab *strs;
     mp_elffile **files;
     size_t n_files, cap_files;
+    mp_hashmap file_index;       /* interned key -> files[] */
     addrent *addrs;              /* dense; addr_index maps (mf, vaddr) here */
     size_t n_addrs, cap_addrs;
     mp_hashmap addr_index;
@@ -103,6 +104,7 @@ void mp_symbolizer_free(mp_symbolizer *s)
     free(s->files);
     free(s->addrs);
     mp_hashmap_free(&s->addr_index);
+    mp_hashmap_free(&s->file_index);
     free(s->snaps);
     mp_strbuf_free(&s->buf);
     mp_strtab_free(s->strs);
@@ -115,6 +117,17 @@ static const char *buf_intern(mp_symbolizer *s)
     return mp_strtab_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
 }
 
+typedef struct file_key {
+    const mp_symbolizer *s;
+    const char *key;   /* interned: equal keys are the same pointer */
+} file_key;
+
+static bool file_eq(const void *ctx, uint32_t id)
+{
+    const file_key *k = ctx;
+    return k->s->files[id]->key == k->key;
+}
+
 static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
 {
     mp_strbuf_reset(&s->buf);
@@ -125,12 +138,15 @@ static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char 
     } else {
         mp_strbuf_printf(&s->buf, "p:%s", path);
     }
-    const char *key = buf_intern(s);
-    for (size_t i = 0; i < s->n_files; i++)
-        if (s->files[i]->key == key)
-            return s->files[i];
-    mp_elffile *mf = mp_elffile_open(key, m, path);
+    file_key k = {s, buf_intern(s)};
+    /* hashed: a file may name tens of thousands of distinct modules */
+    uint64_t h = mp_hashmap_hash_u64((uint64_t)(uintptr_t)k.key);
+    uint32_t id = mp_hashmap_find(&s->file_index, h, file_eq, &k);
+    if (id != MP_HASHMAP_NONE)
+        return s->files[id];
+    mp_elffile *mf = mp_elffile_open(k.key, m, path);
     mp_grow((void **)&s->files, &s->cap_files, s->n_files + 1, sizeof(mp_elffile *));
+    mp_hashmap_insert(&s->file_index, h, (uint32_t)s->n_files);
     s->files[s->n_files++] = mf;
     return mf;
 }

@@ -136,6 +136,18 @@ def many_modules(n, same_gen):
                  [heap(i) for i in range(4000)])
 
 
+def distinct_modules(n):
+    """n small modules, each with its own (missing) file: one ELF lookup
+    each, which must not cost n lookups each."""
+    s = Strings()
+    m = meta(s)
+    mods = [module(s, BASE + i * 0x1000, BASE + i * 0x1000 + 0x1000,
+                   path="/nonexistent/lib%d.so" % i) for i in range(n)]
+    stacks = [STACK.pack(i, i * 2, 2, 1) for i in range(n)]
+    frames = [BASE + (i // 2) * 0x1000 + 0x10 + (i & 1) for i in range(2 * n)]
+    return build(s, m, mods, stacks, frames, [heap(i) for i in range(n)])
+
+
 def lock_file(n_locks, n_sites, shared):
     s = Strings()
     m = meta(s)
@@ -237,6 +249,7 @@ def cases(scale):
         "bad-overlapping-frames.mprof": overlapping_frames(),
         "bad-modules-same-gen.mprof": many_modules(k(20000), True),
         "ok-modules-generations.mprof": many_modules(k(8000), False),
+        "ok-modules-distinct.mprof": distinct_modules(k(40000)),
         "bad-lock-sites-shared.mprof": lock_file(50, k(40000), True),
         "bad-lock-sites-overlap.mprof": overlapping_lock_sites(),
         "ok-lock-sites.mprof": lock_file(50, k(40000), False),
