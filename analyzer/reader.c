@@ -93,7 +93,8 @@ static int read_stream(FILE *f, const struct stat *st, uint8_t **data, size_t *s
     if (ferror(f))
         return fail(err, errlen, "read error: %s", strerror(errno));
     if (got == 0)
-        return fail(err, errlen, "empty file");
+        return fail(err, errlen, S_ISFIFO(st->st_mode) ? "empty (no writer, or nothing written)"
+                                                       : "empty file");
     if (got < 8 || memcmp(h.magic, MP_MAGIC, 8) != 0)
         return fail(err, errlen, "not a memprof snapshot (bad magic)");
     if (got < sizeof(h))
@@ -104,13 +105,26 @@ static int read_stream(FILE *f, const struct stat *st, uint8_t **data, size_t *s
     if (S_ISREG(st->st_mode) && (uint64_t)st->st_size < h.file_size)
         return fail(err, errlen, "truncated: file is %llu bytes, header says %llu",
                     (unsigned long long)st->st_size, (unsigned long long)h.file_size);
-    /* +1: one byte more than claimed is trailing garbage, seen here */
-    size_t want = (size_t)h.file_size + 1;
-    uint8_t *buf = malloc(want);
+    /* +1: one byte more than claimed is trailing garbage, seen here. A
+       regular file was checked to hold the claimed size; a pipe's buffer
+       grows as data arrives, so a lying header costs no memory. */
+    size_t want = (size_t)h.file_size + 1, len = sizeof(h);
+    size_t cap = S_ISREG(st->st_mode) || want < (1u << 20) ? want : 1u << 20;
+    uint8_t *buf = malloc(cap);
+    if (buf)
+        memcpy(buf, &h, sizeof(h));
+    while (buf) {
+        len += read_full(f, buf + len, cap - len);
+        if (len < cap || cap == want || ferror(f))
+            break;
+        cap = cap > want / 2 ? want : cap * 2;
+        uint8_t *more = realloc(buf, cap);
+        if (!more)
+            free(buf);
+        buf = more;
+    }
     if (!buf)
-        return fail(err, errlen, "cannot allocate %zu bytes for the file", want);
-    memcpy(buf, &h, sizeof(h));
-    size_t len = sizeof(h) + read_full(f, buf + sizeof(h), want - sizeof(h));
+        return fail(err, errlen, "cannot allocate %zu bytes for the file", cap);
     if (ferror(f)) {
         int e = errno;
         free(buf);
@@ -495,7 +509,10 @@ void mp_snapshot_load_or_die(const char *path, mp_snapshot *snap)
 {
     char err[512];
     if (mp_snapshot_load(path, snap, err, sizeof(err)) < 0) {
-        mp_error("%s: %s", path, err);
+        if (!path || !*path)
+            mp_error("an empty file name was given");
+        else
+            mp_error("%s: %s", path, err);
         exit(MP_EXIT_BADINPUT);
     }
 }
