@@ -354,7 +354,8 @@ static bool good_string(const mp_snapshot *s, uint32_t off)
 static int check_meta(const mp_snapshot *s, char *err, size_t errlen)
 {
     const mp_meta *m = s->meta;
-    if (!good_string(s, m->prog) || !good_string(s, m->exe) || !good_string(s, m->cmdline))
+    if (!good_string(s, m->prog) || !good_string(s, m->exe) || !good_string(s, m->cmdline) ||
+        !good_string(s, m->malloc_provider))
         return fail(err, errlen, "meta: string reference out of range or longer than %u bytes",
                     MAX_STRING);
     if (m->sample_bytes == 0)   /* consumers divide by it */
