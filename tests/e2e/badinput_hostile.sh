@@ -159,8 +159,9 @@ ln -s "$WORK/own-target.svg" "$WORK/own.svg"
 : >"$WORK/own-target.svg"
 "$MEMPROF_BIN" flame "$good" -o "$WORK/own.svg" || fail "root's own link was refused"
 grep -q "<svg" "$WORK/own-target.svg" || fail "root's own link was not written through"
-"$MEMPROF_BIN" pprof "$good" -o /dev/stdout | head -c 2 | od -An -tx1 | grep -q "1f 8b" ||
-    fail "-o /dev/stdout (root's link) does not work"
+"$MEMPROF_BIN" pprof "$good" -o /dev/stdout >"$WORK/stdout.pb.gz" ||
+    fail "-o /dev/stdout (root's link) was refused"
+head -c 2 "$WORK/stdout.pb.gz" | od -An -tx1 | grep -q "1f 8b" || fail "-o /dev/stdout wrote no gzip"
 # an output that is an input is refused and the input left whole
 cp "$good" "$WORK/both.mprof"
 out_refused root "is also an input" "$MEMPROF_BIN" flame "$WORK/both.mprof" -o "$WORK/both.mprof"
