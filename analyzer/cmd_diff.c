@@ -48,7 +48,7 @@ typedef struct dtable {
 
 static int64_t delta(uint64_t newer, uint64_t older)
 {
-    return (int64_t)(newer - older);   /* two's complement: exact while |d| < 2^63 */
+    return mp_fmt_delta(newer, older);
 }
 
 static double variance(const mp_snapshot *snap, uint64_t samples)
@@ -190,7 +190,7 @@ static void series_text(const dtable *t, const drow *r, char *buf)
     for (size_t f = 0; f < t->nf; f++) {
         if (f)
             strcat(buf, " ");
-        strcat(buf, mp_fmt_bytes_short(b, (int64_t)r->bytes[f]));
+        strcat(buf, mp_fmt_size_short(b, r->bytes[f]));
     }
 }
 
@@ -203,7 +203,9 @@ static void print_files(const dtable *t, char **paths)
         fprintf(stdout, " (%s apart)", mp_fmt_ns(b, z->meta->time_ns - a->meta->time_ns));
     fputc('\n', stdout);
     for (size_t f = 0; f < t->nf; f++) {
-        fprintf(stdout, "  [%zu] %s: ", f + 1, paths[f]);
+        fprintf(stdout, "  [%zu] ", f + 1);
+        mp_fmt_text(stdout, paths[f]);
+        fputs(": ", stdout);
         mp_fmt_header(stdout, NULL, &t->snaps[f]);
     }
     mp_fmt_counters(stdout, z);
@@ -220,10 +222,10 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
     int noisy = terr > 0;
     print_files(t, paths);
     fprintf(out, "total growth: %s (%+" PRId64 " objects), %s -> %s live",
-            mp_fmt_bytes(b, tb, 1), tc, mp_fmt_bytes(e, (int64_t)t->sites[0].total.live_bytes, 0),
-            mp_fmt_bytes(b2, (int64_t)t->sites[last].total.live_bytes, 0));
+            mp_fmt_bytes(b, tb, 1), tc, mp_fmt_size(e, t->sites[0].total.live_bytes),
+            mp_fmt_size(b2, t->sites[last].total.live_bytes));
     if (noisy)
-        fprintf(out, ", +/- %s (95%%, sampling)", mp_fmt_bytes(b, (int64_t)terr, 0));
+        fprintf(out, ", +/- %s (95%%, sampling)", mp_fmt_size(b, terr));
     fputc('\n', out);
     if (!shown) {
         fputs("no live heap in these snapshots\n", out);
@@ -245,7 +247,7 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
         series_text(t, r, series);
         grew_any |= r->grew;
         if (noisy)
-            snprintf(e, sizeof(e), "+/-%s", mp_fmt_bytes(b2, (int64_t)r->err, 0));
+            snprintf(e, sizeof(e), "+/-%s", mp_fmt_size(b2, r->err));
         fprintf(out, "%4zu%c  %12s %*s  %-*s  ", i + 1, r->grew ? '*' : ' ',
                 mp_fmt_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
         mp_fmt_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
@@ -279,21 +281,48 @@ static void free_all(dtable *t)
     free(t->cells);
 }
 
-/* Files are compared in the order given, whatever they are; but two orders
- * are almost certainly mistakes worth a line on stderr: snapshots of one
- * process given newest first, and snapshots of different programs. */
+/* One "memprof: warning: " line: each %s (a file name) or %N (a program
+   name, from the snapshot) prints the next argument escaped. */
+static void warn_line(const char *fmt, const char *const *args)
+{
+    fputs("memprof: warning: ", stderr);
+    for (const char *c = fmt; *c; c++) {
+        if (c[0] == '%' && (c[1] == 's' || c[1] == 'N'))
+            mp_fmt_text(stderr, *args++), c++;
+        else
+            fputc(*c, stderr);
+    }
+    fputc('\n', stderr);
+}
+
+/* Files are compared in the order given, whatever they are; but some
+ * inputs are almost certainly mistakes worth a line on stderr: snapshots
+ * of one process given newest first, snapshots of different programs, and
+ * snapshots of two different processes of one program (a restart, or two
+ * workers), whose difference is not growth. */
 static void warn_odd_order(const dtable *t, char **paths)
 {
     for (size_t f = 1; f < t->nf; f++) {
         const mp_meta *p = t->snaps[f - 1].meta, *q = t->snaps[f].meta;
-        if (p->pid == q->pid && p->start_time_ns == q->start_time_ns && q->seq < p->seq)
-            mp_error("warning: %s was taken before %s, yet comes after it: files are "
-                     "compared in the order given", paths[f], paths[f - 1]);
         const char *pp = mp_snapshot_str(&t->snaps[f - 1], p->prog);
         const char *qp = mp_snapshot_str(&t->snaps[f], q->prog);
+        char ppid[24], qpid[24];
+        snprintf(ppid, sizeof(ppid), "%" PRIu64, p->pid);
+        snprintf(qpid, sizeof(qpid), "%" PRIu64, q->pid);
+        bool same_process = p->pid == q->pid && p->start_time_ns == q->start_time_ns;
+        if (same_process && q->seq == p->seq && q->time_ns == p->time_ns)
+            warn_line("%s and %s are the same snapshot: no growth can show",
+                      (const char *[]){paths[f - 1], paths[f]});
+        else if (same_process && q->seq < p->seq)
+            warn_line("%s was taken before %s, yet comes after it: files are compared in "
+                      "the order given", (const char *[]){paths[f], paths[f - 1]});
         if (strcmp(pp, qp) != 0)
-            mp_error("warning: %s is a snapshot of '%s', %s of '%s'", paths[f - 1], pp,
-                     paths[f], qp);
+            warn_line("%s is a snapshot of '%N', %s of '%N'",
+                      (const char *[]){paths[f - 1], pp, paths[f], qp});
+        else if (!same_process)
+            warn_line("%s and %s are snapshots of two different processes of '%N' (pid %s "
+                      "and pid %s): the difference is not growth of one process",
+                      (const char *[]){paths[f - 1], paths[f], pp, ppid, qpid});
     }
 }
 
@@ -321,7 +350,7 @@ int cmd_diff_main(const mp_opts *o)
     if ((o->given & MP_OPT_FAIL_OVER) && tb > 0 && (uint64_t)tb > o->fail_over) {
         char b1[32], b2[32];
         mp_error("diff: live heap grew by %s (%" PRId64 " bytes), over --fail-over %s",
-                 mp_fmt_bytes(b1, tb, 1), tb, mp_fmt_bytes(b2, (int64_t)o->fail_over, 0));
+                 mp_fmt_bytes(b1, tb, 1), tb, mp_fmt_size(b2, o->fail_over));
         rc = MP_EXIT_GATE;
     }
     free_all(&t);

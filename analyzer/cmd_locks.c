@@ -132,10 +132,12 @@ static void print_text(const char *old_path, const mp_snapshot *old, const mp_sn
     char b[32];
     mp_fmt_header(out, "locks", snap);
     mp_fmt_counters(out, snap);
-    if (old)
-        fprintf(out, "window: since snapshot %" PRIu64 " (%s), %s\n", old->meta->seq, old_path,
-                mp_fmt_ns(b, snap->meta->time_ns > old->meta->time_ns
-                                 ? snap->meta->time_ns - old->meta->time_ns : 0));
+    if (old) {
+        fprintf(out, "window: since snapshot %" PRIu64 " (", old->meta->seq);
+        mp_fmt_text(out, old_path);
+        fprintf(out, "), %s\n", mp_fmt_ns(b, snap->meta->time_ns > old->meta->time_ns
+                                              ? snap->meta->time_ns - old->meta->time_ns : 0));
+    }
     if (!snap->meta->lock_profiling)
         fputs("lock profiling was off in this process (MEMPROF_LOCKS=0)\n", out);
     fprintf(out, "%zu contended lock%s, %" PRIu64 " contentions, %s total wait", t->n,

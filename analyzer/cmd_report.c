@@ -65,10 +65,13 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
     char b[32];
     mp_fmt_header(out, "report", snap);
     mp_fmt_counters(out, snap);
-    if (*provider(snap))
-        fprintf(out, "malloc is provided by %s: nothing was profiled\n", provider(snap));
+    if (*provider(snap)) {
+        fputs("malloc is provided by ", out);
+        mp_fmt_text(out, provider(snap));   /* a module path: untrusted */
+        fputs(": nothing was profiled\n", out);
+    }
     fprintf(out, "live heap: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu sites",
-            mp_fmt_bytes(b, (int64_t)s->total.live_bytes, 0), s->total.live_bytes,
+            mp_fmt_size(b, s->total.live_bytes), s->total.live_bytes,
             s->total.live_count, n_live);
     if (snap->meta->sample_bytes > 1)
         fprintf(out, ", estimated from %" PRIu64 " samples", s->total.live_samples);
@@ -84,7 +87,7 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
         const mp_site *x = list[i];
         double pct = s->total.live_bytes ? 100.0 * x->live_bytes / s->total.live_bytes : 0;
         fprintf(out, "%5zu %14" PRIu64 " %10s %5.1f%% %10" PRIu64 "  ", i + 1,
-                x->live_bytes, mp_fmt_bytes(b, (int64_t)x->live_bytes, 0), pct, x->live_count);
+                x->live_bytes, mp_fmt_size(b, x->live_bytes), pct, x->live_count);
         mp_fmt_stack(out, x->stack, CALLERS, 5 + 1 + 14 + 1 + 10 + 1 + 6 + 1 + 10 + 2);
     }
 }

@@ -78,7 +78,7 @@ static void esc(FILE *out, const char *s)
 
 static const char *fmt_value(char buf[32], mp_what what, uint64_t v)
 {
-    return mp_stacktree_what_is_bytes(what) ? mp_fmt_bytes(buf, (int64_t)v, 0) : mp_fmt_ns(buf, v);
+    return mp_stacktree_what_is_bytes(what) ? mp_fmt_size(buf, v) : mp_fmt_ns(buf, v);
 }
 
 /* "+1.5 MiB", "-3.2 ms" */
@@ -86,7 +86,7 @@ static const char *fmt_delta(char buf[40], mp_what what, uint64_t now, uint64_t 
 {
     char v[32];
     if (mp_stacktree_what_is_bytes(what))
-        return mp_fmt_bytes(buf, (int64_t)(now - was), 1);
+        return mp_fmt_bytes(buf, mp_fmt_delta(now, was), 1);
     snprintf(buf, 40, "%c%s", now >= was ? '+' : '-', mp_fmt_ns(v, now >= was ? now - was : was - now));
     return buf;
 }

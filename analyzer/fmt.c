@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,22 +17,21 @@
 
 static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 
-/* |v| scaled to the largest binary unit that keeps it >= 1; u indexes units. */
-static double scale_bytes(int64_t v, uint64_t *magnitude, int *u)
+/* m scaled to the largest binary unit that keeps it >= 1; u indexes units. */
+static double scale_bytes(uint64_t m, int *u)
 {
-    *magnitude = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    double d = (double)*magnitude;
+    double d = (double)m;
     for (*u = 0; d >= 1024 && *u < 6; (*u)++)
         d /= 1024;
     return d;
 }
 
-const char *mp_fmt_bytes(char buf[32], int64_t v, int plus)
+static uint64_t magnitude(int64_t v) { return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; }
+
+static const char *fmt_bytes(char buf[32], const char *sign, uint64_t m)
 {
-    const char *sign = v < 0 ? "-" : plus ? "+" : "";
-    uint64_t m;
     int u;
-    double d = scale_bytes(v, &m, &u);
+    double d = scale_bytes(m, &u);
     if (m < 1024)
         snprintf(buf, 32, "%s%" PRIu64 " B", sign, m);
     else
@@ -39,17 +39,36 @@ const char *mp_fmt_bytes(char buf[32], int64_t v, int plus)
     return buf;
 }
 
-const char *mp_fmt_bytes_short(char buf[16], int64_t v)
+const char *mp_fmt_bytes(char buf[32], int64_t v, int plus)
 {
-    const char *sign = v < 0 ? "-" : "";
-    uint64_t m;
+    return fmt_bytes(buf, v < 0 ? "-" : plus ? "+" : "", magnitude(v));
+}
+
+const char *mp_fmt_size(char buf[32], uint64_t v) { return fmt_bytes(buf, "", v); }
+
+static const char *fmt_short(char buf[16], const char *sign, uint64_t m)
+{
     int u;
-    double d = scale_bytes(v, &m, &u);
+    double d = scale_bytes(m, &u);
     if (m < 1024)
         snprintf(buf, 16, "%s%" PRIu64, sign, m);
     else
         snprintf(buf, 16, d < 9.95 ? "%s%.1f%c" : "%s%.0f%c", sign, d, units[u][0]);
     return buf;
+}
+
+const char *mp_fmt_bytes_short(char buf[16], int64_t v)
+{
+    return fmt_short(buf, v < 0 ? "-" : "", magnitude(v));
+}
+
+const char *mp_fmt_size_short(char buf[16], uint64_t v) { return fmt_short(buf, "", v); }
+
+int64_t mp_fmt_delta(uint64_t newer, uint64_t older)
+{
+    if (newer >= older)
+        return newer - older > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)(newer - older);
+    return older - newer > (uint64_t)INT64_MAX ? -INT64_MAX : -(int64_t)(older - newer);
 }
 
 const char *mp_fmt_ns(char buf[32], uint64_t ns)
@@ -71,19 +90,70 @@ const char *mp_fmt_ns(char buf[32], uint64_t ns)
     return buf;
 }
 
+/* ---- untrusted text ---- */
+
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+             : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0 || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4))
+        return 0;   /* stray continuation byte, overlong or out of range */
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && c == 0xe0 && s[1] < 0xa0) || (n == 4 && c == 0xf0 && s[1] < 0x90) ||
+        (n == 4 && c == 0xf4 && s[1] > 0x8f))
+        return 0;   /* overlong, or past U+10FFFF */
+    return n;
+}
+
+/*
+ * Names in a snapshot (program, module paths) and in the ELF files it
+ * points to are untrusted: printed raw, an escape sequence in them would
+ * drive the user's terminal (retitle it, clear it, fake output). Control
+ * characters (C0, DEL, and C1 in UTF-8 or as lone bytes) and bytes that are
+ * not UTF-8 print as \xNN; backslash itself as \\ so the output stays
+ * unambiguous.
+ */
+void mp_fmt_text(FILE *out, const char *text)
+{
+    const unsigned char *s = (const unsigned char *)(text ? text : "");
+    while (*s) {
+        size_t n = utf8_len(s);
+        bool c1 = n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
+        if (n == 1 && *s >= 0x20 && *s != 0x7f && *s != '\\') {
+            fputc(*s, out);
+        } else if (n > 1 && !c1) {
+            fwrite(s, 1, n, out);
+        } else if (*s == '\\') {
+            fputs("\\\\", out);
+        } else {
+            for (size_t i = 0; i < (n ? n : 1); i++)
+                fprintf(out, "\\x%02x", s[i]);
+        }
+        s += n ? n : 1;
+    }
+}
+
 /* ---- stacks ---- */
 
 void mp_fmt_frame(FILE *out, const mp_frame *f)
 {
-    fputs(f->function ? f->function : "??", out);
-    if (f->file && f->line > 0)
-        fprintf(out, " (%s:%d)", mp_basename(f->file), f->line);
-    else if (f->file)
-        fprintf(out, " (%s)", mp_basename(f->file));
-    else if (f->module && strcmp(f->module, "??") != 0)
-        fprintf(out, " (%s+0x%" PRIx64 ")", mp_basename(f->module), f->elf_address);
-    else
-        fprintf(out, " (0x%" PRIx64 ")", f->address);
+    mp_fmt_text(out, f->function ? f->function : "??");
+    fputs(" (", out);
+    if (f->file && f->line > 0) {
+        mp_fmt_text(out, mp_basename(f->file));
+        fprintf(out, ":%d)", f->line);
+    } else if (f->file) {
+        mp_fmt_text(out, mp_basename(f->file));
+        fputc(')', out);
+    } else if (f->module && strcmp(f->module, "??") != 0) {
+        mp_fmt_text(out, mp_basename(f->module));
+        fprintf(out, "+0x%" PRIx64 ")", f->elf_address);
+    } else
+        fprintf(out, "0x%" PRIx64 ")", f->address);
 }
 
 void mp_fmt_stack(FILE *out, const mp_symstack *st, int callers, int indent)
@@ -128,13 +198,14 @@ void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
         snprintf(rate, sizeof(rate), "exact (every allocation)");
     else {
         char b[32];
-        snprintf(rate, sizeof(rate), "sampled every %s", mp_fmt_bytes(b, (int64_t)m->sample_bytes, 0));
+        snprintf(rate, sizeof(rate), "sampled every %s", mp_fmt_size(b, m->sample_bytes));
     }
     if (cmd)
         fprintf(out, "memprof %s: ", cmd);
-    fprintf(out, "%s (pid %" PRIu64 "), snapshot %" PRIu64 " (%s) at %s, %s after %s; %s\n",
-            mp_snapshot_str(snap, m->prog), m->pid, m->seq, trigger_name(m->trigger),
-            when, up, (m->flags & MP_META_ATTACHED) ? "attach" : "start", rate);
+    mp_fmt_text(out, mp_snapshot_str(snap, m->prog));
+    fprintf(out, " (pid %" PRIu64 "), snapshot %" PRIu64 " (%s) at %s, %s after %s; %s\n",
+            m->pid, m->seq, trigger_name(m->trigger), when, up,
+            (m->flags & MP_META_ATTACHED) ? "attach" : "start", rate);
 }
 
 void mp_fmt_counters(FILE *out, const mp_snapshot *snap)

@@ -16,8 +16,17 @@
 const char *mp_fmt_bytes(char buf[32], int64_t v, int plus);
 /* Compact form for series columns: "512", "1.5K", "12M". */
 const char *mp_fmt_bytes_short(char buf[16], int64_t v);
+/* The same for sizes, which are unsigned: 2^64-1 is "16.0 EiB", not "-1 B". */
+const char *mp_fmt_size(char buf[32], uint64_t v);
+const char *mp_fmt_size_short(char buf[16], uint64_t v);
+/* newer - older as a signed delta, saturated at +/-INT64_MAX rather than
+   wrapping (a counter near 2^64 that grew must not print as a shrink). */
+int64_t mp_fmt_delta(uint64_t newer, uint64_t older);
 /* "850 ns", "12.3 ms", "4.56 s", "2m03s". */
 const char *mp_fmt_ns(char buf[32], uint64_t ns);
+/* Untrusted text (names from a snapshot or an ELF file, file names) with
+   control characters and non-UTF-8 bytes shown as \xNN, '\\' as "\\\\". */
+void mp_fmt_text(FILE *out, const char *text);
 /* "function (file:line)", or "function (module)" when the line is unknown. */
 void mp_fmt_frame(FILE *out, const mp_frame *f);
 /*

@@ -11,26 +11,33 @@
 #include "keymap.h"
 #include "util.h"
 
-/* Adds one LOCK_SITE record into the lock's waiter or holder list. */
-static void lock_add_stack(mp_lockstack **v, size_t *n, const mp_symstack *st,
+/* The stack map's tag: which lock, and which of its two lists. */
+static uint64_t stack_tag(size_t lock, int holder) { return (uint64_t)lock << 1 | (holder != 0); }
+
+/* Adds one LOCK_SITE record into lock t->v[li]'s waiter or holder list,
+   found through t->stacks: a lock may have tens of thousands of sites. */
+static void lock_add_stack(mp_locktab *t, size_t li, const mp_symstack *st,
                            const mp_lock_site *ls)
 {
+    mp_lockrec *r = &t->v[li];
+    int holder = ls->role == MP_ROLE_HOLDER;
+    mp_lockstack **v = holder ? &r->holders : &r->waiters;
+    size_t *n = holder ? &r->n_holders : &r->n_waiters;
     const char *key = mp_sites_key(st);
-    size_t i;
-    for (i = 0; i < *n; i++)   /* few stacks per lock: linear is fine */
-        if (strcmp((*v)[i].key, key) == 0)
-            break;
+    size_t i = mp_keymap_put(t->stacks, stack_tag(li, holder), key, *n);
     if (i == *n) {
-        *v = mp_xrealloc(*v, (*n + 1) * sizeof(mp_lockstack));
+        size_t *cap = holder ? &r->cap_holders : &r->cap_waiters;
+        mp_grow((void **)v, cap, *n + 1, sizeof(mp_lockstack));
         (*v)[(*n)++] = (mp_lockstack){.key = key, .stack = st};
     }
     (*v)[i].contentions = mp_sites_sat_add((*v)[i].contentions, ls->contentions);
     (*v)[i].wait_ns = mp_sites_sat_add((*v)[i].wait_ns, ls->wait_ns);
 }
 
-static void lock_merge(mp_lockrec *r, mp_symbolizer *sym, const mp_snapshot *snap,
+static void lock_merge(mp_locktab *t, size_t li, mp_symbolizer *sym, const mp_snapshot *snap,
                        const mp_lock *l)
 {
+    mp_lockrec *r = &t->v[li];
     r->contentions = mp_sites_sat_add(r->contentions, l->contentions);
     r->wait_ns = mp_sites_sat_add(r->wait_ns, l->wait_ns);
     if (l->max_wait_ns > r->max_wait_ns)
@@ -42,11 +49,7 @@ static void lock_merge(mp_lockrec *r, mp_symbolizer *sym, const mp_snapshot *sna
      * bound below only guards against an unchecked overflow. */
     for (uint64_t k = 0; k < l->site_count && l->first_site + k < snap->n_lock_sites; k++) {
         const mp_lock_site *ls = &snap->lock_sites[l->first_site + k];
-        const mp_symstack *st = mp_sites_stack(sym, snap, ls->stack);
-        if (ls->role == MP_ROLE_HOLDER)
-            lock_add_stack(&r->holders, &r->n_holders, st, ls);
-        else
-            lock_add_stack(&r->waiters, &r->n_waiters, st, ls);
+        lock_add_stack(t, li, mp_sites_stack(sym, snap, ls->stack), ls);
     }
 }
 
@@ -63,6 +66,7 @@ void mp_locktab_build(mp_locktab *t, mp_symbolizer *sym, const mp_snapshot *snap
 {
     memset(t, 0, sizeof(*t));
     t->map = mp_keymap_new();
+    t->stacks = mp_keymap_new();
     size_t cap = 0;
     for (size_t i = 0; i < snap->n_locks; i++) {
         const mp_lock *l = &snap->locks[i];
@@ -74,7 +78,7 @@ void mp_locktab_build(mp_locktab *t, mp_symbolizer *sym, const mp_snapshot *snap
             t->v[t->n++] = (mp_lockrec){.address = l->address, .kind = l->kind,
                                         .key = key, .site = st, .max_wait_exact = 1};
         }
-        lock_merge(&t->v[idx], sym, snap, l);
+        lock_merge(t, idx, sym, snap, l);
     }
     locktab_totals(t);
 }
@@ -85,24 +89,20 @@ const mp_lockrec *mp_locktab_find(const mp_locktab *t, uint64_t address, const c
     return i < 0 ? NULL : &t->v[i];
 }
 
-static const mp_lockstack *find_stack(const mp_lockstack *v, size_t n, const char *key)
+/* Subtracts the old lock's stacks (old->v[oi]'s list) and compacts away
+   those with nothing left. */
+static void stacks_subtract(mp_lockstack *v, size_t *n, const mp_locktab *old, size_t oi,
+                            int holder)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i].key, key) == 0)
-            return &v[i];
-    return NULL;
-}
-
-/* Subtracts old's stacks and compacts away those with nothing left. */
-static void stacks_subtract(mp_lockstack *v, size_t *n, const mp_lockstack *ov, size_t on)
-{
+    const mp_lockrec *o = &old->v[oi];
+    const mp_lockstack *ov = holder ? o->holders : o->waiters;
     size_t out = 0;
     for (size_t i = 0; i < *n; i++) {
         mp_lockstack s = v[i];
-        const mp_lockstack *o = find_stack(ov, on, s.key);
-        if (o) {
-            s.contentions = mp_sites_sub0(s.contentions, o->contentions);
-            s.wait_ns = mp_sites_sub0(s.wait_ns, o->wait_ns);
+        ssize_t j = mp_keymap_get(old->stacks, stack_tag(oi, holder), s.key);
+        if (j >= 0) {
+            s.contentions = mp_sites_sub0(s.contentions, ov[j].contentions);
+            s.wait_ns = mp_sites_sub0(s.wait_ns, ov[j].wait_ns);
         }
         if (s.contentions || s.wait_ns)
             v[out++] = s;
@@ -110,8 +110,9 @@ static void stacks_subtract(mp_lockstack *v, size_t *n, const mp_lockstack *ov, 
     *n = out;
 }
 
-static void lock_subtract(mp_lockrec *r, const mp_lockrec *o)
+static void lock_subtract(mp_lockrec *r, const mp_locktab *old, size_t oi)
 {
+    const mp_lockrec *o = &old->v[oi];
     uint64_t window = mp_sites_sub0(r->contentions, o->contentions);
     r->wait_ns = mp_sites_sub0(r->wait_ns, o->wait_ns);
     r->hold_ns = mp_sites_sub0(r->hold_ns, o->hold_ns);
@@ -121,16 +122,24 @@ static void lock_subtract(mp_lockrec *r, const mp_lockrec *o)
     if (r->max_wait_ns == o->max_wait_ns && window)
         r->max_wait_exact = 0;
     r->contentions = window;
-    stacks_subtract(r->waiters, &r->n_waiters, o->waiters, o->n_waiters);
-    stacks_subtract(r->holders, &r->n_holders, o->holders, o->n_holders);
+    stacks_subtract(r->waiters, &r->n_waiters, old, oi, 0);
+    stacks_subtract(r->holders, &r->n_holders, old, oi, 1);
 }
 
-/* The map stores positions: rebuild it whenever v is reordered. */
+/* The maps store positions: rebuild them whenever v or a lock's stacks
+   are reordered or compacted. */
 static void locktab_reindex(mp_locktab *t)
 {
     mp_keymap_clear(t->map);
-    for (size_t i = 0; i < t->n; i++)
-        mp_keymap_put(t->map, t->v[i].address, t->v[i].key, i);
+    mp_keymap_clear(t->stacks);
+    for (size_t i = 0; i < t->n; i++) {
+        const mp_lockrec *r = &t->v[i];
+        mp_keymap_put(t->map, r->address, r->key, i);
+        for (size_t k = 0; k < r->n_waiters; k++)
+            mp_keymap_put(t->stacks, stack_tag(i, 0), r->waiters[k].key, k);
+        for (size_t k = 0; k < r->n_holders; k++)
+            mp_keymap_put(t->stacks, stack_tag(i, 1), r->holders[k].key, k);
+    }
 }
 
 static void lockrec_free(mp_lockrec *r)
@@ -158,7 +167,7 @@ void mp_locktab_subtract(mp_locktab *t, const mp_locktab *old)
     for (size_t i = 0; i < t->n; i++) {
         const mp_lockrec *o = mp_locktab_find(old, t->v[i].address, t->v[i].key);
         if (o)
-            lock_subtract(&t->v[i], o);
+            lock_subtract(&t->v[i], old, (size_t)(o - old->v));
     }
     mp_locktab_drop_uncontended(t);
 }
@@ -203,5 +212,6 @@ void mp_locktab_free(mp_locktab *t)
         lockrec_free(&t->v[i]);
     free(t->v);
     mp_keymap_free(t->map);
+    mp_keymap_free(t->stacks);
     memset(t, 0, sizeof(*t));
 }

@@ -24,9 +24,9 @@ typedef struct mp_lockrec {
     uint64_t hold_ns, contended_holds, acquisitions;
     int max_wait_exact;           /* 0: a window could only bound max_wait_ns */
     mp_lockstack *waiters;        /* role MP_ROLE_WAITER, merged by key */
-    size_t n_waiters;
+    size_t n_waiters, cap_waiters;
     mp_lockstack *holders;        /* role MP_ROLE_HOLDER, merged by key */
-    size_t n_holders;
+    size_t n_holders, cap_holders;
 } mp_lockrec;
 
 typedef struct mp_locktab {
@@ -34,6 +34,8 @@ typedef struct mp_locktab {
     size_t n;
     uint64_t contentions, wait_ns;  /* totals over v */
     struct mp_keymap *map;        /* (address, key) -> index (private) */
+    struct mp_keymap *stacks;     /* (lock index, role, key) -> position in
+                                     that lock's waiters/holders (private) */
 } mp_locktab;
 
 /*

@@ -6,8 +6,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "analyzer.h"
 #include "sites.h"   /* the launcher.c names below */
@@ -244,13 +247,67 @@ size_t mp_opts_limit(const mp_opts *o, size_t n)
     return o->top == 0 || o->top > n ? n : o->top;
 }
 
+/*
+ * Why -o may refuse a name: the output is often in a shared directory
+ * (/tmp), where another user can plant a symbolic link under the name
+ * about to be written. A link is followed only when it is the user's own
+ * (or root's, as /dev/stdout is) and its target exists; a dangling link or
+ * another user's is refused, as is an output that is one of the inputs.
+ */
+static const char *out_link_problem(const char *path)
+{
+    struct stat l, t;
+    if (lstat(path, &l) != 0 || !S_ISLNK(l.st_mode))
+        return NULL;
+    if (l.st_uid != geteuid() && l.st_uid != 0)
+        return "is a symbolic link owned by another user; not writing through it";
+    if (stat(path, &t) != 0)
+        return "is a dangling symbolic link; not writing through it";
+    return NULL;
+}
+
+static bool out_is_input(const mp_opts *o, const struct stat *st)
+{
+    for (size_t i = 0; i < o->n_files; i++) {
+        struct stat in;
+        if (stat(o->files[i], &in) == 0 && in.st_dev == st->st_dev && in.st_ino == st->st_ino)
+            return true;
+    }
+    return false;
+}
+
 FILE *mp_opts_open_out(const mp_opts *o)
 {
     if (!o->out || strcmp(o->out, "-") == 0)
         return stdout;
-    FILE *f = fopen(o->out, "w");
-    if (!f)
+    const char *problem = out_link_problem(o->out);
+    if (problem) {
+        mp_error("%s: %s", o->out, problem);
+        return NULL;
+    }
+    /* A link that passed the check above is opened without O_CREAT, so a
+       swap for a dangling one in between still creates nothing. */
+    struct stat l;
+    bool link = lstat(o->out, &l) == 0 && S_ISLNK(l.st_mode);
+    int fd = open(o->out, O_WRONLY | O_CLOEXEC | O_NOCTTY | (link ? 0 : O_CREAT | O_NOFOLLOW),
+                  0666);
+    struct stat st;
+    if (fd < 0) {
+        mp_error("%s: %s", o->out, errno == ELOOP ? "is a symbolic link; not writing through it"
+                                                  : strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) == 0 && out_is_input(o, &st)) {
+        close(fd);
+        mp_error("%s: is also an input file; not overwriting it", o->out);
+        return NULL;
+    }
+    /* truncated only now, so a refused output is left as it was */
+    FILE *f = S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
         mp_error("%s: %s", o->out, strerror(errno));
+        close(fd);
+    }
     return f;
 }
 

@@ -9,20 +9,27 @@
  * input.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "analyzer.h"
+#include "modindex.h"
 #include "util.h"
 
 #define MAX_FILE_SIZE (4ull << 30)
 #define MAX_SECTIONS 256u   /* the writer uses MP_SEC_COUNT; anything huge is corrupt */
 #define MAX_STACK_DEPTH 1024u
+/* Strings are paths, program names and command lines, which the shim cuts
+   at 4 KiB; a longer one can only make output and keys balloon. */
+#define MAX_STRING ((unsigned)PATH_MAX)
 
 /* Formats the one-line error and returns -1, so checks read `return fail(...)`. */
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -41,32 +48,83 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 /* ---- reading the file ---- */
 
 /*
- * Reads until EOF rather than trusting st_size alone, so pipes such as
+ * Files are read through a stream rather than mapped, so pipes such as
  * `memprof report <(cat f)` work and a file that shrinks under us is seen
- * as truncated, not as garbage.
+ * as truncated, not as garbage. The header is read and checked first:
+ * only a stream that starts like a snapshot is read further, and never
+ * past the size its header claims (plus one byte, to see trailing
+ * garbage), so `/dev/zero` or a huge unrelated file costs 40 bytes.
  */
-static int read_stream(FILE *f, size_t hint, uint8_t **data, size_t *size, char *err,
-                       size_t errlen)
+static size_t read_full(FILE *f, uint8_t *buf, size_t n)
 {
-    /* +1 so a regular file is read in one go and EOF seen without regrowing */
-    size_t cap = hint + 1, len = 0;
-    uint8_t *buf = mp_xmalloc(cap);
-    for (;;) {
-        if (len == cap) {
-            if (len > MAX_FILE_SIZE) {
-                free(buf);
-                return fail(err, errlen, "file too large (more than 4 GiB)");
-            }
-            cap = cap < 65536 ? 65536 : cap * 2;
-            if (cap > MAX_FILE_SIZE + 1)
-                cap = MAX_FILE_SIZE + 1;
-            buf = mp_xrealloc(buf, cap);
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
+    size_t got = 0;
+    while (got < n) {
+        size_t k = fread(buf + got, 1, n - got, f);
+        if (k == 0)
             break;
+        got += k;
     }
+    return got;
+}
+
+/* The fixed checks of a header that need no more than its own bytes. */
+static int check_header_fields(const mp_header *h, char *err, size_t errlen)
+{
+    if (h->version != MP_VERSION)
+        return fail(err, errlen, "unsupported format version %u (this memprof reads %u)",
+                    h->version, MP_VERSION);
+    if (h->header_size != sizeof(mp_header))
+        return fail(err, errlen, "bad header size %u (expected %zu)", h->header_size,
+                    sizeof(mp_header));
+    if (h->file_size < sizeof(mp_header))
+        return fail(err, errlen, "bad header: file size %llu is smaller than the header",
+                    (unsigned long long)h->file_size);
+    if (h->file_size > MAX_FILE_SIZE)
+        return fail(err, errlen, "bad header: file size %llu is over the %llu-byte limit",
+                    (unsigned long long)h->file_size, (unsigned long long)MAX_FILE_SIZE);
+    return 0;
+}
+
+static int read_stream(FILE *f, const struct stat *st, uint8_t **data, size_t *size,
+                       char *err, size_t errlen)
+{
+    mp_header h;
+    size_t got = read_full(f, (uint8_t *)&h, sizeof(h));
+    if (ferror(f))
+        return fail(err, errlen, "read error: %s", strerror(errno));
+    if (got == 0)
+        return fail(err, errlen, S_ISFIFO(st->st_mode) ? "empty (no writer, or nothing written)"
+                                                       : "empty file");
+    if (got < 8 || memcmp(h.magic, MP_MAGIC, 8) != 0)
+        return fail(err, errlen, "not a memprof snapshot (bad magic)");
+    if (got < sizeof(h))
+        return fail(err, errlen, "truncated: file is %zu bytes, header alone is %zu", got,
+                    sizeof(h));
+    if (check_header_fields(&h, err, errlen) < 0)
+        return -1;
+    if (S_ISREG(st->st_mode) && (uint64_t)st->st_size < h.file_size)
+        return fail(err, errlen, "truncated: file is %llu bytes, header says %llu",
+                    (unsigned long long)st->st_size, (unsigned long long)h.file_size);
+    /* +1: one byte more than claimed is trailing garbage, seen here. A
+       regular file was checked to hold the claimed size; a pipe's buffer
+       grows as data arrives, so a lying header costs no memory. */
+    size_t want = (size_t)h.file_size + 1, len = sizeof(h);
+    size_t cap = S_ISREG(st->st_mode) || want < (1u << 20) ? want : 1u << 20;
+    uint8_t *buf = malloc(cap);
+    if (buf)
+        memcpy(buf, &h, sizeof(h));
+    while (buf) {
+        len += read_full(f, buf + len, cap - len);
+        if (len < cap || cap == want || ferror(f))
+            break;
+        cap = cap > want / 2 ? want : cap * 2;
+        uint8_t *more = realloc(buf, cap);
+        if (!more)
+            free(buf);
+        buf = more;
+    }
+    if (!buf)
+        return fail(err, errlen, "cannot allocate %zu bytes for the file", cap);
     if (ferror(f)) {
         int e = errno;
         free(buf);
@@ -79,34 +137,30 @@ static int read_stream(FILE *f, size_t hint, uint8_t **data, size_t *size, char 
 
 static int read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: opening a FIFO nobody writes must not hang; it is
+       cleared again below so the reads themselves block as usual */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
         return fail(err, errlen, "cannot open: %s", strerror(errno));
     struct stat st;
     int rc = -1;
-    if (fstat(fileno(f), &st) != 0)
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0)
         rc = fail(err, errlen, "cannot stat: %s", strerror(errno));
     else if (S_ISDIR(st.st_mode))
         rc = fail(err, errlen, "is a directory");
-    else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    else if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode) &&
+             !S_ISSOCK(st.st_mode))
         rc = fail(err, errlen, "not a regular file");
-    else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_FILE_SIZE)
-        rc = fail(err, errlen, "file too large (%llu bytes, limit 4 GiB)",
-                  (unsigned long long)st.st_size);
+    else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
+             !(f = fdopen(fd, "rb")))
+        rc = fail(err, errlen, "cannot read: %s", strerror(errno));
     else
-        rc = read_stream(f, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, data, size, err,
-                         errlen);
-    fclose(f);
-    if (rc == 0 && *size == 0) {
-        free(*data);
-        *data = NULL;
-        return fail(err, errlen, "empty file");
-    }
-    if (rc == 0 && *size > MAX_FILE_SIZE) {
-        free(*data);
-        *data = NULL;
-        return fail(err, errlen, "file too large (more than 4 GiB)");
-    }
+        rc = read_stream(f, &st, data, size, err, errlen);
+    if (f)
+        fclose(f);
+    else
+        close(fd);
     return rc;
 }
 
@@ -121,17 +175,13 @@ static int check_header(const uint8_t *d, size_t size, char *err, size_t errlen)
                     sizeof(mp_header));
     mp_header h;
     memcpy(&h, d, sizeof(h));
-    if (h.version != MP_VERSION)
-        return fail(err, errlen, "unsupported format version %u (this memprof reads %u)",
-                    h.version, MP_VERSION);
-    if (h.header_size != sizeof(mp_header))
-        return fail(err, errlen, "bad header size %u (expected %zu)", h.header_size,
-                    sizeof(mp_header));
+    if (check_header_fields(&h, err, errlen) < 0)
+        return -1;
     if (h.file_size > size)
         return fail(err, errlen, "truncated: file is %zu bytes, header says %llu", size,
                     (unsigned long long)h.file_size);
     if (h.file_size < size)
-        return fail(err, errlen, "trailing garbage: file is %zu bytes, header says %llu", size,
+        return fail(err, errlen, "trailing garbage: file is more than the %llu bytes its header says",
                     (unsigned long long)h.file_size);
     if (XXH3_64bits(d + MP_CHECKSUM_START, size - MP_CHECKSUM_START) != h.checksum)
         return fail(err, errlen, "checksum mismatch (file corrupted)");
@@ -179,23 +229,50 @@ static int check_section(const mp_section *s, size_t i, size_t table_end, size_t
     return 0;
 }
 
+/* A byte or record range [start, end) and who claims it. */
 typedef struct span {
     uint64_t start, end;
+    size_t owner;
 } span;
 
 static int span_cmp(const void *a, const void *b)
 {
     const span *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->owner < y->owner ? -1 : x->owner > y->owner;
+}
+
+/*
+ * Sorts the spans; true when two non-empty ones overlap, *x and *y then
+ * being such a pair. O(n log n): this is what keeps a file whose records
+ * all claim the same range (20,000 stacks sharing 1,024 frames) from
+ * costing n times its size later on.
+ */
+static bool find_overlap(span *spans, size_t n, const span **x, const span **y)
+{
+    qsort(spans, n, sizeof(span), span_cmp);
+    const span *reach = NULL;   /* the span reaching furthest so far */
+    for (size_t i = 0; i < n; i++) {
+        if (spans[i].start == spans[i].end)
+            continue;
+        if (reach && spans[i].start < reach->end) {
+            *x = reach;
+            *y = &spans[i];
+            return true;
+        }
+        if (!reach || spans[i].end > reach->end)
+            reach = &spans[i];
+    }
+    return false;
 }
 
 static int check_overlaps(span *spans, size_t n, char *err, size_t errlen)
 {
-    qsort(spans, n, sizeof(span), span_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (spans[i].start < spans[i - 1].end)
-            return fail(err, errlen, "sections overlap at offset %llu",
-                        (unsigned long long)spans[i].start);
+    const span *x, *y;
+    if (find_overlap(spans, n, &x, &y))
+        return fail(err, errlen, "sections %zu and %zu overlap at offset %llu", x->owner,
+                    y->owner, (unsigned long long)y->start);
     return 0;
 }
 
@@ -219,7 +296,7 @@ static int parse_sections(mp_snapshot *s, const mp_section *secs[MP_SEC_COUNT], 
         if (check_section(sec, i, table_end, s->size, &bytes, err, errlen) < 0)
             return -1;
         if (bytes)
-            spans[nspans++] = (span){sec->offset, sec->offset + bytes};
+            spans[nspans++] = (span){sec->offset, sec->offset + bytes, i};
         int k = mp_section_index_of(sec->type);
         if (k < 0)
             continue;   /* unknown type: bounds-checked above, otherwise ignored */
@@ -268,42 +345,84 @@ static int check_strings(const mp_snapshot *s, char *err, size_t errlen)
     return 0;
 }
 
+/* A string reference that is in range and no longer than a path. */
+static bool good_string(const mp_snapshot *s, uint32_t off)
+{
+    return off < s->n_strings && strnlen(s->strings + off, MAX_STRING + 1) <= MAX_STRING;
+}
+
 static int check_meta(const mp_snapshot *s, char *err, size_t errlen)
 {
     const mp_meta *m = s->meta;
-    if (m->prog >= s->n_strings || m->exe >= s->n_strings ||
-        m->cmdline >= s->n_strings || m->malloc_provider >= s->n_strings)
-        return fail(err, errlen, "meta: string reference out of range");
+    if (!good_string(s, m->prog) || !good_string(s, m->exe) || !good_string(s, m->cmdline) ||
+        !good_string(s, m->malloc_provider))
+        return fail(err, errlen, "meta: string reference out of range or longer than %u bytes",
+                    MAX_STRING);
     if (m->sample_bytes == 0)   /* consumers divide by it */
         return fail(err, errlen, "meta: sample_bytes is 0");
     return 0;
+}
+
+static void no_visit(void *ctx, size_t q, const mp_modindex_live *live)
+{
+    (void)ctx, (void)q, (void)live;
 }
 
 static int check_modules(const mp_snapshot *s, char *err, size_t errlen)
 {
     for (size_t i = 0; i < s->n_modules; i++) {
         const mp_module *m = &s->modules[i];
-        if (m->path >= s->n_strings)
-            return fail(err, errlen, "module %zu: path reference out of range", i);
+        if (!good_string(s, m->path))
+            return fail(err, errlen, "module %zu: path reference out of range or longer "
+                        "than %u bytes", i, MAX_STRING);
         if (m->build_id_len > MP_MAX_BUILD_ID)
             return fail(err, errlen, "module %zu: build ID length %u > %u", i,
                         m->build_id_len, MP_MAX_BUILD_ID);
         if (m->start > m->end)
             return fail(err, errlen, "module %zu: start above end", i);
     }
+    uint32_t pair[2];
+    if (mp_modindex_sweep(s->modules, s->n_modules, NULL, 0, no_visit, NULL, pair) < 0)
+        return fail(err, errlen, "modules %u and %u overlap in the same generation", pair[0],
+                    pair[1]);
     return 0;
+}
+
+/*
+ * Records claiming ranges of another section (stacks of FRAMES, locks of
+ * LOCK_SITES) must claim disjoint ranges, as the writer lays them out:
+ * shared ranges would let a small file make every consumer do the same
+ * work over and over.
+ */
+static int check_disjoint(span *spans, size_t n, const char *what, const char *of,
+                          char *err, size_t errlen)
+{
+    const span *x, *y;
+    bool bad = find_overlap(spans, n, &x, &y);
+    int rc = bad ? fail(err, errlen, "%s %zu and %zu share %s (from %llu)", what, x->owner,
+                        y->owner, of, (unsigned long long)y->start)
+                 : 0;
+    free(spans);
+    return rc;
 }
 
 static int check_stacks(const mp_snapshot *s, char *err, size_t errlen)
 {
+    span *spans = mp_xcalloc(s->n_stacks, sizeof(span));
     for (size_t i = 0; i < s->n_stacks; i++) {
         const mp_stack *st = &s->stacks[i];
-        if (st->depth > MAX_STACK_DEPTH)
-            return fail(err, errlen, "stack %zu: depth %u > %u", i, st->depth,
-                        MAX_STACK_DEPTH);
-        if (st->first_frame > s->n_frames || st->depth > s->n_frames - st->first_frame)
-            return fail(err, errlen, "stack %zu: frames out of range", i);
+        if (st->depth > MAX_STACK_DEPTH || st->first_frame > s->n_frames ||
+            st->depth > s->n_frames - st->first_frame) {
+            free(spans);
+            return st->depth > MAX_STACK_DEPTH
+                       ? fail(err, errlen, "stack %zu: depth %u > %u", i, st->depth,
+                              MAX_STACK_DEPTH)
+                       : fail(err, errlen, "stack %zu: frames out of range", i);
+        }
+        spans[i] = (span){st->first_frame, st->first_frame + st->depth, i};
     }
+    if (check_disjoint(spans, s->n_stacks, "stacks", "frames", err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < s->n_heap; i++)
         if (s->heap[i].stack >= s->n_stacks)
             return fail(err, errlen, "heap site %zu: stack %u out of range", i,
@@ -313,13 +432,23 @@ static int check_stacks(const mp_snapshot *s, char *err, size_t errlen)
 
 static int check_locks(const mp_snapshot *s, char *err, size_t errlen)
 {
+    span *spans = mp_xcalloc(s->n_locks, sizeof(span));
     for (size_t i = 0; i < s->n_locks; i++) {
         const mp_lock *l = &s->locks[i];
+        const char *bad = NULL;
         if (l->site_stack != MP_NO_STACK && l->site_stack >= s->n_stacks)
-            return fail(err, errlen, "lock %zu: site stack %u out of range", i, l->site_stack);
-        if (l->first_site > s->n_lock_sites || l->site_count > s->n_lock_sites - l->first_site)
-            return fail(err, errlen, "lock %zu: lock sites out of range", i);
+            bad = "site stack out of range";
+        else if (l->first_site > s->n_lock_sites ||
+                 l->site_count > s->n_lock_sites - l->first_site)
+            bad = "lock sites out of range";
+        if (bad) {
+            free(spans);
+            return fail(err, errlen, "lock %zu: %s", i, bad);
+        }
+        spans[i] = (span){l->first_site, l->first_site + l->site_count, i};
     }
+    if (check_disjoint(spans, s->n_locks, "locks", "lock sites", err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < s->n_lock_sites; i++) {
         const mp_lock_site *ls = &s->lock_sites[i];
         if (ls->stack >= s->n_stacks)
@@ -381,7 +510,10 @@ void mp_snapshot_load_or_die(const char *path, mp_snapshot *snap)
 {
     char err[512];
     if (mp_snapshot_load(path, snap, err, sizeof(err)) < 0) {
-        mp_error("%s: %s", path, err);
+        if (!path || !*path)
+            mp_error("an empty file name was given");
+        else
+            mp_error("%s: %s", path, err);
         exit(MP_EXIT_BADINPUT);
     }
 }

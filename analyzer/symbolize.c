@@ -8,8 +8,9 @@
  *   addrent   one per (file, vaddr): the function/file:line chain for that
  *             address with inlined callers expanded - DWARF scope walks are
  *             the expensive part, and hot addresses recur across stacks;
- *   snapstate one per snapshot content: its module index sorted for lookup,
- *             the file of each module record and each symbolized stack.
+ *   snapstate one per snapshot content: the module record of every frame
+ *             (modindex.c, one sweep over the generations), the file of
+ *             each module record and each symbolized stack.
  *
  * Every string handed out is interned in the symbolizer's table, so frames
  * stay valid until mp_symbolizer_free and compare by pointer.
@@ -27,6 +28,7 @@
 #include "analyzer.h"
 #include "elffile.h"
 #include "hashmap.h"
+#include "modindex.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -48,8 +50,7 @@ typedef struct addrent {
 typedef struct snapstate {
     uint64_t ident, size;   /* checksum and file size of the snapshot */
     size_t n_modules, n_stacks;
-    uint32_t *order;        /* module indices sorted by start */
-    uint64_t *maxend;       /* running max of `end` along `order` */
+    uint32_t *frame_mod;    /* module record of each frame, MP_NO_MODULE */
     mp_elffile **mods;      /* per module record, resolved lazily */
     bool *mods_done;
     mp_symstack **stacks;   /* per stack index, built lazily */
@@ -59,6 +60,7 @@ struct mp_symbolizer {
     mp_strtab *strs;
     mp_elffile **files;
     size_t n_files, cap_files;
+    mp_hashmap file_index;       /* interned key -> files[] */
     addrent *addrs;              /* dense; addr_index maps (mf, vaddr) here */
     size_t n_addrs, cap_addrs;
     mp_hashmap addr_index;
@@ -83,8 +85,7 @@ static void snapstate_free(snapstate *ss)
         free(ss->stacks[i]);
     }
     free(ss->stacks);
-    free(ss->order);
-    free(ss->maxend);
+    free(ss->frame_mod);
     free(ss->mods);
     free(ss->mods_done);
     free(ss);
@@ -103,6 +104,7 @@ void mp_symbolizer_free(mp_symbolizer *s)
     free(s->files);
     free(s->addrs);
     mp_hashmap_free(&s->addr_index);
+    mp_hashmap_free(&s->file_index);
     free(s->snaps);
     mp_strbuf_free(&s->buf);
     mp_strtab_free(s->strs);
@@ -115,6 +117,17 @@ static const char *buf_intern(mp_symbolizer *s)
     return mp_strtab_intern_n(s->strs, s->buf.s ? s->buf.s : "", s->buf.len);
 }
 
+typedef struct file_key {
+    const mp_symbolizer *s;
+    const char *key;   /* interned: equal keys are the same pointer */
+} file_key;
+
+static bool file_eq(const void *ctx, uint32_t id)
+{
+    const file_key *k = ctx;
+    return k->s->files[id]->key == k->key;
+}
+
 static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char *path)
 {
     mp_strbuf_reset(&s->buf);
@@ -125,12 +138,15 @@ static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char 
     } else {
         mp_strbuf_printf(&s->buf, "p:%s", path);
     }
-    const char *key = buf_intern(s);
-    for (size_t i = 0; i < s->n_files; i++)
-        if (s->files[i]->key == key)
-            return s->files[i];
-    mp_elffile *mf = mp_elffile_open(key, m, path);
+    file_key k = {s, buf_intern(s)};
+    /* hashed: a file may name tens of thousands of distinct modules */
+    uint64_t h = mp_hashmap_hash_u64((uint64_t)(uintptr_t)k.key);
+    uint32_t id = mp_hashmap_find(&s->file_index, h, file_eq, &k);
+    if (id != MP_HASHMAP_NONE)
+        return s->files[id];
+    mp_elffile *mf = mp_elffile_open(k.key, m, path);
     mp_grow((void **)&s->files, &s->cap_files, s->n_files + 1, sizeof(mp_elffile *));
+    mp_hashmap_insert(&s->file_index, h, (uint32_t)s->n_files);
     s->files[s->n_files++] = mf;
     return mf;
 }
@@ -279,12 +295,40 @@ static const addrent *addr_lookup(mp_symbolizer *s, const mp_elffile *mf, uint64
 
 /* ---- per-snapshot state ---- */
 
-static const mp_snapshot *sort_snap;   /* qsort has no context argument */
-static int cmp_module_start(const void *a, const void *b)
+typedef struct frame_sweep {
+    const mp_snapshot *snap;
+    uint32_t *frame_mod;
+} frame_sweep;
+
+/* Resolves the frames of stack q against its generation's modules. */
+static void resolve_stack_frames(void *ctx, size_t q, const mp_modindex_live *live)
 {
-    uint64_t x = sort_snap->modules[*(const uint32_t *)a].start;
-    uint64_t y = sort_snap->modules[*(const uint32_t *)b].start;
-    return x < y ? -1 : x > y;
+    const frame_sweep *fs = ctx;
+    const mp_stack *st = &fs->snap->stacks[q];
+    for (uint32_t i = 0; i < st->depth; i++) {
+        uint64_t addr = fs->snap->frames[st->first_frame + i];
+        /* A return address points after the call; the call itself is at -1. */
+        long mi = addr ? mp_modindex_find(live, addr - 1) : -1;
+        fs->frame_mod[st->first_frame + i] = mi < 0 ? MP_NO_MODULE : (uint32_t)mi;
+    }
+}
+
+/* The module record of every frame: the one containing it in its stack's
+   generation (the reader made sure there is at most one). */
+static uint32_t *frame_modules(const mp_snapshot *snap)
+{
+    uint32_t *fm = mp_xmalloc((snap->n_frames ? snap->n_frames : 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < snap->n_frames; i++)
+        fm[i] = MP_NO_MODULE;
+    uint64_t *gens = mp_xcalloc(snap->n_stacks, sizeof(uint64_t));
+    for (size_t i = 0; i < snap->n_stacks; i++)
+        gens[i] = snap->stacks[i].generation;
+    frame_sweep fs = {snap, fm};
+    uint32_t pair[2];
+    mp_modindex_sweep(snap->modules, snap->n_modules, gens, snap->n_stacks,
+                      resolve_stack_frames, &fs, pair);
+    free(gens);
+    return fm;
 }
 
 /*
@@ -310,51 +354,13 @@ static snapstate *snapstate_get(mp_symbolizer *s, const mp_snapshot *snap)
     ss->size = snap->size;
     ss->n_modules = snap->n_modules;
     ss->n_stacks = snap->n_stacks;
-    ss->order = mp_xcalloc(snap->n_modules, sizeof(uint32_t));
-    ss->maxend = mp_xcalloc(snap->n_modules, sizeof(uint64_t));
+    ss->frame_mod = frame_modules(snap);
     ss->mods = mp_xcalloc(snap->n_modules, sizeof(mp_elffile *));
     ss->mods_done = mp_xcalloc(snap->n_modules, sizeof(bool));
     ss->stacks = mp_xcalloc(snap->n_stacks, sizeof(mp_symstack *));
-    for (size_t i = 0; i < snap->n_modules; i++)
-        ss->order[i] = (uint32_t)i;
-    sort_snap = snap;
-    qsort(ss->order, snap->n_modules, sizeof(uint32_t), cmp_module_start);
-    for (size_t i = 0; i < snap->n_modules; i++) {
-        uint64_t end = snap->modules[ss->order[i]].end;
-        ss->maxend[i] = i && ss->maxend[i - 1] > end ? ss->maxend[i - 1] : end;
-    }
     mp_grow((void **)&s->snaps, &s->cap_snaps, s->n_snaps + 1, sizeof(snapstate *));
     s->snaps[s->n_snaps++] = ss;
     return ss;
-}
-
-/*
- * The module record containing pc in the stack's generation, preferring
- * the latest-loaded when several qualify. Binary search finds the last
- * module starting at or below pc; walking back stops once no earlier
- * module can reach pc (running max of end), so this is O(log n) for
- * non-overlapping maps. Returns -1 when none.
- */
-static long find_module(const snapstate *ss, const mp_snapshot *snap, uint64_t pc,
-                        uint32_t gen)
-{
-    size_t lo = 0, hi = ss->n_modules;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (snap->modules[ss->order[mid]].start <= pc)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    long best = -1;
-    for (size_t i = lo; i-- > 0 && ss->maxend[i] > pc;) {
-        const mp_module *m = &snap->modules[ss->order[i]];
-        if (pc >= m->end || m->gen_loaded > gen || (m->gen_unloaded && gen >= m->gen_unloaded))
-            continue;
-        if (best < 0 || m->gen_loaded > snap->modules[best].gen_loaded)
-            best = ss->order[i];
-    }
-    return best;
 }
 
 static mp_elffile *module_file(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap, long mi)
@@ -386,11 +392,11 @@ static void emit(stack_builder *b, const mp_frame *f, const char *keypart)
 
 /* Appends the frame(s) of one return address: several when inlined. */
 static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *snap,
-                            uint32_t gen, uint64_t addr, stack_builder *b)
+                            uint64_t frame, stack_builder *b)
 {
-    /* A return address points after the call; the call itself is at -1. */
+    uint64_t addr = snap->frames[frame];
     uint64_t pc = addr ? addr - 1 : 0;
-    long mi = addr ? find_module(ss, snap, pc, gen) : -1;
+    long mi = ss->frame_mod[frame] == MP_NO_MODULE ? -1 : (long)ss->frame_mod[frame];
     mp_frame f = {.address = addr, .function = mp_strtab_intern(s->strs, "??"), .line = 0,
                   .module_index = mi < 0 ? MP_NO_MODULE : (uint32_t)mi};
     mp_strbuf_reset(&s->buf);
@@ -445,7 +451,7 @@ static mp_symstack *build_stack(mp_symbolizer *s, snapstate *ss, const mp_snapsh
 {
     stack_builder b = {0};
     for (uint32_t i = 0; i < st->depth; i++)
-        symbolize_frame(s, ss, snap, st->generation, snap->frames[st->first_frame + i], &b);
+        symbolize_frame(s, ss, snap, st->first_frame + i, &b);
     size_t skip = 0;
     while (skip < b.n && is_allocator_frame(&b.frames[skip]))
         skip++;

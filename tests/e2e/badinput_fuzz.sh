@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The libFuzzer target for the snapshot reader (tests/fuzz/fuzz_reader.c),
 # built with clang -fsanitize=fuzzer,address,undefined against
-# analyzer/reader.c and analyzer/util.c, seeded with real snapshots
+# analyzer/reader.c, modindex.c and util.c, seeded with real snapshots
 # (tests/fuzz/make_corpus.sh), run for MEMPROF_FUZZ_SECONDS (default 20):
 # any crash, sanitizer report, leak, 10 s hang or 2 GiB input fails the test.
 # scripts/fuzz is the same for longer runs.
@@ -11,7 +11,8 @@ root=$(cd "$E2E_DIR/../.." && pwd)
 command -v clang >/dev/null || fail "clang is missing (run scripts/setup)"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -D_GNU_SOURCE -I"$root/include" -I"$root/analyzer" \
-    "$root/tests/fuzz/fuzz_reader.c" "$root/analyzer/reader.c" "$root/analyzer/util.c" \
+    "$root/tests/fuzz/fuzz_reader.c" "$root/analyzer/reader.c" "$root/analyzer/modindex.c" \
+    "$root/analyzer/util.c" \
     -lxxhash -o "$WORK/fuzz_reader" 2>"$WORK/build.log" ||
     { cat "$WORK/build.log" >&2; fail "cannot build the fuzzer (libclang-rt-14-dev?)"; }
 "$root/tests/fuzz/make_corpus.sh" "$MEMPROF_SHIM" "$TEST_PROGS" "$WORK/seeds"

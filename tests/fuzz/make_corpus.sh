@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make_corpus.sh SHIM TEST_PROGS OUTDIR - the fuzz seed corpus: real
 # snapshots (heap, stacks, locks, dlopen'ed modules, a forked child, an empty
-# one) written by the shim, each stored twice, behind mode byte 0 (load as is)
-# and mode byte 1 (fix the checksum after mutation); see fuzz_reader.c.
+# one) written by the shim, and small versions of gen_hostile.py's hostile
+# files (shared frame ranges, overlapping modules and lock sites, long
+# strings), each stored twice, behind mode byte 0 (load as is) and mode
+# byte 1 (fix the checksum after mutation); see fuzz_reader.c.
 set -euo pipefail
 shim=$1 progs=$2 out=$3
 snaps=$(mktemp -d)
@@ -14,6 +16,7 @@ run MEMPROF_SAMPLE=64 "$progs/life_dlopen" "$progs" 20
 run MEMPROF_SAMPLE=1 "$progs/life_spawn"
 run MEMPROF_SAMPLE=4096 "$progs/lock_hot" 20000
 run MEMPROF_LOCKS=0 MEMPROF_DEPTH=4 "$progs/life_threads"
+python3 "$(dirname "$0")/gen_hostile.py" "$snaps" --scale 0.01
 mkdir -p "$out"
 n=0
 for f in "$snaps"/*.mprof; do
