@@ -352,7 +352,7 @@ static const char style[] =
  * value offsets on zoom, so the laid-out SVG is the only data source. */
 static const char script[] =
     "\"use strict\";\n"
-    "var frames = [], total = 1, searching = null, zoomed = null;\n"
+    "var frames = [], total = 0, searching = null, zoomed = null;\n"
     "function $(id) { return document.getElementById(id); }\n"
     "function owner(el) { while (el && !el.fr) el = el.parentNode; return el ? el.fr : null; }\n"
     /* fmt.c's mp_fmt_bytes and mp_fmt_ns, so the search line and the
@@ -417,7 +417,7 @@ static const char script[] =
     "  searching = term;\n"
     "  $(\"search\").textContent = \"Reset Search\";\n"
     "  $(\"matched\").textContent = \"Matched \" + JSON.stringify(term) + \": \" +\n"
-    "    (100 * sum / total).toFixed(2) + \"% (\" + fmt(sum) + \" of \" + fmt(total) + \")\";\n"
+    "    (total ? 100 * sum / total : 0).toFixed(2) + \"% (\" + fmt(sum) + \" of \" + fmt(total) + \")\";\n"
     "}\n"
     "function resetSearch() {\n"
     "  frames.forEach(function (f) { f.rect.setAttribute(\"fill\", f.fill); });\n"
@@ -443,7 +443,7 @@ static const char script[] =
     "      info: g.getElementsByTagName(\"title\")[0].textContent.replace(/\\n/g, \"  |  \") };\n"
     "    g.fr = f; frames.push(f);\n"
     "  }\n"
-    "  if (frames.length) total = frames[0].v || 1;\n"
+    "  if (frames.length) total = frames[0].v;\n"
     "  var fr = $(\"frames\"), details = $(\"details\");\n"
     "  fr.addEventListener(\"mouseover\", function (e) {\n"
     "    var f = owner(e.target); if (f) details.textContent = f.info;\n"
