@@ -39,8 +39,8 @@ static const opt_def opt_table[] = {
     {MP_OPT_LINES, "--lines", NULL, K_FLAG, 0, NULL, NULL,
      "one frame per function and source line (\"fn (file.c:50)\")"},
     {MP_OPT_LABELS, "--labels", NULL, K_LABELS, 0, "K=V,...",
-     "comma-separated KEY=VALUE pairs, KEY [A-Za-z_][A-Za-z0-9_.-]*, VALUE printable, "
-     "no comma, at most 64 pairs",
+     "comma-separated KEY=VALUE pairs, KEY [A-Za-z_][A-Za-z0-9_.-]* other than program, "
+     "pid and lock, once each, VALUE non-empty, printable, no comma, at most 64 pairs",
      "pprof labels on every sample (service, host, version...)"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -113,6 +113,10 @@ bool mp_opts_labels_ok(const char *s)
     for (const char *p = s;; p++) {
         size_t k = label_key_len(p);
         if (k == 0 || p[k] != '=' || n == MAX_LABELS)
+            return false;
+        /* pprof's own labels (cmd_pprof.c) must stay unambiguous */
+        if ((k == 7 && memcmp(p, "program", 7) == 0) || (k == 3 && memcmp(p, "pid", 3) == 0) ||
+            (k == 4 && memcmp(p, "lock", 4) == 0))
             return false;
         for (size_t i = 0; i < n; i++)
             if (key_lens[i] == k && memcmp(keys[i], p, k) == 0)
