@@ -34,7 +34,8 @@ int main(void)
 C
 (cd "$WORK/proj/build" && gcc -g -O1 -fno-inline ../src/relsrc.c -o relsrc) ||
     fail "cannot compile relsrc.c"
-readelf --debug-dump=info "$WORK/proj/build/relsrc" | grep -q 'DW_AT_name.*: \.\./src/relsrc\.c' ||
+readelf --debug-dump=info "$WORK/proj/build/relsrc" >"$WORK/relsrc.info" || fail "readelf failed"
+grep -q 'DW_AT_name.*: \.\./src/relsrc\.c' "$WORK/relsrc.info" ||
     fail "relsrc's DW_AT_name is not the relative ../src/relsrc.c"
 run_under_shim "$WORK/run" MEMPROF_SAMPLE=1 -- "$WORK/proj/build/relsrc"
 snap=$(snapshot_of "$WORK/run" 0001)
