@@ -20,6 +20,7 @@ int cmd_flame_main(const mp_opts *o)
     mp_symbolizer *sym = mp_symbolizer_new();
     mp_stacktree t;
     mp_stacktree_init(&t);
+    t.lines = o->lines;
     mp_stacktree_add_snapshot(&t, sym, cur, o->what, false);
     if (old)
         mp_stacktree_add_snapshot(&t, sym, old, o->what, true);

@@ -51,6 +51,7 @@ int cmd_folded_main(const mp_opts *o)
     mp_symbolizer *sym = mp_symbolizer_new();
     mp_stacktree t;
     mp_stacktree_init(&t);
+    t.lines = o->lines;
     mp_stacktree_add_snapshot(&t, sym, &snap, o->what, false);
     mp_stacktree_layout(&t);
     write_folded(stdout, &t);

@@ -53,6 +53,8 @@ typedef struct pprof {
     uint64_t *loc_ids;          /* scratch: one sample's location ids */
     size_t cap_loc_ids;
     int64_t k_program, k_pid, k_lock, v_program;
+    int64_t (*user)[2];         /* --labels: (key, value) string ids */
+    size_t n_user;
 } pprof;
 
 /* ---- tables ---- */
@@ -297,6 +299,8 @@ static void add_sample(void *ctx, const mp_value_rec *r)
     mp_pb_packed(s, S_LOCATION, p->loc_ids, n);
     mp_pb_packed(s, S_VALUE, v, nv);
     add_label(p, s, p->k_program, p->v_program, 0);
+    for (size_t i = 0; i < p->n_user; i++)
+        add_label(p, s, p->user[i][0], p->user[i][1], 0);
     add_label(p, s, p->k_pid, 0, p->snap->meta->pid);
     if (r->lock) {
         char addr[32];
@@ -361,13 +365,29 @@ static void encode_meta(pprof *p, mp_pb *prof, mp_what what)
         mp_pb_opt(prof, P_DURATION, m->time_ns - m->start_time_ns);
 }
 
-static void build_profile(pprof *p, mp_pb *prof, mp_what what)
+/* --labels "k=v,k2=v2", already checked by mp_opts_labels_ok. */
+static void intern_user_labels(pprof *p, const char *list)
+{
+    char *copy = mp_xstrdup(list), *save = NULL;
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        *eq = '\0';
+        p->user = mp_xrealloc(p->user, (p->n_user + 1) * sizeof(*p->user));
+        p->user[p->n_user][0] = intern(p, kv);
+        p->user[p->n_user++][1] = intern(p, eq + 1);
+    }
+    free(copy);
+}
+
+static void build_profile(pprof *p, mp_pb *prof, mp_what what, const char *labels)
 {
     intern(p, "");   /* string_table[0] must be "" */
     p->k_program = intern(p, "program");
     p->k_pid = intern(p, "pid");
     p->k_lock = intern(p, "lock");
     p->v_program = intern(p, mp_snapshot_str(p->snap, p->snap->meta->prog));
+    if (labels)
+        intern_user_labels(p, labels);
     mp_stacktree_each_value(p->snap, what, mark_modules, p);
     number_mappings(p);
     mp_stacktree_each_value(p->snap, what, add_sample, p);
@@ -399,6 +419,7 @@ static void pprof_free(pprof *p)
     free(p->loc_keys);
     free(p->maps);
     free(p->loc_ids);
+    free(p->user);
 }
 
 int cmd_pprof_main(const mp_opts *o)
@@ -412,7 +433,7 @@ int cmd_pprof_main(const mp_opts *o)
     pprof p = {.snap = &snap, .sym = mp_symbolizer_new()};
     p.maps = mp_xcalloc(snap.n_modules + 1, sizeof(*p.maps));
     mp_pb prof = {0};
-    build_profile(&p, &prof, o->what);
+    build_profile(&p, &prof, o->what, o->labels);
     int rc = MP_EXIT_USAGE;
     FILE *out = mp_opts_open_out(o);
     if (out) {

@@ -4,9 +4,15 @@
  * bottom, frames sized by value; `memprof flame` (cmd_flame.c) builds the
  * tree and calls it.
  *
- * Differential (old given): the shape is NEW's, and each frame is coloured
- * by how its inclusive value changed since OLD - red grew, blue shrank,
- * intensity by the change relative to the larger of the two.
+ * Differential (old given): each frame is as wide as the larger of its old
+ * and new value (widened to hold its callees), so what shrank to zero still
+ * shows (with a dashed edge); it is coloured by how its inclusive value
+ * changed since OLD - red grew, blue shrank, the largest absolute change of
+ * any frame the deepest colour, as flamegraph.pl's difffolded and the html
+ * page (analyzer/html/report.js) do.
+ *
+ * Callees narrower than MIN_PX are folded into one "(n small frames)" box
+ * per caller, so a deep tail of slivers does not make the image tall.
  *
  * Frames are laid out here, so the file renders without JavaScript; the
  * script only adds hover details, click-to-zoom and search.
@@ -28,7 +34,7 @@
 #define BOTTOM 36       /* details line, matched share */
 #define FONT_PX 11
 #define CHAR_W (FONT_PX * 0.59)   /* average glyph width, as flamegraph.pl */
-#define MIN_W 0.1                 /* narrower frames (and their callees) are left out */
+#define MIN_PX 3.0                /* narrower callees fold into one box */
 
 typedef struct flame {
     FILE *out;
@@ -36,6 +42,8 @@ typedef struct flame {
     mp_what what;
     bool diff;
     double scale;       /* pixels per value unit */
+    uint64_t *w, *x;    /* per node: layout width and start, in value units */
+    uint64_t max_delta; /* differential: the largest |new - old| of a frame */
     uint32_t levels;    /* visible depth + 1 */
     int height;
 } flame;
@@ -108,15 +116,15 @@ static double hash_unit(const char *s, uint64_t seed)
 static void frame_color(const flame *f, const mp_stacktree_node *n, char buf[32])
 {
     if (f->diff) {
-        uint64_t hi = n->total > n->old_total ? n->total : n->old_total;
-        double rel = hi ? ((double)n->total - (double)n->old_total) / (double)hi : 0;
-        int fade = (int)(235 - 190 * (rel < 0 ? -rel : rel));
+        double rel = f->max_delta ? ((double)n->total - (double)n->old_total)
+                                    / (double)f->max_delta : 0;
+        int fade = (int)(235 - 200 * (rel < 0 ? -rel : rel) + 0.5);
         if (rel > 0)
             snprintf(buf, 32, "rgb(255,%d,%d)", fade, fade);
         else if (rel < 0)
             snprintf(buf, 32, "rgb(%d,%d,255)", fade, fade);
         else
-            snprintf(buf, 32, "rgb(235,235,235)");
+            snprintf(buf, 32, "rgb(225,225,225)");
         return;
     }
     double a = hash_unit(n->name, 1), b = hash_unit(n->name, 2), c = hash_unit(n->name, 3);
@@ -145,7 +153,8 @@ static void write_tooltip(const flame *f, const mp_stacktree_node *n)
         esc(f->out, n->module);
     }
     fprintf(f->out, "\n%s, %" PRIu64 " %s (%.2f%%)", fmt_value(v, f->what, n->total),
-            n->count, count_words[f->what], 100.0 * (double)n->total / (double)root->total);
+            n->count, count_words[f->what],
+            root->total ? 100.0 * (double)n->total / (double)root->total : 0.0);
     if (f->diff) {
         fprintf(f->out, "\nwas %s, change %s", fmt_value(o, f->what, n->old_total),
                 fmt_delta(d, f->what, n->total, n->old_total));
@@ -174,52 +183,155 @@ static void write_label(FILE *out, const char *name, double w)
     free(cut);
 }
 
-static void write_frame(const flame *f, uint32_t i)
+/* data-l: the frame's file:line, which search matches as well as the name. */
+static void write_loc_attr(FILE *out, const mp_stacktree_node *n)
 {
-    const mp_stacktree_node *n = &f->t->nodes[i];
-    double x = XPAD + (double)n->offset * f->scale, w = (double)n->total * f->scale;
-    int y = f->height - BOTTOM - (int)(n->depth + 1) * FRAME_H;
-    char fill[32];
-    frame_color(f, n, fill);
-    fputs("<g class=\"f\" data-n=\"", f->out);
-    esc(f->out, n->name);
-    fprintf(f->out, "\" data-v=\"%" PRIu64 "\" data-o=\"%" PRIu64 "\" data-d=\"%u\"><title>",
-            n->total, n->offset, n->depth);
-    write_tooltip(f, n);
+    if (!n->file)
+        return;
+    fputs(" data-l=\"", out);
+    esc(out, n->file);
+    if (n->line > 0)
+        fprintf(out, ":%d", n->line);
+    fputc('"', out);
+}
+
+static int frame_y(const flame *f, uint32_t depth)
+{
+    return f->height - BOTTOM - (int)(depth + 1) * FRAME_H;
+}
+
+static void write_box(const flame *f, uint64_t off, uint64_t width, int y, const char *fill,
+                      const char *cls, const char *label)
+{
+    double x = XPAD + (double)off * f->scale, w = (double)width * f->scale;
     fprintf(f->out, "</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
-            "fill=\"%s\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%d\">",
-            x, y, w, FRAME_H - 1, fill, x + 3, y + FRAME_H - 5);
-    write_label(f->out, n->name, w);
+            "fill=\"%s\" rx=\"2\" ry=\"2\"%s/><text x=\"%.2f\" y=\"%d\">",
+            x, y, w, FRAME_H - 1, fill, cls, x + 3, y + FRAME_H - 5);
+    write_label(f->out, label, w);
     fputs("</text></g>\n", f->out);
 }
 
-static bool visible(const flame *f, uint32_t i)
+static void write_frame(const flame *f, uint32_t i)
 {
-    return (double)f->t->nodes[i].total * f->scale >= MIN_W;
+    const mp_stacktree_node *n = &f->t->nodes[i];
+    char fill[32];
+    frame_color(f, n, fill);
+    bool gone = f->diff && n->total == 0 && n->old_total > 0;
+    fprintf(f->out, "<g class=\"f%s\" data-n=\"", gone ? " gone" : "");
+    esc(f->out, n->name);
+    fprintf(f->out, "\" data-v=\"%" PRIu64 "\" data-o=\"%" PRIu64 "\" data-d=\"%u\"",
+            f->w[i], f->x[i], n->depth);
+    write_loc_attr(f->out, n);
+    fputs("><title>", f->out);
+    write_tooltip(f, n);
+    write_box(f, f->x[i], f->w[i], frame_y(f, n->depth), fill,
+              gone ? " stroke=\"#3050c0\" stroke-dasharray=\"3,2\"" : "", n->name);
 }
 
-static void write_frames(const flame *f)
+/* One box for the callees of p narrower than MIN_PX (and all below them). */
+static void write_fold(const flame *f, uint32_t p, uint32_t n_small, uint64_t off,
+                       uint64_t width, uint64_t now)
 {
-    fputs("<g id=\"frames\">\n", f->out);
-    for (uint32_t i = 0; i != MP_STACKTREE_NONE;) {
-        bool show = visible(f, i);
-        if (show)
-            write_frame(f, i);
-        i = mp_stacktree_next(f->t, i, !show);
+    char label[48], v[32];
+    snprintf(label, sizeof(label), "(%u small frame%s)", n_small, n_small == 1 ? "" : "s");
+    uint32_t d = f->t->nodes[p].depth + 1;
+    fprintf(f->out, "<g class=\"f fold\" data-n=\"%s\" data-v=\"%" PRIu64 "\" data-o=\"%"
+            PRIu64 "\" data-d=\"%u\"><title>%s\n%u callees of ", label, width, off, d, label,
+            n_small);
+    esc(f->out, f->t->nodes[p].name);
+    fprintf(f->out, " narrower than %.0f px, with their callees: %s%s\n"
+            "memprof folded and memprof pprof list them", MIN_PX, fmt_value(v, f->what, now),
+            f->diff ? " now" : "");
+    write_box(f, off, width, frame_y(f, d), "rgb(233,235,239)", "", label);
+}
+
+static bool wide(const flame *f, uint32_t i)
+{
+    return (double)f->w[i] * f->scale >= MIN_PX;
+}
+
+/* Callees of p that fold: their count, width and value. */
+static uint32_t small_children(const flame *f, uint32_t p, uint64_t *off, uint64_t *width,
+                               uint64_t *now)
+{
+    uint32_t k = 0;
+    *width = *now = 0;
+    *off = UINT64_MAX;
+    for (uint32_t c = f->t->nodes[p].first_child; c != MP_STACKTREE_NONE;
+         c = f->t->nodes[c].next_sibling) {
+        if (wide(f, c) || f->w[c] == 0)
+            continue;
+        k++;
+        *width += f->w[c];
+        *now += f->t->nodes[c].total;
+        if (f->x[c] < *off)
+            *off = f->x[c];
     }
-    fputs("</g>\n", f->out);
+    return k;
 }
 
-static uint32_t visible_levels(const flame *f)
+/* A fold box is drawn only when it would be visible at all (0.5 px). */
+static bool folds(const flame *f, uint32_t p, uint32_t *k, uint64_t *off, uint64_t *width,
+                  uint64_t *now)
+{
+    *k = small_children(f, p, off, width, now);
+    return *k > 0 && (double)*width * f->scale >= 0.5;
+}
+
+/* Pre-order over the wide frames; `emit` draws them (and the fold boxes),
+ * otherwise only the depth is measured. Returns the deepest level used. */
+static uint32_t walk_frames(const flame *f, bool emit)
 {
     uint32_t max = 0;
     for (uint32_t i = 0; i != MP_STACKTREE_NONE;) {
-        bool show = visible(f, i);
-        if (show && f->t->nodes[i].depth > max)
-            max = f->t->nodes[i].depth;
+        bool show = i == 0 || wide(f, i);
+        if (show) {
+            uint32_t d = f->t->nodes[i].depth, k;
+            uint64_t off, width, now;
+            if (emit)
+                write_frame(f, i);
+            if (folds(f, i, &k, &off, &width, &now)) {
+                d++;
+                if (emit)
+                    write_fold(f, i, k, off, width, now);
+            }
+            if (d > max)
+                max = d;
+        }
         i = mp_stacktree_next(f->t, i, !show);
     }
-    return max + 1;
+    return max;
+}
+
+/* Layout widths (the value; in a differential graph the larger of old and
+ * new, widened to hold the callees) and starts, children left-aligned in
+ * the order mp_stacktree_layout sorted them. Children have higher indices
+ * than their parent, so a backward pass sums and a forward pass places. */
+static void layout(flame *f)
+{
+    const mp_stacktree *t = f->t;
+    f->w = mp_xcalloc(t->n, sizeof(*f->w));
+    f->x = mp_xcalloc(t->n, sizeof(*f->x));
+    for (size_t i = t->n; i-- > 0;) {
+        const mp_stacktree_node *n = &t->nodes[i];
+        uint64_t sum = 0, v = n->total;
+        for (uint32_t c = n->first_child; c != MP_STACKTREE_NONE; c = t->nodes[c].next_sibling)
+            sum += f->w[c];
+        if (f->diff && n->old_total > v)
+            v = n->old_total;
+        f->w[i] = v > sum ? v : sum;
+        uint64_t d = n->total > n->old_total ? n->total - n->old_total : n->old_total - n->total;
+        if (f->diff && i > 0 && d > f->max_delta)
+            f->max_delta = d;
+    }
+    for (size_t p = 0; p < t->n; p++) {
+        uint64_t off = f->x[p];
+        for (uint32_t c = t->nodes[p].first_child; c != MP_STACKTREE_NONE;
+             c = t->nodes[c].next_sibling) {
+            f->x[c] = off;
+            off += f->w[c];
+        }
+    }
 }
 
 /* ---- document ---- */
@@ -240,14 +352,24 @@ static const char style[] =
  * value offsets on zoom, so the laid-out SVG is the only data source. */
 static const char script[] =
     "\"use strict\";\n"
-    "var frames = [], total = 1, searching = null, zoomed = null;\n"
+    "var frames = [], total = 0, searching = null, zoomed = null;\n"
     "function $(id) { return document.getElementById(id); }\n"
     "function owner(el) { while (el && !el.fr) el = el.parentNode; return el ? el.fr : null; }\n"
+    /* fmt.c's mp_fmt_bytes and mp_fmt_ns, so the search line and the
+     * tooltips written in C round a value alike */
+    "function pad2(n) { return (n < 10 ? \"0\" : \"\") + n; }\n"
     "function fmt(v) {\n"
-    "  var u = CFG.bytes ? [\"B\", \"KiB\", \"MiB\", \"GiB\", \"TiB\"] : [\"ns\", \"us\", \"ms\", \"s\"];\n"
-    "  var k = CFG.bytes ? 1024 : 1000, i = 0;\n"
-    "  while (v >= k && i < u.length - 1) { v /= k; i++; }\n"
-    "  return (i ? v.toFixed(1) : v) + \" \" + u[i];\n"
+    "  if (CFG.bytes) {\n"
+    "    var u = [\"B\", \"KiB\", \"MiB\", \"GiB\", \"TiB\", \"PiB\", \"EiB\"], i = 0, d = v;\n"
+    "    while (d >= 1024 && i < 6) { d /= 1024; i++; }\n"
+    "    return i ? d.toFixed(1) + \" \" + u[i] : v + \" B\";\n"
+    "  }\n"
+    "  if (v < 1e3) return v + \" ns\";\n"
+    "  if (v < 1e6) return (v / 1e3).toFixed(1) + \" us\";\n"
+    "  if (v < 1e9) return (v / 1e6).toFixed(1) + \" ms\";\n"
+    "  if (v < 6e10) return (v / 1e9).toFixed(2) + \" s\";\n"
+    "  if (v < 3.6e12) return Math.floor(v / 6e10) + \"m\" + pad2(Math.floor(v / 1e9) % 60) + \"s\";\n"
+    "  return Math.floor(v / 3.6e12) + \"h\" + pad2(Math.floor(v / 6e10) % 60) + \"m\";\n"
     "}\n"
     "function place(f, x, w) {\n"
     "  f.rect.setAttribute(\"x\", x.toFixed(2));\n"
@@ -257,19 +379,19 @@ static const char script[] =
     "  if (fit < 3) s = \"\"; else if (s.length > fit) s = s.substring(0, fit - 2) + \"..\";\n"
     "  f.text.textContent = s;\n"
     "}\n"
-    "function show(f, on, cls) {\n"
+    "function show(f, on, parent) {\n"
     "  f.g.style.display = on ? \"\" : \"none\";\n"
-    "  f.g.setAttribute(\"class\", cls);\n"
+    "  f.g.setAttribute(\"class\", f.cls + (parent ? \" parent\" : \"\"));\n"
     "}\n"
     "function zoom(z) {\n"
     "  var lo = z.o, span = z.v || 1, scale = CFG.w / span;\n"
     "  frames.forEach(function (f) {\n"
     "    var end = f.o + f.v;\n"
     "    if (f.d < z.d && f.o <= lo && end >= lo + span) {\n"
-    "      place(f, CFG.xpad, CFG.w); show(f, true, \"f parent\");\n"
+    "      place(f, CFG.xpad, CFG.w); show(f, true, true);\n"
     "    } else if (f.d >= z.d && f.o >= lo && end <= lo + span && f.v * scale >= 0.1) {\n"
-    "      place(f, CFG.xpad + (f.o - lo) * scale, f.v * scale); show(f, true, \"f\");\n"
-    "    } else show(f, false, \"f\");\n"
+    "      place(f, CFG.xpad + (f.o - lo) * scale, f.v * scale); show(f, true, false);\n"
+    "    } else show(f, false, false);\n"
     "  });\n"
     "  zoomed = z.d > 0 ? z : null;\n"
     "  $(\"unzoom\").setAttribute(\"class\", zoomed ? \"btn\" : \"btn hide\");\n"
@@ -282,7 +404,8 @@ static const char script[] =
     "function search(term) {\n"
     "  var test = matcher(term), spans = [], sum = 0, end = -1;\n"
     "  frames.forEach(function (f) {\n"
-    "    var hit = f.d > 0 && test(f.name);\n"
+    "    var hit = f.d > 0 && !f.fold && (test(f.name) || (f.loc !== null &&\n"
+    "      (test(f.loc) || test(f.loc.replace(/^.*\\//, \"\")))));\n"
     "    f.rect.setAttribute(\"fill\", hit ? \"rgb(230,0,230)\" : f.fill);\n"
     "    if (hit) spans.push([f.o, f.o + f.v]);\n"
     "  });\n"
@@ -294,7 +417,7 @@ static const char script[] =
     "  searching = term;\n"
     "  $(\"search\").textContent = \"Reset Search\";\n"
     "  $(\"matched\").textContent = \"Matched \" + JSON.stringify(term) + \": \" +\n"
-    "    (100 * sum / total).toFixed(2) + \"% (\" + fmt(sum) + \" of \" + fmt(total) + \")\";\n"
+    "    (total ? 100 * sum / total : 0).toFixed(2) + \"% (\" + fmt(sum) + \" of \" + fmt(total) + \")\";\n"
     "}\n"
     "function resetSearch() {\n"
     "  frames.forEach(function (f) { f.rect.setAttribute(\"fill\", f.fill); });\n"
@@ -312,19 +435,23 @@ static const char script[] =
     "  for (var i = 0; i < gs.length; i++) {\n"
     "    var g = gs[i], r = g.getElementsByTagName(\"rect\")[0];\n"
     "    var f = { g: g, rect: r, text: g.getElementsByTagName(\"text\")[0],\n"
-    "      name: g.getAttribute(\"data-n\"), v: +g.getAttribute(\"data-v\"),\n"
+    "      name: g.getAttribute(\"data-n\"), loc: g.getAttribute(\"data-l\"),\n"
+    "      v: +g.getAttribute(\"data-v\"), cls: g.getAttribute(\"class\"),\n"
+    "      fold: / fold/.test(g.getAttribute(\"class\")),\n"
     "      o: +g.getAttribute(\"data-o\"), d: +g.getAttribute(\"data-d\"),\n"
     "      fill: r.getAttribute(\"fill\"),\n"
     "      info: g.getElementsByTagName(\"title\")[0].textContent.replace(/\\n/g, \"  |  \") };\n"
     "    g.fr = f; frames.push(f);\n"
     "  }\n"
-    "  if (frames.length) total = frames[0].v || 1;\n"
+    "  if (frames.length) total = frames[0].v;\n"
     "  var fr = $(\"frames\"), details = $(\"details\");\n"
     "  fr.addEventListener(\"mouseover\", function (e) {\n"
     "    var f = owner(e.target); if (f) details.textContent = f.info;\n"
     "  });\n"
     "  fr.addEventListener(\"mouseout\", function () { details.textContent = \" \"; });\n"
-    "  fr.addEventListener(\"click\", function (e) { var f = owner(e.target); if (f) zoom(f); });\n"
+    "  fr.addEventListener(\"click\", function (e) {\n"
+    "    var f = owner(e.target); if (f && !f.fold) zoom(f);\n"
+    "  });\n"
     "  $(\"unzoom\").addEventListener(\"click\", unzoom);\n"
     "  $(\"search\").addEventListener(\"click\", function () {\n"
     "    if (searching !== null) resetSearch(); else askSearch();\n"
@@ -384,10 +511,11 @@ void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp
 {
     flame fl = {.out = out, .t = t, .what = what, .diff = old != NULL};
     flame *f = &fl;
-    uint64_t total = f->t->nodes[0].total;
+    layout(f);
+    uint64_t total = f->w[0];
     double w = IMG_W - 2 * XPAD;
     f->scale = total ? w / (double)total : 0;
-    f->levels = total ? visible_levels(f) : 0;
+    f->levels = total ? walk_frames(f, false) + 1 : 1;
     f->height = TOP + (int)f->levels * FRAME_H + BOTTOM;
     fprintf(f->out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
             "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -395,12 +523,21 @@ void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp
             "]]></style>\n<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#f8f8f4\"/>\n",
             IMG_W, f->height, IMG_W, f->height, style, IMG_W, f->height);
     write_titles(f, old, cur);
+    /* The frames group is always there, so the script works on an empty
+     * graph too (the exit snapshot of a program that freed everything). */
+    fputs("<g id=\"frames\">\n", f->out);
     if (total)
-        write_frames(f);
-    else
-        fprintf(f->out, "<text x=\"%d\" y=\"%d\">no %s data in this snapshot</text>\n",
-                XPAD, TOP + 12, mp_stacktree_what_name(f->what));
+        walk_frames(f, true);
+    fputs("</g>\n", f->out);
+    if (!total)
+        fprintf(f->out, "<text id=\"nodata\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
+                "No data: %s no %s %s</text>\n", IMG_W / 2, TOP + 12,
+                f->diff ? "neither snapshot holds" : "this snapshot holds",
+                f->what == MP_WHAT_LOCKS ? "lock" : f->what == MP_WHAT_ALLOC ? "allocation" : "live heap",
+                f->what == MP_WHAT_LOCKS ? "waits" : "bytes");
     fprintf(f->out, "<script type=\"text/ecmascript\"><![CDATA[\n"
             "var CFG = { w: %.2f, xpad: %d, charw: %.3f, bytes: %s };\n%s]]></script>\n</svg>\n",
             w, XPAD, CHAR_W, mp_stacktree_what_is_bytes(f->what) ? "true" : "false", script);
+    free(f->w);
+    free(f->x);
 }

@@ -16,7 +16,7 @@
 #include "sites.h"   /* the launcher.c names below */
 #include "util.h"
 
-typedef enum opt_kind { K_FLAG, K_COUNT, K_BYTES, K_WHAT, K_PATH } opt_kind;
+typedef enum opt_kind { K_FLAG, K_COUNT, K_BYTES, K_WHAT, K_PATH, K_LABELS } opt_kind;
 
 typedef struct opt_def {
     unsigned bit;
@@ -39,6 +39,12 @@ static const opt_def opt_table[] = {
      "live heap (default), cumulative allocations or lock wait time"},
     {MP_OPT_OUT, "-o", "--output", K_PATH, 0, "FILE", "a file name",
      "write to FILE instead of standard output"},
+    {MP_OPT_LINES, "--lines", NULL, K_FLAG, 0, NULL, NULL,
+     "one frame per function and source line (\"fn (file.c:50)\")"},
+    {MP_OPT_LABELS, "--labels", NULL, K_LABELS, 0, "K=V,...",
+     "comma-separated KEY=VALUE pairs, KEY [A-Za-z_][A-Za-z0-9_.-]* other than program, "
+     "pid and lock, once each, VALUE non-empty, printable, no comma, at most 64 pairs",
+     "pprof labels on every sample (service, host, version...)"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -85,6 +91,49 @@ int mp_opts_value(int argc, char **argv, int *i, const char *name, const char **
         return 0;
     *val = *i + 1 < argc ? argv[++*i] : NULL;
     return 1;
+}
+
+/* "k=v,k2=v2": keys as Prometheus, Pyroscope and Parca accept them (plus
+ * '.' and '-'), values printable ASCII or UTF-8 without ',', no key twice. */
+#define MAX_LABELS 64
+
+static size_t label_key_len(const char *s)
+{
+    size_t n = 0;
+    if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '.' || s[n] == '-')
+        n++;
+    return n;
+}
+
+bool mp_opts_labels_ok(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    const char *keys[MAX_LABELS];
+    size_t key_lens[MAX_LABELS], n = 0;
+    for (const char *p = s;; p++) {
+        size_t k = label_key_len(p);
+        if (k == 0 || p[k] != '=' || n == MAX_LABELS)
+            return false;
+        /* pprof's own labels (cmd_pprof.c) must stay unambiguous */
+        if ((k == 7 && memcmp(p, "program", 7) == 0) || (k == 3 && memcmp(p, "pid", 3) == 0) ||
+            (k == 4 && memcmp(p, "lock", 4) == 0))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (key_lens[i] == k && memcmp(keys[i], p, k) == 0)
+                return false;
+        keys[n] = p, key_lens[n++] = k;
+        p += k + 1;
+        const char *v = p;
+        while (*p && *p != ',' && ((unsigned char)*p >= 0x20 && *p != 0x7f))
+            p++;
+        if (p == v || (*p && *p != ','))
+            return false;   /* empty value, or a control character */
+        if (!*p)
+            return true;
+    }
 }
 
 /* ---- errors and help ---- */
@@ -146,6 +195,8 @@ static int parse_value(const opt_def *d, const char *val, uint64_t *v)
         return -1;
     case K_PATH:
         return val ? 0 : -1;
+    case K_LABELS:
+        return mp_opts_labels_ok(val) ? 0 : -1;
     }
     return -1;
 }
@@ -161,6 +212,8 @@ static int store(mp_opts *o, const opt_def *d, const char *val)
     case MP_OPT_FAIL_OVER: o->fail_over = v; break;
     case MP_OPT_WHAT: o->what = (mp_what)v; break;
     case MP_OPT_OUT: o->out = val; break;
+    case MP_OPT_LINES: o->lines = 1; break;
+    case MP_OPT_LABELS: o->labels = val; break;
     }
     o->given |= d->bit;
     return 0;

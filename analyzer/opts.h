@@ -32,6 +32,8 @@ enum {
     MP_OPT_FAIL_OVER = 1u << 2,  /* --fail-over BYTES (K/M/G suffixes) */
     MP_OPT_WHAT = 1u << 3,       /* --what heap|alloc|locks (default heap) */
     MP_OPT_OUT = 1u << 4,        /* -o/--output FILE ("-" = stdout) */
+    MP_OPT_LINES = 1u << 5,      /* --lines: one frame per function and line */
+    MP_OPT_LABELS = 1u << 6,     /* --labels k=v,...: pprof labels on every sample */
 };
 
 typedef struct mp_opts_spec {
@@ -52,6 +54,8 @@ typedef struct mp_opts {
     uint64_t fail_over;
     mp_what what;
     const char *out;             /* NULL = stdout */
+    int lines;
+    const char *labels;          /* as given, checked by mp_opts_labels_ok */
     int status;                  /* after mp_opts_parse < 0: the exit status */
 } mp_opts;
 
@@ -84,6 +88,8 @@ int mp_opts_close_out(const mp_opts *o, FILE *out);
  * 0 when argv[*i] is not NAME.
  */
 int mp_opts_bytes(const char *s, uint64_t *out, int suffixes);
+/* Whether s is a valid --labels list: "k=v[,k=v...]" (see opts.c). */
+bool mp_opts_labels_ok(const char *s);
 int mp_opts_value(int argc, char **argv, int *i, const char *name, const char **val);
 
 #endif

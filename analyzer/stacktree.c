@@ -95,9 +95,17 @@ static bool child_eq(const void *ctx, uint32_t id)
  * of different stripped libraries stay apart. */
 static const char *frame_name(mp_stacktree *t, const mp_frame *f)
 {
+    char *label;
+    if (t->lines && f->file && f->line > 0 && strcmp(f->function, "??") != 0) {
+        /* the line mode's key: fmt.c's "fn (file.c:50)", as report shows it */
+        if (asprintf(&label, "%s (%s:%d)", f->function, mp_basename(f->file), f->line) < 0)
+            return f->function;
+        const char *name = mp_strtab_intern(t->names, label);
+        free(label);
+        return name;
+    }
     if (strcmp(f->function, "??") != 0 || !f->module || strcmp(f->module, "??") == 0)
         return f->function;
-    char *label;
     if (asprintf(&label, "[%s]", mp_basename(f->module)) < 0)
         return f->function;
     const char *name = mp_strtab_intern(t->names, label);

@@ -63,6 +63,8 @@ typedef struct mp_stacktree {
     uint32_t max_depth;
     mp_hashmap index;           /* (parent, name) -> child */
     struct mp_strtab *names;    /* names made here ("[libfoo.so]") */
+    bool lines;                 /* set before adding: one node per function
+                                   and line, named "fn (file.c:50)" */
 } mp_stacktree;
 
 void mp_stacktree_init(mp_stacktree *t);

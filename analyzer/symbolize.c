@@ -166,6 +166,22 @@ static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
     return mp_strtab_intern_symbol(s->strs, name);
 }
 
+/* A source file name as interned: DWARF keeps names relative to the
+ * compilation directory when the compiler was given a relative path
+ * (`gcc ../src/x.c`), which only resolves from that directory; joined with
+ * an absolute DW_AT_comp_dir, `go tool pprof -list` and editors find the
+ * file from anywhere. */
+static const char *source_name(mp_symbolizer *s, const char *file, const char *comp_dir)
+{
+    if (!file)
+        return NULL;
+    if (file[0] == '/' || !comp_dir || comp_dir[0] != '/')
+        return mp_strtab_intern(s->strs, file);
+    mp_strbuf_reset(&s->buf);
+    mp_strbuf_printf(&s->buf, "%s/%s", comp_dir, file);
+    return buf_intern(s);
+}
+
 /* Where an inlined instance was called from: its DW_AT_call_file/line. */
 static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *line)
 {
@@ -183,7 +199,7 @@ static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *
         idx >= nfiles)
         return;
     const char *f = dwarf_filesrc(files, idx, NULL, NULL);
-    *file = f ? mp_strtab_intern(s->strs, f) : NULL;
+    *file = source_name(s, f, dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr)));
 }
 
 static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn,
@@ -257,7 +273,7 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
     if (dl) {
         const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-        file = f ? mp_strtab_intern(s->strs, f) : NULL;
+        file = source_name(s, f, dwfl_line_comp_dir(dl));
     }
     size_t cap = 0;
     expand_inlines(s, mf, e, &cap, file, line, symname, symoff);

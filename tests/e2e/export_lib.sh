@@ -226,10 +226,15 @@ def cmd_svg(a):
             errs.append("no element with id=%s (the %s button)" % (elem_id, elem_id))
     # the frames: <g class="f" data-n=NAME data-v=VALUE ...><title>..</title><rect fill=..>
     frames = {}
-    for m in re.finditer(r'<g class="f" data-n="([^"]*)" data-v="(-?\d+)"[^>]*>(.*?)</g>', text, re.S):
-        fill = re.search(r'fill="rgb\((\d+),(\d+),(\d+)\)"', m.group(3))
-        frames.setdefault(m.group(1), []).append((int(m.group(2)),
+    # class "f fold": the box of callees too narrow to draw; "f gone": a
+    # frame of OLD that NEW no longer has (differential)
+    classes = {}
+    for m in re.finditer(r'<g class="f( \w+)?" data-n="([^"]*)" data-v="(-?\d+)"[^>]*>(.*?)</g>',
+                         text, re.S):
+        fill = re.search(r'fill="rgb\((\d+),(\d+),(\d+)\)"', m.group(4))
+        frames.setdefault(m.group(2), []).append((int(m.group(3)),
                                                   tuple(map(int, fill.groups())) if fill else None))
+        classes.setdefault(m.group(2), set()).add((m.group(1) or "").strip())
     if not frames:
         errs.append("no frame elements (<g class=\"f\" data-n=.. data-v=..>)")
     for f in a.frame or []:
@@ -249,6 +254,20 @@ def cmd_svg(a):
         if any(red(c) for _, c in frames.get(f, [])):
             errs.append("frame %s is coloured as growth (red) but did not grow: %s"
                         % (f, frames.get(f)))
+    for f in a.gone or []:
+        if "gone" not in classes.get(f, ()):
+            errs.append("frame %s is not drawn as vanished (class f gone): %s" % (f, classes.get(f)))
+    if a.reddest:
+        reds = [(255 - c[1], n) for n, l in frames.items() for _, c in l if red(c) and n != "all"]
+        if not reds or max(reds)[1] != a.reddest:
+            errs.append("the reddest frame is %s, expected %s" % (max(reds)[1] if reds else None,
+                                                                  a.reddest))
+    if a.max_height is not None:
+        h = int(re.search(r'<svg[^>]*\bheight="(\d+)"', text).group(1))
+        if h > a.max_height:
+            errs.append("the SVG is %d px tall, more than %d" % (h, a.max_height))
+    if a.fold and not any("fold" in c for c in classes.values()):
+        errs.append("no (n small frames) box")
     if errs:
         die("%s:\n  " % a.file + "\n  ".join(errs))
     print("svg ok: %s, %d distinct frames" % (a.file, len(frames)))
@@ -269,7 +288,9 @@ p = sub.add_parser("folded"); p.add_argument("file"); p.add_argument("--total", 
 p.add_argument("--leaf"); p.add_argument("--via"); p.set_defaults(fn=cmd_folded)
 p = sub.add_parser("svg"); p.add_argument("file"); p.add_argument("--frame", action="append")
 p.add_argument("--root-value", type=int); p.add_argument("--red", action="append")
-p.add_argument("--not-red", action="append"); p.set_defaults(fn=cmd_svg)
+p.add_argument("--not-red", action="append"); p.add_argument("--gone", action="append")
+p.add_argument("--reddest"); p.add_argument("--max-height", type=int)
+p.add_argument("--fold", action="store_true"); p.set_defaults(fn=cmd_svg)
 p = sub.add_parser("approx"); p.add_argument("a"); p.add_argument("b")
 p.add_argument("tol", type=float); p.set_defaults(fn=cmd_approx)
 a = ap.parse_args()
