@@ -77,9 +77,12 @@ static void lk_track(const void *addr, lk_entry *e, uint64_t t)
             return;
         }
     }
-    atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
-    if (lk_nheld == LK_HELD_MAX)
-        return;   /* holds this deep go untimed; the unlock still blames */
+    if (lk_nheld == LK_HELD_MAX) {
+        /* holds this deep go untimed (the unlock still blames), and are
+         * counted now: their release cannot tell */
+        atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
+        return;
+    }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
         t = mp_now_ns();
     lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, 0};
@@ -319,13 +322,21 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
         return false;   /* an inner unlock of a recursive hold */
     lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_lookup((uintptr_t)addr, false);
     uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
+    /* The acquisition is counted after the real unlock (lk_release_end):
+     * a shared write here, on every release of a hot lock, lengthened the
+     * critical section others queue for. */
+    r->counted = i >= 0 ? e : NULL;
+    r->e = NULL;
     if (i >= 0)
         lk_held_tab[i] = lk_held_tab[--lk_nheld];
     if (!e)
         return false;
-    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    /* Nobody queued: no number, nothing to blame. A waiter that queued
+     * just after this load reads the previous release's number and blames
+     * that holder: a misattribution of a wait of nanoseconds. */
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
-        return false;
+        return r->counted != NULL;
+    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
     r->e = e;
     /* The hold ends here, before the real unlock: read after it, the clock
      * also counted any preemption of this thread after the release (the
@@ -352,6 +363,10 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
+    if (r->counted)
+        atomic_fetch_add_explicit(&r->counted->acquisitions, 1, memory_order_relaxed);
+    if (!r->e)
+        return;
     uint64_t hold_ns = r->hold_ns;
     if (r->stack != MP_NO_STACK) {
         atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);

@@ -144,10 +144,13 @@ void lk_forget_slow(const void *addr) MP_HIDDEN;
 void lk_acct_after_fork_child(void) MP_HIDDEN;
 
 /* A release in two halves around the real unlock: begin (before, inside
- * the critical section: as little as possible) returns true when end
- * (after) must run; end times the hold and blames the holder. */
+ * the critical section: as little as possible, and nothing shared written
+ * unless waiters are queued) returns true when end (after) must run; end
+ * counts the acquisition, and when there were waiters adds the hold and
+ * blames the holder. */
 typedef struct lk_rel {
-    lk_entry *e;
+    lk_entry *counted;    /* the entry whose acquisition this release ends */
+    lk_entry *e;          /* set when waiters were present */
     uint64_t hold_ns;     /* read before the real unlock; 0: not timed */
     uint32_t seq;
     uint32_t gen;
