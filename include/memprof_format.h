@@ -147,7 +147,9 @@ typedef struct mp_lock {
     uint64_t max_wait_ns;
     uint64_t contended_hold_ns;  /* hold time of holders while others waited */
     uint64_t contended_holds;
-    uint64_t acquisitions;       /* acquisitions seen while known contended */
+    uint64_t acquisitions;       /* acquisitions that waited or found waiters
+                                    (before LOCK_HIST existed: every
+                                    acquisition once known contended) */
     uint64_t first_site;         /* index of its first mp_lock_site */
     uint64_t site_count;         /* number of consecutive mp_lock_site records */
 } mp_lock;

@@ -63,11 +63,10 @@ static void lk_send(const mp_event *ev)
 
 
 /*
- * Remembers that this thread now holds a tracked lock. t is the acquisition
- * time when the caller has it; otherwise the clock is read only if others
- * are already queued: a hold that starts with nobody waiting is usually
- * uncontended, and reading the clock on every acquisition of a hot lock
- * was a third of the profiler's cost on it. Such holds report 0 ns.
+ * Remembers that this thread now holds a tracked lock that others wait
+ * for, or that it waited for itself. t is the acquisition time when the
+ * caller has it; otherwise the clock is read only if others are already
+ * queued (a hold that starts with nobody waiting reports 0 ns).
  */
 static void lk_track(const void *addr, lk_entry *e, uint64_t t)
 {
@@ -247,7 +246,13 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
     if (!lk_maybe_tracked(addr))
         return;
     lk_entry *e = lk_lookup((uintptr_t)addr, false);
-    if (e)
+    /* Nobody queued and no wait of ours: nothing to time or blame at the
+     * release, which finds no waiters either (or, when one queues
+     * meanwhile, blames this holder with an untimed hold). Tracking every
+     * acquisition of a hot lock cost more than the lock itself. A
+     * recursive re-lock under contention may then be seen as the outer
+     * hold; its blame is still this thread's. */
+    if (e && (spun || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0))
         lk_track(addr, e, now);
     if (spun)
         lk_pend(addr, kind, lk_spin_stack, e,
