@@ -39,11 +39,13 @@ static MP_TLS int lk_nheld;
  * is kept only while the thread does nothing else with locks and tries
  * again soon (lk_spin_live):
  *   - an acquisition of another tracked lock, or an EBUSY on another lock,
- *     ends it (given up);
- *   - the acquisition, or the next EBUSY, must come within LK_SPIN_GAP_NS
- *     of the last EBUSY, or within 4 times the run's mean interval between
- *     EBUSYs when that is longer (a loop that sched_yields or sleeps
- *     between tries keeps its own pace); a later one starts afresh.
+ *     ends it (given up); another EBUSY on the same lock continues it,
+ *     however late (the thread is still trying: a sched_yield loop on a
+ *     loaded machine waits a timeslice or more between tries);
+ *   - the acquisition must come within LK_SPIN_GAP_NS of the last EBUSY,
+ *     or within 4 times the run's mean interval between EBUSYs when that
+ *     is longer (a loop that yields or sleeps keeps its own pace); a later
+ *     one is no wait.
  * This costs a clock read per failed trylock: the caller is spinning then.
  * A failed trylock is contention, so its lock enters the table; the
  * acquire fast paths then need not look at lk_spin_addr: a lock with a
@@ -263,7 +265,7 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 MP_NOINLINE void lk_try_failed(const void *addr)
 {
     uint64_t now = mp_now_ns();
-    if (lk_spin_addr == addr && lk_spin_live(now)) {
+    if (lk_spin_addr == addr) {   /* trying the same lock again: still trying */
         lk_spin_last = now;
         lk_spin_fails++;
         return;
