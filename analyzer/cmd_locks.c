@@ -49,17 +49,30 @@ static void json_stacks(FILE *out, const char *name, const mp_lockstack *v, size
     fputc(']', out);
 }
 
+/* ", "name": {"p50": .., "p90": .., "p99": .., "p999": ..}" */
+static void json_percentiles(FILE *out, const char *name, const uint64_t p[MP_LOCK_NPCT])
+{
+    fprintf(out, ", \"%s\": {\"p50\": %" PRIu64 ", \"p90\": %" PRIu64 ", \"p99\": %" PRIu64
+            ", \"p999\": %" PRIu64 "}", name, p[0], p[1], p[2], p[3]);
+}
+
 static void json_lock(FILE *out, const mp_lockrec *r, size_t rank)
 {
+    uint64_t p[MP_LOCK_NPCT];
     fprintf(out, "\n  {\"rank\": %zu, \"address\": \"0x%" PRIx64 "\", \"kind\": \"%s\""
             ", \"contentions\": %" PRIu64 ", \"wait_ns\": %" PRIu64
             ", \"max_wait_ns\": %" PRIu64 ", \"max_wait_exact\": %s"
             ", \"avg_wait_ns\": %" PRIu64 ", \"hold_ns\": %" PRIu64
-            ", \"contended_holds\": %" PRIu64 ", \"frames\": ",
+            ", \"contended_holds\": %" PRIu64,
             rank, r->address, kind_name(r->kind), r->contentions, r->wait_ns,
             r->max_wait_ns, r->max_wait_exact ? "true" : "false",
             r->contentions ? r->wait_ns / r->contentions : 0, r->hold_ns,
             r->contended_holds);
+    mp_locktab_percentiles(r, 0, r->max_wait_ns, p);
+    json_percentiles(out, "percentiles_ns", p);
+    if (mp_locktab_percentiles(r, 1, 0, p))
+        json_percentiles(out, "hold_percentiles_ns", p);
+    fputs(", \"frames\": ", out);
     mp_fmt_json_frames(out, r->site);
     json_stacks(out, "sites", r->waiters, r->n_waiters);
     json_stacks(out, "holders", r->holders, r->n_holders);
@@ -108,6 +121,20 @@ static void text_stacks(FILE *out, const char *title, const char *noun,
         fprintf(out, "      ... %zu more %s (see --json)\n", n - show, noun);
 }
 
+/* "waits p50 1.0 us, p90 ..." when the lock has a histogram of what. */
+static void text_percentiles(FILE *out, const char *title, const mp_lockrec *r, int what,
+                             uint64_t max)
+{
+    static const char *const names[MP_LOCK_NPCT] = {"p50", "p90", "p99", "p99.9"};
+    uint64_t p[MP_LOCK_NPCT];
+    char b[32];
+    if (!mp_locktab_percentiles(r, what, max, p))
+        return;
+    fprintf(out, "%s", title);
+    for (int k = 0; k < MP_LOCK_NPCT; k++)
+        fprintf(out, "%s %s %s", k ? "," : "", names[k], mp_fmt_ns(b, p[k]));
+}
+
 static void text_lock(FILE *out, const mp_lockrec *r, size_t rank)
 {
     char w[32], mx[32], avg[32], h[32];
@@ -117,6 +144,11 @@ static void text_lock(FILE *out, const mp_lockrec *r, size_t rank)
             mp_fmt_ns(avg, r->contentions ? r->wait_ns / r->contentions : 0));
     if (r->hold_ns)
         fprintf(out, "; held %s while contended", mp_fmt_ns(h, r->hold_ns));
+    if (r->hist[0] || r->hist[1]) {
+        fputs("\n     ", out);
+        text_percentiles(out, " waits", r, 0, r->max_wait_ns);
+        text_percentiles(out, r->hist[0] ? "; holds" : " holds", r, 1, 0);
+    }
     fputs("\n      first used at ", out);
     mp_fmt_stack(out, r->site, CALLERS, 6 + 14);
     text_stacks(out, "waiters (contentions x wait suffered)", "waiter stacks",

@@ -323,7 +323,7 @@ static void value_type(pprof *p, mp_pb *prof, uint32_t field, const char *type,
 
 static void encode_types(pprof *p, mp_pb *prof, mp_what what)
 {
-    if (what == MP_WHAT_LOCKS) {
+    if (mp_stacktree_what_is_locks(what)) {
         value_type(p, prof, P_SAMPLE_TYPE, "contentions", "count");
         value_type(p, prof, P_SAMPLE_TYPE, "delay", "nanoseconds");
         value_type(p, prof, P_PERIOD_TYPE, "contentions", "count");
@@ -355,7 +355,7 @@ static void encode_meta(pprof *p, mp_pb *prof, mp_what what)
     snprintf(buf, sizeof(buf), "memprof %s profile: pid %" PRIu64 ", snapshot %" PRIu64,
              mp_stacktree_what_name(what), m->pid, m->seq);
     add_comment(p, prof, buf);
-    if (what != MP_WHAT_LOCKS) {
+    if (!mp_stacktree_what_is_locks(what)) {
         snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
                  "values are unbiased estimates", m->sample_bytes);
         add_comment(p, prof, buf);

@@ -130,7 +130,7 @@ static void frame_color(const flame *f, const mp_stacktree_node *n, char buf[32]
     double a = hash_unit(n->name, 1), b = hash_unit(n->name, 2), c = hash_unit(n->name, 3);
     if (strcmp(n->name, "??") == 0 || n->name[0] == '[')
         snprintf(buf, 32, "rgb(200,200,200)");
-    else if (f->what == MP_WHAT_LOCKS)   /* flamegraph.pl "hot" */
+    else if (mp_stacktree_what_is_locks(f->what))   /* flamegraph.pl "hot" */
         snprintf(buf, 32, "rgb(%d,%d,%d)", 205 + (int)(50 * c), (int)(230 * a), (int)(55 * b));
     else                                 /* greens, like Gregg's memory flame graphs */
         snprintf(buf, 32, "rgb(%d,%d,%d)", (int)(60 * c), 170 + (int)(60 * b), (int)(90 * a));

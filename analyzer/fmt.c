@@ -194,7 +194,10 @@ void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
     if (localtime_r(&secs, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
     mp_fmt_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
-    if (m->sample_bytes <= 1)
+    if (cmd && strcmp(cmd, "locks") == 0)   /* the heap's sampling rate means nothing here */
+        snprintf(rate, sizeof(rate), "%s", m->lock_profiling ? "every contention recorded"
+                                                             : "lock profiling off");
+    else if (m->sample_bytes <= 1)
         snprintf(rate, sizeof(rate), "exact (every allocation)");
     else {
         char b[32];

@@ -62,12 +62,52 @@ static void locktab_totals(mp_locktab *t)
     }
 }
 
+/* Adds the LOCK_HIST records; at[i] is the record lock i merged into. */
+static void locktab_add_hist(mp_locktab *t, const mp_snapshot *snap, const size_t *at)
+{
+    for (size_t i = 0; i < snap->n_lock_hist; i++) {
+        const mp_lock_hist *h = &snap->lock_hist[i];
+        if (h->lock >= snap->n_locks || h->bucket >= MP_LOCK_HIST_BUCKETS ||
+            (h->what != MP_HIST_WAIT && h->what != MP_HIST_HOLD))
+            continue;   /* the reader refuses these; this only guards */
+        uint64_t **v = &t->v[at[h->lock]].hist[h->what == MP_HIST_HOLD];
+        if (!*v)
+            *v = mp_xcalloc(MP_LOCK_HIST_BUCKETS, sizeof(uint64_t));
+        (*v)[h->bucket] = mp_sites_sat_add((*v)[h->bucket], h->count);
+    }
+}
+
+uint64_t mp_locktab_percentiles(const mp_lockrec *r, int what, uint64_t max,
+                                uint64_t p[MP_LOCK_NPCT])
+{
+    static const uint64_t per_mille[MP_LOCK_NPCT] = {500, 900, 990, 999};
+    const uint64_t *h = r->hist[what];
+    uint64_t total = 0;
+    memset(p, 0, MP_LOCK_NPCT * sizeof(uint64_t));
+    for (unsigned b = 0; h && b < MP_LOCK_HIST_BUCKETS; b++)
+        total = mp_sites_sat_add(total, h[b]);
+    if (!total)
+        return 0;
+    for (int k = 0; k < MP_LOCK_NPCT; k++) {
+        /* the smallest value with at least per_mille/1000 of them at or below */
+        uint64_t rank = (uint64_t)(((unsigned __int128)total * per_mille[k] + 999) / 1000);
+        uint64_t seen = 0;
+        unsigned b = 0;
+        while (b + 1 < MP_LOCK_HIST_BUCKETS && (seen += h[b]) < rank)
+            b++;
+        uint64_t v = mp_lock_hist_upper(b);
+        p[k] = max && v > max ? max : v;
+    }
+    return total;
+}
+
 void mp_locktab_build(mp_locktab *t, mp_symbolizer *sym, const mp_snapshot *snap)
 {
     memset(t, 0, sizeof(*t));
     t->map = mp_keymap_new();
     t->stacks = mp_keymap_new();
     size_t cap = 0;
+    size_t *at = mp_xcalloc(snap->n_locks ? snap->n_locks : 1, sizeof(size_t));
     for (size_t i = 0; i < snap->n_locks; i++) {
         const mp_lock *l = &snap->locks[i];
         const mp_symstack *st = mp_sites_stack(sym, snap, l->site_stack);
@@ -78,8 +118,11 @@ void mp_locktab_build(mp_locktab *t, mp_symbolizer *sym, const mp_snapshot *snap
             t->v[t->n++] = (mp_lockrec){.address = l->address, .kind = l->kind,
                                         .key = key, .site = st, .max_wait_exact = 1};
         }
+        at[i] = idx;
         lock_merge(t, idx, sym, snap, l);
     }
+    locktab_add_hist(t, snap, at);
+    free(at);
     locktab_totals(t);
 }
 
@@ -124,6 +167,9 @@ static void lock_subtract(mp_lockrec *r, const mp_locktab *old, size_t oi)
     r->contentions = window;
     stacks_subtract(r->waiters, &r->n_waiters, old, oi, 0);
     stacks_subtract(r->holders, &r->n_holders, old, oi, 1);
+    for (int w = 0; w < 2; w++)   /* counts are cumulative: the window's */
+        for (unsigned b = 0; r->hist[w] && o->hist[w] && b < MP_LOCK_HIST_BUCKETS; b++)
+            r->hist[w][b] = mp_sites_sub0(r->hist[w][b], o->hist[w][b]);
 }
 
 /* The maps store positions: rebuild them whenever v or a lock's stacks
@@ -146,6 +192,8 @@ static void lockrec_free(mp_lockrec *r)
 {
     free(r->waiters);
     free(r->holders);
+    free(r->hist[0]);
+    free(r->hist[1]);
 }
 
 void mp_locktab_drop_uncontended(mp_locktab *t)

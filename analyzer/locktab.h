@@ -27,7 +27,18 @@ typedef struct mp_lockrec {
     size_t n_waiters, cap_waiters;
     mp_lockstack *holders;        /* role MP_ROLE_HOLDER, merged by key */
     size_t n_holders, cap_holders;
+    /* LOCK_HIST counts per bucket ([0] waits, [1] holds), NULL when none. */
+    uint64_t *hist[2];
 } mp_lockrec;
+
+/* Percentiles of a lock's waits (what 0) or holds (what 1), from its
+ * histogram: each is the upper bound of the bucket holding that rank,
+ * capped at max (so at most max_wait_ns, and monotone); all 0 without a
+ * histogram. p[] gets p50, p90, p99, p99.9. Returns the number of values
+ * the histogram holds. */
+#define MP_LOCK_NPCT 4
+uint64_t mp_locktab_percentiles(const mp_lockrec *r, int what, uint64_t max,
+                                uint64_t p[MP_LOCK_NPCT]);
 
 typedef struct mp_locktab {
     mp_lockrec *v;

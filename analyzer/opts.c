@@ -35,8 +35,9 @@ static const opt_def opt_table[] = {
     {MP_OPT_FAIL_OVER, "--fail-over", NULL, K_BYTES, UINT64_MAX, "BYTES",
      "bytes, e.g. 1048576 or 1M",
      "exit 3 when the live heap grew by more than BYTES (K, M, G suffixes)"},
-    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks", "heap, alloc or locks",
-     "live heap (default), cumulative allocations or lock wait time"},
+    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks|locks-holders",
+     "heap, alloc, locks or locks-holders",
+     "live heap (default), cumulative allocations, lock wait time by waiter or by holder"},
     {MP_OPT_OUT, "-o", "--output", K_PATH, 0, "FILE", "a file name",
      "write to FILE instead of standard output"},
     {MP_OPT_LINES, "--lines", NULL, K_FLAG, 0, NULL, NULL,
@@ -187,7 +188,7 @@ static int parse_value(const opt_def *d, const char *val, uint64_t *v)
     case K_BYTES:
         return mp_opts_bytes(val, v, 1) == 0 && *v <= d->max ? 0 : -1;
     case K_WHAT:
-        for (int w = MP_WHAT_HEAP; val && w <= MP_WHAT_LOCKS; w++)
+        for (int w = MP_WHAT_HEAP; val && w < MP_WHAT_COUNT; w++)
             if (strcmp(val, mp_stacktree_what_name((mp_what)w)) == 0) {
                 *v = (uint64_t)w;
                 return 0;

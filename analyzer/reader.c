@@ -456,6 +456,15 @@ static int check_locks(const mp_snapshot *s, char *err, size_t errlen)
         if (ls->role != MP_ROLE_WAITER && ls->role != MP_ROLE_HOLDER)
             return fail(err, errlen, "lock site %zu: bad role %u", i, ls->role);
     }
+    for (size_t i = 0; i < s->n_lock_hist; i++) {
+        const mp_lock_hist *h = &s->lock_hist[i];
+        if (h->lock >= s->n_locks)
+            return fail(err, errlen, "lock histogram %zu: lock %u out of range", i, h->lock);
+        if ((h->what != MP_HIST_WAIT && h->what != MP_HIST_HOLD) ||
+            h->bucket >= MP_LOCK_HIST_BUCKETS)
+            return fail(err, errlen, "lock histogram %zu: bad bucket %u/%u", i, h->what,
+                        h->bucket);
+    }
     return 0;
 }
 

@@ -24,9 +24,9 @@ static void each_heap(const mp_snapshot *s, mp_what what, mp_value_fn fn, void *
     }
 }
 
-/* Lock sites are grouped per lock; walking the locks gives each waiter its
- * lock, which the pprof labels name. */
-static void each_lock_waiter(const mp_snapshot *s, mp_value_fn fn, void *ctx)
+/* Lock sites are grouped per lock; walking the locks gives each waiter (or
+ * holder) its lock, which the pprof labels name. */
+static void each_lock_site(const mp_snapshot *s, uint32_t role, mp_value_fn fn, void *ctx)
 {
     for (size_t l = 0; l < s->n_locks; l++) {
         const mp_lock *lk = &s->locks[l];
@@ -34,7 +34,7 @@ static void each_lock_waiter(const mp_snapshot *s, mp_value_fn fn, void *ctx)
             continue;
         for (uint64_t i = 0; i < lk->site_count; i++) {
             const mp_lock_site *ls = &s->lock_sites[lk->first_site + i];
-            if (ls->role != MP_ROLE_WAITER)
+            if (ls->role != role)
                 continue;
             mp_value_rec r = {.stack = ls->stack, .value = ls->wait_ns,
                               .count = ls->contentions, .lock = lk};
@@ -46,15 +46,22 @@ static void each_lock_waiter(const mp_snapshot *s, mp_value_fn fn, void *ctx)
 void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx)
 {
     if (what == MP_WHAT_LOCKS)
-        each_lock_waiter(snap, fn, ctx);
+        each_lock_site(snap, MP_ROLE_WAITER, fn, ctx);
+    else if (what == MP_WHAT_LOCK_HOLDERS)
+        each_lock_site(snap, MP_ROLE_HOLDER, fn, ctx);
     else
         each_heap(snap, what, fn, ctx);
 }
 
-static const char *const what_names[] = {"heap", "alloc", "locks"};
+static const char *const what_names[MP_WHAT_COUNT] = {"heap", "alloc", "locks",
+                                                      "locks-holders"};
 
 const char *mp_stacktree_what_name(mp_what what) { return what_names[what]; }
-bool mp_stacktree_what_is_bytes(mp_what what) { return what != MP_WHAT_LOCKS; }
+bool mp_stacktree_what_is_bytes(mp_what what) { return !mp_stacktree_what_is_locks(what); }
+bool mp_stacktree_what_is_locks(mp_what what)
+{
+    return what == MP_WHAT_LOCKS || what == MP_WHAT_LOCK_HOLDERS;
+}
 
 /* ---- call tree ---- */
 

@@ -17,7 +17,12 @@
 #include "analyzer.h"
 #include "hashmap.h"
 
-typedef enum mp_what { MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS } mp_what;
+/* MP_WHAT_LOCKS charges each wait to the waiter's stack, MP_WHAT_LOCK_HOLDERS
+ * to the stack of the holder whose release let the waiter in (the unlocker,
+ * which Go's mutex profile blames). */
+typedef enum mp_what {
+    MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS, MP_WHAT_LOCK_HOLDERS, MP_WHAT_COUNT
+} mp_what;
 
 /* One record of the measurement: a stack with its value and count. */
 typedef struct mp_value_rec {
@@ -38,8 +43,9 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  */
 void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn,
                              void *ctx);
-const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks" */
+const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks", "locks-holders" */
 bool mp_stacktree_what_is_bytes(mp_what what);
+bool mp_stacktree_what_is_locks(mp_what what);   /* either lock view */
 
 /* ---- call tree ---- */
 

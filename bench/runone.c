@@ -47,6 +47,9 @@ int main(int argc, char **argv)
     long long ns = (t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec);
     long long cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
                     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
-    dprintf(fd, "%d %ld %lld %lld\n", code, ru.ru_maxrss, ns, cpu);
+    /* fifth: context switches (voluntary + involuntary): a profiler that
+     * lengthens critical sections turns spins into futex sleeps */
+    dprintf(fd, "%d %ld %lld %lld %ld\n", code, ru.ru_maxrss, ns, cpu,
+            ru.ru_nvcsw + ru.ru_nivcsw);
     return 0;
 }

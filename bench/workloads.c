@@ -13,6 +13,10 @@
  *                           times (uncontended)
  *   workloads contended N   four threads, N iterations each of hot_worker():
  *                           one shared mutex, short critical section
+ *   workloads shortcs   N   two threads, N iterations each of short_cs_worker():
+ *                           four lock/unlock pairs of a private mutex, one of
+ *                           a shared mutex around ~4 multiplies, ~40
+ *                           multiplies outside
  *
  * Every workload prints one checksum line so the work cannot be optimised
  * away; the harness discards it. Built by bench/Makefile (gcc -O2 -g).
@@ -243,10 +247,52 @@ static int run_contended(void)
     return 0;
 }
 
+/* The most common lock in servers (issue 10): a shared mutex around a
+ * short critical section (a stats counter, a slab lock), taken by a few
+ * threads with a little work in between, beside private mutexes. */
+static pthread_mutex_t short_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile unsigned long short_counter;
+
+NOINLINE void short_cs_worker(struct lock_arg *a)
+{
+    volatile unsigned long local = 0;
+    for (long i = 0; i < n_iter; i++) {
+        for (int k = 0; k < 4; k++) {
+            pthread_mutex_lock(&a->mu);
+            a->counter += (unsigned long)i ^ (a->counter >> 3);
+            pthread_mutex_unlock(&a->mu);
+        }
+        pthread_mutex_lock(&short_lock);
+        spin(&short_counter, 4);
+        pthread_mutex_unlock(&short_lock);
+        spin(&local, 40);
+    }
+}
+
+static void *short_cs_thread(void *arg)
+{
+    short_cs_worker(arg);
+    return NULL;
+}
+
+static int run_shortcs(void)
+{
+    static struct lock_arg a[2];
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        pthread_mutex_init(&a[i].mu, NULL);
+        pthread_create(&t[i], NULL, short_cs_thread, &a[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    printf("shortcs %lu\n", short_counter);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s churn|deep|leak|locks|contended N\n", argv[0]);
+        fprintf(stderr, "usage: %s churn|deep|leak|locks|contended|shortcs N\n", argv[0]);
         return 1;
     }
     n_iter = atol(argv[2]);
@@ -261,6 +307,8 @@ int main(int argc, char **argv)
         return run_locks();
     if (!strcmp(w, "contended"))
         return run_contended();
+    if (!strcmp(w, "shortcs"))
+        return run_shortcs();
     fprintf(stderr, "%s: unknown workload %s\n", argv[0], w);
     return 1;
 }

@@ -155,7 +155,9 @@ typedef struct mp_lock {
     uint64_t max_wait_ns;
     uint64_t contended_hold_ns;  /* hold time of holders while others waited */
     uint64_t contended_holds;
-    uint64_t acquisitions;       /* acquisitions seen while known contended */
+    uint64_t acquisitions;       /* acquisitions that waited or found waiters
+                                    (before LOCK_HIST existed: every
+                                    acquisition once known contended) */
     uint64_t first_site;         /* index of its first mp_lock_site */
     uint64_t site_count;         /* number of consecutive mp_lock_site records */
 } mp_lock;
@@ -168,6 +170,42 @@ typedef struct mp_lock_site {
     uint64_t contentions;        /* waits suffered (waiter) or caused (holder) */
     uint64_t wait_ns;            /* wait suffered (waiter) or caused (holder) */
 } mp_lock_site;
+
+/*
+ * Lock wait and hold distributions (LOCK_HIST): per lock, a log-scale
+ * histogram of individual waits (and of the contended holds the shim
+ * timed), exact counts, one record per non-empty bucket. Four buckets per
+ * power of two: 0..3 ns are buckets 0..3; a value v >= 4 with top bit e
+ * falls in bucket 4 * (e - 1) + the two bits below the top one, so every
+ * bucket's upper bound is less than 1.25 times its lower bound.
+ */
+#define MP_LOCK_HIST_BUCKETS 252u
+enum mp_lock_hist_what { MP_HIST_WAIT = 1, MP_HIST_HOLD = 2 };
+
+typedef struct mp_lock_hist {
+    uint32_t lock;               /* index into LOCKS */
+    uint16_t what;               /* mp_lock_hist_what */
+    uint16_t bucket;             /* < MP_LOCK_HIST_BUCKETS */
+    uint64_t count;
+} mp_lock_hist;
+
+static inline unsigned mp_lock_hist_bucket(uint64_t ns)
+{
+    if (ns < 4)
+        return (unsigned)ns;
+    unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+    return 4u * (e - 1u) + (unsigned)((ns >> (e - 2u)) & 3u);
+}
+
+/* The largest value bucket b holds. */
+static inline uint64_t mp_lock_hist_upper(unsigned b)
+{
+    if (b < 4)
+        return b;
+    unsigned e = b / 4u + 1u;
+    uint64_t lo = (uint64_t)(4u + b % 4u) << (e - 2u);
+    return lo + ((uint64_t)1 << (e - 2u)) - 1u;
+}
 
 /* ---- the sections: the one list ----
  *
@@ -214,7 +252,8 @@ enum mp_section_rule { MP_SEC_ANY = 0, MP_SEC_ONE = 1, MP_SEC_NONEMPTY = 2 };
     X(FRAMES, 5, frames, uint64_t, MP_SEC_ANY) /* by mp_stack.first_frame */ \
     X(HEAP, 6, heap, mp_heap_site, MP_SEC_ANY) /* one per stack with data */ \
     X(LOCKS, 7, locks, mp_lock, MP_SEC_ANY)                                \
-    X(LOCK_SITES, 8, lock_sites, mp_lock_site, MP_SEC_ANY) /* grouped per lock */
+    X(LOCK_SITES, 8, lock_sites, mp_lock_site, MP_SEC_ANY) /* grouped per lock */ \
+    X(LOCK_HIST, 32, lock_hist, mp_lock_hist, MP_SEC_ANY) /* any order */
 
 enum mp_section_type {
 #define MP_SEC_TYPE_(ID, type, name, record, rule) MP_SEC_##ID = type,

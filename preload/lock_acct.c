@@ -32,13 +32,28 @@ static MP_TLS int lk_nheld;
  * it waits. Each run of EBUSY results on one lock that ends in this thread
  * acquiring it counts as one contention, waiting from the first EBUSY to the
  * acquisition (no event per failed try: a spin fails millions of times).
- * One run is pending per thread; an EBUSY on another lock starts a new one.
- * Code that fails, does other work and succeeds later is charged the time
- * in between: it was denied the lock that long. A failed trylock is
- * contention, so its lock enters the table; the acquire fast paths then
- * need not look at lk_spin_addr: a lock with a pending run has its bit. */
+ *
+ * Only a run the thread keeps trying is a wait. A caller that gets EBUSY and
+ * moves on (memcached's lru_pull_tail: `if (item_trylock(..) == NULL)
+ * continue;`) was not waiting, even if it takes that lock later. The run
+ * is kept only while the thread does nothing else with locks and tries
+ * again soon (lk_spin_live):
+ *   - an acquisition of another tracked lock, or an EBUSY on another lock,
+ *     ends it (given up); another EBUSY on the same lock continues it,
+ *     however late (the thread is still trying: a sched_yield loop on a
+ *     loaded machine waits a timeslice or more between tries);
+ *   - the acquisition must come within LK_SPIN_GAP_NS of the last EBUSY,
+ *     or within 4 times the run's mean interval between EBUSYs when that
+ *     is longer (a loop that yields or sleeps keeps its own pace); a later
+ *     one is no wait.
+ * This costs a clock read per failed trylock: the caller is spinning then.
+ * A failed trylock is contention, so its lock enters the table; the
+ * acquire fast paths then need not look at lk_spin_addr: a lock with a
+ * pending run has its bit. */
+#define LK_SPIN_GAP_NS 10000000ull
 static MP_TLS const void *lk_spin_addr;
-static MP_TLS uint64_t lk_spin_t0;
+static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;
+static MP_TLS uint32_t lk_spin_stack;
 
 /* Every lock event goes out through here: the push is a slow path. */
 static void lk_send(const mp_event *ev)
@@ -50,11 +65,10 @@ static void lk_send(const mp_event *ev)
 
 
 /*
- * Remembers that this thread now holds a tracked lock. t is the acquisition
- * time when the caller has it; otherwise the clock is read only if others
- * are already queued: a hold that starts with nobody waiting is usually
- * uncontended, and reading the clock on every acquisition of a hot lock
- * was a third of the profiler's cost on it. Such holds report 0 ns.
+ * Remembers that this thread now holds a tracked lock that others wait
+ * for, or that it waited for itself. t is the acquisition time when the
+ * caller has it; otherwise the clock is read only if others are already
+ * queued (a hold that starts with nobody waiting reports 0 ns).
  */
 static void lk_track(const void *addr, lk_entry *e, uint64_t t)
 {
@@ -64,9 +78,12 @@ static void lk_track(const void *addr, lk_entry *e, uint64_t t)
             return;
         }
     }
-    atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
-    if (lk_nheld == LK_HELD_MAX)
-        return;   /* holds this deep go untimed; the unlock still blames */
+    if (lk_nheld == LK_HELD_MAX) {
+        /* holds this deep go untimed (the unlock still blames), and are
+         * counted now: their release cannot tell */
+        atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
+        return;
+    }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
         t = mp_now_ns();
     lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, 0};
@@ -142,10 +159,13 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
     if (e && acquired) {
         seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
         uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
+        uint32_t bh = atomic_load_explicit(&e->blame_hold, memory_order_relaxed);
         if (seq != 0 && (uint32_t)(blame >> 32) == seq)
             return (mp_event){.type = MP_EV_LOCK_BLAMED, .kind = kind, .gen = gen,
                               .blamed = {.addr = (uintptr_t)addr, .stack = stack,
-                                         .holder = (uint32_t)blame, .wait_ns = wait_ns}};
+                                         .holder = (uint32_t)blame, .wait_ns = wait_ns,
+                                         .hold_bucket = (bh >> 8) == (seq & 0xffffffu)
+                                                            ? bh & 0xffu : 0}};
     }
     return (mp_event){.type = MP_EV_LOCK_WAIT, .kind = kind, .gen = gen,
                       .wait = {.addr = (uintptr_t)addr, .stack = stack, .seq = seq,
@@ -161,6 +181,18 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
  * contention before the release sends the first at once.
  */
 static MP_TLS mp_event lk_pending;   /* type 0: none */
+
+/* Makes the WAIT of a contended acquisition the pending one. */
+static void lk_pend(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e, uint32_t gen,
+                    bool acquired, uint64_t wait_ns)
+{
+    lk_flush_pending();
+    lk_pending = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    /* Not held (timed out), or not in the table (its unlock may skip the
+     * slow path that sends it): now. */
+    if (!acquired || !e)
+        lk_flush_pending();
+}
 
 void lk_flush_pending(void)
 {
@@ -183,29 +215,69 @@ void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acqu
     MP_COUNT(lock_contentions);
 }
 
-static MP_NOINLINE void lk_spin_end(const void *addr, uint16_t kind)
+/* True when the pending run is still being tried at time now (see above). */
+static bool lk_spin_live(uint64_t now)
 {
+    uint64_t gap = now - lk_spin_last, limit = LK_SPIN_GAP_NS;
+    if (lk_spin_fails > 1) {
+        uint64_t pace = 4 * ((lk_spin_last - lk_spin_t0) / (lk_spin_fails - 1));
+        if (pace > limit)
+            limit = pace;
+    }
+    return gap <= limit;
+}
+
+/* This thread acquired addr without blocking: the end of its trylock run
+ * on addr, a wait from the first EBUSY to *now, when it was still live;
+ * any run on another lock is given up. */
+static MP_NOINLINE bool lk_spin_over(const void *addr, uint64_t *now)
+{
+    bool waited = false;
+    if (lk_spin_addr == addr) {
+        *now = mp_now_ns();
+        waited = lk_spin_live(*now);
+    }
     lk_spin_addr = NULL;
-    lk_record_wait(addr, kind, mp_now_ns() - lk_spin_t0, true);
+    return waited;
 }
 
 MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 {
-    if (lk_spin_addr == addr)
-        lk_spin_end(addr, kind);
+    uint64_t now = 0;
+    bool spun = MP_UNLIKELY(lk_spin_addr != NULL) && lk_spin_over(addr, &now);
     if (!lk_maybe_tracked(addr))
         return;
     lk_entry *e = lk_lookup((uintptr_t)addr, false);
-    if (e)
-        lk_track(addr, e, 0);
+    /* Nobody queued and no wait of ours: nothing to time or blame at the
+     * release, which finds no waiters either (or, when one queues
+     * meanwhile, blames this holder with an untimed hold). Tracking every
+     * acquisition of a hot lock cost more than the lock itself. A
+     * recursive re-lock under contention may then be seen as the outer
+     * hold; its blame is still this thread's. */
+    if (e && (spun || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0))
+        lk_track(addr, e, now);
+    if (spun)
+        lk_pend(addr, kind, lk_spin_stack, e,
+                e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0, true,
+                now - lk_spin_t0);
 }
 
 MP_NOINLINE void lk_try_failed(const void *addr)
 {
-    if (lk_spin_addr != addr && lk_lookup((uintptr_t)addr, true)) {
-        lk_spin_addr = addr;
-        lk_spin_t0 = mp_now_ns();
+    uint64_t now = mp_now_ns();
+    if (lk_spin_addr == addr) {   /* trying the same lock again: still trying */
+        lk_spin_last = now;
+        lk_spin_fails++;
+        return;
     }
+    lk_spin_addr = NULL;
+    if (!lk_lookup((uintptr_t)addr, true))
+        return;
+    /* The stack now, while failing, not inside the critical section. */
+    lk_spin_stack = lk_stack(addr, LK_ROLE_WAITER);
+    lk_spin_addr = addr;
+    lk_spin_t0 = lk_spin_last = now;
+    lk_spin_fails = 1;
 }
 
 /* ------------------------------------------------------------------------
@@ -216,8 +288,7 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
 {
     w->addr = addr;
     w->kind = kind;
-    if (lk_spin_addr == addr)
-        lk_spin_addr = NULL;   /* the blocking wait supersedes the spin */
+    lk_spin_addr = NULL;   /* the blocking wait supersedes any trylock run */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
     w->stack = lk_stack(addr, LK_ROLE_WAITER);
@@ -242,12 +313,7 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
     }
     if (!acquired && rc != ETIMEDOUT)
         return;
-    lk_flush_pending();
-    lk_pending = lk_wait_event(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
-    /* Not held (timed out), or not in the table (its unlock may skip the
-     * slow path that sends it): now. */
-    if (!acquired || !w->e)
-        lk_flush_pending();
+    lk_pend(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
 }
 
 /* ------------------------------------------------------------------------
@@ -263,23 +329,40 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
         return false;   /* an inner unlock of a recursive hold */
     lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_lookup((uintptr_t)addr, false);
     uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
+    /* The acquisition is counted after the real unlock (lk_release_end):
+     * a shared write here, on every release of a hot lock, lengthened the
+     * critical section others queue for. */
+    r->counted = i >= 0 ? e : NULL;
+    r->e = NULL;
     if (i >= 0)
         lk_held_tab[i] = lk_held_tab[--lk_nheld];
     if (!e)
         return false;
-    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    /* Nobody queued: no number, nothing to blame. A waiter that queued
+     * just after this load reads the previous release's number and blames
+     * that holder: a misattribution of a wait of nanoseconds. */
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
-        return false;
+        return r->counted != NULL;
+    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
     r->e = e;
-    r->t_acquire = t_acquire;
+    /* The hold ends here, before the real unlock: read after it, the clock
+     * also counted any preemption of this thread after the release (the
+     * woken waiter takes the CPU), while the next holder's hold had begun,
+     * and one mutex was "held" longer than the run. Holds timed inside the
+     * real ones cannot overlap, so their sum stays below the wall time. */
+    r->hold_ns = t_acquire ? mp_now_ns() - t_acquire : 0;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     /* With a recent stack at hand, the waiter we let in can name us
      * directly (lk_wait_event), and no HOLD event is needed. Without one,
      * the unwind waits until after the unlock and the collector joins. */
     r->stack = lk_stack_cached(addr, LK_ROLE_HOLDER);
-    if (r->stack != MP_NO_STACK)
+    if (r->stack != MP_NO_STACK) {
+        uint32_t bucket = r->hold_ns ? mp_lock_hist_bucket(r->hold_ns) + 1 : 0;
+        atomic_store_explicit(&e->blame_hold, (r->seq & 0xffffffu) << 8 | bucket,
+                              memory_order_relaxed);
         atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | r->stack,
                               memory_order_relaxed);
+    }
     return true;
 }
 
@@ -287,7 +370,11 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    uint64_t hold_ns = r->t_acquire ? mp_now_ns() - r->t_acquire : 0;
+    if (r->counted)
+        atomic_fetch_add_explicit(&r->counted->acquisitions, 1, memory_order_relaxed);
+    if (!r->e)
+        return;
+    uint64_t hold_ns = r->hold_ns;
     if (r->stack != MP_NO_STACK) {
         atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);

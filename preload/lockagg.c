@@ -54,8 +54,15 @@ typedef struct la_store {
     size_t n, cap, nslots, isz;
 } la_store;
 
+typedef struct la_hist {
+    uint64_t key1;          /* lock index << 32 | mp_lock_hist_what */
+    uint64_t key2;          /* bucket */
+    uint64_t count;
+} la_hist;
+
 static la_store la_locks = {.isz = sizeof(la_lock)};
 static la_store la_sites = {.isz = sizeof(la_site)};
+static la_store la_hists = {.isz = sizeof(la_hist)};
 
 /* The matching caches; key = lock index + 1 (0 = empty slot). */
 typedef struct la_release { uint32_t lock, seq, stack, pad; } la_release;
@@ -161,6 +168,15 @@ static void la_charge(const la_lock *l, uint32_t stack, uint32_t role, uint64_t 
     }
 }
 
+/* One more individual wait or hold of l in its histogram (sparse: a
+ * lock's waits usually fill a handful of buckets). */
+static void la_hist_add(const la_lock *l, unsigned what, unsigned bucket)
+{
+    la_hist *h = la_get(&la_hists, (uint64_t)la_lock_index(l) << 32 | what, bucket, true);
+    if (h)
+        h->count++;
+}
+
 /* The cache slot for (lock, seq), or -1 when the caches cannot be had. */
 static long la_match_slot(uint32_t lock, uint32_t seq)
 {
@@ -182,6 +198,7 @@ static void la_count_wait(la_lock *l, uint32_t stack, uint64_t wait_ns)
     if (l->site == MP_NO_STACK)
         l->site = stack;   /* first contention is the first use we saw */
     la_charge(l, stack, MP_ROLE_WAITER, 1, wait_ns);
+    la_hist_add(l, MP_HIST_WAIT, mp_lock_hist_bucket(wait_ns));
 }
 
 static void la_on_wait(la_lock *l, const mp_event *ev)
@@ -208,6 +225,8 @@ static void la_on_hold(la_lock *l, const mp_event *ev)
     uint32_t seq = ev->hold.seq;
     l->hold_ns += ev->hold.hold_ns;
     l->holds++;
+    if (ev->hold.hold_ns)   /* 0: the acquisition was not timed */
+        la_hist_add(l, MP_HIST_HOLD, mp_lock_hist_bucket(ev->hold.hold_ns));
     uint32_t key = la_lock_index(l) + 1;
     long i = seq ? la_match_slot(key, seq) : -1;
     if (i < 0)
@@ -232,6 +251,8 @@ void mp_lock_aggregate(const mp_event *ev)
     case MP_EV_LOCK_BLAMED:
         la_count_wait(l, ev->blamed.stack, ev->blamed.wait_ns);
         la_charge(l, ev->blamed.holder, MP_ROLE_HOLDER, 1, ev->blamed.wait_ns);
+        if (ev->blamed.hold_bucket)   /* the hold itself went into the entry */
+            la_hist_add(l, MP_HIST_HOLD, ev->blamed.hold_bucket - 1u);
         break;
     case MP_EV_LOCK_HOLD:
         la_on_hold(l, ev);
@@ -321,11 +342,26 @@ size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites)
     return la_locks.n;
 }
 
+size_t mp_lock_export_hist(mp_lock_hist **hist)
+{
+    *hist = la_hists.n ? mp_pages(la_hists.n * sizeof(mp_lock_hist)) : NULL;
+    if (!*hist)
+        return 0;
+    for (size_t i = 0; i < la_hists.n; i++) {
+        const la_hist *h = la_item(&la_hists, i);
+        (*hist)[i] = (mp_lock_hist){.lock = (uint32_t)(h->key1 >> 32),
+                                    .what = (uint16_t)h->key1, .bucket = (uint16_t)h->key2,
+                                    .count = h->count};
+    }
+    return la_hists.n;
+}
+
 /* Fork child: the parent's totals are not the child's. */
 void mp_lock_aggregate_reset(void)
 {
     la_store_free(&la_locks);
     la_store_free(&la_sites);
+    la_store_free(&la_hists);
     mp_pages_free(la_releases, LA_MATCH_SIZE * sizeof(la_release));
     mp_pages_free(la_pendings, LA_MATCH_SIZE * sizeof(la_pending));
     la_releases = NULL;

@@ -60,7 +60,8 @@ typedef struct lk_entry {
     _Atomic uint32_t gen;           /* bumped by destroy/init of the address */
     _Atomic uint32_t waiters;       /* threads blocked in our hooks right now */
     _Atomic uint32_t rel_seq;       /* releases seen (see above) */
-    uint32_t unused;
+    _Atomic uint32_t blame_hold;    /* low 24 bits of the blamed seq << 8 |
+                                       1 + its hold's bucket (0: untimed) */
     _Atomic uint64_t acquisitions;  /* acquisitions while known contended */
     _Atomic uint64_t blame;         /* seq << 32 | holder stack, see above */
     _Atomic uint64_t hold_ns;       /* contended holds whose HOLD was not sent */
@@ -143,11 +144,14 @@ void lk_forget_slow(const void *addr) MP_HIDDEN;
 void lk_acct_after_fork_child(void) MP_HIDDEN;
 
 /* A release in two halves around the real unlock: begin (before, inside
- * the critical section: as little as possible) returns true when end
- * (after) must run; end times the hold and blames the holder. */
+ * the critical section: as little as possible, and nothing shared written
+ * unless waiters are queued) returns true when end (after) must run; end
+ * counts the acquisition, and when there were waiters adds the hold and
+ * blames the holder. */
 typedef struct lk_rel {
-    lk_entry *e;
-    uint64_t t_acquire;   /* 0: not timed */
+    lk_entry *counted;    /* the entry whose acquisition this release ends */
+    lk_entry *e;          /* set when waiters were present */
+    uint64_t hold_ns;     /* read before the real unlock; 0: not timed */
     uint32_t seq;
     uint32_t gen;
     uint32_t stack;       /* published before the unlock, or MP_NO_STACK */

@@ -332,7 +332,9 @@ typedef struct mp_event {
     union {
         struct { uint32_t stack; uint64_t bytes, count_fx; } heap;
         struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns; } wait;
-        struct { uint64_t addr; uint32_t stack, holder; uint64_t wait_ns; } blamed;
+        /* hold_bucket: 1 + the releasing holder's hold-time bucket
+         * (mp_lock_hist_bucket), 0 when it was not timed. */
+        struct { uint64_t addr; uint32_t stack, holder; uint64_t wait_ns : 56, hold_bucket : 8; } blamed;
         struct { uint64_t addr; uint32_t stack, seq; uint64_t hold_ns; } hold;
         struct { uint64_t addr; uint32_t stack; } site;
         struct { uint64_t addr; uint64_t holds, hold_ns; } holds;
@@ -470,6 +472,8 @@ void mp_locks_after_fork_child(void) MP_HIDDEN;
 void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */
 /* Snapshot support: fills arrays allocated with mp_pages; returns counts. */
 size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites) MP_HIDDEN;
+/* The LOCK_HIST records, lock indexes as mp_lock_export numbered them. */
+size_t mp_lock_export_hist(mp_lock_hist **hist) MP_HIDDEN;
 void mp_lock_aggregate_reset(void) MP_HIDDEN;   /* fork child */
 /* The exiting thread's contention not yet sent (lock_acct.c). */
 void lk_flush_pending(void) MP_HIDDEN;

@@ -120,6 +120,7 @@ static void collect_locks(build *b)
 {
     mp_sections_out *o = &b->out;
     o->n_locks = mp_lock_export(&o->locks, &o->lock_sites, &o->n_lock_sites);
+    o->n_lock_hist = o->n_locks ? mp_lock_export_hist(&o->lock_hist) : 0;
     for (size_t i = 0; i < o->n_locks; i++)
         o->locks[i].site_stack = use_stack(b, o->locks[i].site_stack);
     for (size_t i = 0; i < o->n_lock_sites; i++) {
@@ -215,6 +216,7 @@ static void build_free(build *b)
     mp_pages_free(o->modules, sizeof(mp_module) * (o->n_modules + 1));
     mp_pages_free(o->locks, sizeof(mp_lock) * o->n_locks);
     mp_pages_free(o->lock_sites, sizeof(mp_lock_site) * o->n_lock_sites);
+    mp_pages_free(o->lock_hist, sizeof(mp_lock_hist) * o->n_lock_hist);
 }
 
 /* Warn once per failure streak, so a full disk prints one line, not one a
