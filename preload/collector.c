@@ -11,6 +11,22 @@
  * It runs with every signal blocked (so it never steals the program's
  * signals), with the reentrancy guard set (so nothing it does is profiled),
  * and never takes a lock the application could hold.
+ *
+ * It never polls (SPEC: a process that does nothing costs nothing). It
+ * sleeps in poll() on the request socket, with a timeout that ends when
+ * the next periodic snapshot is due (none: no timeout). Everything else
+ * that needs it rings a doorbell on that same socket (ring.c's
+ * mp_wake_collector):
+ * a non-blocking connect from our own pid, which the collector accepts and
+ * closes without a word. Producers ring it only when a ring passes half
+ * full, when they stall on a full one, and when a thread's ring retires
+ * (ring.c); the snapshot signal, exit and unshare ring it too. A futex
+ * cannot be watched by poll(), and an eventfd or pipe would be one more
+ * descriptor the application could close or reuse (and see); the socket
+ * is one we need anyway and is re-checked with getsockname after every
+ * wake-up. Without a socket (the name is taken, the program closed ours
+ * and we cannot make a new one) the collector sleeps on a futex the same
+ * doorbell also wakes, and retries the socket once a second.
  */
 #include "shim.h"
 
@@ -27,10 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUSY_POLL_MS 1
-#define IDLE_POLL_MS 20
-#define REQUEST_CHECK_NS 10000000ull
-#define MODULE_RESCAN_NS 1000000000ull
+#define REOPEN_RETRY_MS 1000   /* no socket: try to make one this often */
+#define MAIN_EXIT_CHECK_MS 50  /* main called pthread_exit: look for the last thread */
+#define BUSY_DRAINED 64        /* drained more than this: go round again at once */
 
 static pthread_t collector_thread;
 static bool collector_joinable;   /* started here and not yet joined */
@@ -62,9 +77,11 @@ void mp_collector_drain_now(void)
 
 /* ---- triggers ---- */
 
+/* Async-signal-safe: the snapshot signal's handler calls it. */
 void mp_request_snapshot(int trigger)
 {
     atomic_store(&pending_trigger, trigger);
+    mp_wake_collector();
 }
 
 static void open_request_socket(void)
@@ -149,37 +166,71 @@ static void serve_request(int fd)
     close(fd);
 }
 
-/* Requests are looked for at most every REQUEST_CHECK_NS (a request waits
- * that long at worst). A socket the application took from us is replaced,
- * at most once per second. */
+/* A connection from our own pid is a doorbell (ring.c, mp_wake_collector). */
+static bool is_doorbell(int fd)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid == getpid();
+}
+
+/* After a wake-up: the socket is still ours (the application may have
+ * closed it, even while we slept on it), or a new one is made, at most
+ * once per REOPEN_RETRY_MS. Then doorbells are hung up and up to 4
+ * requests served. */
 static void serve_requests(uint64_t now)
 {
-    static uint64_t last_check, last_reopen;
-    if (now - last_check < REQUEST_CHECK_NS)
-        return;
-    last_check = now;
+    static uint64_t last_reopen;
     if (listen_fd >= 0 && !is_our_socket(listen_fd))
         listen_fd = -1;   /* not ours any more: neither accept on it nor close it */
-    if (listen_fd < 0 && now - last_reopen >= 1000000000ull) {
+    if (listen_fd < 0 && now - last_reopen >= REOPEN_RETRY_MS * 1000000ull) {
         last_reopen = now;
         open_request_socket();
     }
-    for (int i = 0; i < 4 && listen_fd >= 0; i++) {
+    for (int requests = 0, i = 0; i < 256 && requests < 4 && listen_fd >= 0; i++) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             break;
+        if (is_doorbell(fd)) {
+            close(fd);
+            continue;
+        }
         serve_request(fd);
+        requests++;
     }
+    atomic_store(&mp_collector_listening, listen_fd >= 0);
 }
 
-/* Sleeps until the next pass is due or a producer is stalled (it bumps
- * the futex word from the value seen before this pass drained). When
- * busy, the next pass is due at once. */
-static void wait_for_work(size_t drained, uint32_t seen)
+/* Milliseconds poll() may sleep until deadline (UINT64_MAX: none), -1 for
+ * no timeout; at most cap_ms when cap_ms >= 0. */
+static int sleep_ms(uint64_t now, uint64_t deadline, int cap_ms)
 {
-    uint64_t timeout_ms = drained > 64 ? 0 : drained ? BUSY_POLL_MS : IDLE_POLL_MS;
-    if (timeout_ms)
-        mp_futex_wait(&mp_collector_wake, seen, timeout_ms * 1000000u);
+    int ms = -1;
+    if (deadline != UINT64_MAX) {
+        uint64_t left = deadline > now ? (deadline - now + 999999u) / 1000000u : 0;
+        ms = left > 86400000u ? 86400000 : (int)left;
+    }
+    if (cap_ms >= 0 && (ms < 0 || ms > cap_ms))
+        ms = cap_ms;
+    return ms;
+}
+
+/* Sleeps until a doorbell, a request, or deadline; when busy (a pass
+ * drained a lot) only looks at the socket. seen is wake_word as loaded
+ * before the pass, so that a futex wake-up during the pass is not lost. */
+static void wait_for_work(size_t drained, uint32_t seen, uint64_t deadline)
+{
+    uint64_t now = mp_now_ns();
+    int cap = atomic_load(&main_exited) ? MAIN_EXIT_CHECK_MS : -1;
+    int ms = drained > BUSY_DRAINED ? 0 : sleep_ms(now, deadline, cap);
+    if (listen_fd >= 0) {
+        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+        if (poll(&p, 1, ms) < 0 && errno != EINTR)
+            listen_fd = -1;
+    } else if (ms != 0) {
+        ms = sleep_ms(now, deadline, cap >= 0 ? cap : REOPEN_RETRY_MS);
+        mp_futex_wait(&mp_collector_wake, seen, (uint64_t)ms * 1000000u);
+    }
     serve_requests(mp_now_ns());
 }
 
@@ -204,11 +255,12 @@ void mp_collector_note_main_exit(void)
     mp_wake_collector();
 }
 
+/* Modules are not rescanned here: every snapshot rescans them, and the
+ * dlclose interposer does around the call (modules.c). */
 static void collector_loop(void)
 {
     uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
     uint64_t next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
-    uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
     while (!atomic_load(&stop_requested)) {
         uint32_t seen = atomic_load_explicit(&mp_collector_wake, memory_order_acquire);
         size_t drained = mp_rings_drain(fold_event, NULL);
@@ -223,13 +275,10 @@ static void collector_loop(void)
             if (trigger == MP_TRIGGER_INTERVAL || now >= next_periodic)
                 next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
         }
-        if (now >= next_rescan) {
-            mp_modules_refresh();
-            next_rescan = now + MODULE_RESCAN_NS;
-        }
         if (atomic_load(&main_exited) && only_collector_left())
             exit(0);   /* runs the exit snapshot here (mp_finish) */
-        wait_for_work(drained, seen);
+        if (!atomic_load(&stop_requested))
+            wait_for_work(drained, seen, next_periodic);
     }
 }
 
@@ -238,7 +287,9 @@ static void *collector_main(void *arg)
     (void)arg;
     mp_guard = 1;
     open_request_socket();
+    atomic_store(&mp_collector_listening, listen_fd >= 0);
     collector_loop();
+    atomic_store(&mp_collector_listening, 0);
     atomic_store(&mp_collector_running, 0);
     if (is_our_socket(listen_fd))
         close(listen_fd);
