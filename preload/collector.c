@@ -255,30 +255,97 @@ void mp_collector_note_main_exit(void)
     mp_wake_collector();
 }
 
+/*
+ * The thread exists only while the program has threads of its own (SPEC:
+ * the shim must not break programs that check they are single-threaded,
+ * Chromium's zygote, unshare(CLONE_NEWUSER), Python's fork warning). It
+ * is started by the program's first pthread_create and stays. In a
+ * single-threaded program the program's own thread does the collector's
+ * cheap work on its slow paths (ring.c calls on_producer for every event
+ * it pushes while no collector runs): a full ring is drained there (CPU
+ * only, no I/O), and at most every SOLO_CHECK_NS it looks whether a
+ * snapshot is due, a trigger pending or a request waiting on the socket;
+ * then a collector thread is started for that work alone and leaves
+ * again when it is done (leave_if_solo). So a single-threaded program
+ * sees a second thread only while a snapshot is written.
+ *
+ * The price: nothing of the shim runs in a single-threaded program that
+ * makes no sampled allocation, so a request (or a periodic snapshot) waits
+ * in the socket's backlog until it does. Where the user asked for
+ * snapshots on a schedule or a signal (MEMPROF_INTERVAL or MEMPROF_SIGNAL
+ * set in the environment), they must come while the program sleeps, and
+ * the thread runs from the start, as it always did; only the defaults
+ * (the exit snapshot and requests) get the lazy thread.
+ */
+#define SOLO_CHECK_NS 100000000ull
+
+static _Atomic int program_threaded;   /* the program created a thread */
+static _Atomic int armed;              /* mp_collector_start succeeded */
+static _Atomic uint64_t next_periodic = UINT64_MAX;
+static mp_spinlock start_lock;         /* taken by application threads only */
+
+static _Atomic int schedule_asked;   /* MEMPROF_INTERVAL or MEMPROF_SIGNAL set */
+
+/* Whether the collector should leave when its work is done. */
+static bool solo(void)
+{
+    return !atomic_load(&program_threaded) && !atomic_load(&schedule_asked) &&
+           !atomic_load(&main_exited);
+}
+
+static void schedule_periodic(void)
+{
+    uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
+    atomic_store(&next_periodic, interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX);
+}
+
+/* A transient collector (single-threaded program) leaves when its work is
+ * done. "Running" is given up first and taken back if the program created
+ * a thread meanwhile and nobody else claimed it: exactly one collector
+ * stays for a threaded program. */
+static bool leave_if_solo(void)
+{
+    if (!solo())
+        return false;
+    atomic_store(&mp_collector_listening, 0);
+    atomic_store(&mp_collector_running, 0);
+    int expected = 0;
+    if (!solo() &&
+        atomic_compare_exchange_strong(&mp_collector_running, &expected, 1)) {
+        atomic_store(&mp_collector_listening, listen_fd >= 0);
+        return false;
+    }
+    return true;
+}
+
 /* Modules are not rescanned here: every snapshot rescans them, and the
  * dlclose interposer does around the call (modules.c). */
 static void collector_loop(void)
 {
-    uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
-    uint64_t next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
     while (!atomic_load(&stop_requested)) {
         uint32_t seen = atomic_load_explicit(&mp_collector_wake, memory_order_acquire);
         size_t drained = mp_rings_drain(fold_event, NULL);
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
         int trigger = atomic_exchange(&pending_trigger, 0);
-        if (!trigger && now >= next_periodic)
+        if (!trigger && now >= atomic_load(&next_periodic))
             trigger = MP_TRIGGER_INTERVAL;
         if (trigger) {
             mp_collector_drain_now();
             mp_write_snapshot(trigger, NULL, 0);
-            if (trigger == MP_TRIGGER_INTERVAL || now >= next_periodic)
-                next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
+            if (trigger == MP_TRIGGER_INTERVAL || now >= atomic_load(&next_periodic))
+                schedule_periodic();
         }
         if (atomic_load(&main_exited) && only_collector_left())
             exit(0);   /* runs the exit snapshot here (mp_finish) */
-        if (!atomic_load(&stop_requested))
-            wait_for_work(drained, seen, next_periodic);
+        if (atomic_load(&stop_requested))
+            break;
+        if (solo()) {
+            serve_requests(mp_now_ns());   /* the ones that made us start */
+            if (atomic_load(&pending_trigger) == 0 && leave_if_solo())
+                return;
+        }
+        wait_for_work(drained, seen, atomic_load(&next_periodic));
     }
 }
 
@@ -286,41 +353,117 @@ static void *collector_main(void *arg)
 {
     (void)arg;
     mp_guard = 1;
-    open_request_socket();
     atomic_store(&mp_collector_listening, listen_fd >= 0);
     collector_loop();
     atomic_store(&mp_collector_listening, 0);
-    atomic_store(&mp_collector_running, 0);
-    if (is_our_socket(listen_fd))
-        close(listen_fd);
-    listen_fd = -1;
+    if (atomic_load(&stop_requested))
+        atomic_store(&mp_collector_running, 0);
     atomic_store(&thread_exited, 1);
     mp_futex_wake(&thread_exited);
     return NULL;
 }
 
+/* Joins an earlier collector thread that has left or is leaving (bounded). */
+static void join_previous(void)
+{
+    if (!collector_joinable)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_timedjoin_np(collector_thread, NULL, &until) == 0)
+        collector_joinable = false;
+}
+
+/* libc's pthread_create, not lifecycle.c's interposer (which would only
+ * pass it through: the collector is marked running before it is called). */
+static int real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                               void *arg)
+{
+    static void *_Atomic next;
+    int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+        (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))mp_next_symbol(
+            &next, "pthread_create");
+    return create ? create(t, attr, fn, arg) : EAGAIN;
+}
+
+/* Starts the thread if no collector runs; application threads only. */
+static int start_thread(void)
+{
+    mp_spin_lock(&start_lock);
+    int expected = 0;
+    if (!atomic_load(&armed) || atomic_load(&stop_requested) ||
+        !atomic_compare_exchange_strong(&mp_collector_running, &expected, 1)) {
+        mp_spin_unlock(&start_lock);
+        return 0;
+    }
+    /* "Running" is set before the thread is scheduled, or producers that
+     * fill their ring in the meantime would drop instead of waiting. */
+    join_previous();
+    atomic_store(&thread_exited, 0);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
+    int rc = real_pthread_create(&collector_thread, NULL, collector_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        atomic_store(&mp_collector_running, 0);
+        atomic_store(&thread_exited, 1);
+    } else {
+        collector_joinable = true;
+    }
+    mp_spin_unlock(&start_lock);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ring.c calls this for every event a producer pushes while no collector
+ * runs (full: its ring is full). */
+static void on_producer(bool full)
+{
+    static _Atomic uint64_t next_check, next_reopen;
+    if (full)
+        mp_collector_drain_now();
+    uint64_t now = mp_now_ns();
+    if (now < atomic_load_explicit(&next_check, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&next_check, now + SOLO_CHECK_NS, memory_order_relaxed);
+    if (listen_fd < 0 && now >= atomic_load(&next_reopen)) {
+        atomic_store(&next_reopen, now + REOPEN_RETRY_MS * 1000000ull);
+        open_request_socket();
+    }
+    bool work = atomic_load(&pending_trigger) != 0 || now >= atomic_load(&next_periodic);
+    if (!work && listen_fd >= 0) {
+        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+        work = poll(&p, 1, 0) == 1;   /* a request waits, or the socket is not ours */
+    }
+    if (work)
+        start_thread();
+}
+
+/* Arms the collector (start-up, fork child, after unshare): the request
+ * socket is made now, so that requests wait in its backlog until served,
+ * and the thread starts now only if the program has threads. */
 int mp_collector_start(void)
 {
     if (mp_heap_agg_init() != 0)
         return -1;
     atomic_store(&stop_requested, 0);
-    atomic_store(&thread_exited, 0);
-    /* "Running" means a collector exists that will drain the rings: set it
-     * before the thread is scheduled, or producers that fill their ring in
-     * the meantime (a forked child in exact mode) drop instead of waiting. */
-    atomic_store(&mp_collector_running, 1);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
-    int rc = pthread_create(&collector_thread, NULL, collector_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        atomic_store(&mp_collector_running, 0);
-        atomic_store(&thread_exited, 1);
-        return -1;
-    }
-    collector_joinable = true;
-    return 0;
+    atomic_store(&schedule_asked, mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL);
+    mp_ring_no_collector = on_producer;
+    if (listen_fd < 0)
+        open_request_socket();
+    if (atomic_load(&next_periodic) == UINT64_MAX)
+        schedule_periodic();
+    atomic_store(&armed, 1);
+    return solo() ? 0 : start_thread();
+}
+
+/* The program is about to create a thread (the pthread_create interposer). */
+void mp_collector_note_thread(void)
+{
+    atomic_store(&program_threaded, 1);
+    if (!atomic_load(&mp_collector_running) && start_thread() != 0)
+        mp_warn("cannot start the collector thread; only the exit snapshot will be written");
 }
 
 /* Bounded: if the collector is stuck (it should never be), exit anyway.
@@ -329,8 +472,10 @@ int mp_collector_start(void)
 void mp_collector_stop(void)
 {
     atomic_store(&stop_requested, 1);
-    if (atomic_load(&mp_collector_running) && pthread_equal(pthread_self(), collector_thread))
+    if (collector_joinable && pthread_equal(pthread_self(), collector_thread))
         return;   /* the collector itself is exiting the process */
+    if (!collector_joinable)
+        return;   /* never started, or joined already */
     mp_wake_collector();
     uint64_t deadline = mp_now_ns() + 3000000000ull;
     while (!atomic_load(&thread_exited)) {
@@ -343,13 +488,7 @@ void mp_collector_stop(void)
     }
     /* Joined, so that the thread is gone from the kernel too when we
      * return: unshare(CLONE_NEWUSER) refuses a process with other threads. */
-    if (collector_joinable && atomic_load(&thread_exited)) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        if (pthread_timedjoin_np(collector_thread, NULL, &until) == 0)
-            collector_joinable = false;
-    }
+    join_previous();
 }
 
 void mp_collector_after_fork_child(void)
@@ -357,12 +496,17 @@ void mp_collector_after_fork_child(void)
     /* The parent's collector thread does not exist here; its socket is
      * the parent's address, so close our copy (if the number still is
      * that socket: the parent may have lost it to the application) and
-     * start afresh. */
+     * start afresh. The child has one thread: it is single-threaded until
+     * it creates one. */
     if (is_our_socket(listen_fd))
         close(listen_fd);
     listen_fd = -1;
     collector_joinable = false;   /* the parent's thread: not in this process */
+    atomic_store(&start_lock.v, 0);
+    atomic_store(&program_threaded, 0);
+    atomic_store(&main_exited, 0);
     atomic_store(&pending_trigger, 0);
+    atomic_store(&next_periodic, UINT64_MAX);
     if (mp_collector_start() != 0)
-        mp_warn("cannot start the collector thread in the child");
+        mp_warn("cannot start the collector in the child");
 }

@@ -70,6 +70,12 @@ _Atomic uint64_t mp_collector_heartbeat;
  * which the doorbell reaches; otherwise it sleeps on this futex word. */
 _Atomic int mp_collector_listening;
 _Atomic uint32_t mp_collector_wake;
+/* Called on a producer for each event it pushes while no collector runs
+ * (collector.c; full: its ring is full). */
+void (*_Atomic mp_ring_no_collector)(bool full);
+/* One consumer at a time: the collector, or a producer of a program that
+ * has no collector thread (single-threaded) draining a full ring. */
+static mp_spinlock consumer_lock;
 
 /* Connects to the collector's request socket and hangs up: the collector
  * wakes, sees the connection is from its own pid, and closes it.
@@ -230,6 +236,18 @@ static bool push_late(const mp_event *ev)
     return false;
 }
 
+/* No collector thread: the producer does its work (collector.c). Not
+ * from a signal handler that interrupted the shim (mp_in_hook > 1), which
+ * could hold what that work takes. */
+MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev, bool pushed)
+{
+    void (*fn)(bool) = atomic_load_explicit(&mp_ring_no_collector, memory_order_relaxed);
+    if (!fn || mp_in_hook > 1)
+        return pushed;
+    fn(!pushed);
+    return pushed || mp_ring_push(r, ev);
+}
+
 MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
 {
     MP_COUNT(events_stalled);
@@ -278,7 +296,11 @@ bool mp_emit(const mp_event *ev)
     }
     my_ring_busy = 1;
     atomic_signal_fence(memory_order_seq_cst);   /* a handler must see it */
-    ok = push_and_wake(r, ev) || push_stalled(r, ev);
+    ok = push_and_wake(r, ev);
+    if (MP_UNLIKELY(!atomic_load_explicit(&mp_collector_running, memory_order_relaxed)))
+        ok = no_collector(r, ev, ok);
+    if (!ok)
+        ok = push_stalled(r, ev);
     atomic_signal_fence(memory_order_seq_cst);
     my_ring_busy = 0;
 out:
@@ -295,6 +317,7 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
 {
     size_t n = 0;
     mp_event ev;
+    mp_spin_lock(&consumer_lock);
     for (mp_ring *r = atomic_load(&registry); r; r = r->next) {
         int state = atomic_load_explicit(&r->state, memory_order_acquire);
         if (state == RING_FREE)
@@ -306,6 +329,7 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
         if (state == RING_DEAD)
             atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
     }
+    mp_spin_unlock(&consumer_lock);
     return n;
 }
 
@@ -323,5 +347,6 @@ void mp_rings_after_fork_child(void)
             atomic_store(&r->state, RING_FREE);
     }
     atomic_store(&late_lock.v, 0);
+    atomic_store(&consumer_lock.v, 0);
     atomic_store(&mp_collector_running, 0);
 }

@@ -7,24 +7,28 @@
 # variable. Their context switches over WINDOW seconds are counted from
 # /proc/PID/task/TID/status: with no periodic snapshot due they must stay
 # at a handful, single-threaded and with idle threads. With a snapshot due
-# every second the same count must show those wake-ups (so the count can
-# see them), and the snapshots must be there.
+# every second (MEMPROF_INTERVAL set: the collector thread runs from the
+# start) the same count must show those wake-ups (so the count can see
+# them), and the snapshots must be there.
 source "$(dirname "$0")/common.sh"
 
 WINDOW=5
 MAX_IDLE=3
 
-# switches PID: voluntary + nonvoluntary context switches of every thread
-# but the main one.
+# switches PID: "TID COUNT" lines, voluntary + nonvoluntary context
+# switches of every thread but the main one.
 switches() {
-    local pid=$1 total=0 tid v n
+    local pid=$1 tid
     for tid in $(ls "/proc/$pid/task"); do
         [[ $tid == "$pid" ]] && continue
-        v=$(awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$pid/task/$tid/status" 2>/dev/null) || v=0
-        n=$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "/proc/$pid/task/$tid/status" 2>/dev/null) || n=0
-        total=$((total + ${v:-0} + ${n:-0}))
+        awk -v t="$tid" '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print t, s}' \
+            "/proc/$pid/task/$tid/status" 2>/dev/null || true
     done
-    echo "$total"
+}
+
+# delta BEFORE AFTER: the sum of the increases of the threads in both.
+delta() {
+    awk 'NR == FNR {b[$1] = $2; next} ($1 in b) {d += $2 - b[$1]} END {print d + 0}' "$1" "$2"
 }
 
 # measure NAME THREADS [VAR=VALUE...]: prints the wake-ups of the shim's
@@ -43,13 +47,15 @@ measure() {
     done
     grep -q ready "$out.out" || fail "$name: idle_sleep never got ready"
     sleep 1   # start-up (constructors, the first module scan) is not idleness
-    local before after
-    before=$(switches "$pid")
+    local tasks
+    tasks=$(ls "/proc/$pid/task" | wc -l)
+    echo "$tasks" >"$out.tasks"
+    switches "$pid" >"$out.before"
     sleep "$WINDOW"
-    after=$(switches "$pid")
+    switches "$pid" >"$out.after"
     wait "$pid" || fail "$name: idle_sleep exited with status $?"
     [[ ! -s $out.err ]] || fail "$name: the program printed: $(head -3 "$out.err")"
-    echo $((after - before))
+    delta "$out.before" "$out.after"
 }
 
 for threads in 0 4; do
@@ -59,6 +65,10 @@ for threads in 0 4; do
         fail "idle with $threads threads: the shim's threads woke $got times in $WINDOW s (at most $MAX_IDLE)"
     [[ -n $(ls "$WORK/idle$threads"/*.mprof 2>/dev/null) ]] || fail "idle$threads: no exit snapshot"
 done
+# With the defaults, a single-threaded program has no shim thread at all
+# (collector.c: the thread starts with the program's first one).
+[[ $(cat "$WORK/idle0.tasks") -eq 1 ]] || fail "single-threaded idle_sleep has $(cat "$WORK/idle0.tasks") threads under the shim"
+[[ $(cat "$WORK/idle4.tasks") -eq 6 ]] || fail "idle_sleep with 4 threads has $(cat "$WORK/idle4.tasks") threads under the shim, expected 6 (with the collector)"
 
 got=$(measure due 0 MEMPROF_INTERVAL=1)
 echo "a snapshot due every second: $got wake-ups in $WINDOW s"

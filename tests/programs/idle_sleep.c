@@ -49,7 +49,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < seconds; i++) {
         struct timespec one = {1, 0};
         nanosleep(&one, NULL);
-        free(malloc(64));
+        sink = malloc(64);   /* through sink: the compiler drops free(malloc(n)) */
+        free(sink);
     }
     pthread_mutex_lock(&lock);
     done = 1;
