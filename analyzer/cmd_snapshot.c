@@ -114,7 +114,9 @@ static int exchange(int fd, pid_t pid, enum mp_request r, char *line, size_t cap
 {
     char req[MP_PROTO_MAX_REQUEST];
     size_t len = mp_proto_format_request(r, req);
-    if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+    /* A shim that refuses at once (another user) may have answered and
+     * closed before the request went out: its reply is still to be read. */
+    if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len && errno != EPIPE) {
         mp_error("process %d: sending the request failed: %s", (int)pid, strerror(errno));
         return -1;
     }

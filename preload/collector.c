@@ -11,12 +11,29 @@
  * It runs with every signal blocked (so it never steals the program's
  * signals), with the reentrancy guard set (so nothing it does is profiled),
  * and never takes a lock the application could hold.
+ *
+ * It never polls (SPEC: a process that does nothing costs nothing). It
+ * sleeps in poll() on the request socket, with a timeout that ends when
+ * the next periodic snapshot is due (none: no timeout). Everything else
+ * that needs it rings a doorbell on that same socket (ring.c's
+ * mp_wake_collector):
+ * a non-blocking connect from our own pid, which the collector accepts and
+ * closes without a word. Producers ring it only when a ring passes half
+ * full, when they stall on a full one, and when a thread's ring retires
+ * (ring.c); the snapshot signal, exit and unshare ring it too. A futex
+ * cannot be watched by poll(), and an eventfd or pipe would be one more
+ * descriptor the application could close or reuse (and see); the socket
+ * is one we need anyway and is re-checked with getsockname after every
+ * wake-up. Without a socket (the name is taken, the program closed ours
+ * and we cannot make a new one) the collector sleeps on a futex the same
+ * doorbell also wakes, and retries the socket once a second.
  */
 #include "shim.h"
 
 #include "memprof_protocol.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +43,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUSY_POLL_MS 1
-#define IDLE_POLL_MS 20
-#define REQUEST_CHECK_NS 10000000ull
-#define MODULE_RESCAN_NS 1000000000ull
+#define REOPEN_RETRY_MS 1000   /* no socket: try to make one this often */
+#define MAIN_EXIT_CHECK_MS 50  /* main called pthread_exit: look for the last thread */
+#define BUSY_DRAINED 64        /* drained more than this: go round again at once */
 
 static pthread_t collector_thread;
 static bool collector_joinable;   /* started here and not yet joined */
@@ -62,9 +78,11 @@ void mp_collector_drain_now(void)
 
 /* ---- triggers ---- */
 
+/* Async-signal-safe: the snapshot signal's handler calls it. */
 void mp_request_snapshot(int trigger)
 {
     atomic_store(&pending_trigger, trigger);
+    mp_wake_collector();
 }
 
 /* Who holds our socket name, for the owner's one line: anyone can bind an
@@ -298,38 +316,81 @@ static void serve_request(int fd, uint64_t now)
     pending[n_pending++].deadline = deadline;
 }
 
-/* Requests are looked for at most every REQUEST_CHECK_NS (a request waits
- * that long at worst). A socket the application took from us is replaced,
- * at most once per second. */
+/* A connection from our own pid is a doorbell (ring.c, mp_wake_collector). */
+static bool is_doorbell(int fd)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid == getpid();
+}
+
+/* After a wake-up: the socket is still ours (the application may have
+ * closed it, even while we slept on it), or a new one is made, at most
+ * once per REOPEN_RETRY_MS. Then pending requests are served, doorbells
+ * hung up and new connections served or made pending. */
 static void serve_requests(uint64_t now)
 {
-    static uint64_t last_check, last_reopen;
-    if (now - last_check < REQUEST_CHECK_NS)
-        return;
-    last_check = now;
+    static uint64_t last_reopen;
     if (listen_fd >= 0 && !is_our_socket(listen_fd))
         listen_fd = -1;   /* not ours any more: neither accept on it nor close it */
-    if (listen_fd < 0 && now - last_reopen >= 1000000000ull) {
+    if (listen_fd < 0 && now - last_reopen >= REOPEN_RETRY_MS * 1000000ull) {
         last_reopen = now;
         open_request_socket();
     }
     serve_pending(now);
-    for (int i = 0; i < 16 && listen_fd >= 0; i++) {
+    for (int i = 0; i < 64 && listen_fd >= 0; i++) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             break;
+        if (is_doorbell(fd)) {
+            close(fd);
+            continue;
+        }
         serve_request(fd, now);
     }
+    atomic_store(&mp_collector_listening, listen_fd >= 0);
 }
 
-/* Sleeps until the next pass is due or a producer is stalled (it bumps
- * the futex word from the value seen before this pass drained). When
- * busy, the next pass is due at once. */
-static void wait_for_work(size_t drained, uint32_t seen)
+/* Milliseconds poll() may sleep until deadline (UINT64_MAX: none), -1 for
+ * no timeout; at most cap_ms when cap_ms >= 0. */
+static int sleep_ms(uint64_t now, uint64_t deadline, int cap_ms)
 {
-    uint64_t timeout_ms = drained > 64 ? 0 : drained ? BUSY_POLL_MS : IDLE_POLL_MS;
-    if (timeout_ms)
-        mp_futex_wait(&mp_collector_wake, seen, timeout_ms * 1000000u);
+    int ms = -1;
+    if (deadline != UINT64_MAX) {
+        uint64_t left = deadline > now ? (deadline - now + 999999u) / 1000000u : 0;
+        ms = left > 86400000u ? 86400000 : (int)left;
+    }
+    if (cap_ms >= 0 && (ms < 0 || ms > cap_ms))
+        ms = cap_ms;
+    return ms;
+}
+
+/* Sleeps until a doorbell, a request, or deadline; when busy (a pass
+ * drained a lot) only looks at the socket. seen is wake_word as loaded
+ * before the pass, so that a futex wake-up during the pass is not lost. */
+static void wait_for_work(size_t drained, uint32_t seen, uint64_t deadline)
+{
+    uint64_t now = mp_now_ns();
+    int cap = atomic_load(&main_exited) ? MAIN_EXIT_CHECK_MS : -1;
+    struct pollfd p[1 + PENDING_MAX];
+    nfds_t n = 0;
+    for (int i = 0; i < n_pending; i++) {   /* their lines, or their deadlines */
+        p[n++] = (struct pollfd){.fd = pending[i].fd, .events = POLLIN};
+        if (pending[i].deadline < deadline)
+            deadline = pending[i].deadline;
+    }
+    int ms = drained > BUSY_DRAINED ? 0 : sleep_ms(now, deadline, cap);
+    if (listen_fd >= 0 || n > 0) {
+        if (listen_fd >= 0)
+            p[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
+        if (listen_fd < 0)
+            ms = sleep_ms(now, deadline, cap >= 0 ? cap : REOPEN_RETRY_MS);
+        if (poll(p, n, ms) < 0 && errno != EINTR)
+            listen_fd = -1;
+    } else if (ms != 0) {
+        ms = sleep_ms(now, deadline, cap >= 0 ? cap : REOPEN_RETRY_MS);
+        mp_futex_wait(&mp_collector_wake, seen, (uint64_t)ms * 1000000u);
+    }
     serve_requests(mp_now_ns());
 }
 
@@ -354,10 +415,75 @@ void mp_collector_note_main_exit(void)
     mp_wake_collector();
 }
 
-static void collector_loop(void)
+/*
+ * The thread exists only while the program has threads of its own (SPEC:
+ * the shim must not break programs that check they are single-threaded,
+ * Chromium's zygote, unshare(CLONE_NEWUSER), Python's fork warning). It
+ * is started by the program's first pthread_create and stays. In a
+ * single-threaded program the program's own thread does the collector's
+ * cheap work on its slow paths (ring.c calls on_producer for every event
+ * it pushes while no collector runs): a full ring is drained there (CPU
+ * only, no I/O), and at most every SOLO_CHECK_NS it looks whether a
+ * snapshot is due, a trigger pending or a request waiting on the socket;
+ * then a collector thread is started for that work alone and leaves
+ * again when it is done (leave_if_solo). So a single-threaded program
+ * sees a second thread only while a snapshot is written.
+ *
+ * The price: nothing of the shim runs in a single-threaded program that
+ * makes no sampled allocation, so a request (or a periodic snapshot) waits
+ * in the socket's backlog until it does. Where the user asked for
+ * snapshots on a schedule or a signal (MEMPROF_INTERVAL or MEMPROF_SIGNAL
+ * set in the environment), they must come while the program sleeps, and
+ * the thread runs from the start, as it always did; only the defaults
+ * (the exit snapshot and requests) get the lazy thread.
+ */
+#define SOLO_CHECK_NS 100000000ull
+
+static _Atomic int program_threaded;   /* the program created a thread */
+static _Atomic int armed;              /* mp_collector_start succeeded */
+static _Atomic uint64_t next_periodic = UINT64_MAX;
+static mp_spinlock start_lock;         /* taken by application threads only */
+
+static _Atomic int schedule_asked;   /* MEMPROF_INTERVAL or MEMPROF_SIGNAL set, attached, dormant */
+
+/* Whether the collector should leave when its work is done. */
+static bool solo(void)
+{
+    return !atomic_load(&program_threaded) && !atomic_load(&schedule_asked) &&
+           !atomic_load(&main_exited);
+}
+
+static void schedule_periodic(void)
 {
     uint64_t interval_ns = (uint64_t)mp_cfg.interval_s * 1000000000ull;
-    uint64_t next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
+    atomic_store(&next_periodic, interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX);
+}
+
+/* A transient collector (single-threaded program) leaves when its work is
+ * done. "Running" is given up first and taken back if the program created
+ * a thread meanwhile and nobody else claimed it: exactly one collector
+ * stays for a threaded program. */
+static bool leave_if_solo(void)
+{
+    if (!solo())
+        return false;
+    atomic_store(&mp_collector_listening, 0);
+    atomic_store(&mp_collector_running, 0);
+    int expected = 0;
+    if (!solo() &&
+        atomic_compare_exchange_strong(&mp_collector_running, &expected, 1)) {
+        atomic_store(&mp_collector_listening, listen_fd >= 0);
+        return false;
+    }
+    return true;
+}
+
+/* Modules are rescanned by every snapshot and by the dlclose interposer
+ * around the call (modules.c); here only for an attached process. */
+#define MODULE_RESCAN_NS 1000000000ull
+
+static void collector_loop(void)
+{
     uint64_t next_rescan = mp_now_ns() + MODULE_RESCAN_NS;
     while (!atomic_load(&stop_requested)) {
         uint32_t seen = atomic_load_explicit(&mp_collector_wake, memory_order_acquire);
@@ -367,24 +493,37 @@ static void collector_loop(void)
         int trigger = atomic_exchange(&pending_trigger, 0);
         /* Dormant: the timer is not a reason to write the same file again. */
         bool recording = atomic_load(&mp_state) == MP_STATE_READY;
-        if (!trigger && now >= next_periodic && recording)
+        if (!trigger && now >= atomic_load(&next_periodic) && recording)
             trigger = MP_TRIGGER_INTERVAL;
         if (trigger) {
             mp_collector_drain_now();
             mp_write_snapshot(trigger, NULL, 0);
-            if (trigger == MP_TRIGGER_INTERVAL || now >= next_periodic)
-                next_periodic = interval_ns ? mp_now_ns() + interval_ns : UINT64_MAX;
+            if (trigger == MP_TRIGGER_INTERVAL || now >= atomic_load(&next_periodic))
+                schedule_periodic();
         }
-        if (!recording && next_periodic <= now)
-            next_periodic = interval_ns ? now + interval_ns : UINT64_MAX;
-        if (now >= next_rescan) {
+        if (!recording && atomic_load(&next_periodic) <= now)
+            schedule_periodic();
+        /* An attached process: a library dlopen'd through a caller with a
+         * RUNPATH passes got.c's hook unpatched and is patched here. Only
+         * attached processes pay for this wake-up. */
+        if (mp_got_active() && now >= next_rescan) {
             mp_modules_refresh();
             mp_got_rescan();
             next_rescan = now + MODULE_RESCAN_NS;
         }
         if (atomic_load(&main_exited) && only_collector_left())
             exit(0);   /* runs the exit snapshot here (mp_finish) */
-        wait_for_work(drained, seen);
+        if (atomic_load(&stop_requested))
+            break;
+        if (solo()) {
+            serve_requests(mp_now_ns());   /* the ones that made us start */
+            if (atomic_load(&pending_trigger) == 0 && n_pending == 0 && leave_if_solo())
+                return;
+        }
+        uint64_t due = atomic_load(&next_periodic);
+        if (mp_got_active() && next_rescan < due)
+            due = next_rescan;
+        wait_for_work(drained, seen, due);
     }
 }
 
@@ -392,12 +531,11 @@ static void *collector_main(void *arg)
 {
     (void)arg;
     mp_guard = 1;
-    open_request_socket();
+    atomic_store(&mp_collector_listening, listen_fd >= 0);
     collector_loop();
-    atomic_store(&mp_collector_running, 0);
-    if (is_our_socket(listen_fd))
-        close(listen_fd);
-    listen_fd = -1;
+    atomic_store(&mp_collector_listening, 0);
+    if (atomic_load(&stop_requested))
+        atomic_store(&mp_collector_running, 0);
     atomic_store(&thread_exited, 1);
     mp_futex_wake(&thread_exited);
     if (atomic_exchange(&detached, 0)) {
@@ -407,28 +545,110 @@ static void *collector_main(void *arg)
     return NULL;
 }
 
+/* Joins an earlier collector thread that has left or is leaving (bounded). */
+static void join_previous(void)
+{
+    if (!collector_joinable)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_timedjoin_np(collector_thread, NULL, &until) == 0)
+        collector_joinable = false;
+}
+
+/* libc's pthread_create, not lifecycle.c's interposer (which would only
+ * pass it through: the collector is marked running before it is called). */
+static int real_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                               void *arg)
+{
+    static void *_Atomic next;
+    int (*create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+        (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))mp_next_symbol(
+            &next, "pthread_create");
+    return create ? create(t, attr, fn, arg) : EAGAIN;
+}
+
+/* Starts the thread if no collector runs; application threads only. */
+static int start_thread(void)
+{
+    mp_spin_lock(&start_lock);
+    int expected = 0;
+    if (!atomic_load(&armed) || atomic_load(&stop_requested) ||
+        !atomic_compare_exchange_strong(&mp_collector_running, &expected, 1)) {
+        mp_spin_unlock(&start_lock);
+        return 0;
+    }
+    /* "Running" is set before the thread is scheduled, or producers that
+     * fill their ring in the meantime would drop instead of waiting. */
+    join_previous();
+    atomic_store(&thread_exited, 0);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
+    int rc = real_pthread_create(&collector_thread, NULL, collector_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        atomic_store(&mp_collector_running, 0);
+        atomic_store(&thread_exited, 1);
+    } else {
+        collector_joinable = true;
+    }
+    mp_spin_unlock(&start_lock);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ring.c calls this for every event a producer pushes while no collector
+ * runs (full: its ring is full). */
+static void on_producer(bool full)
+{
+    static _Atomic uint64_t next_check, next_reopen;
+    if (full)
+        mp_collector_drain_now();
+    uint64_t now = mp_now_ns();
+    if (now < atomic_load_explicit(&next_check, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&next_check, now + SOLO_CHECK_NS, memory_order_relaxed);
+    if (listen_fd < 0 && now >= atomic_load(&next_reopen)) {
+        atomic_store(&next_reopen, now + REOPEN_RETRY_MS * 1000000ull);
+        open_request_socket();
+    }
+    bool work = atomic_load(&pending_trigger) != 0 || now >= atomic_load(&next_periodic);
+    if (!work && listen_fd >= 0) {
+        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+        work = poll(&p, 1, 0) == 1;   /* a request waits, or the socket is not ours */
+    }
+    if (work)
+        start_thread();
+}
+
+/* Arms the collector (start-up, fork child, after unshare): the request
+ * socket is made now, so that requests wait in its backlog until served,
+ * and the thread starts now only if the program has threads. */
 int mp_collector_start(void)
 {
     if (mp_heap_agg_init() != 0)
         return -1;
     atomic_store(&stop_requested, 0);
-    atomic_store(&thread_exited, 0);
-    /* "Running" means a collector exists that will drain the rings: set it
-     * before the thread is scheduled, or producers that fill their ring in
-     * the meantime (a forked child in exact mode) drop instead of waiting. */
-    atomic_store(&mp_collector_running, 1);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
-    int rc = pthread_create(&collector_thread, NULL, collector_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        atomic_store(&mp_collector_running, 0);
-        atomic_store(&thread_exited, 1);
-        return -1;
-    }
-    collector_joinable = true;
-    return 0;
+    /* An attached or dormant process is there to be asked (snapshot,
+     * enable, detach) while it may sit idle: it keeps its thread too. */
+    atomic_store(&schedule_asked, mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL ||
+                                      atomic_load(&mp_attached) || !mp_cfg.start);
+    mp_ring_no_collector = on_producer;
+    if (listen_fd < 0)
+        open_request_socket();
+    if (atomic_load(&next_periodic) == UINT64_MAX)
+        schedule_periodic();
+    atomic_store(&armed, 1);
+    return solo() ? 0 : start_thread();
+}
+
+/* The program is about to create a thread (the pthread_create interposer). */
+void mp_collector_note_thread(void)
+{
+    atomic_store(&program_threaded, 1);
+    if (!atomic_load(&mp_collector_running) && start_thread() != 0)
+        mp_warn("cannot start the collector thread; only the exit snapshot will be written");
 }
 
 /* Bounded: if the collector is stuck (it should never be), exit anyway.
@@ -437,8 +657,10 @@ int mp_collector_start(void)
 void mp_collector_stop(void)
 {
     atomic_store(&stop_requested, 1);
-    if (atomic_load(&mp_collector_running) && pthread_equal(pthread_self(), collector_thread))
+    if (collector_joinable && pthread_equal(pthread_self(), collector_thread))
         return;   /* the collector itself is exiting the process */
+    if (!collector_joinable)
+        return;   /* never started, or joined already */
     mp_wake_collector();
     uint64_t deadline = mp_now_ns() + 3000000000ull;
     while (!atomic_load(&thread_exited)) {
@@ -451,13 +673,7 @@ void mp_collector_stop(void)
     }
     /* Joined, so that the thread is gone from the kernel too when we
      * return: unshare(CLONE_NEWUSER) refuses a process with other threads. */
-    if (collector_joinable && atomic_load(&thread_exited)) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        if (pthread_timedjoin_np(collector_thread, NULL, &until) == 0)
-            collector_joinable = false;
-    }
+    join_previous();
 }
 
 void mp_collector_after_fork_child(void)
@@ -465,13 +681,18 @@ void mp_collector_after_fork_child(void)
     /* The parent's collector thread does not exist here; its socket is
      * the parent's address, so close our copy (if the number still is
      * that socket: the parent may have lost it to the application) and
-     * start afresh. */
+     * start afresh. The child has one thread: it is single-threaded until
+     * it creates one. */
     if (is_our_socket(listen_fd))
         close(listen_fd);
     listen_fd = -1;
     collector_joinable = false;   /* the parent's thread: not in this process */
+    atomic_store(&start_lock.v, 0);
+    atomic_store(&program_threaded, 0);
+    atomic_store(&main_exited, 0);
     n_pending = 0;   /* the parent's clients: it answers them */
     atomic_store(&pending_trigger, 0);
+    atomic_store(&next_periodic, UINT64_MAX);
     if (mp_collector_start() != 0)
-        mp_warn("cannot start the collector thread in the child");
+        mp_warn("cannot start the collector in the child");
 }

@@ -3,7 +3,9 @@
  * the shim resets itself in the child through its one after-fork entry
  * point), the final snapshot (our destructor, or the exit calls that skip
  * destructors: _exit, _Exit, quick_exit), the main thread's pthread_exit,
- * and unshare, which needs the process single-threaded for a moment.
+ * unshare, which needs the process single-threaded for a moment, and
+ * pthread_create: the collector thread starts with the program's first
+ * thread (collector.c says what happens before).
  */
 #include "shim.h"
 
@@ -151,4 +153,24 @@ void pthread_exit(void *retval)
         fn(retval);
     for (;;)
         syscall(SYS_exit, 0);
+}
+
+/* The program's first thread starts the collector's (before the program's,
+ * so that the new thread's events have a consumer). Threads the shim
+ * creates itself pass through: the collector is marked running first. */
+int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                   void *arg)
+{
+    static void *_Atomic next;
+    int (*real_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
+        (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))mp_next_symbol(
+            &next, "pthread_create");
+    if (!real_create)
+        return EAGAIN;
+    if (atomic_load(&mp_state) == MP_STATE_READY && mp_guard == 0 && getpid() == mp_pid) {
+        mp_guard++;
+        mp_collector_note_thread();
+        mp_guard--;
+    }
+    return real_create(thread, attr, start, arg);
 }

@@ -20,10 +20,22 @@
  * is the event dropped (counted). The collector never waits on the
  * application, so the application can be slowed but never deadlocked, and
  * never silently loses data.
+ *
+ * The collector sleeps until woken (collector.c): a producer wakes it when
+ * its ring passes half full (once per crossing, so a busy thread rings
+ * about once per RING_SLOTS / 2 events and an idle one never), when it
+ * stalls on a full ring, and when a thread exits leaving events behind.
+ * Events of a quiet thread wait in its ring until then or until the next
+ * snapshot, which drains every ring first.
  */
 #include "shim.h"
 
+#include "memprof_protocol.h"
+
+#include <errno.h>
 #include <sched.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,14 +66,44 @@ _Atomic int mp_collector_running;
 /* Bumped by the collector on every pass: proof of progress for stalled
  * producers. */
 _Atomic uint64_t mp_collector_heartbeat;
-/* A stalled producer wakes the collector at once instead of waiting out
- * its idle timeout. */
+/* Set by the collector while it sleeps in poll() on its request socket,
+ * which the doorbell reaches; otherwise it sleeps on this futex word. */
+_Atomic int mp_collector_listening;
 _Atomic uint32_t mp_collector_wake;
+/* Called on a producer for each event it pushes while no collector runs
+ * (collector.c; full: its ring is full). */
+void (*_Atomic mp_ring_no_collector)(bool full);
+/* One consumer at a time: the collector, or a producer of a program that
+ * has no collector thread (single-threaded) draining a full ring. */
+static mp_spinlock consumer_lock;
 
+/* Connects to the collector's request socket and hangs up: the collector
+ * wakes, sees the connection is from its own pid, and closes it.
+ * Non-blocking, so a full backlog (wake-ups are pending already) costs
+ * nothing. The descriptor exists only for these three system calls. */
+static bool ring_doorbell(void)
+{
+    struct sockaddr_un addr;
+    socklen_t len = mp_proto_address(mp_pid, &addr);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int rc = connect(fd, (struct sockaddr *)&addr, len);
+    bool rung = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
+    close(fd);
+    return rung;
+}
+
+/* Async-signal-safe; one atomic load when no collector runs. */
 void mp_wake_collector(void)
 {
+    if (!atomic_load_explicit(&mp_collector_running, memory_order_relaxed))
+        return;
+    int saved = errno;
     atomic_fetch_add_explicit(&mp_collector_wake, 1, memory_order_release);
-    mp_futex_wake(&mp_collector_wake);
+    if (!atomic_load(&mp_collector_listening) || !ring_doorbell())
+        mp_futex_wake(&mp_collector_wake);
+    errno = saved;
 }
 
 /* A new ring enters the registry already OWNED by its creator: published
@@ -80,15 +122,32 @@ mp_ring *mp_ring_new(void)
     return r;
 }
 
-bool mp_ring_push(mp_ring *r, const mp_event *ev)
+/* Returns how many events the ring holds after the push, 0 when full. The
+ * fill grows by at most one per push (the tail only moves forward), so
+ * "== RING_SLOTS / 2" sees every crossing of the wake-up threshold. */
+static inline uint64_t push_fill(mp_ring *r, const mp_event *ev)
 {
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
     if (h - t >= RING_SLOTS)
-        return false;
+        return 0;
     r->slots[h & (RING_SLOTS - 1)] = *ev;
     atomic_store_explicit(&r->head, h + 1, memory_order_release);
-    return true;
+    return h + 1 - t;
+}
+
+bool mp_ring_push(mp_ring *r, const mp_event *ev)
+{
+    return push_fill(r, ev) != 0;
+}
+
+/* The collector is woken when a ring passes half full, not on every event. */
+static inline bool push_and_wake(mp_ring *r, const mp_event *ev)
+{
+    uint64_t fill = push_fill(r, ev);
+    if (MP_UNLIKELY(fill == RING_SLOTS / 2))
+        mp_wake_collector();
+    return fill != 0;
 }
 
 bool mp_ring_pop(mp_ring *r, mp_event *ev)
@@ -102,13 +161,23 @@ bool mp_ring_pop(mp_ring *r, mp_event *ev)
     return true;
 }
 
+/* An empty ring is free for the next thread at once (only its owner
+ * pushes, so empty stays empty); one with events left is DEAD until the
+ * collector, woken for it, has drained it. */
 static void retire_ring(void *arg)
 {
     mp_ring *r = arg;
     my_ring = NULL;
     my_ring_retired = 1;
-    if (r)
-        atomic_store_explicit(&r->state, RING_DEAD, memory_order_release);
+    if (!r)
+        return;
+    if (atomic_load_explicit(&r->head, memory_order_relaxed) ==
+        atomic_load_explicit(&r->tail, memory_order_acquire)) {
+        atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&r->state, RING_DEAD, memory_order_release);
+    mp_wake_collector();
 }
 
 static void ensure_exit_key(void)
@@ -158,13 +227,25 @@ static bool push_late(const mp_event *ev)
     }
     for (int i = 0; i < 1000; i++) {
         if (mp_spin_trylock(&late_lock)) {
-            bool ok = mp_ring_push(late_ring, ev);
+            bool ok = push_and_wake(late_ring, ev);
             mp_spin_unlock(&late_lock);
             return ok;
         }
         mp_cpu_relax();
     }
     return false;
+}
+
+/* No collector thread: the producer does its work (collector.c). Not
+ * from a signal handler that interrupted the shim (mp_in_hook > 1), which
+ * could hold what that work takes. */
+MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev, bool pushed)
+{
+    void (*fn)(bool) = atomic_load_explicit(&mp_ring_no_collector, memory_order_relaxed);
+    if (!fn || mp_in_hook > 1)
+        return pushed;
+    fn(!pushed);
+    return pushed || mp_ring_push(r, ev);
 }
 
 MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
@@ -215,7 +296,11 @@ bool mp_emit(const mp_event *ev)
     }
     my_ring_busy = 1;
     atomic_signal_fence(memory_order_seq_cst);   /* a handler must see it */
-    ok = mp_ring_push(r, ev) || push_stalled(r, ev);
+    ok = push_and_wake(r, ev);
+    if (MP_UNLIKELY(!atomic_load_explicit(&mp_collector_running, memory_order_relaxed)))
+        ok = no_collector(r, ev, ok);
+    if (!ok)
+        ok = push_stalled(r, ev);
     atomic_signal_fence(memory_order_seq_cst);
     my_ring_busy = 0;
 out:
@@ -232,6 +317,7 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
 {
     size_t n = 0;
     mp_event ev;
+    mp_spin_lock(&consumer_lock);
     for (mp_ring *r = atomic_load(&registry); r; r = r->next) {
         int state = atomic_load_explicit(&r->state, memory_order_acquire);
         if (state == RING_FREE)
@@ -243,6 +329,7 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
         if (state == RING_DEAD)
             atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
     }
+    mp_spin_unlock(&consumer_lock);
     return n;
 }
 
@@ -260,5 +347,6 @@ void mp_rings_after_fork_child(void)
             atomic_store(&r->state, RING_FREE);
     }
     atomic_store(&late_lock.v, 0);
+    atomic_store(&consumer_lock.v, 0);
     atomic_store(&mp_collector_running, 0);
 }

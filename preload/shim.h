@@ -350,11 +350,17 @@ typedef struct mp_ring mp_ring;
 /* Collector liveness, read by stalled producers (defined in ring.c). */
 extern _Atomic int mp_collector_running MP_HIDDEN;
 extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
-/* Futex word: producers bump it and wake the collector (ring.c). A futex,
- * not an eventfd: a file descriptor in someone else's process can be closed
- * (or worse, reused) by the application behind our back. */
-extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
+/* Wakes the sleeping collector (collector.c says why this way); async-
+ * signal-safe. Producers call it when a ring passes half full, stalls or
+ * retires. The collector sleeps in poll() on its request socket while
+ * mp_collector_listening (the wake-up is a connection to it from our own
+ * pid), otherwise on the futex word mp_collector_wake. */
 void mp_wake_collector(void) MP_HIDDEN;
+extern _Atomic int mp_collector_listening MP_HIDDEN;
+extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
+/* Set by collector.c: a producer calls it for each event pushed while no
+ * collector thread runs (full: its ring is full and must be drained). */
+extern void (*_Atomic mp_ring_no_collector)(bool full) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_rings_after_fork_child(void) MP_HIDDEN;
@@ -430,6 +436,8 @@ int mp_addrset_init(void) MP_HIDDEN;
 int mp_collector_start(void) MP_HIDDEN;
 void mp_collector_stop(void) MP_HIDDEN;       /* joins, bounded wait */
 void mp_collector_note_main_exit(void) MP_HIDDEN;
+/* The program is about to create a thread: the collector starts. */
+void mp_collector_note_thread(void) MP_HIDDEN;
 void mp_collector_after_fork_child(void) MP_HIDDEN;
 void mp_request_snapshot(int trigger) MP_HIDDEN; /* async-signal-safe */
 void mp_collector_drain_now(void) MP_HIDDEN;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A single-threaded program stays single-threaded under the shim (SPEC
+# "Safety in someone else's process"; issue 11 item 8): with the default
+# settings the shim has no thread of its own until the program creates
+# one. tests/programs/life_solo checks /proc/self/task and num_threads at
+# start, after 200k sampled allocations and before and after fork (as
+# Chromium's zygote and Python's os.fork do); it must pass plain and under
+# the shim, and still leave one exit snapshot per process whose top site
+# is its own. Then `memprof snapshot PID` to a single-threaded process
+# that allocates once a second is answered within 2 s, by a collector
+# thread that exists only for that request: the process is single-threaded
+# again afterwards.
+source "$(dirname "$0")/common.sh"
+
+"$TEST_PROGS/life_solo" >"$WORK/plain.out" || fail "life_solo fails without the shim: $(cat "$WORK/plain.out")"
+mkdir -p "$WORK/snaps"
+rc=0
+timeout -k 5 60 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/snaps" MEMPROF_SAMPLE=1 \
+    "$TEST_PROGS/life_solo" >"$WORK/shim.out" 2>"$WORK/shim.err" || rc=$?
+[[ $rc -eq 0 ]] || fail "life_solo under the shim: status $rc: $(cat "$WORK/shim.out" "$WORK/shim.err")"
+grep -qx "solo ok" "$WORK/shim.out" || fail "life_solo under the shim printed: $(cat "$WORK/shim.out")"
+[[ ! -s $WORK/shim.err ]] || fail "the shim printed: $(head -3 "$WORK/shim.err")"
+n=$(snapshots "$WORK/snaps" | wc -l)
+[[ $n -eq 2 ]] || fail "expected 2 exit snapshots (parent and child), found $n"
+for f in $(snapshots "$WORK/snaps"); do
+    "$MEMPROF_BIN" report --json "$f" >"$WORK/r.json" || fail "report $f failed"
+    python3 - "$WORK/r.json" <<'PY' || fail "$f: solo_alloc is not the top site of the exit snapshot"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["trigger"] == "exit", d["trigger"]
+sys.exit(0 if d["sites"][0]["frames"][0]["function"] == "solo_alloc" else 1)
+PY
+done
+echo "ok: single-threaded under the shim, two exit snapshots"
+
+# A request to a quiet single-threaded process.
+mkdir -p "$WORK/req"
+LD_PRELOAD=$MEMPROF_SHIM MEMPROF_OUT=$WORK/req MEMPROF_SAMPLE=1 \
+    "$TEST_PROGS/idle_sleep" 30 >"$WORK/req.out" 2>"$WORK/req.err" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+    grep -q ready "$WORK/req.out" 2>/dev/null && break
+    sleep 0.05
+done
+grep -q ready "$WORK/req.out" || fail "idle_sleep never got ready"
+[[ $(ls "/proc/$pid/task" | wc -l) -eq 1 ]] || fail "idle_sleep under the shim is not single-threaded"
+t0=$(date +%s%N)
+got=$(timeout 10 "$MEMPROF_BIN" snapshot "$pid" 2>"$WORK/snap.err") || fail "memprof snapshot $pid failed: $(cat "$WORK/snap.err")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "request answered in $ms ms: $got"
+((ms <= 2000)) || fail "the request took $ms ms (at most 2000)"
+[[ -f $got ]] || fail "memprof snapshot printed '$got', which is not a file"
+"$MEMPROF_BIN" report --json "$got" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["trigger"]=="request", d["trigger"]' ||
+    fail "the requested snapshot is not a request snapshot"
+for _ in $(seq 40); do
+    [[ $(ls "/proc/$pid/task" | wc -l) -eq 1 ]] && break
+    sleep 0.05
+done
+[[ $(ls "/proc/$pid/task" | wc -l) -eq 1 ]] || fail "the collector thread stayed after the request"
+kill $pid
+trap - EXIT
