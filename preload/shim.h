@@ -23,7 +23,10 @@
  *   malloc_hooks.c  the malloc family interposers
  *   sampler.c       Poisson byte sampler and Horvitz-Thompson weights
  *   addrset.c       the set of sampled live blocks (mp_addrset_*)
- *   unwind.c        stack capture (libunwind) and the pipe2 interposer
+ *   unwind.c        stack capture: the fast walk, libunwind where it
+ *                   cannot go, the check mode; the pipe2 interposer
+ *   unwind_fast.c   the bounds-checked fast walk, per-thread unwind state
+ *   unwind_table.c  compact unwind rules from .eh_frame, and their cache
  *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
  *   modules.c       module map with generations, the dlclose interposer
  *   ring.c          per-thread single-producer rings, mp_emit
@@ -255,6 +258,45 @@ const uint64_t *mp_stack_get(uint32_t id, uint32_t *depth, uint64_t *hash,
                              uint32_t *generation) MP_HIDDEN;
 int mp_stacktab_init(void) MP_HIDDEN;
 
+/* ---- the fast unwinder (unwind_table.c, unwind_fast.c) ----
+ * A frame's rule in one word: kind (bits 0-1); CFA = SP or BP (bit 2) plus
+ * off (bits 4-23); BP saved at CFA - 8 * bpoff (bit 3, bits 24-35); the
+ * cache keeps a check of the address and generation in bits 40-63. */
+typedef uint64_t mp_uwrule;
+#define MP_UW_NONE 0u          /* not cached / in no module */
+#define MP_UW_KIND_FRAME 1u    /* the fields below apply */
+#define MP_UW_OTHER 2u         /* a rule only libunwind follows */
+#define MP_UW_END 3u           /* the return address is undefined: outermost */
+#define MP_UW_KIND_MASK 3u
+#define MP_UW_CFA_BP 4u
+#define MP_UW_BP_SAVED 8u
+#define MP_UW_OFF_SHIFT 4
+#define MP_UW_OFF_MASK 0xfffffu
+#define MP_UW_BPOFF_SHIFT 24
+#define MP_UW_BPOFF_MASK 0xfffu
+#define MP_UW_CHECK_SHIFT 40
+int mp_uwtable_init(void) MP_HIDDEN;
+mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen) MP_HIDDEN;
+/* Computes (lookup_pc: pc - 1 for a return address) and caches pc's rule. */
+mp_uwrule mp_uwtable_slow(uintptr_t pc, uintptr_t lookup_pc, uint32_t gen) MP_HIDDEN;
+
+typedef struct mp_uwregs { uintptr_t pc, sp, bp; } mp_uwregs;
+/* A thread's unwind state, off its stack (unwind_fast.c). */
+typedef struct mp_uwthread {
+    uintptr_t lo, hi;                    /* the thread's stack */
+    uint64_t frames[MP_MAX_DEPTH];
+    uint64_t check[MP_MAX_DEPTH];
+    void *ips[MP_MAX_DEPTH + 16];
+} mp_uwthread;
+mp_uwthread *mp_uwthread_get(void) MP_HIDDEN;   /* NULL: no memory */
+bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo,
+                        uintptr_t *hi) MP_HIDDEN;
+enum { MP_UWS_END = 0, MP_UWS_OTHER = 1, MP_UWS_BAD = 2 };
+/* Walks from regs, the leading frames in [skip_lo, skip_hi) left out;
+ * *status says how it ended. Reads only [regs->sp, hi). */
+int mp_uwfast_walk(const mp_uwregs *regs, uintptr_t hi, uint64_t *frames, int max,
+                   uint32_t gen, uintptr_t skip_lo, uintptr_t skip_hi, int *status) MP_HIDDEN;
+
 /* ---- module map (modules.c) ---- */
 extern _Atomic uint32_t mp_module_generation MP_HIDDEN;
 void mp_modules_refresh(void) MP_HIDDEN;         /* rescan, bump generation on change */
@@ -324,7 +366,7 @@ bool mp_ring_pop(mp_ring *r, mp_event *ev) MP_HIDDEN;
  * cores on every allocation at MEMPROF_SAMPLE=1. Snapshots sum the shards. */
 typedef struct mp_stats {
     _Atomic uint64_t samples, sampled_frees, events_stalled, events_dropped,
-        unwind_failures, stack_table_full, addrset_full, lock_contentions,
+        unwind_failures, unwind_mismatches, stack_table_full, addrset_full, lock_contentions,
         lock_events_dropped, threads_seen;
 } mp_stats;
 #define MP_STAT_SHARDS 16

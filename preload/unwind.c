@@ -27,9 +27,12 @@
 #include <fcntl.h>
 #include <libunwind.h>
 #include <link.h>
+#include <string.h>
 
 static uintptr_t shim_start, shim_end;   /* our own text, to skip */
 static MP_TLS int in_unwinder;   /* inside unw_backtrace, called by us */
+static bool check_mode;          /* MEMPROF_UNWIND_CHECK=1 (debugging) */
+static _Atomic int check_mode_verbose;
 
 static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -50,12 +53,10 @@ static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* Inlined into its callers: every frame between unw_backtrace and the
- * application is one more step of the walk, on every sample. */
-static inline __attribute__((always_inline)) int unwind_into(uint64_t *frames, int max)
+ * application is one more step of the walk. ips is the thread's buffer. */
+static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_t *frames, int max)
 {
-    void *ips[MP_MAX_DEPTH + 16];
-    int want = max + 16 > (int)(sizeof(ips) / sizeof(ips[0])) ? (int)(sizeof(ips) / sizeof(ips[0]))
-                                                               : max + 16;
+    int want = max + 16;
     in_unwinder++;
     int n = unw_backtrace(ips, want);
     in_unwinder--;
@@ -72,26 +73,84 @@ static inline __attribute__((always_inline)) int unwind_into(uint64_t *frames, i
 void mp_unwind_prepare(void)
 {
     dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
+    const char *check = getenv("MEMPROF_UNWIND_CHECK");
+    check_mode = check && check[0] == '1';
+    mp_uwtable_init();
     in_unwinder++;   /* libunwind initialises itself here (its pipe too) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
     in_unwinder--;
     /* Warm the caches now, outside any hook, as libbacktrace advises. */
-    uint64_t frames[8];
     mp_guard++;
-    unwind_into(frames, 8);
+    mp_uwthread *t = mp_uwthread_get();
+    if (t)
+        unwind_into(t->ips, t->frames, 8);
     mp_guard--;
 }
 
-uint32_t mp_capture_stack(void)
+/* The stack's headroom below sp that libunwind needs (it keeps a cursor
+ * and DWARF state of several KiB on the stack), and that the fast walk
+ * needs. With less, the fast walk's frames are kept, or none at all. */
+#define LIBUNWIND_HEADROOM (16u << 10)
+#define FAST_HEADROOM 1024u
+
+/* libunwind for the stacks the fast walk cannot finish. */
+static MP_NOINLINE int slow_unwind(mp_uwthread *t, uintptr_t sp, uintptr_t lo, int fast_n,
+                                   int depth)
 {
-    uint64_t frames[MP_MAX_DEPTH];
+    if (sp - lo < LIBUNWIND_HEADROOM)
+        return fast_n;
+    return unwind_into(t->ips, t->frames, depth);
+}
+
+/* MEMPROF_UNWIND_CHECK=1: libunwind's stack next to the fast one. */
+static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, int n, int depth)
+{
+    int m = unwind_into(t->ips, t->check, depth);
+    if (m != n || memcmp(t->check, t->frames, (size_t)n * sizeof(uint64_t)) != 0) {
+        MP_COUNT(unwind_mismatches);
+        if (check_mode_verbose++ < 3) {
+            mp_warn("unwind check: fast %d frames, libunwind %d", n, m);
+            for (int i = 0; i < n || i < m; i++)
+                mp_warn("  %2d %#lx %#lx", i, i < n ? (unsigned long)t->frames[i] : 0ul,
+                        i < m ? (unsigned long)t->check[i] : 0ul);
+        }
+    }
+}
+
+/* The frames of the current stack into t->frames; -1: none (no room). */
+static MP_NOINLINE int capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
+{
+    uintptr_t lo, hi;
+    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi))   /* a stack we do not know */
+        return regs->sp - t->lo >= LIBUNWIND_HEADROOM || t->lo == 0 ?
+                   unwind_into(t->ips, t->frames, depth) : -1;
+    if (regs->sp - lo < FAST_HEADROOM)
+        return -1;
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    int status;
+    int n = mp_uwfast_walk(regs, hi, t->frames, depth, gen, shim_start, shim_end, &status);
+    if (MP_UNLIKELY(status == MP_UWS_OTHER))
+        n = slow_unwind(t, regs->sp, lo, n, depth);
+    if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM)
+        check_against_libunwind(t, n, depth);
+    return n;
+}
+
+/* Not inlined: the registers it captures describe its own frame, whose
+ * rule unwind_table.c finds like any other. */
+MP_NOINLINE uint32_t mp_capture_stack(void)
+{
+    mp_uwregs regs;
+    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+                     : "=r"(regs.pc), "=r"(regs.sp), "=r"(regs.bp));
     int depth = mp_cfg.depth;
     if (depth > MP_MAX_DEPTH)
         depth = MP_MAX_DEPTH;
     mp_guard++;
-    int n = unwind_into(frames, depth);
+    mp_uwthread *t = mp_uwthread_get();
+    int n = t ? capture_into(t, &regs, depth) : -1;
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    uint32_t id = n > 0 ? mp_stack_intern(frames, (uint32_t)n, gen) : MP_OVERFLOW_STACK;
+    uint32_t id = n > 0 ? mp_stack_intern(t->frames, (uint32_t)n, gen) : MP_OVERFLOW_STACK;
     mp_guard--;
     if (n <= 0)
         MP_COUNT(unwind_failures);
