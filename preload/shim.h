@@ -281,21 +281,42 @@ mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen) MP_HIDDEN;
 mp_uwrule mp_uwtable_slow(uintptr_t pc, uintptr_t lookup_pc, uint32_t gen) MP_HIDDEN;
 
 typedef struct mp_uwregs { uintptr_t pc, sp, bp; } mp_uwregs;
-/* A thread's unwind state, off its stack (unwind_fast.c). */
+/* A walk, one entry a step: the registers in that frame, and where BP was
+ * reloaded from for the next (bit 0: the rest of the walk used BP). The
+ * pcs of the frames after the shim's are the stack itself. */
+#define MP_UW_STEPS (MP_MAX_DEPTH + 16)
+typedef struct mp_uwwalk {
+    uint64_t pc[MP_UW_STEPS];
+    uintptr_t sp[MP_UW_STEPS], bp[MP_UW_STEPS], bpslot[MP_UW_STEPS];
+    int n;                               /* steps; 0: not reusable */
+    int first, out;                      /* the stack: pc[first .. first+out) */
+    uintptr_t hi;
+    uint32_t gen;
+} mp_uwwalk;
+/* A thread's unwind state, off its stack (unwind_fast.c): the stack's
+ * bounds, the last two walks (the previous one is reused where the new
+ * one reaches a frame it already walked), libunwind's buffers. */
 typedef struct mp_uwthread {
     uintptr_t lo, hi;                    /* the thread's stack */
-    uint64_t frames[MP_MAX_DEPTH];
+    mp_uwwalk walk[2];
+    int cur;                             /* the last walk */
+    uint32_t last_id;                    /* unwind.c: the last walk's stack id */
+    uint64_t frames[MP_MAX_DEPTH];       /* libunwind's stack */
     uint64_t check[MP_MAX_DEPTH];
     void *ips[MP_MAX_DEPTH + 16];
 } mp_uwthread;
 mp_uwthread *mp_uwthread_get(void) MP_HIDDEN;   /* NULL: no memory */
 bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo,
                         uintptr_t *hi) MP_HIDDEN;
-enum { MP_UWS_END = 0, MP_UWS_OTHER = 1, MP_UWS_BAD = 2 };
-/* Walks from regs, the leading frames in [skip_lo, skip_hi) left out;
+/* How a walk ended: cleanly, at a frame for libunwind, at a slot outside
+ * the stack, cleanly on the very stack of the last walk (which stands);
+ * STOP (inside unwind_fast.c only): cleanly but not reusable. */
+enum { MP_UWS_END = 0, MP_UWS_OTHER = 1, MP_UWS_BAD = 2, MP_UWS_SAME = 3, MP_UWS_STOP = 4 };
+/* Walks from regs into t->walk[t->cur] (the stack: pc + first, the
+ * leading frames in [skip_lo, skip_hi) left out; returned, its depth);
  * *status says how it ended. Reads only [regs->sp, hi). */
-int mp_uwfast_walk(const mp_uwregs *regs, uintptr_t hi, uint64_t *frames, int max,
-                   uint32_t gen, uintptr_t skip_lo, uintptr_t skip_hi, int *status) MP_HIDDEN;
+int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen,
+                   uintptr_t skip_lo, uintptr_t skip_hi, int *status) MP_HIDDEN;
 
 /* ---- module map (modules.c) ---- */
 extern _Atomic uint32_t mp_module_generation MP_HIDDEN;

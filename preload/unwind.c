@@ -93,47 +93,77 @@ void mp_unwind_prepare(void)
 #define LIBUNWIND_HEADROOM (16u << 10)
 #define FAST_HEADROOM 1024u
 
-/* libunwind for the stacks the fast walk cannot finish. */
-static MP_NOINLINE int slow_unwind(mp_uwthread *t, uintptr_t sp, uintptr_t lo, int fast_n,
-                                   int depth)
-{
-    if (sp - lo < LIBUNWIND_HEADROOM)
-        return fast_n;
-    return unwind_into(t->ips, t->frames, depth);
-}
-
 /* MEMPROF_UNWIND_CHECK=1: libunwind's stack next to the fast one. */
-static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, int n, int depth)
+static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, const uint64_t *frames, int n,
+                                                int depth)
 {
     int m = unwind_into(t->ips, t->check, depth);
-    if (m != n || memcmp(t->check, t->frames, (size_t)n * sizeof(uint64_t)) != 0) {
+    if (m != n || memcmp(t->check, frames, (size_t)n * sizeof(uint64_t)) != 0) {
         MP_COUNT(unwind_mismatches);
         if (check_mode_verbose++ < 3) {
             mp_warn("unwind check: fast %d frames, libunwind %d", n, m);
             for (int i = 0; i < n || i < m; i++)
-                mp_warn("  %2d %#lx %#lx", i, i < n ? (unsigned long)t->frames[i] : 0ul,
+                mp_warn("  %2d %#lx %#lx", i, i < n ? (unsigned long)frames[i] : 0ul,
                         i < m ? (unsigned long)t->check[i] : 0ul);
         }
     }
 }
 
-/* The frames of the current stack into t->frames; -1: none (no room). */
-static MP_NOINLINE int capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
+/* The id of the stack the fast walk just produced: the last one's when
+ * it is the same stack (a loop allocating from one place), which saves
+ * hashing and looking it up. */
+static inline uint32_t fast_stack_id(mp_uwthread *t, int n)
+{
+    const mp_uwwalk *s = &t->walk[t->cur], *o = &t->walk[t->cur ^ 1];
+    const uint64_t *frames = s->pc + s->first;
+    if (t->last_id && o->gen == s->gen && o->out == n && s->out == n &&
+        memcmp(o->pc + o->first, frames, (size_t)n * sizeof(uint64_t)) == 0)
+        return t->last_id;
+    uint32_t id = mp_stack_intern(frames, (uint32_t)n, s->gen);
+    t->last_id = id;
+    return id;
+}
+
+static MP_NOINLINE uint32_t libunwind_stack_id(mp_uwthread *t, int n)
+{
+    t->last_id = 0;
+    if (n <= 0) {
+        MP_COUNT(unwind_failures);
+        return MP_OVERFLOW_STACK;
+    }
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    return mp_stack_intern(t->frames, (uint32_t)n, gen);
+}
+
+/* The current stack's id; MP_OVERFLOW_STACK (counted) when it has no
+ * frames, or there is no room to unwind. */
+static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
 {
     uintptr_t lo, hi;
-    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi))   /* a stack we do not know */
-        return regs->sp - t->lo >= LIBUNWIND_HEADROOM || t->lo == 0 ?
-                   unwind_into(t->ips, t->frames, depth) : -1;
+    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi)) {   /* a stack we do not know */
+        bool room = t->lo == 0 || regs->sp - t->lo >= LIBUNWIND_HEADROOM;
+        return libunwind_stack_id(t, room ? unwind_into(t->ips, t->frames, depth) : 0);
+    }
     if (regs->sp - lo < FAST_HEADROOM)
-        return -1;
+        return libunwind_stack_id(t, 0);
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
     int status;
-    int n = mp_uwfast_walk(regs, hi, t->frames, depth, gen, shim_start, shim_end, &status);
-    if (MP_UNLIKELY(status == MP_UWS_OTHER))
-        n = slow_unwind(t, regs->sp, lo, n, depth);
+    int n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
+    const mp_uwwalk *w = &t->walk[t->cur];
+    if (MP_UNLIKELY(status == MP_UWS_OTHER)) {
+        /* libunwind, if there is room for it; else the frames found so far */
+        if (regs->sp - lo >= LIBUNWIND_HEADROOM)
+            return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
+        memcpy(t->frames, w->pc + w->first, (size_t)n * sizeof(uint64_t));
+        return libunwind_stack_id(t, n);
+    }
     if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM)
-        check_against_libunwind(t, n, depth);
-    return n;
+        check_against_libunwind(t, w->pc + w->first, n, depth);
+    if (n <= 0)
+        return libunwind_stack_id(t, 0);
+    if (status == MP_UWS_SAME && t->last_id && n == w->out)
+        return t->last_id;
+    return fast_stack_id(t, n);
 }
 
 /* Not inlined: the registers it captures describe its own frame, whose
@@ -148,11 +178,9 @@ MP_NOINLINE uint32_t mp_capture_stack(void)
         depth = MP_MAX_DEPTH;
     mp_guard++;
     mp_uwthread *t = mp_uwthread_get();
-    int n = t ? capture_into(t, &regs, depth) : -1;
-    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    uint32_t id = n > 0 ? mp_stack_intern(t->frames, (uint32_t)n, gen) : MP_OVERFLOW_STACK;
+    uint32_t id = t ? capture_into(t, &regs, depth) : MP_OVERFLOW_STACK;
     mp_guard--;
-    if (n <= 0)
+    if (!t)
         MP_COUNT(unwind_failures);
     return id;
 }

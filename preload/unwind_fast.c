@@ -101,6 +101,8 @@ static MP_NOINLINE mp_uwthread *claim(void)
             ;
     }
     b->t.lo = b->t.hi = 0;
+    b->t.walk[0].n = b->t.walk[1].n = 0;   /* a dead thread's walks */
+    b->t.last_id = 0;
     find_bounds(&b->t);
     mine = b;
     ensure_exit_key();
@@ -145,45 +147,163 @@ static inline mp_uwrule rule_for(uintptr_t pc, bool first, uint32_t gen)
     return r;
 }
 
-int mp_uwfast_walk(const mp_uwregs *regs, uintptr_t hi, uint64_t *frames, int max, uint32_t gen,
-                   uintptr_t skip_lo, uintptr_t skip_hi, int *status)
+/*
+ * Reusing the previous walk. A walk is a function of the registers it
+ * starts from and of the stack words it reads, so once the new walk
+ * reaches a frame with the pc, sp (and bp, where the rest used it) of a
+ * frame of the previous walk, the rest is the previous walk's provided
+ * every word it read above there still holds what it read: the return
+ * address below each CFA, and each reloaded BP that a frame further out
+ * used (elsewhere BP is any callee-saved value, which changes freely).
+ * When a check fails at frame i, no match at or inside i can pass: the
+ * next try starts further out, so one walk checks each frame once. Checking those is two
+ * loads a frame instead of a rule lookup; programs allocate from the same
+ * outer frames over and over (deep call chains, event loops, thread
+ * bodies). Both walks read the same stack, so the slots are inside
+ * [sp, hi) already.
+ */
+/* 0 when every word the walk o read from step j outward still holds;
+ * else -(the first step outward from which a match could still pass). */
+static int verify(const mp_uwwalk *o, int j)
 {
+    for (int i = j; i + 1 < o->n; i++) {
+        if (*(const uintptr_t *)(o->sp[i + 1] - 8) != o->pc[i + 1])
+            return -(i + 1);
+        uintptr_t slot = o->bpslot[i] & ~(uintptr_t)1;
+        if (slot && (o->bpslot[i + 1] & 1) && *(const uintptr_t *)slot != o->bp[i + 1])
+            return -(i + 1);
+    }
+    return 0;
+}
+
+static inline bool same_frame(const mp_uwwalk *o, int j, uintptr_t pc, uintptr_t sp, uintptr_t bp)
+{
+    return o->sp[j] == sp && o->pc[j] == pc && (o->bp[j] == bp || !(o->bpslot[j] & 1));
+}
+
+/* Steps j.. of o after the new walk's first step ones; the steps, or
+ * -(where to try next) as verify() says. */
+static int reuse(const mp_uwwalk *o, int j, mp_uwwalk *s, int step, int cap)
+{
+    int bad = verify(o, j);
+    if (bad < 0)
+        return bad;
+    int n = o->n - j;
+    if (step + n > cap)
+        return -o->n;
+    size_t bytes = (size_t)n * sizeof(uintptr_t);
+    __builtin_memcpy(s->pc + step, o->pc + j, bytes);
+    __builtin_memcpy(s->sp + step, o->sp + j, bytes);
+    __builtin_memcpy(s->bp + step, o->bp + j, bytes);
+    __builtin_memcpy(s->bpslot + step, o->bpslot + j, bytes);
+    return step + n;
+}
+
+/* Marks steps [0, n) whose walk onward reads BP before reloading it:
+ * bit 0 of bpslot said "this frame's CFA is BP-based"; used is the mark
+ * of step n (the first step copied from the previous walk, if any). */
+static void mark_bp_use(mp_uwwalk *s, int n, uintptr_t used)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        uintptr_t own = s->bpslot[i] & 1;
+        used = (s->bpslot[i] & ~(uintptr_t)1) ? own : (used | own);
+        s->bpslot[i] |= used;
+    }
+}
+
+/* The walk proper; returns the steps, *fresh of them walked (the rest
+ * copied from the previous walk o). */
+static inline int new_walk(const mp_uwwalk *o, mp_uwwalk *s, const mp_uwregs *regs, int cap,
+                           int *status, int *fresh)
+{
+    uintptr_t hi = s->hi;
+    uint32_t gen = s->gen;
+    int no = o->gen == gen && o->hi == hi ? o->n : 0;
     uintptr_t pc = regs->pc, sp = regs->sp, bp = regs->bp;
-    int n = 0;
+    int j = 0, floor = 0;
     *status = MP_UWS_END;
-    for (int step = 0; step < max + 32; step++) {
-        bool in_shim = pc >= skip_lo && pc < skip_hi;
-        if (n > 0 || !in_shim)
-            frames[n++] = pc;
-        if (n == max)
-            return n;
+    for (int step = 0; step < cap; step++) {
+        s->pc[step] = pc;
+        s->sp[step] = sp;
+        s->bp[step] = bp;
+        s->bpslot[step] = 0;
+        *fresh = step + 1;
+        while (j < no && o->sp[j] < sp)
+            j++;
+        if (j < no && j >= floor && same_frame(o, j, pc, sp, bp)) {
+            int n = reuse(o, j, s, step, cap);
+            if (n > 0) {
+                s->bp[step] = bp;
+                *fresh = step;
+                return n;
+            }
+            floor = -n;
+        }
         mp_uwrule r = rule_for(pc, step == 0, gen);
         switch (r & MP_UW_KIND_MASK) {
         case MP_UW_NONE:    /* in no module: JIT code or garbage ends it */
-            return n;
+            *status = MP_UWS_STOP;   /* an end, but not one to reuse */
+            return step + 1;
         case MP_UW_OTHER:
             *status = MP_UWS_OTHER;
-            return n;
+            return step + 1;
         case MP_UW_END:
-            return n;
+            return step + 1;
         }
-        uintptr_t cfa = ((r & MP_UW_CFA_BP) ? bp : sp) + ((r >> MP_UW_OFF_SHIFT) & MP_UW_OFF_MASK);
+        bool cfa_bp = (r & MP_UW_CFA_BP) != 0;
+        uintptr_t cfa = (cfa_bp ? bp : sp) + ((r >> MP_UW_OFF_SHIFT) & MP_UW_OFF_MASK);
         if (!readable(cfa - 8, sp, hi)) {
             *status = MP_UWS_BAD;
-            return n;
+            return step + 1;
         }
+        uintptr_t slot = 0;
         if (r & MP_UW_BP_SAVED) {
-            uintptr_t slot = cfa - 8 * ((r >> MP_UW_BPOFF_SHIFT) & MP_UW_BPOFF_MASK);
+            slot = cfa - 8 * ((r >> MP_UW_BPOFF_SHIFT) & MP_UW_BPOFF_MASK);
             if (!readable(slot, sp, hi)) {
                 *status = MP_UWS_BAD;
-                return n;
+                return step + 1;
             }
             bp = *(const uintptr_t *)slot;
         }
+        s->bpslot[step] = slot | cfa_bp;
         pc = *(const uintptr_t *)(cfa - 8);
         sp = cfa;
         if (pc == 0)
-            return n;
+            return step + 1;
     }
-    return n;
+    *status = MP_UWS_STOP;   /* longer than we keep: truncated */
+    return cap;
+}
+
+int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen,
+                   uintptr_t skip_lo, uintptr_t skip_hi, int *status)
+{
+    int cap = max + 16 < MP_UW_STEPS ? max + 16 : MP_UW_STEPS;
+    mp_uwwalk *o = &t->walk[t->cur];
+    /* The same stack as last time (a loop allocating from one place):
+     * the last walk stands, nothing is copied. */
+    if (o->n > 0 && o->gen == gen && o->hi == hi && o->n <= cap &&
+        same_frame(o, 0, regs->pc, regs->sp, regs->bp) && verify(o, 0) == 0) {
+        o->bp[0] = regs->bp;
+        *status = MP_UWS_SAME;
+        return o->out < max ? o->out : max;
+    }
+    mp_uwwalk *s = &t->walk[t->cur ^ 1];
+    s->hi = hi;
+    s->gen = gen;
+    int fresh;
+    int n = new_walk(o, s, regs, cap, status, &fresh);
+    bool keep = *status == MP_UWS_END;
+    if (*status == MP_UWS_STOP)
+        *status = MP_UWS_END;
+    if (keep)
+        mark_bp_use(s, fresh, fresh < n ? s->bpslot[fresh] & 1 : 0);
+    s->n = keep ? n : 0;
+    t->cur ^= 1;
+    int i = 0;
+    while (i < n && s->pc[i] >= skip_lo && s->pc[i] < skip_hi)
+        i++;
+    s->first = i;
+    s->out = n - i < max ? n - i : max;
+    return s->out;
 }
