@@ -32,6 +32,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     mp_modules_after_fork_child();
+    mp_unwind_after_fork_child();
     if (atomic_load(&mp_state) == MP_STATE_READY) {
         mp_state_own_process(mp_realtime_ns());
         mp_stats_reset();

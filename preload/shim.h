@@ -247,8 +247,10 @@ int64_t mp_draw_interval(uint64_t *rng, uint64_t mean) MP_HIDDEN;
 /* ---- unwinding and stacks (unwind.c, stacktab.c) ---- */
 /* Captures the caller's stack (shim frames dropped) into frames[], returns depth. */
 void mp_unwind_prepare(void) MP_HIDDEN;
-/* Stack id for the current call stack, or MP_NO_STACK (counted). */
+/* Stack id for the current call stack, or MP_OVERFLOW_STACK (counted). */
 uint32_t mp_capture_stack(void) MP_HIDDEN;
+/* Fork child: the unwinder's locks free, the other threads' state too. */
+void mp_unwind_after_fork_child(void) MP_HIDDEN;
 /* Inserts (deduplicating) and returns the stack id; MP_OVERFLOW_STACK when full. */
 #define MP_OVERFLOW_STACK 0u
 uint32_t mp_stack_intern(const uint64_t *frames, uint32_t depth, uint32_t generation) MP_HIDDEN;
@@ -276,6 +278,7 @@ typedef uint64_t mp_uwrule;
 #define MP_UW_BPOFF_MASK 0xfffu
 #define MP_UW_CHECK_SHIFT 40
 int mp_uwtable_init(void) MP_HIDDEN;
+void mp_uwtable_after_fork_child(void) MP_HIDDEN;
 mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen) MP_HIDDEN;
 /* Computes (lookup_pc: pc - 1 for a return address) and caches pc's rule. */
 mp_uwrule mp_uwtable_slow(uintptr_t pc, uintptr_t lookup_pc, uint32_t gen) MP_HIDDEN;
@@ -306,6 +309,7 @@ typedef struct mp_uwthread {
     void *ips[MP_MAX_DEPTH + 16];
 } mp_uwthread;
 mp_uwthread *mp_uwthread_get(void) MP_HIDDEN;   /* NULL: no memory */
+void mp_uwthread_after_fork_child(void) MP_HIDDEN;
 bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo,
                         uintptr_t *hi) MP_HIDDEN;
 /* How a walk ended: cleanly, at a frame for libunwind, at a slot outside

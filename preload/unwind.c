@@ -32,6 +32,7 @@
 static uintptr_t shim_start, shim_end;   /* our own text, to skip */
 static MP_TLS int in_unwinder;   /* inside unw_backtrace, called by us */
 static bool check_mode;          /* MEMPROF_UNWIND_CHECK=1 (debugging) */
+static bool fast_ok;             /* the rule cache is there */
 static _Atomic int check_mode_verbose;
 
 static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
@@ -75,7 +76,7 @@ void mp_unwind_prepare(void)
     dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
     const char *check = getenv("MEMPROF_UNWIND_CHECK");
     check_mode = check && check[0] == '1';
-    mp_uwtable_init();
+    fast_ok = mp_uwtable_init() == 0;
     in_unwinder++;   /* libunwind initialises itself here (its pipe too) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
     in_unwinder--;
@@ -91,7 +92,7 @@ void mp_unwind_prepare(void)
  * and DWARF state of several KiB on the stack), and that the fast walk
  * needs. With less, the fast walk's frames are kept, or none at all. */
 #define LIBUNWIND_HEADROOM (16u << 10)
-#define FAST_HEADROOM 1024u
+#define FAST_HEADROOM 2048u
 
 /* MEMPROF_UNWIND_CHECK=1: libunwind's stack next to the fast one. */
 static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, const uint64_t *frames, int n,
@@ -140,12 +141,14 @@ static MP_NOINLINE uint32_t libunwind_stack_id(mp_uwthread *t, int n)
 static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
 {
     uintptr_t lo, hi;
-    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi)) {   /* a stack we do not know */
-        bool room = t->lo == 0 || regs->sp - t->lo >= LIBUNWIND_HEADROOM;
-        return libunwind_stack_id(t, room ? unwind_into(t->ips, t->frames, depth) : 0);
-    }
+    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi))   /* a coroutine's stack? */
+        return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
     if (regs->sp - lo < FAST_HEADROOM)
         return libunwind_stack_id(t, 0);
+    if (MP_UNLIKELY(!fast_ok)) {   /* no rule cache */
+        bool room = regs->sp - lo >= LIBUNWIND_HEADROOM;
+        return libunwind_stack_id(t, room ? unwind_into(t->ips, t->frames, depth) : 0);
+    }
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
     int status;
     int n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
@@ -183,6 +186,12 @@ MP_NOINLINE uint32_t mp_capture_stack(void)
     if (!t)
         MP_COUNT(unwind_failures);
     return id;
+}
+
+void mp_unwind_after_fork_child(void)
+{
+    mp_uwtable_after_fork_child();
+    mp_uwthread_after_fork_child();
 }
 
 /* See the top of this file. Only the pipes libunwind makes while it

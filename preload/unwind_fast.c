@@ -111,6 +111,15 @@ static MP_NOINLINE mp_uwthread *claim(void)
     return &b->t;
 }
 
+/* Only the forking thread lives on in the child: the others' blocks are
+ * free for the child's threads. */
+void mp_uwthread_after_fork_child(void)
+{
+    for (uw_block *b = atomic_load(&registry); b; b = b->next)
+        if (b != mine)
+            atomic_store(&b->state, BLOCK_FREE);
+}
+
 mp_uwthread *mp_uwthread_get(void)
 {
     return MP_LIKELY(mine != NULL) ? &mine->t : claim();

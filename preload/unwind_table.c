@@ -470,6 +470,11 @@ static inline uint64_t check_of(uintptr_t pc, uint32_t gen)
     return (((pc * 0xC2B2AE3D27D4EB4Full) >> 40) ^ (gen & 0xff)) & 0xffffff;
 }
 
+void mp_uwtable_after_fork_child(void)
+{
+    atomic_store(&rebuild_lock.v, 0);   /* a thread that no longer exists */
+}
+
 int mp_uwtable_init(void)
 {
     if (!cache)
