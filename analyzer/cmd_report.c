@@ -23,6 +23,12 @@ static size_t live_sites(const mp_sites *s, const mp_site **out)
     return n;
 }
 
+/* The foreign allocator recorded by the shim, or "". */
+static const char *provider(const mp_snapshot *snap)
+{
+    return mp_snapshot_str(snap, snap->meta->malloc_provider);
+}
+
 static void print_json(const char *path, const mp_snapshot *snap, const mp_sites *s,
                        const mp_site **list, size_t shown, size_t n_live)
 {
@@ -31,6 +37,11 @@ static void print_json(const char *path, const mp_snapshot *snap, const mp_sites
     mp_json_string(out, path);
     fputs(", ", out);
     mp_fmt_json_meta(out, snap);
+    fputs(", \"malloc_provider\": ", out);
+    if (*provider(snap))
+        mp_json_string(out, provider(snap));
+    else
+        fputs("null", out);
     fprintf(out, ",\n \"total\": {\"bytes\": %" PRIu64 ", \"count\": %" PRIu64
             ", \"samples\": %" PRIu64 ", \"sites\": %zu},\n \"sites\": [",
             s->total.live_bytes, s->total.live_count, s->total.live_samples, n_live);
@@ -54,6 +65,8 @@ static void print_text(const mp_snapshot *snap, const mp_sites *s,
     char b[32];
     mp_fmt_header(out, "report", snap);
     mp_fmt_counters(out, snap);
+    if (*provider(snap))
+        fprintf(out, "malloc is provided by %s: nothing was profiled\n", provider(snap));
     fprintf(out, "live heap: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu sites",
             mp_fmt_bytes(b, (int64_t)s->total.live_bytes, 0), s->total.live_bytes,
             s->total.live_count, n_live);
