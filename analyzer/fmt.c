@@ -230,6 +230,9 @@ void mp_fmt_counters(FILE *out, const mp_snapshot *snap)
     }
     if (sep[0] == ',')
         fputc('\n', out);
+    if (c->unwind_mismatches)   /* MEMPROF_UNWIND_CHECK=1, a debugging mode */
+        fprintf(out, "note: %" PRIu64 " stacks of the fast unwinder differ from libunwind's\n",
+                c->unwind_mismatches);
     /* Stalls lose nothing, but they mean the profiler slowed the program. */
     if (c->events_stalled)
         fprintf(out, "note: %" PRIu64 " events stalled waiting for the profiler "
@@ -263,8 +266,10 @@ void mp_fmt_json_meta(FILE *out, const mp_snapshot *snap)
             ", \"events_stalled\": %" PRIu64 ", \"events_dropped\": %" PRIu64
             ", \"unwind_failures\": %" PRIu64 ", \"stack_table_full\": %" PRIu64
             ", \"addrset_full\": %" PRIu64 ", \"lock_contentions\": %" PRIu64
-            ", \"lock_events_dropped\": %" PRIu64 ", \"threads_seen\": %" PRIu64 "}",
+            ", \"lock_events_dropped\": %" PRIu64 ", \"threads_seen\": %" PRIu64
+            ", \"unwind_mismatches\": %" PRIu64 "}",
             c->samples, c->sampled_frees, c->events_stalled, c->events_dropped,
             c->unwind_failures, c->stack_table_full, c->addrset_full,
-            c->lock_contentions, c->lock_events_dropped, c->threads_seen);
+            c->lock_contentions, c->lock_events_dropped, c->threads_seen,
+            c->unwind_mismatches);
 }

@@ -78,7 +78,9 @@ typedef struct mp_counters {
     uint64_t lock_contentions;   /* contention events recorded */
     uint64_t lock_events_dropped;
     uint64_t threads_seen;       /* rings handed out */
-    uint64_t reserved[5];        /* 0; the sixth word became mp_meta.flags */
+    uint64_t unwind_mismatches;  /* MEMPROF_UNWIND_CHECK=1 only: fast-path
+                                    stacks that differ from libunwind's */
+    uint64_t reserved[4];        /* 0; the sixth word became mp_meta.flags */
 } mp_counters;
 
 /* mp_meta.flags */

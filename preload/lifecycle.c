@@ -34,6 +34,7 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     mp_modules_after_fork_child();
+    mp_unwind_after_fork_child();
     if (mp_profiling(atomic_load(&mp_state))) {
         mp_state_own_process(mp_realtime_ns());
         mp_stats_reset();

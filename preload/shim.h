@@ -23,7 +23,10 @@
  *   malloc_hooks.c  the malloc family interposers
  *   sampler.c       Poisson byte sampler and Horvitz-Thompson weights
  *   addrset.c       the set of sampled live blocks (mp_addrset_*)
- *   unwind.c        stack capture (libunwind) and the pipe2 interposer
+ *   unwind.c        stack capture: the fast walk, libunwind where it
+ *                   cannot go, the check mode; the pipe2 interposer
+ *   unwind_fast.c   the bounds-checked fast walk, per-thread unwind state
+ *   unwind_table.c  compact unwind rules from .eh_frame, and their cache
  *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
  *   modules.c       module map with generations, the dlclose interposer
  *   ring.c          per-thread single-producer rings, mp_emit
@@ -287,8 +290,10 @@ int64_t mp_draw_interval(uint64_t *rng, uint64_t mean) MP_HIDDEN;
 /* ---- unwinding and stacks (unwind.c, stacktab.c) ---- */
 /* Captures the caller's stack (shim frames dropped) into frames[], returns depth. */
 void mp_unwind_prepare(void) MP_HIDDEN;
-/* Stack id for the current call stack, or MP_NO_STACK (counted). */
+/* Stack id for the current call stack, or MP_OVERFLOW_STACK (counted). */
 uint32_t mp_capture_stack(void) MP_HIDDEN;
+/* Fork child: the unwinder's locks free, the other threads' state too. */
+void mp_unwind_after_fork_child(void) MP_HIDDEN;
 /* Inserts (deduplicating) and returns the stack id; MP_OVERFLOW_STACK when full. */
 #define MP_OVERFLOW_STACK 0u
 uint32_t mp_stack_intern(const uint64_t *frames, uint32_t depth, uint32_t generation) MP_HIDDEN;
@@ -297,6 +302,68 @@ uint32_t mp_stack_count(void) MP_HIDDEN;       /* ids are 0 .. count-1 */
 const uint64_t *mp_stack_get(uint32_t id, uint32_t *depth, uint64_t *hash,
                              uint32_t *generation) MP_HIDDEN;
 int mp_stacktab_init(void) MP_HIDDEN;
+
+/* ---- the fast unwinder (unwind_table.c, unwind_fast.c) ----
+ * A frame's rule in one word: kind (bits 0-1); CFA = SP or BP (bit 2) plus
+ * off (bits 4-23); BP saved at CFA - 8 * bpoff (bit 3, bits 24-35); the
+ * cache keeps a check of the address and generation in bits 40-63. */
+typedef uint64_t mp_uwrule;
+#define MP_UW_NONE 0u          /* not cached / in no module */
+#define MP_UW_KIND_FRAME 1u    /* the fields below apply */
+#define MP_UW_OTHER 2u         /* a rule only libunwind follows */
+#define MP_UW_END 3u           /* the return address is undefined: outermost */
+#define MP_UW_KIND_MASK 3u
+#define MP_UW_CFA_BP 4u
+#define MP_UW_BP_SAVED 8u
+#define MP_UW_OFF_SHIFT 4
+#define MP_UW_OFF_MASK 0xfffffu
+#define MP_UW_BPOFF_SHIFT 24
+#define MP_UW_BPOFF_MASK 0xfffu
+#define MP_UW_CHECK_SHIFT 40
+int mp_uwtable_init(void) MP_HIDDEN;
+void mp_uwtable_after_fork_child(void) MP_HIDDEN;
+mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen) MP_HIDDEN;
+/* Computes (lookup_pc: pc - 1 for a return address) and caches pc's rule. */
+mp_uwrule mp_uwtable_slow(uintptr_t pc, uintptr_t lookup_pc, uint32_t gen) MP_HIDDEN;
+
+typedef struct mp_uwregs { uintptr_t pc, sp, bp; } mp_uwregs;
+/* A walk, one entry a step: the registers in that frame, and where BP was
+ * reloaded from for the next (bit 0: the rest of the walk used BP). The
+ * pcs of the frames after the shim's are the stack itself. */
+#define MP_UW_STEPS (MP_MAX_DEPTH + 16)
+typedef struct mp_uwwalk {
+    uint64_t pc[MP_UW_STEPS];
+    uintptr_t sp[MP_UW_STEPS], bp[MP_UW_STEPS], bpslot[MP_UW_STEPS];
+    int n;                               /* steps; 0: not reusable */
+    int first, out;                      /* the stack: pc[first .. first+out) */
+    uintptr_t hi;
+    uint32_t gen;
+} mp_uwwalk;
+/* A thread's unwind state, off its stack (unwind_fast.c): the stack's
+ * bounds, the last two walks (the previous one is reused where the new
+ * one reaches a frame it already walked), libunwind's buffers. */
+typedef struct mp_uwthread {
+    uintptr_t lo, hi;                    /* the thread's stack */
+    mp_uwwalk walk[2];
+    int cur;                             /* the last walk */
+    uint32_t last_id;                    /* unwind.c: the last walk's stack id */
+    uint64_t frames[MP_MAX_DEPTH];       /* libunwind's stack */
+    uint64_t check[MP_MAX_DEPTH];
+    void *ips[MP_MAX_DEPTH + 16];
+} mp_uwthread;
+mp_uwthread *mp_uwthread_get(void) MP_HIDDEN;   /* NULL: no memory */
+void mp_uwthread_after_fork_child(void) MP_HIDDEN;
+bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo,
+                        uintptr_t *hi) MP_HIDDEN;
+/* How a walk ended: cleanly, at a frame for libunwind, at a slot outside
+ * the stack, cleanly on the very stack of the last walk (which stands);
+ * STOP (inside unwind_fast.c only): cleanly but not reusable. */
+enum { MP_UWS_END = 0, MP_UWS_OTHER = 1, MP_UWS_BAD = 2, MP_UWS_SAME = 3, MP_UWS_STOP = 4 };
+/* Walks from regs into t->walk[t->cur] (the stack: pc + first, the
+ * leading frames in [skip_lo, skip_hi) left out; returned, its depth);
+ * *status says how it ended. Reads only [regs->sp, hi). */
+int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen,
+                   uintptr_t skip_lo, uintptr_t skip_hi, int *status) MP_HIDDEN;
 
 /* ---- module map (modules.c) ---- */
 extern _Atomic uint32_t mp_module_generation MP_HIDDEN;
@@ -375,7 +442,7 @@ bool mp_ring_pop(mp_ring *r, mp_event *ev) MP_HIDDEN;
  * cores on every allocation at MEMPROF_SAMPLE=1. Snapshots sum the shards. */
 typedef struct mp_stats {
     _Atomic uint64_t samples, sampled_frees, events_stalled, events_dropped,
-        unwind_failures, stack_table_full, addrset_full, lock_contentions,
+        unwind_failures, unwind_mismatches, stack_table_full, addrset_full, lock_contentions,
         lock_events_dropped, threads_seen;
 } mp_stats;
 #define MP_STAT_SHARDS 16

@@ -177,6 +177,7 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     c->events_stalled = MP_STAT_TOTAL(events_stalled);
     c->events_dropped = MP_STAT_TOTAL(events_dropped);
     c->unwind_failures = MP_STAT_TOTAL(unwind_failures);
+    c->unwind_mismatches = MP_STAT_TOTAL(unwind_mismatches);
     c->stack_table_full = MP_STAT_TOTAL(stack_table_full);
     c->addrset_full = MP_STAT_TOTAL(addrset_full);
     c->lock_contentions = MP_STAT_TOTAL(lock_contentions);

@@ -27,9 +27,13 @@
 #include <fcntl.h>
 #include <libunwind.h>
 #include <link.h>
+#include <string.h>
 
 static uintptr_t shim_start, shim_end;   /* our own text, to skip */
 static MP_TLS int in_unwinder;   /* inside unw_backtrace, called by us */
+static bool check_mode;          /* MEMPROF_UNWIND_CHECK=1 (debugging) */
+static bool fast_ok;             /* the rule cache is there */
+static _Atomic int check_mode_verbose;
 
 static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -50,12 +54,10 @@ static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* Inlined into its callers: every frame between unw_backtrace and the
- * application is one more step of the walk, on every sample. */
-static inline __attribute__((always_inline)) int unwind_into(uint64_t *frames, int max)
+ * application is one more step of the walk. ips is the thread's buffer. */
+static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_t *frames, int max)
 {
-    void *ips[MP_MAX_DEPTH + 16];
-    int want = max + 16 > (int)(sizeof(ips) / sizeof(ips[0])) ? (int)(sizeof(ips) / sizeof(ips[0]))
-                                                               : max + 16;
+    int want = max + 16;
     in_unwinder++;
     int n = unw_backtrace(ips, want);
     in_unwinder--;
@@ -72,30 +74,124 @@ static inline __attribute__((always_inline)) int unwind_into(uint64_t *frames, i
 void mp_unwind_prepare(void)
 {
     dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
+    const char *check = getenv("MEMPROF_UNWIND_CHECK");
+    check_mode = check && check[0] == '1';
+    fast_ok = mp_uwtable_init() == 0;
     in_unwinder++;   /* libunwind initialises itself here (its pipe too) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
     in_unwinder--;
     /* Warm the caches now, outside any hook, as libbacktrace advises. */
-    uint64_t frames[8];
     mp_guard++;
-    unwind_into(frames, 8);
+    mp_uwthread *t = mp_uwthread_get();
+    if (t)
+        unwind_into(t->ips, t->frames, 8);
     mp_guard--;
 }
 
-uint32_t mp_capture_stack(void)
+/* The stack's headroom below sp that libunwind needs (it keeps a cursor
+ * and DWARF state of several KiB on the stack), and that the fast walk
+ * needs. With less, the fast walk's frames are kept, or none at all. */
+#define LIBUNWIND_HEADROOM (16u << 10)
+#define FAST_HEADROOM 2048u
+
+/* MEMPROF_UNWIND_CHECK=1: libunwind's stack next to the fast one. */
+static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, const uint64_t *frames, int n,
+                                                int depth)
 {
-    uint64_t frames[MP_MAX_DEPTH];
+    int m = unwind_into(t->ips, t->check, depth);
+    if (m != n || memcmp(t->check, frames, (size_t)n * sizeof(uint64_t)) != 0) {
+        MP_COUNT(unwind_mismatches);
+        if (check_mode_verbose++ < 3) {
+            mp_warn("unwind check: fast %d frames, libunwind %d", n, m);
+            for (int i = 0; i < n || i < m; i++)
+                mp_warn("  %2d %#lx %#lx", i, i < n ? (unsigned long)frames[i] : 0ul,
+                        i < m ? (unsigned long)t->check[i] : 0ul);
+        }
+    }
+}
+
+/* The id of the stack the fast walk just produced: the last one's when
+ * it is the same stack (a loop allocating from one place), which saves
+ * hashing and looking it up. */
+static inline uint32_t fast_stack_id(mp_uwthread *t, int n)
+{
+    const mp_uwwalk *s = &t->walk[t->cur], *o = &t->walk[t->cur ^ 1];
+    const uint64_t *frames = s->pc + s->first;
+    if (t->last_id && o->gen == s->gen && o->out == n && s->out == n &&
+        memcmp(o->pc + o->first, frames, (size_t)n * sizeof(uint64_t)) == 0)
+        return t->last_id;
+    uint32_t id = mp_stack_intern(frames, (uint32_t)n, s->gen);
+    t->last_id = id;
+    return id;
+}
+
+static MP_NOINLINE uint32_t libunwind_stack_id(mp_uwthread *t, int n)
+{
+    t->last_id = 0;
+    if (n <= 0) {
+        MP_COUNT(unwind_failures);
+        return MP_OVERFLOW_STACK;
+    }
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    return mp_stack_intern(t->frames, (uint32_t)n, gen);
+}
+
+/* The current stack's id; MP_OVERFLOW_STACK (counted) when it has no
+ * frames, or there is no room to unwind. */
+static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
+{
+    uintptr_t lo, hi;
+    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi))   /* a coroutine's stack? */
+        return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
+    if (regs->sp - lo < FAST_HEADROOM)
+        return libunwind_stack_id(t, 0);
+    if (MP_UNLIKELY(!fast_ok)) {   /* no rule cache */
+        bool room = regs->sp - lo >= LIBUNWIND_HEADROOM;
+        return libunwind_stack_id(t, room ? unwind_into(t->ips, t->frames, depth) : 0);
+    }
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    int status;
+    int n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
+    const mp_uwwalk *w = &t->walk[t->cur];
+    if (MP_UNLIKELY(status == MP_UWS_OTHER)) {
+        /* libunwind, if there is room for it; else the frames found so far */
+        if (regs->sp - lo >= LIBUNWIND_HEADROOM)
+            return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
+        memcpy(t->frames, w->pc + w->first, (size_t)n * sizeof(uint64_t));
+        return libunwind_stack_id(t, n);
+    }
+    if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM)
+        check_against_libunwind(t, w->pc + w->first, n, depth);
+    if (n <= 0)
+        return libunwind_stack_id(t, 0);
+    if (status == MP_UWS_SAME && t->last_id && n == w->out)
+        return t->last_id;
+    return fast_stack_id(t, n);
+}
+
+/* Not inlined: the registers it captures describe its own frame, whose
+ * rule unwind_table.c finds like any other. */
+MP_NOINLINE uint32_t mp_capture_stack(void)
+{
+    mp_uwregs regs;
+    __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+                     : "=r"(regs.pc), "=r"(regs.sp), "=r"(regs.bp));
     int depth = mp_cfg.depth;
     if (depth > MP_MAX_DEPTH)
         depth = MP_MAX_DEPTH;
     mp_guard++;
-    int n = unwind_into(frames, depth);
-    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    uint32_t id = n > 0 ? mp_stack_intern(frames, (uint32_t)n, gen) : MP_OVERFLOW_STACK;
+    mp_uwthread *t = mp_uwthread_get();
+    uint32_t id = t ? capture_into(t, &regs, depth) : MP_OVERFLOW_STACK;
     mp_guard--;
-    if (n <= 0)
+    if (!t)
         MP_COUNT(unwind_failures);
     return id;
+}
+
+void mp_unwind_after_fork_child(void)
+{
+    mp_uwtable_after_fork_child();
+    mp_uwthread_after_fork_child();
 }
 
 /* See the top of this file. Only the pipes libunwind makes while it

@@ -1,0 +1,318 @@
+/*
+ * unwind_fast.c - the fast stack walk and each thread's unwind state.
+ *
+ * The walk starts from the registers its caller captured and applies the
+ * compact rules of unwind_table.c frame by frame: CFA from SP or BP, the
+ * return address at CFA-8, BP reloaded from its slot when the frame saved
+ * it. It reads nothing but the thread's own stack, and every read is
+ * checked against the stack's bounds first, so a stack whose return
+ * addresses or frame pointers were overwritten ends the walk (counted by
+ * the caller) instead of faulting. A return address outside every module
+ * (JIT code, garbage) ends the stack there; a frame the rules cannot
+ * describe (a signal frame, a CFA expression, no FDE) hands the stack to
+ * libunwind (unwind.c).
+ *
+ * Each thread's state (its stack bounds and the frame buffers, which do not
+ * belong on a stack that may be a signal handler's 8 KiB alternate stack)
+ * lives in a block from shmem.c claimed on the thread's first sample and
+ * released by a thread-exit destructor for the next new thread: a claim is
+ * one CAS, safe where a signal handler could re-enter.
+ */
+#include "shim.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern void *__libc_stack_end;
+
+enum { BLOCK_FREE = 0, BLOCK_OWNED = 1 };
+
+typedef struct uw_block {
+    mp_uwthread t;
+    struct uw_block *next;
+    _Atomic int state;
+} uw_block;
+
+static uw_block *_Atomic registry;
+static pthread_key_t exit_key;
+static _Atomic int exit_key_state;   /* 0 none, 1 creating, 2 ready */
+static MP_TLS uw_block *mine;
+
+static void release_block(void *arg)
+{
+    uw_block *b = arg;
+    if (mine == b)
+        mine = NULL;
+    if (b)
+        atomic_store_explicit(&b->state, BLOCK_FREE, memory_order_release);
+}
+
+static void ensure_exit_key(void)
+{
+    int expected = 0;
+    if (atomic_load(&exit_key_state) == 2)
+        return;
+    if (atomic_compare_exchange_strong(&exit_key_state, &expected, 1))
+        atomic_store(&exit_key_state, pthread_key_create(&exit_key, release_block) == 0 ? 2 : 0);
+}
+
+/* The thread stack's bounds: the main thread's ends at __libc_stack_end
+ * and reaches down by its rlimit; another thread's is its pthread stack. */
+static void find_bounds(mp_uwthread *t)
+{
+    if (syscall(SYS_gettid) == getpid()) {
+        struct rlimit rl;
+        uintptr_t size = 256u << 20;
+        if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur < size)
+            size = rl.rlim_cur;
+        t->hi = (uintptr_t)__libc_stack_end;
+        t->lo = t->hi > size ? t->hi - size : 0;
+        return;
+    }
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        t->lo = (uintptr_t)addr;
+        t->hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static MP_NOINLINE mp_uwthread *claim(void)
+{
+    uw_block *b;
+    for (b = atomic_load(&registry); b; b = b->next) {
+        int expected = BLOCK_FREE;
+        if (atomic_compare_exchange_strong(&b->state, &expected, BLOCK_OWNED))
+            break;
+    }
+    if (!b) {
+        b = mp_pages(sizeof(uw_block));
+        if (!b)
+            return NULL;
+        atomic_store(&b->state, BLOCK_OWNED);
+        b->next = atomic_load(&registry);
+        while (!atomic_compare_exchange_weak(&registry, &b->next, b))
+            ;
+    }
+    b->t.lo = b->t.hi = 0;
+    b->t.walk[0].n = b->t.walk[1].n = 0;   /* a dead thread's walks */
+    b->t.last_id = 0;
+    find_bounds(&b->t);
+    mine = b;
+    ensure_exit_key();
+    if (atomic_load(&exit_key_state) == 2)
+        pthread_setspecific(exit_key, b);
+    return &b->t;
+}
+
+/* Only the forking thread lives on in the child: the others' blocks are
+ * free for the child's threads. */
+void mp_uwthread_after_fork_child(void)
+{
+    for (uw_block *b = atomic_load(&registry); b; b = b->next)
+        if (b != mine)
+            atomic_store(&b->state, BLOCK_FREE);
+}
+
+mp_uwthread *mp_uwthread_get(void)
+{
+    return MP_LIKELY(mine != NULL) ? &mine->t : claim();
+}
+
+/* The bounds of the stack sp is on: the thread's, or the alternate signal
+ * stack's; false when it is neither (a coroutine's: unknown bounds). */
+bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
+{
+    if (MP_LIKELY(sp >= t->lo && sp < t->hi)) {
+        *lo = t->lo;
+        *hi = t->hi;
+        return true;
+    }
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
+        *lo = (uintptr_t)ss.ss_sp;
+        *hi = (uintptr_t)ss.ss_sp + ss.ss_size;
+        return sp >= *lo && sp < *hi;
+    }
+    return false;
+}
+
+static inline bool readable(uintptr_t a, uintptr_t sp, uintptr_t hi)
+{
+    return a >= sp && a <= hi - 8 && (a & 7) == 0;
+}
+
+static inline mp_uwrule rule_for(uintptr_t pc, bool first, uint32_t gen)
+{
+    mp_uwrule r = mp_uwtable_cached(pc, gen);
+    if (MP_UNLIKELY((r & MP_UW_KIND_MASK) == MP_UW_NONE))
+        r = mp_uwtable_slow(pc, first ? pc : pc - 1, gen);
+    return r;
+}
+
+/*
+ * Reusing the previous walk. A walk is a function of the registers it
+ * starts from and of the stack words it reads, so once the new walk
+ * reaches a frame with the pc, sp (and bp, where the rest used it) of a
+ * frame of the previous walk, the rest is the previous walk's provided
+ * every word it read above there still holds what it read: the return
+ * address below each CFA, and each reloaded BP that a frame further out
+ * used (elsewhere BP is any callee-saved value, which changes freely).
+ * When a check fails at frame i, no match at or inside i can pass: the
+ * next try starts further out, so one walk checks each frame once. Checking those is two
+ * loads a frame instead of a rule lookup; programs allocate from the same
+ * outer frames over and over (deep call chains, event loops, thread
+ * bodies). Both walks read the same stack, so the slots are inside
+ * [sp, hi) already.
+ */
+/* 0 when every word the walk o read from step j outward still holds;
+ * else -(the first step outward from which a match could still pass). */
+static int verify(const mp_uwwalk *o, int j)
+{
+    for (int i = j; i + 1 < o->n; i++) {
+        if (*(const uintptr_t *)(o->sp[i + 1] - 8) != o->pc[i + 1])
+            return -(i + 1);
+        uintptr_t slot = o->bpslot[i] & ~(uintptr_t)1;
+        if (slot && (o->bpslot[i + 1] & 1) && *(const uintptr_t *)slot != o->bp[i + 1])
+            return -(i + 1);
+    }
+    return 0;
+}
+
+static inline bool same_frame(const mp_uwwalk *o, int j, uintptr_t pc, uintptr_t sp, uintptr_t bp)
+{
+    return o->sp[j] == sp && o->pc[j] == pc && (o->bp[j] == bp || !(o->bpslot[j] & 1));
+}
+
+/* Steps j.. of o after the new walk's first step ones; the steps, or
+ * -(where to try next) as verify() says. */
+static int reuse(const mp_uwwalk *o, int j, mp_uwwalk *s, int step, int cap)
+{
+    int bad = verify(o, j);
+    if (bad < 0)
+        return bad;
+    int n = o->n - j;
+    if (step + n > cap)
+        return -o->n;
+    size_t bytes = (size_t)n * sizeof(uintptr_t);
+    __builtin_memcpy(s->pc + step, o->pc + j, bytes);
+    __builtin_memcpy(s->sp + step, o->sp + j, bytes);
+    __builtin_memcpy(s->bp + step, o->bp + j, bytes);
+    __builtin_memcpy(s->bpslot + step, o->bpslot + j, bytes);
+    return step + n;
+}
+
+/* Marks steps [0, n) whose walk onward reads BP before reloading it:
+ * bit 0 of bpslot said "this frame's CFA is BP-based"; used is the mark
+ * of step n (the first step copied from the previous walk, if any). */
+static void mark_bp_use(mp_uwwalk *s, int n, uintptr_t used)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        uintptr_t own = s->bpslot[i] & 1;
+        used = (s->bpslot[i] & ~(uintptr_t)1) ? own : (used | own);
+        s->bpslot[i] |= used;
+    }
+}
+
+/* The walk proper; returns the steps, *fresh of them walked (the rest
+ * copied from the previous walk o). */
+static inline int new_walk(const mp_uwwalk *o, mp_uwwalk *s, const mp_uwregs *regs, int cap,
+                           int *status, int *fresh)
+{
+    uintptr_t hi = s->hi;
+    uint32_t gen = s->gen;
+    int no = o->gen == gen && o->hi == hi ? o->n : 0;
+    uintptr_t pc = regs->pc, sp = regs->sp, bp = regs->bp;
+    int j = 0, floor = 0;
+    *status = MP_UWS_END;
+    for (int step = 0; step < cap; step++) {
+        s->pc[step] = pc;
+        s->sp[step] = sp;
+        s->bp[step] = bp;
+        s->bpslot[step] = 0;
+        *fresh = step + 1;
+        while (j < no && o->sp[j] < sp)
+            j++;
+        if (j < no && j >= floor && same_frame(o, j, pc, sp, bp)) {
+            int n = reuse(o, j, s, step, cap);
+            if (n > 0) {
+                s->bp[step] = bp;
+                *fresh = step;
+                return n;
+            }
+            floor = -n;
+        }
+        mp_uwrule r = rule_for(pc, step == 0, gen);
+        switch (r & MP_UW_KIND_MASK) {
+        case MP_UW_NONE:    /* in no module: JIT code or garbage ends it */
+            *status = MP_UWS_STOP;   /* an end, but not one to reuse */
+            return step + 1;
+        case MP_UW_OTHER:
+            *status = MP_UWS_OTHER;
+            return step + 1;
+        case MP_UW_END:
+            return step + 1;
+        }
+        bool cfa_bp = (r & MP_UW_CFA_BP) != 0;
+        uintptr_t cfa = (cfa_bp ? bp : sp) + ((r >> MP_UW_OFF_SHIFT) & MP_UW_OFF_MASK);
+        if (!readable(cfa - 8, sp, hi)) {
+            *status = MP_UWS_BAD;
+            return step + 1;
+        }
+        uintptr_t slot = 0;
+        if (r & MP_UW_BP_SAVED) {
+            slot = cfa - 8 * ((r >> MP_UW_BPOFF_SHIFT) & MP_UW_BPOFF_MASK);
+            if (!readable(slot, sp, hi)) {
+                *status = MP_UWS_BAD;
+                return step + 1;
+            }
+            bp = *(const uintptr_t *)slot;
+        }
+        s->bpslot[step] = slot | cfa_bp;
+        pc = *(const uintptr_t *)(cfa - 8);
+        sp = cfa;
+        if (pc == 0)
+            return step + 1;
+    }
+    *status = MP_UWS_STOP;   /* longer than we keep: truncated */
+    return cap;
+}
+
+int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen,
+                   uintptr_t skip_lo, uintptr_t skip_hi, int *status)
+{
+    int cap = max + 16 < MP_UW_STEPS ? max + 16 : MP_UW_STEPS;
+    mp_uwwalk *o = &t->walk[t->cur];
+    /* The same stack as last time (a loop allocating from one place):
+     * the last walk stands, nothing is copied. */
+    if (o->n > 0 && o->gen == gen && o->hi == hi && o->n <= cap &&
+        same_frame(o, 0, regs->pc, regs->sp, regs->bp) && verify(o, 0) == 0) {
+        o->bp[0] = regs->bp;
+        *status = MP_UWS_SAME;
+        return o->out < max ? o->out : max;
+    }
+    mp_uwwalk *s = &t->walk[t->cur ^ 1];
+    s->hi = hi;
+    s->gen = gen;
+    int fresh;
+    int n = new_walk(o, s, regs, cap, status, &fresh);
+    bool keep = *status == MP_UWS_END;
+    if (*status == MP_UWS_STOP)
+        *status = MP_UWS_END;
+    if (keep)
+        mark_bp_use(s, fresh, fresh < n ? s->bpslot[fresh] & 1 : 0);
+    s->n = keep ? n : 0;
+    t->cur ^= 1;
+    int i = 0;
+    while (i < n && s->pc[i] >= skip_lo && s->pc[i] < skip_hi)
+        i++;
+    s->first = i;
+    s->out = n - i < max ? n - i : max;
+    return s->out;
+}
