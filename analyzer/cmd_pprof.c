@@ -327,6 +327,16 @@ static void encode_types(pprof *p, mp_pb *prof, mp_what what)
         mp_pb_varint_field(prof, P_DEFAULT_TYPE, (uint64_t)intern(p, "delay"));
         return;
     }
+    if (what == MP_WHAT_PEAK || what == MP_WHAT_TEMPORARY) {   /* count, bytes */
+        bool peak = what == MP_WHAT_PEAK;
+        value_type(p, prof, P_SAMPLE_TYPE, peak ? "inuse_objects" : "alloc_objects", "count");
+        value_type(p, prof, P_SAMPLE_TYPE, peak ? "inuse_space" : "alloc_space", "bytes");
+        value_type(p, prof, P_PERIOD_TYPE, "space", "bytes");
+        mp_pb_opt(prof, P_PERIOD, p->snap->meta->sample_bytes);
+        mp_pb_varint_field(prof, P_DEFAULT_TYPE,
+                           (uint64_t)intern(p, peak ? "inuse_space" : "alloc_space"));
+        return;
+    }
     value_type(p, prof, P_SAMPLE_TYPE, "alloc_objects", "count");
     value_type(p, prof, P_SAMPLE_TYPE, "alloc_space", "bytes");
     value_type(p, prof, P_SAMPLE_TYPE, "inuse_objects", "count");
@@ -352,8 +362,12 @@ static void encode_meta(pprof *p, mp_pb *prof, mp_what what)
              mp_stacktree_what_name(what), m->pid, m->seq);
     add_comment(p, prof, buf);
     if (what != MP_WHAT_LOCKS) {
-        snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
-                 "values are unbiased estimates", m->sample_bytes);
+        if (m->sample_bytes <= 1)
+            snprintf(buf, sizeof(buf), "every allocation recorded (MEMPROF_SAMPLE=1); "
+                     "values are exact");
+        else
+            snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
+                     "values are unbiased estimates", m->sample_bytes);
         add_comment(p, prof, buf);
     }
     mp_pb_opt(prof, P_TIME, m->time_ns);

@@ -32,10 +32,14 @@ static const opt_def opt_table[] = {
     {MP_OPT_FAIL_OVER, "--fail-over", NULL, K_BYTES, UINT64_MAX, "BYTES",
      "bytes, e.g. 1048576 or 1M",
      "exit 3 when the live heap grew by more than BYTES (K, M, G suffixes)"},
-    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks", "heap, alloc or locks",
-     "live heap (default), cumulative allocations or lock wait time"},
+    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks|peak|temporary",
+     "heap, alloc, locks, peak or temporary",
+     "live heap (default), cumulative allocations, lock wait time, the live heap at its "
+     "peak, or short-lived allocations"},
     {MP_OPT_OUT, "-o", "--output", K_PATH, 0, "FILE", "a file name",
      "write to FILE instead of standard output"},
+    {MP_OPT_FRAMES, "--frames", NULL, K_COUNT, 256, "N", "a count from 1 to 256",
+     "show N frames of each stack (default 4; JSON has them all)"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -135,7 +139,7 @@ static int parse_value(const opt_def *d, const char *val, uint64_t *v)
     case K_BYTES:
         return mp_opts_bytes(val, v, 1) == 0 && *v <= d->max ? 0 : -1;
     case K_WHAT:
-        for (int w = MP_WHAT_HEAP; val && w <= MP_WHAT_LOCKS; w++)
+        for (int w = MP_WHAT_HEAP; val && w < MP_WHAT_COUNT; w++)
             if (strcmp(val, mp_stacktree_what_name((mp_what)w)) == 0) {
                 *v = (uint64_t)w;
                 return 0;
@@ -158,6 +162,11 @@ static int store(mp_opts *o, const opt_def *d, const char *val)
     case MP_OPT_FAIL_OVER: o->fail_over = v; break;
     case MP_OPT_WHAT: o->what = (mp_what)v; break;
     case MP_OPT_OUT: o->out = val; break;
+    case MP_OPT_FRAMES:
+        if (v == 0)
+            return bad_value(o, d, val);
+        o->frames = (size_t)v;
+        break;
     }
     o->given |= d->bit;
     return 0;
@@ -212,6 +221,7 @@ int mp_opts_parse(const mp_opts_spec *spec, int argc, char **argv, mp_opts *o)
     o->spec = spec;
     o->top = 20;
     o->what = MP_WHAT_HEAP;
+    o->frames = 4;
     o->files = mp_xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
     int opts = 1;
     for (int i = 1; i < argc; i++) {

@@ -32,6 +32,7 @@ enum {
     MP_OPT_FAIL_OVER = 1u << 2,  /* --fail-over BYTES (K/M/G suffixes) */
     MP_OPT_WHAT = 1u << 3,       /* --what heap|alloc|locks (default heap) */
     MP_OPT_OUT = 1u << 4,        /* -o/--output FILE ("-" = stdout) */
+    MP_OPT_FRAMES = 1u << 5,     /* --frames N: frames per stack in text (default 4) */
 };
 
 typedef struct mp_opts_spec {
@@ -52,6 +53,7 @@ typedef struct mp_opts {
     uint64_t fail_over;
     mp_what what;
     const char *out;             /* NULL = stdout */
+    size_t frames;               /* text: frames shown per stack, >= 1 */
     int status;                  /* after mp_opts_parse < 0: the exit status */
 } mp_opts;
 

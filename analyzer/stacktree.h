@@ -17,7 +17,11 @@
 #include "analyzer.h"
 #include "hashmap.h"
 
-typedef enum mp_what { MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS } mp_what;
+/* peak: the live heap at the high-water mark (PEAK_SITES); temporary: the
+ * bytes of allocations that died young (LIFETIMES). */
+typedef enum mp_what {
+    MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS, MP_WHAT_PEAK, MP_WHAT_TEMPORARY, MP_WHAT_COUNT
+} mp_what;
 
 /* One record of the measurement: a stack with its value and count. */
 typedef struct mp_value_rec {
@@ -38,7 +42,7 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  */
 void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn,
                              void *ctx);
-const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks" */
+const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks", ... */
 bool mp_stacktree_what_is_bytes(mp_what what);
 
 /* ---- call tree ---- */

@@ -214,6 +214,7 @@ static void collector_loop(void)
         size_t drained = mp_rings_drain(fold_event, NULL);
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
+        mp_heap_series_note(now);   /* heap over time: when awake anyway */
         int trigger = atomic_exchange(&pending_trigger, 0);
         if (!trigger && now >= next_periodic)
             trigger = MP_TRIGGER_INTERVAL;

@@ -3,13 +3,21 @@
  * (indexed directly, no hashing) the live and allocated totals that the
  * SAMPLE and FREE events add up to. Written by the collector thread only
  * (or the exiting thread once the collector has stopped); snapshot.c reads
- * it on the same thread. The lock side is lockagg.c.
+ * it on the same thread. The lock side is lockagg.c. The live total is
+ * kept here too, for the peak (heap_peak.c) and the series
+ * (heap_series.c); lifetimes and sizes are heap_life.c's and heap_sizes.c's.
  */
 #include "shim.h"
 
 #define MAX_AGG_STACKS (1u << 20)
 
 static mp_heap_agg *heap_agg;
+static int64_t live_total;
+
+uint64_t mp_heap_agg_live_total(void)
+{
+    return live_total > 0 ? (uint64_t)live_total : 0;
+}
 
 mp_heap_agg *mp_heap_agg_get(uint32_t stack)
 {
@@ -20,6 +28,8 @@ int mp_heap_agg_init(void)
 {
     if (!heap_agg)
         heap_agg = mp_reserve(sizeof(mp_heap_agg) * MAX_AGG_STACKS);
+    if (mp_heap_peak_init() != 0 || mp_heap_life_init() != 0)
+        return -1;
     return heap_agg ? 0 : -1;
 }
 
@@ -28,6 +38,11 @@ void mp_heap_agg_after_fork_child(void)
 {
     mp_pages_free(heap_agg, sizeof(mp_heap_agg) * MAX_AGG_STACKS);
     heap_agg = NULL;
+    live_total = 0;
+    mp_heap_peak_reset();
+    mp_heap_series_reset();
+    mp_heap_life_reset();
+    mp_heap_sizes_reset();
     mp_heap_agg_init();
 }
 
@@ -43,7 +58,13 @@ void mp_heap_agg_add(const mp_event *ev)
         a->alloc_samples++;
         a->alloc_bytes += ev->heap.bytes;
         a->alloc_count_fx += ev->heap.count_fx;
+        live_total += (int64_t)ev->heap.bytes;
+        mp_heap_peak_note(ev, mp_heap_agg_live_total());
+        mp_heap_sizes_add(ev);
     } else if (ev->type == MP_EV_FREE) {
+        mp_heap_peak_note(ev, mp_heap_agg_live_total());
+        live_total -= (int64_t)ev->heap.bytes;
+        mp_heap_life_add(ev);
         a->live_samples--;
         a->live_bytes -= (int64_t)ev->heap.bytes;
         a->live_count_fx -= (int64_t)ev->heap.count_fx;
