@@ -16,6 +16,7 @@
  */
 #include "cmd.h"
 #include "fmt.h"
+#include "frameview.h"
 #include "keymap.h"
 #include "sites.h"
 #include "util.h"
@@ -253,6 +254,7 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
     }
     if (grew_any)
         fputs("* grew in every interval\n", out);
+    mp_frameview_note(out);
     free(series);
 }
 
@@ -300,6 +302,8 @@ static void warn_odd_order(const dtable *t, char **paths)
 
 int cmd_diff_main(const mp_opts *o)
 {
+    if (mp_frameview_init(o->skip) != 0)
+        return MP_EXIT_USAGE;
     dtable t = {.nf = o->n_files, .callers = (int)o->frames - 1};
     mp_symbolizer *sym = mp_symbolizer_new();
     load_all(&t, o->files, sym);

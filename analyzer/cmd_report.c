@@ -7,6 +7,7 @@
  */
 #include "cmd.h"
 #include "fmt.h"
+#include "frameview.h"
 #include "procset.h"
 #include "sites.h"
 #include "timeline.h"
@@ -194,6 +195,7 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
         text_row(out, list[i], &s->total, i + 1, w, run_seconds(ps));
         mp_fmt_stack(out, list[i]->stack, (int)o->frames - 1, indent);
     }
+    mp_frameview_note(out);
 }
 
 int cmd_report_main(const mp_opts *o)
@@ -202,6 +204,8 @@ int cmd_report_main(const mp_opts *o)
         mp_error("report: --what locks is `memprof locks`; usage: %s", o->spec->usage);
         return MP_EXIT_USAGE;
     }
+    if (mp_frameview_init(o->skip) != 0)
+        return MP_EXIT_USAGE;
     mp_procset ps;
     mp_procset_load(&ps, o->files, o->n_files);
     mp_symbolizer *sym = mp_symbolizer_new();

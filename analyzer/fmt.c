@@ -5,6 +5,7 @@
  */
 #include "fmt.h"
 
+#include "frameview.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -75,7 +76,7 @@ const char *mp_fmt_ns(char buf[32], uint64_t ns)
 
 void mp_fmt_frame(FILE *out, const mp_frame *f)
 {
-    fputs(f->function ? f->function : "??", out);
+    mp_frameview_put_name(out, f->function ? f->function : "??");
     if (f->file && f->line > 0)
         fprintf(out, " (%s:%d)", mp_basename(f->file), f->line);
     else if (f->file)
@@ -92,10 +93,11 @@ void mp_fmt_stack(FILE *out, const mp_symstack *st, int callers, int indent)
         fputs("(unknown stack)\n", out);
         return;
     }
-    mp_fmt_frame(out, &st->frames[0]);
+    size_t first = mp_frameview_first(st);
+    mp_fmt_frame(out, &st->frames[first]);
     fputc('\n', out);
-    size_t last = st->n - 1 < (size_t)callers ? st->n - 1 : (size_t)callers;
-    for (size_t i = 1; i <= last; i++) {
+    size_t last = st->n - 1 - first < (size_t)callers ? st->n - 1 : first + (size_t)callers;
+    for (size_t i = first + 1; i <= last; i++) {
         fprintf(out, "%*s<- ", indent, "");
         mp_fmt_frame(out, &st->frames[i]);
         fputc('\n', out);

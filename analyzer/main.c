@@ -49,14 +49,14 @@ static const command commands[] = {
       "ask a running profiled process for a snapshot now", 0, 0, 0},
      .argv_main = cmd_snapshot},
     {{"report", "memprof report FILE [MORE...] [--what heap|peak|alloc|temporary] [--top N] "
-                "[--frames N] [--json]",
+                "[--frames N] [--skip REGEX] [--json]",
       "live heap ranked by allocation site (several files: added up, one per process)",
-      MP_OPT_TOP | MP_OPT_JSON | MP_OPT_WHAT | MP_OPT_FRAMES, 1, 0},
+      MP_OPT_TOP | MP_OPT_JSON | MP_OPT_WHAT | MP_OPT_FRAMES | MP_OPT_SKIP, 1, 0},
      .main = cmd_report_main},
-    {{"diff", "memprof diff OLD NEW [MORE...] [--top N] [--frames N] [--json] "
+    {{"diff", "memprof diff OLD NEW [MORE...] [--top N] [--frames N] [--skip REGEX] [--json] "
               "[--fail-over BYTES]",
       "sites ranked by live-heap growth from the first file to the last",
-      MP_OPT_TOP | MP_OPT_JSON | MP_OPT_FAIL_OVER | MP_OPT_FRAMES, 2, 0},
+      MP_OPT_TOP | MP_OPT_JSON | MP_OPT_FAIL_OVER | MP_OPT_FRAMES | MP_OPT_SKIP, 2, 0},
      .main = cmd_diff_main},
     {{"locks", "memprof locks [OLD] FILE [--top N] [--json]",
       "contended locks ranked by wait time (since OLD when given)",

@@ -40,6 +40,9 @@ static const opt_def opt_table[] = {
      "write to FILE instead of standard output"},
     {MP_OPT_FRAMES, "--frames", NULL, K_COUNT, 256, "N", "a count from 1 to 256",
      "show N frames of each stack (default 4; JSON has them all)"},
+    {MP_OPT_SKIP, "--skip", NULL, K_PATH, 0, "REGEX", "a regular expression",
+     "fold away innermost frames matching REGEX, besides the built-in allocator wrappers "
+     "('none': fold nothing)"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -162,6 +165,7 @@ static int store(mp_opts *o, const opt_def *d, const char *val)
     case MP_OPT_FAIL_OVER: o->fail_over = v; break;
     case MP_OPT_WHAT: o->what = (mp_what)v; break;
     case MP_OPT_OUT: o->out = val; break;
+    case MP_OPT_SKIP: o->skip = val; break;
     case MP_OPT_FRAMES:
         if (v == 0)
             return bad_value(o, d, val);

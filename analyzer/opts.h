@@ -33,6 +33,7 @@ enum {
     MP_OPT_WHAT = 1u << 3,       /* --what heap|alloc|locks (default heap) */
     MP_OPT_OUT = 1u << 4,        /* -o/--output FILE ("-" = stdout) */
     MP_OPT_FRAMES = 1u << 5,     /* --frames N: frames per stack in text (default 4) */
+    MP_OPT_SKIP = 1u << 6,       /* --skip REGEX: more allocator wrappers to fold in text */
 };
 
 typedef struct mp_opts_spec {
@@ -54,6 +55,7 @@ typedef struct mp_opts {
     mp_what what;
     const char *out;             /* NULL = stdout */
     size_t frames;               /* text: frames shown per stack, >= 1 */
+    const char *skip;            /* --skip, NULL = the built-in wrappers only */
     int status;                  /* after mp_opts_parse < 0: the exit status */
 } mp_opts;
 
