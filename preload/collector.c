@@ -51,7 +51,7 @@ static void fold_event(const mp_event *ev, void *ctx)
     if (ev->type >= MP_EV_LOCK_WAIT)
         mp_lock_aggregate(ev);
     else
-        mp_heap_agg_add(ev);
+        mp_heap_fold(ev);
 }
 
 void mp_collector_drain_now(void)
@@ -251,7 +251,7 @@ static void *collector_main(void *arg)
 
 int mp_collector_start(void)
 {
-    if (mp_heap_agg_init() != 0)
+    if (mp_heap_fold_init() != 0)
         return -1;
     atomic_store(&stop_requested, 0);
     atomic_store(&thread_exited, 0);

@@ -5,7 +5,7 @@
  * (or the exiting thread once the collector has stopped); snapshot.c reads
  * it on the same thread. The lock side is lockagg.c. The live total is
  * kept here too, for the peak (heap_peak.c) and the series
- * (heap_series.c); lifetimes and sizes are heap_life.c's and heap_sizes.c's.
+ * (heap_series.c); heap_fold.c feeds all of them.
  */
 #include "shim.h"
 
@@ -28,8 +28,6 @@ int mp_heap_agg_init(void)
 {
     if (!heap_agg)
         heap_agg = mp_reserve(sizeof(mp_heap_agg) * MAX_AGG_STACKS);
-    if (mp_heap_peak_init() != 0 || mp_heap_life_init() != 0)
-        return -1;
     return heap_agg ? 0 : -1;
 }
 
@@ -39,10 +37,6 @@ void mp_heap_agg_after_fork_child(void)
     mp_pages_free(heap_agg, sizeof(mp_heap_agg) * MAX_AGG_STACKS);
     heap_agg = NULL;
     live_total = 0;
-    mp_heap_peak_reset();
-    mp_heap_series_reset();
-    mp_heap_life_reset();
-    mp_heap_sizes_reset();
     mp_heap_agg_init();
 }
 
@@ -59,12 +53,8 @@ void mp_heap_agg_add(const mp_event *ev)
         a->alloc_bytes += ev->heap.bytes;
         a->alloc_count_fx += ev->heap.count_fx;
         live_total += (int64_t)ev->heap.bytes;
-        mp_heap_peak_note(ev, mp_heap_agg_live_total());
-        mp_heap_sizes_add(ev);
     } else if (ev->type == MP_EV_FREE) {
-        mp_heap_peak_note(ev, mp_heap_agg_live_total());
         live_total -= (int64_t)ev->heap.bytes;
-        mp_heap_life_add(ev);
         a->live_samples--;
         a->live_bytes -= (int64_t)ev->heap.bytes;
         a->live_count_fx -= (int64_t)ev->heap.count_fx;

@@ -33,6 +33,7 @@
  *   heap_series.c   live heap and RSS over time (mp_heap_series_*)
  *   heap_life.c     lifetimes of the sampled blocks per stack (mp_heap_life_*)
  *   heap_sizes.c    the allocation-size histogram (mp_heap_sizes_*)
+ *   heap_fold.c     each heap event to all of the above (mp_heap_fold*)
  *   snapshot.c      building a snapshot file from the aggregates
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
@@ -416,8 +417,12 @@ void mp_heap_agg_after_fork_child(void) MP_HIDDEN;
 uint64_t mp_heap_agg_live_total(void) MP_HIDDEN;
 
 /* ---- peak, series, lifetimes, sizes: collector-owned like heap_agg ---- */
+/* Every SAMPLE and FREE to the aggregates, the peak, lifetimes and sizes. */
+int mp_heap_fold_init(void) MP_HIDDEN;             /* idempotent; -1: no memory */
+void mp_heap_fold(const mp_event *ev) MP_HIDDEN;
+void mp_heap_fold_after_fork_child(void) MP_HIDDEN;
 int mp_heap_peak_init(void) MP_HIDDEN;
-/* Called by mp_heap_agg_add with the live total when it matters: after a
+/* Called by mp_heap_fold with the live total when it matters: after a
  * SAMPLE was added, before a FREE is subtracted (the live set at a turn). */
 void mp_heap_peak_note(const mp_event *ev, uint64_t live) MP_HIDDEN;
 /* For a snapshot: the peak record (times settled, RSS read) and the live

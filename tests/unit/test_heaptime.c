@@ -1,7 +1,7 @@
 /*
  * test_heaptime.c - the collector's peak, series, lifetimes and sizes
  * (preload/heap_peak.c, heap_series.c, heap_life.c, heap_sizes.c), fed
- * through mp_heap_agg_add as the collector feeds it:
+ * through mp_heap_fold as the collector feeds it:
  *   - the high-water mark is exact at every event; the live set by stack
  *     is the peak's when the heap turns down more than 1/64 above the last
  *     copy, and otherwise stays within 1/64 below the mark;
@@ -20,7 +20,7 @@ static void sample(uint32_t stack, uint64_t bytes)
     mp_event ev = {.type = MP_EV_SAMPLE,
                    .heap = {.stack = stack, .ticks = mp_tick(), .bytes = bytes,
                             .count_fx = MP_COUNT_ONE}};
-    mp_heap_agg_add(&ev);
+    mp_heap_fold(&ev);
 }
 
 static void release(uint32_t stack, uint64_t bytes, uint32_t lifetime)
@@ -28,7 +28,7 @@ static void release(uint32_t stack, uint64_t bytes, uint32_t lifetime)
     mp_event ev = {.type = MP_EV_FREE,
                    .heap = {.stack = stack, .ticks = lifetime, .bytes = bytes,
                             .count_fx = MP_COUNT_ONE}};
-    mp_heap_agg_add(&ev);
+    mp_heap_fold(&ev);
 }
 
 static uint64_t site_bytes(const mp_peak_site *s, size_t n, uint32_t stack)
@@ -140,7 +140,7 @@ static void check_series(void)
 
 int main(void)
 {
-    CHECK(mp_stacktab_init() == 0 && mp_heap_agg_init() == 0, "tables reserve their memory");
+    CHECK(mp_stacktab_init() == 0 && mp_heap_fold_init() == 0, "tables reserve their memory");
     uint64_t fa[2] = {0x1000, 0x2000}, fb[2] = {0x1000, 0x3000}, fc[2] = {0x4000, 0x5000};
     uint32_t a = mp_stack_intern(fa, 2, 1), b = mp_stack_intern(fb, 2, 1),
              c = mp_stack_intern(fc, 2, 1);
