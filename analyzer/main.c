@@ -69,8 +69,9 @@ static const command commands[] = {
       "folded stacks, root first, one line per stack (several files: added up)",
       MP_OPT_WHAT, 1, 0},
      .main = cmd_folded_main},
-    {{"pprof", "memprof pprof FILE [--what heap|alloc|locks] -o OUT.pb.gz",
-      "gzipped pprof profile", MP_OPT_WHAT | MP_OPT_OUT, 1, 1},
+    {{"pprof", "memprof pprof FILE [MORE...] [--what heap|alloc|locks|peak|temporary] "
+               "-o OUT.pb.gz",
+      "gzipped pprof profile (several files: added up)", MP_OPT_WHAT | MP_OPT_OUT, 1, 0},
      .main = cmd_pprof_main},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

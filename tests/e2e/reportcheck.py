@@ -46,14 +46,20 @@ def top(doc, n=5):
         for s in doc["sites"][:n])
 
 
-def check_peak(doc, a, errs):
+def check_rank1_bytes(doc, a, errs):
+    """Rank 1 is the culprit, whose sites hold a.bytes (within a.tol)."""
     sites = doc["sites"]
     if not sites or not matches(fn(sites[0]), a.culprit):
-        errs.append("rank 1 at the peak is %s, not %s" % (fn(sites[0]) if sites else None, a.culprit))
-    else:
-        b = sum(s["bytes"] for s in sites if matches(fn(s), a.culprit))
-        if not within(b, a.bytes, a.tol):
-            errs.append("%s holds %d bytes at the peak, want %d (tol %g)" % (a.culprit, b, a.bytes, a.tol))
+        errs.append("rank 1 is %s, not %s" % (fn(sites[0]) if sites else None, a.culprit))
+        return
+    b = sum(s["bytes"] for s in sites if matches(fn(s), a.culprit))
+    if not within(b, a.bytes, a.tol):
+        errs.append("%s: %d bytes, want %d (tol %g)" % (a.culprit, b, a.bytes, a.tol))
+
+
+def check_peak(doc, a, errs):
+    sites = doc["sites"]
+    check_rank1_bytes(doc, a, errs)
     p = doc["peak"]
     if a.at_least and p["bytes"] < a.at_least * (1 - a.tol):
         errs.append("peak.bytes %d below %d" % (p["bytes"], a.at_least))
@@ -134,13 +140,7 @@ def main():
     else:
         if doc["processes"] != a.processes:
             errs.append("report covers %d processes, want %d" % (doc["processes"], a.processes))
-        sites = doc["sites"]
-        if not sites or not matches(fn(sites[0]), a.culprit):
-            errs.append("rank 1 is %s, not %s" % (fn(sites[0]) if sites else None, a.culprit))
-        else:
-            b = sum(s["bytes"] for s in sites if matches(fn(s), a.culprit))
-            if not within(b, a.bytes, a.tol):
-                errs.append("%s: %d bytes, want %d (tol %g)" % (a.culprit, b, a.bytes, a.tol))
+        check_rank1_bytes(doc, a, errs)
     for e in errs:
         print("reportcheck: " + e)
     if errs:
