@@ -7,13 +7,8 @@
 # (the peak) at MEMPROF_SAMPLE=1.
 source "$(dirname "$0")/common.sh"
 for mode in default exact; do
-    tol=0.25
-    vars=()
-    if [[ $mode == exact ]]; then
-        tol=0
-        vars=(MEMPROF_SAMPLE=1)
-    fi
-    run_under_shim "$WORK/$mode" "${vars[@]}" -- "$TEST_PROGS/peak_steps"
+    set_rate "$mode"
+    run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/peak_steps"
     top=$(sed -n 's/^STEPS bytes=\([0-9]*\)$/\1/p' "$WORK/$mode.out")
     [[ -n $top ]] || fail "no STEPS line"
     mapfile -t files < <(snapshots "$WORK/$mode")

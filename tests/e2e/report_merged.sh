@@ -16,13 +16,8 @@ close_enough() {
 sys.exit(0 if (got == want if tol == 0 else abs(got - want) <= tol * want) else 1)" "$@"
 }
 for mode in default exact; do
-    tol=0.25
-    vars=()
-    if [[ $mode == exact ]]; then
-        tol=0
-        vars=(MEMPROF_SAMPLE=1)
-    fi
-    run_under_shim "$WORK/$mode" "${vars[@]}" -- "$TEST_PROGS/fork_workers"
+    set_rate "$mode"
+    run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/fork_workers"
     bytes=$(leak_field "$WORK/$mode.out" bytes)
     mapfile -t files < <(snapshots "$WORK/$mode")
     [[ ${#files[@]} -eq 7 ]] || fail "expected 7 snapshots (parent 1, workers 2 each), found ${#files[@]}"

@@ -5,13 +5,8 @@
 # fill_cache's blocks, held 3 ms, are freed but never temporary.
 source "$(dirname "$0")/common.sh"
 for mode in default exact; do
-    tol=0.25
-    vars=()
-    if [[ $mode == exact ]]; then
-        tol=0
-        vars=(MEMPROF_SAMPLE=1)
-    fi
-    run_under_shim "$WORK/$mode" "${vars[@]}" -- "$TEST_PROGS/temporary_hotspot"
+    set_rate "$mode"
+    run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/temporary_hotspot"
     n=$(sed -n 's/^TEMPORARY count=\([0-9]*\)$/\1/p' "$WORK/$mode.out")
     [[ -n $n ]] || fail "no TEMPORARY line in $WORK/$mode.out"
     mapfile -t files < <(snapshots "$WORK/$mode")

@@ -16,8 +16,7 @@ peak_field() {
 }
 
 for mode in default exact; do
-    tol=0.25
-    [[ $mode == exact ]] && tol=0
+    set_rate "$mode"
     mapfile -t files < <(snapshots "$WORK/$mode")
     last=${files[-1]}
     peak=$(peak_field "$WORK/$mode.out" bytes)
