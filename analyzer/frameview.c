@@ -30,18 +30,25 @@ static const char builtin[] =
     "(\\(.*)?( const)?$";
 
 static regex_t re_builtin, re_user;
-static bool use_builtin = true, use_user, compiled;
+static bool use_builtin, use_user, compiled;
 
 #define MAX_NOTED 16
 static const char *noted[MAX_NOTED];   /* interned names: compared by pointer */
 static size_t n_noted;
 
+/* The built-in list, compiled once; commands that never call
+ * mp_frameview_init (locks) get it on first use. */
+static void compile_builtin(void)
+{
+    if (compiled)
+        return;
+    compiled = true;
+    use_builtin = regcomp(&re_builtin, builtin, REG_EXTENDED | REG_NOSUB) == 0;
+}
+
 int mp_frameview_init(const char *user_regex)
 {
-    if (!compiled) {
-        compiled = regcomp(&re_builtin, builtin, REG_EXTENDED | REG_NOSUB) == 0;
-        use_builtin = compiled;
-    }
+    compile_builtin();
     if (user_regex && strcmp(user_regex, "none") == 0) {
         use_builtin = false;
         return 0;
@@ -61,6 +68,7 @@ int mp_frameview_init(const char *user_regex)
 
 static bool is_wrapper(const char *fn)
 {
+    compile_builtin();
     return (use_builtin && regexec(&re_builtin, fn, 0, NULL, 0) == 0) ||
            (use_user && regexec(&re_user, fn, 0, NULL, 0) == 0);
 }
