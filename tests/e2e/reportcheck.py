@@ -81,8 +81,11 @@ def check_temporary(doc, a, errs):
     ok = (0.95 * a.count <= c <= a.count) if a.tol == 0 else within(c, a.count, a.tol)
     if not ok:
         errs.append("%s: %d temporary allocations, want %d (tol %g)" % (a.culprit, c, a.count, a.tol))
-    if len(sites[0]["lifetime_hist"]) != 12 or sum(sites[0]["lifetime_hist"][:3]) != c:
-        errs.append("lifetime_hist of rank 1 does not hold its temporary ones in buckets 0..2")
+    # Each bucket is an estimate rounded on its own: the three may differ
+    # from the rounded total by one each.
+    h = sites[0]["lifetime_hist"]
+    if len(h) != 12 or abs(sum(h[:3]) - c) > 2:
+        errs.append("lifetime_hist of rank 1 (%r) does not hold its %d temporary ones in buckets 0..2" % (h, c))
 
 
 def check_never(heap_doc, names, errs):
