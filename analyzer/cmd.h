@@ -16,5 +16,6 @@ int cmd_locks_main(const mp_opts *o);
 int cmd_flame_main(const mp_opts *o);
 int cmd_folded_main(const mp_opts *o);
 int cmd_pprof_main(const mp_opts *o);
+int cmd_html_main(const mp_opts *o);
 
 #endif

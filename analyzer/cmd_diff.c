@@ -146,10 +146,9 @@ static void json_u64s(FILE *out, const char *name, const uint64_t *v, size_t n)
     fputc(']', out);
 }
 
-static void print_json(const dtable *t, char **paths, size_t shown, int64_t tb, int64_t tc,
-                       uint64_t terr)
+static void print_json(FILE *out, const dtable *t, char **paths, size_t shown, int64_t tb,
+                       int64_t tc, uint64_t terr)
 {
-    FILE *out = stdout;
     size_t last = t->nf - 1;
     fputs("{\"old\": ", out);
     mp_json_string(out, paths[0]);
@@ -317,7 +316,7 @@ int cmd_diff_main(const mp_opts *o)
     int64_t tc = delta(last->total.live_count, first->total.live_count);
     uint64_t terr = err95(&t, first->total.live_samples, last->total.live_samples);
     if (o->json)
-        print_json(&t, o->files, shown, tb, tc, terr);
+        print_json(stdout, &t, o->files, shown, tb, tc, terr);
     else
         print_text(&t, o->files, shown, tb, tc, terr);
     fflush(stdout);
@@ -332,4 +331,22 @@ int cmd_diff_main(const mp_opts *o)
     free_all(&t);
     mp_symbolizer_free(sym);
     return rc;
+}
+
+/* memprof html: the `diff --json` document of snapshots the caller loaded
+ * (and built sites for), written to out; the snapshots stay the caller's. */
+void cmd_diff_json(FILE *out, mp_snapshot *snaps, mp_sites *sites, size_t nf, char **paths,
+                  size_t top)
+{
+    dtable t = {.nf = nf, .snaps = snaps, .sites = sites};
+    warn_odd_order(&t, paths);
+    build_rows(&t);
+    size_t n = rank_rows(&t);
+    const mp_sites *first = &sites[0], *last = &sites[nf - 1];
+    print_json(out, &t, paths, top == 0 || top > n ? n : top,
+               delta(last->total.live_bytes, first->total.live_bytes),
+               delta(last->total.live_count, first->total.live_count),
+               err95(&t, first->total.live_samples, last->total.live_samples));
+    free(t.rows);
+    free(t.cells);
 }

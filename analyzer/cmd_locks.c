@@ -208,3 +208,9 @@ int cmd_locks_main(const mp_opts *o)
     mp_snapshot_free(&snap);
     return MP_EXIT_OK;
 }
+
+/* memprof html: one lock as `locks --json` lists it. */
+void cmd_locks_json_lock(FILE *out, const mp_lockrec *r, size_t rank)
+{
+    json_lock(out, r, rank);
+}

@@ -72,6 +72,19 @@ static void json_sizes(FILE *out, const mp_procset *ps)
     fputc(']', out);
 }
 
+void mp_timeline_json_one(FILE *out, const mp_snapshot *s)
+{
+    if (s->n_peak) {
+        const mp_peak *p = &s->peak[0];
+        fprintf(out, "\"peak\": {\"bytes\": %" PRIu64 ", \"time_ns\": %" PRIu64
+                ", \"sites_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64 "}, ",
+                p->bytes, p->time_ns, p->sites_bytes, p->rss_hwm_bytes);
+    } else {
+        fputs("\"peak\": null, ", out);
+    }
+    json_series(out, s);
+}
+
 void mp_timeline_json(FILE *out, const mp_procset *ps)
 {
     mp_timeline_peak p;

@@ -24,6 +24,9 @@ void mp_timeline_peak_of(const mp_procset *ps, mp_timeline_peak *out);
 /* `"peak": {...}, "series": [...], "sizes": [...]` (no leading comma);
  * the series of a single process only: several would need one time axis. */
 void mp_timeline_json(FILE *out, const mp_procset *ps);
+/* One snapshot's `"peak": {"bytes", "time_ns", "sites_bytes", "rss_bytes"}
+ * (null when the file has none), "series": [...]` (memprof html's files). */
+void mp_timeline_json_one(FILE *out, const mp_snapshot *s);
 /* The peak next to the current heap, and a line about the series. */
 void mp_timeline_text(FILE *out, const mp_procset *ps, uint64_t live_now);
 /* The allocation-size histogram, one line per power of two. */

@@ -56,6 +56,9 @@ every_command() {
     expect_bad "$bad" "$MEMPROF_BIN" flame "$bad" "$good" -o "$WORK/out.svg"
     expect_bad "$bad" "$MEMPROF_BIN" folded "$bad" --what locks
     expect_bad "$bad" "$MEMPROF_BIN" pprof "$bad" -o "$WORK/out.pb.gz"
+    rm -f "$WORK/out.html"
+    expect_bad "$bad" "$MEMPROF_BIN" html "$good" "$bad" -o "$WORK/out.html"
+    [[ ! -e $WORK/out.html ]] || fail "memprof html wrote a page from bad input $bad"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

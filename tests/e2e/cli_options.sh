@@ -22,7 +22,7 @@ expect() {
 
 expect 0 0 "$MEMPROF_BIN" --help
 mapfile -t cmds < <(sed -n '/^commands:/,/^$/p' "$WORK/stdout" | awk '/^  [a-z]/ {print $1}')
-for c in run snapshot report diff locks flame folded pprof; do
+for c in run snapshot report diff locks flame folded pprof html; do
     printf '%s\n' "${cmds[@]}" | grep -qx "$c" || fail "memprof --help does not list '$c' (lists: ${cmds[*]})"
 done
 
@@ -82,13 +82,15 @@ bad=(
     "flame $s -o"
     "folded $s -o $WORK/never.txt"
     "pprof $s --top 3 -o $WORK/never.pb.gz"
+    "html $s --json -o $WORK/never.html"
+    "html $s --what heap -o $WORK/never.html"
 )
 for args in "${bad[@]}"; do
     # shellcheck disable=SC2086
     expect 1 1 "$MEMPROF_BIN" $args
     grep -q '; usage: memprof ' "$WORK/stderr" || fail "memprof $args: the error has no usage: $(cat "$WORK/stderr")"
 done
-[[ ! -e "$WORK/never.txt" && ! -e "$WORK/never.pb.gz" ]] || fail "a refused command wrote its output file"
+[[ ! -e "$WORK/never.txt" && ! -e "$WORK/never.pb.gz" && ! -e "$WORK/never.html" ]] || fail "a refused command wrote its output file"
 [[ -z "$(ls -A "$WORK" | grep -v -e '^snaps$' -e '^runsnaps$' -e '^f.svg$' -e '^std' )" ]] ||
     fail "stray files in the working directory: $(ls -A "$WORK")"
 echo "ok: ${#cmds[@]} commands answer --help and refuse unknown options; ${#bad[@]} bad command lines refused"

@@ -1,0 +1,286 @@
+// html_report.js - checks a `memprof html` page in chromium.
+//
+//   node html_report.js leak PAGE OUTDIR CULPRIT LOCKFN SNAPSHOTS
+//   node html_report.js empty PAGE ONEFILE_PAGE OUTDIR CULPRIT
+//   node html_report.js hostile PAGE OUTDIR SYMBOL ARGV0
+//   node html_report.js model PAGE OUTDIR      (PAGE's data replaced, see model.js)
+//
+// Each scenario opens the page from a file:// URL at 1280x800 and 390x844,
+// fails on any console error, page error or network request, and saves
+// screenshots into OUTDIR.
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const { launch, open, check, noProblems, noOverflow, run } = require("./lib");
+const model = require("./model");
+
+const WIDE = { width: 1280, height: 800 }, PHONE = { width: 390, height: 844 };
+
+function url(file) { return "file://" + path.resolve(file); }
+
+/* ---- page probes ---- */
+
+async function openTab(page, kind) {
+  await page.click(`#tab-${kind}`);
+  await page.waitForFunction((k) => {
+    const p = document.querySelector(`[data-kind="${k}"]:not(button)`);
+    return p && !p.hidden;
+  }, kind);
+}
+
+// The drawn frames of one graph: index, name (from the graph's model, not
+// the possibly cut label), drawn label, width and classes.
+async function frames(page, kind) {
+  return page.evaluate((k) => {
+    const g = window.memprofReport.graphs[k];
+    return Array.from(document.querySelectorAll(`#flame-${k} g.fr`)).map((el) => {
+      const r = el.querySelector("rect"), t = el.querySelector("text");
+      const i = +el.getAttribute("data-i");
+      return { i, name: el.hasAttribute("data-fold") ? null : g.name[i], label: t ? t.textContent : "",
+        w: +r.getAttribute("width"), x: +r.getAttribute("x"), cls: el.getAttribute("class"),
+        fill: r.getAttribute("fill"), hit: el.classList.contains("hit") };
+    });
+  }, kind);
+}
+function named(list, name) { return list.find((f) => f.name === name); }
+
+async function svgWidth(page, kind) {
+  return page.evaluate((k) => document.querySelector(`#flame-${k} svg`).getBoundingClientRect().width, kind);
+}
+
+async function search(page, kind, term) {
+  const input = `[data-kind="${kind}"]:not(button) input[type=search]`;
+  await page.fill(input, term);
+  await page.press(input, "Enter");
+  return page.evaluate((k) => {
+    const m = document.querySelector(`[data-kind="${k}"]:not(button) .matched`);
+    return { text: m.textContent, share: +m.getAttribute("data-share") };
+  }, kind);
+}
+
+async function details(page, kind, name) {
+  const list = await frames(page, kind);
+  const f = named(list, name);
+  check(f, `${kind}: no frame ${name} to hover`);
+  await page.hover(`#flame-${kind} g.fr[data-i="${f.i}"] rect`);
+  return page.evaluate((k) => document.querySelector(`[data-kind="${k}"]:not(button) .details`).textContent, kind);
+}
+
+async function shots(page, dir, name) {
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+/* ---- checks shared by the scenarios ---- */
+
+async function checkChart(page, snapshots) {
+  const c = await page.evaluate(() => {
+    const svg = document.querySelector("#heap-chart svg");
+    const heap = svg && svg.querySelector("path.heap");
+    return svg && { w: svg.getBoundingClientRect().width, d: heap ? heap.getAttribute("d") : "",
+      dots: svg.querySelectorAll("circle.snapdot").length, peak: svg.querySelectorAll(".peakmark circle").length,
+      label: (svg.querySelector(".peaklbl") || {}).textContent };
+  });
+  check(c && c.w > 100, "the heap chart has no drawn SVG");
+  check(c.d.split(/[ML]/).filter((x) => x.trim()).length >= 2, `the heap line has no points: "${c.d}"`);
+  check(c.dots === snapshots, `the chart marks ${c.dots} snapshots, expected ${snapshots}`);
+  check(c.peak === 1, "the chart does not annotate the peak");
+  return c;
+}
+
+// Clicking a frame zooms: it then spans the graph, and wider than before.
+async function checkZoom(page, kind) {
+  const before = await frames(page, kind);
+  const total = await svgWidth(page, kind);
+  const target = before.filter((f) => f.name && f.i !== 0 && f.w >= 12 && f.w < total * 0.6 &&
+    !/anc|fold/.test(f.cls)).sort((a, b) => a.w - b.w)[0];
+  check(target, `${kind}: no narrow frame to click for a zoom (frames: ${before.length})`);
+  await page.click(`#flame-${kind} g.fr[data-i="${target.i}"] rect`, { force: true });
+  const after = await frames(page, kind);
+  const z = after.find((f) => f.i === target.i && !/anc/.test(f.cls));
+  check(z && z.w > target.w * 1.5 && z.w >= total * 0.95,
+    `${kind}: clicking ${target.name} (${target.w}px) did not zoom it (now ${z ? z.w : "gone"}px of ${total}px)`);
+  const root = after.find((f) => f.i === 0);
+  check(root && /anc/.test(root.cls), `${kind}: after the zoom the root is not shown as an ancestor`);
+  await page.keyboard.press("Escape");
+  const esc = (await frames(page, kind)).find((f) => f.i === target.i);
+  check(esc && Math.abs(esc.w - target.w) < 0.5, `${kind}: Escape did not unzoom ${target.name}`);
+  await page.click(`#flame-${kind} g.fr[data-i="${target.i}"] rect`, { force: true });
+  await page.click(`[data-kind="${kind}"]:not(button) .toolbar button`);
+  const reset = await frames(page, kind);
+  const back = reset.find((f) => f.i === target.i);
+  check(back && Math.abs(back.w - target.w) < 0.5, `${kind}: Reset zoom did not restore ${target.name}`);
+  return { name: target.name, before: target.w, after: z.w };
+}
+
+function rgb(fill) {
+  const m = /rgb\((\d+),(\d+),(\d+)\)/.exec(fill || "");
+  check(m, `not an rgb() fill: ${fill}`);
+  return m.slice(1).map(Number);
+}
+
+/* ---- scenarios ---- */
+
+async function leak(args) {
+  const [page_, out, culprit, lockfn, nsnap] = args;
+  const ctx = await launch(out);
+  const page = await open(ctx, url(page_), WIDE);
+  const data = await page.evaluate(() => window.memprofReport.data);
+  await checkChart(page, +nsnap);
+
+  // flame graphs: each names the culprit (the lock graph its lock's waiter)
+  for (const [kind, fn] of [["heap", culprit], ["diff", culprit], ["alloc", culprit], ["locks", lockfn]]) {
+    await openTab(page, kind);
+    const list = await frames(page, kind);
+    const f = named(list, fn);
+    check(f && f.label === fn, `${kind} flame graph: no frame labelled ${fn} (${list.length} frames)`);
+  }
+  // the differential colour: the leak is the reddest frame below main
+  await openTab(page, "diff");
+  const diff = await frames(page, "diff");
+  const leakRed = rgb(named(diff, culprit).fill);
+  for (const f of diff)
+    if (f.name && f.i !== 0 && !["main", "__libc_start_call_main", "__libc_start_main", "_start"].includes(f.name))
+      check(rgb(f.fill)[1] >= leakRed[1], `diff: ${f.name} (${f.fill}) is redder than ${culprit} (${leakRed})`);
+
+  // zoom where the widths do not depend on sampling luck: the cumulative
+  // allocations hold the baseline's churn (about a quarter) beside the leak
+  await openTab(page, "alloc");
+  const zoom = await checkZoom(page, "alloc");
+  await openTab(page, "heap");
+  console.log(`zoom: ${zoom.name} ${zoom.before.toFixed(1)}px -> ${zoom.after.toFixed(1)}px`);
+
+  // search: by name, then by file:line; share and tooltip use one formatter
+  const byName = await search(page, "heap", `^${culprit}$`);
+  check(byName.share > 0.5, `search ${culprit}: share ${byName.share} (${byName.text})`);
+  const hits = (await frames(page, "heap")).filter((f) => f.hit);
+  check(hits.some((f) => f.name === culprit), `search ${culprit}: its frame is not highlighted`);
+  const tip = await details(page, "heap", culprit);
+  const amount = /: (.+) of /.exec(byName.text)[1];
+  check(tip.includes(amount), `the tooltip "${tip}" and the search "${byName.text}" show ${culprit} differently`);
+  const site = data.growth.sites[0].frames[0];
+  const fileLine = `${path.basename(site.file)}:${site.line}`;
+  const byLine = await search(page, "heap", fileLine.replace(/\./g, "\\."));
+  check(byLine.share > 0.5, `search ${fileLine}: share ${byLine.share} (${byLine.text})`);
+  console.log(`search: "${byName.text}"; by ${fileLine}: "${byLine.text}"`);
+
+  // growth: the culprit ranks first, grew in every interval, expands to file:line
+  const row = await page.evaluate(() => {
+    const r = document.querySelector(".growthrow[data-rank='1']");
+    return { text: r.textContent, grew: !!r.querySelector(".grew"), bar: !!r.querySelector(".errbar .whisker") };
+  });
+  check(row.text.includes(culprit), `growth rank 1 is not ${culprit}: ${row.text}`);
+  check(row.grew, "growth rank 1 lacks the grew-in-every-interval mark");
+  check(row.bar, "growth rank 1 has no error bar");
+  await page.click(".growthrow[data-rank='1'] button.expand");
+  const stack = await page.evaluate(() => {
+    const box = document.querySelector(".growthrow[data-rank='1'] .more");
+    return { hidden: box.hidden, items: Array.from(box.querySelectorAll("li")).map((li) => li.textContent) };
+  });
+  check(!stack.hidden && stack.items.length >= 3, `growth rank 1 did not expand: ${JSON.stringify(stack)}`);
+  check(stack.items[0].includes(culprit) && stack.items[0].includes(fileLine),
+    `growth rank 1's stack starts "${stack.items[0]}", not ${culprit} at ${fileLine}`);
+  check(stack.items.some((t) => /^main\b.*\.c:\d+/.test(t)), "growth rank 1's stack has no main with file:line");
+
+  // locks: ranked, expandable to waiters and holders
+  await page.click(".lockrow[data-rank='1'] button.expand");
+  const lock = await page.evaluate(() => document.querySelector(".lockrow[data-rank='1']").textContent);
+  check(/Waiters/.test(lock) && lock.includes(lockfn), `lock rank 1 does not show waiters in ${lockfn}`);
+
+  noProblems(ctx, page, "leak page at 1280x800");
+  await noOverflow(page, "1280x800");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shots(page, out, "report-1280");
+
+  const phone = await open(ctx, url(page_), PHONE);
+  await checkChart(phone, +nsnap);
+  await openTab(phone, "heap");
+  check(named(await frames(phone, "heap"), culprit), "phone: the heap flame graph lacks the culprit");
+  await phone.click(".growthrow[data-rank='1'] button.expand");
+  noProblems(ctx, phone, "leak page at 390x844");
+  await noOverflow(phone, "390x844");
+  await shots(phone, out, "report-390");
+  await ctx.close();
+}
+
+async function empty(args) {
+  const [page_, one, out, culprit] = args;
+  const ctx = await launch(out);
+  for (const [file, name] of [[page_, "empty"], [one, "empty-one-file"]]) {
+    for (const vp of [WIDE, PHONE]) {
+      const page = await open(ctx, url(file), vp);
+      await openTab(page, "heap");
+      const msg = await page.evaluate(() => {
+        const p = document.querySelector("[data-kind='heap']:not(button)");
+        const n = p.querySelector(".nodata");
+        return { nodata: n ? n.textContent : null, svg: !!p.querySelector("svg") };
+      });
+      check(msg.nodata && /no data/i.test(msg.nodata) && !msg.svg,
+        `${name}: the empty live-heap graph does not say so: ${JSON.stringify(msg)}`);
+      if (file === page_) {
+        // what shrank to zero stays visible in the differential graph
+        await openTab(page, "diff");
+        const gone = named(await frames(page, "diff"), culprit);
+        check(gone && /gone/.test(gone.cls) && gone.w > 10,
+          `${name}: the vanished ${culprit} is not drawn in the differential graph: ${JSON.stringify(gone)}`);
+        const [r, , b] = rgb(gone.fill);
+        check(b > r, `${name}: the vanished ${culprit} is not blue (${gone.fill})`);
+      } else {
+        const g = await page.evaluate(() => document.querySelector("#growth .nodata").textContent);
+        check(/two snapshots/.test(g), `${name}: growth of one file says "${g}"`);
+      }
+      noProblems(ctx, page, `${name} ${vp.width}x${vp.height}`);
+      await noOverflow(page, `${name} ${vp.width}x${vp.height}`);
+      await shots(page, out, `${name}-${vp.width}`);
+      await page.close();
+    }
+  }
+  await ctx.close();
+}
+
+async function hostile(args) {
+  const [page_, out, symbol, argv0] = args;
+  const ctx = await launch(out);
+  const page = await open(ctx, url(page_), WIDE);
+  await openTab(page, "heap");
+  const r = await page.evaluate((sym) => {
+    const g = window.memprofReport.graphs.heap;
+    const i = g.name.indexOf(sym);
+    const el = document.querySelector(`#flame-heap g.fr[data-i="${i}"] text`);
+    const cmd = Array.from(document.querySelectorAll("dl.facts dd")).map((d) => d.textContent);
+    return { i, label: el ? el.textContent : null, pwned: window.__pwned, imgs: document.images.length,
+      scripts: document.scripts.length, cmd, title: document.title };
+  }, symbol);
+  check(r.pwned === undefined, "markup from a snapshot ran as script");
+  check(r.imgs === 0, `markup from a snapshot made ${r.imgs} image element(s)`);
+  check(r.scripts === 2, `the page has ${r.scripts} script elements, not its 2`);
+  check(r.i > 0 && r.label && symbol.startsWith(r.label.replace(/…$/, "")),
+    `the function ${symbol} is not shown as text in the flame graph: ${JSON.stringify(r)}`);
+  check(r.cmd.some((t) => t.includes(argv0)), "the hostile argv[0] is not shown literally as the command line");
+  noProblems(ctx, page, "hostile page");
+  await shots(page, out, "hostile-1280");
+  await ctx.close();
+}
+
+async function modelPage(args) {
+  const [page_, out] = args;
+  const file = path.join(out, "model.html");
+  fs.writeFileSync(file, model.embed(fs.readFileSync(page_, "utf8"), model.build()));
+  const ctx = await launch(out);
+  for (const vp of [WIDE, PHONE]) {
+    const page = await open(ctx, url(file), vp);
+    await model.check(page, { openTab, frames, named, search, details, rgb, checkChart, checkZoom });
+    noProblems(ctx, page, `model page ${vp.width}x${vp.height}`);
+    await noOverflow(page, `model page ${vp.width}x${vp.height}`);
+    await shots(page, out, `model-${vp.width}`);
+    await page.close();
+  }
+  await ctx.close();
+}
+
+const scenarios = { leak, empty, hostile, model: modelPage };
+run(async (argv) => {
+  const fn = scenarios[argv[0]];
+  check(fn, `unknown scenario ${argv[0]}`);
+  await fn(argv.slice(1));
+  console.log(`html_report ${argv[0]}: ok`);
+});
