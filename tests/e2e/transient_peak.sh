@@ -35,5 +35,9 @@ for mode in default exact; do
     # The live heap now does not contain the transient peak.
     ! grep -q 'transient_peak (transient_peak.c' "$WORK/$mode.txt" ||
         fail "$mode: the freed peak shows in the live heap"
+    # memprof html's data model carries the peak and its call tree.
+    "$MEMPROF_BIN" html "$last" -o "$WORK/$mode.html" || fail "html exited $?"
+    grep -q "\"peak\": {\"bytes\": [1-9]" "$WORK/$mode.html" || fail "$mode: html has no peak"
+    grep -q '"peak": {"unit": "bytes"' "$WORK/$mode.html" || fail "$mode: html has no peak tree"
 done
 echo "transient peak: found at both rates"
