@@ -41,6 +41,12 @@ static size_t list_sites(const mp_sites *s, mp_what w, const mp_site **out)
     return n;
 }
 
+/* The foreign allocator recorded by the shim, or "". */
+static const char *provider(const mp_snapshot *snap)
+{
+    return mp_snapshot_str(snap, snap->meta->malloc_provider);
+}
+
 /* Seconds the processes ran, added up, for allocation rates. */
 static double run_seconds(const mp_procset *ps)
 {
@@ -100,6 +106,11 @@ static void print_json(const mp_procset *ps, const mp_sites *s, const mp_site **
     }
     fputs("], ", out);
     mp_fmt_json_meta(out, &ps->snaps[0]);
+    fputs(", \"malloc_provider\": ", out);
+    if (*provider(&ps->snaps[0]))
+        mp_json_string(out, provider(&ps->snaps[0]));
+    else
+        fputs("null", out);
     fprintf(out, ",\n \"total\": {\"bytes\": %" PRIu64 ", \"count\": %" PRIu64
             ", \"samples\": %" PRIu64 ", \"sites\": %zu, \"alloc_bytes\": %" PRIu64
             ", \"alloc_count\": %" PRIu64 ", \"freed_count\": %" PRIu64
@@ -172,8 +183,12 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
     mp_fmt_header(out, "report", &ps->snaps[0]);
     if (ps->n_files > 1)
         fprintf(out, "added up: %s\n", mp_procset_describe(ps, d, sizeof(d)));
-    for (size_t i = 0; i < ps->n; i++)
+    for (size_t i = 0; i < ps->n; i++) {
         mp_fmt_counters(out, &ps->snaps[i]);
+        if (*provider(&ps->snaps[i]))
+            fprintf(out, "malloc is provided by %s: nothing was profiled\n",
+                    provider(&ps->snaps[i]));
+    }
     mp_timeline_text(out, ps, live_now);
     text_totals(out, ps, s, n_listed, shown, w);
     if (w == MP_WHAT_ALLOC)

@@ -100,8 +100,8 @@ static int check_peer(int fd, pid_t pid)
     struct ucred cred;
     socklen_t len = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid != pid) {
-        mp_error("socket %s%d belongs to process %d, not %d; not asking it",
-                 MP_PROTO_SOCKET_PREFIX, (int)pid, (int)cred.pid, (int)pid);
+        mp_error("socket %s%d belongs to process %d (uid %u), not to %d; not asking it",
+                 MP_PROTO_SOCKET_PREFIX, (int)pid, (int)cred.pid, (unsigned)cred.uid, (int)pid);
         return -1;
     }
     return 0;
@@ -155,6 +155,21 @@ static int ask(pid_t pid, enum mp_request r, char *line, size_t cap, const char 
     return code;
 }
 
+/* Asks for a snapshot, again after a "busy" reply (the shim's rate
+ * limit) for up to BUSY_PATIENCE_MS. */
+#define BUSY_PATIENCE_MS 3000
+
+static int ask_snapshot(pid_t pid, char *line, size_t cap, const char **text)
+{
+    for (int waited = 0;; waited += MP_PROTO_BUSY_RETRY_MS) {
+        int code = ask(pid, MP_REQ_SNAPSHOT, line, cap, text);
+        if (code != MP_REPLY_BUSY || waited >= BUSY_PATIENCE_MS)
+            return code;
+        struct timespec t = {0, MP_PROTO_BUSY_RETRY_MS * 1000000L};
+        nanosleep(&t, NULL);
+    }
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
     pid_t pid;
@@ -162,16 +177,26 @@ int cmd_snapshot(int argc, char **argv)
     const char *text = "";
     if (parse_pid(argc, argv, &pid) < 0)
         return MP_EXIT_USAGE;
-    int code = ask(pid, MP_REQ_SNAPSHOT, line, sizeof(line), &text);
-    if (code == MP_REPLY_OK && *text) {
-        printf("%s\n", text);
-        return MP_EXIT_OK;
-    }
-    if (code == MP_REPLY_ERROR && strncmp(text, "not allowed", 11) == 0)
-        mp_error("process %d refused the request: %s", (int)pid, text);
-    else if (code == MP_REPLY_ERROR)
-        mp_error("process %d could not write a snapshot: %s", (int)pid, text);
-    else if (code == MP_REPLY_OK)
+    int code = ask_snapshot(pid, line, sizeof(line), &text);
+    switch (code) {
+    case MP_REPLY_OK:
+        if (*text) {
+            printf("%s\n", text);
+            return MP_EXIT_OK;
+        }
         mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);
+        break;
+    case MP_REPLY_REFUSED:
+        mp_error("process %d refused the request: %s", (int)pid, text);
+        break;
+    case MP_REPLY_BUSY:
+        mp_error("process %d is busy: %s", (int)pid, text);
+        break;
+    case MP_REPLY_ERROR:
+        mp_error("process %d could not write a snapshot: %s", (int)pid, text);
+        break;
+    default:
+        break;   /* no valid reply: ask() said why */
+    }
     return MP_EXIT_USAGE;
 }

@@ -272,7 +272,7 @@ static int check_meta(const mp_snapshot *s, char *err, size_t errlen)
 {
     const mp_meta *m = s->meta;
     if (m->prog >= s->n_strings || m->exe >= s->n_strings ||
-        m->cmdline >= s->n_strings)
+        m->cmdline >= s->n_strings || m->malloc_provider >= s->n_strings)
         return fail(err, errlen, "meta: string reference out of range");
     if (m->sample_bytes == 0)   /* consumers divide by it */
         return fail(err, errlen, "meta: sample_bytes is 0");

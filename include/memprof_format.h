@@ -95,7 +95,9 @@ typedef struct mp_meta {
     uint32_t prog;               /* string: basename of argv[0] */
     uint32_t exe;                /* string: /proc/self/exe target */
     uint32_t cmdline;            /* string: argv joined by spaces */
-    uint32_t pad;
+    uint32_t malloc_provider;    /* string: the module whose malloc the program
+                                  * uses instead of libc's (nothing of the heap
+                                  * was profiled); "" (0, files before it) = libc's */
     mp_counters counters;
 } mp_meta;
 

@@ -13,7 +13,11 @@
  * then the shim closes the connection. A request is a bare word from the
  * table below; anything else is answered "error unknown request". A reply
  * word is from the reply table; its text is the path written (ok) or one
- * human-readable reason (error), without newlines.
+ * human-readable reason (error, refused, busy), without newlines. Only
+ * the process's own user and root are answered anything but "refused";
+ * the shim never waits for a request line (a silent client is dropped
+ * after MP_PROTO_REQUEST_TIMEOUT_MS) and answers "busy" to more than one
+ * snapshot request per MP_PROTO_BUSY_RETRY_MS.
  *
  * Adding a request is one line in MP_REQUESTS, one case in the shim's
  * dispatch (collector.c, serve_request) and the command that sends it.
@@ -34,6 +38,7 @@
 #define MP_PROTO_SOCKET_PREFIX "memprof."
 #define MP_PROTO_REPLY_TIMEOUT_MS 30000 /* the client's patience, end to end */
 #define MP_PROTO_REQUEST_TIMEOUT_MS 1000 /* the shim's, for the request line */
+#define MP_PROTO_BUSY_RETRY_MS 250       /* the shim's rate limit, the client's retry */
 
 /*   X(ID, word, what it does and what the ok text is) */
 #define MP_REQUESTS(X) \
@@ -50,7 +55,9 @@ enum mp_request {
 /*   X(ID, word) */
 #define MP_REPLIES(X) \
     X(OK, "ok")       \
-    X(ERROR, "error")
+    X(ERROR, "error") \
+    X(REFUSED, "refused") /* the asker is not the process's user or root */ \
+    X(BUSY, "busy")   /* rate limit: the text says when to try again */
 
 enum mp_reply {
 #define MP_REPLY_ID_(ID, word) MP_REPLY_##ID,

@@ -17,7 +17,6 @@
 #include "memprof_protocol.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +66,28 @@ void mp_request_snapshot(int trigger)
     atomic_store(&pending_trigger, trigger);
 }
 
+/* Who holds our socket name, for the owner's one line: anyone can bind an
+ * abstract name before us (a squatter waiting for our pid). */
+static void warn_name_taken(const struct sockaddr_un *addr, socklen_t len)
+{
+    static bool warned;
+    if (warned)
+        return;
+    warned = true;
+    char who[96] = "another process";
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    if (fd >= 0 && connect(fd, (const struct sockaddr *)addr, len) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+        snprintf(who, sizeof(who), "process %d (uid %u)", (int)cred.pid, (unsigned)cred.uid);
+    if (fd >= 0)
+        close(fd);
+    mp_warn("the request socket @%s%d is taken by %s; `memprof snapshot %d` cannot reach "
+            "this process (MEMPROF_SIGNAL and MEMPROF_INTERVAL still work)",
+            MP_PROTO_SOCKET_PREFIX, (int)mp_pid, who, (int)mp_pid);
+}
+
 static void open_request_socket(void)
 {
     struct sockaddr_un addr;
@@ -75,7 +96,10 @@ static void open_request_socket(void)
     if (fd < 0)
         return;
     if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 4) != 0) {
+        int err = errno;
         close(fd);
+        if (err == EADDRINUSE)
+            warn_name_taken(&addr, len);
         return;
     }
     listen_addr = addr;
@@ -97,7 +121,8 @@ static bool is_our_socket(int fd)
 
 /* SPEC: requests are honoured only for the process's own user or root.
  * The abstract socket has no permissions of its own, so anyone on the
- * machine can connect: the peer's credentials decide. */
+ * machine can connect: the peer's credentials decide, before a byte of
+ * the request is read. A refusal says nothing about the process. */
 static bool peer_allowed(int fd, char *why, size_t len)
 {
     struct ucred cred;
@@ -113,17 +138,35 @@ static bool peer_allowed(int fd, char *why, size_t len)
     return false;
 }
 
+/* Snapshots on request are at most one per REQUEST_GAP_NS: a flood of
+ * requests (even the owner's) costs the program one snapshot per gap and
+ * a "busy" reply for each of the others. */
+#define REQUEST_GAP_NS (MP_PROTO_BUSY_RETRY_MS * 1000000ull)
+
+static bool request_rate_ok(void)
+{
+    static uint64_t last;
+    uint64_t now = mp_now_ns();
+    if (last && now - last < REQUEST_GAP_NS)
+        return false;
+    last = now;
+    return true;
+}
+
 /* Carries out one permitted request; text gets the reply's text. Adding
  * a request type (memprof_protocol.h's MP_REQUESTS) adds its case here. */
 static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
 {
     switch (r) {
     case MP_REQ_SNAPSHOT:
+        if (!request_rate_ok()) {
+            snprintf(text, len, "a snapshot was taken less than 250 ms ago; try again");
+            return MP_REPLY_BUSY;
+        }
         mp_collector_drain_now();
-        if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0)
-            return MP_REPLY_OK;
-        snprintf(text, len, "cannot write snapshot in %s", mp_cfg.out_dir);
-        return MP_REPLY_ERROR;
+        /* On failure the text is "cannot write snapshot in DIR: reason". */
+        return mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0 ? MP_REPLY_OK
+                                                                     : MP_REPLY_ERROR;
     case MP_REQ_UNKNOWN:
     case MP_REQ_COUNT:
         break;
@@ -132,21 +175,72 @@ static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
     return MP_REPLY_ERROR;
 }
 
-/* One request per connection (memprof_protocol.h): one line in, one out. */
-static void serve_request(int fd)
+/* The one reply line; never waits (the socket is non-blocking and the
+ * line fits in its buffer), then the connection is closed. */
+static void reply_and_close(int fd, enum mp_reply rc, const char *text)
 {
-    fd = mp_fd_park(fd);
-    char req[MP_PROTO_MAX_REQUEST], reply[MP_PROTO_MAX_REPLY], text[MP_PROTO_MAX_REPLY - 16];
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    ssize_t n = poll(&p, 1, MP_PROTO_REQUEST_TIMEOUT_MS) == 1 ? read(fd, req, sizeof(req)) : -1;
-    enum mp_request r = n > 0 ? mp_proto_parse_request(req, (size_t)n) : MP_REQ_UNKNOWN;
-    enum mp_reply rc = MP_REPLY_ERROR;
-    if (r == MP_REQ_UNKNOWN || peer_allowed(fd, text, sizeof(text)))
-        rc = handle_request(r, text, sizeof(text));
+    char reply[MP_PROTO_MAX_REPLY];
     size_t len = mp_proto_format_reply(rc, text, reply);
-    ssize_t w = write(fd, reply, len);
+    ssize_t w = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)w;
     close(fd);
+}
+
+/*
+ * Connections of permitted peers whose request line has not arrived yet.
+ * The collector never waits on a client: each pass reads what is there
+ * (MSG_DONTWAIT) and a client silent for MP_PROTO_REQUEST_TIMEOUT_MS is
+ * dropped, so silent clients cost a slot each, not the collector's time.
+ */
+#define PENDING_MAX 4
+static struct { int fd; uint64_t deadline; } pending[PENDING_MAX];
+static int n_pending;
+
+/* Tries to read and serve fd's request; false when it has not come yet. */
+static bool try_serve(int fd, uint64_t now, uint64_t deadline)
+{
+    char req[MP_PROTO_MAX_REQUEST], text[MP_PROTO_MAX_REPLY - 16];
+    ssize_t n = recv(fd, req, sizeof(req), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR) && now < deadline)
+        return false;
+    if (n <= 0) {
+        close(fd);   /* gone, or silent too long: nobody to answer */
+        return true;
+    }
+    enum mp_request r = mp_proto_parse_request(req, (size_t)n);
+    enum mp_reply rc = handle_request(r, text, sizeof(text));
+    reply_and_close(fd, rc, text);
+    return true;
+}
+
+static void serve_pending(uint64_t now)
+{
+    for (int i = 0; i < n_pending;) {
+        if (try_serve(pending[i].fd, now, pending[i].deadline))
+            pending[i] = pending[--n_pending];
+        else
+            i++;
+    }
+}
+
+/* A new connection: refused at once unless the peer may ask. */
+static void serve_request(int fd, uint64_t now)
+{
+    char why[160];
+    fd = mp_fd_park(fd);
+    if (!peer_allowed(fd, why, sizeof(why))) {
+        reply_and_close(fd, MP_REPLY_REFUSED, why);
+        return;
+    }
+    uint64_t deadline = now + MP_PROTO_REQUEST_TIMEOUT_MS * 1000000ull;
+    if (try_serve(fd, now, deadline))
+        return;
+    if (n_pending == PENDING_MAX) {
+        reply_and_close(fd, MP_REPLY_BUSY, "too many requests in progress; try again");
+        return;
+    }
+    pending[n_pending].fd = fd;
+    pending[n_pending++].deadline = deadline;
 }
 
 /* Requests are looked for at most every REQUEST_CHECK_NS (a request waits
@@ -164,11 +258,12 @@ static void serve_requests(uint64_t now)
         last_reopen = now;
         open_request_socket();
     }
-    for (int i = 0; i < 4 && listen_fd >= 0; i++) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    serve_pending(now);
+    for (int i = 0; i < 16 && listen_fd >= 0; i++) {
+        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             break;
-        serve_request(fd);
+        serve_request(fd, now);
     }
 }
 
@@ -312,6 +407,7 @@ void mp_collector_after_fork_child(void)
         close(listen_fd);
     listen_fd = -1;
     collector_joinable = false;   /* the parent's thread: not in this process */
+    n_pending = 0;   /* the parent's clients: it answers them */
     atomic_store(&pending_trigger, 0);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread in the child");

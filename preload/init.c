@@ -13,31 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* ---- the snapshot signal ---- */
-
-static void on_snapshot_signal(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    mp_request_snapshot(MP_TRIGGER_SIGNAL);
-    errno = saved;
-}
-
-static void install_signal(void)
-{
-    if (!mp_cfg.signal)
-        return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_snapshot_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(mp_cfg.signal, &sa, NULL) != 0)
-        mp_warn("cannot install the snapshot signal handler: %s", strerror(errno));
-}
 
 /*
  * A program that links its own allocator (jemalloc, tcmalloc, mimalloc)
@@ -61,6 +39,7 @@ static void warn_if_foreign_malloc(void)
     const char *where = info.dli_fname && *info.dli_fname ? info.dli_fname : "the program";
     mp_warn("malloc is provided by %s, not by libc; allocations made through it are "
             "not profiled", where);
+    snprintf(mp_cfg.malloc_provider, sizeof(mp_cfg.malloc_provider), "%s", where);
 }
 
 void mp_init(void)
@@ -70,8 +49,17 @@ void mp_init(void)
         return;
     mp_guard++;
     mp_resolve_malloc();
+    /* Secure execution (setuid/setgid, file capabilities): the environment
+     * is the invoking user's, the privileges are not. Inert: no MEMPROF_*
+     * read, nothing opened or written, no thread; the state stays
+     * INITIALIZING, so every interposer passes straight through (SPEC). */
+    if (getauxval(AT_SECURE)) {
+        mp_guard--;
+        return;
+    }
     mp_state_own_process(mp_realtime_ns());
     mp_config_read();
+    mp_snapfile_note_owner();
     if (mp_stacktab_init() != 0 || mp_addrset_init() != 0) {
         mp_warn("cannot reserve memory for the profiler; profiling is off");
         mp_guard--;
@@ -83,7 +71,7 @@ void mp_init(void)
     if (mp_cfg.locks)
         mp_locks_init();
     mp_lifecycle_install();
-    install_signal();
+    mp_signal_install();
     atomic_store(&mp_state, MP_STATE_READY);
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread; only the exit snapshot will be written");

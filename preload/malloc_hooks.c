@@ -81,11 +81,13 @@ MP_NOINLINE static void track_nested(void *p, size_t size)
 /* Called when the countdown ran out: maybe take a sample of block p. */
 MP_NOINLINE static void *track_new(void *p, size_t size)
 {
+    /* Nested first: between mp_hook_enter's (or leave's) two marks the
+     * guard is clear while mp_in_hook is not. */
+    if (MP_UNLIKELY(mp_nested())) {
+        track_nested(p, size);
+        return p;
+    }
     if (!mp_active()) {
-        if (mp_nested()) {
-            track_nested(p, size);
-            return p;
-        }
         /* Not ready, finished, or the collector: don't spend the countdown
          * on allocations that can never be samples. */
         mp_sample_countdown += (int64_t)size;

@@ -14,7 +14,7 @@
  *                   mp_next_symbol, mp_spin_lock
  *   shmem.c         the shim's private memory (mp_pages, mp_reserve)
  *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
- *   init.c          start-up (mp_init, our constructor), the snapshot signal
+ *   init.c          start-up (mp_init, our constructor)
  *   lifecycle.c     fork handlers, the final snapshot (our destructor),
  *                   the _exit/_Exit/quick_exit/pthread_exit/unshare
  *                   interposers
@@ -35,6 +35,10 @@
  *   heap_sizes.c    the allocation-size histogram (mp_heap_sizes_*)
  *   heap_fold.c     each heap event to all of the above (mp_heap_fold*)
  *   snapshot.c      building a snapshot file from the aggregates
+ *   snapfile.c      the output directory, temp file and final name (safety)
+ *   privdrop.c      the setuid family interposers (a server's workers)
+ *   sigwatch.c      the snapshot signal's handler; sigaction/signal
+ *                   interposers: the program taking MEMPROF_SIGNAL
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
@@ -87,6 +91,7 @@ typedef struct mp_config {
     int depth;
     char out_dir[4096];
     char prog[256];
+    char malloc_provider[256];   /* the foreign allocator's module, or "" */
 } mp_config;
 extern mp_config mp_cfg MP_HIDDEN;
 /* Fills mp_cfg from the environment; one `memprof:` line per bad value,
@@ -123,18 +128,23 @@ static inline bool mp_active(void)
  */
 extern MP_TLS int mp_in_hook MP_HIDDEN;
 /* The fences keep the compiler from moving the marks across the guarded
- * code: a signal handler on this thread must see them. */
+ * code: a signal handler on this thread must see them. mp_in_hook is set
+ * first and cleared last: a handler landing between the two marks must
+ * find itself nested (recorded under the unknown stack), not merely
+ * guarded (passed through unrecorded: a sample lost without a count). */
 static inline void mp_hook_enter(void)
 {
-    mp_guard++;
     mp_in_hook++;
+    atomic_signal_fence(memory_order_seq_cst);
+    mp_guard++;
     atomic_signal_fence(memory_order_seq_cst);
 }
 static inline void mp_hook_leave(void)
 {
     atomic_signal_fence(memory_order_seq_cst);
-    mp_in_hook--;
     mp_guard--;
+    atomic_signal_fence(memory_order_seq_cst);
+    mp_in_hook--;
 }
 static inline bool mp_nested(void)
 {
@@ -149,6 +159,7 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 
 /* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
+void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
 void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
 
 /* ---- the operating system (os.c) ---- */
@@ -456,9 +467,25 @@ void mp_heap_sizes_reset(void) MP_HIDDEN;
 
 /* ---- snapshots (snapshot.c) ---- */
 /* Writes a snapshot now (collector thread or final exit); returns 0 on success
- * and the path written in path_out when non-NULL. */
+ * and, when path_out is non-NULL, the path written there, or on failure
+ * "cannot write snapshot in DIR: reason". */
 int mp_write_snapshot(int trigger, char *path_out, size_t path_len) MP_HIDDEN;
 void mp_snapshot_reset_seq(void) MP_HIDDEN;
+
+/* ---- snapshot files (snapfile.c): directory, temp file, final name ---- */
+void mp_snapfile_note_owner(void) MP_HIDDEN;   /* start-up: the euid files are for */
+/* The output directory (or this uid's subdirectory after a privilege drop)
+ * as a descriptor, or -1 with errno and why[] (a refusal's reason, or ""). */
+int mp_snapfile_open_dir(char *why, size_t cap) MP_HIDDEN;
+void mp_snapfile_dir_shown(char *buf, size_t cap) MP_HIDDEN;   /* that directory's path */
+/* The first seq >= from whose final name is free in dirfd; 0 if none. */
+uint32_t mp_snapfile_free_seq(int dirfd, uint32_t from) MP_HIDDEN;
+/* Writes data under seq s (final name into name[]); 0 or an errno,
+ * EEXIST when the final name was taken meanwhile. */
+int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, char *name,
+                      size_t cap) MP_HIDDEN;
+/* Root, about to become uid: creates uid's subdirectory (privdrop.c). */
+void mp_snapfile_prepare_uid(uid_t uid, gid_t gid) MP_HIDDEN;
 
 /* ---- locks (locks.c, lockagg.c, lock_acct.c; the rest: lockstate.h) ---- */
 void mp_locks_init(void) MP_HIDDEN;

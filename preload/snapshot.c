@@ -2,10 +2,11 @@
  * snapshot.c - turning the collector's aggregates into a snapshot file.
  *
  * Only stacks that the heap or lock data reference are written, renumbered
- * densely. The file is assembled in shim-mapped memory, written to a hidden
- * temporary name in the output directory and renamed into place, so a
- * reader never sees a partial file under a final name, even if the disk
- * fills or the process is killed mid-write.
+ * densely. The file is assembled in shim-mapped memory and handed to
+ * snapfile.c, which writes it under a random temporary name and renames it
+ * into place without replacing anything, so a reader never sees a partial
+ * file under a final name, even if the disk fills or the process is killed
+ * mid-write. Writers are serialized here; the seq is claimed under the lock.
  */
 #include "shim.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "format_write.h"
@@ -22,9 +24,14 @@
 
 static _Atomic uint32_t seq;
 
+static mp_spinlock writer;
+
+/* Fork child: a new process, and the writer (another thread of the
+ * parent) does not exist here. */
 void mp_snapshot_reset_seq(void)
 {
     atomic_store(&seq, 0);
+    mp_spin_unlock(&writer);
 }
 
 static void read_cmdline(char *buf, size_t cap)
@@ -201,6 +208,8 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     m->exe = add_string(b, text);
     read_cmdline(text, sizeof(text));
     m->cmdline = add_string(b, text);
+    if (mp_cfg.malloc_provider[0])
+        m->malloc_provider = add_string(b, mp_cfg.malloc_provider);
     mp_counters *c = &m->counters;
     c->samples = MP_STAT_TOTAL(samples);
     c->sampled_frees = MP_STAT_TOTAL(sampled_frees);
@@ -254,108 +263,105 @@ static void build_free(build *b)
     mp_pages_free(o->lifetimes, ids * sizeof(mp_lifetime_site));
 }
 
-static int make_dirs(const char *dir)
-{
-    char path[4096];
-    snprintf(path, sizeof(path), "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        mkdir(path, 0755);
-        *p = '/';
-    }
-    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t size)
-{
-    while (size) {
-        ssize_t n = write(fd, data, size);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Warn once per failure streak, so a full disk prints one line, not one a
  * minute, and the next failure after a success is reported again. */
 static _Atomic int failing;
 
-static void report_failure(const char *what, const char *path, int err)
+static void report_failure(const char *what, const char *where, const char *why)
 {
     if (!atomic_exchange(&failing, 1))
-        mp_warn("cannot %s %s: %s; snapshot skipped, the program is unaffected", what, path,
-                strerror(err));
+        mp_warn("cannot %s %s: %s; snapshot skipped, the program is unaffected", what, where,
+                why);
 }
 
-static void report_success(void)
+/* One writer at a time (the collector, a request, the exit): the seq is
+ * claimed under it. The exit path waits for a collector still writing
+ * (bounded: a writer stuck on a dead disk must not keep the process). */
+#define WRITER_WAIT_NS 10000000000ull
+
+static bool writer_lock(void)
 {
-    atomic_store(&failing, 0);
+    uint64_t deadline = 0;
+    while (!mp_spin_trylock(&writer)) {
+        uint64_t now = mp_now_ns();
+        if (!deadline)
+            deadline = now + WRITER_WAIT_NS;
+        else if (now >= deadline)
+            return false;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    return true;
 }
 
-static int write_file(const uint8_t *data, size_t size, uint32_t this_seq, char *path_out,
-                      size_t path_len)
+/* Builds and writes one snapshot into dirfd under seq this_seq. */
+static int build_and_write(int dirfd, int trigger, uint32_t this_seq, char *name, size_t cap)
 {
-    char final[4600], tmp[4700];
-    snprintf(final, sizeof(final), "%s/%s.%d.%04u.mprof", mp_cfg.out_dir, mp_cfg.prog,
-             (int)mp_pid, this_seq);
-    snprintf(tmp, sizeof(tmp), "%s/.%s.%d.%04u.mprof.tmp", mp_cfg.out_dir, mp_cfg.prog,
-             (int)mp_pid, this_seq);
-    if (make_dirs(mp_cfg.out_dir) != 0) {
-        report_failure("create directory", mp_cfg.out_dir, errno);
+    build b;
+    memset(&b, 0, sizeof(b));
+    int err = ENOMEM;
+    if (build_alloc(&b)) {
+        collect_heap(&b);
+        collect_lifetimes(&b);
+        collect_peak(&b);
+        collect_locks(&b);
+        collect_modules(&b);
+        fill_meta(&b, trigger, this_seq);
+        size_t size = mp_format_size(&b.out.view);
+        uint8_t *buf = mp_pages(size);
+        if (buf) {
+            mp_format_write(&b.out.view, buf);
+            err = mp_snapfile_write(dirfd, buf, size, this_seq, name, cap);
+            mp_pages_free(buf, size);
+        }
+    }
+    build_free(&b);
+    return err;
+}
+
+/* The seq of the next snapshot: one past the last one written, or past it
+ * to the next name nobody has taken (an earlier program with this pid). */
+static int write_locked(int trigger, char *path_out, size_t path_len)
+{
+    char why[512], dir[sizeof(mp_cfg.out_dir) + 32], name[400];
+    mp_snapfile_dir_shown(dir, sizeof(dir));
+    int dirfd = mp_snapfile_open_dir(why, sizeof(why));
+    if (dirfd < 0) {
+        report_failure("write a snapshot in", dir, why[0] ? why : strerror(errno));
+        snprintf(path_out, path_len, "cannot write snapshot in %s: %s", dir,
+                 why[0] ? why : strerror(errno));
         return -1;
     }
-    int fd = mp_fd_park(open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (fd < 0) {
-        report_failure("create", tmp, errno);
-        return -1;
-    }
-    int err = write_all(fd, data, size) == 0 ? 0 : (errno ? errno : EIO);
-    if (close(fd) != 0 && !err)
-        err = errno;
-    if (!err && rename(tmp, final) != 0)
-        err = errno;
+    uint32_t this_seq = mp_snapfile_free_seq(dirfd, atomic_load(&seq) + 1);
+    int err = this_seq ? build_and_write(dirfd, trigger, this_seq, name, sizeof(name)) : EEXIST;
+    close(dirfd);
+    if (this_seq && (err == 0 || err == EEXIST))
+        atomic_store(&seq, this_seq);   /* taken, by us or by whoever won the name */
     if (err) {
-        unlink(tmp);
-        report_failure("write", final, err);
+        const char *why_text = err == EEXIST ? "its name was taken meanwhile" : strerror(err);
+        report_failure("write a snapshot in", dir, why_text);
+        snprintf(path_out, path_len, "cannot write snapshot in %s: %s", dir, why_text);
         return -1;
     }
-    report_success();
-    if (path_out)
-        snprintf(path_out, path_len, "%s", final);
+    atomic_store(&failing, 0);
+    snprintf(path_out, path_len, "%s/%s", dir, name);
     return 0;
 }
 
 int mp_write_snapshot(int trigger, char *path_out, size_t path_len)
 {
-    build b;
-    memset(&b, 0, sizeof(b));
+    char text[4600];
+    if (!path_out) {
+        path_out = text;
+        path_len = sizeof(text);
+    }
     mp_modules_refresh();
-    int rc = -1;
-    if (!build_alloc(&b))
-        goto out;
-    collect_heap(&b);
-    collect_lifetimes(&b);
-    collect_peak(&b);
-    collect_locks(&b);
-    collect_modules(&b);
-    uint32_t this_seq = atomic_load(&seq) + 1;
-    fill_meta(&b, trigger, this_seq);
-    size_t size = mp_format_size(&b.out.view);
-    uint8_t *buf = mp_pages(size);
-    if (!buf)
-        goto out;
-    mp_format_write(&b.out.view, buf);
-    rc = write_file(buf, size, this_seq, path_out, path_len);
-    if (rc == 0)
-        atomic_store(&seq, this_seq);
-    mp_pages_free(buf, size);
-out:
-    build_free(&b);
+    if (!writer_lock()) {
+        mp_warn("a snapshot is still being written after 10 s; this one is skipped");
+        snprintf(path_out, path_len, "a snapshot is still being written");
+        return -1;
+    }
+    int rc = write_locked(trigger, path_out, path_len);
+    mp_spin_unlock(&writer);
     return rc;
 }

@@ -5,6 +5,7 @@
 # line, and no snapshot is written; root and the owner get theirs. Runs as
 # root, with `nobody` as the other user (setpriv).
 source "$(dirname "$0")/common.sh"
+source "$E2E_DIR/sec_lib.sh"   # wait_socket (its EXIT trap is replaced below)
 
 if [[ $(id -u) -ne 0 ]] || ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
     echo "skip: needs root, setpriv and the user nobody"
@@ -19,17 +20,11 @@ chmod 0755 "$pub"
 cp "$MEMPROF_BIN" "$MEMPROF_SHIM" "$pub/"
 bin=$pub/$(basename "$MEMPROF_BIN")
 shim=$pub/$(basename "$MEMPROF_SHIM")
-mkdir -m 0777 "$pub/snaps" "$pub/nobody-snaps"
+# Each process's own private directory (SPEC: the shim refuses a
+# directory other users can write).
+mkdir -m 0700 "$pub/snaps" "$pub/nobody-snaps"
+chown nobody:nogroup "$pub/nobody-snaps"
 
-# wait_socket PID: until the shim of PID answers its owner (root here).
-wait_socket() {
-    local _
-    for _ in $(seq 50); do
-        grep -q "@memprof.$1\$" /proc/net/unix 2>/dev/null && return 0
-        sleep 0.1
-    done
-    fail "process $1 never opened its request socket"
-}
 
 # 1. A root process: nobody is refused, root is served.
 LD_PRELOAD=$shim MEMPROF_OUT=$pub/snaps MEMPROF_INTERVAL=0 sleep 60 &
