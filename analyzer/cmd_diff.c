@@ -16,6 +16,7 @@
  */
 #include "cmd.h"
 #include "fmt.h"
+#include "frameview.h"
 #include "keymap.h"
 #include "sites.h"
 #include "util.h"
@@ -25,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CALLERS 3
 
 /* One site across all files; the per-file arrays have nf entries. */
 typedef struct drow {
@@ -44,6 +44,7 @@ typedef struct dtable {
     drow *rows;
     size_t n;
     uint64_t *cells;              /* 3 * n * nf, backing the row arrays */
+    int callers;                  /* text: caller frames under each site (--frames - 1) */
 } dtable;
 
 static int64_t delta(uint64_t newer, uint64_t older)
@@ -250,10 +251,11 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
             snprintf(e, sizeof(e), "+/-%s", mp_fmt_size(b2, r->err));
         fprintf(out, "%4zu%c  %12s %*s  %-*s  ", i + 1, r->grew ? '*' : ' ',
                 mp_fmt_bytes(b, r->bytes_delta, 1), ew, noisy ? e : "", sw, series);
-        mp_fmt_stack(out, r->stack, CALLERS, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
+        mp_fmt_stack(out, r->stack, t->callers, 5 + 2 + 12 + 1 + ew + 2 + sw + 2);
     }
     if (grew_any)
         fputs("* grew in every interval\n", out);
+    mp_frameview_note(out);
     free(series);
 }
 
@@ -328,7 +330,9 @@ static void warn_odd_order(const dtable *t, char **paths)
 
 int cmd_diff_main(const mp_opts *o)
 {
-    dtable t = {.nf = o->n_files};
+    if (mp_frameview_init(o->skip) != 0)
+        return MP_EXIT_USAGE;
+    dtable t = {.nf = o->n_files, .callers = (int)o->frames - 1};
     mp_symbolizer *sym = mp_symbolizer_new();
     load_all(&t, o->files, sym);
     warn_odd_order(&t, o->files);

@@ -8,6 +8,7 @@
  * rounded estimates `memprof report` totals).
  */
 #include "cmd.h"
+#include "procset.h"
 #include "stacktree.h"
 #include "util.h"
 
@@ -44,20 +45,27 @@ static void write_folded(FILE *out, const mp_stacktree *t)
     free(path);
 }
 
+/* Several files add up, one snapshot per process (procset.h); how many is
+ * said on stderr, the output being only folded lines. */
 int cmd_folded_main(const mp_opts *o)
 {
-    mp_snapshot snap;
-    mp_snapshot_load_or_die(o->files[0], &snap);
+    mp_procset ps;
+    mp_procset_load(&ps, o->files, o->n_files);
     mp_symbolizer *sym = mp_symbolizer_new();
     mp_stacktree t;
     mp_stacktree_init(&t);
     t.lines = o->lines;
-    mp_stacktree_add_snapshot(&t, sym, &snap, o->what, false);
+    for (size_t i = 0; i < ps.n; i++)
+        mp_stacktree_add_snapshot(&t, sym, &ps.snaps[i], o->what, false);
     mp_stacktree_layout(&t);
+    if (ps.n_files > 1) {
+        char d[128];
+        mp_error("folded: added up %s", mp_procset_describe(&ps, d, sizeof(d)));
+    }
     write_folded(stdout, &t);
     int rc = mp_opts_close_out(o, stdout);
     mp_stacktree_free(&t);
     mp_symbolizer_free(sym);
-    mp_snapshot_free(&snap);
+    mp_procset_free(&ps);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "procset.h"
 #include "protobuf.h"
 #include "sites.h"
 #include "stacktree.h"
@@ -40,7 +41,10 @@ typedef struct mapping_info {
 typedef struct loc_key { uint64_t address; uint32_t module; } loc_key;
 
 typedef struct pprof {
-    const mp_snapshot *snap;
+    const mp_procset *ps;       /* every process added up (procset.h) */
+    size_t *base;               /* per process: its first module in maps */
+    const mp_snapshot *snap;    /* the process being added (the first, for the meta) */
+    size_t cur;                 /* its index in ps */
     mp_symbolizer *sym;
     mp_pb samples, locations, functions, tmp, tmp2;
     char **strs;                /* string table, strs[0] = "" */
@@ -49,7 +53,7 @@ typedef struct pprof {
     uint64_t *fn_keys;          /* name << 32 | filename, by function id - 1 */
     loc_key *loc_keys;          /* by location id - 1 */
     size_t n_fns, n_locs, cap_fns, cap_locs;
-    mapping_info *maps;         /* by module index */
+    mapping_info *maps;         /* by base[process] + module index */
     uint64_t *loc_ids;          /* scratch: one sample's location ids */
     size_t cap_loc_ids;
     int64_t k_program, k_pid, k_lock, v_program;
@@ -197,9 +201,9 @@ static void mark_modules(void *ctx, const mp_value_rec *r)
     const mp_symstack *st = mp_sites_stack(p->sym, p->snap, r->stack);
     for (size_t i = 0; st && i < st->n; i++) {
         const mp_frame *f = &st->frames[i];
-        uint32_t m = f->module_index;
-        if (m == MP_NO_MODULE)
+        if (f->module_index == MP_NO_MODULE)
             continue;
+        size_t m = p->base[p->cur] + f->module_index;
         p->maps[m].id = 1;
         p->maps[m].functions |= strcmp(f->function, "??") != 0;
         p->maps[m].filenames |= f->file != NULL;
@@ -210,18 +214,23 @@ static void mark_modules(void *ctx, const mp_value_rec *r)
 /* pprof takes the first mapping for the main binary, so it goes first. */
 static void number_mappings(pprof *p)
 {
-    const char *exe = mp_snapshot_str(p->snap, p->snap->meta->exe);
     uint32_t next = 1;
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < p->snap->n_modules; i++) {
-            const char *path = mp_snapshot_str(p->snap, p->snap->modules[i].path);
-            if (p->maps[i].id && (strcmp(path, exe) == 0) == (pass == 0))
-                p->maps[i].id = next++;
+        for (size_t k = 0; k < p->ps->n; k++) {
+            const mp_snapshot *s = &p->ps->snaps[k];
+            const char *exe = mp_snapshot_str(s, s->meta->exe);
+            for (size_t i = 0; i < s->n_modules; i++) {
+                mapping_info *mi = &p->maps[p->base[k] + i];
+                const char *path = mp_snapshot_str(s, s->modules[i].path);
+                if (mi->id && (strcmp(path, exe) == 0) == (pass == 0))
+                    mi->id = next++;
+            }
         }
     }
 }
 
-static void encode_mapping(pprof *p, const mp_module *m, const mapping_info *mi)
+static void encode_mapping(pprof *p, const mp_snapshot *s, const mp_module *m,
+                           const mapping_info *mi)
 {
     char bid[2 * MP_MAX_BUILD_ID + 1] = "";
     for (uint32_t i = 0; i < m->build_id_len && i < MP_MAX_BUILD_ID; i++)
@@ -232,7 +241,7 @@ static void encode_mapping(pprof *p, const mp_module *m, const mapping_info *mi)
     mp_pb_opt(t, M_START, m->start);
     mp_pb_opt(t, M_LIMIT, m->end);
     mp_pb_opt(t, M_OFFSET, m->file_offset);
-    mp_pb_opt(t, M_FILENAME, (uint64_t)intern(p, mp_snapshot_str(p->snap, m->path)));
+    mp_pb_opt(t, M_FILENAME, (uint64_t)intern(p, mp_snapshot_str(s, m->path)));
     mp_pb_opt(t, M_BUILD_ID, (uint64_t)intern(p, bid));
     mp_pb_opt(t, M_HAS_FUNCTIONS, mi->functions);
     mp_pb_opt(t, M_HAS_FILENAMES, mi->filenames);
@@ -242,14 +251,17 @@ static void encode_mapping(pprof *p, const mp_module *m, const mapping_info *mi)
 
 static void encode_mappings(pprof *p, mp_pb *prof)
 {
-    size_t n = p->snap->n_modules;
+    size_t n = p->base[p->ps->n];
     for (uint32_t id = 1;; id++) {
-        size_t i = 0;
-        while (i < n && p->maps[i].id != id)
-            i++;
-        if (i == n)
+        size_t g = 0, k = 0;
+        while (g < n && p->maps[g].id != id)
+            g++;
+        if (g == n)
             return;
-        encode_mapping(p, &p->snap->modules[i], &p->maps[i]);
+        while (p->base[k + 1] <= g)
+            k++;
+        const mp_snapshot *s = &p->ps->snaps[k];
+        encode_mapping(p, s, &s->modules[g - p->base[k]], &p->maps[g]);
         mp_pb_message(prof, P_MAPPING, &p->tmp);
     }
 }
@@ -265,7 +277,10 @@ static size_t sample_locations(pprof *p, uint32_t stack)
     mp_grow((void **)&p->loc_ids, &p->cap_loc_ids, (st ? st->n : 0) + 1, sizeof(uint64_t));
     for (size_t i = 0, j; st && i < st->n; i = j) {   /* leaf first, as pprof wants */
         j = group_end(st, i);
-        p->loc_ids[n++] = location_id(p, &st->frames[i], j - i, st->frames[i].module_index);
+        uint32_t m = st->frames[i].module_index;
+        if (m != MP_NO_MODULE)
+            m = (uint32_t)(p->base[p->cur] + m);
+        p->loc_ids[n++] = location_id(p, &st->frames[i], j - i, m);
     }
     if (n == 0)   /* keep the value visible under a name rather than lose it */
         p->loc_ids[n++] = location_id(p, &unknown, 1, MP_NO_MODULE);
@@ -331,6 +346,16 @@ static void encode_types(pprof *p, mp_pb *prof, mp_what what)
         mp_pb_varint_field(prof, P_DEFAULT_TYPE, (uint64_t)intern(p, "delay"));
         return;
     }
+    if (what == MP_WHAT_PEAK || what == MP_WHAT_TEMPORARY) {   /* count, bytes */
+        bool peak = what == MP_WHAT_PEAK;
+        value_type(p, prof, P_SAMPLE_TYPE, peak ? "inuse_objects" : "alloc_objects", "count");
+        value_type(p, prof, P_SAMPLE_TYPE, peak ? "inuse_space" : "alloc_space", "bytes");
+        value_type(p, prof, P_PERIOD_TYPE, "space", "bytes");
+        mp_pb_opt(prof, P_PERIOD, p->snap->meta->sample_bytes);
+        mp_pb_varint_field(prof, P_DEFAULT_TYPE,
+                           (uint64_t)intern(p, peak ? "inuse_space" : "alloc_space"));
+        return;
+    }
     value_type(p, prof, P_SAMPLE_TYPE, "alloc_objects", "count");
     value_type(p, prof, P_SAMPLE_TYPE, "alloc_space", "bytes");
     value_type(p, prof, P_SAMPLE_TYPE, "inuse_objects", "count");
@@ -355,9 +380,19 @@ static void encode_meta(pprof *p, mp_pb *prof, mp_what what)
     snprintf(buf, sizeof(buf), "memprof %s profile: pid %" PRIu64 ", snapshot %" PRIu64,
              mp_stacktree_what_name(what), m->pid, m->seq);
     add_comment(p, prof, buf);
+    if (p->ps->n_files > 1) {
+        char d[128];
+        snprintf(buf, sizeof(buf), "added up: %s; samples carry their pid label",
+                 mp_procset_describe(p->ps, d, sizeof(d)));
+        add_comment(p, prof, buf);
+    }
     if (!mp_stacktree_what_is_locks(what)) {
-        snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
-                 "values are unbiased estimates", m->sample_bytes);
+        if (m->sample_bytes <= 1)
+            snprintf(buf, sizeof(buf), "every allocation recorded (MEMPROF_SAMPLE=1); "
+                     "values are exact");
+        else
+            snprintf(buf, sizeof(buf), "heap sampled every %" PRIu64 " bytes on average; "
+                     "values are unbiased estimates", m->sample_bytes);
         add_comment(p, prof, buf);
     }
     mp_pb_opt(prof, P_TIME, m->time_ns);
@@ -385,12 +420,19 @@ static void build_profile(pprof *p, mp_pb *prof, mp_what what, const char *label
     p->k_program = intern(p, "program");
     p->k_pid = intern(p, "pid");
     p->k_lock = intern(p, "lock");
-    p->v_program = intern(p, mp_snapshot_str(p->snap, p->snap->meta->prog));
     if (labels)
         intern_user_labels(p, labels);
-    mp_stacktree_each_value(p->snap, what, mark_modules, p);
+    for (p->cur = 0; p->cur < p->ps->n; p->cur++) {
+        p->snap = &p->ps->snaps[p->cur];
+        mp_stacktree_each_value(p->snap, what, mark_modules, p);
+    }
     number_mappings(p);
-    mp_stacktree_each_value(p->snap, what, add_sample, p);
+    for (p->cur = 0; p->cur < p->ps->n; p->cur++) {
+        p->snap = &p->ps->snaps[p->cur];
+        p->v_program = intern(p, mp_snapshot_str(p->snap, p->snap->meta->prog));
+        mp_stacktree_each_value(p->snap, what, add_sample, p);
+    }
+    p->snap = &p->ps->snaps[0];
 
     /* Field order does not matter on the wire, so the parts built above are
      * appended whole; the string table goes last, once it is complete. */
@@ -428,10 +470,13 @@ int cmd_pprof_main(const mp_opts *o)
         mp_error("pprof: refusing to write a binary profile to a terminal; use -o FILE");
         return MP_EXIT_USAGE;
     }
-    mp_snapshot snap;
-    mp_snapshot_load_or_die(o->files[0], &snap);
-    pprof p = {.snap = &snap, .sym = mp_symbolizer_new()};
-    p.maps = mp_xcalloc(snap.n_modules + 1, sizeof(*p.maps));
+    mp_procset ps;
+    mp_procset_load(&ps, o->files, o->n_files);
+    pprof p = {.ps = &ps, .snap = &ps.snaps[0], .sym = mp_symbolizer_new()};
+    p.base = mp_xcalloc(ps.n + 1, sizeof(*p.base));
+    for (size_t k = 0; k < ps.n; k++)
+        p.base[k + 1] = p.base[k] + ps.snaps[k].n_modules;
+    p.maps = mp_xcalloc(p.base[ps.n] + 1, sizeof(*p.maps));
     mp_pb prof = {0};
     build_profile(&p, &prof, o->what, o->labels);
     int rc = MP_EXIT_USAGE;
@@ -447,6 +492,7 @@ int cmd_pprof_main(const mp_opts *o)
     mp_pb_free(&prof);
     mp_symbolizer_free(p.sym);
     pprof_free(&p);
-    mp_snapshot_free(&snap);
+    free(p.base);
+    mp_procset_free(&ps);
     return rc;
 }

@@ -99,7 +99,8 @@ static const char *fmt_delta(char buf[40], mp_what what, uint64_t now, uint64_t 
     return buf;
 }
 
-static const char *const count_words[] = {"objects", "allocations", "contentions"};
+static const char *const count_words[MP_WHAT_COUNT] = {"objects", "allocations", "contentions",
+                                                       "objects", "allocations"};
 static const char *const titles[] = {
     "Live heap by allocation stack",
     "Cumulative allocations by stack",

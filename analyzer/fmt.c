@@ -5,6 +5,7 @@
  */
 #include "fmt.h"
 
+#include "frameview.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -141,7 +142,7 @@ void mp_fmt_text(FILE *out, const char *text)
 
 void mp_fmt_frame(FILE *out, const mp_frame *f)
 {
-    mp_fmt_text(out, f->function ? f->function : "??");
+    mp_frameview_put_name(out, f->function ? f->function : "??");
     fputs(" (", out);
     if (f->file && f->line > 0) {
         mp_fmt_text(out, mp_basename(f->file));
@@ -162,10 +163,11 @@ void mp_fmt_stack(FILE *out, const mp_symstack *st, int callers, int indent)
         fputs("(unknown stack)\n", out);
         return;
     }
-    mp_fmt_frame(out, &st->frames[0]);
+    size_t first = mp_frameview_first(st);
+    mp_fmt_frame(out, &st->frames[first]);
     fputc('\n', out);
-    size_t last = st->n - 1 < (size_t)callers ? st->n - 1 : (size_t)callers;
-    for (size_t i = 1; i <= last; i++) {
+    size_t last = st->n - 1 - first < (size_t)callers ? st->n - 1 : first + (size_t)callers;
+    for (size_t i = first + 1; i <= last; i++) {
         fprintf(out, "%*s<- ", indent, "");
         mp_fmt_frame(out, &st->frames[i]);
         fputc('\n', out);

@@ -27,6 +27,7 @@
 #include "html.h"
 #include "keymap.h"
 #include "stacktree.h"
+#include "timeline.h"
 #include "util.h"
 
 static void model_file(FILE *out, const mp_html_input *in, size_t f)
@@ -46,9 +47,11 @@ static void model_file(FILE *out, const mp_html_input *in, size_t f)
     mp_json_string(out, mp_snapshot_str(s, m->cmdline));
     fprintf(out, ",\n   \"heap\": {\"bytes\": %" PRIu64 ", \"count\": %" PRIu64
             ", \"samples\": %" PRIu64 "}, \"alloc\": {\"bytes\": %" PRIu64
-            ", \"count\": %" PRIu64 "}}",
+            ", \"count\": %" PRIu64 "},\n   ",
             tot->live_bytes, tot->live_count, tot->live_samples, tot->alloc_bytes,
             tot->alloc_count);
+    mp_timeline_json_one(out, s);   /* "peak", "series" */
+    fputc('}', out);
 }
 
 /* ---- call trees ---- */
@@ -119,6 +122,11 @@ static void model_flames(FILE *out, const mp_html_input *in, const mp_locktab *l
     fputs(",\n \"locks\": ", out);
     if (locks->wait_ns)
         model_flame(out, in, last, NULL, MP_WHAT_LOCKS);
+    else
+        fputs("null", out);
+    fputs(",\n \"peak\": ", out);
+    if (last->n_peak_sites)
+        model_flame(out, in, last, NULL, MP_WHAT_PEAK);
     else
         fputs("null", out);
     fputc('}', out);

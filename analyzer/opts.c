@@ -35,9 +35,10 @@ static const opt_def opt_table[] = {
     {MP_OPT_FAIL_OVER, "--fail-over", NULL, K_BYTES, UINT64_MAX, "BYTES",
      "bytes, e.g. 1048576 or 1M",
      "exit 3 when the live heap grew by more than BYTES (K, M, G suffixes)"},
-    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks|locks-holders",
-     "heap, alloc, locks or locks-holders",
-     "live heap (default), cumulative allocations, lock wait time by waiter or by holder"},
+    {MP_OPT_WHAT, "--what", NULL, K_WHAT, 0, "heap|alloc|locks|locks-holders|peak|temporary",
+     "heap, alloc, locks, locks-holders, peak or temporary",
+     "live heap (default), cumulative allocations, lock wait time by waiter or by holder, "
+     "the live heap at its peak, or short-lived allocations"},
     {MP_OPT_OUT, "-o", "--output", K_PATH, 0, "FILE", "a file name",
      "write to FILE instead of standard output"},
     {MP_OPT_LINES, "--lines", NULL, K_FLAG, 0, NULL, NULL,
@@ -46,6 +47,11 @@ static const opt_def opt_table[] = {
      "comma-separated KEY=VALUE pairs, KEY [A-Za-z_][A-Za-z0-9_.-]* other than program, "
      "pid and lock, once each, VALUE non-empty, printable, no comma, at most 64 pairs",
      "pprof labels on every sample (service, host, version...)"},
+    {MP_OPT_FRAMES, "--frames", NULL, K_COUNT, 256, "N", "a count from 1 to 256",
+     "show N frames of each stack (default 4; JSON has them all)"},
+    {MP_OPT_SKIP, "--skip", NULL, K_PATH, 0, "REGEX", "a regular expression",
+     "fold away innermost frames matching REGEX, besides the built-in allocator wrappers "
+     "('none': fold nothing)"},
 };
 #define N_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
 
@@ -215,6 +221,12 @@ static int store(mp_opts *o, const opt_def *d, const char *val)
     case MP_OPT_OUT: o->out = val; break;
     case MP_OPT_LINES: o->lines = 1; break;
     case MP_OPT_LABELS: o->labels = val; break;
+    case MP_OPT_SKIP: o->skip = val; break;
+    case MP_OPT_FRAMES:
+        if (v == 0)
+            return bad_value(o, d, val);
+        o->frames = (size_t)v;
+        break;
     }
     o->given |= d->bit;
     return 0;
@@ -269,6 +281,7 @@ int mp_opts_parse(const mp_opts_spec *spec, int argc, char **argv, mp_opts *o)
     o->spec = spec;
     o->top = 20;
     o->what = MP_WHAT_HEAP;
+    o->frames = 4;
     o->files = mp_xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(char *));
     int opts = 1;
     for (int i = 1; i < argc; i++) {

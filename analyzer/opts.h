@@ -34,6 +34,8 @@ enum {
     MP_OPT_OUT = 1u << 4,        /* -o/--output FILE ("-" = stdout) */
     MP_OPT_LINES = 1u << 5,      /* --lines: one frame per function and line */
     MP_OPT_LABELS = 1u << 6,     /* --labels k=v,...: pprof labels on every sample */
+    MP_OPT_FRAMES = 1u << 7,     /* --frames N: frames per stack in text (default 4) */
+    MP_OPT_SKIP = 1u << 8,       /* --skip REGEX: more allocator wrappers to fold in text */
 };
 
 typedef struct mp_opts_spec {
@@ -56,6 +58,8 @@ typedef struct mp_opts {
     const char *out;             /* NULL = stdout */
     int lines;
     const char *labels;          /* as given, checked by mp_opts_labels_ok */
+    size_t frames;               /* text: frames shown per stack, >= 1 */
+    const char *skip;            /* --skip, NULL = the built-in wrappers only */
     int status;                  /* after mp_opts_parse < 0: the exit status */
 } mp_opts;
 

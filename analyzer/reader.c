@@ -468,6 +468,26 @@ static int check_locks(const mp_snapshot *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Issue 12's sections: stack references in range, at most one PEAK, and
+ * size buckets that are powers of two of a 64-bit size. */
+static int check_peak(const mp_snapshot *s, char *err, size_t errlen)
+{
+    if (s->n_peak > 1)
+        return fail(err, errlen, "PEAK section has %zu records, expected at most 1", s->n_peak);
+    for (size_t i = 0; i < s->n_peak_sites; i++)
+        if (s->peak_sites[i].stack >= s->n_stacks)
+            return fail(err, errlen, "peak site %zu: stack %u out of range", i,
+                        s->peak_sites[i].stack);
+    for (size_t i = 0; i < s->n_lifetimes; i++)
+        if (s->lifetimes[i].stack >= s->n_stacks)
+            return fail(err, errlen, "lifetime site %zu: stack %u out of range", i,
+                        s->lifetimes[i].stack);
+    for (size_t i = 0; i < s->n_sizes; i++)
+        if (s->sizes[i].log2 >= 64)
+            return fail(err, errlen, "size bucket %zu: log2 %u > 63", i, s->sizes[i].log2);
+    return 0;
+}
+
 static int validate(mp_snapshot *s, char *err, size_t errlen)
 {
     const mp_section *secs[MP_SEC_COUNT] = {0};
@@ -477,7 +497,8 @@ static int validate(mp_snapshot *s, char *err, size_t errlen)
     bind_sections(s, secs);
     if (check_strings(s, err, errlen) < 0 || check_meta(s, err, errlen) < 0 ||
         check_modules(s, err, errlen) < 0 ||
-        check_stacks(s, err, errlen) < 0 || check_locks(s, err, errlen) < 0)
+        check_stacks(s, err, errlen) < 0 || check_locks(s, err, errlen) < 0 ||
+        check_peak(s, err, errlen) < 0)
         return -1;
     return 0;
 }

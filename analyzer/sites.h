@@ -35,20 +35,28 @@ typedef struct mp_site {
     const mp_symstack *stack;     /* first stack seen with the key; may be NULL */
     uint64_t live_bytes, live_count, live_samples;
     uint64_t alloc_bytes, alloc_count, alloc_samples;
+    /* LIFETIMES: frees seen with their lifetime, the temporary ones among
+     * them (memprof_format.h), and the lifetime histogram. */
+    uint64_t freed_count, freed_samples, temp_count, temp_bytes, temp_samples;
+    uint64_t life_hist[MP_LIFE_BUCKETS];
 } mp_site;
 
 typedef struct mp_sites {
     mp_site *v;
-    size_t n;
+    size_t n, cap;
     mp_site total;                /* sums over every site; key "" stack NULL */
     struct mp_keymap *map;        /* key -> index into v (private) */
 } mp_sites;
 
-/* Merges snap's HEAP records by key. Never fails (aborts on OOM). */
+/* Merges snap's HEAP and LIFETIMES records by key. Never fails (aborts on OOM). */
 void mp_sites_build(mp_sites *s, mp_symbolizer *sym, const mp_snapshot *snap);
+/* The same in steps, to add up several snapshots: init, then add each
+ * (from_peak: its PEAK_SITES as the live heap instead of HEAP). */
+void mp_sites_init(mp_sites *s);
+void mp_sites_add(mp_sites *s, mp_symbolizer *sym, const mp_snapshot *snap, int from_peak);
 /* Site with this key, or NULL. */
 const mp_site *mp_sites_find(const mp_sites *s, const char *key);
-enum mp_site_order { MP_BY_LIVE_BYTES, MP_BY_ALLOC_BYTES };
+enum mp_site_order { MP_BY_LIVE_BYTES, MP_BY_ALLOC_BYTES, MP_BY_TEMP_COUNT };
 /* Sorts v descending (ties by key, so output is deterministic); find keeps working. */
 void mp_sites_sort(mp_sites *s, enum mp_site_order order);
 void mp_sites_free(mp_sites *s);

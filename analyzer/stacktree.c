@@ -43,18 +43,38 @@ static void each_lock_site(const mp_snapshot *s, uint32_t role, mp_value_fn fn, 
     }
 }
 
+static void each_peak(const mp_snapshot *s, mp_value_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < s->n_peak_sites; i++) {
+        const mp_peak_site *p = &s->peak_sites[i];
+        fn(ctx, &(mp_value_rec){.stack = p->stack, .value = p->live_bytes, .count = p->live_count});
+    }
+}
+
+static void each_temporary(const mp_snapshot *s, mp_value_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < s->n_lifetimes; i++) {
+        const mp_lifetime_site *l = &s->lifetimes[i];
+        fn(ctx, &(mp_value_rec){.stack = l->stack, .value = l->temp_bytes, .count = l->temp_count});
+    }
+}
+
 void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn, void *ctx)
 {
     if (what == MP_WHAT_LOCKS)
         each_lock_site(snap, MP_ROLE_WAITER, fn, ctx);
     else if (what == MP_WHAT_LOCK_HOLDERS)
         each_lock_site(snap, MP_ROLE_HOLDER, fn, ctx);
+    else if (what == MP_WHAT_PEAK)
+        each_peak(snap, fn, ctx);
+    else if (what == MP_WHAT_TEMPORARY)
+        each_temporary(snap, fn, ctx);
     else
         each_heap(snap, what, fn, ctx);
 }
 
 static const char *const what_names[MP_WHAT_COUNT] = {"heap", "alloc", "locks",
-                                                      "locks-holders"};
+                                                      "locks-holders", "peak", "temporary"};
 
 const char *mp_stacktree_what_name(mp_what what) { return what_names[what]; }
 bool mp_stacktree_what_is_bytes(mp_what what) { return !mp_stacktree_what_is_locks(what); }

@@ -19,9 +19,12 @@
 
 /* MP_WHAT_LOCKS charges each wait to the waiter's stack, MP_WHAT_LOCK_HOLDERS
  * to the stack of the holder whose release let the waiter in (the unlocker,
- * which Go's mutex profile blames). */
+ * which Go's mutex profile blames); peak: the live heap at the high-water
+ * mark (PEAK_SITES); temporary: the bytes of allocations that died young
+ * (LIFETIMES). */
 typedef enum mp_what {
-    MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS, MP_WHAT_LOCK_HOLDERS, MP_WHAT_COUNT
+    MP_WHAT_HEAP, MP_WHAT_ALLOC, MP_WHAT_LOCKS, MP_WHAT_LOCK_HOLDERS, MP_WHAT_PEAK,
+    MP_WHAT_TEMPORARY, MP_WHAT_COUNT
 } mp_what;
 
 /* One record of the measurement: a stack with its value and count. */
@@ -43,7 +46,7 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  */
 void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn,
                              void *ctx);
-const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks", "locks-holders" */
+const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks", ... */
 bool mp_stacktree_what_is_bytes(mp_what what);
 bool mp_stacktree_what_is_locks(mp_what what);   /* either lock view */
 

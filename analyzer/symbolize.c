@@ -182,6 +182,33 @@ static const char *source_name(mp_symbolizer *s, const char *file, const char *c
     return buf_intern(s);
 }
 
+/*
+ * An inlined lambda's DWARF name is a bare "operator()" (its class has no
+ * name, and GCC gives it no linkage name): such a name is qualified with
+ * the function it is inlined into, the next scope out, as the demangler
+ * names an out-of-line lambda ("build_index::{lambda}::operator()").
+ */
+static const char *qualify_bare(mp_symbolizer *s, const char *name, Dwarf_Die *scopes, int i,
+                                int n, const char *symname)
+{
+    if (!name || strcmp(name, "operator()") != 0)
+        return name;
+    const char *outer = NULL;
+    for (int j = i + 1; j < n && !outer; j++) {
+        int tag = dwarf_tag(&scopes[j]);
+        if (tag == DW_TAG_inlined_subroutine)
+            outer = die_name(s, &scopes[j]);
+        else if (tag == DW_TAG_subprogram)
+            outer = symname ? symname : die_name(s, &scopes[j]);
+    }
+    if (!outer)
+        return name;
+    size_t len = strcspn(outer, "(");   /* the function's name without its parameters */
+    mp_strbuf_reset(&s->buf);
+    mp_strbuf_printf(&s->buf, "%.*s::{lambda}::operator()", (int)len, outer);
+    return buf_intern(s);
+}
+
 /* Where an inlined instance was called from: its DW_AT_call_file/line. */
 static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *line)
 {
@@ -246,7 +273,8 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
     for (int i = 0; i < n; i++) {
         int tag = dwarf_tag(&scopes[i]);
         if (tag == DW_TAG_inlined_subroutine) {
-            chain_push(s, e, cap, die_name(s, &scopes[i]), file, line, 0);
+            const char *fn = qualify_bare(s, die_name(s, &scopes[i]), scopes, i, n, symname);
+            chain_push(s, e, cap, fn, file, line, 0);
             call_site(s, &scopes[i], &file, &line);
         } else if (tag == DW_TAG_subprogram) {
             /* the symbol table names the out-of-line function as nm and

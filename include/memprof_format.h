@@ -209,6 +209,80 @@ static inline uint64_t mp_lock_hist_upper(unsigned b)
     return lo + ((uint64_t)1 << (e - 2u)) - 1u;
 }
 
+/*
+ * Peak, heap over time, lifetimes and sizes (issue 12). All estimates are
+ * the same Horvitz-Thompson sums as HEAP, exact at MEMPROF_SAMPLE=1.
+ *
+ * PEAK (at most one record): the highest estimated live heap since the
+ * process started, and when. The collector sees the sampled blocks in the
+ * order it drains them; `time_ns` comes from the sample's own coarse
+ * timestamp (MP_TICK_NS resolution), so it does not depend on how long the
+ * collector slept. PEAK_SITES is the live heap by stack at `sites_bytes`,
+ * the last high-water mark that exceeded the previous copy by more than
+ * 1/64: within 1/64 below `bytes`, and equal to it when the heap turned
+ * down at its peak (the copy is taken at the first free after a new high).
+ */
+#define MP_TICK_SHIFT 16u                /* a tick is 2^16 ns (65.5 us) */
+#define MP_TICK_NS (1ull << MP_TICK_SHIFT)
+typedef struct mp_peak {
+    uint64_t bytes;              /* highest estimated live heap */
+    uint64_t time_ns;            /* CLOCK_REALTIME when it was reached */
+    uint64_t sites_bytes;        /* live heap of PEAK_SITES */
+    uint64_t sites_time_ns;      /* when PEAK_SITES was the live heap */
+    uint64_t rss_hwm_bytes;      /* VmHWM at write time, 0 unknown */
+    uint64_t rss_bytes;          /* VmRSS at write time, 0 unknown */
+    uint64_t reserved[2];
+} mp_peak;
+
+/* One stack's live heap at the peak (PEAK_SITES). */
+typedef struct mp_peak_site {
+    uint32_t stack;              /* index into STACKS */
+    uint32_t pad;
+    uint64_t live_samples;
+    uint64_t live_bytes;         /* estimate */
+    uint64_t live_count;         /* estimate */
+} mp_peak_site;
+
+/* SERIES: estimated live heap and RSS over time, oldest first, at most
+ * MP_SERIES_MAX points spanning the whole run (older points thinned by
+ * halving their resolution when full); the last point is the write time. */
+#define MP_SERIES_MAX 256u
+typedef struct mp_series_point {
+    uint64_t t_ns;               /* CLOCK_REALTIME */
+    uint64_t heap_bytes;         /* estimate */
+    uint64_t rss_bytes;          /* 0 unknown */
+} mp_series_point;
+
+/*
+ * LIFETIMES: per stack, the sampled blocks whose free was seen, by how
+ * long they lived. Bucket 0 is a lifetime under one tick (65.5 us); bucket
+ * k < MP_LIFE_BUCKETS-1 is [4^(k-1), 4^k) ticks; the last is everything
+ * longer. "Temporary" is a lifetime under MP_TEMPORARY_TICKS (16 ticks,
+ * 1.05 ms): buckets 0..2. Counts are estimated objects.
+ */
+#define MP_LIFE_BUCKETS 12u
+#define MP_TEMPORARY_TICKS 16u
+typedef struct mp_lifetime_site {
+    uint32_t stack;              /* index into STACKS */
+    uint32_t pad;
+    uint64_t freed_samples;      /* sampled frees with a known lifetime */
+    uint64_t freed_count;        /* estimate */
+    uint64_t temp_samples;       /* of them, temporary */
+    uint64_t temp_count;         /* estimate */
+    uint64_t temp_bytes;         /* estimate */
+    uint64_t hist[MP_LIFE_BUCKETS];   /* estimated objects per bucket */
+} mp_lifetime_site;
+
+/* SIZES: the process's allocations by size, one record per non-empty
+ * log2 bucket: sizes in [2^log2, 2^(log2+1)), log2 0 also holds size 0. */
+typedef struct mp_size_bucket {
+    uint32_t log2;
+    uint32_t pad;
+    uint64_t samples;
+    uint64_t count;              /* estimate */
+    uint64_t bytes;              /* estimate */
+} mp_size_bucket;
+
 /* ---- the sections: the one list ----
  *
  * Every section of the file is one line here; the writer's section table
@@ -255,7 +329,12 @@ enum mp_section_rule { MP_SEC_ANY = 0, MP_SEC_ONE = 1, MP_SEC_NONEMPTY = 2 };
     X(HEAP, 6, heap, mp_heap_site, MP_SEC_ANY) /* one per stack with data */ \
     X(LOCKS, 7, locks, mp_lock, MP_SEC_ANY)                                \
     X(LOCK_SITES, 8, lock_sites, mp_lock_site, MP_SEC_ANY) /* grouped per lock */ \
-    X(LOCK_HIST, 32, lock_hist, mp_lock_hist, MP_SEC_ANY) /* any order */
+    X(LOCK_HIST, 32, lock_hist, mp_lock_hist, MP_SEC_ANY) /* any order */ \
+    X(PEAK, 20, peak, mp_peak, MP_SEC_ANY) /* 0 or 1 record */              \
+    X(PEAK_SITES, 21, peak_sites, mp_peak_site, MP_SEC_ANY)                \
+    X(SERIES, 22, series, mp_series_point, MP_SEC_ANY)                     \
+    X(LIFETIMES, 23, lifetimes, mp_lifetime_site, MP_SEC_ANY)              \
+    X(SIZES, 24, sizes, mp_size_bucket, MP_SEC_ANY)
 
 enum mp_section_type {
 #define MP_SEC_TYPE_(ID, type, name, record, rule) MP_SEC_##ID = type,

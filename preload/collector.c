@@ -67,7 +67,7 @@ static void fold_event(const mp_event *ev, void *ctx)
     if (ev->type >= MP_EV_LOCK_WAIT)
         mp_lock_aggregate(ev);
     else
-        mp_heap_agg_add(ev);
+        mp_heap_fold(ev);
 }
 
 void mp_collector_drain_now(void)
@@ -490,6 +490,7 @@ static void collector_loop(void)
         size_t drained = mp_rings_drain(fold_event, NULL);
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
+        mp_heap_series_note(now);   /* heap over time: when awake anyway */
         int trigger = atomic_exchange(&pending_trigger, 0);
         /* Dormant: the timer is not a reason to write the same file again. */
         bool recording = atomic_load(&mp_state) == MP_STATE_READY;
@@ -627,7 +628,7 @@ static void on_producer(bool full)
  * and the thread starts now only if the program has threads. */
 int mp_collector_start(void)
 {
-    if (mp_heap_agg_init() != 0)
+    if (mp_heap_fold_init() != 0)
         return -1;
     atomic_store(&stop_requested, 0);
     /* An attached or dormant process is there to be asked (snapshot,

@@ -3,13 +3,21 @@
  * (indexed directly, no hashing) the live and allocated totals that the
  * SAMPLE and FREE events add up to. Written by the collector thread only
  * (or the exiting thread once the collector has stopped); snapshot.c reads
- * it on the same thread. The lock side is lockagg.c.
+ * it on the same thread. The lock side is lockagg.c. The live total is
+ * kept here too, for the peak (heap_peak.c) and the series
+ * (heap_series.c); heap_fold.c feeds all of them.
  */
 #include "shim.h"
 
 #define MAX_AGG_STACKS (1u << 20)
 
 static mp_heap_agg *heap_agg;
+static int64_t live_total;
+
+uint64_t mp_heap_agg_live_total(void)
+{
+    return live_total > 0 ? (uint64_t)live_total : 0;
+}
 
 mp_heap_agg *mp_heap_agg_get(uint32_t stack)
 {
@@ -28,6 +36,7 @@ void mp_heap_agg_after_fork_child(void)
 {
     mp_pages_free(heap_agg, sizeof(mp_heap_agg) * MAX_AGG_STACKS);
     heap_agg = NULL;
+    live_total = 0;
     mp_heap_agg_init();
 }
 
@@ -43,7 +52,9 @@ void mp_heap_agg_add(const mp_event *ev)
         a->alloc_samples++;
         a->alloc_bytes += ev->heap.bytes;
         a->alloc_count_fx += ev->heap.count_fx;
+        live_total += (int64_t)ev->heap.bytes;
     } else if (ev->type == MP_EV_FREE) {
+        live_total -= (int64_t)ev->heap.bytes;
         a->live_samples--;
         a->live_bytes -= (int64_t)ev->heap.bytes;
         a->live_count_fx -= (int64_t)ev->heap.count_fx;

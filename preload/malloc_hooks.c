@@ -26,11 +26,30 @@
 
 /* ---- out-of-line bookkeeping ---- */
 
-static bool emit_heap(uint16_t type, const mp_block *b)
+static bool emit_heap(uint16_t type, const mp_block *b, uint32_t ticks)
 {
     mp_event ev = {.type = type,
-                   .heap = {.stack = b->stack, .bytes = b->w.bytes, .count_fx = b->w.count_fx}};
+                   .heap = {.stack = b->stack, .ticks = ticks, .bytes = b->w.bytes,
+                            .count_fx = b->w.count_fx}};
     return mp_emit(&ev);
+}
+
+static bool emit_sample(const mp_block *b)
+{
+    return emit_heap(MP_EV_SAMPLE, b, b->born);
+}
+
+/* A free seen as it happens: the block's lifetime goes with it. */
+static void emit_free(const mp_block *b)
+{
+    uint32_t age = mp_tick() - b->born;
+    emit_heap(MP_EV_FREE, b, age == MP_LIFETIME_UNKNOWN ? age - 1 : age);
+}
+
+/* A sample taken back or a free we missed: when it died is unknown. */
+static void emit_untimed_free(const mp_block *b)
+{
+    emit_heap(MP_EV_FREE, b, MP_LIFETIME_UNKNOWN);
 }
 
 
@@ -46,16 +65,17 @@ MP_NOINLINE static void track_nested(void *p, size_t size)
     mp_weights w = mp_sampler_fire(size);
     if (!p || w.count_fx == 0)
         return;
-    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = MP_OVERFLOW_STACK, .w = w};
+    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = MP_OVERFLOW_STACK, .born = mp_tick(),
+                  .w = w};
     MP_COUNT(samples);
     mp_block stale;
-    if (!emit_heap(MP_EV_SAMPLE, &b))
+    if (!emit_sample(&b))
         return;
     int rc = mp_addrset_insert(&b, &stale);
     if (rc == 1)
-        emit_heap(MP_EV_FREE, &stale);
+        emit_untimed_free(&stale);
     else if (rc < 0)
-        emit_heap(MP_EV_FREE, &b);
+        emit_untimed_free(&b);
 }
 
 /* Called when the countdown ran out: maybe take a sample of block p. */
@@ -84,15 +104,16 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
     if (!p || w.count_fx == 0)
         return p;
     mp_hook_enter();
-    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = mp_capture_stack(), .w = w};
+    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = mp_capture_stack(), .born = mp_tick(),
+                  .w = w};
     MP_COUNT(samples);
-    if (emit_heap(MP_EV_SAMPLE, &b)) {
+    if (emit_sample(&b)) {
         mp_block stale;
         int rc = mp_addrset_insert(&b, &stale);
         if (rc == 1)
-            emit_heap(MP_EV_FREE, &stale);   /* its free bypassed us */
+            emit_untimed_free(&stale);   /* its free bypassed us */
         else if (rc < 0)
-            emit_heap(MP_EV_FREE, &b);       /* untrackable: keep totals honest */
+            emit_untimed_free(&b);       /* untrackable: keep totals honest */
     }
     mp_hook_leave();
     return p;
@@ -123,7 +144,7 @@ MP_NOINLINE static void untrack_and_emit(void *p)
     mp_hook_enter();
     if (mp_addrset_remove(p, &b)) {
         MP_COUNT(sampled_frees);
-        emit_heap(MP_EV_FREE, &b);
+        emit_free(&b);
     }
     mp_hook_leave();
 }
@@ -215,7 +236,7 @@ MP_NOINLINE static void *realloc_tracked(void *p, size_t size)
             mp_addrset_insert(&old, &stale);   /* failed: p is still live */
         } else {
             MP_COUNT(sampled_frees);
-            emit_heap(MP_EV_FREE, &old);
+            emit_free(&old);
         }
     }
     mp_hook_leave();

@@ -32,6 +32,11 @@
  *   ring.c          per-thread single-producer rings, mp_emit
  *   collector.c     the background thread: drain, triggers, requests
  *   heap_agg.c      the heap aggregates per stack (mp_heap_agg_*)
+ *   heap_peak.c     the high-water mark and its live set (mp_heap_peak_*)
+ *   heap_series.c   live heap and RSS over time (mp_heap_series_*)
+ *   heap_life.c     lifetimes of the sampled blocks per stack (mp_heap_life_*)
+ *   heap_sizes.c    the allocation-size histogram (mp_heap_sizes_*)
+ *   heap_fold.c     each heap event to all of the above (mp_heap_fold*)
  *   snapshot.c      building a snapshot file from the aggregates
  *   snapfile.c      the output directory, temp file and final name (safety)
  *   privdrop.c      the setuid family interposers (a server's workers)
@@ -194,6 +199,14 @@ void mp_got_restore(void) MP_HIDDEN;       /* every slot back (detach) */
 
 /* ---- the operating system (os.c) ---- */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
+/* A coarse 32-bit monotonic clock for the sampled blocks' births and
+ * lifetimes: MP_TICK_NS (65.5 us) a tick, wrapping after 78 hours (a
+ * lifetime is measured modulo that). Slow paths only. */
+static inline uint32_t mp_tick(void)
+{
+    return (uint32_t)(mp_now_ns() >> MP_TICK_SHIFT);
+}
+#define MP_LIFETIME_UNKNOWN UINT32_MAX
 /* Moves fd to a high number (close-on-exec), away from the numbers the
  * application uses: programs close descriptors they believe are theirs
  * (bash closes some twice), and a shim descriptor that took such a number
@@ -397,7 +410,9 @@ typedef struct mp_event {
     uint16_t kind;   /* lock events: MP_LOCK_* */
     uint32_t gen;    /* lock events: the generation of the lock at addr */
     union {
-        struct { uint32_t stack; uint64_t bytes, count_fx; } heap;
+        /* ticks: SAMPLE the block's birth (mp_tick), FREE its lifetime in
+         * ticks, or MP_LIFETIME_UNKNOWN (a free we did not see happen). */
+        struct { uint32_t stack, ticks; uint64_t bytes, count_fx; } heap;
         struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns; } wait;
         /* hold_bucket: 1 + the releasing holder's hold-time bucket
          * (mp_lock_hist_bucket), 0 when it was not timed. */
@@ -469,7 +484,7 @@ void mp_stats_reset(void) MP_HIDDEN;
 typedef struct mp_block {
     uint64_t addr;
     uint32_t stack;
-    uint32_t pad;
+    uint32_t born;           /* mp_tick() when sampled */
     mp_weights w;
 } mp_block;
 /*
@@ -518,6 +533,46 @@ int mp_heap_agg_init(void) MP_HIDDEN;              /* idempotent; -1: no memory 
 mp_heap_agg *mp_heap_agg_get(uint32_t stack) MP_HIDDEN;   /* NULL: out of range */
 void mp_heap_agg_add(const mp_event *ev) MP_HIDDEN;       /* SAMPLE or FREE */
 void mp_heap_agg_after_fork_child(void) MP_HIDDEN;
+/* The estimated live heap now (sum over the stacks), never negative. */
+uint64_t mp_heap_agg_live_total(void) MP_HIDDEN;
+
+/* ---- peak, series, lifetimes, sizes: collector-owned like heap_agg ---- */
+/* Every SAMPLE and FREE to the aggregates, the peak, lifetimes and sizes. */
+int mp_heap_fold_init(void) MP_HIDDEN;             /* idempotent; -1: no memory */
+void mp_heap_fold(const mp_event *ev) MP_HIDDEN;
+void mp_heap_fold_after_fork_child(void) MP_HIDDEN;
+int mp_heap_peak_init(void) MP_HIDDEN;
+/* Called by mp_heap_fold with the live total when it matters: after a
+ * SAMPLE was added, before a FREE is subtracted (the live set at a turn). */
+void mp_heap_peak_note(const mp_event *ev, uint64_t live) MP_HIDDEN;
+/* For a snapshot: the peak record (times settled, RSS read) and the live
+ * set at the peak (stack ids of this process; *n records). */
+void mp_heap_peak_export(mp_peak *out, const mp_peak_site **sites, size_t *n) MP_HIDDEN;
+void mp_heap_peak_reset(void) MP_HIDDEN;
+/* Once per collector pass: turns new ticks into times before they wrap. */
+void mp_heap_peak_settle(void) MP_HIDDEN;
+/* CLOCK_REALTIME of a tick no older than the tick clock's wrap. */
+uint64_t mp_tick_to_realtime(uint32_t tick) MP_HIDDEN;
+
+/* One collector pass: adds a point when one is due (no wake-up of its own). */
+void mp_heap_series_note(uint64_t now_ns) MP_HIDDEN;
+/* Copies the points, plus one for now, into out[MP_SERIES_MAX + 1]. */
+size_t mp_heap_series_export(mp_series_point *out) MP_HIDDEN;
+void mp_heap_series_reset(void) MP_HIDDEN;
+/* Resident bytes from /proc/self/statm, 0 unknown. */
+uint64_t mp_heap_series_rss(void) MP_HIDDEN;
+
+int mp_heap_life_init(void) MP_HIDDEN;
+void mp_heap_life_add(const mp_event *ev) MP_HIDDEN;   /* a FREE */
+/* A stack id's lifetimes, counts in objects (out->stack untouched);
+ * false when none of its blocks' frees was seen. */
+bool mp_heap_life_export(uint32_t stack, mp_lifetime_site *out) MP_HIDDEN;
+void mp_heap_life_reset(void) MP_HIDDEN;
+
+void mp_heap_sizes_add(const mp_event *ev) MP_HIDDEN;  /* a SAMPLE */
+/* Non-empty buckets into out[64]; returns how many. */
+size_t mp_heap_sizes_export(mp_size_bucket *out) MP_HIDDEN;
+void mp_heap_sizes_reset(void) MP_HIDDEN;
 
 /* ---- snapshots (snapshot.c) ---- */
 /* Writes a snapshot now (collector thread or final exit); returns 0 on success

@@ -54,6 +54,8 @@ typedef struct build {
     uint32_t *remap;            /* stack id -> file index, UINT32_MAX = unused */
     size_t frames_cap, strings_cap;
     mp_meta meta;
+    mp_peak peak;
+    size_t peak_sites_cap;
     mp_sections_out out;
 } build;
 
@@ -113,6 +115,45 @@ static void collect_heap(build *b)
         h->alloc_samples = a->alloc_samples;
         h->alloc_bytes = a->alloc_bytes;
         h->alloc_count = count_of((int64_t)a->alloc_count_fx);
+    }
+}
+
+/* The peak, its live set, the series and the size histogram (issue 12). */
+static void collect_peak(build *b)
+{
+    mp_sections_out *o = &b->out;
+    const mp_peak_site *src;
+    size_t n;
+    mp_heap_peak_export(&b->peak, &src, &n);
+    o->peak = &b->peak;
+    o->n_peak = 1;
+    o->peak_sites = mp_reserve((n + 1) * sizeof(mp_peak_site));
+    b->peak_sites_cap = n + 1;
+    for (size_t i = 0; o->peak_sites && i < n; i++) {
+        uint32_t st = use_stack(b, src[i].stack);
+        if (st == MP_NO_STACK)
+            continue;
+        o->peak_sites[o->n_peak_sites] = src[i];
+        o->peak_sites[o->n_peak_sites++].stack = st;
+    }
+    if (o->series)
+        o->n_series = mp_heap_series_export(o->series);
+    if (o->sizes)
+        o->n_sizes = mp_heap_sizes_export(o->sizes);
+}
+
+/* Lifetimes of the stacks whose blocks died; in HEAP's order, after it. */
+static void collect_lifetimes(build *b)
+{
+    mp_sections_out *o = &b->out;
+    o->lifetimes = mp_reserve((size_t)(b->n_ids + 1) * sizeof(mp_lifetime_site));
+    for (uint32_t id = 0; o->lifetimes && id < b->n_ids; id++) {
+        mp_lifetime_site *l = &o->lifetimes[o->n_lifetimes];
+        if (!mp_heap_life_export(id, l))
+            continue;
+        l->stack = use_stack(b, id);
+        if (l->stack != MP_NO_STACK)
+            o->n_lifetimes++;
     }
 }
 
@@ -196,6 +237,8 @@ static bool build_alloc(build *b)
     o->stacks = mp_reserve(ids * sizeof(mp_stack));
     o->frames = mp_reserve(b->frames_cap * sizeof(uint64_t));
     o->heap = mp_reserve(ids * sizeof(mp_heap_site));
+    o->series = mp_reserve((MP_SERIES_MAX + 1) * sizeof(mp_series_point));
+    o->sizes = mp_reserve(64 * sizeof(mp_size_bucket));
     b->strings_cap = STRINGS_MAX;
     o->strings = mp_reserve(STRINGS_MAX);
     if (!b->remap || !o->stacks || !o->frames || !o->heap || !o->strings)
@@ -218,6 +261,10 @@ static void build_free(build *b)
     mp_pages_free(o->locks, sizeof(mp_lock) * o->n_locks);
     mp_pages_free(o->lock_sites, sizeof(mp_lock_site) * o->n_lock_sites);
     mp_pages_free(o->lock_hist, sizeof(mp_lock_hist) * o->n_lock_hist);
+    mp_pages_free(o->series, (MP_SERIES_MAX + 1) * sizeof(mp_series_point));
+    mp_pages_free(o->sizes, 64 * sizeof(mp_size_bucket));
+    mp_pages_free(o->peak_sites, b->peak_sites_cap * sizeof(mp_peak_site));
+    mp_pages_free(o->lifetimes, ids * sizeof(mp_lifetime_site));
 }
 
 /* Warn once per failure streak, so a full disk prints one line, not one a
@@ -259,6 +306,8 @@ static int build_and_write(int dirfd, int trigger, uint32_t this_seq, char *name
     int err = ENOMEM;
     if (build_alloc(&b)) {
         collect_heap(&b);
+        collect_lifetimes(&b);
+        collect_peak(&b);
         collect_locks(&b);
         collect_modules(&b);
         fill_meta(&b, trigger, this_seq);

@@ -117,3 +117,16 @@ check_planted_leak() {
             "${zero[@]}" || fail "$prog ($mode sampling): see above; diff in $dir.json"
     done
 }
+
+# set_rate default|exact: the sampling of a two-rate check, as
+# check_planted_leak runs it: sets tol (25% at the default rate, 0 exact)
+# and rate_vars (the environment, MEMPROF_SAMPLE=1 for exact).
+set_rate() {
+    if [[ $1 == exact ]]; then
+        tol=0
+        rate_vars=(MEMPROF_SAMPLE=1)
+    else
+        tol=0.25
+        rate_vars=()
+    fi
+}

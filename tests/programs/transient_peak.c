@@ -1,8 +1,11 @@
 /*
  * A large transient peak, allocated after OLD and freed before NEW, beside a
  * smaller real leak in leak_under_peak: the peak's site must net to zero and
- * the leak must still rank first.
+ * the leak must still rank first; and the peak itself (report --what peak)
+ * must rank transient_peak first, with the bytes of the PEAK line
+ * (printed before the LEAK line: the bytes and blocks it held at once).
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "testprog.h"
@@ -11,6 +14,7 @@
 #define PEAK_BLOCKS 4096
 
 static void *peak[PEAK_BLOCKS];
+static size_t peak_bytes;
 
 TP_CULPRIT static void transient_peak(size_t bytes)
 {
@@ -22,6 +26,7 @@ TP_CULPRIT static void transient_peak(size_t bytes)
         peak[i] = malloc(s);
         if (!peak[i])
             abort();
+        peak_bytes += s;
         tp_touch(peak[i], s);
     }
 }
@@ -55,6 +60,7 @@ int main(void)
     leak_under_peak(&t, TP_LEAK_BYTES);
     release_peak();
     churn(64 * MiB, 3);
+    printf("PEAK bytes=%zu count=%d\n", peak_bytes, PEAK_BLOCKS);
     tp_report(&t);
     return 0;
 }

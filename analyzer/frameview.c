@@ -1,0 +1,146 @@
+/*
+ * frameview.c - text views' frames: shortened C++ names and allocator
+ * wrappers folded away (frameview.h).
+ */
+#include "frameview.h"
+
+#include <ctype.h>
+#include <regex.h>
+#include <string.h>
+
+#include "analyzer.h"
+
+/*
+ * Functions that only pass an allocation on: the allocators of PostgreSQL
+ * (palloc, MemoryContextAlloc*, AllocSetAlloc), redis (zmalloc), the JVM
+ * (os::malloc), OpenSSL (CRYPTO_*alloc), GLib (g_malloc...), the GNU
+ * x-wrappers, and the C++ standard library's allocation plumbing under a
+ * container (allocator, allocator_traits, _M_allocate, _M_create).
+ */
+static const char builtin[] =
+    "^(palloc0?|palloc_extended|repalloc|MemoryContextAlloc[A-Za-z]*|AllocSetAlloc|"
+    "AllocSetRealloc|GenerationAlloc|SlabAlloc|"
+    "zmalloc|zcalloc|zrealloc|ztrymalloc[_a-z]*|ztrycalloc[_a-z]*|zmalloc_usable|"
+    "os::malloc|os::realloc|CRYPTO_malloc|CRYPTO_zalloc|CRYPTO_realloc|CRYPTO_clear_realloc|"
+    "g_malloc0?|g_malloc_n|g_malloc0_n|g_realloc|g_try_malloc0?|g_slice_alloc0?|"
+    "xmalloc|xcalloc|xrealloc|xzalloc|xstrdup|xmemdup|"
+    "std::__new_allocator<.*>::allocate|__gnu_cxx::new_allocator<.*>::allocate|"
+    "std::allocator<.*>::allocate|std::allocator_traits<.*>::allocate|"
+    "std::_Vector_base<.*>::_M_allocate|std::__cxx11::basic_string<.*>::_M_create)"
+    "(\\(.*)?( const)?$";
+
+static regex_t re_builtin, re_user;
+static bool use_builtin, use_user, compiled;
+
+#define MAX_NOTED 16
+static const char *noted[MAX_NOTED];   /* interned names: compared by pointer */
+static size_t n_noted;
+
+/* The built-in list, compiled once; commands that never call
+ * mp_frameview_init (locks) get it on first use. */
+static void compile_builtin(void)
+{
+    if (compiled)
+        return;
+    compiled = true;
+    use_builtin = regcomp(&re_builtin, builtin, REG_EXTENDED | REG_NOSUB) == 0;
+}
+
+int mp_frameview_init(const char *user_regex)
+{
+    compile_builtin();
+    if (user_regex && strcmp(user_regex, "none") == 0) {
+        use_builtin = false;
+        return 0;
+    }
+    if (!user_regex)
+        return 0;
+    int rc = regcomp(&re_user, user_regex, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, &re_user, why, sizeof(why));
+        mp_error("--skip '%s': %s", user_regex, why);
+        return -1;
+    }
+    use_user = true;
+    return 0;
+}
+
+static bool is_wrapper(const char *fn)
+{
+    compile_builtin();
+    return (use_builtin && regexec(&re_builtin, fn, 0, NULL, 0) == 0) ||
+           (use_user && regexec(&re_user, fn, 0, NULL, 0) == 0);
+}
+
+static void note(const char *fn)
+{
+    for (size_t i = 0; i < n_noted; i++)
+        if (noted[i] == fn)
+            return;
+    if (n_noted < MAX_NOTED)
+        noted[n_noted++] = fn;
+}
+
+size_t mp_frameview_first(const mp_symstack *st)
+{
+    size_t i = 0;
+    while (st && i + 1 < st->n && is_wrapper(st->frames[i].function))
+        note(st->frames[i++].function);
+    return i;
+}
+
+/* "operator" and the symbol after it, which may hold < and >. */
+static const char *put_operator(FILE *out, const char *p)
+{
+    fputs("operator", out);
+    p += 8;
+    while (*p && strchr("<>=-", *p))
+        fputc(*p++, out);
+    return p;
+}
+
+/* With bare, the parameter list is left out too. */
+static void put_name(FILE *out, const char *fn, bool bare)
+{
+    int depth = 0;
+    for (const char *p = fn; *p;) {
+        if (bare && depth == 0 && *p == '(' && p != fn)
+            return;
+        if (strncmp(p, "operator", 8) == 0 &&
+            (p == fn || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            if (depth == 0)
+                p = put_operator(out, p);
+            else
+                p += 8;
+            continue;
+        }
+        if (*p == '<') {
+            if (depth++ == 0)
+                fputs("<>", out);
+        } else if (*p == '>' && depth > 0) {
+            depth--;
+        } else if (depth == 0) {
+            fputc(*p, out);
+        }
+        p++;
+    }
+}
+
+void mp_frameview_put_name(FILE *out, const char *fn)
+{
+    put_name(out, fn, false);
+}
+
+void mp_frameview_note(FILE *out)
+{
+    if (!n_noted)
+        return;
+    fputs("allocator wrappers folded away (memprof's list; --skip REGEX adds, --skip none shows "
+          "them):", out);
+    for (size_t i = 0; i < n_noted; i++) {
+        fputs(i ? ", " : " ", out);
+        put_name(out, noted[i], true);
+    }
+    fputc('\n', out);
+}

@@ -1,0 +1,48 @@
+/*
+ * heap_sizes.c - the process's allocations by size, in log2 buckets,
+ * estimated from the samples like everything else: a sample's size is its
+ * byte weight over its count weight (s/p over 1/p), exact at
+ * MEMPROF_SAMPLE=1 and within rounding of the fixed-point count otherwise,
+ * which cannot move a size across a power of two except at its edge.
+ */
+#include "shim.h"
+
+#include <string.h>
+
+typedef struct bucket {
+    uint64_t samples, count_fx, bytes;
+} bucket;
+
+static bucket buckets[64];
+
+void mp_heap_sizes_reset(void)
+{
+    memset(buckets, 0, sizeof(buckets));
+}
+
+void mp_heap_sizes_add(const mp_event *ev)
+{
+    if (ev->heap.count_fx == 0)
+        return;
+    /* size = bytes / (count_fx / MP_COUNT_ONE), rounded */
+    unsigned __int128 num = (unsigned __int128)ev->heap.bytes * MP_COUNT_ONE + ev->heap.count_fx / 2;
+    uint64_t size = (uint64_t)(num / ev->heap.count_fx);
+    unsigned k = size > 1 ? 63u - (unsigned)__builtin_clzll(size) : 0;
+    buckets[k].samples++;
+    buckets[k].count_fx += ev->heap.count_fx;
+    buckets[k].bytes += ev->heap.bytes;
+}
+
+size_t mp_heap_sizes_export(mp_size_bucket *out)
+{
+    size_t n = 0;
+    for (unsigned k = 0; k < 64; k++) {
+        if (!buckets[k].samples)
+            continue;
+        out[n++] = (mp_size_bucket){.log2 = k,
+                                    .samples = buckets[k].samples,
+                                    .count = (buckets[k].count_fx + MP_COUNT_ONE / 2) / MP_COUNT_ONE,
+                                    .bytes = buckets[k].bytes};
+    }
+    return n;
+}
