@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -94,6 +95,22 @@ static int parse_pid(int argc, char **argv, pid_t *pid)
     return 0;
 }
 
+/* The Threads: line of /proc/PID/status, or -1. */
+static long threads_of(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long n = -1;
+    while (n < 0 && fgets(buf, sizeof(buf), f))
+        if (strncmp(buf, "Threads:", 8) == 0)
+            n = strtol(buf + 8, NULL, 10);
+    fclose(f);
+    return n;
+}
+
 /* A socket bound by another process under this name would be a spoof. */
 static int check_peer(int fd, pid_t pid)
 {
@@ -121,6 +138,14 @@ static int exchange(int fd, pid_t pid, enum mp_request r, char *line, size_t cap
         return -1;
     }
     ssize_t n = read_line(fd, line, cap);
+    if (n < 0 && errno == ETIMEDOUT && threads_of(pid) == 1) {
+        mp_error("process %d: no answer within 30 s: it is single-threaded and idle, and the "
+                 "profiler has no thread of its own there until the program makes one (so "
+                 "that programs that check they are single-threaded still work); it answers at "
+                 "its next sampled allocation, or always when started with MEMPROF_INTERVAL "
+                 "or MEMPROF_SIGNAL set", (int)pid);
+        return -1;
+    }
     if (n < 0) {
         mp_error("process %d: no answer: %s", (int)pid,
                  errno == ETIMEDOUT ? "timed out after 30 s"

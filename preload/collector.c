@@ -109,6 +109,10 @@ static void warn_name_taken(const struct sockaddr_un *addr, socklen_t len)
 
 static void open_request_socket(void)
 {
+    /* Finished (exit, or detached): the name must be free for the next
+     * attach, and a producer racing the detach must not take it back. */
+    if (atomic_load(&mp_state) == MP_STATE_FINISHED)
+        return;
     struct sockaddr_un addr;
     socklen_t len = mp_proto_address(mp_pid, &addr);
     int fd = mp_fd_park(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -524,7 +528,20 @@ static void collector_loop(void)
         uint64_t due = atomic_load(&next_periodic);
         if (mp_got_active() && next_rescan < due)
             due = next_rescan;
+        /* Heap over time: while events arrive, wake for the series' next
+         * point; once a pass finds nothing, doze until there is work (the
+         * first event pushed into an empty ring rings the doorbell). */
+        if (drained) {
+            uint64_t point = mp_heap_series_due();
+            if (point < due)
+                due = point;
+        } else {
+            atomic_store(&mp_collector_dozing, 1);
+            if (mp_rings_drain(fold_event, NULL))   /* one slipped in before the flag */
+                due = now;
+        }
         wait_for_work(drained, seen, due);
+        atomic_store(&mp_collector_dozing, 0);
     }
 }
 

@@ -66,6 +66,11 @@ void mp_heap_series_note(uint64_t now_ns)
     points[n_points++] = point_now();
 }
 
+uint64_t mp_heap_series_due(void)
+{
+    return n_points ? last_ns + spacing_ns : 0;
+}
+
 size_t mp_heap_series_export(mp_series_point *out)
 {
     for (size_t i = 0; i < n_points; i++)

@@ -69,6 +69,7 @@ _Atomic uint64_t mp_collector_heartbeat;
 /* Set by the collector while it sleeps in poll() on its request socket,
  * which the doorbell reaches; otherwise it sleeps on this futex word. */
 _Atomic int mp_collector_listening;
+_Atomic int mp_collector_dozing;
 _Atomic uint32_t mp_collector_wake;
 /* Called on a producer for each event it pushes while no collector runs
  * (collector.c; full: its ring is full). */
@@ -141,11 +142,14 @@ bool mp_ring_push(mp_ring *r, const mp_event *ev)
     return push_fill(r, ev) != 0;
 }
 
-/* The collector is woken when a ring passes half full, not on every event. */
+/* The collector is woken when a ring passes half full, not on every event,
+ * and by the first event into an empty ring while it dozes (nothing came in
+ * its last pass), so the heap-over-time series sees a burst begin. */
 static inline bool push_and_wake(mp_ring *r, const mp_event *ev)
 {
     uint64_t fill = push_fill(r, ev);
-    if (MP_UNLIKELY(fill == RING_SLOTS / 2))
+    if (MP_UNLIKELY(fill == RING_SLOTS / 2) ||
+        (fill == 1 && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed)))
         mp_wake_collector();
     return fill != 0;
 }

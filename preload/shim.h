@@ -439,6 +439,9 @@ extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
  * pid), otherwise on the futex word mp_collector_wake. */
 void mp_wake_collector(void) MP_HIDDEN;
 extern _Atomic int mp_collector_listening MP_HIDDEN;
+/* Set by the collector while it sleeps after a pass that drained nothing
+ * (ring.c): the next event pushed into an empty ring wakes it. */
+extern _Atomic int mp_collector_dozing MP_HIDDEN;
 extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
 /* Set by collector.c: a producer calls it for each event pushed while no
  * collector thread runs (full: its ring is full and must be drained). */
@@ -556,6 +559,8 @@ uint64_t mp_tick_to_realtime(uint32_t tick) MP_HIDDEN;
 
 /* One collector pass: adds a point when one is due (no wake-up of its own). */
 void mp_heap_series_note(uint64_t now_ns) MP_HIDDEN;
+/* When (mp_now_ns clock) the series takes its next point. */
+uint64_t mp_heap_series_due(void) MP_HIDDEN;
 /* Copies the points, plus one for now, into out[MP_SERIES_MAX + 1]. */
 size_t mp_heap_series_export(mp_series_point *out) MP_HIDDEN;
 void mp_heap_series_reset(void) MP_HIDDEN;
