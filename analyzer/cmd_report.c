@@ -138,18 +138,18 @@ static void text_totals(FILE *out, const mp_procset *ps, const mp_sites *s, size
     const mp_site *x = &s->total;
     if (w == MP_WHAT_ALLOC)
         fprintf(out, "allocated: %s in %" PRIu64 " allocations (%.0f/s) at %zu sites",
-                mp_fmt_bytes(b, (int64_t)x->alloc_bytes, 0), x->alloc_count,
+                mp_fmt_size(b, x->alloc_bytes), x->alloc_count,
                 run_seconds(ps) > 0 ? (double)x->alloc_count / run_seconds(ps) : 0, n_listed);
     else if (w == MP_WHAT_TEMPORARY)
         fprintf(out, "temporary (freed within %s): %" PRIu64 " of %" PRIu64
                 " allocations seen freed (%.1f%%), %s, at %zu sites",
                 mp_fmt_ns(t, MP_TEMPORARY_TICKS * MP_TICK_NS), x->temp_count, x->freed_count,
-                pct(x->temp_count, x->freed_count), mp_fmt_bytes(b, (int64_t)x->temp_bytes, 0),
+                pct(x->temp_count, x->freed_count), mp_fmt_size(b, x->temp_bytes),
                 n_listed);
     else
         fprintf(out, "%s: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu sites",
                 w == MP_WHAT_PEAK ? "live heap at the peak" : "live heap",
-                mp_fmt_bytes(b, (int64_t)x->live_bytes, 0), x->live_bytes, x->live_count,
+                mp_fmt_size(b, x->live_bytes), x->live_bytes, x->live_count,
                 n_listed);
     if (ps->snaps[0].meta->sample_bytes > 1)
         fputs(", estimated from samples", out);
@@ -170,7 +170,7 @@ static void text_row(FILE *out, const mp_site *x, const mp_site *total, size_t r
                 secs > 0 ? (double)x->alloc_count / secs : 0);
     else
         fprintf(out, "%5zu %14" PRIu64 " %10s %5.1f%% %10" PRIu64 "  ", rank, bytes,
-                mp_fmt_bytes(b, (int64_t)bytes, 0), pct(bytes, whole),
+                mp_fmt_size(b, bytes), pct(bytes, whole),
                 w == MP_WHAT_ALLOC ? x->alloc_count : x->live_count);
 }
 

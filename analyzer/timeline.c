@@ -115,12 +115,12 @@ void mp_timeline_text(FILE *out, const mp_procset *ps, uint64_t live_now)
         return;
     char b1[32], b2[32], t[32];
     fprintf(out, "peak heap: %s %s after start%s; now %s",
-            mp_fmt_bytes(b1, (int64_t)p.bytes, 0), mp_fmt_ns(t, since_start(ps, p.time_ns)),
+            mp_fmt_size(b1, p.bytes), mp_fmt_ns(t, since_start(ps, p.time_ns)),
             ps->n > 1 ? " (sum of each process's peak)" : "",
-            mp_fmt_bytes(b2, (int64_t)live_now, 0));
+            mp_fmt_size(b2, live_now));
     if (p.rss_hwm_bytes)
-        fprintf(out, "; peak RSS %s, now %s", mp_fmt_bytes(b1, (int64_t)p.rss_hwm_bytes, 0),
-                mp_fmt_bytes(b2, (int64_t)p.rss_bytes, 0));
+        fprintf(out, "; peak RSS %s, now %s", mp_fmt_size(b1, p.rss_hwm_bytes),
+                mp_fmt_size(b2, p.rss_bytes));
     fputc('\n', out);
     if (ps->n == 1 && ps->snaps[0].n_series > 1) {
         const mp_snapshot *s = &ps->snaps[0];
@@ -129,7 +129,7 @@ void mp_timeline_text(FILE *out, const mp_procset *ps, uint64_t live_now)
             hi = s->series[i].heap_bytes > hi ? s->series[i].heap_bytes : hi;
         fprintf(out, "heap over time: %zu points over %s, highest %s (report --json: \"series\")\n",
                 s->n_series, mp_fmt_ns(t, s->series[s->n_series - 1].t_ns - s->series[0].t_ns),
-                mp_fmt_bytes(b1, (int64_t)hi, 0));
+                mp_fmt_size(b1, hi));
     }
 }
 
@@ -147,7 +147,7 @@ void mp_timeline_sizes_text(FILE *out, const mp_procset *ps)
             continue;
         char lo[32], hi[32];
         mp_fmt_bytes(lo, k ? (int64_t)1 << k : 0, 0);
-        mp_fmt_bytes(hi, (int64_t)(((uint64_t)2 << k) - 1), 0);
+        mp_fmt_size(hi, ((uint64_t)2 << k) - 1);
         fprintf(out, "  %10s .. %-10s %12" PRIu64 " %5.1f%%\n", lo, hi, count[k],
                 100.0 * (double)count[k] / (double)total);
     }
