@@ -264,7 +264,8 @@ static int check_files(mp_opts *o)
         return 0;
     char want[64], got[32];
     if (!s->max_files)
-        snprintf(want, sizeof(want), "at least %zu snapshot files", s->min_files);
+        snprintf(want, sizeof(want), "at least %zu snapshot file%s", s->min_files,
+                 s->min_files == 1 ? "" : "s");
     else if (s->min_files == s->max_files)
         snprintf(want, sizeof(want), "%zu snapshot file%s", s->min_files,
                  s->min_files == 1 ? "" : "s");
