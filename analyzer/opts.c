@@ -345,20 +345,36 @@ static bool out_is_input(const mp_opts *o, const struct stat *st)
     return false;
 }
 
+static bool foreign_uid(uid_t uid) { return uid != geteuid() && uid != 0; }
+
 /* A link that passed out_link_problem is opened without O_CREAT, so a
    swap for a dangling one in between still creates nothing. Any other
    name is created exclusively first, so that "existed already" is known
-   for certain, not from a racy lstat. */
-static int out_open(const char *path, bool link, bool *created)
+   for certain, not from a racy lstat; an existing one is opened without
+   blocking, so that another user's FIFO with no reader cannot hang us
+   (ENXIO: *foreign tells the caller to refuse it). */
+static int out_open(const char *path, bool link, bool *created, bool *foreign)
 {
     int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | (link ? 0 : O_NOFOLLOW);
-    if (!link) {
-        int fd = open(path, flags | O_CREAT | O_EXCL, 0666);
-        *created = fd >= 0;
-        if (fd >= 0 || errno != EEXIST)
-            return fd;
+    if (link)
+        return open(path, flags);
+    int fd = open(path, flags | O_CREAT | O_EXCL, 0666);
+    *created = fd >= 0;
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    fd = open(path, flags | O_NONBLOCK);
+    if (fd >= 0) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
     }
-    return open(path, flags);
+    struct stat l;
+    if (errno != ENXIO)
+        return -1;
+    if (lstat(path, &l) == 0 && foreign_uid(l.st_uid)) {
+        *foreign = true;
+        return -1;
+    }
+    return open(path, flags);   /* one's own FIFO: wait for its reader, as before */
 }
 
 FILE *mp_opts_open_out(const mp_opts *o)
@@ -371,9 +387,14 @@ FILE *mp_opts_open_out(const mp_opts *o)
         return NULL;
     }
     struct stat l;
-    bool link = lstat(o->out, &l) == 0 && S_ISLNK(l.st_mode), created = false;
-    int fd = out_open(o->out, link, &created);
+    bool link = lstat(o->out, &l) == 0 && S_ISLNK(l.st_mode), created = false, foreign = false;
+    int fd = out_open(o->out, link, &created, &foreign);
     struct stat st;
+    if (foreign) {
+        mp_error("%s: is a FIFO owned by another user (uid %u); not writing into it", o->out,
+                 (unsigned)l.st_uid);
+        return NULL;
+    }
     if (fd < 0) {
         mp_error("%s: %s", o->out, errno == ELOOP ? "is a symbolic link; not writing through it"
                                                   : strerror(errno));
@@ -386,12 +407,14 @@ FILE *mp_opts_open_out(const mp_opts *o)
         mp_error("%s: is also an input file; not overwriting it", o->out);
         return NULL;
     }
-    /* Another user's file planted under the name in a shared directory
-       (/tmp): writing into it would hand them the report (and keep the
-       file theirs); the kernel's fs.protected_regular is often off. */
-    if (!link && !created && S_ISREG(st.st_mode) && st.st_uid != geteuid() && st.st_uid != 0) {
+    /* Another user's file or FIFO planted under the name in a shared
+       directory (/tmp): writing into it would hand them the report (and
+       keep the file theirs); the kernel's fs.protected_regular and
+       protected_fifos are often off. */
+    if (!link && !created && foreign_uid(st.st_uid)) {
         close(fd);
-        mp_error("%s: is a file owned by another user (uid %u); not writing into it", o->out,
+        mp_error("%s: is a %s owned by another user (uid %u); not writing into it", o->out,
+                 S_ISREG(st.st_mode) ? "file" : S_ISFIFO(st.st_mode) ? "FIFO" : "device",
                  (unsigned)st.st_uid);
         return NULL;
     }

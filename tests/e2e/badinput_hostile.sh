@@ -159,6 +159,9 @@ out_refused nobody "dangling" as_nobody "$MEMPROF_BIN" flame "$shared/in.mprof" 
 as_nobody bash -c "umask 0; : >'$shared/planted-file.svg'"
 out_refused root "owned by another user" "$MEMPROF_BIN" flame "$good" -o "$shared/planted-file.svg"
 [[ ! -s $shared/planted-file.svg ]] || fail "root wrote into nobody's file"
+# nor into nobody's FIFO: no hang waiting for a reader, no report for one
+as_nobody mkfifo -m 0666 "$shared/planted.fifo"
+out_refused root "FIFO owned by another user" timeout 10 "$MEMPROF_BIN" flame "$good" -o "$shared/planted.fifo"
 # a file of one's own is overwritten as usual, as root and as nobody
 "$MEMPROF_BIN" flame "$good" -o "$shared/root-own.svg" && "$MEMPROF_BIN" flame "$good" -o "$shared/root-own.svg" ||
     fail "root could not overwrite its own output"
