@@ -137,20 +137,21 @@ static void text_totals(FILE *out, const mp_procset *ps, const mp_sites *s, size
     char b[32], t[32];
     const mp_site *x = &s->total;
     if (w == MP_WHAT_ALLOC)
-        fprintf(out, "allocated: %s in %" PRIu64 " allocations (%.0f/s) at %zu sites",
+        fprintf(out, "allocated: %s in %" PRIu64 " allocations (%.0f/s) at %zu site%s",
                 mp_fmt_size(b, x->alloc_bytes), x->alloc_count,
-                run_seconds(ps) > 0 ? (double)x->alloc_count / run_seconds(ps) : 0, n_listed);
+                run_seconds(ps) > 0 ? (double)x->alloc_count / run_seconds(ps) : 0, n_listed,
+                n_listed == 1 ? "" : "s");
     else if (w == MP_WHAT_TEMPORARY)
         fprintf(out, "temporary (freed within %s): %" PRIu64 " of %" PRIu64
-                " allocations seen freed (%.1f%%), %s, at %zu sites",
+                " allocations seen freed (%.1f%%), %s, at %zu site%s",
                 mp_fmt_ns(t, MP_TEMPORARY_TICKS * MP_TICK_NS), x->temp_count, x->freed_count,
                 pct(x->temp_count, x->freed_count), mp_fmt_size(b, x->temp_bytes),
-                n_listed);
+                n_listed, n_listed == 1 ? "" : "s");
     else
-        fprintf(out, "%s: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu sites",
+        fprintf(out, "%s: %s (%" PRIu64 " bytes) in %" PRIu64 " objects at %zu site%s",
                 w == MP_WHAT_PEAK ? "live heap at the peak" : "live heap",
                 mp_fmt_size(b, x->live_bytes), x->live_bytes, x->live_count,
-                n_listed);
+                n_listed, n_listed == 1 ? "" : "s");
     if (ps->snaps[0].meta->sample_bytes > 1)
         fputs(", estimated from samples", out);
     if (shown < n_listed)
@@ -217,8 +218,9 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
 
 int cmd_report_main(const mp_opts *o)
 {
-    if (o->what == MP_WHAT_LOCKS) {
-        mp_error("report: --what locks is `memprof locks`; usage: %s", o->spec->usage);
+    if (o->what == MP_WHAT_LOCKS || o->what == MP_WHAT_LOCK_HOLDERS) {
+        mp_error("report: --what %s is `memprof locks`; usage: %s",
+                 o->what == MP_WHAT_LOCKS ? "locks" : "locks-holders", o->spec->usage);
         return MP_EXIT_USAGE;
     }
     if (mp_frameview_init(o->skip) != 0)

@@ -264,7 +264,8 @@ static int check_files(mp_opts *o)
         return 0;
     char want[64], got[32];
     if (!s->max_files)
-        snprintf(want, sizeof(want), "at least %zu snapshot files", s->min_files);
+        snprintf(want, sizeof(want), "at least %zu snapshot file%s", s->min_files,
+                 s->min_files == 1 ? "" : "s");
     else if (s->min_files == s->max_files)
         snprintf(want, sizeof(want), "%zu snapshot file%s", s->min_files,
                  s->min_files == 1 ? "" : "s");
@@ -319,7 +320,8 @@ size_t mp_opts_limit(const mp_opts *o, size_t n)
  * (/tmp), where another user can plant a symbolic link under the name
  * about to be written. A link is followed only when it is the user's own
  * (or root's, as /dev/stdout is) and its target exists; a dangling link or
- * another user's is refused, as is an output that is one of the inputs.
+ * another user's is refused, as is an output that is one of the inputs or
+ * an existing file named directly that another user (not root) owns.
  */
 static const char *out_link_problem(const char *path)
 {
@@ -343,6 +345,38 @@ static bool out_is_input(const mp_opts *o, const struct stat *st)
     return false;
 }
 
+static bool foreign_uid(uid_t uid) { return uid != geteuid() && uid != 0; }
+
+/* A link that passed out_link_problem is opened without O_CREAT, so a
+   swap for a dangling one in between still creates nothing. Any other
+   name is created exclusively first, so that "existed already" is known
+   for certain, not from a racy lstat; an existing one is opened without
+   blocking, so that another user's FIFO with no reader cannot hang us
+   (ENXIO: *foreign tells the caller to refuse it). */
+static int out_open(const char *path, bool link, bool *created, bool *foreign)
+{
+    int flags = O_WRONLY | O_CLOEXEC | O_NOCTTY | (link ? 0 : O_NOFOLLOW);
+    if (link)
+        return open(path, flags);
+    int fd = open(path, flags | O_CREAT | O_EXCL, 0666);
+    *created = fd >= 0;
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    fd = open(path, flags | O_NONBLOCK);
+    if (fd >= 0) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return fd;
+    }
+    struct stat l;
+    if (errno != ENXIO)
+        return -1;
+    if (lstat(path, &l) == 0 && foreign_uid(l.st_uid)) {
+        *foreign = true;
+        return -1;
+    }
+    return open(path, flags);   /* one's own FIFO: wait for its reader, as before */
+}
+
 FILE *mp_opts_open_out(const mp_opts *o)
 {
     if (!o->out || strcmp(o->out, "-") == 0)
@@ -352,21 +386,36 @@ FILE *mp_opts_open_out(const mp_opts *o)
         mp_error("%s: %s", o->out, problem);
         return NULL;
     }
-    /* A link that passed the check above is opened without O_CREAT, so a
-       swap for a dangling one in between still creates nothing. */
     struct stat l;
-    bool link = lstat(o->out, &l) == 0 && S_ISLNK(l.st_mode);
-    int fd = open(o->out, O_WRONLY | O_CLOEXEC | O_NOCTTY | (link ? 0 : O_CREAT | O_NOFOLLOW),
-                  0666);
+    bool link = lstat(o->out, &l) == 0 && S_ISLNK(l.st_mode), created = false, foreign = false;
+    int fd = out_open(o->out, link, &created, &foreign);
     struct stat st;
+    if (foreign) {
+        mp_error("%s: is a FIFO owned by another user (uid %u); not writing into it", o->out,
+                 (unsigned)l.st_uid);
+        return NULL;
+    }
     if (fd < 0) {
         mp_error("%s: %s", o->out, errno == ELOOP ? "is a symbolic link; not writing through it"
                                                   : strerror(errno));
         return NULL;
     }
-    if (fstat(fd, &st) == 0 && out_is_input(o, &st)) {
+    if (fstat(fd, &st) != 0)
+        memset(&st, 0, sizeof st);
+    if (out_is_input(o, &st)) {
         close(fd);
         mp_error("%s: is also an input file; not overwriting it", o->out);
+        return NULL;
+    }
+    /* Another user's file or FIFO planted under the name in a shared
+       directory (/tmp): writing into it would hand them the report (and
+       keep the file theirs); the kernel's fs.protected_regular and
+       protected_fifos are often off. */
+    if (!link && !created && foreign_uid(st.st_uid)) {
+        close(fd);
+        mp_error("%s: is a %s owned by another user (uid %u); not writing into it", o->out,
+                 S_ISREG(st.st_mode) ? "file" : S_ISFIFO(st.st_mode) ? "FIFO" : "device",
+                 (unsigned)st.st_uid);
         return NULL;
     }
     /* truncated only now, so a refused output is left as it was */

@@ -107,6 +107,16 @@ static uint64_t since_start(const mp_procset *ps, uint64_t t)
     return t > start ? t - start : 0;
 }
 
+/* An attached process's start_time_ns is its attach time: say so, as the
+   snapshot header does. */
+static const char *start_word(const mp_procset *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (!(ps->snaps[i].meta->flags & MP_META_ATTACHED))
+            return "start";
+    return "attach";
+}
+
 void mp_timeline_text(FILE *out, const mp_procset *ps, uint64_t live_now)
 {
     mp_timeline_peak p;
@@ -114,8 +124,8 @@ void mp_timeline_text(FILE *out, const mp_procset *ps, uint64_t live_now)
     if (!p.with_peak)
         return;
     char b1[32], b2[32], t[32];
-    fprintf(out, "peak heap: %s %s after start%s; now %s",
-            mp_fmt_size(b1, p.bytes), mp_fmt_ns(t, since_start(ps, p.time_ns)),
+    fprintf(out, "peak heap: %s %s after %s%s; now %s",
+            mp_fmt_size(b1, p.bytes), mp_fmt_ns(t, since_start(ps, p.time_ns)), start_word(ps),
             ps->n > 1 ? " (sum of each process's peak)" : "",
             mp_fmt_size(b2, live_now));
     if (p.rss_hwm_bytes)

@@ -49,6 +49,7 @@ for s in r["sites"]:
     assert "tp_baseline" not in names, names
 PY
 "$MEMPROF_BIN" report "$new" | head -1 | grep -q 'after attach' || fail "the report header does not say attached"
+"$MEMPROF_BIN" report "$new" | grep -q '^peak heap: .* after attach;' || fail "the peak line does not say after attach"
 
 # A library dlopen'd after the attach is patched as it loads.
 tgt_send "plugin $plugin"

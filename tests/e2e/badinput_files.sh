@@ -51,7 +51,10 @@ expect_bad /dev/null "$MEMPROF_BIN" report /dev/null
 expect_bad "$d" "$MEMPROF_BIN" report "$d"
 # A FIFO carrying half a snapshot.
 mkfifo "$d/fifo.mprof"
-( head -c $(( $(stat -c %s "$good") / 2 )) "$good" >"$d/fifo.mprof" ) &
+# The writer is bounded: the reader may refuse the FIFO before the writer
+# has opened it (no writer yet), and then nobody would ever read it.
+( timeout 10 bash -c 'head -c "$1" "$2" >"$3"' _ $(( $(stat -c %s "$good") / 2 )) "$good" \
+    "$d/fifo.mprof" || true ) &
 expect_bad "$d/fifo.mprof" "$MEMPROF_BIN" report "$d/fifo.mprof"
 wait
 echo "ok: $BADINPUT_CHECKS refusals with status 2"

@@ -154,6 +154,19 @@ as_nobody ln -s "$WORK/created-by-link" "$shared/dangling.svg"
 out_refused root "dangling" "$MEMPROF_BIN" flame "$good" -o "$shared/dangling.svg"
 out_refused nobody "dangling" as_nobody "$MEMPROF_BIN" flame "$shared/in.mprof" -o "$shared/dangling.svg"
 [[ ! -e $WORK/created-by-link ]] || fail "a dangling link was followed"
+# another user's file planted under the name (fs.protected_regular may be
+# off): root must not write its report into a file nobody owns and reads
+as_nobody bash -c "umask 0; : >'$shared/planted-file.svg'"
+out_refused root "owned by another user" "$MEMPROF_BIN" flame "$good" -o "$shared/planted-file.svg"
+[[ ! -s $shared/planted-file.svg ]] || fail "root wrote into nobody's file"
+# nor into nobody's FIFO: no hang waiting for a reader, no report for one
+as_nobody mkfifo -m 0666 "$shared/planted.fifo"
+out_refused root "FIFO owned by another user" timeout 10 "$MEMPROF_BIN" flame "$good" -o "$shared/planted.fifo"
+# a file of one's own is overwritten as usual, as root and as nobody
+"$MEMPROF_BIN" flame "$good" -o "$shared/root-own.svg" && "$MEMPROF_BIN" flame "$good" -o "$shared/root-own.svg" ||
+    fail "root could not overwrite its own output"
+as_nobody "$MEMPROF_BIN" flame "$shared/in.mprof" -o "$shared/planted-file.svg" &&
+    grep -q "<svg" "$shared/planted-file.svg" || fail "nobody could not write its own file"
 # root's own link is the user's explicit choice: followed
 ln -s "$WORK/own-target.svg" "$WORK/own.svg"
 : >"$WORK/own-target.svg"
@@ -173,4 +186,4 @@ rc=0
 as_nobody "$MEMPROF_BIN" report "$shared/private.mprof" >/dev/null 2>"$WORK/perm.err" || rc=$?
 [[ $rc -eq 2 && $(wc -l <"$WORK/perm.err") -eq 1 ]] && grep -q "Permission denied" "$WORK/perm.err" ||
     fail "unreadable file as nobody: exit $rc: $(cat "$WORK/perm.err")"
-echo "ok: -o refuses other users' and dangling links and the input, follows the user's own"
+echo "ok: -o refuses other users' and dangling links, other users' files and the input, follows the user's own"

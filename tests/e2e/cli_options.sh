@@ -72,6 +72,7 @@ bad=(
     "report $s --frames 0"
     "report $s --frames 257"
     "report $s --what locks"
+    "report $s --what locks-holders"
     "report $s --what stack"
     "diff $s"
     "diff $s $s --fail-over 12Q"
