@@ -130,3 +130,16 @@ set_rate() {
         rate_vars=()
     fi
 }
+
+# need_browser: Debian's chromium, node and tests/browser's playwright-core
+# (scripts/setup test installs all three), with chromium's profile and
+# caches kept under $WORK. Sets BROWSER_DIR.
+need_browser() {
+    BROWSER_DIR=$E2E_DIR/../browser
+    [[ -x /usr/bin/chromium ]] || fail "no /usr/bin/chromium (scripts/setup installs it)"
+    command -v node >/dev/null || fail "no node (scripts/setup installs nodejs)"
+    [[ -d $BROWSER_DIR/node_modules/playwright-core ]] ||
+        fail "no playwright-core in tests/browser (scripts/setup runs npm ci there)"
+    export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache
+    mkdir -p "$HOME"
+}

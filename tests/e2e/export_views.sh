@@ -14,13 +14,7 @@
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_tool xmllint libxml2-utils
-BROWSER_DIR=$E2E_DIR/../browser
-[[ -x /usr/bin/chromium ]] || fail "no /usr/bin/chromium (scripts/setup installs it)"
-command -v node >/dev/null || fail "no node (scripts/setup installs nodejs)"
-[[ -d $BROWSER_DIR/node_modules/playwright-core ]] ||
-    fail "no playwright-core in tests/browser (scripts/setup runs npm ci there)"
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache
-mkdir -p "$HOME"
+need_browser
 browser() {
     timeout -k 5 90 node "$BROWSER_DIR/flame_svg.js" "$WORK" "$@" || fail "browser check of $1 failed (see above)"
 }

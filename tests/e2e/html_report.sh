@@ -18,14 +18,7 @@
 # Screenshots go to $WORK.
 source "$(dirname "$0")/common.sh"
 
-BROWSER_DIR=$E2E_DIR/../browser
-[[ -x /usr/bin/chromium ]] || fail "no /usr/bin/chromium (scripts/setup installs it)"
-command -v node >/dev/null || fail "no node (scripts/setup installs nodejs)"
-[[ -d $BROWSER_DIR/node_modules/playwright-core ]] ||
-    fail "no playwright-core in tests/browser (scripts/setup runs npm ci there)"
-# chromium writes nothing outside $WORK
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache
-mkdir -p "$HOME"
+need_browser
 
 browser() {
     timeout -k 5 90 node "$BROWSER_DIR/html_report.js" "$@" || fail "browser check '$1' failed (see above)"
