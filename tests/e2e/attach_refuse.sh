@@ -60,6 +60,13 @@ refused bad-sample 'bad --sample' $$ --
 EXTRA=()
 
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    # nobody must reach memprof, the shim and the program: copies in a
+    # world-readable place (the checkout may be private)
+    public_dir "$MEMPROF_BIN" "$MEMPROF_SHIM" "$prog"
+    root_bin=$MEMPROF_BIN root_shim=$MEMPROF_SHIM root_prog=$prog
+    MEMPROF_BIN=$PUBLIC/$(basename "$MEMPROF_BIN")
+    export MEMPROF_SHIM=$PUBLIC/$(basename "$MEMPROF_SHIM")
+    prog=$PUBLIC/$(basename "$prog")
     tgt_start other "$prog" cmd
     tgt_wait_line other '^READY$'
     refused other-user 'belongs to root' "$TGT_PID" -- setpriv --reuid=nobody --regid=nogroup --clear-groups
@@ -84,7 +91,7 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
     tgt_wait_line own '^READY$'
     rc=0
     timeout -k 5 60 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        "$MEMPROF_BIN" attach "$TGT_PID" -o "$WORK/pub/own" --interval 0 >"$WORK/own.aout" 2>"$WORK/own.aerr" || rc=$?
+        "$MEMPROF_BIN" attach "$TGT_PID" -o "$PUBLIC/own" --interval 0 >"$WORK/own.aout" 2>"$WORK/own.aerr" || rc=$?
     [[ $rc -eq 0 ]] || fail "an unprivileged user could not attach to its own process: $(cat "$WORK/own.aerr")"
     tgt_send churn
     tgt_wait_line own '^CHURNED 1$'
@@ -94,6 +101,8 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
     tgt_finish
     [[ $TGT_RC -eq 0 ]] || fail "own: the target exited $TGT_RC"
     echo "own: attached as nobody to nobody's process"
+    MEMPROF_BIN=$root_bin MEMPROF_SHIM=$root_shim prog=$root_prog
+    rm -rf "$PUBLIC"
 else
     echo "skip: the other-user cases need root and setpriv"
 fi

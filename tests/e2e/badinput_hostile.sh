@@ -137,23 +137,25 @@ out_refused() {   # out_refused WHO EXPECT CMD...: exit 1, one line, no write
     [[ $rc -eq 1 && $(wc -l <"$WORK/o.err") -eq 1 ]] || fail "$who: $*: exit $rc: $(cat "$WORK/o.err")"
     grep -q -- "$expect" "$WORK/o.err" || fail "$who: $*: $(cat "$WORK/o.err")"
 }
-shared=$WORK/shared
+# nobody must reach the binary and the files: a world-readable place
+public_dir "$MEMPROF_BIN"
+NB_BIN=$PUBLIC/$(basename "$MEMPROF_BIN")
+shared=$PUBLIC/shared
 mkdir -m 1777 "$shared"
 cp "$good" "$shared/in.mprof"
 chmod 0644 "$shared/in.mprof"
-echo precious >"$WORK/victim"
-chmod 0644 "$WORK/victim"
-chmod 0755 "$WORK"
+echo precious >"$PUBLIC/victim"
+chmod 0644 "$PUBLIC/victim"
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 # another user's link in a shared sticky directory: root must not follow it
-as_nobody ln -s "$WORK/victim" "$shared/planted.svg"
+as_nobody ln -s "$PUBLIC/victim" "$shared/planted.svg"
 out_refused root "owned by another user" "$MEMPROF_BIN" flame "$good" -o "$shared/planted.svg"
-[[ $(cat "$WORK/victim") == precious ]] || fail "root wrote through nobody's link"
+[[ $(cat "$PUBLIC/victim") == precious ]] || fail "root wrote through nobody's link"
 # a dangling link is never followed, by anyone
-as_nobody ln -s "$WORK/created-by-link" "$shared/dangling.svg"
+as_nobody ln -s "$PUBLIC/created-by-link" "$shared/dangling.svg"
 out_refused root "dangling" "$MEMPROF_BIN" flame "$good" -o "$shared/dangling.svg"
-out_refused nobody "dangling" as_nobody "$MEMPROF_BIN" flame "$shared/in.mprof" -o "$shared/dangling.svg"
-[[ ! -e $WORK/created-by-link ]] || fail "a dangling link was followed"
+out_refused nobody "dangling" as_nobody "$NB_BIN" flame "$shared/in.mprof" -o "$shared/dangling.svg"
+[[ ! -e $PUBLIC/created-by-link ]] || fail "a dangling link was followed"
 # another user's file planted under the name (fs.protected_regular may be
 # off): root must not write its report into a file nobody owns and reads
 as_nobody bash -c "umask 0; : >'$shared/planted-file.svg'"
@@ -165,7 +167,7 @@ out_refused root "FIFO owned by another user" timeout 10 "$MEMPROF_BIN" flame "$
 # a file of one's own is overwritten as usual, as root and as nobody
 "$MEMPROF_BIN" flame "$good" -o "$shared/root-own.svg" && "$MEMPROF_BIN" flame "$good" -o "$shared/root-own.svg" ||
     fail "root could not overwrite its own output"
-as_nobody "$MEMPROF_BIN" flame "$shared/in.mprof" -o "$shared/planted-file.svg" &&
+as_nobody "$NB_BIN" flame "$shared/in.mprof" -o "$shared/planted-file.svg" &&
     grep -q "<svg" "$shared/planted-file.svg" || fail "nobody could not write its own file"
 # root's own link is the user's explicit choice: followed
 ln -s "$WORK/own-target.svg" "$WORK/own.svg"
@@ -183,7 +185,8 @@ cmp -s "$good" "$WORK/both.mprof" || fail "the input was damaged by -o"
 cp "$good" "$shared/private.mprof"
 chmod 0600 "$shared/private.mprof"
 rc=0
-as_nobody "$MEMPROF_BIN" report "$shared/private.mprof" >/dev/null 2>"$WORK/perm.err" || rc=$?
+as_nobody "$NB_BIN" report "$shared/private.mprof" >/dev/null 2>"$WORK/perm.err" || rc=$?
 [[ $rc -eq 2 && $(wc -l <"$WORK/perm.err") -eq 1 ]] && grep -q "Permission denied" "$WORK/perm.err" ||
     fail "unreadable file as nobody: exit $rc: $(cat "$WORK/perm.err")"
+rm -rf "$PUBLIC"
 echo "ok: -o refuses other users' and dangling links, other users' files and the input, follows the user's own"

@@ -143,3 +143,13 @@ need_browser() {
     export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache
     mkdir -p "$HOME"
 }
+
+# public_dir [FILE...]: sets PUBLIC to a fresh 0755 directory under /tmp
+# holding copies of FILE... (the caller removes it). Cases run as another
+# user need it: the checkout may sit under a private directory (a CI clone
+# in a `mktemp -d`), which that user cannot reach.
+public_dir() {
+    PUBLIC=$(mktemp -d /tmp/memprof-public.XXXXXX)
+    chmod 0755 "$PUBLIC"
+    [[ $# -eq 0 ]] || cp "$@" "$PUBLIC/"
+}
