@@ -67,6 +67,7 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
     MEMPROF_BIN=$PUBLIC/$(basename "$MEMPROF_BIN")
     export MEMPROF_SHIM=$PUBLIC/$(basename "$MEMPROF_SHIM")
     prog=$PUBLIC/$(basename "$prog")
+    mkdir -m 1777 "$PUBLIC/pub"
     tgt_start other "$prog" cmd
     tgt_wait_line other '^READY$'
     refused other-user 'belongs to root' "$TGT_PID" -- setpriv --reuid=nobody --regid=nogroup --clear-groups
@@ -91,7 +92,7 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
     tgt_wait_line own '^READY$'
     rc=0
     timeout -k 5 60 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        "$MEMPROF_BIN" attach "$TGT_PID" -o "$PUBLIC/own" --interval 0 >"$WORK/own.aout" 2>"$WORK/own.aerr" || rc=$?
+        "$MEMPROF_BIN" attach "$TGT_PID" -o "$PUBLIC/pub/own" --interval 0 >"$WORK/own.aout" 2>"$WORK/own.aerr" || rc=$?
     [[ $rc -eq 0 ]] || fail "an unprivileged user could not attach to its own process: $(cat "$WORK/own.aerr")"
     tgt_send churn
     tgt_wait_line own '^CHURNED 1$'
