@@ -30,12 +30,10 @@
  */
 #include "shim.h"
 
-#include "memprof_protocol.h"
-
 #include <errno.h>
 #include <sched.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,11 +64,17 @@ _Atomic int mp_collector_running;
 /* Bumped by the collector on every pass: proof of progress for stalled
  * producers. */
 _Atomic uint64_t mp_collector_heartbeat;
-/* Set by the collector while it sleeps in poll() on its request socket,
- * which the doorbell reaches; otherwise it sleeps on this futex word. */
-_Atomic int mp_collector_listening;
+/* The doorbell (collector.c says why a signal): mp_collector_asleep is
+ * set by the collector while it sleeps and taken by the one producer that
+ * rings, so that at most one doorbell is ever pending; doorbell_tid is
+ * the collector's thread while it reads its doorbell through a signalfd
+ * (0: it sleeps on the futex word mp_collector_wake instead), and
+ * doorbell_senders counts producers between reading it and ringing. */
+_Atomic int mp_collector_asleep;
 _Atomic int mp_collector_dozing;
 _Atomic uint32_t mp_collector_wake;
+static _Atomic pid_t doorbell_tid;
+static _Atomic int doorbell_senders;
 /* Called on a producer for each event it pushes while no collector runs
  * (collector.c; full: its ring is full). */
 void (*_Atomic mp_ring_no_collector)(bool full);
@@ -78,32 +82,46 @@ void (*_Atomic mp_ring_no_collector)(bool full);
  * has no collector thread (single-threaded) draining a full ring. */
 static mp_spinlock consumer_lock;
 
-/* Connects to the collector's request socket and hangs up: the collector
- * wakes, sees the connection is from its own pid, and closes it.
- * Non-blocking, so a full backlog (wake-ups are pending already) costs
- * nothing. The descriptor exists only for these three system calls. */
-static bool ring_doorbell(void)
+void mp_doorbell_open(pid_t tid)
 {
-    struct sockaddr_un addr;
-    socklen_t len = mp_proto_address(mp_pid, &addr);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    int rc = connect(fd, (struct sockaddr *)&addr, len);
-    bool rung = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
-    close(fd);
-    return rung;
+    atomic_store(&doorbell_tid, tid);
 }
 
-/* Async-signal-safe; one atomic load when no collector runs. */
+/* The collector leaves: once no producer can still send to its thread id
+ * (which a new thread of the program may get), it may go. */
+void mp_doorbell_close(void)
+{
+    atomic_store(&doorbell_tid, 0);
+    while (atomic_load(&doorbell_senders))
+        sched_yield();
+}
+
+/* The signal goes to the collector's thread alone (tgkill), which keeps
+ * it blocked: no handler runs, the program's disposition is untouched,
+ * and no descriptor is made in the program's table. */
+static void ring_doorbell(void)
+{
+    atomic_fetch_add(&doorbell_senders, 1);
+    pid_t tid = atomic_load(&doorbell_tid);
+    if (tid > 0)
+        syscall(SYS_tgkill, getpid(), tid, MP_DOORBELL_SIGNAL);
+    else
+        mp_futex_wake(&mp_collector_wake);
+    atomic_fetch_sub(&doorbell_senders, 1);
+}
+
+/* Async-signal-safe; one atomic load when no collector runs, two when it
+ * is awake. The wake word is bumped before "asleep" is looked at, and the
+ * collector sets "asleep" before it looks at the word: either it sees the
+ * bump and does not sleep, or we see it asleep and ring. */
 void mp_wake_collector(void)
 {
     if (!atomic_load_explicit(&mp_collector_running, memory_order_relaxed))
         return;
     int saved = errno;
-    atomic_fetch_add_explicit(&mp_collector_wake, 1, memory_order_release);
-    if (!atomic_load(&mp_collector_listening) || !ring_doorbell())
-        mp_futex_wake(&mp_collector_wake);
+    atomic_fetch_add(&mp_collector_wake, 1);
+    if (atomic_load(&mp_collector_asleep) && atomic_exchange(&mp_collector_asleep, 0))
+        ring_doorbell();
     errno = saved;
 }
 
@@ -353,4 +371,7 @@ void mp_rings_after_fork_child(void)
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
     atomic_store(&mp_collector_running, 0);
+    atomic_store(&mp_collector_asleep, 0);
+    atomic_store(&doorbell_tid, 0);
+    atomic_store(&doorbell_senders, 0);
 }
