@@ -215,11 +215,6 @@ static void reply_and_close(int fd, enum mp_reply rc, const char *text)
 static struct { int fd; uint64_t deadline; } pending[MP_REQUEST_PENDING_MAX];
 static int n_pending;
 
-int mp_request_pending(void)
-{
-    return n_pending;
-}
-
 /* Tries to read and serve fd's request; false when it has not come yet. */
 static bool try_serve(serve_ctx *ctx, int fd, uint64_t now, uint64_t deadline)
 {

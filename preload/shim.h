@@ -558,7 +558,6 @@ void mp_collector_drain_now(void) MP_HIDDEN;
 struct pollfd;
 void mp_request_open(void) MP_HIDDEN;      /* the listening socket, if not there */
 bool mp_request_listening(void) MP_HIDDEN;
-int mp_request_pending(void) MP_HIDDEN;    /* clients whose line has not come */
 /* The socket's and pending clients' pollfds into p (room for
  * MP_REQUEST_PENDING_MAX + 1); *deadline lowered to the first client's. */
 int mp_request_pollfds(struct pollfd *p, uint64_t *deadline) MP_HIDDEN;
