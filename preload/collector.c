@@ -28,9 +28,10 @@
  * stall on a full one, and when a thread's ring retires (ring.c); the
  * snapshot signal, exit and unshare ring it too; and only while the
  * collector sleeps, so at most one is ever pending. Where the kernel
- * gives no private table, the collector sleeps on the futex word the
- * doorbell also wakes (looking at a request socket, if any, every
- * FALLBACK_POLL_MS).
+ * gives no private table (a sandbox refusing close_range and unshare),
+ * there is no signalfd (it would be the program's to see): the doorbell
+ * is then a transient connection to the request socket (closed before
+ * mp_wake_collector returns), or without a socket a futex wake-up.
  */
 #include "shim.h"
 
@@ -47,7 +48,7 @@
 #include <unistd.h>
 
 #define REOPEN_RETRY_MS 1000   /* no request socket (name taken): retry this often */
-#define FALLBACK_POLL_MS 100   /* no doorbell descriptor: the socket this often */
+#define FALLBACK_POLL_MS 100   /* clients waiting, no socket, no signalfd: look this often */
 #define MAIN_EXIT_CHECK_MS 50  /* no thread count of glibc's: see only_collector_left */
 #define BUSY_DRAINED 64        /* drained more than this: go round again at once */
 
@@ -182,22 +183,25 @@ static void clear_doorbell(void)
  * is its value before the pass, and a ring during the pass is not lost. */
 static void sleep_on(struct pollfd *p, int n, int ms, uint32_t seen)
 {
+    bool by_socket = wake_fd < 0 && mp_request_listening();
+    mp_doorbell_socket(by_socket);   /* before "asleep": how to ring us */
     atomic_store(&mp_collector_asleep, 1);
     if (atomic_load(&mp_collector_wake) != seen) {
-        atomic_store(&mp_collector_asleep, 0);
-        return;
-    }
-    if (wake_fd >= 0) {
+        ms = 0;
+    } else if (wake_fd >= 0) {
         p[n++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
         poll(p, (nfds_t)n, ms);
         clear_doorbell();
-    } else if (n > 0) {
+    } else if (by_socket) {   /* no private table: connections wake us */
+        poll(p, (nfds_t)n, ms);
+    } else if (n > 0) {   /* clients pending without a socket: briefly */
         poll(p, (nfds_t)n, ms < 0 || ms > FALLBACK_POLL_MS ? FALLBACK_POLL_MS : ms);
     } else {
         mp_futex_wait(&mp_collector_wake, seen,
                       ms < 0 ? 86400000000000ull : (uint64_t)ms * 1000000u);
     }
     atomic_store(&mp_collector_asleep, 0);
+    mp_doorbell_socket(false);
 }
 
 /* Sleeps until a doorbell, a request, or deadline; when busy (a pass

@@ -27,7 +27,13 @@
 #define REOPEN_RETRY_MS 1000   /* no socket (name taken): try again this often */
 
 static int listen_fd = -1;
-static bool in_program_table;   /* no private table: a fork child inherits them */
+/* No private table (os.c could not make one): the socket is in the
+ * program's table, which may close it and reuse the number (daemons close
+ * what they did not open), so it is checked against its address before
+ * each use; a fork child inherits it. */
+static bool in_program_table;
+static struct sockaddr_un listen_addr;
+static socklen_t listen_addr_len;
 
 /* Who holds our socket name, for the owner's one line: anyone can bind an
  * abstract name before us (a squatter waiting for our pid). */
@@ -71,7 +77,29 @@ void mp_request_open(void)
         return;
     }
     listen_fd = fd;
+    listen_addr = addr;
+    listen_addr_len = len;
     in_program_table = !mp_fd_table_private();
+}
+
+/* Whether listen_fd is still our socket (see in_program_table). */
+static bool still_ours(void)
+{
+    if (listen_fd < 0 || !in_program_table)
+        return listen_fd >= 0;
+    struct sockaddr_un addr;
+    socklen_t len = sizeof(addr);
+    return getsockname(listen_fd, (struct sockaddr *)&addr, &len) == 0 &&
+           len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
+}
+
+/* A connection from our own pid is a doorbell (ring.c, without a private
+ * table): hung up without a word. */
+static bool is_doorbell(int fd)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid == getpid();
 }
 
 bool mp_request_listening(void)
@@ -161,7 +189,7 @@ static enum mp_reply detach(serve_ctx *ctx, char *text, size_t len)
         text[sizeof(prefix) - 1 + n] = '\0';
     }
     ctx->detached = true;
-    if (listen_fd >= 0)
+    if (still_ours())
         close(listen_fd);
     listen_fd = -1;
     return MP_REPLY_OK;
@@ -271,6 +299,8 @@ bool mp_request_serve(uint64_t now, void (*drain)(void))
 {
     static uint64_t last_reopen;
     serve_ctx ctx = {.drain = drain};
+    if (!still_ours())
+        listen_fd = -1;   /* not ours any more: neither accept on it nor close it */
     if (listen_fd < 0 && now - last_reopen >= REOPEN_RETRY_MS * 1000000ull) {
         last_reopen = now;
         mp_request_open();
@@ -285,7 +315,10 @@ bool mp_request_serve(uint64_t now, void (*drain)(void))
         int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             break;
-        serve_new(&ctx, mp_fd_park(fd), now);
+        if (is_doorbell(fd))
+            close(fd);
+        else
+            serve_new(&ctx, mp_fd_park(fd), now);
     }
     return ctx.detached;
 }
@@ -296,7 +329,7 @@ void mp_request_close(void)
     for (int i = 0; i < n_pending; i++)
         close(pending[i].fd);
     n_pending = 0;
-    if (listen_fd >= 0)
+    if (still_ours())
         close(listen_fd);
     listen_fd = -1;
 }

@@ -30,10 +30,14 @@
  */
 #include "shim.h"
 
+#include "memprof_protocol.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +78,7 @@ _Atomic int mp_collector_asleep;
 _Atomic int mp_collector_dozing;
 _Atomic uint32_t mp_collector_wake;
 static _Atomic pid_t doorbell_tid;
+static _Atomic int doorbell_by_socket;
 static _Atomic int doorbell_senders;
 /* Called on a producer for each event it pushes while no collector runs
  * (collector.c; full: its ring is full). */
@@ -87,11 +92,34 @@ void mp_doorbell_open(pid_t tid)
     atomic_store(&doorbell_tid, tid);
 }
 
+void mp_doorbell_socket(bool on)
+{
+    atomic_store(&doorbell_by_socket, on);
+}
+
+/* Without a private table (os.c): a connection to the collector's request
+ * socket, which it accepts and closes, seeing it comes from our own pid.
+ * Non-blocking, so a full backlog (wake-ups are pending already) costs
+ * nothing; the descriptor exists only for these three system calls. */
+static bool connect_doorbell(void)
+{
+    struct sockaddr_un addr;
+    socklen_t len = mp_proto_address(mp_pid, &addr);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int rc = connect(fd, (struct sockaddr *)&addr, len);
+    bool rung = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
+    close(fd);
+    return rung;
+}
+
 /* The collector leaves: once no producer can still send to its thread id
  * (which a new thread of the program may get), it may go. */
 void mp_doorbell_close(void)
 {
     atomic_store(&doorbell_tid, 0);
+    atomic_store(&doorbell_by_socket, 0);
     while (atomic_load(&doorbell_senders))
         sched_yield();
 }
@@ -105,7 +133,7 @@ static void ring_doorbell(void)
     pid_t tid = atomic_load(&doorbell_tid);
     if (tid > 0)
         syscall(SYS_tgkill, getpid(), tid, MP_DOORBELL_SIGNAL);
-    else
+    else if (!atomic_load(&doorbell_by_socket) || !connect_doorbell())
         mp_futex_wake(&mp_collector_wake);
     atomic_fetch_sub(&doorbell_senders, 1);
 }
@@ -373,5 +401,6 @@ void mp_rings_after_fork_child(void)
     atomic_store(&mp_collector_running, 0);
     atomic_store(&mp_collector_asleep, 0);
     atomic_store(&doorbell_tid, 0);
+    atomic_store(&doorbell_by_socket, 0);
     atomic_store(&doorbell_senders, 0);
 }

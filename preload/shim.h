@@ -464,6 +464,9 @@ extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
 void mp_wake_collector(void) MP_HIDDEN;
 void mp_doorbell_open(pid_t collector_tid) MP_HIDDEN;
 void mp_doorbell_close(void) MP_HIDDEN;   /* the collector leaves */
+/* No private table, so no signalfd: the doorbell is a connection to the
+ * request socket while the collector sleeps on it (request.c hangs up). */
+void mp_doorbell_socket(bool on) MP_HIDDEN;
 extern _Atomic int mp_collector_asleep MP_HIDDEN;
 /* Set by the collector while it sleeps after a pass that drained nothing
  * (ring.c): the next event pushed into an empty ring wakes it. */

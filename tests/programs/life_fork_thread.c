@@ -5,7 +5,8 @@
  * one, and so its main thread) ends in one of these ways:
  *   return    it returns from its start routine;
  *   threads   it starts two threads, returns from its start routine, and
- *             the child ends when the second of those returns (~100 ms);
+ *             the child ends when the second of those returns (~200 ms,
+ *             and after the first: their lines come in order);
  *   exit      it calls pthread_exit.
  * Each thread of the child allocates (sampled under the shim) and prints a
  * line without flushing: glibc's exit(0) after the last thread flushes it,
@@ -16,6 +17,7 @@
  * exits 1. The child's lines come first (it ends before the parent prints).
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 
 static const char *mode;
 static void *volatile sink;
+static sem_t first_done;   /* the second worker prints after the first */
 
 __attribute__((noinline)) static void fork_thread_alloc(int n)
 {
@@ -40,15 +43,19 @@ static void *late_worker(void *arg)
 {
     struct timespec t = {0, 100000000L * (long)(uintptr_t)arg};
     nanosleep(&t, NULL);
-    fork_thread_alloc(20000);
+    fork_thread_alloc(5000);
+    if ((uintptr_t)arg == 2)
+        sem_wait(&first_done);
     printf("child worker %d done\n", (int)(uintptr_t)arg);   /* no flush: exit(0) does it */
+    if ((uintptr_t)arg == 1)
+        sem_post(&first_done);
     return NULL;
 }
 
 /* The child's only thread. */
 static void *child_main(void)
 {
-    fork_thread_alloc(20000);
+    fork_thread_alloc(5000);
     if (strcmp(mode, "threads") == 0) {
         pthread_t t;
         for (uintptr_t i = 1; i <= 2; i++)
@@ -83,7 +90,7 @@ static int wait_child(pid_t child)
 static void *forker(void *arg)
 {
     (void)arg;
-    fork_thread_alloc(20000);
+    fork_thread_alloc(5000);
     fflush(stdout);
     pid_t child = fork();
     if (child < 0)
@@ -101,6 +108,7 @@ int main(int argc, char **argv)
         return 2;
     }
     mode = argv[1];
+    sem_init(&first_done, 0, 0);
     pthread_t t;
     void *rc;
     if (pthread_create(&t, NULL, forker, NULL) != 0 || pthread_join(t, &rc) != 0)
