@@ -105,12 +105,16 @@ void mp_collector_trigger(int trigger)
  * descriptors, exactly as without the shim; the collector never does.
  *
  * Adding back is skipped when the count is already zero (the last thread
- * is in exit(0), waiting for us in mp_collector_stop). The one window
- * left: a collector leaving on its own (a transient one, a detach) adds
- * one back, and the program's last thread ends by returning from its
- * start routine within the microseconds before glibc takes it away again;
- * then exit(0) runs on the collector's thread. main's pthread_exit, the
- * common case, waits for a leaving collector (mp_collector_note_main_exit).
+ * is in exit(0), waiting for us in mp_collector_stop). A collector that
+ * leaves on its own must not add one back while the program's last
+ * thread ends, or that thread would see one and only end itself, and
+ * glibc would run exit(0) on ours. A transient collector (a
+ * single-threaded program, so its one thread is the last) and that
+ * thread meet (leave_if_solo, on_thread_ending, and main's pthread_exit
+ * in mp_collector_note_main_exit): either the collector stays, and is
+ * stopped by the thread's exit(0), or the thread waits until it is gone.
+ * The one window left is a detach (`memprof detach`) at the very moment
+ * the program's last thread ends by returning from its start routine.
  * Without the symbol (not glibc), the collector stays counted and looks
  * for the end itself after main's pthread_exit (only_collector_left).
  */
@@ -269,6 +273,7 @@ static _Atomic int armed;              /* mp_collector_start succeeded */
 static _Atomic uint64_t next_periodic = UINT64_MAX;
 static mp_spinlock start_lock;         /* taken by application threads only */
 static _Atomic int leaving;   /* a transient collector is on its way out */
+static _Atomic int solo_ending;   /* a single-threaded program's thread is ending */
 
 static _Atomic int schedule_asked;   /* MEMPROF_INTERVAL or MEMPROF_SIGNAL set, attached, dormant */
 
@@ -295,6 +300,10 @@ static bool leave_if_solo(void)
     if (!solo())
         return false;
     atomic_store(&leaving, 1);
+    if (atomic_load(&solo_ending)) {   /* its exit(0) stops us */
+        atomic_store(&leaving, 0);
+        return false;
+    }
     atomic_store(&mp_collector_running, 0);
     int expected = 0;
     if (!solo() &&
@@ -486,6 +495,21 @@ void mp_collector_note_main_exit(void)
     mp_wake_collector();
 }
 
+/* ring.c: a thread with a ring is ending. In a single-threaded program it
+ * is the last one: a transient collector leaving now must be gone before
+ * glibc counts the thread out (see the count above). */
+static void on_thread_ending(void)
+{
+    if (!solo())
+        return;
+    atomic_store(&solo_ending, 1);
+    if (atomic_load(&leaving)) {
+        mp_spin_lock(&start_lock);
+        join_previous();
+        mp_spin_unlock(&start_lock);
+    }
+}
+
 /* ring.c calls this for every event a producer pushes while no collector
  * runs (full: its ring is full). */
 static void on_producer(bool full)
@@ -515,6 +539,7 @@ int mp_collector_start(void)
     atomic_store(&schedule_asked, mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL ||
                                       atomic_load(&mp_attached) || !mp_cfg.start);
     mp_ring_no_collector = on_producer;
+    mp_ring_thread_ending = on_thread_ending;
     if (atomic_load(&next_periodic) == UINT64_MAX)
         schedule_periodic();
     atomic_store(&armed, 1);
@@ -567,6 +592,7 @@ void mp_collector_after_fork_child(void)
     atomic_store(&program_threaded, 0);
     atomic_store(&main_exited, 0);
     atomic_store(&leaving, 0);
+    atomic_store(&solo_ending, 0);
     atomic_store(&count_state, COUNT_IN);
     atomic_store(&pending_trigger, 0);
     atomic_store(&next_periodic, UINT64_MAX);

@@ -83,6 +83,8 @@ static _Atomic int doorbell_senders;
 /* Called on a producer for each event it pushes while no collector runs
  * (collector.c; full: its ring is full). */
 void (*_Atomic mp_ring_no_collector)(bool full);
+/* Called by a thread with a ring as it ends (collector.c). */
+void (*_Atomic mp_ring_thread_ending)(void);
 /* One consumer at a time: the collector, or a producer of a program that
  * has no collector thread (single-threaded) draining a full ring. */
 static mp_spinlock consumer_lock;
@@ -217,6 +219,9 @@ bool mp_ring_pop(mp_ring *r, mp_event *ev)
 static void retire_ring(void *arg)
 {
     mp_ring *r = arg;
+    void (*ending)(void) = atomic_load(&mp_ring_thread_ending);
+    if (ending)
+        ending();
     my_ring = NULL;
     my_ring_retired = 1;
     if (!r)

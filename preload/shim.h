@@ -475,6 +475,9 @@ extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
 /* Set by collector.c: a producer calls it for each event pushed while no
  * collector thread runs (full: its ring is full and must be drained). */
 extern void (*_Atomic mp_ring_no_collector)(bool full) MP_HIDDEN;
+/* Set by collector.c: a thread that has a ring calls it as it ends (its
+ * ring's key destructor, before glibc counts the thread out). */
+extern void (*_Atomic mp_ring_thread_ending)(void) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_rings_after_fork_child(void) MP_HIDDEN;
