@@ -191,7 +191,7 @@ static void sleep_on(struct pollfd *p, int n, int ms, uint32_t seen)
     mp_doorbell_socket(by_socket);   /* before "asleep": how to ring us */
     atomic_store(&mp_collector_asleep, 1);
     if (atomic_load(&mp_collector_wake) != seen) {
-        ms = 0;
+        /* rung during the pass: no sleep, go round again */
     } else if (wake_fd >= 0) {
         p[n++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
         poll(p, (nfds_t)n, ms);
