@@ -5,6 +5,9 @@
  * The shim's collector thread listens on the abstract unix socket of
  * include/memprof_protocol.h; we connect, check that the socket really is
  * PID's, send the request line and print the path from the "ok" reply.
+ * A single-threaded process with the default settings has no collector
+ * thread and so no socket: a refused connection to a process that has
+ * libmemprof mapped says so at once.
  * ask() is the whole client side of the protocol, for any request.
  */
 #include "analyzer.h"
@@ -95,20 +98,22 @@ static int parse_pid(int argc, char **argv, pid_t *pid)
     return 0;
 }
 
-/* The Threads: line of /proc/PID/status, or -1. */
-static long threads_of(pid_t pid)
+/* Whether libmemprof is mapped into pid (its maps can be read: our own
+ * processes, or root's view). */
+static bool shim_loaded(pid_t pid)
 {
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    char path[64], line[4096];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return -1;
-    long n = -1;
-    while (n < 0 && fgets(buf, sizeof(buf), f))
-        if (strncmp(buf, "Threads:", 8) == 0)
-            n = strtol(buf + 8, NULL, 10);
+        return false;
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        const char *base = strrchr(line, '/');
+        found = base && strncmp(base, "/libmemprof.so", 14) == 0;
+    }
     fclose(f);
-    return n;
+    return found;
 }
 
 /* A socket bound by another process under this name would be a spoof. */
@@ -138,14 +143,6 @@ static int exchange(int fd, pid_t pid, enum mp_request r, char *line, size_t cap
         return -1;
     }
     ssize_t n = read_line(fd, line, cap);
-    if (n < 0 && errno == ETIMEDOUT && threads_of(pid) == 1) {
-        mp_error("process %d: no answer within 30 s: it is single-threaded and idle, and the "
-                 "profiler has no thread of its own there until the program makes one (so "
-                 "that programs that check they are single-threaded still work); it answers at "
-                 "its next sampled allocation, or always when started with MEMPROF_INTERVAL "
-                 "or MEMPROF_SIGNAL set", (int)pid);
-        return -1;
-    }
     if (n < 0) {
         mp_error("process %d: no answer: %s", (int)pid,
                  errno == ETIMEDOUT ? "timed out after 30 s"
@@ -173,6 +170,11 @@ static int ask(pid_t pid, enum mp_request r, char *line, size_t cap, const char 
     if (fd < 0) {
         if (errno == EAGAIN || errno == EINPROGRESS)
             mp_error("process %d did not accept the connection within 30 s", (int)pid);
+        else if (errno == ECONNREFUSED && shim_loaded(pid))
+            mp_error("process %d is profiled but single-threaded, with no request channel "
+                     "(the profiler starts no thread of its own there); it answers once the "
+                     "program starts a thread; otherwise start it with MEMPROF_SIGNAL=SIG "
+                     "(then `kill -SIG %d`) or MEMPROF_INTERVAL=SECONDS", (int)pid, (int)pid);
         else
             mp_error("process %d is not profiled by memprof", (int)pid);
         return -1;

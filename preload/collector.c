@@ -1,50 +1,55 @@
 /*
- * collector.c - the background thread that owns all aggregation and I/O.
+ * collector.c - the background thread that owns all aggregation and I/O:
+ * its life (started lazily, leaving, stopping, in a fork child) and its
+ * loop.
  *
  * It drains every thread's ring into the aggregates (heap_agg.c for the
  * heap, lockagg.c for the locks), and writes a snapshot when a trigger fires:
  * the interval timer, the snapshot signal (whose handler only sets a flag),
- * or a request from `memprof snapshot PID` on the abstract unix socket
- * "\0memprof.<pid>" (no file system entry, no signal involved; the
- * protocol is include/memprof_protocol.h).
+ * or a request from `memprof snapshot PID` (request.c serves them).
  *
  * It runs with every signal blocked (so it never steals the program's
  * signals), with the reentrancy guard set (so nothing it does is profiled),
  * and never takes a lock the application could hold.
  *
+ * It holds no descriptor the program can see (SPEC "Safety in someone
+ * else's process"): it starts by giving itself a descriptor table of its
+ * own (os.c, mp_fd_private_table), and its request socket, its snapshot
+ * files and its doorbell live there.
+ *
  * It never polls (SPEC: a process that does nothing costs nothing). It
- * sleeps in poll() on the request socket, with a timeout that ends when
- * the next periodic snapshot is due (none: no timeout). Everything else
- * that needs it rings a doorbell on that same socket (ring.c's
- * mp_wake_collector):
- * a non-blocking connect from our own pid, which the collector accepts and
- * closes without a word. Producers ring it only when a ring passes half
- * full, when they stall on a full one, and when a thread's ring retires
- * (ring.c); the snapshot signal, exit and unshare ring it too. A futex
- * cannot be watched by poll(), and an eventfd or pipe would be one more
- * descriptor the application could close or reuse (and see); the socket
- * is one we need anyway and is re-checked with getsockname after every
- * wake-up. Without a socket (the name is taken, the program closed ours
- * and we cannot make a new one) the collector sleeps on a futex the same
- * doorbell also wakes, and retries the socket once a second.
+ * sleeps in poll() on its doorbell and the request socket, with a timeout
+ * that ends when the next periodic snapshot is due (none: no timeout).
+ * The doorbell (ring.c's mp_wake_collector) is MP_DOORBELL_SIGNAL sent to
+ * the collector thread alone with tgkill, which the collector keeps
+ * blocked and reads through a signalfd: no descriptor in the program's
+ * table, no handler, no disposition changed (shim.h says why that
+ * signal). Producers ring it only when a ring passes half full, when they
+ * stall on a full one, and when a thread's ring retires (ring.c); the
+ * snapshot signal, exit and unshare ring it too; and only while the
+ * collector sleeps, so at most one is ever pending. Where the kernel
+ * gives no private table (a sandbox refusing close_range and unshare),
+ * there is no signalfd (it would be the program's to see): the doorbell
+ * is then a transient connection to the request socket (closed before
+ * mp_wake_collector returns), or without a socket a futex wake-up.
  */
 #include "shim.h"
 
-#include "memprof_protocol.h"
-
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define REOPEN_RETRY_MS 1000   /* no socket: try to make one this often */
-#define MAIN_EXIT_CHECK_MS 50  /* main called pthread_exit: look for the last thread */
+#define REOPEN_RETRY_MS 1000   /* no request socket (name taken): retry this often */
+#define FALLBACK_POLL_MS 100   /* clients waiting, no socket, no signalfd: look this often */
+#define MAIN_EXIT_CHECK_MS 50  /* no thread count of glibc's: see only_collector_left */
 #define BUSY_DRAINED 64        /* drained more than this: go round again at once */
 
 static pthread_t collector_thread;
@@ -54,9 +59,7 @@ static _Atomic uint32_t thread_exited;   /* a futex word: stop waits on it */
 static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
 static _Atomic int detached;   /* `memprof detach` served: the loop ends */
-static int listen_fd = -1;
-static struct sockaddr_un listen_addr;   /* what listen_fd must still be bound to */
-static socklen_t listen_addr_len;
+static int wake_fd = -1;       /* the doorbell's signalfd, in the collector's table */
 
 /* ---- aggregation ---- */
 
@@ -79,280 +82,64 @@ void mp_collector_drain_now(void)
 /* ---- triggers ---- */
 
 /* Async-signal-safe: the snapshot signal's handler calls it. */
-void mp_request_snapshot(int trigger)
+void mp_collector_trigger(int trigger)
 {
     atomic_store(&pending_trigger, trigger);
     mp_wake_collector();
 }
 
-/* Who holds our socket name, for the owner's one line: anyone can bind an
- * abstract name before us (a squatter waiting for our pid). */
-static void warn_name_taken(const struct sockaddr_un *addr, socklen_t len)
-{
-    static bool warned;
-    if (warned)
-        return;
-    warned = true;
-    char who[96] = "another process";
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    if (fd >= 0 && connect(fd, (const struct sockaddr *)addr, len) == 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-        snprintf(who, sizeof(who), "process %d (uid %u)", (int)cred.pid, (unsigned)cred.uid);
-    if (fd >= 0)
-        close(fd);
-    mp_warn("the request socket @%s%d is taken by %s; `memprof snapshot %d` cannot reach "
-            "this process (MEMPROF_SIGNAL and MEMPROF_INTERVAL still work)",
-            MP_PROTO_SOCKET_PREFIX, (int)mp_pid, who, (int)mp_pid);
-}
-
-static void open_request_socket(void)
-{
-    /* Finished (exit, or detached): the name must be free for the next
-     * attach, and a producer racing the detach must not take it back. */
-    if (atomic_load(&mp_state) == MP_STATE_FINISHED)
-        return;
-    struct sockaddr_un addr;
-    socklen_t len = mp_proto_address(mp_pid, &addr);
-    int fd = mp_fd_park(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (fd < 0)
-        return;
-    if (bind(fd, (struct sockaddr *)&addr, len) != 0 || listen(fd, 4) != 0) {
-        int err = errno;
-        close(fd);
-        if (err == EADDRINUSE)
-            warn_name_taken(&addr, len);
-        return;
-    }
-    listen_addr = addr;
-    listen_addr_len = len;
-    listen_fd = fd;
-}
-
-/* Whether fd is still our listening socket. The application may have
- * closed it (daemons close every descriptor they did not open) and even
- * reused the number; then it is not ours to accept on, or to close. */
-static bool is_our_socket(int fd)
-{
-    struct sockaddr_un addr;
-    socklen_t len = sizeof(addr);
-    if (fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0)
-        return false;
-    return len == listen_addr_len && memcmp(&addr, &listen_addr, len) == 0;
-}
-
-/* SPEC: requests are honoured only for the process's own user or root.
- * The abstract socket has no permissions of its own, so anyone on the
- * machine can connect: the peer's credentials decide, before a byte of
- * the request is read. A refusal says nothing about the process. */
-static bool peer_allowed(int fd, char *why, size_t len)
-{
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
-        snprintf(why, len, "not allowed: cannot tell who is asking");
-        return false;
-    }
-    if (cred.uid == 0 || cred.uid == geteuid() || cred.uid == getuid())
-        return true;
-    snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
-             (unsigned)cred.uid, (unsigned)geteuid());
-    return false;
-}
-
-/* Snapshots on request are at most one per REQUEST_GAP_NS: a flood of
- * requests (even the owner's) costs the program one snapshot per gap and
- * a "busy" reply for each of the others. */
-#define REQUEST_GAP_NS (MP_PROTO_BUSY_RETRY_MS * 1000000ull)
-
-static bool request_rate_ok(void)
-{
-    static uint64_t last;
-    uint64_t now = mp_now_ns();
-    if (last && now - last < REQUEST_GAP_NS)
-        return false;
-    last = now;
-    return true;
-}
-
-/* enable (to READY) and disable (to DORMANT): only between those two. */
-static enum mp_reply switch_state(int to, char *text, size_t len)
-{
-    int from = to == MP_STATE_READY ? MP_STATE_DORMANT : MP_STATE_READY;
-    int cur = from;
-    if (to == MP_STATE_READY)
-        atomic_store(&mp_recorded, 1);
-    if (atomic_compare_exchange_strong(&mp_state, &cur, to) || cur == to) {
-        snprintf(text, len, "%s", to == MP_STATE_READY ? "recording" : "dormant");
-        return MP_REPLY_OK;
-    }
-    snprintf(text, len, "the profiler is shutting down");
-    return MP_REPLY_ERROR;
-}
-
 /*
- * detach: the slots are restored first, so that the last snapshot holds
- * everything up to the moment the program stopped calling us, and the
- * socket is closed before the reply, so that whoever reads it may attach
- * again at once. Then the loop ends and the thread leaves, detached.
+ * ---- the process ends with its last thread ----
+ *
+ * glibc ends a process with exit(0) when the thread count it keeps
+ * (__nptl_nthreads) reaches zero: the last thread to return from its
+ * start routine or call pthread_exit, main included. The collector is in
+ * that count, so without care the program's last thread would only end
+ * itself and leave the process to us (a child forked from a thread whose
+ * thread then returns, main's pthread_exit: issue 16). So the collector
+ * takes itself out of the count: the thread that created it subtracts one
+ * as soon as pthread_create returns (it is alive, so the count cannot
+ * reach zero then), and the collector adds it back as the very last thing
+ * before glibc subtracts it when the collector's thread ends. The program's
+ * last thread then sees zero and calls exit(0) itself, on its own
+ * descriptors, exactly as without the shim; the collector never does.
+ *
+ * Adding back is skipped when the count is already zero (the last thread
+ * is in exit(0), waiting for us in mp_collector_stop). A collector that
+ * leaves on its own must not add one back while the program's last
+ * thread ends, or that thread would see one and only end itself, and
+ * glibc would run exit(0) on ours. A transient collector (a
+ * single-threaded program, so its one thread is the last) and that
+ * thread meet (leave_if_solo, on_thread_ending, and main's pthread_exit
+ * in mp_collector_note_main_exit): either the collector stays, and is
+ * stopped by the thread's exit(0), or the thread waits until it is gone.
+ * The one window left is a detach (`memprof detach`) at the very moment
+ * the program's last thread ends by returning from its start routine.
+ * Without the symbol (not glibc), the collector stays counted and looks
+ * for the end itself after main's pthread_exit (only_collector_left).
  */
-static enum mp_reply detach(char *text, size_t len)
+static _Atomic unsigned *glibc_nthreads;
+enum { COUNT_IN = 0, COUNT_OUT = 1, COUNT_LEFT = 2 };
+static _Atomic int count_state;   /* the current collector's place in that count */
+
+/* The creating thread, once pthread_create returned: unless the collector
+ * has already left (and so was never taken out), it is taken out now. */
+static void count_out(void)
 {
-    if (!mp_got_active()) {
-        snprintf(text, len, "not attached (started under the shim: it stays profiled)");
-        return MP_REPLY_ERROR;
-    }
-    mp_got_restore();
-    atomic_store(&mp_state, MP_STATE_FINISHED);
-    mp_collector_drain_now();
-    if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) != 0) {
-        /* text holds "cannot write snapshot in DIR: reason" */
-        static const char prefix[] = "detached; no last snapshot: ";
-        if (len <= sizeof(prefix))
-            return MP_REPLY_OK;
-        size_t n = strnlen(text, len - sizeof(prefix));
-        memmove(text + sizeof(prefix) - 1, text, n);
-        memcpy(text, prefix, sizeof(prefix) - 1);
-        text[sizeof(prefix) - 1 + n] = '\0';
-    }
-    atomic_store(&detached, 1);
-    atomic_store(&stop_requested, 1);
-    if (is_our_socket(listen_fd))
-        close(listen_fd);
-    listen_fd = -1;
-    return MP_REPLY_OK;
+    int expected = COUNT_IN;
+    if (glibc_nthreads && atomic_compare_exchange_strong(&count_state, &expected, COUNT_OUT))
+        atomic_fetch_sub(glibc_nthreads, 1);
 }
 
-/* Carries out one permitted request; text gets the reply's text. Adding
- * a request type (memprof_protocol.h's MP_REQUESTS) adds its case here. */
-static enum mp_reply handle_request(enum mp_request r, char *text, size_t len)
+/* The collector's last act, when it was taken out. */
+static void count_back_in(void)
 {
-    switch (r) {
-    case MP_REQ_SNAPSHOT:
-        if (!request_rate_ok()) {
-            snprintf(text, len, "a snapshot was taken less than 250 ms ago; try again");
-            return MP_REPLY_BUSY;
-        }
-        mp_collector_drain_now();
-        /* On failure the text is "cannot write snapshot in DIR: reason". */
-        return mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) == 0 ? MP_REPLY_OK
-                                                                     : MP_REPLY_ERROR;
-    case MP_REQ_ENABLE:
-        return switch_state(MP_STATE_READY, text, len);
-    case MP_REQ_DISABLE:
-        return switch_state(MP_STATE_DORMANT, text, len);
-    case MP_REQ_DETACH:
-        return detach(text, len);
-    case MP_REQ_UNKNOWN:
-    case MP_REQ_COUNT:
-        break;
-    }
-    snprintf(text, len, "unknown request");
-    return MP_REPLY_ERROR;
-}
-
-/* The one reply line; never waits (the socket is non-blocking and the
- * line fits in its buffer), then the connection is closed. */
-static void reply_and_close(int fd, enum mp_reply rc, const char *text)
-{
-    char reply[MP_PROTO_MAX_REPLY];
-    size_t len = mp_proto_format_reply(rc, text, reply);
-    ssize_t w = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)w;
-    close(fd);
-}
-
-/*
- * Connections of permitted peers whose request line has not arrived yet.
- * The collector never waits on a client: each pass reads what is there
- * (MSG_DONTWAIT) and a client silent for MP_PROTO_REQUEST_TIMEOUT_MS is
- * dropped, so silent clients cost a slot each, not the collector's time.
- */
-#define PENDING_MAX 4
-static struct { int fd; uint64_t deadline; } pending[PENDING_MAX];
-static int n_pending;
-
-/* Tries to read and serve fd's request; false when it has not come yet. */
-static bool try_serve(int fd, uint64_t now, uint64_t deadline)
-{
-    char req[MP_PROTO_MAX_REQUEST], text[MP_PROTO_MAX_REPLY - 16];
-    ssize_t n = recv(fd, req, sizeof(req), MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR) && now < deadline)
-        return false;
-    if (n <= 0) {
-        close(fd);   /* gone, or silent too long: nobody to answer */
-        return true;
-    }
-    enum mp_request r = mp_proto_parse_request(req, (size_t)n);
-    enum mp_reply rc = handle_request(r, text, sizeof(text));
-    reply_and_close(fd, rc, text);
-    return true;
-}
-
-static void serve_pending(uint64_t now)
-{
-    for (int i = 0; i < n_pending;) {
-        if (try_serve(pending[i].fd, now, pending[i].deadline))
-            pending[i] = pending[--n_pending];
-        else
-            i++;
-    }
-}
-
-/* A new connection: refused at once unless the peer may ask. */
-static void serve_request(int fd, uint64_t now)
-{
-    char why[160];
-    fd = mp_fd_park(fd);
-    if (!peer_allowed(fd, why, sizeof(why))) {
-        reply_and_close(fd, MP_REPLY_REFUSED, why);
-        return;
-    }
-    uint64_t deadline = now + MP_PROTO_REQUEST_TIMEOUT_MS * 1000000ull;
-    if (try_serve(fd, now, deadline))
-        return;
-    if (n_pending == PENDING_MAX) {
-        reply_and_close(fd, MP_REPLY_BUSY, "too many requests in progress; try again");
-        return;
-    }
-    pending[n_pending].fd = fd;
-    pending[n_pending++].deadline = deadline;
-}
-
-/* A connection from our own pid is a doorbell (ring.c, mp_wake_collector). */
-static bool is_doorbell(int fd)
-{
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid == getpid();
-}
-
-/* After a wake-up: the socket is still ours (the application may have
- * closed it, even while we slept on it), or a new one is made, at most
- * once per REOPEN_RETRY_MS. Then pending requests are served, doorbells
- * hung up and new connections served or made pending. */
-static void serve_requests(uint64_t now)
-{
-    static uint64_t last_reopen;
-    if (listen_fd >= 0 && !is_our_socket(listen_fd))
-        listen_fd = -1;   /* not ours any more: neither accept on it nor close it */
-    if (listen_fd < 0 && now - last_reopen >= REOPEN_RETRY_MS * 1000000ull) {
-        last_reopen = now;
-        open_request_socket();
-    }
-    serve_pending(now);
-    for (int i = 0; i < 64 && listen_fd >= 0; i++) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (fd < 0)
-            break;
-        if (is_doorbell(fd)) {
-            close(fd);
-            continue;
-        }
-        serve_request(fd, now);
-    }
-    atomic_store(&mp_collector_listening, listen_fd >= 0);
+    int expected = COUNT_IN;
+    if (atomic_compare_exchange_strong(&count_state, &expected, COUNT_LEFT))
+        return;   /* left before the creator took it out: nothing to give back */
+    unsigned c = atomic_load(glibc_nthreads);
+    while (c > 0 && !atomic_compare_exchange_weak(glibc_nthreads, &c, c + 1))
+        ;
 }
 
 /* Milliseconds poll() may sleep until deadline (UINT64_MAX: none), -1 for
@@ -369,40 +156,83 @@ static int sleep_ms(uint64_t now, uint64_t deadline, int cap_ms)
     return ms;
 }
 
+/* Whether this collector serves requests (not a transient one). */
+static bool solo(void);
+
+/* The doorbell: MP_DOORBELL_SIGNAL, blocked on this thread (every signal
+ * is), read through a signalfd. Only with a private table: a signalfd in
+ * the program's table would be one more descriptor it could see. */
+static void open_doorbell(void)
+{
+    if (!mp_fd_table_private())
+        return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, MP_DOORBELL_SIGNAL);
+    wake_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (wake_fd >= 0)
+        mp_doorbell_open((pid_t)syscall(SYS_gettid));
+}
+
+static void clear_doorbell(void)
+{
+    struct signalfd_siginfo si[4];
+    while (read(wake_fd, si, sizeof(si)) > 0)
+        ;
+}
+
+/* Sleeps for ms (-1: no timeout) on the doorbell and the request fds p[n]
+ * (room for one more). The doorbell rings only while mp_collector_asleep
+ * is set, so the wake word is looked at once more after setting it: seen
+ * is its value before the pass, and a ring during the pass is not lost. */
+static void sleep_on(struct pollfd *p, int n, int ms, uint32_t seen)
+{
+    bool by_socket = wake_fd < 0 && mp_request_listening();
+    mp_doorbell_socket(by_socket);   /* before "asleep": how to ring us */
+    atomic_store(&mp_collector_asleep, 1);
+    if (atomic_load(&mp_collector_wake) != seen) {
+        /* rung during the pass: no sleep, go round again */
+    } else if (wake_fd >= 0) {
+        p[n++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+        poll(p, (nfds_t)n, ms);
+        clear_doorbell();
+    } else if (by_socket) {   /* no private table: connections wake us */
+        poll(p, (nfds_t)n, ms);
+    } else if (n > 0) {   /* clients pending without a socket: briefly */
+        poll(p, (nfds_t)n, ms < 0 || ms > FALLBACK_POLL_MS ? FALLBACK_POLL_MS : ms);
+    } else {
+        mp_futex_wait(&mp_collector_wake, seen,
+                      ms < 0 ? 86400000000000ull : (uint64_t)ms * 1000000u);
+    }
+    atomic_store(&mp_collector_asleep, 0);
+    mp_doorbell_socket(false);
+}
+
 /* Sleeps until a doorbell, a request, or deadline; when busy (a pass
- * drained a lot) only looks at the socket. seen is wake_word as loaded
- * before the pass, so that a futex wake-up during the pass is not lost. */
+ * drained a lot) only looks at what is there. Then serves requests. */
 static void wait_for_work(size_t drained, uint32_t seen, uint64_t deadline)
 {
     uint64_t now = mp_now_ns();
-    int cap = atomic_load(&main_exited) ? MAIN_EXIT_CHECK_MS : -1;
-    struct pollfd p[1 + PENDING_MAX];
-    nfds_t n = 0;
-    for (int i = 0; i < n_pending; i++) {   /* their lines, or their deadlines */
-        p[n++] = (struct pollfd){.fd = pending[i].fd, .events = POLLIN};
-        if (pending[i].deadline < deadline)
-            deadline = pending[i].deadline;
-    }
+    bool serving = !solo();
+    int cap = !glibc_nthreads && atomic_load(&main_exited) ? MAIN_EXIT_CHECK_MS : -1;
+    if (serving && !mp_request_listening() && (cap < 0 || cap > REOPEN_RETRY_MS))
+        cap = REOPEN_RETRY_MS;
+    struct pollfd p[MP_REQUEST_PENDING_MAX + 2];
+    int n = serving ? mp_request_pollfds(p, &deadline) : 0;
     int ms = drained > BUSY_DRAINED ? 0 : sleep_ms(now, deadline, cap);
-    if (listen_fd >= 0 || n > 0) {
-        if (listen_fd >= 0)
-            p[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
-        if (listen_fd < 0)
-            ms = sleep_ms(now, deadline, cap >= 0 ? cap : REOPEN_RETRY_MS);
-        if (poll(p, n, ms) < 0 && errno != EINTR)
-            listen_fd = -1;
-    } else if (ms != 0) {
-        ms = sleep_ms(now, deadline, cap >= 0 ? cap : REOPEN_RETRY_MS);
-        mp_futex_wait(&mp_collector_wake, seen, (uint64_t)ms * 1000000u);
+    if (ms != 0)
+        sleep_on(p, n, ms, seen);
+    if (serving && mp_request_serve(mp_now_ns(), mp_collector_drain_now)) {
+        atomic_store(&detached, 1);
+        atomic_store(&stop_requested, 1);
     }
-    serve_requests(mp_now_ns());
 }
 
 /*
- * After main's pthread_exit the process lives until its last thread ends,
- * and glibc ends it with exit(0) when its count of threads reaches zero.
- * We are in that count: once only the zombie main thread and we are left,
- * we must be the ones to call exit(0), or the process would never end.
+ * Without glibc's thread count: after main's pthread_exit the process
+ * lives until its last thread ends, and we are in that count: once only
+ * the zombie main thread and we are left, we must be the ones to call
+ * exit(0), or the process would never end.
  */
 static bool only_collector_left(void)
 {
@@ -411,12 +241,6 @@ static bool only_collector_left(void)
         return false;
     const char *t = strstr(buf, "\nThreads:");
     return t && strtol(t + 9, NULL, 10) <= 2;
-}
-
-void mp_collector_note_main_exit(void)
-{
-    atomic_store(&main_exited, 1);
-    mp_wake_collector();
 }
 
 /*
@@ -428,18 +252,19 @@ void mp_collector_note_main_exit(void)
  * cheap work on its slow paths (ring.c calls on_producer for every event
  * it pushes while no collector runs): a full ring is drained there (CPU
  * only, no I/O), and at most every SOLO_CHECK_NS it looks whether a
- * snapshot is due, a trigger pending or a request waiting on the socket;
- * then a collector thread is started for that work alone and leaves
- * again when it is done (leave_if_solo). So a single-threaded program
- * sees a second thread only while a snapshot is written.
+ * snapshot is due or a trigger pending; then a collector thread is
+ * started for that work alone and leaves again when it is done
+ * (leave_if_solo). So a single-threaded program sees a second thread only
+ * while a snapshot is written.
  *
- * The price: nothing of the shim runs in a single-threaded program that
- * makes no sampled allocation, so a request (or a periodic snapshot) waits
- * in the socket's backlog until it does. Where the user asked for
- * snapshots on a schedule or a signal (MEMPROF_INTERVAL or MEMPROF_SIGNAL
- * set in the environment), they must come while the program sleeps, and
- * the thread runs from the start, as it always did; only the defaults
- * (the exit snapshot and requests) get the lazy thread.
+ * The price: such a process has no request socket (it would need a
+ * thread to hold it outside the program's descriptors), and `memprof
+ * snapshot` says so; a periodic snapshot waits for its next sampled
+ * allocation. Where the user asked for snapshots on a schedule or a
+ * signal (MEMPROF_INTERVAL or MEMPROF_SIGNAL set in the environment),
+ * and in an attached or dormant process (there to be asked), the thread
+ * runs from the start, as it always did; only the defaults (the exit
+ * snapshot) get the lazy thread.
  */
 #define SOLO_CHECK_NS 100000000ull
 
@@ -447,10 +272,11 @@ static _Atomic int program_threaded;   /* the program created a thread */
 static _Atomic int armed;              /* mp_collector_start succeeded */
 static _Atomic uint64_t next_periodic = UINT64_MAX;
 static mp_spinlock start_lock;         /* taken by application threads only */
+static _Atomic int leaving;   /* a transient collector is on its way out */
+static _Atomic int solo_ending;   /* a single-threaded program's thread is ending */
 
 static _Atomic int schedule_asked;   /* MEMPROF_INTERVAL or MEMPROF_SIGNAL set, attached, dormant */
 
-/* Whether the collector should leave when its work is done. */
 static bool solo(void)
 {
     return !atomic_load(&program_threaded) && !atomic_load(&schedule_asked) &&
@@ -466,20 +292,44 @@ static void schedule_periodic(void)
 /* A transient collector (single-threaded program) leaves when its work is
  * done. "Running" is given up first and taken back if the program created
  * a thread meanwhile and nobody else claimed it: exactly one collector
- * stays for a threaded program. */
+ * stays for a threaded program. "leaving" is set before solo() is looked
+ * at again, and main's pthread_exit sets main_exited before it looks at
+ * "leaving": either we stay, or it waits for us to be gone. */
 static bool leave_if_solo(void)
 {
     if (!solo())
         return false;
-    atomic_store(&mp_collector_listening, 0);
+    atomic_store(&leaving, 1);
+    if (atomic_load(&solo_ending)) {   /* its exit(0) stops us */
+        atomic_store(&leaving, 0);
+        return false;
+    }
     atomic_store(&mp_collector_running, 0);
     int expected = 0;
     if (!solo() &&
         atomic_compare_exchange_strong(&mp_collector_running, &expected, 1)) {
-        atomic_store(&mp_collector_listening, listen_fd >= 0);
+        atomic_store(&leaving, 0);
         return false;
     }
     return true;
+}
+
+/* One pass's triggers: a pending one, or the interval timer. */
+static void take_snapshots(uint64_t now)
+{
+    int trigger = atomic_exchange(&pending_trigger, 0);
+    /* Dormant: the timer is not a reason to write the same file again. */
+    bool recording = atomic_load(&mp_state) == MP_STATE_READY;
+    if (!trigger && now >= atomic_load(&next_periodic) && recording)
+        trigger = MP_TRIGGER_INTERVAL;
+    if (trigger) {
+        mp_collector_drain_now();
+        mp_write_snapshot(trigger, NULL, 0);
+        if (trigger == MP_TRIGGER_INTERVAL || now >= atomic_load(&next_periodic))
+            schedule_periodic();
+    }
+    if (!recording && atomic_load(&next_periodic) <= now)
+        schedule_periodic();
 }
 
 /* Modules are rescanned by every snapshot and by the dlclose interposer
@@ -495,19 +345,7 @@ static void collector_loop(void)
         atomic_fetch_add_explicit(&mp_collector_heartbeat, 1, memory_order_relaxed);
         uint64_t now = mp_now_ns();
         mp_heap_series_note(now);   /* heap over time: when awake anyway */
-        int trigger = atomic_exchange(&pending_trigger, 0);
-        /* Dormant: the timer is not a reason to write the same file again. */
-        bool recording = atomic_load(&mp_state) == MP_STATE_READY;
-        if (!trigger && now >= atomic_load(&next_periodic) && recording)
-            trigger = MP_TRIGGER_INTERVAL;
-        if (trigger) {
-            mp_collector_drain_now();
-            mp_write_snapshot(trigger, NULL, 0);
-            if (trigger == MP_TRIGGER_INTERVAL || now >= atomic_load(&next_periodic))
-                schedule_periodic();
-        }
-        if (!recording && atomic_load(&next_periodic) <= now)
-            schedule_periodic();
+        take_snapshots(now);
         /* An attached process: a library dlopen'd through a caller with a
          * RUNPATH passes got.c's hook unpatched and is patched here. Only
          * attached processes pay for this wake-up. */
@@ -516,15 +354,12 @@ static void collector_loop(void)
             mp_got_rescan();
             next_rescan = now + MODULE_RESCAN_NS;
         }
-        if (atomic_load(&main_exited) && only_collector_left())
+        if (!glibc_nthreads && atomic_load(&main_exited) && only_collector_left())
             exit(0);   /* runs the exit snapshot here (mp_finish) */
         if (atomic_load(&stop_requested))
             break;
-        if (solo()) {
-            serve_requests(mp_now_ns());   /* the ones that made us start */
-            if (atomic_load(&pending_trigger) == 0 && n_pending == 0 && leave_if_solo())
-                return;
-        }
+        if (solo() && atomic_load(&pending_trigger) == 0 && leave_if_solo())
+            return;
         uint64_t due = atomic_load(&next_periodic);
         if (mp_got_active() && next_rescan < due)
             due = next_rescan;
@@ -545,21 +380,46 @@ static void collector_loop(void)
     }
 }
 
+/* The collector's own table: its doorbell, and its request socket unless
+ * it is a transient one (a single-threaded program has no request channel:
+ * it would come and go with each snapshot). */
+static void collector_setup(void)
+{
+    mp_fd_private_table();
+    open_doorbell();
+    if (!solo())
+        mp_request_open();
+}
+
+/* Leaving: nothing of ours stays open (a private table goes with the
+ * thread; without one, the socket is closed here), and no doorbell is
+ * sent to a thread id that may be reused. */
+static void collector_teardown(void)
+{
+    mp_request_close();
+    mp_doorbell_close();
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+}
+
 static void *collector_main(void *arg)
 {
     (void)arg;
     mp_guard = 1;
-    atomic_store(&mp_collector_listening, listen_fd >= 0);
+    collector_setup();
     collector_loop();
-    atomic_store(&mp_collector_listening, 0);
+    collector_teardown();
     if (atomic_load(&stop_requested))
         atomic_store(&mp_collector_running, 0);
-    atomic_store(&thread_exited, 1);
-    mp_futex_wake(&thread_exited);
-    if (atomic_exchange(&detached, 0)) {
+    bool was_detached = atomic_exchange(&detached, 0);
+    if (was_detached) {
         collector_joinable = false;   /* nobody will join us: leave no zombie */
         pthread_detach(pthread_self());
     }
+    atomic_store(&thread_exited, 1);
+    mp_futex_wake(&thread_exited);
+    count_back_in();   /* last: glibc takes it away again when we return */
     return NULL;
 }
 
@@ -601,6 +461,8 @@ static int start_thread(void)
      * fill their ring in the meantime would drop instead of waiting. */
     join_previous();
     atomic_store(&thread_exited, 0);
+    atomic_store(&leaving, 0);
+    atomic_store(&count_state, COUNT_IN);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
@@ -611,50 +473,73 @@ static int start_thread(void)
         atomic_store(&thread_exited, 1);
     } else {
         collector_joinable = true;
+        count_out();
     }
     mp_spin_unlock(&start_lock);
     return rc == 0 ? 0 : -1;
+}
+
+/* main's pthread_exit (lifecycle.c). With glibc's count, the process ends
+ * when main's share of it is gone and it was the last; a transient
+ * collector that is leaving at this moment must be gone first (see the
+ * count above). Without the count, the collector stays and looks for the
+ * end (only_collector_left). */
+void mp_collector_note_main_exit(void)
+{
+    atomic_store(&main_exited, 1);
+    if (atomic_load(&leaving)) {
+        mp_spin_lock(&start_lock);
+        join_previous();
+        mp_spin_unlock(&start_lock);
+    }
+    mp_wake_collector();
+}
+
+/* ring.c: a thread with a ring is ending. In a single-threaded program it
+ * is the last one: a transient collector leaving now must be gone before
+ * glibc counts the thread out (see the count above). */
+static void on_thread_ending(void)
+{
+    if (!solo())
+        return;
+    atomic_store(&solo_ending, 1);
+    if (atomic_load(&leaving)) {
+        mp_spin_lock(&start_lock);
+        join_previous();
+        mp_spin_unlock(&start_lock);
+    }
 }
 
 /* ring.c calls this for every event a producer pushes while no collector
  * runs (full: its ring is full). */
 static void on_producer(bool full)
 {
-    static _Atomic uint64_t next_check, next_reopen;
+    static _Atomic uint64_t next_check;
     if (full)
         mp_collector_drain_now();
     uint64_t now = mp_now_ns();
     if (now < atomic_load_explicit(&next_check, memory_order_relaxed))
         return;
     atomic_store_explicit(&next_check, now + SOLO_CHECK_NS, memory_order_relaxed);
-    if (listen_fd < 0 && now >= atomic_load(&next_reopen)) {
-        atomic_store(&next_reopen, now + REOPEN_RETRY_MS * 1000000ull);
-        open_request_socket();
-    }
-    bool work = atomic_load(&pending_trigger) != 0 || now >= atomic_load(&next_periodic);
-    if (!work && listen_fd >= 0) {
-        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-        work = poll(&p, 1, 0) == 1;   /* a request waits, or the socket is not ours */
-    }
-    if (work)
+    if (atomic_load(&pending_trigger) != 0 || now >= atomic_load(&next_periodic))
         start_thread();
 }
 
-/* Arms the collector (start-up, fork child, after unshare): the request
- * socket is made now, so that requests wait in its backlog until served,
- * and the thread starts now only if the program has threads. */
+/* Arms the collector (start-up, fork child, after unshare); the thread
+ * starts now only if the program has threads or asked for a schedule. */
 int mp_collector_start(void)
 {
     if (mp_heap_fold_init() != 0)
         return -1;
+    if (!glibc_nthreads)
+        glibc_nthreads = (_Atomic unsigned *)dlsym(RTLD_DEFAULT, "__nptl_nthreads");
     atomic_store(&stop_requested, 0);
     /* An attached or dormant process is there to be asked (snapshot,
      * enable, detach) while it may sit idle: it keeps its thread too. */
     atomic_store(&schedule_asked, mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL ||
                                       atomic_load(&mp_attached) || !mp_cfg.start);
     mp_ring_no_collector = on_producer;
-    if (listen_fd < 0)
-        open_request_socket();
+    mp_ring_thread_ending = on_thread_ending;
     if (atomic_load(&next_periodic) == UINT64_MAX)
         schedule_periodic();
     atomic_store(&armed, 1);
@@ -696,19 +581,19 @@ void mp_collector_stop(void)
 
 void mp_collector_after_fork_child(void)
 {
-    /* The parent's collector thread does not exist here; its socket is
-     * the parent's address, so close our copy (if the number still is
-     * that socket: the parent may have lost it to the application) and
-     * start afresh. The child has one thread: it is single-threaded until
-     * it creates one. */
-    if (is_our_socket(listen_fd))
-        close(listen_fd);
-    listen_fd = -1;
+    /* The parent's collector thread does not exist here, and its socket,
+     * doorbell and clients were in that thread's own table. The child has
+     * one thread, and glibc counts one: it is single-threaded until it
+     * creates one. */
+    mp_request_after_fork_child();
+    wake_fd = -1;
     collector_joinable = false;   /* the parent's thread: not in this process */
     atomic_store(&start_lock.v, 0);
     atomic_store(&program_threaded, 0);
     atomic_store(&main_exited, 0);
-    n_pending = 0;   /* the parent's clients: it answers them */
+    atomic_store(&leaving, 0);
+    atomic_store(&solo_ending, 0);
+    atomic_store(&count_state, COUNT_IN);
     atomic_store(&pending_trigger, 0);
     atomic_store(&next_periodic, UINT64_MAX);
     if (mp_collector_start() != 0)

@@ -143,7 +143,8 @@ void quick_exit(int status)
 }
 
 /* The main thread leaving with pthread_exit leaves the process to its other
- * threads; the collector ends it when they are gone (collector.c). */
+ * threads; glibc ends it when the last is gone, the collector being out of
+ * its count (collector.c, which also makes a leaving collector go first). */
 void pthread_exit(void *retval)
 {
     if (getpid() == (pid_t)syscall(SYS_gettid))

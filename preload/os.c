@@ -7,11 +7,14 @@
  */
 #include "shim.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -43,6 +46,84 @@ void mp_futex_wake(_Atomic uint32_t *word)
     syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/* Set on a thread that has a descriptor table of its own (the collector). */
+static MP_TLS int table_private;
+
+bool mp_fd_table_private(void)
+{
+    return table_private;
+}
+
+/* Closes every descriptor of a just unshared table (kernels before 5.9,
+ * which lack close_range): what /proc lists, until a pass finds none. */
+static void close_inherited(void)
+{
+    for (bool again = true; again;) {
+        again = false;
+        int dir = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+            return;
+        char buf[2048];
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+            for (long off = 0; off < n;) {
+                struct dirent64 *d = (struct dirent64 *)(buf + off);
+                off += d->d_reclen;
+                char *end;
+                long fd = strtol(d->d_name, &end, 10);
+                if (*end == '\0' && end != d->d_name && fd != dir) {
+                    close((int)fd);
+                    again = true;
+                }
+            }
+        }
+        close(dir);
+    }
+}
+
+/*
+ * The calling thread gets a descriptor table of its own, holding none of
+ * the program's files (a daemon whose parent waits for EOF on its stdout
+ * must not be kept alive by us), with /dev/null on 0, 1 and 2 so that the
+ * thread's own files never get those numbers. False when the kernel
+ * refuses (the thread then shares the program's table as before).
+ */
+bool mp_fd_private_table(void)
+{
+    if (table_private)
+        return true;
+    if (syscall(SYS_close_range, 0u, ~0u, CLOSE_RANGE_UNSHARE) != 0) {
+        if (syscall(SYS_unshare, CLONE_FILES) != 0)
+            return false;
+        close_inherited();
+    }
+    table_private = 1;
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd == 0) {
+        dup2(0, 1);
+        dup2(0, 2);
+    } else if (fd > 0) {
+        close(fd);
+    }
+    return true;
+}
+
+/* The program's stderr as a descriptor of ours, for one write: on a
+ * thread with a private table, a copy fetched with pidfd_getfd (Linux
+ * 5.6; always permitted within the thread group). -1: none (the main
+ * thread is gone, an old kernel): the line is dropped. */
+static int program_stderr(void)
+{
+    if (!table_private)
+        return 2;
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pidfd < 0)
+        return -1;
+    int fd = (int)syscall(SYS_pidfd_getfd, pidfd, 2, 0);
+    close(pidfd);
+    return fd;
+}
+
 /* One line on stderr with write(2): no stdio buffers, no allocation. */
 void mp_warn(const char *fmt, ...)
 {
@@ -55,8 +136,13 @@ void mp_warn(const char *fmt, ...)
     n = m < 0 ? n : (n + m > (int)sizeof(buf) - 2 ? (int)sizeof(buf) - 2 : n + m);
     buf[n++] = '\n';
     mp_guard++;
-    ssize_t rc = write(2, buf, (size_t)n);
-    (void)rc;
+    int fd = program_stderr();
+    if (fd >= 0) {
+        ssize_t rc = write(fd, buf, (size_t)n);
+        (void)rc;
+    }
+    if (fd > 2)
+        close(fd);
     mp_guard--;
 }
 
@@ -65,6 +151,8 @@ void mp_warn(const char *fmt, ...)
  * process's descriptor table by its highest descriptor. */
 int mp_fd_park(int fd)
 {
+    if (table_private)
+        return fd;   /* nobody else uses this table */
     struct rlimit rl;
     long floor = 4096 - 64;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&

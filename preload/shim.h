@@ -10,8 +10,8 @@
  *   state.c         mp_cfg, mp_state, mp_pid, mp_guard/mp_in_hook, the
  *                   start time, the sharded counters (mp_stat_*)
  *   os.c            clocks (mp_now_ns, mp_realtime_ns), futex, mp_warn,
- *                   descriptors (mp_fd_park, mp_read_small_file),
- *                   mp_next_symbol, mp_spin_lock
+ *                   descriptors (mp_fd_park, mp_fd_private_table,
+ *                   mp_read_small_file), mp_next_symbol, mp_spin_lock
  *   shmem.c         the shim's private memory (mp_pages, mp_reserve)
  *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
  *   init.c          start-up (mp_init, our constructor)
@@ -24,13 +24,18 @@
  *   sampler.c       Poisson byte sampler and Horvitz-Thompson weights
  *   addrset.c       the set of sampled live blocks (mp_addrset_*)
  *   unwind.c        stack capture: the fast walk, libunwind where it
- *                   cannot go, the check mode; the pipe2 interposer
+ *                   cannot go (one at a time, its pipe open only then),
+ *                   the check mode; the pipe2 interposer
  *   unwind_fast.c   the bounds-checked fast walk, per-thread unwind state
  *   unwind_table.c  compact unwind rules from .eh_frame, and their cache
  *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
  *   modules.c       module map with generations, the dlclose interposer
- *   ring.c          per-thread single-producer rings, mp_emit
- *   collector.c     the background thread: drain, triggers, requests
+ *   ring.c          per-thread single-producer rings, mp_emit, the
+ *                   collector's doorbell (mp_wake_collector)
+ *   collector.c     the background thread: its life (lazy start, leaving,
+ *                   glibc's thread count), its loop: drain, triggers
+ *   request.c       requests from `memprof snapshot` and co.: the socket,
+ *                   who may ask, the rate limit, pending clients, detach
  *   heap_agg.c      the heap aggregates per stack (mp_heap_agg_*)
  *   heap_peak.c     the high-water mark and its live set (mp_heap_peak_*)
  *   heap_series.c   live heap and RSS over time (mp_heap_series_*)
@@ -211,8 +216,14 @@ static inline uint32_t mp_tick(void)
  * application uses: programs close descriptors they believe are theirs
  * (bash closes some twice), and a shim descriptor that took such a number
  * would be closed, or its number reused for an application file. Returns
- * the new descriptor, or fd itself when none is free up there. */
+ * the new descriptor, or fd itself when none is free up there, or when
+ * the calling thread has a table of its own. */
 int mp_fd_park(int fd) MP_HIDDEN;
+/* Gives the calling thread (the collector) a descriptor table of its own,
+ * without the program's files, /dev/null on 0-2; false when the kernel
+ * refuses. mp_warn on such a thread writes to the program's stderr. */
+bool mp_fd_private_table(void) MP_HIDDEN;
+bool mp_fd_table_private(void) MP_HIDDEN;
 /* The definition of name after ours (dlsym RTLD_NEXT), looked up on first
  * use into *slot; NULL when there is none. For the interposers off the hot
  * paths (the malloc family and the locks resolve their own tables). */
@@ -434,11 +445,29 @@ extern _Atomic int mp_collector_running MP_HIDDEN;
 extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
 /* Wakes the sleeping collector (collector.c says why this way); async-
  * signal-safe. Producers call it when a ring passes half full, stalls or
- * retires. The collector sleeps in poll() on its request socket while
- * mp_collector_listening (the wake-up is a connection to it from our own
- * pid), otherwise on the futex word mp_collector_wake. */
+ * retires. The collector sleeps in poll() on a signalfd for
+ * MP_DOORBELL_SIGNAL, sent to its thread alone while mp_collector_asleep
+ * (mp_doorbell_open gave its thread id), otherwise on the futex word
+ * mp_collector_wake.
+ *
+ * The signal: SIGURG. Not one of glibc's own (32, 33), and its default
+ * action is to be ignored, so that even a doorbell that reached a thread
+ * of the program (it cannot: mp_doorbell_close waits for senders) would
+ * do nothing there. The collector blocks it like every signal, so a
+ * process-directed SIGURG (out-of-band socket data, to an F_SETOWN owner)
+ * still goes to a program thread that does not block it, as without the
+ * shim; only if every program thread blocks SIGURG and waits for it with
+ * sigwait or a signalfd could the collector's signalfd take one of them
+ * (and drop it). Real-time signals are what programs allocate for
+ * themselves (timers, SIGRTMIN+n), and would queue. */
+#define MP_DOORBELL_SIGNAL SIGURG
 void mp_wake_collector(void) MP_HIDDEN;
-extern _Atomic int mp_collector_listening MP_HIDDEN;
+void mp_doorbell_open(pid_t collector_tid) MP_HIDDEN;
+void mp_doorbell_close(void) MP_HIDDEN;   /* the collector leaves */
+/* No private table, so no signalfd: the doorbell is a connection to the
+ * request socket while the collector sleeps on it (request.c hangs up). */
+void mp_doorbell_socket(bool on) MP_HIDDEN;
+extern _Atomic int mp_collector_asleep MP_HIDDEN;
 /* Set by the collector while it sleeps after a pass that drained nothing
  * (ring.c): the next event pushed into an empty ring wakes it. */
 extern _Atomic int mp_collector_dozing MP_HIDDEN;
@@ -446,6 +475,9 @@ extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
 /* Set by collector.c: a producer calls it for each event pushed while no
  * collector thread runs (full: its ring is full and must be drained). */
 extern void (*_Atomic mp_ring_no_collector)(bool full) MP_HIDDEN;
+/* Set by collector.c: a thread that has a ring calls it as it ends (its
+ * ring's key destructor, before glibc counts the thread out). */
+extern void (*_Atomic mp_ring_thread_ending)(void) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_rings_after_fork_child(void) MP_HIDDEN;
@@ -524,8 +556,22 @@ void mp_collector_note_main_exit(void) MP_HIDDEN;
 /* The program is about to create a thread: the collector starts. */
 void mp_collector_note_thread(void) MP_HIDDEN;
 void mp_collector_after_fork_child(void) MP_HIDDEN;
-void mp_request_snapshot(int trigger) MP_HIDDEN; /* async-signal-safe */
+void mp_collector_trigger(int trigger) MP_HIDDEN; /* async-signal-safe */
 void mp_collector_drain_now(void) MP_HIDDEN;
+
+/* ---- requests (request.c; the collector thread only) ---- */
+#define MP_REQUEST_PENDING_MAX 4
+struct pollfd;
+void mp_request_open(void) MP_HIDDEN;      /* the listening socket, if not there */
+bool mp_request_listening(void) MP_HIDDEN;
+/* The socket's and pending clients' pollfds into p (room for
+ * MP_REQUEST_PENDING_MAX + 1); *deadline lowered to the first client's. */
+int mp_request_pollfds(struct pollfd *p, uint64_t *deadline) MP_HIDDEN;
+/* Serves what has come (drain: the collector's, before a snapshot);
+ * true when a detach was served: the collector's loop ends. */
+bool mp_request_serve(uint64_t now, void (*drain)(void)) MP_HIDDEN;
+void mp_request_close(void) MP_HIDDEN;     /* socket and clients: the collector leaves */
+void mp_request_after_fork_child(void) MP_HIDDEN;
 
 /* ---- heap aggregates (heap_agg.c): collector-owned, snapshot.c reads ---- */
 typedef struct mp_heap_agg {

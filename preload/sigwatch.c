@@ -16,7 +16,7 @@ static void on_snapshot_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    mp_request_snapshot(MP_TRIGGER_SIGNAL);
+    mp_collector_trigger(MP_TRIGGER_SIGNAL);
     errno = saved;
 }
 

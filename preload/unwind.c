@@ -9,15 +9,32 @@
  * the allocator or the lock.
  *
  * libunwind checks that memory is readable (for frames it has to guess,
- * without unwind info) by writing a byte of it into a pipe it keeps open
- * for the life of the process (libunwind issue #291). A program that
- * closes every descriptor it did not open (daemons, ssh) and then opens
- * its own files gets those numbers back, and libunwind then reads from,
- * writes into or closes the program's files. So the pipe2() libunwind
- * makes for us is moved to the high descriptors the shim keeps its own in
- * (mp_fd_park): a program that closes them gets a new pipe from libunwind
- * (it notices), and one would have to open nearly its whole descriptor
- * limit before it could be given those numbers back.
+ * without unwind info, and through signal frames) by writing a byte of it
+ * into a pipe it keeps open for the life of the process (libunwind issue
+ * #291), in the program's descriptor table, where the program sees it
+ * (/proc/self/fd: subprocess libraries, daemons, test suites) and may
+ * close it or be given its numbers back. The shim holds no descriptor
+ * the program can see outside a snapshot write (SPEC), so that pipe
+ * exists only while libunwind unwinds for us:
+ *   - the pipe2() libunwind makes for us (its open_pipe) is moved to the
+ *     high descriptors (mp_fd_park), away from the numbers the program is
+ *     given, and its numbers are noted here;
+ *   - as soon as unw_backtrace returns, both are closed. libunwind keeps
+ *     the numbers; the next time it validates, read() fails with EBADF,
+ *     and it closes them (already closed: nothing happens) and makes a
+ *     new pipe, which we move and close again;
+ *   - so libunwind must never find one of those numbers holding a file of
+ *     the program's (it would read from it, then close it): before each
+ *     walk they are checked to be free, and a walk that would meet the
+ *     program's file is not made (the fast walk's frames, or an unknown
+ *     stack, instead);
+ *   - libunwind's pipe is one for the process, so its walks for us take
+ *     one at a time (unwind_lock): one thread must not close the pipe
+ *     another is validating with. The fast walk needs libunwind only for
+ *     frames it cannot do, so this costs little;
+ *   - a fork child closes a copy a walk of another thread had open.
+ * A program that uses libunwind itself keeps its own pipe: only pipes made
+ * while libunwind works for us are ours to close.
  */
 #define UNW_LOCAL_ONLY
 #include "shim.h"
@@ -31,6 +48,9 @@
 
 static uintptr_t shim_start, shim_end;   /* our own text, to skip */
 static MP_TLS int in_unwinder;   /* inside unw_backtrace, called by us */
+static mp_spinlock unwind_lock;  /* libunwind walks for us: one at a time */
+static int lu_pipe[2] = {-1, -1};   /* the numbers of libunwind's pipe, made for us */
+static _Atomic int lu_pipe_open;    /* ... and they are open now */
 static bool check_mode;          /* MEMPROF_UNWIND_CHECK=1 (debugging) */
 static bool fast_ok;             /* the rule cache is there */
 static _Atomic int check_mode_verbose;
@@ -53,14 +73,36 @@ static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+static bool fd_free(int fd)
+{
+    return fd < 0 || (fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+}
+
+/* libunwind's pipe, if it made one for us: closed (see the top). */
+static void close_libunwind_pipe(void)
+{
+    if (!atomic_load(&lu_pipe_open))
+        return;
+    close(lu_pipe[0]);
+    close(lu_pipe[1]);
+    atomic_store(&lu_pipe_open, 0);
+}
+
 /* Inlined into its callers: every frame between unw_backtrace and the
- * application is one more step of the walk. ips is the thread's buffer. */
+ * application is one more step of the walk. ips is the thread's buffer.
+ * 0 frames when libunwind's pipe numbers are the program's now. */
 static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_t *frames, int max)
 {
-    int want = max + 16;
-    in_unwinder++;
-    int n = unw_backtrace(ips, want);
-    in_unwinder--;
+    int want = max + 16, n = 0, saved = errno;
+    mp_spin_lock(&unwind_lock);
+    if (fd_free(lu_pipe[0]) && fd_free(lu_pipe[1])) {
+        in_unwinder++;
+        n = unw_backtrace(ips, want);
+        in_unwinder--;
+        close_libunwind_pipe();
+    }
+    mp_spin_unlock(&unwind_lock);
+    errno = saved;
     int out = 0;
     for (int i = 0; i < n && out < max; i++) {
         uintptr_t ip = (uintptr_t)ips[i];
@@ -77,9 +119,12 @@ void mp_unwind_prepare(void)
     const char *check = getenv("MEMPROF_UNWIND_CHECK");
     check_mode = check && check[0] == '1';
     fast_ok = mp_uwtable_init() == 0;
+    mp_spin_lock(&unwind_lock);
     in_unwinder++;   /* libunwind initialises itself here (its pipe too) */
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_GLOBAL);
     in_unwinder--;
+    close_libunwind_pipe();
+    mp_spin_unlock(&unwind_lock);
     /* Warm the caches now, outside any hook, as libbacktrace advises. */
     mp_guard++;
     mp_uwthread *t = mp_uwthread_get();
@@ -190,12 +235,15 @@ MP_NOINLINE uint32_t mp_capture_stack(void)
 
 void mp_unwind_after_fork_child(void)
 {
+    atomic_store(&unwind_lock.v, 0);   /* its holder is not in the child */
+    close_libunwind_pipe();            /* a copy of the pipe it had open */
     mp_uwtable_after_fork_child();
     mp_uwthread_after_fork_child();
 }
 
 /* See the top of this file. Only the pipes libunwind makes while it
- * unwinds for us move; the program's own calls are passed through. */
+ * unwinds for us move (and are noted, to be closed when it returns); the
+ * program's own calls are passed through. */
 int pipe2(int fds[2], int flags)
 {
     static void *_Atomic next;
@@ -208,6 +256,9 @@ int pipe2(int fds[2], int flags)
     if (rc == 0 && in_unwinder && (flags & O_CLOEXEC)) {
         fds[0] = mp_fd_park(fds[0]);
         fds[1] = mp_fd_park(fds[1]);
+        lu_pipe[0] = fds[0];
+        lu_pipe[1] = fds[1];
+        atomic_store(&lu_pipe_open, 1);
     }
     return rc;
 }

@@ -20,7 +20,8 @@ static atomic_int stalled;
 static int is_snapshot_temp(int fd)
 {
     char link[64], target[4096];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    /* the calling thread's table: the collector has one of its own */
+    snprintf(link, sizeof(link), "/proc/thread-self/fd/%d", fd);
     ssize_t n = readlink(link, target, sizeof(target) - 1);
     if (n <= 10)
         return 0;

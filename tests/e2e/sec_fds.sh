@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The shim holds no descriptor the program can see (SPEC "Safety in
+# someone else's process"; issue 16 item 2): not the request socket (it
+# lives in the collector thread's own descriptor table), not a doorbell
+# (a signal to the collector thread), not libunwind's memory-check pipe
+# (open only while libunwind unwinds for us). tests/programs/fds_list.c
+# lists /proc/self/fd before, during and after a lot of sampled
+# allocations (some in a signal handler, whose frame sends libunwind
+# through its checked reads), single-threaded and with four threads, and
+# the lists must match the plain run's; a program that closes everything
+# but the descriptor it passes (CPython's test_pass_fds_redirected) execs
+# a child that must have exactly 0, 1, 2 and 5; a daemon that closes its
+# stdout while the collector runs must let its reader see EOF; and
+# python3 sees the same descriptors under the shim as without it.
+source "$(dirname "$0")/common.sh"
+
+PROG=$TEST_PROGS/fds_list
+shim() {
+    timeout -k 5 60 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/snaps" "$@"
+}
+mkdir -p "$WORK/snaps"
+
+for mode in solo threads passfds; do
+    rc=0
+    timeout -k 5 60 "$PROG" "$mode" >"$WORK/$mode.plain" 2>&1 || rc=$?
+    [[ $rc -eq 0 ]] || fail "$mode: plain run exited $rc: $(cat "$WORK/$mode.plain")"
+    for env in MEMPROF_SAMPLE=1 MEMPROF_INTERVAL=1; do
+        out=$WORK/$mode.${env%%=*}
+        rc=0
+        shim MEMPROF_SAMPLE=1 "$env" "$PROG" "$mode" >"$out.out" 2>"$out.err" || rc=$?
+        [[ $rc -eq 0 ]] || fail "$mode $env: status $rc: $(cat "$out.out" "$out.err")"
+        cmp -s "$WORK/$mode.plain" "$out.out" ||
+            fail "$mode $env: the program's descriptors differ under the shim:
+$(diff "$WORK/$mode.plain" "$out.out")"
+        [[ ! -s $out.err ]] || fail "$mode $env: the shim printed: $(head -3 "$out.err")"
+    done
+    echo "$mode: $(tail -1 "$WORK/$mode.plain"), plain and under the shim"
+done
+grep -qx "fds same" "$WORK/threads.plain" || fail "threads: $(cat "$WORK/threads.plain")"
+grep -qx "child fds as passed" "$WORK/passfds.plain" || fail "passfds: $(cat "$WORK/passfds.plain")"
+
+# How often libunwind made its pipe for us in that run (each one closed
+# again): information, the fast walk may need libunwind less over time.
+if command -v strace >/dev/null; then
+    strace -f -e trace=pipe2 -o "$WORK/strace.out" env LD_PRELOAD="$MEMPROF_SHIM" \
+        MEMPROF_OUT="$WORK/snaps" MEMPROF_SAMPLE=1 "$PROG" threads >"$WORK/strace.prog" 2>&1 ||
+        fail "threads under strace: $(cat "$WORK/strace.prog")"
+    grep -qx "fds same" "$WORK/strace.prog" || fail "threads under strace: $(cat "$WORK/strace.prog")"
+    echo "libunwind's pipe made (and closed) $(grep -c 'pipe2(' "$WORK/strace.out" || true) times"
+fi
+
+# A daemon closes its stdout while the collector runs: the reader of the
+# pipe sees EOF then (the daemon lives 3 s more), not when it ends.
+for env in plain MEMPROF_SAMPLE=1 MEMPROF_INTERVAL=1; do
+    t0=$(date +%s%N)
+    if [[ $env == plain ]]; then
+        got=$(timeout 20 "$PROG" daemon)
+    else
+        got=$(shim "$env" "$PROG" daemon)
+    fi
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "daemon $env: EOF after $ms ms"
+    ((ms < 2000)) || fail "daemon $env: the reader waited $ms ms for EOF (the daemon holds it 3 s)"
+    [[ -z $got ]] || fail "daemon $env printed '$got'"
+done
+
+# python3 (the system one) lists its own descriptors, with and without a
+# thread of its own.
+PY=/usr/bin/python3
+[[ -x $PY ]] || fail "python3 (Debian package) is missing"
+for code in "import os; print(sorted(os.listdir('/proc/self/fd')))" \
+    "import os, threading; t = threading.Thread(target=lambda: [bytes(100) for _ in range(100000)]); t.start(); t.join(); print(sorted(os.listdir('/proc/self/fd')))"; do
+    plain=$("$PY" -c "$code")
+    under=$(shim MEMPROF_SAMPLE=1 "$PY" -c "$code")
+    [[ $plain == "$under" ]] || fail "python3 sees $under under the shim, $plain without"
+    echo "python3: $under"
+done
+echo "ok: no descriptor of the shim's is visible to the program"
