@@ -26,7 +26,7 @@ typedef struct lk_held {
     uint32_t pad;
 } lk_held;
 static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
-static MP_TLS int lk_nheld;
+MP_TLS int lk_nheld;
 
 /* Failed trylocks: a trylock-spin loop never calls the blocking lock, yet
  * it waits. Each run of EBUSY results on one lock that ends in this thread
@@ -51,7 +51,7 @@ static MP_TLS int lk_nheld;
  * acquire fast paths then need not look at lk_spin_addr: a lock with a
  * pending run has its bit. */
 #define LK_SPIN_GAP_NS 10000000ull
-static MP_TLS const void *lk_spin_addr;
+MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;
 static MP_TLS uint32_t lk_spin_stack;
 
@@ -61,6 +61,76 @@ static void lk_send(const mp_event *ev)
     mp_hook_enter();
     mp_emit(ev);
     mp_hook_leave();
+}
+
+/* The entry of the tracked lock this thread used last: a thread taking one
+ * hot lock over and over finds it without a table probe. Entries are never
+ * freed (only the whole table, in a fork child, which resets this too). */
+MP_TLS const void *lk_last_addr;
+MP_TLS lk_entry *lk_last_entry;
+
+static inline lk_entry *lk_entry_of(const void *addr, bool create)
+{
+    if (MP_LIKELY(lk_last_addr == addr))
+        return lk_last_entry;
+    lk_entry *e = lk_lookup((uintptr_t)addr, create);
+    if (e) {
+        lk_last_addr = addr;
+        lk_last_entry = e;
+    }
+    return e;
+}
+
+/*
+ * Counts of contended holds, added up per thread and moved into the lock's
+ * entry in batches: three atomic adds per release on a line every waiter
+ * of the lock also writes cost more than the rest of the release. A batch
+ * goes when the thread releases another tracked lock, after LK_ACC_MAX
+ * releases or LK_ACC_NS of hold time, and when the thread sends its
+ * pending contention at exit; so a snapshot may miss a few holds of each
+ * thread (never more than LK_ACC_MAX or LK_ACC_NS worth).
+ */
+#define LK_ACC_MAX 64
+#define LK_ACC_NS 1000000ull
+typedef struct lk_acc {
+    lk_entry *e;
+    uint32_t gen, n;
+    uint64_t acquisitions, holds, hold_ns;
+} lk_acc;
+static MP_TLS lk_acc lk_hold_acc;
+
+static MP_NOINLINE void lk_acc_flush(void)
+{
+    lk_acc *a = &lk_hold_acc;
+    lk_entry *e = a->e;
+    /* a destroy or init since: the counts belonged to the old lock */
+    if (e && atomic_load_explicit(&e->gen, memory_order_relaxed) == a->gen) {
+        if (a->acquisitions)
+            atomic_fetch_add_explicit(&e->acquisitions, a->acquisitions, memory_order_relaxed);
+        if (a->holds) {
+            atomic_fetch_add_explicit(&e->hold_ns, a->hold_ns, memory_order_relaxed);
+            atomic_fetch_add_explicit(&e->holds, a->holds, memory_order_relaxed);
+        }
+    }
+    *a = (lk_acc){0};
+}
+
+/* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
+ * when it was a contended hold whose HOLD event is not sent, hold_ns its
+ * time. */
+static void lk_acc_add(lk_entry *e, uint64_t acquisitions, uint64_t holds, uint64_t hold_ns)
+{
+    lk_acc *a = &lk_hold_acc;
+    if (a->e != e) {
+        lk_acc_flush();
+        a->e = e;
+        a->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
+    }
+    a->acquisitions += acquisitions;
+    a->holds += holds;
+    a->hold_ns += hold_ns;
+    if (++a->n >= LK_ACC_MAX || a->hold_ns >= LK_ACC_NS)
+        lk_acc_flush();
 }
 
 
@@ -130,6 +200,16 @@ static uint32_t lk_stack_cached(const void *addr, int role)
     return MP_NO_STACK;
 }
 
+/* This thread's last stack for addr in role however old, or MP_NO_STACK:
+ * what a release publishes before its real unlock, where even the coarse
+ * clock is work inside the critical section (lk_release_end refreshes it). */
+static uint32_t lk_stack_last(const void *addr, int role)
+{
+    const lk_cached_stack *c =
+        &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
+    return c->addr == addr ? c->stack : MP_NO_STACK;
+}
+
 /* This thread's stack for addr in role: the cached one, or a new unwind. */
 static uint32_t lk_stack(const void *addr, int role)
 {
@@ -153,23 +233,59 @@ static uint32_t lk_stack(const void *addr, int role)
  * can come in between.
  */
 static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
-                              uint32_t gen, bool acquired, uint64_t wait_ns)
+                              uint32_t gen, bool acquired, uint64_t wait_ns, unsigned weight)
 {
     uint32_t seq = 0;
     if (e && acquired) {
         seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
         uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
-        uint32_t bh = atomic_load_explicit(&e->blame_hold, memory_order_relaxed);
-        if (seq != 0 && (uint32_t)(blame >> 32) == seq)
+        if (seq != 0 && (uint32_t)(blame >> 40) == (seq & LK_BLAME_SEQ_MASK))
             return (mp_event){.type = MP_EV_LOCK_BLAMED, .kind = kind, .gen = gen,
                               .blamed = {.addr = (uintptr_t)addr, .stack = stack,
                                          .holder = (uint32_t)blame, .wait_ns = wait_ns,
-                                         .hold_bucket = (bh >> 8) == (seq & 0xffffffu)
-                                                            ? bh & 0xffu : 0}};
+                                         .weight_log2 = weight,
+                                         .hold_bucket = (uint8_t)(blame >> 32)}};
     }
     return (mp_event){.type = MP_EV_LOCK_WAIT, .kind = kind, .gen = gen,
                       .wait = {.addr = (uintptr_t)addr, .stack = stack, .seq = seq,
-                               .wait_ns = wait_ns}};
+                               .wait_ns = wait_ns, .weight_log2 = weight}};
+}
+
+/*
+ * Which contentions are recorded. Every wait is timed, but a hot lock with
+ * a short critical section has hundreds of thousands of waits of a
+ * microsecond or less, and an event for each (and its aggregation) cost
+ * more than the waits themselves. So a wait of w < LK_EXACT_NS is recorded
+ * with probability 1/2^k (k = log2(LK_EXACT_NS / 2 / w), rounded down, so
+ * 1/2^k < 2w / LK_EXACT_NS) and then counts 2^k times: counts and wait
+ * totals stay unbiased, like the heap's sampling by bytes, and any wait of
+ * LK_EXACT_NS / 2 or longer is recorded exactly. The first contention of a
+ * lock (each generation) is always recorded, so no contended lock goes
+ * missing and its first-use site is its first contention. Returns k, or -1
+ * when this wait is not recorded.
+ */
+static MP_TLS uint64_t lk_rng;
+
+static int lk_sample(lk_entry *e, uint32_t gen, uint64_t wait_ns)
+{
+    if (e && atomic_load_explicit(&e->recorded_gen, memory_order_relaxed) != gen + 1) {
+        atomic_store_explicit(&e->recorded_gen, gen + 1, memory_order_relaxed);
+        return 0;
+    }
+    unsigned lg = wait_ns ? 63u - (unsigned)__builtin_clzll(wait_ns) : 0;
+    if (lg >= LK_EXACT_LOG2 - 1)
+        return 0;
+    unsigned k = LK_EXACT_LOG2 - 1 - lg;
+    if (k > LK_WEIGHT_LOG2_MAX)
+        k = LK_WEIGHT_LOG2_MAX;
+    uint64_t x = lk_rng;
+    if (MP_UNLIKELY(x == 0))
+        x = (uintptr_t)&lk_rng ^ wait_ns ^ 0x9E3779B97F4A7C15ull;   /* per thread */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    lk_rng = x;
+    return (x >> 32) & ((1u << k) - 1) ? -1 : (int)k;
 }
 
 /*
@@ -182,35 +298,53 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
  */
 static MP_TLS mp_event lk_pending;   /* type 0: none */
 
-/* Makes the WAIT of a contended acquisition the pending one. */
+/* Makes the WAIT of a contended acquisition the pending one, if recorded. */
 static void lk_pend(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e, uint32_t gen,
                     bool acquired, uint64_t wait_ns)
 {
-    lk_flush_pending();
-    lk_pending = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    int weight = lk_sample(e, gen, wait_ns);
+    if (weight < 0)
+        return;
+    lk_flush_event();
+    lk_pending = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns, (unsigned)weight);
     /* Not held (timed out), or not in the table (its unlock may skip the
      * slow path that sends it): now. */
     if (!acquired || !e)
-        lk_flush_pending();
+        lk_flush_event();
 }
 
-void lk_flush_pending(void)
+static MP_NOINLINE void lk_send_pending(void)
 {
-    if (MP_LIKELY(lk_pending.type == 0))
-        return;
     mp_event ev = lk_pending;
     lk_pending.type = 0;
     lk_send(&ev);
     MP_COUNT(lock_contentions);
 }
 
+void lk_flush_event(void)
+{
+    if (MP_UNLIKELY(lk_pending.type != 0))
+        lk_send_pending();
+}
+
+/* The exiting thread (lifecycle.c): its pending event and batched holds. */
+void lk_flush_pending(void)
+{
+    lk_flush_event();
+    if (lk_hold_acc.e)
+        lk_acc_flush();
+}
+
 /* Records one contention: the calling thread waited wait_ns for addr. */
 void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
 {
-    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
-    lk_entry *e = lk_lookup((uintptr_t)addr, true);
+    lk_entry *e = lk_entry_of(addr, true);
     uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
-    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    int weight = lk_sample(e, gen, wait_ns);
+    if (weight < 0)
+        return;
+    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
+    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns, (unsigned)weight);
     lk_send(&ev);
     MP_COUNT(lock_contentions);
 }
@@ -247,7 +381,7 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
     bool spun = MP_UNLIKELY(lk_spin_addr != NULL) && lk_spin_over(addr, &now);
     if (!lk_maybe_tracked(addr))
         return;
-    lk_entry *e = lk_lookup((uintptr_t)addr, false);
+    lk_entry *e = lk_entry_of(addr, false);
     /* Nobody queued and no wait of ours: nothing to time or blame at the
      * release, which finds no waiters either (or, when one queues
      * meanwhile, blames this holder with an untimed hold). Tracking every
@@ -271,7 +405,7 @@ MP_NOINLINE void lk_try_failed(const void *addr)
         return;
     }
     lk_spin_addr = NULL;
-    if (!lk_lookup((uintptr_t)addr, true))
+    if (!lk_entry_of(addr, true))
         return;
     /* The stack now, while failing, not inside the critical section. */
     lk_spin_stack = lk_stack(addr, LK_ROLE_WAITER);
@@ -292,7 +426,7 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
     w->stack = lk_stack(addr, LK_ROLE_WAITER);
-    w->e = lk_lookup((uintptr_t)addr, true);
+    w->e = lk_entry_of(addr, true);
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
         atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
@@ -319,19 +453,20 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
  * ---------------------------------------------------------------------- */
-/* Runs before the real unlock; true when lk_release_end must follow it. */
-MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
+/* Runs before the real unlock, inside the critical section: nothing
+ * shared is written unless waiters are queued. True when lk_release_end
+ * must follow the unlock. */
+MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
 {
     int i = lk_nheld - 1;
     while (i >= 0 && lk_held_tab[i].addr != addr)
         i--;
     if (i >= 0 && --lk_held_tab[i].depth > 0)
         return false;   /* an inner unlock of a recursive hold */
-    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_lookup((uintptr_t)addr, false);
+    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_entry_of(addr, false);
     uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
-    /* The acquisition is counted after the real unlock (lk_release_end):
-     * a shared write here, on every release of a hot lock, lengthened the
-     * critical section others queue for. */
+    /* The acquisition is counted after the real unlock (lk_release_end),
+     * in this thread's batch. */
     r->counted = i >= 0 ? e : NULL;
     r->e = NULL;
     if (i >= 0)
@@ -343,7 +478,16 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
      * that holder: a misattribution of a wait of nanoseconds. */
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
         return r->counted != NULL;
-    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    /* A mutex or spinlock is released by its one holder, so the number
+     * needs no atomic add; readers of an rwlock release it together. */
+    uint32_t seq;
+    if (kind == MP_LOCK_RWLOCK) {
+        seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    } else {
+        seq = atomic_load_explicit(&e->rel_seq, memory_order_relaxed) + 1;
+        atomic_store_explicit(&e->rel_seq, seq, memory_order_release);
+    }
+    r->seq = seq;
     r->e = e;
     /* The hold ends here, before the real unlock: read after it, the clock
      * also counted any preemption of this thread after the release (the
@@ -352,15 +496,15 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
      * real ones cannot overlap, so their sum stays below the wall time. */
     r->hold_ns = t_acquire ? mp_now_ns() - t_acquire : 0;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
-    /* With a recent stack at hand, the waiter we let in can name us
-     * directly (lk_wait_event), and no HOLD event is needed. Without one,
-     * the unwind waits until after the unlock and the collector joins. */
-    r->stack = lk_stack_cached(addr, LK_ROLE_HOLDER);
+    /* With a stack at hand, the waiter we let in can name us directly
+     * (lk_wait_event), and no HOLD event is needed: one store of the
+     * release's number, the hold's bucket and the stack. Without one, the
+     * unwind waits until after the unlock and the collector joins. */
+    r->stack = lk_stack_last(addr, LK_ROLE_HOLDER);
     if (r->stack != MP_NO_STACK) {
-        uint32_t bucket = r->hold_ns ? mp_lock_hist_bucket(r->hold_ns) + 1 : 0;
-        atomic_store_explicit(&e->blame_hold, (r->seq & 0xffffffu) << 8 | bucket,
-                              memory_order_relaxed);
-        atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | r->stack,
+        uint64_t bucket = r->hold_ns ? mp_lock_hist_bucket(r->hold_ns) + 1 : 0;
+        atomic_store_explicit(&e->blame,
+                              (uint64_t)(seq & LK_BLAME_SEQ_MASK) << 40 | bucket << 32 | r->stack,
                               memory_order_relaxed);
     }
     return true;
@@ -370,19 +514,22 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    if (r->counted)
-        atomic_fetch_add_explicit(&r->counted->acquisitions, 1, memory_order_relaxed);
-    if (!r->e)
-        return;
-    uint64_t hold_ns = r->hold_ns;
-    if (r->stack != MP_NO_STACK) {
-        atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);
-        atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);
+    if (!r->e) {
+        if (r->counted)
+            lk_acc_add(r->counted, 1, 0, 0);
         return;
     }
+    uint64_t counted = r->counted != NULL;
+    if (r->stack != MP_NO_STACK) {
+        lk_acc_add(r->e, counted, 1, r->hold_ns);
+        (void)lk_stack(addr, LK_ROLE_HOLDER);   /* refreshed for the next release */
+        return;
+    }
+    if (counted)
+        lk_acc_add(r->e, 1, 0, 0);
     mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
                    .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
-                            .seq = r->seq, .hold_ns = hold_ns}};
+                            .seq = r->seq, .hold_ns = r->hold_ns}};
     lk_send(&ev);
 }
 
@@ -417,6 +564,8 @@ void lk_acct_after_fork_child(void)
 {
     lk_nheld = 0;
     lk_spin_addr = NULL;
+    lk_last_addr = NULL;   /* the table is gone */
+    lk_hold_acc = (lk_acc){0};
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
     lk_pending.type = 0;   /* the parent's contention */
 }

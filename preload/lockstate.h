@@ -60,16 +60,27 @@ typedef struct lk_entry {
     _Atomic uint32_t gen;           /* bumped by destroy/init of the address */
     _Atomic uint32_t waiters;       /* threads blocked in our hooks right now */
     _Atomic uint32_t rel_seq;       /* releases seen (see above) */
-    _Atomic uint32_t blame_hold;    /* low 24 bits of the blamed seq << 8 |
-                                       1 + its hold's bucket (0: untimed) */
+    _Atomic uint32_t recorded_gen;  /* 1 + the generation whose first wait
+                                       was recorded (lk_sample) */
     _Atomic uint64_t acquisitions;  /* acquisitions while known contended */
-    _Atomic uint64_t blame;         /* seq << 32 | holder stack, see above */
+    _Atomic uint64_t blame;         /* the last published release: its seq's
+                                       low 24 bits << 40 | 1 + its hold's
+                                       bucket (0: untimed) << 32 | holder
+                                       stack, see above */
     _Atomic uint64_t hold_ns;       /* contended holds whose HOLD was not sent */
     _Atomic uint64_t holds;
     char pad[64 - 56];              /* one entry per cache line: hot locks in
                                        neighbouring slots must not share one */
 } lk_entry;
 _Static_assert(sizeof(lk_entry) == 64, "lk_entry is one cache line");
+#define LK_BLAME_SEQ_MASK 0xffffffu
+
+/* Waits of 2^(LK_EXACT_LOG2 - 1) ns (32.8 us) and longer are all
+ * recorded; shorter ones are sampled, a wait of w ns kept with probability
+ * 2^-k, k = LK_EXACT_LOG2 - 1 - floor(log2 w) (at most LK_WEIGHT_LOG2_MAX),
+ * and then counted 2^k times (lock_acct.c, lk_sample). */
+#define LK_EXACT_LOG2 16
+#define LK_WEIGHT_LOG2_MAX 12
 
 /* Mixes an address into a table index (Fibonacci hashing of addr / 8). */
 static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
@@ -104,6 +115,38 @@ static inline bool lk_maybe_tracked(const void *addr)
  * none; NULL when absent or the table has no room near its slot. */
 lk_entry *lk_lookup(uint64_t addr, bool create) MP_HIDDEN;
 void lk_table_after_fork_child(void) MP_HIDDEN;
+
+/* ------------------------------------------------------------------------
+ * The quiet case of a lock known contended (lock_acct.c's per-thread
+ * state): taken or released while nobody waits for it, by a thread that
+ * holds no tracked lock it timed. Nothing to record, and the interposer
+ * decides it without a call, a clock or a table probe: the entry this
+ * thread used last (lk_entry_of) and one load of its waiter count.
+ * ---------------------------------------------------------------------- */
+extern MP_TLS const void *lk_last_addr MP_HIDDEN;   /* lk_last_entry's lock */
+extern MP_TLS lk_entry *lk_last_entry MP_HIDDEN;
+extern MP_TLS int lk_nheld MP_HIDDEN;               /* tracked holds (timed) */
+extern MP_TLS const void *lk_spin_addr MP_HIDDEN;   /* a trylock run's lock */
+
+static inline bool lk_nobody_waits(const void *addr)
+{
+    return MP_LIKELY(lk_last_addr == addr) &&
+           MP_LIKELY(atomic_load_explicit(&lk_last_entry->waiters, memory_order_relaxed) == 0);
+}
+
+/* This thread just acquired addr without waiting: true when there is
+ * nothing to record (no trylock run to end, nobody queued). */
+static inline bool lk_acquired_quiet(const void *addr)
+{
+    return MP_LIKELY(lk_spin_addr == NULL) && lk_nobody_waits(addr);
+}
+
+/* About to release addr: true when there is nothing to record (no timed
+ * hold of this thread's, so no pending event either, and nobody queued). */
+static inline bool lk_release_quiet(const void *addr)
+{
+    return MP_LIKELY(lk_nheld == 0) && lk_nobody_waits(addr);
+}
 
 static inline bool lk_on(void)
 {
@@ -156,9 +199,13 @@ typedef struct lk_rel {
     uint32_t gen;
     uint32_t stack;       /* published before the unlock, or MP_NO_STACK */
 } lk_rel;
-bool lk_release_begin(const void *addr, lk_rel *r) MP_HIDDEN;
+bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r) MP_HIDDEN;
 void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r) MP_HIDDEN;
 void lk_cond_after_fork_child(void) MP_HIDDEN;
+/* After the real unlock of a lock this thread acquired with contention:
+ * sends that contention's event (lk_flush_pending, shim.h, also sends the
+ * thread's batched hold counts). */
+void lk_flush_event(void) MP_HIDDEN;
 
 /* What the application side counted for (addr, gen) itself; zeros if
  * unknown. Read by the collector when exporting: relaxed reads of live

@@ -413,10 +413,16 @@ typedef struct mp_event {
         /* ticks: SAMPLE the block's birth (mp_tick), FREE its lifetime in
          * ticks, or MP_LIFETIME_UNKNOWN (a free we did not see happen). */
         struct { uint32_t stack, ticks; uint64_t bytes, count_fx; } heap;
-        struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns; } wait;
+        /* weight_log2: the wait stands for 2^weight_log2 waits like it
+         * (short waits are sampled: LK_EXACT_LOG2, lockstate.h). */
+        struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns : 60, weight_log2 : 4; } wait;
         /* hold_bucket: 1 + the releasing holder's hold-time bucket
          * (mp_lock_hist_bucket), 0 when it was not timed. */
-        struct { uint64_t addr; uint32_t stack, holder; uint64_t wait_ns : 56, hold_bucket : 8; } blamed;
+        struct {
+            uint64_t addr;
+            uint32_t stack, holder;
+            uint64_t wait_ns : 52, weight_log2 : 4, hold_bucket : 8;
+        } blamed;
         struct { uint64_t addr; uint32_t stack, seq; uint64_t hold_ns; } hold;
         struct { uint64_t addr; uint32_t stack; } site;
         struct { uint64_t addr; uint64_t holds, hold_ns; } holds;
