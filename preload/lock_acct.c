@@ -255,11 +255,11 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
  * Which contentions are recorded. Every wait is timed, but a hot lock with
  * a short critical section has hundreds of thousands of waits of a
  * microsecond or less, and an event for each (and its aggregation) cost
- * more than the waits themselves. So a wait of w < LK_EXACT_NS is recorded
- * with probability 1/2^k (k = log2(LK_EXACT_NS / 2 / w), rounded down, so
- * 1/2^k < 2w / LK_EXACT_NS) and then counts 2^k times: counts and wait
- * totals stay unbiased, like the heap's sampling by bytes, and any wait of
- * LK_EXACT_NS / 2 or longer is recorded exactly. The first contention of a
+ * more than the waits themselves. So a wait of w < E = 2^MP_LOCK_EXACT_LOG2
+ * ns is recorded with probability 1/2^k (k = log2(E / w), rounded down, so
+ * 1/2^k < 2w / E) and then counts 2^k times: counts and wait totals stay
+ * unbiased, like the heap's sampling by bytes, and every wait of E or
+ * longer is recorded. The first contention of a
  * lock (each generation) is always recorded, so no contended lock goes
  * missing and its first-use site is its first contention. Returns k, or -1
  * when this wait is not recorded.
@@ -273,9 +273,9 @@ static int lk_sample(lk_entry *e, uint32_t gen, uint64_t wait_ns)
         return 0;
     }
     unsigned lg = wait_ns ? 63u - (unsigned)__builtin_clzll(wait_ns) : 0;
-    if (lg >= LK_EXACT_LOG2 - 1)
+    if (lg >= MP_LOCK_EXACT_LOG2)
         return 0;
-    unsigned k = LK_EXACT_LOG2 - 1 - lg;
+    unsigned k = MP_LOCK_EXACT_LOG2 - lg;
     if (k > LK_WEIGHT_LOG2_MAX)
         k = LK_WEIGHT_LOG2_MAX;
     uint64_t x = lk_rng;

@@ -75,11 +75,11 @@ typedef struct lk_entry {
 _Static_assert(sizeof(lk_entry) == 64, "lk_entry is one cache line");
 #define LK_BLAME_SEQ_MASK 0xffffffu
 
-/* Waits of 2^(LK_EXACT_LOG2 - 1) ns (32.8 us) and longer are all
+/* Waits of 2^MP_LOCK_EXACT_LOG2 ns (32.8 us, shim.h) and longer are all
  * recorded; shorter ones are sampled, a wait of w ns kept with probability
- * 2^-k, k = LK_EXACT_LOG2 - 1 - floor(log2 w) (at most LK_WEIGHT_LOG2_MAX),
- * and then counted 2^k times (lock_acct.c, lk_sample). */
-#define LK_EXACT_LOG2 16
+ * 2^-k, k = MP_LOCK_EXACT_LOG2 - floor(log2 w) (at most
+ * LK_WEIGHT_LOG2_MAX), and then counted 2^k times (lock_acct.c,
+ * lk_sample). */
 #define LK_WEIGHT_LOG2_MAX 12
 
 /* Mixes an address into a table index (Fibonacci hashing of addr / 8). */

@@ -414,7 +414,7 @@ typedef struct mp_event {
          * ticks, or MP_LIFETIME_UNKNOWN (a free we did not see happen). */
         struct { uint32_t stack, ticks; uint64_t bytes, count_fx; } heap;
         /* weight_log2: the wait stands for 2^weight_log2 waits like it
-         * (short waits are sampled: LK_EXACT_LOG2, lockstate.h). */
+         * (short waits are sampled: MP_LOCK_EXACT_LOG2). */
         struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns : 60, weight_log2 : 4; } wait;
         /* hold_bucket: 1 + the releasing holder's hold-time bucket
          * (mp_lock_hist_bucket), 0 when it was not timed. */
@@ -608,6 +608,9 @@ int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, c
 void mp_snapfile_prepare_uid(uid_t uid, gid_t gid) MP_HIDDEN;
 
 /* ---- locks (locks.c, lockagg.c, lock_acct.c; the rest: lockstate.h) ---- */
+/* Waits this long (2^15 ns) and longer are all recorded, shorter ones
+ * sampled; the snapshot says so (mp_meta.lock_profiling). */
+#define MP_LOCK_EXACT_LOG2 15
 void mp_locks_init(void) MP_HIDDEN;
 void mp_locks_after_fork_child(void) MP_HIDDEN;
 void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */
