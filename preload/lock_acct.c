@@ -21,9 +21,10 @@
 typedef struct lk_held {
     const void *addr;
     lk_entry *e;
-    uint64_t t_acquire;
+    uint64_t t_acquire;   /* lk_ticks; 0: untimed */
     uint32_t depth;       /* recursive re-acquisitions by this thread */
-    uint32_t pad;
+    uint32_t waited;      /* our own waits still in e->waiters (see
+                             lk_contend_end) */
 } lk_held;
 static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
 MP_TLS int lk_nheld;
@@ -52,7 +53,7 @@ MP_TLS int lk_nheld;
  * pending run has its bit. */
 #define LK_SPIN_GAP_NS 10000000ull
 MP_TLS const void *lk_spin_addr;
-static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;
+static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;   /* lk_ticks */
 static MP_TLS uint32_t lk_spin_stack;
 
 /* Every lock event goes out through here: the push is a slow path. */
@@ -117,8 +118,8 @@ static MP_NOINLINE void lk_acc_flush(void)
 
 /* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
  * when it was a contended hold whose HOLD event is not sent, hold_ns its
- * time. */
-static void lk_acc_add(lk_entry *e, uint64_t acquisitions, uint64_t holds, uint64_t hold_ns)
+ * time. True when that sent the batch. */
+static bool lk_acc_add(lk_entry *e, uint64_t acquisitions, uint64_t holds, uint64_t hold_ns)
 {
     lk_acc *a = &lk_hold_acc;
     if (a->e != e) {
@@ -129,8 +130,10 @@ static void lk_acc_add(lk_entry *e, uint64_t acquisitions, uint64_t holds, uint6
     a->acquisitions += acquisitions;
     a->holds += holds;
     a->hold_ns += hold_ns;
-    if (++a->n >= LK_ACC_MAX || a->hold_ns >= LK_ACC_NS)
-        lk_acc_flush();
+    if (++a->n < LK_ACC_MAX && a->hold_ns < LK_ACC_NS)
+        return false;
+    lk_acc_flush();
+    return true;
 }
 
 
@@ -140,23 +143,35 @@ static void lk_acc_add(lk_entry *e, uint64_t acquisitions, uint64_t holds, uint6
  * caller has it; otherwise the clock is read only if others are already
  * queued (a hold that starts with nobody waiting reports 0 ns).
  */
-static void lk_track(const void *addr, lk_entry *e, uint64_t t)
+static bool lk_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited)
 {
     for (int i = lk_nheld - 1; i >= 0; i--) {
         if (lk_held_tab[i].addr == addr) {
             lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
-            return;
+            lk_held_tab[i].waited += waited;
+            return true;
         }
     }
     if (lk_nheld == LK_HELD_MAX) {
         /* holds this deep go untimed (the unlock still blames), and are
          * counted now: their release cannot tell */
         atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
-        return;
+        return false;
     }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
-        t = mp_now_ns();
-    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, 0};
+        t = lk_ticks();
+    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, waited};
+    return true;
+}
+
+/* Takes n of this thread's waits off e's count, never below zero (a
+ * destroy or init of the lock meanwhile reset it). */
+static void lk_unwait(lk_entry *e, uint32_t n)
+{
+    uint32_t cur = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&e->waiters, &cur, cur > n ? cur - n : 0,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
 }
 
 /*
@@ -352,9 +367,9 @@ void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acqu
 /* True when the pending run is still being tried at time now (see above). */
 static bool lk_spin_live(uint64_t now)
 {
-    uint64_t gap = now - lk_spin_last, limit = LK_SPIN_GAP_NS;
+    uint64_t gap = lk_ticks_ns(now - lk_spin_last), limit = LK_SPIN_GAP_NS;
     if (lk_spin_fails > 1) {
-        uint64_t pace = 4 * ((lk_spin_last - lk_spin_t0) / (lk_spin_fails - 1));
+        uint64_t pace = 4 * (lk_ticks_ns(lk_spin_last - lk_spin_t0) / (lk_spin_fails - 1));
         if (pace > limit)
             limit = pace;
     }
@@ -368,7 +383,7 @@ static MP_NOINLINE bool lk_spin_over(const void *addr, uint64_t *now)
 {
     bool waited = false;
     if (lk_spin_addr == addr) {
-        *now = mp_now_ns();
+        *now = lk_ticks();
         waited = lk_spin_live(*now);
     }
     lk_spin_addr = NULL;
@@ -389,16 +404,16 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
      * recursive re-lock under contention may then be seen as the outer
      * hold; its blame is still this thread's. */
     if (e && (spun || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0))
-        lk_track(addr, e, now);
+        lk_track(addr, e, now, 0);
     if (spun)
         lk_pend(addr, kind, lk_spin_stack, e,
                 e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0, true,
-                now - lk_spin_t0);
+                lk_ticks_ns(now - lk_spin_t0));
 }
 
 MP_NOINLINE void lk_try_failed(const void *addr)
 {
-    uint64_t now = mp_now_ns();
+    uint64_t now = lk_ticks();
     if (lk_spin_addr == addr) {   /* trying the same lock again: still trying */
         lk_spin_last = now;
         lk_spin_fails++;
@@ -430,7 +445,7 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
         atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
-    w->t0 = mp_now_ns();   /* after the unwind: that is not waiting */
+    w->t0 = lk_ticks();   /* after the unwind: that is not waiting */
 }
 
 /* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
@@ -438,16 +453,17 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
  * caller gets untouched and that is not a wait (EDEADLK, EINVAL, ...). */
 MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 {
-    uint64_t t1 = mp_now_ns();
+    uint64_t t1 = lk_ticks();
     bool acquired = rc == 0 || rc == EOWNERDEAD;
-    if (w->e) {
-        atomic_fetch_sub_explicit(&w->e->waiters, 1, memory_order_relaxed);
-        if (acquired)
-            lk_track(w->addr, w->e, t1);
-    }
+    /* Acquired, this thread stays in the waiter count until its release
+     * (lk_release_end): taking itself off now would write the entry's
+     * line inside the critical section others queue for. Its own release
+     * discounts it. */
+    if (w->e && !(acquired && lk_track(w->addr, w->e, t1, 1)))
+        lk_unwait(w->e, 1);
     if (!acquired && rc != ETIMEDOUT)
         return;
-    lk_pend(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
+    lk_pend(w->addr, w->kind, w->stack, w->e, w->gen, acquired, lk_ticks_ns(t1 - w->t0));
 }
 
 /* ------------------------------------------------------------------------
@@ -465,6 +481,8 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
         return false;   /* an inner unlock of a recursive hold */
     lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_entry_of(addr, false);
     uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
+    uint32_t waited = i >= 0 ? lk_held_tab[i].waited : 0;
+    r->waited = waited;
     /* The acquisition is counted after the real unlock (lk_release_end),
      * in this thread's batch. */
     r->counted = i >= 0 ? e : NULL;
@@ -476,7 +494,7 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
     /* Nobody queued: no number, nothing to blame. A waiter that queued
      * just after this load reads the previous release's number and blames
      * that holder: a misattribution of a wait of nanoseconds. */
-    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) <= waited)
         return r->counted != NULL;
     /* A mutex or spinlock is released by its one holder, so the number
      * needs no atomic add; readers of an rwlock release it together. */
@@ -494,7 +512,7 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
      * woken waiter takes the CPU), while the next holder's hold had begun,
      * and one mutex was "held" longer than the run. Holds timed inside the
      * real ones cannot overlap, so their sum stays below the wall time. */
-    r->hold_ns = t_acquire ? mp_now_ns() - t_acquire : 0;
+    r->hold_ns = t_acquire ? lk_ticks_ns(lk_ticks() - t_acquire) : 0;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     /* With a stack at hand, the waiter we let in can name us directly
      * (lk_wait_event), and no HOLD event is needed: one store of the
@@ -514,6 +532,8 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
+    if (r->waited)
+        lk_unwait(r->counted, r->waited);
     if (!r->e) {
         if (r->counted)
             lk_acc_add(r->counted, 1, 0, 0);
@@ -521,8 +541,11 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
     }
     uint64_t counted = r->counted != NULL;
     if (r->stack != MP_NO_STACK) {
-        lk_acc_add(r->e, counted, 1, r->hold_ns);
-        (void)lk_stack(addr, LK_ROLE_HOLDER);   /* refreshed for the next release */
+        /* The published stack is refreshed for the next releases once per
+         * batch: even the coarse clock on every release was a third of
+         * this path. */
+        if (lk_acc_add(r->e, counted, 1, r->hold_ns))
+            (void)lk_stack(addr, LK_ROLE_HOLDER);
         return;
     }
     if (counted)

@@ -148,6 +148,36 @@ static inline bool lk_release_quiet(const void *addr)
     return MP_LIKELY(lk_nheld == 0) && lk_nobody_waits(addr);
 }
 
+/* ------------------------------------------------------------------------
+ * The intervals' clock (lock_clock.c): lk_ticks() at both ends on one
+ * thread, lk_ticks_ns() of the difference.
+ * ---------------------------------------------------------------------- */
+extern _Atomic int lk_tsc_ok MP_HIDDEN;
+extern _Atomic uint64_t lk_scale MP_HIDDEN;
+void lk_clock_init(void) MP_HIDDEN;
+uint64_t lk_calibrate(void) MP_HIDDEN;
+
+static inline uint64_t lk_ticks(void)
+{
+#if defined(__x86_64__)
+    if (MP_LIKELY(atomic_load_explicit(&lk_tsc_ok, memory_order_relaxed)))
+        return __builtin_ia32_rdtsc();
+#endif
+    return mp_now_ns();
+}
+
+/* Ticks to ns; a negative difference (TSCs of two CPUs a few cycles
+ * apart) is 0. */
+static inline uint64_t lk_ticks_ns(uint64_t d)
+{
+    if ((int64_t)d <= 0)
+        return 0;
+    uint64_t s = atomic_load_explicit(&lk_scale, memory_order_relaxed);
+    if (MP_UNLIKELY(s == 0))
+        s = lk_calibrate();
+    return (uint64_t)(((unsigned __int128)d * s) >> 32);
+}
+
 static inline bool lk_on(void)
 {
     return mp_active() && MP_LIKELY(mp_cfg.locks != 0);
@@ -176,7 +206,7 @@ typedef struct lk_wait {
     lk_entry *e;
     uint32_t stack;
     uint32_t gen;
-    uint64_t t0;
+    uint64_t t0;          /* lk_ticks */
     uint16_t kind;
 } lk_wait;
 void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind) MP_HIDDEN;
@@ -198,6 +228,7 @@ typedef struct lk_rel {
     uint32_t seq;
     uint32_t gen;
     uint32_t stack;       /* published before the unlock, or MP_NO_STACK */
+    uint32_t waited;      /* this thread's own waits to take off counted */
 } lk_rel;
 bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r) MP_HIDDEN;
 void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r) MP_HIDDEN;

@@ -48,6 +48,7 @@
  *   lock_table.c    which locks were contended (bitmap and lk_entry table)
  *   lock_hooks.c    mutex, rwlock and spinlock interposers
  *   lock_acct.c     their slow paths: holds, stacks, contention events
+ *   lock_clock.c    the clock of waits and holds (TSC where invariant)
  *   lock_cond.c     condition variable interposers
  *   lockagg.c       the collector's lock totals (mp_lock_aggregate/export)
  *   got.c           `memprof attach`'s GOT patcher (and its dlopen hook)
