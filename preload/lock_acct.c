@@ -83,20 +83,26 @@ static inline lk_entry *lk_entry_of(const void *addr, bool create)
 }
 
 /*
- * Counts of contended holds, added up per thread and moved into the lock's
- * entry in batches: three atomic adds per release on a line every waiter
- * of the lock also writes cost more than the rest of the release. A batch
+ * Contended holds whose release published its stack, added up per thread
+ * and sent in batches: atomic adds per release on a line every waiter of
+ * the lock also writes cost more than the rest of the release. A batch is
+ * the acquisitions counted (into the entry), and the holds, their total
+ * and their histogram buckets (LOCK_HOLDS and LOCK_HOLDHIST events). It
  * goes when the thread releases another tracked lock, after LK_ACC_MAX
- * releases or LK_ACC_NS of hold time, and when the thread sends its
- * pending contention at exit; so a snapshot may miss a few holds of each
- * thread (never more than LK_ACC_MAX or LK_ACC_NS worth).
+ * releases, LK_ACC_NS of hold time or a hold in a bucket the batch has no
+ * room for, before a condition wait and when the thread exits; so a
+ * snapshot may miss a few holds of each thread (never more than
+ * LK_ACC_MAX or LK_ACC_NS worth).
  */
 #define LK_ACC_MAX 64
 #define LK_ACC_NS 1000000ull
+#define LK_ACC_BUCKETS 4
 typedef struct lk_acc {
     lk_entry *e;
     uint32_t gen, n;
+    uint16_t kind, nb;
     uint64_t acquisitions, holds, hold_ns;
+    uint32_t bucket[LK_ACC_BUCKETS], count[LK_ACC_BUCKETS];
 } lk_acc;
 static MP_TLS lk_acc lk_hold_acc;
 
@@ -106,26 +112,57 @@ static MP_NOINLINE void lk_acc_flush(void)
     lk_entry *e = a->e;
     /* a destroy or init since: the counts belonged to the old lock */
     if (e && atomic_load_explicit(&e->gen, memory_order_relaxed) == a->gen) {
+        uint64_t addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
         if (a->acquisitions)
             atomic_fetch_add_explicit(&e->acquisitions, a->acquisitions, memory_order_relaxed);
         if (a->holds) {
-            atomic_fetch_add_explicit(&e->hold_ns, a->hold_ns, memory_order_relaxed);
-            atomic_fetch_add_explicit(&e->holds, a->holds, memory_order_relaxed);
+            mp_event ev = {.type = MP_EV_LOCK_HOLDS, .kind = a->kind, .gen = a->gen,
+                           .holds = {.addr = addr, .holds = a->holds, .hold_ns = a->hold_ns}};
+            lk_send(&ev);
+        }
+        for (unsigned i = 0; i < a->nb; i++) {
+            mp_event ev = {.type = MP_EV_LOCK_HOLDHIST, .kind = a->kind, .gen = a->gen,
+                           .holdhist = {.addr = addr, .bucket = a->bucket[i],
+                                        .count = a->count[i]}};
+            lk_send(&ev);
         }
     }
     *a = (lk_acc){0};
 }
 
+/* Counts a timed hold in the batch's histogram; false when it has no room. */
+static bool lk_acc_bucket(lk_acc *a, uint64_t hold_ns)
+{
+    uint32_t b = mp_lock_hist_bucket(hold_ns);
+    for (unsigned i = 0; i < a->nb; i++) {
+        if (a->bucket[i] == b) {
+            a->count[i]++;
+            return true;
+        }
+    }
+    if (a->nb == LK_ACC_BUCKETS)
+        return false;
+    a->bucket[a->nb] = b;
+    a->count[a->nb++] = 1;
+    return true;
+}
+
 /* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
  * when it was a contended hold whose HOLD event is not sent, hold_ns its
- * time. True when that sent the batch. */
-static bool lk_acc_add(lk_entry *e, uint64_t acquisitions, uint64_t holds, uint64_t hold_ns)
+ * time (0: untimed). True when that sent the batch. */
+static bool lk_acc_add(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
+                       uint64_t hold_ns)
 {
     lk_acc *a = &lk_hold_acc;
     if (a->e != e) {
         lk_acc_flush();
         a->e = e;
+        a->kind = kind;
         a->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
+    }
+    if (hold_ns && !lk_acc_bucket(a, hold_ns)) {
+        lk_acc_flush();
+        return lk_acc_add(e, kind, acquisitions, holds, hold_ns);
     }
     a->acquisitions += acquisitions;
     a->holds += holds;
@@ -245,21 +282,22 @@ static uint32_t lk_stack(const void *addr, int role)
  * event names the holder itself (LOCK_BLAMED); otherwise it carries the
  * release's number for the collector to join with that release's HOLD.
  * Both words are read while holding the lock, so no release of a mutex
- * can come in between.
+ * can come in between. (A waiter that queued after the releaser looked
+ * for waiters names the release before: a misattribution of a wait of
+ * nanoseconds.)
  */
 static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
                               uint32_t gen, bool acquired, uint64_t wait_ns, unsigned weight)
 {
     uint32_t seq = 0;
     if (e && acquired) {
-        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
         uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
-        if (seq != 0 && (uint32_t)(blame >> 40) == (seq & LK_BLAME_SEQ_MASK))
+        if (blame >> 32)
             return (mp_event){.type = MP_EV_LOCK_BLAMED, .kind = kind, .gen = gen,
                               .blamed = {.addr = (uintptr_t)addr, .stack = stack,
                                          .holder = (uint32_t)blame, .wait_ns = wait_ns,
-                                         .weight_log2 = weight,
-                                         .hold_bucket = (uint8_t)(blame >> 32)}};
+                                         .weight_log2 = weight}};
+        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
     }
     return (mp_event){.type = MP_EV_LOCK_WAIT, .kind = kind, .gen = gen,
                       .wait = {.addr = (uintptr_t)addr, .stack = stack, .seq = seq,
@@ -496,16 +534,6 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
      * that holder: a misattribution of a wait of nanoseconds. */
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) <= waited)
         return r->counted != NULL;
-    /* A mutex or spinlock is released by its one holder, so the number
-     * needs no atomic add; readers of an rwlock release it together. */
-    uint32_t seq;
-    if (kind == MP_LOCK_RWLOCK) {
-        seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
-    } else {
-        seq = atomic_load_explicit(&e->rel_seq, memory_order_relaxed) + 1;
-        atomic_store_explicit(&e->rel_seq, seq, memory_order_release);
-    }
-    r->seq = seq;
     r->e = e;
     /* The hold ends here, before the real unlock: read after it, the clock
      * also counted any preemption of this thread after the release (the
@@ -515,15 +543,22 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
     r->hold_ns = t_acquire ? lk_ticks_ns(lk_ticks() - t_acquire) : 0;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     /* With a stack at hand, the waiter we let in can name us directly
-     * (lk_wait_event), and no HOLD event is needed: one store of the
-     * release's number, the hold's bucket and the stack. Without one, the
-     * unwind waits until after the unlock and the collector joins. */
+     * (lk_wait_event), and no HOLD event is needed; the store is skipped
+     * when the entry names this stack already. Without one, the release
+     * takes a number (the holder is alone on a mutex or spinlock: no
+     * atomic add; readers of an rwlock release it together), the unwind
+     * waits until after the unlock, and the collector joins. */
     r->stack = lk_stack_last(addr, LK_ROLE_HOLDER);
-    if (r->stack != MP_NO_STACK) {
-        uint64_t bucket = r->hold_ns ? mp_lock_hist_bucket(r->hold_ns) + 1 : 0;
-        atomic_store_explicit(&e->blame,
-                              (uint64_t)(seq & LK_BLAME_SEQ_MASK) << 40 | bucket << 32 | r->stack,
-                              memory_order_relaxed);
+    uint64_t blame = r->stack != MP_NO_STACK ? 1ull << 32 | r->stack : 0;
+    if (atomic_load_explicit(&e->blame, memory_order_relaxed) != blame)
+        atomic_store_explicit(&e->blame, blame, memory_order_relaxed);
+    if (blame)
+        return true;
+    if (kind == MP_LOCK_RWLOCK) {
+        r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    } else {
+        r->seq = atomic_load_explicit(&e->rel_seq, memory_order_relaxed) + 1;
+        atomic_store_explicit(&e->rel_seq, r->seq, memory_order_release);
     }
     return true;
 }
@@ -536,7 +571,7 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
         lk_unwait(r->counted, r->waited);
     if (!r->e) {
         if (r->counted)
-            lk_acc_add(r->counted, 1, 0, 0);
+            lk_acc_add(r->counted, kind, 1, 0, 0);
         return;
     }
     uint64_t counted = r->counted != NULL;
@@ -544,12 +579,12 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
         /* The published stack is refreshed for the next releases once per
          * batch: even the coarse clock on every release was a third of
          * this path. */
-        if (lk_acc_add(r->e, counted, 1, r->hold_ns))
+        if (lk_acc_add(r->e, kind, counted, 1, r->hold_ns))
             (void)lk_stack(addr, LK_ROLE_HOLDER);
         return;
     }
     if (counted)
-        lk_acc_add(r->e, 1, 0, 0);
+        lk_acc_add(r->e, kind, 1, 0, 0);
     mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
                    .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
                             .seq = r->seq, .hold_ns = r->hold_ns}};
@@ -564,14 +599,9 @@ MP_NOINLINE void lk_forget_slow(const void *addr)
         return;
     uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_relaxed);
     uint64_t acq = atomic_exchange_explicit(&e->acquisitions, 0, memory_order_relaxed);
-    uint64_t hold_ns = atomic_exchange_explicit(&e->hold_ns, 0, memory_order_relaxed);
-    uint64_t holds = atomic_exchange_explicit(&e->holds, 0, memory_order_relaxed);
     atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
-    if (holds) {
-        mp_event ev = {.type = MP_EV_LOCK_HOLDS, .gen = old,
-                       .holds = {.addr = (uintptr_t)addr, .holds = holds, .hold_ns = hold_ns}};
-        lk_send(&ev);
-    }
+    if (lk_hold_acc.e == e)   /* this thread's batch of the old lock */
+        lk_acc_flush();
     mp_event ev = {.type = MP_EV_LOCK_DEAD, .gen = old,
                    .dead = {.addr = (uintptr_t)addr, .acquisitions = acq}};
     lk_send(&ev);

@@ -268,6 +268,9 @@ void mp_lock_aggregate(const mp_event *ev)
         l->hold_ns += ev->holds.hold_ns;
         l->holds += ev->holds.holds;
         break;
+    case MP_EV_LOCK_HOLDHIST:
+        la_hist_add(l, MP_HIST_HOLD, ev->holdhist.bucket, ev->holdhist.count);
+        break;
     case MP_EV_LOCK_SITE:
         if (l->site == MP_NO_STACK)
             l->site = ev->site.stack;
@@ -300,8 +303,8 @@ static size_t la_layout_sites(void)
 
 static void la_export_lock(const la_lock *l, mp_lock *out)
 {
-    lk_counts app = l->dead ? (lk_counts){l->dead_acquisitions, 0, 0}
-                            : lk_app_counts(l->addr, (uint32_t)l->gen);
+    uint64_t acquisitions =
+        l->dead ? l->dead_acquisitions : lk_app_acquisitions(l->addr, (uint32_t)l->gen);
     *out = (mp_lock){
         .address = l->addr,
         .kind = l->kind,
@@ -309,9 +312,9 @@ static void la_export_lock(const la_lock *l, mp_lock *out)
         .contentions = l->contentions,
         .wait_ns = l->wait_ns,
         .max_wait_ns = l->max_wait_ns,
-        .contended_hold_ns = l->hold_ns + app.hold_ns,
-        .contended_holds = l->holds + app.holds,
-        .acquisitions = app.acquisitions,
+        .contended_hold_ns = l->hold_ns,
+        .contended_holds = l->holds,
+        .acquisitions = acquisitions,
         .first_site = l->first_site,
         .site_count = 0,
     };

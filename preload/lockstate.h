@@ -18,11 +18,11 @@
  *                hold_ns (0 when the acquisition was not seen), seq = this
  *                release's number.
  *   LOCK_SITE    .site: stack = the first-use site.
- *   LOCK_HOLDS   .holds: for the generation that ended, holds and hold_ns
- *                of the contended holds the application side counted
- *                itself (published releases, see below); sent just before
- *                its LOCK_DEAD. While a lock lives the collector reads these
- *                counts from the entry (lk_app_counts).
+ *   LOCK_HOLDS   .holds: holds and hold_ns of contended holds whose
+ *                releases published their stack (see below), a batch of
+ *                one thread's (lock_acct.c, lk_acc).
+ *   LOCK_HOLDHIST .holdhist: count more of those holds in one bucket of
+ *                the hold-time histogram (mp_lock_hist_bucket).
  *   LOCK_DEAD    .dead: the generation ended; acquisitions = its
  *                acquisitions counted by the application side.
  *
@@ -38,13 +38,17 @@
  * a line the lock already bounces), the waiter reads the latest number after
  * acquiring, and the collector joins WAIT and HOLD on (lock, generation, seq).
  *
- * The join is the fallback. A holder that has a recent stack for this lock
- * (lock_hooks.c caches one per thread, lock and role for a millisecond)
- * publishes (seq, stack) in the lock's entry before the real unlock; the
- * waiter it lets in reads both after acquiring and, when the numbers agree,
- * names the holder in its own event. Such a release sends no HOLD at all:
- * its hold time is added to the entry. On a hot lock nearly every release
- * goes that way, so events stay few and the join caches small.
+ * The join is the fallback. A holder that has a stack for this lock
+ * (lock_acct.c caches one per thread, lock and role, refreshed every few
+ * milliseconds) publishes it in the lock's entry before the real unlock,
+ * and the waiter it lets in reads it after acquiring and names the holder
+ * in its own event. The publication is a store only when the stack differs
+ * from the one there: threads releasing a hot lock from the same place
+ * write nothing shared inside the critical section. Only a release
+ * without a stack takes a number (and clears the published stack). Such a
+ * release sends a HOLD; the others add their holds to a per-thread batch
+ * sent as HOLDS and HOLDHIST. On a hot lock nearly every release goes that
+ * way, so events stay few and the join caches small.
  */
 #ifndef MEMPROF_LOCKSTATE_H
 #define MEMPROF_LOCKSTATE_H
@@ -63,17 +67,13 @@ typedef struct lk_entry {
     _Atomic uint32_t recorded_gen;  /* 1 + the generation whose first wait
                                        was recorded (lk_sample) */
     _Atomic uint64_t acquisitions;  /* acquisitions while known contended */
-    _Atomic uint64_t blame;         /* the last published release: its seq's
-                                       low 24 bits << 40 | 1 + its hold's
-                                       bucket (0: untimed) << 32 | holder
-                                       stack, see above */
-    _Atomic uint64_t hold_ns;       /* contended holds whose HOLD was not sent */
-    _Atomic uint64_t holds;
-    char pad[64 - 56];              /* one entry per cache line: hot locks in
+    _Atomic uint64_t blame;         /* 1 << 32 | the holder stack of the
+                                       last release with waiters; 0: that
+                                       release had none (join by seq) */
+    char pad[64 - 40];              /* one entry per cache line: hot locks in
                                        neighbouring slots must not share one */
 } lk_entry;
 _Static_assert(sizeof(lk_entry) == 64, "lk_entry is one cache line");
-#define LK_BLAME_SEQ_MASK 0xffffffu
 
 /* Waits of 2^MP_LOCK_EXACT_LOG2 ns (32.8 us, shim.h) and longer are all
  * recorded; shorter ones are sampled, a wait of w ns kept with probability
@@ -238,13 +238,10 @@ void lk_cond_after_fork_child(void) MP_HIDDEN;
  * thread's batched hold counts). */
 void lk_flush_event(void) MP_HIDDEN;
 
-/* What the application side counted for (addr, gen) itself; zeros if
- * unknown. Read by the collector when exporting: relaxed reads of live
- * counters. */
-typedef struct lk_counts {
-    uint64_t acquisitions, hold_ns, holds;
-} lk_counts;
-lk_counts lk_app_counts(uint64_t addr, uint32_t gen) MP_HIDDEN;
+/* The acquisitions the application side counted for (addr, gen) itself;
+ * 0 if unknown. Read by the collector when exporting: a relaxed read of a
+ * live counter. */
+uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
  * The real pthread functions (lock_real.c resolves them): one typed field

@@ -398,7 +398,8 @@ enum mp_event_type {
     MP_EV_LOCK_SITE = 5,   /* .site */
     MP_EV_LOCK_DEAD = 6,   /* .dead: destroyed, the next use is a new lock */
     MP_EV_LOCK_BLAMED = 7, /* .blamed: a WAIT whose holder is known */
-    MP_EV_LOCK_HOLDS = 8   /* .holds */
+    MP_EV_LOCK_HOLDS = 8,  /* .holds */
+    MP_EV_LOCK_HOLDHIST = 9 /* .holdhist */
 };
 /*
  * One event, 32 bytes: the type selects the member of the union. Every
@@ -427,6 +428,7 @@ typedef struct mp_event {
         struct { uint64_t addr; uint32_t stack, seq; uint64_t hold_ns; } hold;
         struct { uint64_t addr; uint32_t stack; } site;
         struct { uint64_t addr; uint64_t holds, hold_ns; } holds;
+        struct { uint64_t addr; uint32_t bucket, pad; uint64_t count; } holdhist;
         struct { uint64_t addr; uint64_t acquisitions; } dead;
     };
 } mp_event;
