@@ -96,7 +96,7 @@ static inline lk_entry *lk_entry_of(const void *addr, bool create)
  */
 #define LK_ACC_MAX 64
 #define LK_ACC_NS 1000000ull
-#define LK_ACC_BUCKETS 4
+#define LK_ACC_BUCKETS 8
 typedef struct lk_acc {
     lk_entry *e;
     uint32_t gen, n;
