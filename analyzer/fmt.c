@@ -190,15 +190,21 @@ static const char *trigger_name(uint64_t t)
 void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
 {
     const mp_meta *m = snap->meta;
-    char when[64] = "?", up[32], rate[48];
+    char when[64] = "?", up[32], rate[80];
     time_t secs = (time_t)(m->time_ns / 1000000000);
     struct tm tm;
     if (localtime_r(&secs, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
     mp_fmt_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
-    if (cmd && strcmp(cmd, "locks") == 0)   /* the heap's sampling rate means nothing here */
-        snprintf(rate, sizeof(rate), "%s", m->lock_profiling ? "every contention recorded"
-                                                             : "lock profiling off");
+    if (cmd && strcmp(cmd, "locks") == 0) {   /* the heap's sampling rate means nothing here */
+        char b[32];
+        if (m->lock_profiling > 1)
+            snprintf(rate, sizeof(rate), "waits under %s sampled, weighted (estimates)",
+                     mp_fmt_ns(b, m->lock_profiling));
+        else
+            snprintf(rate, sizeof(rate), "%s", m->lock_profiling ? "every contention recorded"
+                                                                 : "lock profiling off");
+    }
     else if (m->sample_bytes <= 1)
         snprintf(rate, sizeof(rate), "exact (every allocation)");
     else {

@@ -17,6 +17,12 @@
  *                           four lock/unlock pairs of a private mutex, one of
  *                           a shared mutex around ~4 multiplies, ~40
  *                           multiplies outside
+ *   workloads quiet     N   one mutex contended once (a thread holds it
+ *                           20 ms while main waits), then N uncontended
+ *                           lock/unlock pairs on it: the path of a lock a
+ *                           profiler knows as contended when nobody waits
+ *                           (for callgrind, which serialises threads: the
+ *                           other lock workloads then never contend)
  *
  * Every workload prints one checksum line so the work cannot be optimised
  * away; the harness discards it. Built by bench/Makefile (gcc -O2 -g).
@@ -27,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NOINLINE __attribute__((noinline, used))
 
@@ -289,10 +296,41 @@ static int run_shortcs(void)
     return 0;
 }
 
+static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *quiet_holder(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&quiet_lock);
+    struct timespec d = {0, 20 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    pthread_mutex_unlock(&quiet_lock);
+    return NULL;
+}
+
+static int run_quiet(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, quiet_holder, NULL);
+    struct timespec d = {0, 5 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    pthread_mutex_lock(&quiet_lock);   /* waits for the holder: contended once */
+    pthread_mutex_unlock(&quiet_lock);
+    pthread_join(t, NULL);
+    unsigned long counter = 0;
+    for (long i = 0; i < n_iter; i++) {
+        pthread_mutex_lock(&quiet_lock);
+        counter += (unsigned long)i ^ (counter >> 3);
+        pthread_mutex_unlock(&quiet_lock);
+    }
+    printf("quiet %lu\n", counter);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s churn|deep|leak|locks|contended|shortcs N\n", argv[0]);
+        fprintf(stderr, "usage: %s churn|deep|leak|locks|contended|shortcs|quiet N\n", argv[0]);
         return 1;
     }
     n_iter = atol(argv[2]);
@@ -309,6 +347,8 @@ int main(int argc, char **argv)
         return run_contended();
     if (!strcmp(w, "shortcs"))
         return run_shortcs();
+    if (!strcmp(w, "quiet"))
+        return run_quiet();
     fprintf(stderr, "%s: unknown workload %s\n", argv[0], w);
     return 1;
 }

@@ -97,7 +97,10 @@ typedef struct mp_meta {
                                     when flags has MP_META_ATTACHED) */
     uint64_t sample_bytes;       /* MEMPROF_SAMPLE (1 = exact) */
     uint64_t max_depth;          /* MEMPROF_DEPTH */
-    uint64_t lock_profiling;     /* 0 or 1 */
+    uint64_t lock_profiling;     /* 0 off; 1 every contention recorded
+                                    (older files); N > 1: waits of N ns
+                                    and longer all recorded, shorter ones
+                                    sampled, each counted by its weight */
     uint64_t generation;         /* module generation at write time */
     uint32_t prog;               /* string: basename of argv[0] */
     uint32_t exe;                /* string: /proc/self/exe target */

@@ -21,12 +21,13 @@
 typedef struct lk_held {
     const void *addr;
     lk_entry *e;
-    uint64_t t_acquire;
+    uint64_t t_acquire;   /* lk_ticks; 0: untimed */
     uint32_t depth;       /* recursive re-acquisitions by this thread */
-    uint32_t pad;
+    uint32_t waited;      /* our own waits still in e->waiters (see
+                             lk_contend_end) */
 } lk_held;
 static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
-static MP_TLS int lk_nheld;
+MP_TLS int lk_nheld;
 
 /* Failed trylocks: a trylock-spin loop never calls the blocking lock, yet
  * it waits. Each run of EBUSY results on one lock that ends in this thread
@@ -51,8 +52,8 @@ static MP_TLS int lk_nheld;
  * acquire fast paths then need not look at lk_spin_addr: a lock with a
  * pending run has its bit. */
 #define LK_SPIN_GAP_NS 10000000ull
-static MP_TLS const void *lk_spin_addr;
-static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;
+MP_TLS const void *lk_spin_addr;
+static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;   /* lk_ticks */
 static MP_TLS uint32_t lk_spin_stack;
 
 /* Every lock event goes out through here: the push is a slow path. */
@@ -63,6 +64,115 @@ static void lk_send(const mp_event *ev)
     mp_hook_leave();
 }
 
+/* The entry of the tracked lock this thread used last: a thread taking one
+ * hot lock over and over finds it without a table probe. Entries are never
+ * freed (only the whole table, in a fork child, which resets this too). */
+MP_TLS const void *lk_last_addr;
+MP_TLS lk_entry *lk_last_entry;
+
+static inline lk_entry *lk_entry_of(const void *addr, bool create)
+{
+    if (MP_LIKELY(lk_last_addr == addr))
+        return lk_last_entry;
+    lk_entry *e = lk_lookup((uintptr_t)addr, create);
+    if (e) {
+        lk_last_addr = addr;
+        lk_last_entry = e;
+    }
+    return e;
+}
+
+/*
+ * Contended holds whose release published its stack, added up per thread
+ * and sent in batches: atomic adds per release on a line every waiter of
+ * the lock also writes cost more than the rest of the release. A batch is
+ * the acquisitions counted (into the entry), and the holds, their total
+ * and their histogram buckets (LOCK_HOLDS and LOCK_HOLDHIST events). It
+ * goes when the thread releases another tracked lock, after LK_ACC_MAX
+ * releases, LK_ACC_NS of hold time or a hold in a bucket the batch has no
+ * room for, before a condition wait and when the thread exits; so a
+ * snapshot may miss a few holds of each thread (never more than
+ * LK_ACC_MAX or LK_ACC_NS worth).
+ */
+#define LK_ACC_MAX 64
+#define LK_ACC_NS 1000000ull
+#define LK_ACC_BUCKETS 8
+typedef struct lk_acc {
+    lk_entry *e;
+    uint32_t gen, n;
+    uint16_t kind, nb;
+    uint64_t acquisitions, holds, hold_ns;
+    uint32_t bucket[LK_ACC_BUCKETS], count[LK_ACC_BUCKETS];
+} lk_acc;
+static MP_TLS lk_acc lk_hold_acc;
+
+static MP_NOINLINE void lk_acc_flush(void)
+{
+    lk_acc *a = &lk_hold_acc;
+    lk_entry *e = a->e;
+    /* a destroy or init since: the counts belonged to the old lock */
+    if (e && atomic_load_explicit(&e->gen, memory_order_relaxed) == a->gen) {
+        uint64_t addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
+        if (a->acquisitions)
+            atomic_fetch_add_explicit(&e->acquisitions, a->acquisitions, memory_order_relaxed);
+        if (a->holds) {
+            mp_event ev = {.type = MP_EV_LOCK_HOLDS, .kind = a->kind, .gen = a->gen,
+                           .holds = {.addr = addr, .holds = a->holds, .hold_ns = a->hold_ns}};
+            lk_send(&ev);
+        }
+        for (unsigned i = 0; i < a->nb; i++) {
+            mp_event ev = {.type = MP_EV_LOCK_HOLDHIST, .kind = a->kind, .gen = a->gen,
+                           .holdhist = {.addr = addr, .bucket = a->bucket[i],
+                                        .count = a->count[i]}};
+            lk_send(&ev);
+        }
+    }
+    *a = (lk_acc){0};
+}
+
+/* Counts a timed hold in the batch's histogram; false when it has no room. */
+static bool lk_acc_bucket(lk_acc *a, uint64_t hold_ns)
+{
+    uint32_t b = mp_lock_hist_bucket(hold_ns);
+    for (unsigned i = 0; i < a->nb; i++) {
+        if (a->bucket[i] == b) {
+            a->count[i]++;
+            return true;
+        }
+    }
+    if (a->nb == LK_ACC_BUCKETS)
+        return false;
+    a->bucket[a->nb] = b;
+    a->count[a->nb++] = 1;
+    return true;
+}
+
+/* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
+ * when it was a contended hold whose HOLD event is not sent, hold_ns its
+ * time (0: untimed). True when that sent the batch. */
+static bool lk_acc_add(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
+                       uint64_t hold_ns)
+{
+    lk_acc *a = &lk_hold_acc;
+    if (a->e != e) {
+        lk_acc_flush();
+        a->e = e;
+        a->kind = kind;
+        a->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
+    }
+    if (hold_ns && !lk_acc_bucket(a, hold_ns)) {
+        lk_acc_flush();
+        return lk_acc_add(e, kind, acquisitions, holds, hold_ns);
+    }
+    a->acquisitions += acquisitions;
+    a->holds += holds;
+    a->hold_ns += hold_ns;
+    if (++a->n < LK_ACC_MAX && a->hold_ns < LK_ACC_NS)
+        return false;
+    lk_acc_flush();
+    return true;
+}
+
 
 /*
  * Remembers that this thread now holds a tracked lock that others wait
@@ -70,23 +180,35 @@ static void lk_send(const mp_event *ev)
  * caller has it; otherwise the clock is read only if others are already
  * queued (a hold that starts with nobody waiting reports 0 ns).
  */
-static void lk_track(const void *addr, lk_entry *e, uint64_t t)
+static bool lk_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited)
 {
     for (int i = lk_nheld - 1; i >= 0; i--) {
         if (lk_held_tab[i].addr == addr) {
             lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
-            return;
+            lk_held_tab[i].waited += waited;
+            return true;
         }
     }
     if (lk_nheld == LK_HELD_MAX) {
         /* holds this deep go untimed (the unlock still blames), and are
          * counted now: their release cannot tell */
         atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
-        return;
+        return false;
     }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
-        t = mp_now_ns();
-    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, 0};
+        t = lk_ticks();
+    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, waited};
+    return true;
+}
+
+/* Takes n of this thread's waits off e's count, never below zero (a
+ * destroy or init of the lock meanwhile reset it). */
+static void lk_unwait(lk_entry *e, uint32_t n)
+{
+    uint32_t cur = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&e->waiters, &cur, cur > n ? cur - n : 0,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
 }
 
 /*
@@ -130,6 +252,16 @@ static uint32_t lk_stack_cached(const void *addr, int role)
     return MP_NO_STACK;
 }
 
+/* This thread's last stack for addr in role however old, or MP_NO_STACK:
+ * what a release publishes before its real unlock, where even the coarse
+ * clock is work inside the critical section (lk_release_end refreshes it). */
+static uint32_t lk_stack_last(const void *addr, int role)
+{
+    const lk_cached_stack *c =
+        &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
+    return c->addr == addr ? c->stack : MP_NO_STACK;
+}
+
 /* This thread's stack for addr in role: the cached one, or a new unwind. */
 static uint32_t lk_stack(const void *addr, int role)
 {
@@ -150,26 +282,63 @@ static uint32_t lk_stack(const void *addr, int role)
  * event names the holder itself (LOCK_BLAMED); otherwise it carries the
  * release's number for the collector to join with that release's HOLD.
  * Both words are read while holding the lock, so no release of a mutex
- * can come in between.
+ * can come in between. (A waiter that queued after the releaser looked
+ * for waiters names the release before: a misattribution of a wait of
+ * nanoseconds.)
  */
 static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e,
-                              uint32_t gen, bool acquired, uint64_t wait_ns)
+                              uint32_t gen, bool acquired, uint64_t wait_ns, unsigned weight)
 {
     uint32_t seq = 0;
     if (e && acquired) {
-        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
         uint64_t blame = atomic_load_explicit(&e->blame, memory_order_relaxed);
-        uint32_t bh = atomic_load_explicit(&e->blame_hold, memory_order_relaxed);
-        if (seq != 0 && (uint32_t)(blame >> 32) == seq)
+        if (blame >> 32)
             return (mp_event){.type = MP_EV_LOCK_BLAMED, .kind = kind, .gen = gen,
                               .blamed = {.addr = (uintptr_t)addr, .stack = stack,
                                          .holder = (uint32_t)blame, .wait_ns = wait_ns,
-                                         .hold_bucket = (bh >> 8) == (seq & 0xffffffu)
-                                                            ? bh & 0xffu : 0}};
+                                         .weight_log2 = weight}};
+        seq = atomic_load_explicit(&e->rel_seq, memory_order_acquire);
     }
     return (mp_event){.type = MP_EV_LOCK_WAIT, .kind = kind, .gen = gen,
                       .wait = {.addr = (uintptr_t)addr, .stack = stack, .seq = seq,
-                               .wait_ns = wait_ns}};
+                               .wait_ns = wait_ns, .weight_log2 = weight}};
+}
+
+/*
+ * Which contentions are recorded. Every wait is timed, but a hot lock with
+ * a short critical section has hundreds of thousands of waits of a
+ * microsecond or less, and an event for each (and its aggregation) cost
+ * more than the waits themselves. So a wait of w < E = 2^MP_LOCK_EXACT_LOG2
+ * ns is recorded with probability 1/2^k (k = log2(E / w), rounded down, so
+ * 1/2^k < 2w / E) and then counts 2^k times: counts and wait totals stay
+ * unbiased, like the heap's sampling by bytes, and every wait of E or
+ * longer is recorded. The first contention of a
+ * lock (each generation) is always recorded, so no contended lock goes
+ * missing and its first-use site is its first contention. Returns k, or -1
+ * when this wait is not recorded.
+ */
+static MP_TLS uint64_t lk_rng;
+
+static int lk_sample(lk_entry *e, uint32_t gen, uint64_t wait_ns)
+{
+    if (e && atomic_load_explicit(&e->recorded_gen, memory_order_relaxed) != gen + 1) {
+        atomic_store_explicit(&e->recorded_gen, gen + 1, memory_order_relaxed);
+        return 0;
+    }
+    unsigned lg = wait_ns ? 63u - (unsigned)__builtin_clzll(wait_ns) : 0;
+    if (lg >= MP_LOCK_EXACT_LOG2)
+        return 0;
+    unsigned k = MP_LOCK_EXACT_LOG2 - lg;
+    if (k > LK_WEIGHT_LOG2_MAX)
+        k = LK_WEIGHT_LOG2_MAX;
+    uint64_t x = lk_rng;
+    if (MP_UNLIKELY(x == 0))
+        x = (uintptr_t)&lk_rng ^ wait_ns ^ 0x9E3779B97F4A7C15ull;   /* per thread */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    lk_rng = x;
+    return (x >> 32) & ((1u << k) - 1) ? -1 : (int)k;
 }
 
 /*
@@ -182,35 +351,53 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
  */
 static MP_TLS mp_event lk_pending;   /* type 0: none */
 
-/* Makes the WAIT of a contended acquisition the pending one. */
+/* Makes the WAIT of a contended acquisition the pending one, if recorded. */
 static void lk_pend(const void *addr, uint16_t kind, uint32_t stack, lk_entry *e, uint32_t gen,
                     bool acquired, uint64_t wait_ns)
 {
-    lk_flush_pending();
-    lk_pending = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    int weight = lk_sample(e, gen, wait_ns);
+    if (weight < 0)
+        return;
+    lk_flush_event();
+    lk_pending = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns, (unsigned)weight);
     /* Not held (timed out), or not in the table (its unlock may skip the
      * slow path that sends it): now. */
     if (!acquired || !e)
-        lk_flush_pending();
+        lk_flush_event();
 }
 
-void lk_flush_pending(void)
+static MP_NOINLINE void lk_send_pending(void)
 {
-    if (MP_LIKELY(lk_pending.type == 0))
-        return;
     mp_event ev = lk_pending;
     lk_pending.type = 0;
     lk_send(&ev);
     MP_COUNT(lock_contentions);
 }
 
+void lk_flush_event(void)
+{
+    if (MP_UNLIKELY(lk_pending.type != 0))
+        lk_send_pending();
+}
+
+/* The exiting thread (lifecycle.c): its pending event and batched holds. */
+void lk_flush_pending(void)
+{
+    lk_flush_event();
+    if (lk_hold_acc.e)
+        lk_acc_flush();
+}
+
 /* Records one contention: the calling thread waited wait_ns for addr. */
 void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acquired)
 {
-    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
-    lk_entry *e = lk_lookup((uintptr_t)addr, true);
+    lk_entry *e = lk_entry_of(addr, true);
     uint32_t gen = e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0;
-    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns);
+    int weight = lk_sample(e, gen, wait_ns);
+    if (weight < 0)
+        return;
+    uint32_t stack = lk_stack(addr, LK_ROLE_WAITER);
+    mp_event ev = lk_wait_event(addr, kind, stack, e, gen, acquired, wait_ns, (unsigned)weight);
     lk_send(&ev);
     MP_COUNT(lock_contentions);
 }
@@ -218,9 +405,9 @@ void lk_record_wait(const void *addr, uint16_t kind, uint64_t wait_ns, bool acqu
 /* True when the pending run is still being tried at time now (see above). */
 static bool lk_spin_live(uint64_t now)
 {
-    uint64_t gap = now - lk_spin_last, limit = LK_SPIN_GAP_NS;
+    uint64_t gap = lk_ticks_ns(now - lk_spin_last), limit = LK_SPIN_GAP_NS;
     if (lk_spin_fails > 1) {
-        uint64_t pace = 4 * ((lk_spin_last - lk_spin_t0) / (lk_spin_fails - 1));
+        uint64_t pace = 4 * (lk_ticks_ns(lk_spin_last - lk_spin_t0) / (lk_spin_fails - 1));
         if (pace > limit)
             limit = pace;
     }
@@ -234,7 +421,7 @@ static MP_NOINLINE bool lk_spin_over(const void *addr, uint64_t *now)
 {
     bool waited = false;
     if (lk_spin_addr == addr) {
-        *now = mp_now_ns();
+        *now = lk_ticks();
         waited = lk_spin_live(*now);
     }
     lk_spin_addr = NULL;
@@ -247,7 +434,7 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
     bool spun = MP_UNLIKELY(lk_spin_addr != NULL) && lk_spin_over(addr, &now);
     if (!lk_maybe_tracked(addr))
         return;
-    lk_entry *e = lk_lookup((uintptr_t)addr, false);
+    lk_entry *e = lk_entry_of(addr, false);
     /* Nobody queued and no wait of ours: nothing to time or blame at the
      * release, which finds no waiters either (or, when one queues
      * meanwhile, blames this holder with an untimed hold). Tracking every
@@ -255,23 +442,23 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
      * recursive re-lock under contention may then be seen as the outer
      * hold; its blame is still this thread's. */
     if (e && (spun || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0))
-        lk_track(addr, e, now);
+        lk_track(addr, e, now, 0);
     if (spun)
         lk_pend(addr, kind, lk_spin_stack, e,
                 e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0, true,
-                now - lk_spin_t0);
+                lk_ticks_ns(now - lk_spin_t0));
 }
 
 MP_NOINLINE void lk_try_failed(const void *addr)
 {
-    uint64_t now = mp_now_ns();
+    uint64_t now = lk_ticks();
     if (lk_spin_addr == addr) {   /* trying the same lock again: still trying */
         lk_spin_last = now;
         lk_spin_fails++;
         return;
     }
     lk_spin_addr = NULL;
-    if (!lk_lookup((uintptr_t)addr, true))
+    if (!lk_entry_of(addr, true))
         return;
     /* The stack now, while failing, not inside the critical section. */
     lk_spin_stack = lk_stack(addr, LK_ROLE_WAITER);
@@ -292,11 +479,11 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
     w->stack = lk_stack(addr, LK_ROLE_WAITER);
-    w->e = lk_lookup((uintptr_t)addr, true);
+    w->e = lk_entry_of(addr, true);
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
         atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
-    w->t0 = mp_now_ns();   /* after the unwind: that is not waiting */
+    w->t0 = lk_ticks();   /* after the unwind: that is not waiting */
 }
 
 /* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
@@ -304,34 +491,38 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
  * caller gets untouched and that is not a wait (EDEADLK, EINVAL, ...). */
 MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 {
-    uint64_t t1 = mp_now_ns();
+    uint64_t t1 = lk_ticks();
     bool acquired = rc == 0 || rc == EOWNERDEAD;
-    if (w->e) {
-        atomic_fetch_sub_explicit(&w->e->waiters, 1, memory_order_relaxed);
-        if (acquired)
-            lk_track(w->addr, w->e, t1);
-    }
+    /* Acquired, this thread stays in the waiter count until its release
+     * (lk_release_end): taking itself off now would write the entry's
+     * line inside the critical section others queue for. Its own release
+     * discounts it. */
+    if (w->e && !(acquired && lk_track(w->addr, w->e, t1, 1)))
+        lk_unwait(w->e, 1);
     if (!acquired && rc != ETIMEDOUT)
         return;
-    lk_pend(w->addr, w->kind, w->stack, w->e, w->gen, acquired, t1 - w->t0);
+    lk_pend(w->addr, w->kind, w->stack, w->e, w->gen, acquired, lk_ticks_ns(t1 - w->t0));
 }
 
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
  * ---------------------------------------------------------------------- */
-/* Runs before the real unlock; true when lk_release_end must follow it. */
-MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
+/* Runs before the real unlock, inside the critical section: nothing
+ * shared is written unless waiters are queued. True when lk_release_end
+ * must follow the unlock. */
+MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
 {
     int i = lk_nheld - 1;
     while (i >= 0 && lk_held_tab[i].addr != addr)
         i--;
     if (i >= 0 && --lk_held_tab[i].depth > 0)
         return false;   /* an inner unlock of a recursive hold */
-    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_lookup((uintptr_t)addr, false);
+    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_entry_of(addr, false);
     uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
-    /* The acquisition is counted after the real unlock (lk_release_end):
-     * a shared write here, on every release of a hot lock, lengthened the
-     * critical section others queue for. */
+    uint32_t waited = i >= 0 ? lk_held_tab[i].waited : 0;
+    r->waited = waited;
+    /* The acquisition is counted after the real unlock (lk_release_end),
+     * in this thread's batch. */
     r->counted = i >= 0 ? e : NULL;
     r->e = NULL;
     if (i >= 0)
@@ -341,27 +532,33 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
     /* Nobody queued: no number, nothing to blame. A waiter that queued
      * just after this load reads the previous release's number and blames
      * that holder: a misattribution of a wait of nanoseconds. */
-    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) <= waited)
         return r->counted != NULL;
-    r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
     r->e = e;
     /* The hold ends here, before the real unlock: read after it, the clock
      * also counted any preemption of this thread after the release (the
      * woken waiter takes the CPU), while the next holder's hold had begun,
      * and one mutex was "held" longer than the run. Holds timed inside the
      * real ones cannot overlap, so their sum stays below the wall time. */
-    r->hold_ns = t_acquire ? mp_now_ns() - t_acquire : 0;
+    r->hold_ns = t_acquire ? lk_ticks_ns(lk_ticks() - t_acquire) : 0;
     r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
-    /* With a recent stack at hand, the waiter we let in can name us
-     * directly (lk_wait_event), and no HOLD event is needed. Without one,
-     * the unwind waits until after the unlock and the collector joins. */
-    r->stack = lk_stack_cached(addr, LK_ROLE_HOLDER);
-    if (r->stack != MP_NO_STACK) {
-        uint32_t bucket = r->hold_ns ? mp_lock_hist_bucket(r->hold_ns) + 1 : 0;
-        atomic_store_explicit(&e->blame_hold, (r->seq & 0xffffffu) << 8 | bucket,
-                              memory_order_relaxed);
-        atomic_store_explicit(&e->blame, (uint64_t)r->seq << 32 | r->stack,
-                              memory_order_relaxed);
+    /* With a stack at hand, the waiter we let in can name us directly
+     * (lk_wait_event), and no HOLD event is needed; the store is skipped
+     * when the entry names this stack already. Without one, the release
+     * takes a number (the holder is alone on a mutex or spinlock: no
+     * atomic add; readers of an rwlock release it together), the unwind
+     * waits until after the unlock, and the collector joins. */
+    r->stack = lk_stack_last(addr, LK_ROLE_HOLDER);
+    uint64_t blame = r->stack != MP_NO_STACK ? 1ull << 32 | r->stack : 0;
+    if (atomic_load_explicit(&e->blame, memory_order_relaxed) != blame)
+        atomic_store_explicit(&e->blame, blame, memory_order_relaxed);
+    if (blame)
+        return true;
+    if (kind == MP_LOCK_RWLOCK) {
+        r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    } else {
+        r->seq = atomic_load_explicit(&e->rel_seq, memory_order_relaxed) + 1;
+        atomic_store_explicit(&e->rel_seq, r->seq, memory_order_release);
     }
     return true;
 }
@@ -370,19 +567,27 @@ MP_NOINLINE bool lk_release_begin(const void *addr, lk_rel *r)
  * section; the stack is still the unlocker's. */
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
-    if (r->counted)
-        atomic_fetch_add_explicit(&r->counted->acquisitions, 1, memory_order_relaxed);
-    if (!r->e)
-        return;
-    uint64_t hold_ns = r->hold_ns;
-    if (r->stack != MP_NO_STACK) {
-        atomic_fetch_add_explicit(&r->e->hold_ns, hold_ns, memory_order_relaxed);
-        atomic_fetch_add_explicit(&r->e->holds, 1, memory_order_relaxed);
+    if (r->waited)
+        lk_unwait(r->counted, r->waited);
+    if (!r->e) {
+        if (r->counted)
+            lk_acc_add(r->counted, kind, 1, 0, 0);
         return;
     }
+    uint64_t counted = r->counted != NULL;
+    if (r->stack != MP_NO_STACK) {
+        /* The published stack is refreshed for the next releases once per
+         * batch: even the coarse clock on every release was a third of
+         * this path. */
+        if (lk_acc_add(r->e, kind, counted, 1, r->hold_ns))
+            (void)lk_stack(addr, LK_ROLE_HOLDER);
+        return;
+    }
+    if (counted)
+        lk_acc_add(r->e, kind, 1, 0, 0);
     mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
                    .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
-                            .seq = r->seq, .hold_ns = hold_ns}};
+                            .seq = r->seq, .hold_ns = r->hold_ns}};
     lk_send(&ev);
 }
 
@@ -394,14 +599,9 @@ MP_NOINLINE void lk_forget_slow(const void *addr)
         return;
     uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_relaxed);
     uint64_t acq = atomic_exchange_explicit(&e->acquisitions, 0, memory_order_relaxed);
-    uint64_t hold_ns = atomic_exchange_explicit(&e->hold_ns, 0, memory_order_relaxed);
-    uint64_t holds = atomic_exchange_explicit(&e->holds, 0, memory_order_relaxed);
     atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
-    if (holds) {
-        mp_event ev = {.type = MP_EV_LOCK_HOLDS, .gen = old,
-                       .holds = {.addr = (uintptr_t)addr, .holds = holds, .hold_ns = hold_ns}};
-        lk_send(&ev);
-    }
+    if (lk_hold_acc.e == e)   /* this thread's batch of the old lock */
+        lk_acc_flush();
     mp_event ev = {.type = MP_EV_LOCK_DEAD, .gen = old,
                    .dead = {.addr = (uintptr_t)addr, .acquisitions = acq}};
     lk_send(&ev);
@@ -417,6 +617,8 @@ void lk_acct_after_fork_child(void)
 {
     lk_nheld = 0;
     lk_spin_addr = NULL;
+    lk_last_addr = NULL;   /* the table is gone */
+    lk_hold_acc = (lk_acc){0};
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
     lk_pending.type = 0;   /* the parent's contention */
 }

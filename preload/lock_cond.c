@@ -59,7 +59,7 @@ static MP_NOINLINE void lk_cond_enter(lk_cw *cw, pthread_cond_t *c, pthread_mute
     cw->m = m;
     /* The real unlock happens inside the wait, so the holder's stack is
      * taken just before it (only when the mutex has waiters). */
-    if (lk_maybe_tracked(m) && lk_release_begin(m, &r))
+    if (lk_maybe_tracked(m) && lk_release_begin(m, MP_LOCK_MUTEX, &r))
         lk_release_end(m, MP_LOCK_MUTEX, &r);
     lk_flush_pending();   /* about to block: no critical section to keep short */
     cw->slot = lk_cond_claim(c);

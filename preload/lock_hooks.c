@@ -112,9 +112,10 @@ static inline bool lk_spin_free_untracked(pthread_spinlock_t *s)
            MP_LIKELY(!lk_maybe_tracked(LK_ADDR(s)));
 }
 
-static inline bool lk_rwlock_got_untracked(int rc, pthread_rwlock_t *l)
+/* Acquired, and nothing to record: never contended, or quiet. */
+static inline bool lk_rwlock_got_quiet(int rc, pthread_rwlock_t *l)
 {
-    return MP_LIKELY(rc == 0) && MP_LIKELY(!lk_maybe_tracked(l));
+    return MP_LIKELY(rc == 0) && (MP_LIKELY(!lk_maybe_tracked(l)) || lk_acquired_quiet(l));
 }
 
 static inline void lk_forget(const void *addr)
@@ -131,7 +132,7 @@ static void lk_release_done(const void *addr, uint16_t kind, bool end, const lk_
 {
     if (end)
         lk_release_end(addr, kind, r);
-    lk_flush_pending();
+    lk_flush_event();
 }
 
 /* ------------------------------------------------------------------------
@@ -142,14 +143,23 @@ static void lk_release_done(const void *addr, uint16_t kind, bool end, const lk_
 
 /* ---- mutexes ---- */
 
-static MP_NOINLINE int lk_mutex_lock_slow(pthread_mutex_t *m)
+static MP_NOINLINE int lk_mutex_lock_rest(pthread_mutex_t *m, int rc)
 {
     lk_wait w;
-    int rc = LK_REAL(mutex_trylock)(m);
     lk_next next = lk_after_trylock(m, MP_LOCK_MUTEX, rc, &w);
     if (next == LK_ACQUIRED)
         return rc;
     return lk_after_block(next, &w, LK_REAL(mutex_lock)(m));
+}
+
+/* The real trylock first: acquired with nothing to record is the common
+ * case of a lock known contended. */
+static MP_NOINLINE int lk_mutex_lock_slow(pthread_mutex_t *m)
+{
+    int rc = LK_REAL(mutex_trylock)(m);
+    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(m))
+        return 0;
+    return lk_mutex_lock_rest(m, rc);
 }
 
 int pthread_mutex_lock(pthread_mutex_t *m)
@@ -159,14 +169,21 @@ int pthread_mutex_lock(pthread_mutex_t *m)
     return lk_mutex_lock_slow(m);
 }
 
-static MP_NOINLINE int lk_mutex_timedlock_slow(pthread_mutex_t *m, const struct timespec *at)
+static MP_NOINLINE int lk_mutex_timedlock_rest(pthread_mutex_t *m, int rc, const struct timespec *at)
 {
     lk_wait w;
-    int rc = LK_REAL(mutex_trylock)(m);
     lk_next next = lk_after_trylock(m, MP_LOCK_MUTEX, rc, &w);
     if (next == LK_ACQUIRED)
         return rc;
     return lk_after_block(next, &w, LK_REAL(mutex_timedlock)(m, at));
+}
+
+static MP_NOINLINE int lk_mutex_timedlock_slow(pthread_mutex_t *m, const struct timespec *at)
+{
+    int rc = LK_REAL(mutex_trylock)(m);
+    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(m))
+        return 0;
+    return lk_mutex_timedlock_rest(m, rc, at);
 }
 
 int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *at)
@@ -176,15 +193,21 @@ int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *at)
     return lk_mutex_timedlock_slow(m, at);
 }
 
-static MP_NOINLINE int lk_mutex_clocklock_slow(pthread_mutex_t *m, clockid_t clk,
-                                               const struct timespec *at)
+static MP_NOINLINE int lk_mutex_clocklock_rest(pthread_mutex_t *m, int rc, clockid_t clk, const struct timespec *at)
 {
     lk_wait w;
-    int rc = LK_REAL(mutex_trylock)(m);
     lk_next next = lk_after_trylock(m, MP_LOCK_MUTEX, rc, &w);
     if (next == LK_ACQUIRED)
         return rc;
     return lk_after_block(next, &w, LK_REAL(mutex_clocklock)(m, clk, at));
+}
+
+static MP_NOINLINE int lk_mutex_clocklock_slow(pthread_mutex_t *m, clockid_t clk, const struct timespec *at)
+{
+    int rc = LK_REAL(mutex_trylock)(m);
+    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(m))
+        return 0;
+    return lk_mutex_clocklock_rest(m, rc, clk, at);
 }
 
 int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *at)
@@ -205,7 +228,7 @@ static MP_NOINLINE int lk_mutex_unlock_slow(pthread_mutex_t *m)
     if (!lk_on())
         return LK_REAL(mutex_unlock)(m);
     lk_rel r;
-    bool end = lk_release_begin(m, &r);
+    bool end = lk_release_begin(m, MP_LOCK_MUTEX, &r);
     int rc = LK_REAL(mutex_unlock)(m);
     lk_release_done(m, MP_LOCK_MUTEX, end, &r);
     return rc;
@@ -213,7 +236,7 @@ static MP_NOINLINE int lk_mutex_unlock_slow(pthread_mutex_t *m)
 
 int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    if (MP_UNLIKELY(lk_maybe_tracked(m)))
+    if (MP_UNLIKELY(lk_maybe_tracked(m)) && !lk_release_quiet(m))
         return lk_mutex_unlock_slow(m);
     return LK_REAL(mutex_unlock)(m);
 }
@@ -244,7 +267,7 @@ static MP_NOINLINE int lk_rwlock_rdlock_slow(pthread_rwlock_t *l, int rc)
 int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
     int rc = LK_REAL(rwlock_tryrdlock)(l);
-    if (lk_rwlock_got_untracked(rc, l))
+    if (lk_rwlock_got_quiet(rc, l))
         return 0;
     return lk_rwlock_rdlock_slow(l, rc);
 }
@@ -261,7 +284,7 @@ static MP_NOINLINE int lk_rwlock_wrlock_slow(pthread_rwlock_t *l, int rc)
 int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
     int rc = LK_REAL(rwlock_trywrlock)(l);
-    if (lk_rwlock_got_untracked(rc, l))
+    if (lk_rwlock_got_quiet(rc, l))
         return 0;
     return lk_rwlock_wrlock_slow(l, rc);
 }
@@ -279,7 +302,7 @@ static MP_NOINLINE int lk_rwlock_timedrdlock_slow(pthread_rwlock_t *l, int rc,
 int pthread_rwlock_timedrdlock(pthread_rwlock_t *l, const struct timespec *at)
 {
     int rc = LK_REAL(rwlock_tryrdlock)(l);
-    if (lk_rwlock_got_untracked(rc, l))
+    if (lk_rwlock_got_quiet(rc, l))
         return 0;
     return lk_rwlock_timedrdlock_slow(l, rc, at);
 }
@@ -297,7 +320,7 @@ static MP_NOINLINE int lk_rwlock_timedwrlock_slow(pthread_rwlock_t *l, int rc,
 int pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *at)
 {
     int rc = LK_REAL(rwlock_trywrlock)(l);
-    if (lk_rwlock_got_untracked(rc, l))
+    if (lk_rwlock_got_quiet(rc, l))
         return 0;
     return lk_rwlock_timedwrlock_slow(l, rc, at);
 }
@@ -315,7 +338,7 @@ static MP_NOINLINE int lk_rwlock_clockrdlock_slow(pthread_rwlock_t *l, int rc, c
 int pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *at)
 {
     int rc = LK_REAL(rwlock_tryrdlock)(l);
-    if (lk_rwlock_got_untracked(rc, l))
+    if (lk_rwlock_got_quiet(rc, l))
         return 0;
     return lk_rwlock_clockrdlock_slow(l, rc, clk, at);
 }
@@ -333,7 +356,7 @@ static MP_NOINLINE int lk_rwlock_clockwrlock_slow(pthread_rwlock_t *l, int rc, c
 int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk, const struct timespec *at)
 {
     int rc = LK_REAL(rwlock_trywrlock)(l);
-    if (lk_rwlock_got_untracked(rc, l))
+    if (lk_rwlock_got_quiet(rc, l))
         return 0;
     return lk_rwlock_clockwrlock_slow(l, rc, clk, at);
 }
@@ -355,7 +378,7 @@ static MP_NOINLINE int lk_rwlock_unlock_slow(pthread_rwlock_t *l)
     if (!lk_on())
         return LK_REAL(rwlock_unlock)(l);
     lk_rel r;
-    bool end = lk_release_begin(l, &r);
+    bool end = lk_release_begin(l, MP_LOCK_RWLOCK, &r);
     int rc = LK_REAL(rwlock_unlock)(l);
     lk_release_done(l, MP_LOCK_RWLOCK, end, &r);
     return rc;
@@ -363,7 +386,7 @@ static MP_NOINLINE int lk_rwlock_unlock_slow(pthread_rwlock_t *l)
 
 int pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
-    if (MP_UNLIKELY(lk_maybe_tracked(l)))
+    if (MP_UNLIKELY(lk_maybe_tracked(l)) && !lk_release_quiet(l))
         return lk_rwlock_unlock_slow(l);
     return LK_REAL(rwlock_unlock)(l);
 }
@@ -382,14 +405,21 @@ int pthread_rwlock_destroy(pthread_rwlock_t *l)
 
 /* ---- spinlocks (volatile ints: the address is all we keep) ---- */
 
-static MP_NOINLINE int lk_spin_lock_slow(pthread_spinlock_t *s)
+static MP_NOINLINE int lk_spin_lock_rest(pthread_spinlock_t *s, int rc)
 {
     lk_wait w;
-    int rc = LK_REAL(spin_trylock)(s);
     lk_next next = lk_after_trylock(LK_ADDR(s), MP_LOCK_SPIN, rc, &w);
     if (next == LK_ACQUIRED)
         return rc;
     return lk_after_block(next, &w, LK_REAL(spin_lock)(s));
+}
+
+static MP_NOINLINE int lk_spin_lock_slow(pthread_spinlock_t *s)
+{
+    int rc = LK_REAL(spin_trylock)(s);
+    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(LK_ADDR(s)))
+        return 0;
+    return lk_spin_lock_rest(s, rc);
 }
 
 int pthread_spin_lock(pthread_spinlock_t *s)
@@ -410,7 +440,7 @@ static MP_NOINLINE int lk_spin_unlock_slow(pthread_spinlock_t *s)
     if (!lk_on())
         return LK_REAL(spin_unlock)(s);
     lk_rel r;
-    bool end = lk_release_begin(LK_ADDR(s), &r);
+    bool end = lk_release_begin(LK_ADDR(s), MP_LOCK_SPIN, &r);
     int rc = LK_REAL(spin_unlock)(s);
     lk_release_done(LK_ADDR(s), MP_LOCK_SPIN, end, &r);
     return rc;
@@ -418,7 +448,7 @@ static MP_NOINLINE int lk_spin_unlock_slow(pthread_spinlock_t *s)
 
 int pthread_spin_unlock(pthread_spinlock_t *s)
 {
-    if (MP_UNLIKELY(lk_maybe_tracked(LK_ADDR(s))))
+    if (MP_UNLIKELY(lk_maybe_tracked(LK_ADDR(s))) && !lk_release_quiet(LK_ADDR(s)))
         return lk_spin_unlock_slow(s);
     return LK_REAL(spin_unlock)(s);
 }

@@ -54,14 +54,12 @@ lk_entry *lk_lookup(uint64_t addr, bool create)
     return NULL;
 }
 
-lk_counts lk_app_counts(uint64_t addr, uint32_t gen)
+uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen)
 {
     lk_entry *e = lk_lookup(addr, false);
     if (!e || atomic_load_explicit(&e->gen, memory_order_relaxed) != gen)
-        return (lk_counts){0, 0, 0};
-    return (lk_counts){atomic_load_explicit(&e->acquisitions, memory_order_relaxed),
-                       atomic_load_explicit(&e->hold_ns, memory_order_relaxed),
-                       atomic_load_explicit(&e->holds, memory_order_relaxed)};
+        return 0;
+    return atomic_load_explicit(&e->acquisitions, memory_order_relaxed);
 }
 
 /* Fork child: the other threads are gone, and with them every waiter and

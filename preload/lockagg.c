@@ -168,13 +168,13 @@ static void la_charge(const la_lock *l, uint32_t stack, uint32_t role, uint64_t 
     }
 }
 
-/* One more individual wait or hold of l in its histogram (sparse: a
- * lock's waits usually fill a handful of buckets). */
-static void la_hist_add(const la_lock *l, unsigned what, unsigned bucket)
+/* n more individual waits or holds of l in one bucket of its histogram
+ * (sparse: a lock's waits usually fill a handful of buckets). */
+static void la_hist_add(const la_lock *l, unsigned what, unsigned bucket, uint64_t n)
 {
     la_hist *h = la_get(&la_hists, (uint64_t)la_lock_index(l) << 32 | what, bucket, true);
     if (h)
-        h->count++;
+        h->count += n;
 }
 
 /* The cache slot for (lock, seq), or -1 when the caches cannot be had. */
@@ -189,35 +189,38 @@ static long la_match_slot(uint32_t lock, uint32_t seq)
     return (long)(la_mix(lock, seq) >> (64 - LA_MATCH_BITS));
 }
 
-static void la_count_wait(la_lock *l, uint32_t stack, uint64_t wait_ns)
+/* A recorded wait of wait_ns standing for n waits (a sampled short one:
+ * n > 1, lockstate.h): the totals grow by n and n * wait_ns. */
+static void la_count_wait(la_lock *l, uint32_t stack, uint64_t wait_ns, uint64_t n)
 {
-    l->contentions++;
-    l->wait_ns += wait_ns;
+    l->contentions += n;
+    l->wait_ns += n * wait_ns;
     if (wait_ns > l->max_wait_ns)
         l->max_wait_ns = wait_ns;
     if (l->site == MP_NO_STACK)
         l->site = stack;   /* first contention is the first use we saw */
-    la_charge(l, stack, MP_ROLE_WAITER, 1, wait_ns);
-    la_hist_add(l, MP_HIST_WAIT, mp_lock_hist_bucket(wait_ns));
+    la_charge(l, stack, MP_ROLE_WAITER, n, n * wait_ns);
+    la_hist_add(l, MP_HIST_WAIT, mp_lock_hist_bucket(wait_ns), n);
 }
 
 static void la_on_wait(la_lock *l, const mp_event *ev)
 {
     uint32_t seq = ev->wait.seq;
-    la_count_wait(l, ev->wait.stack, ev->wait.wait_ns);
+    uint64_t n = 1ull << ev->wait.weight_log2, wait_ns = n * ev->wait.wait_ns;
+    la_count_wait(l, ev->wait.stack, ev->wait.wait_ns, n);
     uint32_t key = la_lock_index(l) + 1;
     long i = seq ? la_match_slot(key, seq) : -1;
     if (i < 0)
         return;
     if (la_releases[i].lock == key && la_releases[i].seq == seq) {
-        la_charge(l, la_releases[i].stack, MP_ROLE_HOLDER, 1, ev->wait.wait_ns);
+        la_charge(l, la_releases[i].stack, MP_ROLE_HOLDER, n, wait_ns);
         return;
     }
     la_pending *p = &la_pendings[i];
     if (p->lock != key || p->seq != seq)
         *p = (la_pending){.lock = key, .seq = seq};
-    p->count++;
-    p->wait_ns += ev->wait.wait_ns;
+    p->count += (uint32_t)n;
+    p->wait_ns += wait_ns;
 }
 
 static void la_on_hold(la_lock *l, const mp_event *ev)
@@ -226,7 +229,7 @@ static void la_on_hold(la_lock *l, const mp_event *ev)
     l->hold_ns += ev->hold.hold_ns;
     l->holds++;
     if (ev->hold.hold_ns)   /* 0: the acquisition was not timed */
-        la_hist_add(l, MP_HIST_HOLD, mp_lock_hist_bucket(ev->hold.hold_ns));
+        la_hist_add(l, MP_HIST_HOLD, mp_lock_hist_bucket(ev->hold.hold_ns), 1);
     uint32_t key = la_lock_index(l) + 1;
     long i = seq ? la_match_slot(key, seq) : -1;
     if (i < 0)
@@ -248,18 +251,25 @@ void mp_lock_aggregate(const mp_event *ev)
     case MP_EV_LOCK_WAIT:
         la_on_wait(l, ev);
         break;
-    case MP_EV_LOCK_BLAMED:
-        la_count_wait(l, ev->blamed.stack, ev->blamed.wait_ns);
-        la_charge(l, ev->blamed.holder, MP_ROLE_HOLDER, 1, ev->blamed.wait_ns);
-        if (ev->blamed.hold_bucket)   /* the hold itself went into the entry */
-            la_hist_add(l, MP_HIST_HOLD, ev->blamed.hold_bucket - 1u);
+    case MP_EV_LOCK_BLAMED: {
+        uint64_t n = 1ull << ev->blamed.weight_log2;
+        la_count_wait(l, ev->blamed.stack, ev->blamed.wait_ns, n);
+        la_charge(l, ev->blamed.holder, MP_ROLE_HOLDER, n, n * ev->blamed.wait_ns);
+        /* The hold itself went into the entry; its bucket comes with the
+         * waiter it let in, so it is sampled with that wait. */
+        if (ev->blamed.hold_bucket)
+            la_hist_add(l, MP_HIST_HOLD, ev->blamed.hold_bucket - 1u, n);
         break;
+    }
     case MP_EV_LOCK_HOLD:
         la_on_hold(l, ev);
         break;
     case MP_EV_LOCK_HOLDS:
         l->hold_ns += ev->holds.hold_ns;
         l->holds += ev->holds.holds;
+        break;
+    case MP_EV_LOCK_HOLDHIST:
+        la_hist_add(l, MP_HIST_HOLD, ev->holdhist.bucket, ev->holdhist.count);
         break;
     case MP_EV_LOCK_SITE:
         if (l->site == MP_NO_STACK)
@@ -293,8 +303,8 @@ static size_t la_layout_sites(void)
 
 static void la_export_lock(const la_lock *l, mp_lock *out)
 {
-    lk_counts app = l->dead ? (lk_counts){l->dead_acquisitions, 0, 0}
-                            : lk_app_counts(l->addr, (uint32_t)l->gen);
+    uint64_t acquisitions =
+        l->dead ? l->dead_acquisitions : lk_app_acquisitions(l->addr, (uint32_t)l->gen);
     *out = (mp_lock){
         .address = l->addr,
         .kind = l->kind,
@@ -302,9 +312,9 @@ static void la_export_lock(const la_lock *l, mp_lock *out)
         .contentions = l->contentions,
         .wait_ns = l->wait_ns,
         .max_wait_ns = l->max_wait_ns,
-        .contended_hold_ns = l->hold_ns + app.hold_ns,
-        .contended_holds = l->holds + app.holds,
-        .acquisitions = app.acquisitions,
+        .contended_hold_ns = l->hold_ns,
+        .contended_holds = l->holds,
+        .acquisitions = acquisitions,
         .first_site = l->first_site,
         .site_count = 0,
     };

@@ -1,7 +1,8 @@
 /*
  * locks.c - the lock profiler's entry points for the rest of the shim:
  * start-up and the fork child. The parts it brings up or resets, in the
- * order of the data flow: lock_real.c (the real functions), lock_table.c
+ * order of the data flow: lock_real.c (the real functions), lock_clock.c
+ * (the intervals' clock), lock_table.c
  * (which locks were contended), lock_acct.c and lock_cond.c (the
  * interposers' per-thread and per-cond state), lockagg.c (the collector's
  * totals).
@@ -10,6 +11,7 @@
 
 void mp_locks_init(void)
 {
+    lk_clock_init();
     lk_resolve();
 }
 

@@ -18,11 +18,11 @@
  *                hold_ns (0 when the acquisition was not seen), seq = this
  *                release's number.
  *   LOCK_SITE    .site: stack = the first-use site.
- *   LOCK_HOLDS   .holds: for the generation that ended, holds and hold_ns
- *                of the contended holds the application side counted
- *                itself (published releases, see below); sent just before
- *                its LOCK_DEAD. While a lock lives the collector reads these
- *                counts from the entry (lk_app_counts).
+ *   LOCK_HOLDS   .holds: holds and hold_ns of contended holds whose
+ *                releases published their stack (see below), a batch of
+ *                one thread's (lock_acct.c, lk_acc).
+ *   LOCK_HOLDHIST .holdhist: count more of those holds in one bucket of
+ *                the hold-time histogram (mp_lock_hist_bucket).
  *   LOCK_DEAD    .dead: the generation ended; acquisitions = its
  *                acquisitions counted by the application side.
  *
@@ -38,13 +38,17 @@
  * a line the lock already bounces), the waiter reads the latest number after
  * acquiring, and the collector joins WAIT and HOLD on (lock, generation, seq).
  *
- * The join is the fallback. A holder that has a recent stack for this lock
- * (lock_hooks.c caches one per thread, lock and role for a millisecond)
- * publishes (seq, stack) in the lock's entry before the real unlock; the
- * waiter it lets in reads both after acquiring and, when the numbers agree,
- * names the holder in its own event. Such a release sends no HOLD at all:
- * its hold time is added to the entry. On a hot lock nearly every release
- * goes that way, so events stay few and the join caches small.
+ * The join is the fallback. A holder that has a stack for this lock
+ * (lock_acct.c caches one per thread, lock and role, refreshed every few
+ * milliseconds) publishes it in the lock's entry before the real unlock,
+ * and the waiter it lets in reads it after acquiring and names the holder
+ * in its own event. The publication is a store only when the stack differs
+ * from the one there: threads releasing a hot lock from the same place
+ * write nothing shared inside the critical section. Only a release
+ * without a stack takes a number (and clears the published stack). Such a
+ * release sends a HOLD; the others add their holds to a per-thread batch
+ * sent as HOLDS and HOLDHIST. On a hot lock nearly every release goes that
+ * way, so events stay few and the join caches small.
  */
 #ifndef MEMPROF_LOCKSTATE_H
 #define MEMPROF_LOCKSTATE_H
@@ -60,16 +64,23 @@ typedef struct lk_entry {
     _Atomic uint32_t gen;           /* bumped by destroy/init of the address */
     _Atomic uint32_t waiters;       /* threads blocked in our hooks right now */
     _Atomic uint32_t rel_seq;       /* releases seen (see above) */
-    _Atomic uint32_t blame_hold;    /* low 24 bits of the blamed seq << 8 |
-                                       1 + its hold's bucket (0: untimed) */
+    _Atomic uint32_t recorded_gen;  /* 1 + the generation whose first wait
+                                       was recorded (lk_sample) */
     _Atomic uint64_t acquisitions;  /* acquisitions while known contended */
-    _Atomic uint64_t blame;         /* seq << 32 | holder stack, see above */
-    _Atomic uint64_t hold_ns;       /* contended holds whose HOLD was not sent */
-    _Atomic uint64_t holds;
-    char pad[64 - 56];              /* one entry per cache line: hot locks in
+    _Atomic uint64_t blame;         /* 1 << 32 | the holder stack of the
+                                       last release with waiters; 0: that
+                                       release had none (join by seq) */
+    char pad[64 - 40];              /* one entry per cache line: hot locks in
                                        neighbouring slots must not share one */
 } lk_entry;
 _Static_assert(sizeof(lk_entry) == 64, "lk_entry is one cache line");
+
+/* Waits of 2^MP_LOCK_EXACT_LOG2 ns (32.8 us, shim.h) and longer are all
+ * recorded; shorter ones are sampled, a wait of w ns kept with probability
+ * 2^-k, k = MP_LOCK_EXACT_LOG2 - floor(log2 w) (at most
+ * LK_WEIGHT_LOG2_MAX), and then counted 2^k times (lock_acct.c,
+ * lk_sample). */
+#define LK_WEIGHT_LOG2_MAX 12
 
 /* Mixes an address into a table index (Fibonacci hashing of addr / 8). */
 static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
@@ -105,6 +116,68 @@ static inline bool lk_maybe_tracked(const void *addr)
 lk_entry *lk_lookup(uint64_t addr, bool create) MP_HIDDEN;
 void lk_table_after_fork_child(void) MP_HIDDEN;
 
+/* ------------------------------------------------------------------------
+ * The quiet case of a lock known contended (lock_acct.c's per-thread
+ * state): taken or released while nobody waits for it, by a thread that
+ * holds no tracked lock it timed. Nothing to record, and the interposer
+ * decides it without a call, a clock or a table probe: the entry this
+ * thread used last (lk_entry_of) and one load of its waiter count.
+ * ---------------------------------------------------------------------- */
+extern MP_TLS const void *lk_last_addr MP_HIDDEN;   /* lk_last_entry's lock */
+extern MP_TLS lk_entry *lk_last_entry MP_HIDDEN;
+extern MP_TLS int lk_nheld MP_HIDDEN;               /* tracked holds (timed) */
+extern MP_TLS const void *lk_spin_addr MP_HIDDEN;   /* a trylock run's lock */
+
+static inline bool lk_nobody_waits(const void *addr)
+{
+    return MP_LIKELY(lk_last_addr == addr) &&
+           MP_LIKELY(atomic_load_explicit(&lk_last_entry->waiters, memory_order_relaxed) == 0);
+}
+
+/* This thread just acquired addr without waiting: true when there is
+ * nothing to record (no trylock run to end, nobody queued). */
+static inline bool lk_acquired_quiet(const void *addr)
+{
+    return MP_LIKELY(lk_spin_addr == NULL) && lk_nobody_waits(addr);
+}
+
+/* About to release addr: true when there is nothing to record (no timed
+ * hold of this thread's, so no pending event either, and nobody queued). */
+static inline bool lk_release_quiet(const void *addr)
+{
+    return MP_LIKELY(lk_nheld == 0) && lk_nobody_waits(addr);
+}
+
+/* ------------------------------------------------------------------------
+ * The intervals' clock (lock_clock.c): lk_ticks() at both ends on one
+ * thread, lk_ticks_ns() of the difference.
+ * ---------------------------------------------------------------------- */
+extern _Atomic int lk_tsc_ok MP_HIDDEN;
+extern _Atomic uint64_t lk_scale MP_HIDDEN;
+void lk_clock_init(void) MP_HIDDEN;
+uint64_t lk_calibrate(void) MP_HIDDEN;
+
+static inline uint64_t lk_ticks(void)
+{
+#if defined(__x86_64__)
+    if (MP_LIKELY(atomic_load_explicit(&lk_tsc_ok, memory_order_relaxed)))
+        return __builtin_ia32_rdtsc();
+#endif
+    return mp_now_ns();
+}
+
+/* Ticks to ns; a negative difference (TSCs of two CPUs a few cycles
+ * apart) is 0. */
+static inline uint64_t lk_ticks_ns(uint64_t d)
+{
+    if ((int64_t)d <= 0)
+        return 0;
+    uint64_t s = atomic_load_explicit(&lk_scale, memory_order_relaxed);
+    if (MP_UNLIKELY(s == 0))
+        s = lk_calibrate();
+    return (uint64_t)(((unsigned __int128)d * s) >> 32);
+}
+
 static inline bool lk_on(void)
 {
     return mp_active() && MP_LIKELY(mp_cfg.locks != 0);
@@ -133,7 +206,7 @@ typedef struct lk_wait {
     lk_entry *e;
     uint32_t stack;
     uint32_t gen;
-    uint64_t t0;
+    uint64_t t0;          /* lk_ticks */
     uint16_t kind;
 } lk_wait;
 void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind) MP_HIDDEN;
@@ -155,18 +228,20 @@ typedef struct lk_rel {
     uint32_t seq;
     uint32_t gen;
     uint32_t stack;       /* published before the unlock, or MP_NO_STACK */
+    uint32_t waited;      /* this thread's own waits to take off counted */
 } lk_rel;
-bool lk_release_begin(const void *addr, lk_rel *r) MP_HIDDEN;
+bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r) MP_HIDDEN;
 void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r) MP_HIDDEN;
 void lk_cond_after_fork_child(void) MP_HIDDEN;
+/* After the real unlock of a lock this thread acquired with contention:
+ * sends that contention's event (lk_flush_pending, shim.h, also sends the
+ * thread's batched hold counts). */
+void lk_flush_event(void) MP_HIDDEN;
 
-/* What the application side counted for (addr, gen) itself; zeros if
- * unknown. Read by the collector when exporting: relaxed reads of live
- * counters. */
-typedef struct lk_counts {
-    uint64_t acquisitions, hold_ns, holds;
-} lk_counts;
-lk_counts lk_app_counts(uint64_t addr, uint32_t gen) MP_HIDDEN;
+/* The acquisitions the application side counted for (addr, gen) itself;
+ * 0 if unknown. Read by the collector when exporting: a relaxed read of a
+ * live counter. */
+uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
  * The real pthread functions (lock_real.c resolves them): one typed field

@@ -53,6 +53,7 @@
  *   lock_table.c    which locks were contended (bitmap and lk_entry table)
  *   lock_hooks.c    mutex, rwlock and spinlock interposers
  *   lock_acct.c     their slow paths: holds, stacks, contention events
+ *   lock_clock.c    the clock of waits and holds (TSC where invariant)
  *   lock_cond.c     condition variable interposers
  *   lockagg.c       the collector's lock totals (mp_lock_aggregate/export)
  *   got.c           `memprof attach`'s GOT patcher (and its dlopen hook)
@@ -408,7 +409,8 @@ enum mp_event_type {
     MP_EV_LOCK_SITE = 5,   /* .site */
     MP_EV_LOCK_DEAD = 6,   /* .dead: destroyed, the next use is a new lock */
     MP_EV_LOCK_BLAMED = 7, /* .blamed: a WAIT whose holder is known */
-    MP_EV_LOCK_HOLDS = 8   /* .holds */
+    MP_EV_LOCK_HOLDS = 8,  /* .holds */
+    MP_EV_LOCK_HOLDHIST = 9 /* .holdhist */
 };
 /*
  * One event, 32 bytes: the type selects the member of the union. Every
@@ -424,13 +426,20 @@ typedef struct mp_event {
         /* ticks: SAMPLE the block's birth (mp_tick), FREE its lifetime in
          * ticks, or MP_LIFETIME_UNKNOWN (a free we did not see happen). */
         struct { uint32_t stack, ticks; uint64_t bytes, count_fx; } heap;
-        struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns; } wait;
+        /* weight_log2: the wait stands for 2^weight_log2 waits like it
+         * (short waits are sampled: MP_LOCK_EXACT_LOG2). */
+        struct { uint64_t addr; uint32_t stack, seq; uint64_t wait_ns : 60, weight_log2 : 4; } wait;
         /* hold_bucket: 1 + the releasing holder's hold-time bucket
          * (mp_lock_hist_bucket), 0 when it was not timed. */
-        struct { uint64_t addr; uint32_t stack, holder; uint64_t wait_ns : 56, hold_bucket : 8; } blamed;
+        struct {
+            uint64_t addr;
+            uint32_t stack, holder;
+            uint64_t wait_ns : 52, weight_log2 : 4, hold_bucket : 8;
+        } blamed;
         struct { uint64_t addr; uint32_t stack, seq; uint64_t hold_ns; } hold;
         struct { uint64_t addr; uint32_t stack; } site;
         struct { uint64_t addr; uint64_t holds, hold_ns; } holds;
+        struct { uint64_t addr; uint32_t bucket, pad; uint64_t count; } holdhist;
         struct { uint64_t addr; uint64_t acquisitions; } dead;
     };
 } mp_event;
@@ -648,6 +657,9 @@ int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, c
 void mp_snapfile_prepare_uid(uid_t uid, gid_t gid) MP_HIDDEN;
 
 /* ---- locks (locks.c, lockagg.c, lock_acct.c; the rest: lockstate.h) ---- */
+/* Waits this long (2^15 ns) and longer are all recorded, shorter ones
+ * sampled; the snapshot says so (mp_meta.lock_profiling). */
+#define MP_LOCK_EXACT_LOG2 15
 void mp_locks_init(void) MP_HIDDEN;
 void mp_locks_after_fork_child(void) MP_HIDDEN;
 void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */

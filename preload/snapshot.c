@@ -202,7 +202,7 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     m->flags = atomic_load(&mp_attached) ? MP_META_ATTACHED : 0;
     m->sample_bytes = mp_cfg.sample_bytes;
     m->max_depth = (uint64_t)mp_cfg.depth;
-    m->lock_profiling = (uint64_t)mp_cfg.locks;
+    m->lock_profiling = mp_cfg.locks ? 1ull << MP_LOCK_EXACT_LOG2 : 0;
     m->generation = atomic_load(&mp_module_generation);
     m->prog = add_string(b, mp_cfg.prog);
     ssize_t n = readlink("/proc/self/exe", text, sizeof(text) - 1);

@@ -4,8 +4,9 @@
 # percentiles are non-decreasing and at most max_wait_ns, its p99 lies
 # within the factor-2 guarantee of the program's own p99 (10 ms and up: a
 # loaded machine oversleeps) and memprof's total wait is within 10% of the
-# program's own measure. lock_hold_bound's much wider
-# distributions (waits and holds) keep the same order and bound.
+# program's own measure (waits this long are never sampled, and the output
+# says from where on they are: waits_sampled_below_ns). lock_hold_bound's
+# much wider distributions (waits and holds) keep the same order and bound.
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/locks_checker.sh"
 locks_of_run "$WORK/run" "$WORK/locks.json" -- "$TEST_PROGS/lock_wait10ms"
@@ -28,6 +29,8 @@ def check_order(lock, key, cap):
     return p
 doc = json.load(open(sys.argv[1]))
 self_ns = int(sys.argv[2])
+if doc.get("waits_sampled_below_ns") != 32768:
+    sys.exit("waits_sampled_below_ns is %r, want 32768 (2^15 ns)" % doc.get("waits_sampled_below_ns"))
 lk = doc["locks"][0]
 p = check_order(lk, "percentiles_ns", lk["max_wait_ns"])
 self_p99 = int(sys.argv[4])

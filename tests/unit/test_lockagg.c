@@ -68,13 +68,15 @@ static void dead_ev(uint64_t addr, uint32_t gen, uint64_t acquisitions)
 typedef struct exported {
     mp_lock *locks;
     mp_lock_site *sites;
-    size_t n_locks, n_sites;
+    mp_lock_hist *hist;
+    size_t n_locks, n_sites, n_hist;
 } exported;
 
 static exported export_all(void)
 {
     exported x;
     x.n_locks = mp_lock_export(&x.locks, &x.sites, &x.n_sites);
+    x.n_hist = mp_lock_export_hist(&x.hist);
     return x;
 }
 
@@ -82,6 +84,7 @@ static void export_free(exported *x)
 {
     mp_pages_free(x->locks, x->n_locks * sizeof(mp_lock));
     mp_pages_free(x->sites, x->n_sites * sizeof(mp_lock_site));
+    mp_pages_free(x->hist, x->n_hist * sizeof(mp_lock_hist));
 }
 
 /* What a fork child resets on the collector's side (locks.c's
@@ -232,8 +235,9 @@ static void test_join_keys(void)
     export_free(&x);
 }
 
-/* Acquisitions and the holds the application side counted itself: read
- * from the lock table while the lock lives, from HOLDS/DEAD once it died. */
+/* Acquisitions the application side counted itself: read from the lock
+ * table while the lock lives, from DEAD once it died; the holds its
+ * threads batched arrive as HOLDS, live or dead. */
 static void test_app_counts(void)
 {
     reset();
@@ -243,8 +247,7 @@ static void test_app_counts(void)
         return;
     atomic_store(&e->gen, 2);
     atomic_store(&e->acquisitions, 1234);
-    atomic_store(&e->hold_ns, 7000);
-    atomic_store(&e->holds, 7);
+    holds_ev(L3, 2, 7, 7000);         /* a thread's batch */
     blamed_ev(L3, 2, 40, 41, 10);     /* live, generation 2 */
     hold_ev(L3, 2, 41, 3, 500);
     blamed_ev(L1, 0, 42, 43, 20);     /* dies below */
@@ -285,6 +288,51 @@ static void test_app_counts(void)
     dead_ev(0x999000, 0, 5);          /* DEAD of a lock never seen creates nothing */
     x = export_all();
     CHECK(x.n_locks == 3, "%zu locks after a DEAD of an unknown lock, want 3", x.n_locks);
+    export_free(&x);
+}
+
+/* Sampled short waits count by their weight (2^weight_log2) everywhere:
+ * the lock's totals, the waiter's and holder's sites, the wait histogram;
+ * a thread's batch of hold buckets lands in the hold histogram. */
+static void test_weights(void)
+{
+    reset();
+    mp_event ev = {.type = MP_EV_LOCK_BLAMED, .kind = MP_LOCK_MUTEX,
+                   .blamed = {.addr = L1, .stack = 60, .holder = 61, .wait_ns = 300,
+                              .weight_log2 = 3}};
+    mp_lock_aggregate(&ev);
+    ev = (mp_event){.type = MP_EV_LOCK_WAIT, .kind = MP_LOCK_MUTEX,
+                    .wait = {.addr = L1, .stack = 60, .seq = 9, .wait_ns = 100, .weight_log2 = 2}};
+    mp_lock_aggregate(&ev);
+    hold_ev(L1, 0, 62, 9, 50);        /* the release that let the second in */
+    blamed_ev(L1, 0, 60, 61, 5000);   /* unsampled: weight 1 */
+    ev = (mp_event){.type = MP_EV_LOCK_HOLDHIST, .kind = MP_LOCK_MUTEX,
+                    .holdhist = {.addr = L1, .bucket = mp_lock_hist_bucket(40), .count = 6}};
+    mp_lock_aggregate(&ev);
+    exported x = export_all();
+    const mp_lock *l = find_lock(&x, L1, 8 + 4 + 1);
+    CHECK(l != NULL, "no lock with 13 contentions");
+    if (l) {
+        CHECK(l->wait_ns == 8 * 300 + 4 * 100 + 5000, "wait_ns %llu",
+              (unsigned long long)l->wait_ns);
+        CHECK(l->max_wait_ns == 5000, "max_wait_ns %llu", (unsigned long long)l->max_wait_ns);
+        SITE(&x, l, 60, MP_ROLE_WAITER, 13, 2400 + 400 + 5000);
+        SITE(&x, l, 61, MP_ROLE_HOLDER, 9, 2400 + 5000);
+        SITE(&x, l, 62, MP_ROLE_HOLDER, 4, 400);
+    }
+    uint64_t waits = 0, holds40 = 0, hold50 = 0;
+    for (size_t i = 0; i < x.n_hist; i++) {
+        const mp_lock_hist *h = &x.hist[i];
+        if (h->what == MP_HIST_WAIT)
+            waits += h->count;
+        else if (h->bucket == mp_lock_hist_bucket(40))
+            holds40 += h->count;
+        else if (h->bucket == mp_lock_hist_bucket(50))
+            hold50 += h->count;
+    }
+    CHECK(waits == 13, "%llu waits in the histogram, want 13", (unsigned long long)waits);
+    CHECK(holds40 == 6 && hold50 == 1, "hold histogram: %llu in 40 ns's bucket, %llu in 50's",
+          (unsigned long long)holds40, (unsigned long long)hold50);
     export_free(&x);
 }
 
@@ -331,6 +379,7 @@ int main(void)
     test_shared_release();
     test_join_keys();
     test_app_counts();
+    test_weights();
     test_many_pending();
     reset();
     exported x = export_all();
