@@ -366,8 +366,10 @@ typedef struct mp_uwthread {
 } mp_uwthread;
 mp_uwthread *mp_uwthread_get(void) MP_HIDDEN;   /* NULL: no memory */
 void mp_uwthread_after_fork_child(void) MP_HIDDEN;
-bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo,
-                        uintptr_t *hi) MP_HIDDEN;
+/* 1: sp is on a stack of known bounds (*lo, *hi); 0: on neither the
+ * thread's nor the alternate signal stack; -1: the thread's are unknown. */
+int mp_uwthread_bounds(mp_uwthread *t, uintptr_t sp, uintptr_t *lo, uintptr_t *hi) MP_HIDDEN;
+void mp_uwthread_prepare(void) MP_HIDDEN;   /* start-up, in a normal context */
 /* How a walk ended: cleanly, at a frame for libunwind, at a slot outside
  * the stack, cleanly on the very stack of the last walk (which stands);
  * STOP (inside unwind_fast.c only): cleanly but not reusable. */

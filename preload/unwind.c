@@ -74,6 +74,7 @@ static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_
 void mp_unwind_prepare(void)
 {
     dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
+    mp_uwthread_prepare();
     const char *check = getenv("MEMPROF_UNWIND_CHECK");
     check_mode = check && check[0] == '1';
     fast_ok = mp_uwtable_init() == 0;
@@ -141,8 +142,9 @@ static MP_NOINLINE uint32_t libunwind_stack_id(mp_uwthread *t, int n)
 static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
 {
     uintptr_t lo, hi;
-    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi))   /* a coroutine's stack? */
-        return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
+    int known = mp_uwthread_bounds(t, regs->sp, &lo, &hi);
+    if (MP_UNLIKELY(known <= 0))   /* a coroutine's stack, or unknown bounds */
+        return libunwind_stack_id(t, known == 0 ? unwind_into(t->ips, t->frames, depth) : 0);
     if (regs->sp - lo < FAST_HEADROOM)
         return libunwind_stack_id(t, 0);
     if (MP_UNLIKELY(!fast_ok)) {   /* no rule cache */

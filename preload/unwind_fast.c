@@ -20,6 +20,7 @@
  */
 #include "shim.h"
 
+#include <dlfcn.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -58,9 +59,70 @@ static void ensure_exit_key(void)
         atomic_store(&exit_key_state, pthread_key_create(&exit_key, release_block) == 0 ? 2 : 0);
 }
 
+/*
+ * A thread's stack bounds, found on its first sample, which may be taken
+ * in a signal handler that interrupted anything at all: so no
+ * pthread_getattr_np (it takes the thread's lock and mallocs a cpuset)
+ * and no /proc/self/maps. glibc keeps every thread's descriptor (struct
+ * pthread, pthread_self()) at the top of its stack block, and in it the
+ * block's address, size and guard size as three consecutive words; their
+ * offset is found once by looking for the only triple that describes a
+ * block holding both the descriptor and the current stack pointer, and
+ * checked the same way on every later thread. Reading the descriptor is
+ * plain loads from memory the thread owns (its size is glibc's own
+ * _thread_db_sizeof_pthread, looked up at start-up).
+ */
+static size_t pd_size;                /* 0: unknown, no bounds for threads */
+static _Atomic size_t pd_offset;      /* 1 + the triple's offset; 0 not found yet */
+
+void mp_uwthread_prepare(void)
+{
+    const uint32_t *size = dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+    if (size && *size >= 64 && *size <= 65536)
+        pd_size = *size;
+}
+
+/* Does the triple at w describe a stack block that holds pd (and sp, when
+ * strict: how the offset is told apart from other words the first time)?
+ * If so, the bounds go to t. */
+static bool block_holds(const uintptr_t *w, uintptr_t pd, uintptr_t sp, bool strict,
+                        mp_uwthread *t)
+{
+    uintptr_t base = w[0], size = w[1], guard = w[2];
+    if (size < 4096 || size > ((uintptr_t)1 << 40) || guard >= size || (guard & 4095) != 0)
+        return false;
+    if (pd < base + guard || pd - base >= size)
+        return false;
+    if (strict && (sp < base + guard || sp >= pd))
+        return false;
+    t->lo = base + guard;
+    t->hi = pd;   /* above it: the descriptor and static TLS, not the stack */
+    return true;
+}
+
+static void thread_bounds(mp_uwthread *t, uintptr_t sp)
+{
+    uintptr_t pd = (uintptr_t)pthread_self();
+    if (pd_size < 24 || (pd & 7) != 0)
+        return;
+    const uintptr_t *w = (const uintptr_t *)pd;
+    size_t known = atomic_load_explicit(&pd_offset, memory_order_relaxed);
+    if (known) {
+        block_holds(w + (known - 1) / 8, pd, sp, false, t);
+        return;
+    }
+    for (size_t off = 0; off + 24 <= pd_size; off += 8) {
+        if (block_holds(w + off / 8, pd, sp, true, t)) {
+            atomic_store_explicit(&pd_offset, off + 1, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
 /* The thread stack's bounds: the main thread's ends at __libc_stack_end
- * and reaches down by its rlimit; another thread's is its pthread stack. */
-static void find_bounds(mp_uwthread *t)
+ * and reaches down by its rlimit; another thread's is its stack block
+ * (above). Unknown: lo = hi = 0, and its stacks are the unknown stack. */
+static void find_bounds(mp_uwthread *t, uintptr_t sp)
 {
     if (syscall(SYS_gettid) == getpid()) {
         struct rlimit rl;
@@ -71,16 +133,7 @@ static void find_bounds(mp_uwthread *t)
         t->lo = t->hi > size ? t->hi - size : 0;
         return;
     }
-    pthread_attr_t attr;
-    void *addr;
-    size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0)
-        return;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-        t->lo = (uintptr_t)addr;
-        t->hi = (uintptr_t)addr + size;
-    }
-    pthread_attr_destroy(&attr);
+    thread_bounds(t, sp);
 }
 
 static MP_NOINLINE mp_uwthread *claim(void)
@@ -103,7 +156,7 @@ static MP_NOINLINE mp_uwthread *claim(void)
     b->t.lo = b->t.hi = 0;
     b->t.walk[0].n = b->t.walk[1].n = 0;   /* a dead thread's walks */
     b->t.last_id = 0;
-    find_bounds(&b->t);
+    find_bounds(&b->t, (uintptr_t)__builtin_frame_address(0));
     mine = b;
     ensure_exit_key();
     if (atomic_load(&exit_key_state) == 2)
@@ -126,21 +179,30 @@ mp_uwthread *mp_uwthread_get(void)
 }
 
 /* The bounds of the stack sp is on: the thread's, or the alternate signal
- * stack's; false when it is neither (a coroutine's: unknown bounds). */
-bool mp_uwthread_bounds(const mp_uwthread *t, uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
+ * stack's. 0: on neither (a coroutine's stack), -1: the thread's bounds
+ * are not known (yet: a first sample on the alternate stack may not find
+ * them, a later one does). */
+int mp_uwthread_bounds(mp_uwthread *t, uintptr_t sp, uintptr_t *lo, uintptr_t *hi)
 {
     if (MP_LIKELY(sp >= t->lo && sp < t->hi)) {
         *lo = t->lo;
         *hi = t->hi;
-        return true;
+        return 1;
     }
     stack_t ss;
     if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
         *lo = (uintptr_t)ss.ss_sp;
         *hi = (uintptr_t)ss.ss_sp + ss.ss_size;
-        return sp >= *lo && sp < *hi;
+        if (sp >= *lo && sp < *hi)
+            return 1;
     }
-    return false;
+    if (t->hi == 0) {
+        thread_bounds(t, sp);
+        if (t->hi == 0)
+            return -1;
+        return mp_uwthread_bounds(t, sp, lo, hi);
+    }
+    return 0;
 }
 
 static inline bool readable(uintptr_t a, uintptr_t sp, uintptr_t hi)
