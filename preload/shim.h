@@ -335,18 +335,49 @@ typedef uint64_t mp_uwrule;
 #define MP_UW_CHECK_SHIFT 40
 int mp_uwtable_init(void) MP_HIDDEN;
 void mp_uwtable_after_fork_child(void) MP_HIDDEN;
-mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen) MP_HIDDEN;
+/* The rule cache (unwind_table.c): direct-mapped by pc, written by
+ * mp_uwtable_slow; the check bits tell a torn or stale entry. */
+#define MP_UW_CACHE_BITS 16
+typedef struct mp_uwcache_entry {
+    _Atomic uint64_t pc, rule;
+} mp_uwcache_entry;
+extern mp_uwcache_entry *mp_uwtable_cache MP_HIDDEN;
+static inline uint64_t mp_uwtable_slot(uintptr_t pc)
+{
+    return (pc * 0x9E3779B97F4A7C15ull) >> (64 - MP_UW_CACHE_BITS);
+}
+static inline uint64_t mp_uwtable_check(uintptr_t pc, uint32_t gen)
+{
+    return (((pc * 0xC2B2AE3D27D4EB4Full) >> 40) ^ (gen & 0xff)) & 0xffffff;
+}
+/* pc's cached rule, MP_UW_NONE when not cached; inlined into the walk. */
+static inline mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen)
+{
+    const mp_uwcache_entry *e = &mp_uwtable_cache[mp_uwtable_slot(pc)];
+    uint64_t r = atomic_load_explicit(&e->rule, memory_order_relaxed);
+    uint64_t p = atomic_load_explicit(&e->pc, memory_order_relaxed);
+    if (p != pc || (r >> MP_UW_CHECK_SHIFT) != mp_uwtable_check(pc, gen))
+        return MP_UW_NONE;
+    return r & ((1ull << MP_UW_CHECK_SHIFT) - 1);
+}
 /* Computes (lookup_pc: pc - 1 for a return address) and caches pc's rule. */
 mp_uwrule mp_uwtable_slow(uintptr_t pc, uintptr_t lookup_pc, uint32_t gen) MP_HIDDEN;
 
 typedef struct mp_uwregs { uintptr_t pc, sp, bp; } mp_uwregs;
 /* A walk, one entry a step: the registers in that frame, and where BP was
  * reloaded from for the next (bit 0: the rest of the walk used BP). The
- * pcs of the frames after the shim's are the stack itself. */
+ * pcs of the frames after the shim's are the stack itself. A reusable
+ * walk also lists the reloaded BPs its result depends on (unwind_fast.c),
+ * outermost last, ending at MP_UW_CHECKS: those read from step j outward
+ * are [chk_at[j], MP_UW_CHECKS), chk_step the step that read each. sp[n]
+ * is a sentinel above every stack pointer. */
 #define MP_UW_STEPS (MP_MAX_DEPTH + 16)
+#define MP_UW_CHECKS MP_UW_STEPS
 typedef struct mp_uwwalk {
     uint64_t pc[MP_UW_STEPS];
-    uintptr_t sp[MP_UW_STEPS], bp[MP_UW_STEPS], bpslot[MP_UW_STEPS];
+    uintptr_t sp[MP_UW_STEPS + 1], bp[MP_UW_STEPS], bpslot[MP_UW_STEPS];
+    uintptr_t chk_addr[MP_UW_CHECKS], chk_val[MP_UW_CHECKS];
+    uint16_t chk_step[MP_UW_CHECKS], chk_at[MP_UW_STEPS];
     int n;                               /* steps; 0: not reusable */
     int first, out;                      /* the stack: pc[first .. first+out) */
     uintptr_t hi;
@@ -536,7 +567,8 @@ typedef struct mp_heap_agg {
 } mp_heap_agg;
 int mp_heap_agg_init(void) MP_HIDDEN;              /* idempotent; -1: no memory */
 mp_heap_agg *mp_heap_agg_get(uint32_t stack) MP_HIDDEN;   /* NULL: out of range */
-void mp_heap_agg_add(const mp_event *ev) MP_HIDDEN;       /* SAMPLE or FREE */
+/* SAMPLE or FREE; returns the live total after it (mp_heap_agg_live_total). */
+uint64_t mp_heap_agg_add(const mp_event *ev) MP_HIDDEN;
 void mp_heap_agg_after_fork_child(void) MP_HIDDEN;
 /* The estimated live heap now (sum over the stacks), never negative. */
 uint64_t mp_heap_agg_live_total(void) MP_HIDDEN;

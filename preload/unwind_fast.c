@@ -205,11 +205,6 @@ int mp_uwthread_bounds(mp_uwthread *t, uintptr_t sp, uintptr_t *lo, uintptr_t *h
     return 0;
 }
 
-static inline bool readable(uintptr_t a, uintptr_t sp, uintptr_t hi)
-{
-    return a >= sp && a <= hi - 8 && (a & 7) == 0;
-}
-
 static inline mp_uwrule rule_for(uintptr_t pc, bool first, uint32_t gen)
 {
     mp_uwrule r = mp_uwtable_cached(pc, gen);
@@ -226,24 +221,24 @@ static inline mp_uwrule rule_for(uintptr_t pc, bool first, uint32_t gen)
  * every word it read above there still holds what it read: the return
  * address below each CFA, and each reloaded BP that a frame further out
  * used (elsewhere BP is any callee-saved value, which changes freely).
- * When a check fails at frame i, no match at or inside i can pass: the
- * next try starts further out, so one walk checks each frame once. Checking those is two
- * loads a frame instead of a rule lookup; programs allocate from the same
- * outer frames over and over (deep call chains, event loops, thread
- * bodies). Both walks read the same stack, so the slots are inside
- * [sp, hi) already.
+ * Those words are listed once, when a walk ends (list_checks), so checking
+ * them is one load and compare a word. When a check fails at frame i, no
+ * match at or inside i can pass: the next try starts further out, so one
+ * walk checks each frame once. Programs allocate from the same outer
+ * frames over and over (deep call chains, event loops, thread bodies).
+ * Both walks read the same stack, so the words are inside [sp, hi).
  */
 /* 0 when every word the walk o read from step j outward still holds;
- * else -(the first step outward from which a match could still pass). */
+ * else -(the first step outward from which a match could still pass):
+ * any failing step will do, all matches inside it fail too. */
 static int verify(const mp_uwwalk *o, int j)
 {
-    for (int i = j; i + 1 < o->n; i++) {
-        if (*(const uintptr_t *)(o->sp[i + 1] - 8) != o->pc[i + 1])
+    for (int i = j; i + 1 < o->n; i++)   /* the return addresses */
+        if (MP_UNLIKELY(*(const uintptr_t *)(o->sp[i + 1] - 8) != o->pc[i + 1]))
             return -(i + 1);
-        uintptr_t slot = o->bpslot[i] & ~(uintptr_t)1;
-        if (slot && (o->bpslot[i + 1] & 1) && *(const uintptr_t *)slot != o->bp[i + 1])
-            return -(i + 1);
-    }
+    for (int k = o->chk_at[j]; k < MP_UW_CHECKS; k++)   /* the BPs used */
+        if (MP_UNLIKELY(*(const uintptr_t *)o->chk_addr[k] != o->chk_val[k]))
+            return -(o->chk_step[k] + 1);
     return 0;
 }
 
@@ -252,7 +247,8 @@ static inline bool same_frame(const mp_uwwalk *o, int j, uintptr_t pc, uintptr_t
     return o->sp[j] == sp && o->pc[j] == pc && (o->bp[j] == bp || !(o->bpslot[j] & 1));
 }
 
-/* Steps j.. of o after the new walk's first step ones; the steps, or
+/* Steps j.. of o after the new walk's first step ones, with their
+ * checks (the same words, at the same places in the list); the steps, or
  * -(where to try next) as verify() says. */
 static int reuse(const mp_uwwalk *o, int j, mp_uwwalk *s, int step, int cap)
 {
@@ -267,81 +263,118 @@ static int reuse(const mp_uwwalk *o, int j, mp_uwwalk *s, int step, int cap)
     __builtin_memcpy(s->sp + step, o->sp + j, bytes);
     __builtin_memcpy(s->bp + step, o->bp + j, bytes);
     __builtin_memcpy(s->bpslot + step, o->bpslot + j, bytes);
+    __builtin_memcpy(s->chk_at + step, o->chk_at + j, (size_t)n * sizeof(uint16_t));
+    int k = o->chk_at[j], m = MP_UW_CHECKS - k;
+    __builtin_memcpy(s->chk_addr + k, o->chk_addr + k, (size_t)m * sizeof(uintptr_t));
+    __builtin_memcpy(s->chk_val + k, o->chk_val + k, (size_t)m * sizeof(uintptr_t));
+    __builtin_memcpy(s->chk_step + k, o->chk_step + k, (size_t)m * sizeof(uint16_t));
+    for (int i = k; i < MP_UW_CHECKS; i++)
+        s->chk_step[i] += (uint16_t)(step - j);
     return step + n;
 }
 
-/* Marks steps [0, n) whose walk onward reads BP before reloading it:
- * bit 0 of bpslot said "this frame's CFA is BP-based"; used is the mark
- * of step n (the first step copied from the previous walk, if any). */
-static void mark_bp_use(mp_uwwalk *s, int n, uintptr_t used)
+/*
+ * For a walk that can be reused, over its fresh steps [0, fresh) from the
+ * outside in: marks the steps whose walk onward reads BP before reloading
+ * it (bit 0 of bpslot said "this frame's CFA is BP-based"), and lists the
+ * reloaded BPs the next frame onward uses (the return addresses need no
+ * list: each is at sp[i + 1] - 8). The steps from fresh on (copied from
+ * the previous walk) are marked and listed already.
+ */
+static void list_checks(mp_uwwalk *s, int fresh)
 {
-    for (int i = n - 1; i >= 0; i--) {
-        uintptr_t own = s->bpslot[i] & 1;
-        used = (s->bpslot[i] & ~(uintptr_t)1) ? own : (used | own);
+    int n = s->n;
+    int k = fresh < n ? s->chk_at[fresh] : MP_UW_CHECKS;
+    uintptr_t used = fresh < n ? s->bpslot[fresh] & 1 : 0;
+    for (int i = fresh - 1; i >= 0; i--) {
+        uintptr_t own = s->bpslot[i] & 1, slot = s->bpslot[i] & ~(uintptr_t)1;
+        if (slot && used && i + 1 < n) {
+            k--;
+            s->chk_addr[k] = slot;
+            s->chk_val[k] = s->bp[i + 1];
+            s->chk_step[k] = (uint16_t)i;
+        }
+        s->chk_at[i] = (uint16_t)k;
+        used = slot ? own : (used | own);
         s->bpslot[i] |= used;
     }
 }
 
+static const uintptr_t no_frames[1] = {UINTPTR_MAX};
+
 /* The walk proper; returns the steps, *fresh of them walked (the rest
- * copied from the previous walk o). */
+ * copied from the previous walk o). o->sp[o->n] is its sentinel: the
+ * search for a frame to reuse costs one compare a step until the new
+ * walk's sp reaches the next of o's. */
 static inline int new_walk(const mp_uwwalk *o, mp_uwwalk *s, const mp_uwregs *regs, int cap,
                            int *status, int *fresh)
 {
-    uintptr_t hi = s->hi;
+    uintptr_t hi = s->hi, lim = hi - 8;
     uint32_t gen = s->gen;
-    int no = o->gen == gen && o->hi == hi ? o->n : 0;
+    const uintptr_t *osp = o->gen == gen && o->hi == hi && o->n > 0 ? o->sp : no_frames;
     uintptr_t pc = regs->pc, sp = regs->sp, bp = regs->bp;
     int j = 0, floor = 0;
-    *status = MP_UWS_END;
+    uintptr_t next = osp[0];
     for (int step = 0; step < cap; step++) {
         s->pc[step] = pc;
         s->sp[step] = sp;
         s->bp[step] = bp;
         s->bpslot[step] = 0;
-        *fresh = step + 1;
-        while (j < no && o->sp[j] < sp)
-            j++;
-        if (j < no && j >= floor && same_frame(o, j, pc, sp, bp)) {
-            int n = reuse(o, j, s, step, cap);
-            if (n > 0) {
-                s->bp[step] = bp;
-                *fresh = step;
-                return n;
+        if (MP_UNLIKELY(sp >= next)) {
+            while (next < sp)
+                next = osp[++j];
+            if (next == sp && j >= floor && same_frame(o, j, pc, sp, bp)) {
+                int n = reuse(o, j, s, step, cap);
+                if (n > 0) {
+                    s->bp[step] = bp;
+                    *fresh = step;
+                    *status = MP_UWS_END;
+                    return n;
+                }
+                floor = -n;
             }
-            floor = -n;
         }
         mp_uwrule r = rule_for(pc, step == 0, gen);
-        switch (r & MP_UW_KIND_MASK) {
-        case MP_UW_NONE:    /* in no module: JIT code or garbage ends it */
-            *status = MP_UWS_STOP;   /* an end, but not one to reuse */
-            return step + 1;
-        case MP_UW_OTHER:
-            *status = MP_UWS_OTHER;
-            return step + 1;
-        case MP_UW_END:
+        if (MP_UNLIKELY((r & MP_UW_KIND_MASK) != MP_UW_KIND_FRAME)) {
+            *fresh = step + 1;
+            switch (r & MP_UW_KIND_MASK) {
+            case MP_UW_NONE:    /* in no module: JIT code or garbage ends it */
+                *status = MP_UWS_STOP;   /* an end, but not one to reuse */
+                break;
+            case MP_UW_OTHER:
+                *status = MP_UWS_OTHER;
+                break;
+            default:            /* MP_UW_END */
+                *status = MP_UWS_END;
+            }
             return step + 1;
         }
         bool cfa_bp = (r & MP_UW_CFA_BP) != 0;
         uintptr_t cfa = (cfa_bp ? bp : sp) + ((r >> MP_UW_OFF_SHIFT) & MP_UW_OFF_MASK);
-        if (!readable(cfa - 8, sp, hi)) {
-            *status = MP_UWS_BAD;
-            return step + 1;
-        }
         uintptr_t slot = 0;
+        /* every word read is in [sp, hi) and aligned: else the stack is bad */
+        bool ok = cfa - 8 >= sp && cfa - 8 <= lim && !(cfa & 7);
         if (r & MP_UW_BP_SAVED) {
             slot = cfa - 8 * ((r >> MP_UW_BPOFF_SHIFT) & MP_UW_BPOFF_MASK);
-            if (!readable(slot, sp, hi)) {
-                *status = MP_UWS_BAD;
-                return step + 1;
-            }
-            bp = *(const uintptr_t *)slot;
+            ok = ok && slot >= sp && slot <= lim;
+            if (ok)
+                bp = *(const uintptr_t *)slot;
+        }
+        if (MP_UNLIKELY(!ok)) {
+            *fresh = step + 1;
+            *status = MP_UWS_BAD;
+            return step + 1;
         }
         s->bpslot[step] = slot | cfa_bp;
         pc = *(const uintptr_t *)(cfa - 8);
         sp = cfa;
-        if (pc == 0)
+        if (MP_UNLIKELY(pc == 0)) {
+            *fresh = step + 1;
+            *status = MP_UWS_END;
             return step + 1;
+        }
     }
+    *fresh = cap;
     *status = MP_UWS_STOP;   /* longer than we keep: truncated */
     return cap;
 }
@@ -367,9 +400,11 @@ int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max,
     bool keep = *status == MP_UWS_END;
     if (*status == MP_UWS_STOP)
         *status = MP_UWS_END;
-    if (keep)
-        mark_bp_use(s, fresh, fresh < n ? s->bpslot[fresh] & 1 : 0);
     s->n = keep ? n : 0;
+    if (keep) {
+        list_checks(s, fresh);
+        s->sp[n] = UINTPTR_MAX;
+    }
     t->cur ^= 1;
     int i = 0;
     while (i < n && s->pc[i] >= skip_lo && s->pc[i] < skip_hi)
