@@ -386,10 +386,25 @@ typedef struct mp_uwwalk {
 /* A thread's unwind state, off its stack (unwind_fast.c): the stack's
  * bounds, the last two walks (the previous one is reused where the new
  * one reaches a frame it already walked), libunwind's buffers. */
+/* A walk remembered (unwind_fast.c): where it started, the stack words
+ * its result depends on (nwords of them at arena position at), and the
+ * stack id it came to. id 0: an empty entry. */
+#define MP_UW_MEMO 64
+#define MP_UW_MEMO_WORDS 8192
+typedef struct mp_uwmemo {
+    uintptr_t pc, sp, bp, hi;
+    uint64_t at;
+    uint32_t gen, id;
+    uint16_t nwords, max;
+    bool bp_used;
+} mp_uwmemo;
 typedef struct mp_uwthread {
     uintptr_t lo, hi;                    /* the thread's stack */
     mp_uwwalk walk[2];
     int cur;                             /* the last walk */
+    mp_uwmemo memo[MP_UW_MEMO];          /* by starting sp */
+    uint64_t memo_pos;                   /* words ever written to the arena */
+    uintptr_t memo_addr[MP_UW_MEMO_WORDS], memo_val[MP_UW_MEMO_WORDS];
     uint32_t last_id;                    /* unwind.c: the last walk's stack id */
     uint64_t frames[MP_MAX_DEPTH];       /* libunwind's stack */
     uint64_t check[MP_MAX_DEPTH];
@@ -402,7 +417,8 @@ void mp_uwthread_after_fork_child(void) MP_HIDDEN;
 int mp_uwthread_bounds(mp_uwthread *t, uintptr_t sp, uintptr_t *lo, uintptr_t *hi) MP_HIDDEN;
 void mp_uwthread_prepare(void) MP_HIDDEN;   /* start-up, in a normal context */
 /* How a walk ended: cleanly, at a frame for libunwind, at a slot outside
- * the stack, cleanly on the very stack of the last walk (which stands);
+ * the stack, cleanly on the very stack of the last walk (which stands:
+ * mp_uwfast_same, told by unwind.c);
  * STOP (inside unwind_fast.c only): cleanly but not reusable. */
 enum { MP_UWS_END = 0, MP_UWS_OTHER = 1, MP_UWS_BAD = 2, MP_UWS_SAME = 3, MP_UWS_STOP = 4 };
 /* Walks from regs into t->walk[t->cur] (the stack: pc + first, the
@@ -410,6 +426,15 @@ enum { MP_UWS_END = 0, MP_UWS_OTHER = 1, MP_UWS_BAD = 2, MP_UWS_SAME = 3, MP_UWS
  * *status says how it ended. Reads only [regs->sp, hi). */
 int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen,
                    uintptr_t skip_lo, uintptr_t skip_hi, int *status) MP_HIDDEN;
+/* The depth of the last walk's stack when regs start that very walk again
+ * (a loop allocating from one place), else -1. */
+int mp_uwfast_same(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max,
+                   uint32_t gen) MP_HIDDEN;
+/* The stack id of a remembered walk that regs start and whose words all
+ * still hold, else 0; and remembering the last walk (kept: n > 0) as id. */
+uint32_t mp_uwmemo_find(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, uint32_t gen,
+                        int max) MP_HIDDEN;
+void mp_uwmemo_put(mp_uwthread *t, uint32_t id, int max) MP_HIDDEN;
 
 /* ---- module map (modules.c) ---- */
 extern _Atomic uint32_t mp_module_generation MP_HIDDEN;

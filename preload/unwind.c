@@ -111,6 +111,14 @@ static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, const uint64_t *
     }
 }
 
+/* MEMPROF_UNWIND_CHECK=1: a remembered walk's stack differs from the walk. */
+static MP_NOINLINE void memo_mismatch(uint32_t memo, uint32_t id)
+{
+    MP_COUNT(unwind_mismatches);
+    if (check_mode_verbose++ < 3)
+        mp_warn("unwind check: remembered walk gave stack %u, the walk %u", memo, id);
+}
+
 /* The id of the stack the fast walk just produced: the last one's when
  * it is the same stack (a loop allocating from one place), which saves
  * hashing and looking it up. */
@@ -152,8 +160,15 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
         return libunwind_stack_id(t, room ? unwind_into(t->ips, t->frames, depth) : 0);
     }
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    int status;
-    int n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
+    int status = MP_UWS_SAME;
+    uint32_t memo = 0;
+    int n = mp_uwfast_same(t, regs, hi, depth, gen);
+    if (n < 0) {
+        memo = mp_uwmemo_find(t, regs, hi, gen, depth);
+        if (memo && MP_LIKELY(!check_mode))
+            return memo;
+        n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
+    }
     const mp_uwwalk *w = &t->walk[t->cur];
     if (MP_UNLIKELY(status == MP_UWS_OTHER)) {
         /* libunwind, if there is room for it; else the frames found so far */
@@ -168,7 +183,12 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
         return libunwind_stack_id(t, 0);
     if (status == MP_UWS_SAME && t->last_id && n == w->out)
         return t->last_id;
-    return fast_stack_id(t, n);
+    uint32_t id = fast_stack_id(t, n);
+    if (status != MP_UWS_SAME)
+        mp_uwmemo_put(t, id, depth);
+    if (MP_UNLIKELY(memo != 0) && memo != id)   /* check mode: the memo was wrong */
+        memo_mismatch(memo, id);
+    return id;
 }
 
 /* Not inlined: the registers it captures describe its own frame, whose

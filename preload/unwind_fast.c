@@ -156,6 +156,9 @@ static MP_NOINLINE mp_uwthread *claim(void)
     b->t.lo = b->t.hi = 0;
     b->t.walk[0].n = b->t.walk[1].n = 0;   /* a dead thread's walks */
     b->t.last_id = 0;
+    for (int i = 0; i < MP_UW_MEMO; i++)   /* a dead thread's walks */
+        b->t.memo[i].id = 0;
+    b->t.memo_pos = 0;
     find_bounds(&b->t, (uintptr_t)__builtin_frame_address(0));
     mine = b;
     ensure_exit_key();
@@ -379,19 +382,23 @@ static inline int new_walk(const mp_uwwalk *o, mp_uwwalk *s, const mp_uwregs *re
     return cap;
 }
 
+int mp_uwfast_same(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen)
+{
+    int cap = max + 16 < MP_UW_STEPS ? max + 16 : MP_UW_STEPS;
+    mp_uwwalk *o = &t->walk[t->cur];
+    if (o->n > 0 && o->gen == gen && o->hi == hi && o->n <= cap &&
+        same_frame(o, 0, regs->pc, regs->sp, regs->bp) && verify(o, 0) == 0) {
+        o->bp[0] = regs->bp;
+        return o->out < max ? o->out : max;
+    }
+    return -1;
+}
+
 int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max, uint32_t gen,
                    uintptr_t skip_lo, uintptr_t skip_hi, int *status)
 {
     int cap = max + 16 < MP_UW_STEPS ? max + 16 : MP_UW_STEPS;
     mp_uwwalk *o = &t->walk[t->cur];
-    /* The same stack as last time (a loop allocating from one place):
-     * the last walk stands, nothing is copied. */
-    if (o->n > 0 && o->gen == gen && o->hi == hi && o->n <= cap &&
-        same_frame(o, 0, regs->pc, regs->sp, regs->bp) && verify(o, 0) == 0) {
-        o->bp[0] = regs->bp;
-        *status = MP_UWS_SAME;
-        return o->out < max ? o->out : max;
-    }
     mp_uwwalk *s = &t->walk[t->cur ^ 1];
     s->hi = hi;
     s->gen = gen;
@@ -412,4 +419,65 @@ int mp_uwfast_walk(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, int max,
     s->first = i;
     s->out = n - i < max ? n - i : max;
     return s->out;
+}
+
+/*
+ * Walks remembered. The last walk is reused where a new one meets it, but
+ * a thread that allocates from a handful of places at different depths
+ * (a recursive parser, an event loop's handlers) meets the last walk only
+ * near the bottom of the stack and walks the rest afresh every time. So
+ * each walk that ended cleanly is remembered by the stack pointer it
+ * started from (its pc too, and its bp where the walk used it), with the
+ * stack words its result depends on and the stack id it came to: when a
+ * walk starts from the same registers again and every one of those words
+ * still holds, it would read the same words and come to the same stack,
+ * so the id stands without a walk or a lookup of the stack. The words
+ * were read above that same sp, below the same hi: they are still the
+ * thread's stack. They are kept in a per-thread arena written round
+ * robin; an entry whose words were overwritten since is dropped.
+ */
+static inline mp_uwmemo *memo_slot(mp_uwthread *t, uintptr_t sp)
+{
+    return &t->memo[((sp >> 3) * 0x9E3779B97F4A7C15ull) >> (64 - 6)];
+}
+_Static_assert(MP_UW_MEMO == 64, "memo_slot takes 6 bits");
+
+uint32_t mp_uwmemo_find(mp_uwthread *t, const mp_uwregs *regs, uintptr_t hi, uint32_t gen, int max)
+{
+    const mp_uwmemo *m = memo_slot(t, regs->sp);
+    if (m->id == 0 || m->sp != regs->sp || m->pc != regs->pc || m->hi != hi || m->gen != gen ||
+        m->max != max || (m->bp_used && m->bp != regs->bp) ||
+        t->memo_pos - m->at > MP_UW_MEMO_WORDS)
+        return 0;
+    size_t at = m->at % MP_UW_MEMO_WORDS;
+    const uintptr_t *addr = t->memo_addr + at, *val = t->memo_val + at;
+    for (unsigned k = 0; k < m->nwords; k++)
+        if (*(const uintptr_t *)addr[k] != val[k])
+            return 0;
+    return m->id;
+}
+
+void mp_uwmemo_put(mp_uwthread *t, uint32_t id, int max)
+{
+    const mp_uwwalk *w = &t->walk[t->cur];
+    int n = w->n, bps = MP_UW_CHECKS - w->chk_at[0];
+    unsigned words = (unsigned)(n - 1 + bps);
+    if (id == 0 || n <= 0 || words > MP_UW_MEMO_WORDS / 8)
+        return;
+    uint64_t pos = t->memo_pos;
+    if (pos % MP_UW_MEMO_WORDS + words > MP_UW_MEMO_WORDS)   /* keep it in one piece */
+        pos += MP_UW_MEMO_WORDS - pos % MP_UW_MEMO_WORDS;
+    size_t at = pos % MP_UW_MEMO_WORDS;
+    uintptr_t *addr = t->memo_addr + at, *val = t->memo_val + at;
+    for (int i = 0; i + 1 < n; i++) {   /* the return addresses, as verify() reads them */
+        addr[i] = w->sp[i + 1] - 8;
+        val[i] = w->pc[i + 1];
+    }
+    __builtin_memcpy(addr + n - 1, w->chk_addr + w->chk_at[0], (size_t)bps * sizeof(uintptr_t));
+    __builtin_memcpy(val + n - 1, w->chk_val + w->chk_at[0], (size_t)bps * sizeof(uintptr_t));
+    t->memo_pos = pos + words;
+    mp_uwmemo *m = memo_slot(t, w->sp[0]);
+    *m = (mp_uwmemo){.pc = w->pc[0], .sp = w->sp[0], .bp = w->bp[0], .hi = w->hi, .at = pos,
+                     .gen = w->gen, .id = id, .nwords = (uint16_t)words, .max = (uint16_t)max,
+                     .bp_used = (w->bpslot[0] & 1) != 0};
 }
