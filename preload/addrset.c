@@ -75,7 +75,8 @@ static bool shard_lock(shard *s)
     int outer = in_addrset++ == 0;
     atomic_signal_fence(memory_order_seq_cst);   /* mark first, then lock */
     if (outer) {
-        mp_spin_lock(&s->lock);
+        if (!mp_spin_trylock(&s->lock))   /* free, nearly always: no call */
+            mp_spin_lock(&s->lock);
         return true;
     }
     for (int tries = 0; !mp_spin_trylock(&s->lock); tries++) {
