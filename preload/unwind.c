@@ -191,6 +191,19 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
     return id;
 }
 
+/* The last stack's id when this is the very same walk again, on the
+ * thread's own stack with room to spare (a loop allocating from one
+ * place: most samples of exact mode); else 0, for capture_into. */
+static inline uint32_t same_stack_id(mp_uwthread *t, const mp_uwregs *regs, int depth)
+{
+    if (!t->last_id || !fast_ok || check_mode || regs->sp < t->lo + FAST_HEADROOM ||
+        regs->sp >= t->hi)
+        return 0;
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    int n = mp_uwfast_same(t, regs, t->hi, depth, gen);
+    return n > 0 && n == t->walk[t->cur].out ? t->last_id : 0;
+}
+
 /* Not inlined: the registers it captures describe its own frame, whose
  * rule unwind_table.c finds like any other. */
 MP_NOINLINE uint32_t mp_capture_stack(void)
@@ -203,7 +216,9 @@ MP_NOINLINE uint32_t mp_capture_stack(void)
         depth = MP_MAX_DEPTH;
     mp_guard++;
     mp_uwthread *t = mp_uwthread_get();
-    uint32_t id = t ? capture_into(t, &regs, depth) : MP_OVERFLOW_STACK;
+    uint32_t id = t ? same_stack_id(t, &regs, depth) : 0;
+    if (!id)
+        id = t ? capture_into(t, &regs, depth) : MP_OVERFLOW_STACK;
     mp_guard--;
     if (!t)
         MP_COUNT(unwind_failures);
