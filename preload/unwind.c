@@ -147,7 +147,8 @@ static MP_NOINLINE uint32_t libunwind_stack_id(mp_uwthread *t, int n)
 
 /* The current stack's id; MP_OVERFLOW_STACK (counted) when it has no
  * frames, or there is no room to unwind. */
-static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
+static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth,
+                                         bool tried)
 {
     uintptr_t lo, hi;
     int known = mp_uwthread_bounds(t, regs->sp, &lo, &hi);
@@ -162,9 +163,9 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
     int status = MP_UWS_SAME;
     uint32_t memo = 0;
-    int n = mp_uwfast_same(t, regs, hi, depth, gen);
+    int n = tried ? -1 : mp_uwfast_same(t, regs, hi, depth, gen);
     if (n < 0) {
-        memo = mp_uwmemo_find(t, regs, hi, gen, depth);
+        memo = tried ? 0 : mp_uwmemo_find(t, regs, hi, gen, depth);
         if (memo && MP_LIKELY(!check_mode))
             return memo;
         n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
@@ -191,17 +192,23 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
     return id;
 }
 
-/* The last stack's id when this is the very same walk again, on the
- * thread's own stack with room to spare (a loop allocating from one
- * place: most samples of exact mode); else 0, for capture_into. */
-static inline uint32_t same_stack_id(mp_uwthread *t, const mp_uwregs *regs, int depth)
+/* On the thread's own stack with room to spare, the id of a walk done
+ * before: the last one again (a loop allocating from one place: most
+ * samples of exact mode) or a remembered one (a loop allocating from a
+ * few); else 0, for capture_into (*tried: both were looked for). */
+static inline uint32_t same_stack_id(mp_uwthread *t, const mp_uwregs *regs, int depth,
+                                     bool *tried)
 {
-    if (!t->last_id || !fast_ok || check_mode || regs->sp < t->lo + FAST_HEADROOM ||
-        regs->sp >= t->hi)
+    *tried = fast_ok && !check_mode && regs->sp >= t->lo + FAST_HEADROOM && regs->sp < t->hi;
+    if (!*tried)
         return 0;
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    int n = mp_uwfast_same(t, regs, t->hi, depth, gen);
-    return n > 0 && n == t->walk[t->cur].out ? t->last_id : 0;
+    if (t->last_id) {
+        int n = mp_uwfast_same(t, regs, t->hi, depth, gen);
+        if (n > 0 && n == t->walk[t->cur].out)
+            return t->last_id;
+    }
+    return mp_uwmemo_find(t, regs, t->hi, gen, depth);
 }
 
 /* Not inlined: the registers it captures describe its own frame, whose
@@ -216,9 +223,10 @@ MP_NOINLINE uint32_t mp_capture_stack(void)
         depth = MP_MAX_DEPTH;
     mp_guard++;
     mp_uwthread *t = mp_uwthread_get();
-    uint32_t id = t ? same_stack_id(t, &regs, depth) : 0;
+    bool tried = false;
+    uint32_t id = t ? same_stack_id(t, &regs, depth, &tried) : 0;
     if (!id)
-        id = t ? capture_into(t, &regs, depth) : MP_OVERFLOW_STACK;
+        id = t ? capture_into(t, &regs, depth, tried) : MP_OVERFLOW_STACK;
     mp_guard--;
     if (!t)
         MP_COUNT(unwind_failures);
