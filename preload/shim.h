@@ -390,7 +390,7 @@ typedef struct mp_uwwalk {
  * its result depends on (nwords of them at arena position at), and the
  * stack id it came to. id 0: an empty entry. */
 #define MP_UW_MEMO 64
-#define MP_UW_MEMO_WORDS 8192
+#define MP_UW_MEMO_WORDS 2048   /* 32 KiB a thread, touched as used */
 typedef struct mp_uwmemo {
     uintptr_t pc, sp, bp, hi;
     uint64_t at;

@@ -462,7 +462,7 @@ void mp_uwmemo_put(mp_uwthread *t, uint32_t id, int max)
     const mp_uwwalk *w = &t->walk[t->cur];
     int n = w->n, bps = MP_UW_CHECKS - w->chk_at[0];
     unsigned words = (unsigned)(n - 1 + bps);
-    if (id == 0 || n <= 0 || words > MP_UW_MEMO_WORDS / 8)
+    if (id == 0 || n <= 0 || words > MP_UW_MEMO_WORDS / 4)
         return;
     uint64_t pos = t->memo_pos;
     if (pos % MP_UW_MEMO_WORDS + words > MP_UW_MEMO_WORDS)   /* keep it in one piece */
