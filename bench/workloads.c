@@ -81,7 +81,8 @@ NOINLINE void steady_leak(void)
 
 struct churn_arg {
     int id;
-    int leaks;
+    void (*leak)(void);   /* called every leak_mask + 1 iterations, or none */
+    unsigned long leak_mask;
     unsigned long sum;
 };
 
@@ -102,8 +103,8 @@ static NOINLINE void churn_loop(struct churn_arg *a)
             sum += (uintptr_t)p & 0xff;
         }
         slot[idx] = p;
-        if (a->leaks && (i & 255) == 0)
-            steady_leak();
+        if (a->leak && (i & a->leak_mask) == 0)
+            a->leak();
     }
     for (int i = 0; i < SLOTS; i++)
         free(slot[i]);
@@ -119,7 +120,7 @@ static void *churn_thread(void *arg)
 static int run_churn(int leaks)
 {
     pthread_t t[2];
-    struct churn_arg a[2] = {{0, leaks, 0}, {1, 0, 0}};
+    struct churn_arg a[2] = {{0, leaks ? steady_leak : NULL, 255, 0}, {1, NULL, 0, 0}};
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, churn_thread, &a[i]);
     for (int i = 0; i < 2; i++)
@@ -263,27 +264,12 @@ NOINLINE void slow_leak(void)
     leak_count++;
 }
 
+/* The churn loop on one thread, leaking through slow_leak(). */
 static int run_leak_slow(void)
 {
-    void *slot[SLOTS] = {0};
-    uint64_t s = 0xbf58476d1ce4e5b9ull;
-    unsigned long sum = 0;
-    for (long i = 0; i < n_iter; i++) {
-        uint64_t r = xorshift(&s);
-        unsigned idx = (unsigned)(r >> 40) & (SLOTS - 1);
-        free(slot[idx]);
-        size_t sz = pick_size(r);
-        char *p = malloc(sz);
-        if (p)
-            p[sz - 1] = (char)r;
-        slot[idx] = p;
-        sum += (uintptr_t)p & 0xff;
-        if ((i & 1023) == 0)
-            slow_leak();
-    }
-    for (int i = 0; i < SLOTS; i++)
-        free(slot[i]);
-    printf("leak_slow %lu leaked %lu\n", sum, leak_count);
+    struct churn_arg a = {0, slow_leak, 1023, 0};
+    churn_loop(&a);
+    printf("leak_slow %lu leaked %lu\n", a.sum, leak_count);
     return 0;
 }
 
