@@ -12,6 +12,11 @@
  * describe (a signal frame, a CFA expression, no FDE) hands the stack to
  * libunwind (unwind.c).
  *
+ * A walk reuses the thread's previous one from the first frame they share,
+ * and a walk started from the registers of one of the thread's recent
+ * walks, whose stack words all still hold, is not done again (the memo,
+ * below).
+ *
  * Each thread's state (its stack bounds and the frame buffers, which do not
  * belong on a stack that may be a signal handler's 8 KiB alternate stack)
  * lives in a block from shmem.c claimed on the thread's first sample and
