@@ -13,6 +13,14 @@
  *                           times (uncontended)
  *   workloads contended N   four threads, N iterations each of hot_worker():
  *                           one shared mutex, short critical section
+ *   workloads alloc_churn N one thread, N malloc/free pairs of 16..1039 B
+ *                           over a 64-slot window (the peers' churn)
+ *   workloads deep30    N   N allocations made exactly 30 frames deep, all
+ *                           from the same stack, freed soon after (the
+ *                           peers' deep stacks)
+ *   workloads leak_slow N   one thread churning N pairs over 1024 slots;
+ *                           every 1024th iteration slow_leak() leaks 64 B
+ *                           (the peers' steady leak under churn)
  *   workloads shortcs   N   two threads, N iterations each of short_cs_worker():
  *                           four lock/unlock pairs of a private mutex, one of
  *                           a shared mutex around ~4 multiplies, ~40
@@ -80,7 +88,8 @@ NOINLINE void steady_leak(void)
 
 struct churn_arg {
     int id;
-    int leaks;
+    void (*leak)(void);   /* called every leak_mask + 1 iterations, or none */
+    unsigned long leak_mask;
     unsigned long sum;
 };
 
@@ -101,8 +110,8 @@ static NOINLINE void churn_loop(struct churn_arg *a)
             sum += (uintptr_t)p & 0xff;
         }
         slot[idx] = p;
-        if (a->leaks && (i & 255) == 0)
-            steady_leak();
+        if (a->leak && (i & a->leak_mask) == 0)
+            a->leak();
     }
     for (int i = 0; i < SLOTS; i++)
         free(slot[i]);
@@ -118,7 +127,7 @@ static void *churn_thread(void *arg)
 static int run_churn(int leaks)
 {
     pthread_t t[2];
-    struct churn_arg a[2] = {{0, leaks, 0}, {1, 0, 0}};
+    struct churn_arg a[2] = {{0, leaks ? steady_leak : NULL, 255, 0}, {1, NULL, 0, 0}};
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, churn_thread, &a[i]);
     for (int i = 0; i < 2; i++)
@@ -176,6 +185,98 @@ static int run_deep(void)
     for (int i = 0; i < 64; i++)
         free(ring[i]);
     printf("deep %lu\n", sum);
+    return 0;
+}
+
+/* ---- the peers' set: alloc_churn, deep30, leak_slow --------------------- */
+
+static NOINLINE int run_alloc_churn(void)
+{
+    void *slot[64] = {0};
+    uint64_t s = 0x853c49e6748fea9bull;
+    unsigned long sum = 0;
+    for (long i = 0; i < n_iter; i++) {
+        uint64_t r = xorshift(&s);
+        unsigned idx = (unsigned)(r >> 40) & 63;
+        free(slot[idx]);
+        size_t sz = 16 + ((r >> 8) & 1023);
+        char *p = malloc(sz);
+        if (p)
+            p[0] = (char)i;
+        slot[idx] = p;
+        sum += (uintptr_t)p & 0xff;
+    }
+    for (int i = 0; i < 64; i++)
+        free(slot[i]);
+    printf("alloc_churn %lu\n", sum);
+    return 0;
+}
+
+/* Two functions calling each other, 30 frames down to the leaf, which
+ * makes 8 allocations: every allocation has the same 30-frame stack. */
+static NOINLINE unsigned long deep30_b(int depth, uint64_t *s, void **ring);
+
+static NOINLINE unsigned long deep30_a(int depth, uint64_t *s, void **ring)
+{
+    if (depth <= 0) {
+        unsigned long sum = 0;
+        for (int k = 0; k < 8; k++) {
+            uint64_t r = xorshift(s);
+            unsigned idx = (unsigned)(r >> 40) & 63;
+            free(ring[idx]);
+            char *p = malloc(pick_size(r));
+            if (p)
+                p[0] = (char)r;
+            ring[idx] = p;
+            sum += (uintptr_t)p & 0xff;
+        }
+        return sum;
+    }
+    unsigned long v = deep30_b(depth - 1, s, ring);
+    __asm__ volatile("" : "+r"(v));
+    return v + 1;
+}
+
+static NOINLINE unsigned long deep30_b(int depth, uint64_t *s, void **ring)
+{
+    unsigned long v = deep30_a(depth - 1, s, ring);
+    __asm__ volatile("" : "+r"(v));
+    return v + 2;
+}
+
+static int run_deep30(void)
+{
+    void *ring[64] = {0};
+    uint64_t s = 0x2545f4914f6cdd1dull;
+    unsigned long sum = 0;
+    /* 29 levels of deep30_a/b under main and run_deep30: the leaf's malloc
+     * is 31 frames above libc's start-up frames */
+    for (long i = 0; i < n_iter / 8; i++)
+        sum += deep30_a(27, &s, ring);
+    for (int i = 0; i < 64; i++)
+        free(ring[i]);
+    printf("deep30 %lu\n", sum);
+    return 0;
+}
+
+static struct leak_node *slow_leaked;
+
+NOINLINE void slow_leak(void)
+{
+    struct leak_node *n = malloc(64);
+    if (!n)
+        return;
+    n->next = slow_leaked;
+    slow_leaked = n;
+    leak_count++;
+}
+
+/* The churn loop on one thread, leaking through slow_leak(). */
+static int run_leak_slow(void)
+{
+    struct churn_arg a = {0, slow_leak, 1023, 0};
+    churn_loop(&a);
+    printf("leak_slow %lu leaked %lu\n", a.sum, leak_count);
     return 0;
 }
 
@@ -330,7 +431,8 @@ static int run_quiet(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s churn|deep|leak|locks|contended|shortcs|quiet N\n", argv[0]);
+        fprintf(stderr, "usage: %s churn|deep|leak|alloc_churn|deep30|leak_slow|locks|contended|shortcs|quiet N\n",
+                argv[0]);
         return 1;
     }
     n_iter = atol(argv[2]);
@@ -341,6 +443,12 @@ int main(int argc, char **argv)
         return run_churn(1);
     if (!strcmp(w, "deep"))
         return run_deep();
+    if (!strcmp(w, "alloc_churn"))
+        return run_alloc_churn();
+    if (!strcmp(w, "deep30"))
+        return run_deep30();
+    if (!strcmp(w, "leak_slow"))
+        return run_leak_slow();
     if (!strcmp(w, "locks"))
         return run_locks();
     if (!strcmp(w, "contended"))

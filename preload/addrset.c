@@ -68,14 +68,15 @@ static MP_TLS int in_addrset;   /* this thread holds a shard lock */
  * a nested call only tries (briefly, another thread may hold it) and gives
  * up; the caller counts what that loses.
  */
-static bool shard_lock(shard *s)
+static inline __attribute__((always_inline)) bool shard_lock(shard *s)
 {
     /* Marked before acquiring: a handler that interrupts us between taking
      * the lock and marking it would otherwise wait for it forever. */
     int outer = in_addrset++ == 0;
     atomic_signal_fence(memory_order_seq_cst);   /* mark first, then lock */
     if (outer) {
-        mp_spin_lock(&s->lock);
+        if (!mp_spin_trylock(&s->lock))   /* free, nearly always: no call */
+            mp_spin_lock(&s->lock);
         return true;
     }
     for (int tries = 0; !mp_spin_trylock(&s->lock); tries++) {
@@ -89,7 +90,7 @@ static bool shard_lock(shard *s)
 }
 
 /* Unlock first, then unmark, for the same reason. */
-static void shard_unlock(shard *s)
+static inline __attribute__((always_inline)) void shard_unlock(shard *s)
 {
     mp_spin_unlock(&s->lock);
     atomic_signal_fence(memory_order_seq_cst);

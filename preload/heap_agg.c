@@ -40,11 +40,11 @@ void mp_heap_agg_after_fork_child(void)
     mp_heap_agg_init();
 }
 
-void mp_heap_agg_add(const mp_event *ev)
+uint64_t mp_heap_agg_add(const mp_event *ev)
 {
     mp_heap_agg *a = mp_heap_agg_get(ev->heap.stack);
     if (!a)
-        return;
+        return mp_heap_agg_live_total();
     if (ev->type == MP_EV_SAMPLE) {
         a->live_samples++;
         a->live_bytes += (int64_t)ev->heap.bytes;
@@ -59,4 +59,5 @@ void mp_heap_agg_add(const mp_event *ev)
         a->live_bytes -= (int64_t)ev->heap.bytes;
         a->live_count_fx -= (int64_t)ev->heap.count_fx;
     }
+    return live_total > 0 ? (uint64_t)live_total : 0;
 }

@@ -23,8 +23,7 @@ void mp_heap_fold(const mp_event *ev)
         mp_heap_life_add(ev);
         mp_heap_agg_add(ev);
     } else if (ev->type == MP_EV_SAMPLE) {
-        mp_heap_agg_add(ev);
-        mp_heap_peak_note(ev, mp_heap_agg_live_total());
+        mp_heap_peak_note(ev, mp_heap_agg_add(ev));
         mp_heap_sizes_add(ev);
     }
 }

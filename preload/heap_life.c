@@ -35,12 +35,11 @@ void mp_heap_life_reset(void)
 /* 0: under a tick; k: [4^(k-1), 4^k) ticks; the last: longer. */
 static unsigned bucket_of(uint32_t ticks)
 {
-    unsigned k = 0;
-    while (ticks && k < MP_LIFE_BUCKETS - 1) {
-        k++;
-        ticks >>= 2;
-    }
-    return k;
+    if (ticks == 0)
+        return 0;
+    unsigned bits = 32u - (unsigned)__builtin_clz(ticks);   /* ticks < 2^bits */
+    unsigned k = (bits + 1) / 2;                            /* ticks < 4^k */
+    return k < MP_LIFE_BUCKETS - 1 ? k : MP_LIFE_BUCKETS - 1;
 }
 
 static uint64_t objects(uint64_t fx)

@@ -24,9 +24,16 @@ void mp_heap_sizes_add(const mp_event *ev)
 {
     if (ev->heap.count_fx == 0)
         return;
-    /* size = bytes / (count_fx / MP_COUNT_ONE), rounded */
-    unsigned __int128 num = (unsigned __int128)ev->heap.bytes * MP_COUNT_ONE + ev->heap.count_fx / 2;
-    uint64_t size = (uint64_t)(num / ev->heap.count_fx);
+    /* size = bytes / (count_fx / MP_COUNT_ONE), rounded; a weight of one
+     * object (every exact-mode sample) needs no division, and 64 bits
+     * hold the numerator of any block under 2^52 bytes. */
+    uint64_t bytes = ev->heap.bytes, fx = ev->heap.count_fx, size;
+    if (fx == MP_COUNT_ONE)
+        size = bytes;
+    else if (bytes < (UINT64_MAX >> 13))
+        size = (bytes * MP_COUNT_ONE + fx / 2) / fx;
+    else
+        size = (uint64_t)(((unsigned __int128)bytes * MP_COUNT_ONE + fx / 2) / fx);
     unsigned k = size > 1 ? 63u - (unsigned)__builtin_clzll(size) : 0;
     buckets[k].samples++;
     buckets[k].count_fx += ev->heap.count_fx;

@@ -116,6 +116,7 @@ static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_
 void mp_unwind_prepare(void)
 {
     dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
+    mp_uwthread_prepare();
     const char *check = getenv("MEMPROF_UNWIND_CHECK");
     check_mode = check && check[0] == '1';
     fast_ok = mp_uwtable_init() == 0;
@@ -155,6 +156,14 @@ static MP_NOINLINE void check_against_libunwind(mp_uwthread *t, const uint64_t *
     }
 }
 
+/* MEMPROF_UNWIND_CHECK=1: a remembered walk's stack differs from the walk. */
+static MP_NOINLINE void memo_mismatch(uint32_t memo, uint32_t id)
+{
+    MP_COUNT(unwind_mismatches);
+    if (check_mode_verbose++ < 3)
+        mp_warn("unwind check: remembered walk gave stack %u, the walk %u", memo, id);
+}
+
 /* The id of the stack the fast walk just produced: the last one's when
  * it is the same stack (a loop allocating from one place), which saves
  * hashing and looking it up. */
@@ -183,11 +192,13 @@ static MP_NOINLINE uint32_t libunwind_stack_id(mp_uwthread *t, int n)
 
 /* The current stack's id; MP_OVERFLOW_STACK (counted) when it has no
  * frames, or there is no room to unwind. */
-static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth)
+static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, int depth,
+                                         bool tried)
 {
     uintptr_t lo, hi;
-    if (!mp_uwthread_bounds(t, regs->sp, &lo, &hi))   /* a coroutine's stack? */
-        return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
+    int known = mp_uwthread_bounds(t, regs->sp, &lo, &hi);
+    if (MP_UNLIKELY(known <= 0))   /* a coroutine's stack, or unknown bounds */
+        return libunwind_stack_id(t, known == 0 ? unwind_into(t->ips, t->frames, depth) : 0);
     if (regs->sp - lo < FAST_HEADROOM)
         return libunwind_stack_id(t, 0);
     if (MP_UNLIKELY(!fast_ok)) {   /* no rule cache */
@@ -195,8 +206,15 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
         return libunwind_stack_id(t, room ? unwind_into(t->ips, t->frames, depth) : 0);
     }
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    int status;
-    int n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
+    int status = MP_UWS_SAME;
+    uint32_t memo = 0;
+    int n = tried ? -1 : mp_uwfast_same(t, regs, hi, depth, gen);
+    if (n < 0) {
+        memo = tried ? 0 : mp_uwmemo_find(t, regs, hi, gen, depth);
+        if (memo && MP_LIKELY(!check_mode))
+            return memo;
+        n = mp_uwfast_walk(t, regs, hi, depth, gen, shim_start, shim_end, &status);
+    }
     const mp_uwwalk *w = &t->walk[t->cur];
     if (MP_UNLIKELY(status == MP_UWS_OTHER)) {
         /* libunwind, if there is room for it; else the frames found so far */
@@ -211,7 +229,31 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
         return libunwind_stack_id(t, 0);
     if (status == MP_UWS_SAME && t->last_id && n == w->out)
         return t->last_id;
-    return fast_stack_id(t, n);
+    uint32_t id = fast_stack_id(t, n);
+    if (status != MP_UWS_SAME)
+        mp_uwmemo_put(t, id, depth);
+    if (MP_UNLIKELY(memo != 0) && memo != id)   /* check mode: the memo was wrong */
+        memo_mismatch(memo, id);
+    return id;
+}
+
+/* On the thread's own stack with room to spare, the id of a walk done
+ * before: the last one again (a loop allocating from one place: most
+ * samples of exact mode) or a remembered one (a loop allocating from a
+ * few); else 0, for capture_into (*tried: both were looked for). */
+static inline uint32_t same_stack_id(mp_uwthread *t, const mp_uwregs *regs, int depth,
+                                     bool *tried)
+{
+    *tried = fast_ok && !check_mode && regs->sp >= t->lo + FAST_HEADROOM && regs->sp < t->hi;
+    if (!*tried)
+        return 0;
+    uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
+    if (t->last_id) {
+        int n = mp_uwfast_same(t, regs, t->hi, depth, gen);
+        if (n > 0 && n == t->walk[t->cur].out)
+            return t->last_id;
+    }
+    return mp_uwmemo_find(t, regs, t->hi, gen, depth);
 }
 
 /* Not inlined: the registers it captures describe its own frame, whose
@@ -226,7 +268,10 @@ MP_NOINLINE uint32_t mp_capture_stack(void)
         depth = MP_MAX_DEPTH;
     mp_guard++;
     mp_uwthread *t = mp_uwthread_get();
-    uint32_t id = t ? capture_into(t, &regs, depth) : MP_OVERFLOW_STACK;
+    bool tried = false;
+    uint32_t id = t ? same_stack_id(t, &regs, depth, &tried) : 0;
+    if (!id)
+        id = t ? capture_into(t, &regs, depth, tried) : MP_OVERFLOW_STACK;
     mp_guard--;
     if (!t)
         MP_COUNT(unwind_failures);

@@ -30,7 +30,6 @@
 
 #define MOD_MAX 1024
 #define MOD_ARRAYS 8
-#define CACHE_BITS 16
 
 typedef struct uw_module {
     uintptr_t start, end;           /* executable segment */
@@ -49,10 +48,7 @@ static uw_modtab *arrays[MOD_ARRAYS];
 static unsigned next_array;
 static mp_spinlock rebuild_lock;
 
-typedef struct uw_cache_entry {
-    _Atomic uint64_t pc, rule;
-} uw_cache_entry;
-static uw_cache_entry *cache;
+mp_uwcache_entry *mp_uwtable_cache;
 
 /* ---- reading DWARF encodings (bounded by end) ---- */
 
@@ -461,15 +457,6 @@ static mp_uwrule compute(uintptr_t pc, uint32_t gen)
 
 /* ---- the cache ---- */
 
-static inline uint64_t slot_of(uintptr_t pc)
-{
-    return (pc * 0x9E3779B97F4A7C15ull) >> (64 - CACHE_BITS);
-}
-static inline uint64_t check_of(uintptr_t pc, uint32_t gen)
-{
-    return (((pc * 0xC2B2AE3D27D4EB4Full) >> 40) ^ (gen & 0xff)) & 0xffffff;
-}
-
 void mp_uwtable_after_fork_child(void)
 {
     atomic_store(&rebuild_lock.v, 0);   /* a thread that no longer exists */
@@ -477,30 +464,20 @@ void mp_uwtable_after_fork_child(void)
 
 int mp_uwtable_init(void)
 {
-    if (!cache)
-        cache = mp_reserve(sizeof(uw_cache_entry) << CACHE_BITS);
-    return cache ? 0 : -1;
+    if (!mp_uwtable_cache)
+        mp_uwtable_cache = mp_reserve(sizeof(mp_uwcache_entry) << MP_UW_CACHE_BITS);
+    return mp_uwtable_cache ? 0 : -1;
 }
 
 mp_uwrule mp_uwtable_slow(uintptr_t pc, uintptr_t lookup_pc, uint32_t gen)
 {
     mp_uwrule r = compute(lookup_pc, gen);
-    if (cache && r != MP_UW_NONE) {
-        uw_cache_entry *e = &cache[slot_of(pc)];
+    if (mp_uwtable_cache && r != MP_UW_NONE) {
+        mp_uwcache_entry *e = &mp_uwtable_cache[mp_uwtable_slot(pc)];
         atomic_store_explicit(&e->pc, pc, memory_order_relaxed);
-        atomic_store_explicit(&e->rule, r | (check_of(pc, gen) << MP_UW_CHECK_SHIFT),
+        atomic_store_explicit(&e->rule, r | (mp_uwtable_check(pc, gen) << MP_UW_CHECK_SHIFT),
                               memory_order_relaxed);
     }
     return r;
 }
 
-/* The cached rule for pc; the check bits tell a torn or stale entry. */
-mp_uwrule mp_uwtable_cached(uintptr_t pc, uint32_t gen)
-{
-    uw_cache_entry *e = &cache[slot_of(pc)];
-    uint64_t r = atomic_load_explicit(&e->rule, memory_order_relaxed);
-    uint64_t p = atomic_load_explicit(&e->pc, memory_order_relaxed);
-    if (p != pc || (r >> MP_UW_CHECK_SHIFT) != check_of(pc, gen))
-        return MP_UW_NONE;
-    return r & ((1ull << MP_UW_CHECK_SHIFT) - 1);
-}

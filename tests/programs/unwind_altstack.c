@@ -6,8 +6,16 @@
  * with 16, 20 and 24 KiB stacks allocate a few frames deep. All of it runs
  * plainly; under the shim a sampled allocation must not need much more
  * stack than that (tests/e2e/unwind_altstack.sh).
+ *
+ * Then threads whose very first allocation is made by the same handler,
+ * delivered while the thread sits in pthread_getschedparam, which holds
+ * the thread's own descriptor lock: the shim must find the new thread's
+ * stack bounds without pthread_getattr_np (which takes that lock, and
+ * mallocs), or the handler deadlocks.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +37,13 @@ TP_CULPRIT static void handler_alloc(void)
     tally.count++;
 }
 
+static _Atomic int handled;
+
 static void on_usr1(int sig)
 {
     (void)sig;
     handler_alloc();
+    atomic_store(&handled, 1);
 }
 
 static void use_altstack(void *base, size_t size)
@@ -89,6 +100,36 @@ static void run_small_threads(void)
     }
 }
 
+/* Nothing but the lock of its own descriptor, over and over, until the
+ * handler has run: the handler's malloc is the thread's first. */
+static void *schedparam_thread(void *arg)
+{
+    _Atomic int *started = arg;
+    struct sched_param sp;
+    int policy;
+    atomic_store(started, 1);
+    while (!atomic_load(&handled))
+        pthread_getschedparam(pthread_self(), &policy, &sp);
+    return NULL;
+}
+
+static void run_signal_first_threads(void)
+{
+    for (int i = 0; i < 24; i++) {
+        pthread_t t;
+        _Atomic int started = 0;
+        atomic_store(&handled, 0);
+        if (pthread_create(&t, NULL, schedparam_thread, (void *)&started) != 0) {
+            fprintf(stderr, "cannot start a thread\n");
+            exit(1);
+        }
+        while (!atomic_load(&started))
+            sched_yield();
+        pthread_kill(t, SIGUSR1);
+        pthread_join(t, NULL);
+    }
+}
+
 int main(void)
 {
     tp_baseline();
@@ -106,6 +147,7 @@ int main(void)
         raise(SIGUSR1);
     }
     run_small_threads();
+    run_signal_first_threads();
     tp_report(&tally);
     return 0;
 }
