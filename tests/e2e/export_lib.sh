@@ -234,12 +234,22 @@ def cmd_svg(a):
     # class "f fold": the box of callees too narrow to draw; "f gone": a
     # frame of OLD that NEW no longer has (differential)
     classes = {}
-    for m in re.finditer(r'<g class="f( \w+)?" data-n="([^"]*)" data-v="(-?\d+)"[^>]*>(.*?)</g>',
+    rows = {}   # depth -> [(start, end, name)]: frames of one row never overlap
+    for m in re.finditer(r'<g class="f( \w+)?" data-n="([^"]*)" data-v="(-?\d+)"([^>]*)>(.*?)</g>',
                          text, re.S):
-        fill = re.search(r'fill="rgb\((\d+),(\d+),(\d+)\)"', m.group(4))
+        o, d = re.search(r'data-o="(\d+)"', m.group(4)), re.search(r'data-d="(\d+)"', m.group(4))
+        if o and d and int(m.group(3)) > 0:
+            rows.setdefault(int(d.group(1)), []).append(
+                (int(o.group(1)), int(o.group(1)) + int(m.group(3)), m.group(2)))
+        fill = re.search(r'fill="rgb\((\d+),(\d+),(\d+)\)"', m.group(5))
         frames.setdefault(m.group(2), []).append((int(m.group(3)),
                                                   tuple(map(int, fill.groups())) if fill else None))
         classes.setdefault(m.group(2), set()).add((m.group(1) or "").strip())
+    for d, row in rows.items():
+        row.sort()
+        for (a0, a1, an), (b0, b1, bn) in zip(row, row[1:]):
+            if b0 < a1:
+                errs.append("row %d: %s [%d, %d) overlaps %s [%d, %d)" % (d, bn, b0, b1, an, a0, a1))
     if not frames:
         errs.append("no frame elements (<g class=\"f\" data-n=.. data-v=..>)")
     for f in a.frame or []:
