@@ -8,7 +8,10 @@
 #    64 KiB site), and the site that shrank to zero is drawn (class "gone");
 #    the same SVG loads and searches in chromium, by name and by file:line;
 #  - deep: 16 KiB under a 256-frame recursion beside 10 MiB folds into one
-#    "(n small frames)" box, so the SVG stays a few rows tall;
+#    "(n small frames)" box, so the SVG stays a few rows tall; main's two
+#    narrow callees, views_asmall and views_zsmall, on either side of the
+#    wide views_wide by name, fold into one box that overlaps no frame
+#    (check_svg checks every row);
 #  - lines: --lines keeps the two allocating lines of one function apart in
 #    folded output (and in the SVG), the default merges them.
 source "$(dirname "$0")/common.sh"
@@ -50,6 +53,8 @@ depth=$(awk '/views_deep/ {print gsub(/;views_deep/, "")}' "$WORK/deep.folded" |
 mp /dev/null flame "$deep" -o "$WORK/deep.svg"
 # without folding it would be 64 + 36 + 16 * (depth + 5) px
 check_svg "$WORK/deep.svg" --frame views_wide --fold --max-height 400
+grep -q '<g class="f fold" data-n="(2 small frames)"' "$WORK/deep.svg" ||
+    fail "deep.svg: views_asmall and views_zsmall are not folded into one (2 small frames) box"
 browser "$WORK/deep.svg" views_wide --hits 1
 
 # --- lines
