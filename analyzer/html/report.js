@@ -520,7 +520,9 @@
       this.w[i] = kind === "diff" ? Math.max(this.val[i], this.old[i], sum) : Math.max(this.val[i], sum);
     }
     this.maxDelta = 0;
-    for (let i = 1; i < n; i++) this.maxDelta = Math.max(this.maxDelta, Math.abs(this.val[i] - this.old[i]));
+    /* a pruned node's change is many frames' added up: not a frame's */
+    for (let i = 1; i < n; i++)
+      if (!this.pruned[i]) this.maxDelta = Math.max(this.maxDelta, Math.abs(this.val[i] - this.old[i]));
     this.zoomed = 0; this.hits = null; this.term = "";
   }
   FlameGraph.prototype.empty = function () { return !this.name.length || this.w[0] <= 0; };

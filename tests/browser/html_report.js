@@ -5,6 +5,7 @@
 //   node html_report.js hostile PAGE OUTDIR SYMBOL ARGV0
 //   node html_report.js model PAGE OUTDIR      (PAGE's data replaced, see model.js)
 //   node html_report.js big PAGE OUTDIR CULPRIT STEPFN
+//   node html_report.js deep PAGE OUTDIR WIDEFN MAX_PX
 //   node html_report.js lines PAGE FUNC_PAGE OUTDIR FUNC FILE LINE_SMALL LINE_BIG BIG_BYTES
 //
 // Each scenario opens the page from a file:// URL at 1280x800 and 390x844,
@@ -378,7 +379,30 @@ async function lines(args) {
   await ctx.close();
 }
 
-const scenarios = { leak, empty, hostile, model: modelPage, big, lines };
+// A deep recursion of slivers beside a wide frame: every graph of the page
+// stays at most MAX_PX tall, the slivers in a "(n small frames)" box.
+async function deep(args) {
+  const [page_, out, wide, maxPx] = args;
+  const ctx = await launch(out);
+  for (const vp of [WIDE, PHONE]) {
+    const page = await open(ctx, url(page_), vp);
+    for (const kind of ["heap", "alloc"]) {
+      await openTab(page, kind);
+      const list = await frames(page, kind);
+      check(named(list, wide), `deep ${vp.width}px ${kind}: no frame ${wide}`);
+      /* at phone width the slivers add up to under a pixel: no box at all */
+      check(vp !== WIDE || list.some((f) => /fold/.test(f.cls)), `deep ${vp.width}px ${kind}: no (n small frames) box`);
+      const h = await page.evaluate((k) => document.querySelector(`#flame-${k} svg`).getBoundingClientRect().height, kind);
+      check(h <= +maxPx, `deep ${vp.width}px ${kind}: the flame graph is ${h}px tall, more than ${maxPx}px`);
+    }
+    noProblems(ctx, page, `deep page ${vp.width}px`);
+    await shots(page, out, `deep-${vp.width}`);
+    await page.close();
+  }
+  await ctx.close();
+}
+
+const scenarios = { leak, empty, hostile, model: modelPage, big, lines, deep };
 run(async (argv) => {
   const fn = scenarios[argv[0]];
   check(fn, `unknown scenario ${argv[0]}`);

@@ -17,6 +17,8 @@
 #    the total, each caller's smaller callees one "(n small frames)" node
 #    that adds up their values; the browser zooms down to one, which says
 #    what was left out and does not zoom;
+#  - deep: export_views' 256-frame recursion of slivers beside 10 MiB keeps
+#    the page's graphs a few rows tall (unfolded, 4,700 px);
 #  - lines: `memprof html --lines` draws one frame per function and line,
 #    and search by file:line finds exactly the bytes allocated there;
 #  - model: a page whose data is hand-built (tests/browser/model.js) shows
@@ -127,6 +129,12 @@ print("big page: %d bytes, %d nodes (%d fold nodes), %d frames left out" %
       (len(page), len(nodes), len(folds), t["pruned"]["frames"]))
 EOF
 browser big "$WORK/many.html" "$WORK" ms_culprit ms_a
+
+# deep: slivers folded
+run_under_shim "$WORK/deep" MEMPROF_SAMPLE=1 MEMPROF_DEPTH=256 -- "$TEST_PROGS/export_views" deep
+mapfile -t files < <(snapshots "$WORK/deep")
+html "$WORK/deep.html" "${files[0]}"
+browser deep "$WORK/deep.html" "$WORK" views_wide 360
 
 # lines: one frame per function and line, search by file:line
 run_under_shim "$WORK/lines" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/export_views" lines
