@@ -97,8 +97,8 @@ static bool fn_eq(const void *ctx, uint32_t id)
  * function's own name). pprof "demangles" system_name whenever it equals
  * name, and on a name that already reads as demangled C++ ("::", "<>", "[]")
  * its fallback strips every (...) and <...>; so such a name goes without a
- * system_name (it has no mangled form anyway: an inlined lambda's
- * qualified name, say). A C++ function's is its _Z... name, which differs.
+ * system_name (equal to the name, it is no mangled form anyway). A C++
+ * function's is its _Z... name, which differs; an inlined lambda has none.
  */
 static int64_t system_name(pprof *p, const mp_frame *f, int64_t name)
 {

@@ -300,7 +300,10 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
         int tag = dwarf_tag(&scopes[i]);
         if (tag == DW_TAG_inlined_subroutine) {
             fn_name fn = die_function(s, &scopes[i]);
-            fn.name = qualify_bare(s, fn.name, scopes, i, n, sym->name);
+            const char *plain = fn.name;
+            fn.name = qualify_bare(s, plain, scopes, i, n, sym->name);
+            if (fn.name != plain)   /* a lambda: no linkage name to give */
+                fn.sys = NULL;
             chain_push(s, e, cap, &fn, file, line, 0);
             call_site(s, &scopes[i], &file, &line);
         } else if (tag == DW_TAG_subprogram) {
