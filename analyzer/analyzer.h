@@ -53,6 +53,10 @@ void mp_snapshot_load_or_die(const char *path, mp_snapshot *snap);
 typedef struct mp_frame {
     uint64_t address;        /* raw address as captured */
     const char *function;    /* demangled; "??" when unknown, never NULL */
+    const char *system_name; /* the linkage name as the linker knows it
+                                ("_ZN3Foo4growEi"; a C function's own name),
+                                NULL when unknown */
+    int start_line;          /* the function's DW_AT_decl_line, 0 unknown */
     const char *module;      /* module path, "??" when unknown */
     uint32_t module_index;   /* index into the snapshot's modules,
                                 MP_NO_MODULE when unknown */

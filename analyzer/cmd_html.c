@@ -1,5 +1,5 @@
 /*
- * cmd_html.c - `memprof html FILE... [-o OUT.html] [--top N]`: one
+ * cmd_html.c - `memprof html FILE... [-o OUT.html] [--top N] [--lines]`: one
  * self-contained HTML page (inline script and style, nothing fetched, works
  * from a file:// URL) with the summary, heap over time, growth ranking,
  * flame graphs and locks of the given snapshots (SPEC "Commands").
@@ -45,7 +45,8 @@ void cmd_html_page(FILE *out, const char *json, size_t len)
 /* The model, built in memory first: nothing is written on a failure. */
 static char *build_model(const mp_opts *o, size_t *len)
 {
-    mp_html_input in = {.nf = o->n_files, .paths = o->files, .top = o->top};
+    mp_html_input in = {.nf = o->n_files, .paths = o->files, .top = o->top,
+                        .lines = o->lines != 0};
     in.snaps = mp_xcalloc(in.nf, sizeof(mp_snapshot));
     in.sites = mp_xcalloc(in.nf, sizeof(mp_sites));
     for (size_t f = 0; f < in.nf; f++)

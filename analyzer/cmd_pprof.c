@@ -31,7 +31,7 @@ enum { M_ID = 1, M_START, M_LIMIT, M_OFFSET, M_FILENAME, M_BUILD_ID, M_HAS_FUNCT
        M_HAS_FILENAMES, M_HAS_LINES, M_HAS_INLINES };
 enum { LOC_ID = 1, LOC_MAPPING, LOC_ADDRESS, LOC_LINE };
 enum { LN_FUNCTION = 1, LN_LINE };
-enum { F_ID = 1, F_NAME, F_SYSTEM_NAME, F_FILENAME };
+enum { F_ID = 1, F_NAME, F_SYSTEM_NAME, F_FILENAME, F_START_LINE };
 
 typedef struct mapping_info {
     uint32_t id;                /* 0 = not referenced */
@@ -92,6 +92,28 @@ static bool fn_eq(const void *ctx, uint32_t id)
     return k->p->fn_keys[id] == k->key;
 }
 
+/*
+ * Function.system_name: the linkage name, as Go writes it (there, the
+ * function's own name). pprof "demangles" system_name whenever it equals
+ * name, and on a name that already reads as demangled C++ ("::", "<>", "[]")
+ * its fallback strips every (...) and <...>; so such a name goes without a
+ * system_name (equal to the name, it is no mangled form anyway). A C++
+ * function's is its _Z... name, which differs; an inlined lambda has none.
+ */
+static int64_t system_name(pprof *p, const mp_frame *f, int64_t name)
+{
+    if (!f->system_name)
+        return 0;
+    if (strcmp(f->system_name, f->function) == 0)
+        return strpbrk(f->function, "<>[]") || strstr(f->function, "::") ? 0 : name;
+    return intern(p, f->system_name);
+}
+
+/* One Function per name and file (pprof merges by them, so one id for
+ * what one name means); its system_name and start_line are those of the
+ * first frame seen: two linkage names of one demangled name (a C++
+ * constructor's complete and base object copies, C1 and C2) are one
+ * function in the source. */
 static uint64_t function_id(pprof *p, const mp_frame *f)
 {
     int64_t name = intern(p, f->function), file = intern(p, f->file ? f->file : "");
@@ -107,10 +129,9 @@ static uint64_t function_id(pprof *p, const mp_frame *f)
     mp_pb_clear(&p->tmp);
     mp_pb_varint_field(&p->tmp, F_ID, fid);
     mp_pb_opt(&p->tmp, F_NAME, (uint64_t)name);
-    /* No system_name: we only have demangled names, and pprof treats a
-     * system_name equal to name as mangled and "demangles" it again,
-     * stripping every (...) and <...> from C++ names. */
+    mp_pb_opt(&p->tmp, F_SYSTEM_NAME, (uint64_t)system_name(p, f, name));
     mp_pb_opt(&p->tmp, F_FILENAME, (uint64_t)file);
+    mp_pb_opt(&p->tmp, F_START_LINE, f->start_line > 0 ? (uint64_t)f->start_line : 0);
     mp_pb_message(&p->functions, P_FUNCTION, &p->tmp);
     return fid;
 }

@@ -12,7 +12,8 @@
  * page (analyzer/html/report.js) do.
  *
  * Callees narrower than MIN_PX are folded into one "(n small frames)" box
- * per caller, so a deep tail of slivers does not make the image tall.
+ * per caller, so a deep tail of slivers does not make the image tall
+ * (flamelayout.c places and folds, as for the html page's trees).
  *
  * Frames are laid out here, so the file renders without JavaScript; the
  * script only adds hover details, click-to-zoom and search.
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "flame_svg.h"
+#include "flamelayout.h"
 #include "fmt.h"
 #include "hashmap.h"
 #include "sites.h"
@@ -42,8 +44,7 @@ typedef struct flame {
     mp_what what;
     bool diff;
     double scale;       /* pixels per value unit */
-    uint64_t *w, *x;    /* per node: layout width and start, in value units */
-    uint64_t max_delta; /* differential: the largest |new - old| of a frame */
+    mp_flamelayout lay; /* widths, starts and folds, in value units */
     uint32_t levels;    /* visible depth + 1 */
     int height;
 } flame;
@@ -117,8 +118,8 @@ static double hash_unit(const char *s, uint64_t seed)
 static void frame_color(const flame *f, const mp_stacktree_node *n, char buf[32])
 {
     if (f->diff) {
-        double rel = f->max_delta ? ((double)n->total - (double)n->old_total)
-                                    / (double)f->max_delta : 0;
+        double rel = f->lay.max_delta ? ((double)n->total - (double)n->old_total)
+                                        / (double)f->lay.max_delta : 0;
         int fade = (int)(235 - 200 * (rel < 0 ? -rel : rel) + 0.5);
         if (rel > 0)
             snprintf(buf, 32, "rgb(255,%d,%d)", fade, fade);
@@ -221,62 +222,34 @@ static void write_frame(const flame *f, uint32_t i)
     fprintf(f->out, "<g class=\"f%s\" data-n=\"", gone ? " gone" : "");
     esc(f->out, n->name);
     fprintf(f->out, "\" data-v=\"%" PRIu64 "\" data-o=\"%" PRIu64 "\" data-d=\"%u\"",
-            f->w[i], f->x[i], n->depth);
+            f->lay.w[i], f->lay.x[i], n->depth);
     write_loc_attr(f->out, n);
     fputs("><title>", f->out);
     write_tooltip(f, n);
-    write_box(f, f->x[i], f->w[i], frame_y(f, n->depth), fill,
+    write_box(f, f->lay.x[i], f->lay.w[i], frame_y(f, n->depth), fill,
               gone ? " stroke=\"#3050c0\" stroke-dasharray=\"3,2\"" : "", n->name);
 }
 
 /* One box for the callees of p narrower than MIN_PX (and all below them). */
-static void write_fold(const flame *f, uint32_t p, uint32_t n_small, uint64_t off,
-                       uint64_t width, uint64_t now)
+static void write_fold(const flame *f, uint32_t p, const mp_flamefold *fold)
 {
     char label[48], v[32];
-    snprintf(label, sizeof(label), "(%u small frame%s)", n_small, n_small == 1 ? "" : "s");
+    snprintf(label, sizeof(label), "(%u small frame%s)", fold->n, fold->n == 1 ? "" : "s");
     uint32_t d = f->t->nodes[p].depth + 1;
     fprintf(f->out, "<g class=\"f fold\" data-n=\"%s\" data-v=\"%" PRIu64 "\" data-o=\"%"
-            PRIu64 "\" data-d=\"%u\"><title>%s\n%u callees of ", label, width, off, d, label,
-            n_small);
+            PRIu64 "\" data-d=\"%u\"><title>%s\n%u callees of ", label, fold->width, fold->x, d,
+            label, fold->n);
     esc(f->out, f->t->nodes[p].name);
     fprintf(f->out, " narrower than %.0f px, with their callees: %s%s\n"
-            "memprof folded and memprof pprof list them", MIN_PX, fmt_value(v, f->what, now),
-            f->diff ? " now" : "");
-    write_box(f, off, width, frame_y(f, d), "rgb(233,235,239)", "", label);
-}
-
-static bool wide(const flame *f, uint32_t i)
-{
-    return (double)f->w[i] * f->scale >= MIN_PX;
-}
-
-/* Callees of p that fold: their count, width and value. */
-static uint32_t small_children(const flame *f, uint32_t p, uint64_t *off, uint64_t *width,
-                               uint64_t *now)
-{
-    uint32_t k = 0;
-    *width = *now = 0;
-    *off = UINT64_MAX;
-    for (uint32_t c = f->t->nodes[p].first_child; c != MP_STACKTREE_NONE;
-         c = f->t->nodes[c].next_sibling) {
-        if (wide(f, c) || f->w[c] == 0)
-            continue;
-        k++;
-        *width += f->w[c];
-        *now += f->t->nodes[c].total;
-        if (f->x[c] < *off)
-            *off = f->x[c];
-    }
-    return k;
+            "memprof folded and memprof pprof list them", MIN_PX,
+            fmt_value(v, f->what, fold->total), f->diff ? " now" : "");
+    write_box(f, fold->x, fold->width, frame_y(f, d), "rgb(233,235,239)", "", label);
 }
 
 /* A fold box is drawn only when it would be visible at all (0.5 px). */
-static bool folds(const flame *f, uint32_t p, uint32_t *k, uint64_t *off, uint64_t *width,
-                  uint64_t *now)
+static bool visible_fold(const flame *f, uint32_t p, mp_flamefold *fold)
 {
-    *k = small_children(f, p, off, width, now);
-    return *k > 0 && (double)*width * f->scale >= 0.5;
+    return mp_flamelayout_fold(&f->lay, p, fold) && (double)fold->width * f->scale >= 0.5;
 }
 
 /* Pre-order over the wide frames; `emit` draws them (and the fold boxes),
@@ -285,16 +258,16 @@ static uint32_t walk_frames(const flame *f, bool emit)
 {
     uint32_t max = 0;
     for (uint32_t i = 0; i != MP_STACKTREE_NONE;) {
-        bool show = i == 0 || wide(f, i);
+        bool show = mp_flamelayout_wide(&f->lay, i);
         if (show) {
-            uint32_t d = f->t->nodes[i].depth, k;
-            uint64_t off, width, now;
+            uint32_t d = f->t->nodes[i].depth;
+            mp_flamefold fold;
             if (emit)
                 write_frame(f, i);
-            if (folds(f, i, &k, &off, &width, &now)) {
+            if (visible_fold(f, i, &fold)) {
                 d++;
                 if (emit)
-                    write_fold(f, i, k, off, width, now);
+                    write_fold(f, i, &fold);
             }
             if (d > max)
                 max = d;
@@ -302,37 +275,6 @@ static uint32_t walk_frames(const flame *f, bool emit)
         i = mp_stacktree_next(f->t, i, !show);
     }
     return max;
-}
-
-/* Layout widths (the value; in a differential graph the larger of old and
- * new, widened to hold the callees) and starts, children left-aligned in
- * the order mp_stacktree_layout sorted them. Children have higher indices
- * than their parent, so a backward pass sums and a forward pass places. */
-static void layout(flame *f)
-{
-    const mp_stacktree *t = f->t;
-    f->w = mp_xcalloc(t->n, sizeof(*f->w));
-    f->x = mp_xcalloc(t->n, sizeof(*f->x));
-    for (size_t i = t->n; i-- > 0;) {
-        const mp_stacktree_node *n = &t->nodes[i];
-        uint64_t sum = 0, v = n->total;
-        for (uint32_t c = n->first_child; c != MP_STACKTREE_NONE; c = t->nodes[c].next_sibling)
-            sum += f->w[c];
-        if (f->diff && n->old_total > v)
-            v = n->old_total;
-        f->w[i] = v > sum ? v : sum;
-        uint64_t d = n->total > n->old_total ? n->total - n->old_total : n->old_total - n->total;
-        if (f->diff && i > 0 && d > f->max_delta)
-            f->max_delta = d;
-    }
-    for (size_t p = 0; p < t->n; p++) {
-        uint64_t off = f->x[p];
-        for (uint32_t c = t->nodes[p].first_child; c != MP_STACKTREE_NONE;
-             c = t->nodes[c].next_sibling) {
-            f->x[c] = off;
-            off += f->w[c];
-        }
-    }
 }
 
 /* ---- document ---- */
@@ -512,10 +454,11 @@ void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp
 {
     flame fl = {.out = out, .t = t, .what = what, .diff = old != NULL};
     flame *f = &fl;
-    layout(f);
-    uint64_t total = f->w[0];
+    mp_flamelayout_init(&f->lay, t, f->diff);
+    uint64_t total = f->lay.w[0];
     double w = IMG_W - 2 * XPAD;
     f->scale = total ? w / (double)total : 0;
+    mp_flamelayout_place(&f->lay, total ? MIN_PX / f->scale : 0);
     f->levels = total ? walk_frames(f, false) + 1 : 1;
     f->height = TOP + (int)f->levels * FRAME_H + BOTTOM;
     fprintf(f->out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
@@ -539,6 +482,5 @@ void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp
     fprintf(f->out, "<script type=\"text/ecmascript\"><![CDATA[\n"
             "var CFG = { w: %.2f, xpad: %d, charw: %.3f, bytes: %s };\n%s]]></script>\n</svg>\n",
             w, XPAD, CHAR_W, mp_stacktree_what_is_bytes(f->what) ? "true" : "false", script);
-    free(f->w);
-    free(f->x);
+    mp_flamelayout_free(&f->lay);
 }

@@ -12,6 +12,7 @@
 #ifndef MEMPROF_HTML_H
 #define MEMPROF_HTML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -28,6 +29,7 @@ typedef struct mp_html_input {
     mp_sites *sites;
     mp_symbolizer *sym;
     size_t top;                  /* growth sites and locks listed; 0 = all */
+    bool lines;                  /* --lines: flame graph frames per function and line */
 } mp_html_input;
 
 /* Writes the data model (one JSON object; see report.js for its keys). */

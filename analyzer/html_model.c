@@ -18,15 +18,25 @@
  * value, old_value, count], parent -1 for the root, name and file indexes
  * into the tree's "strings" (file -1 when unknown, line -1 when merged
  * frames disagree). Flat arrays keep JSON.parse free of deep nesting.
+ *
+ * Trees are pruned: callees below MIN_SHARE of the total are folded into
+ * one node per caller, [parent, "(n small frames)", -1, 0, value,
+ * old_value, count, n], last among its siblings, as the SVG flame graph
+ * folds narrow frames (flamelayout.c does both). The tree's "pruned" says
+ * how many frames were left out, so a snapshot of 100k stacks gives a page
+ * of a few hundred kilobytes, not tens of megabytes; with --lines
+ * ("lines": true at the top) a frame is one function and line.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "flamelayout.h"
 #include "fmt.h"
 #include "html.h"
 #include "keymap.h"
 #include "stacktree.h"
+#include "strtab.h"
 #include "timeline.h"
 #include "util.h"
 
@@ -56,42 +66,101 @@ static void model_file(FILE *out, const mp_html_input *in, size_t f)
 
 /* ---- call trees ---- */
 
+/* Callees under 0.1% of the tree's total fold: at the page's 1280 px a
+ * frame that narrow is under 1.3 px, too thin to read before zooming in. */
+#define MIN_SHARE 0.001
+
+typedef struct tree_out {
+    FILE *out;
+    mp_stacktree *t;
+    mp_flamelayout lay;
+    uint32_t *order;            /* node id -> its row, for written nodes */
+    const char **strs;          /* the tree's string table */
+    size_t n_strs, cap_strs, k; /* k: rows written */
+    mp_keymap *map;
+} tree_out;
+
 /* Index of s in the tree's string table, added on first use. */
-static size_t tree_str(mp_keymap *map, const char **strs, size_t *n, const char *s)
+static size_t tree_str(tree_out *o, const char *s)
 {
-    size_t i = mp_keymap_put(map, 0, s, *n);
-    if (i == *n)
-        strs[(*n)++] = s;
+    size_t i = mp_keymap_put(o->map, 0, s, o->n_strs);
+    if (i == o->n_strs) {
+        mp_grow((void **)&o->strs, &o->cap_strs, o->n_strs + 1, sizeof(*o->strs));
+        o->strs[o->n_strs++] = s;
+    }
     return i;
 }
 
-static void model_tree(FILE *out, mp_stacktree *t, const char *unit)
+static void tree_row(tree_out *o, uint32_t i)
+{
+    const mp_stacktree_node *n = &o->t->nodes[i];
+    long parent = n->parent == MP_STACKTREE_NONE ? -1 : (long)o->order[n->parent];
+    long file = n->file ? (long)tree_str(o, n->file) : -1;
+    o->order[i] = (uint32_t)o->k;
+    fprintf(o->out, "%s[%ld, %zu, %ld, %d, %" PRIu64 ", %" PRIu64 ", %" PRIu64 "]",
+            o->k++ ? ",\n  " : "\n  ", parent, tree_str(o, n->name), file, n->line, n->total,
+            n->old_total, n->count);
+}
+
+/* After the callees of p: the one node its narrow callees fold into. */
+static void tree_fold(tree_out *o, uint32_t p)
+{
+    mp_flamefold f;
+    if (!mp_flamelayout_fold(&o->lay, p, &f))
+        return;
+    char label[48];
+    snprintf(label, sizeof(label), "(%u small frame%s)", f.n, f.n == 1 ? "" : "s");
+    const char *name = mp_strtab_intern(o->t->names, label);
+    fprintf(o->out, ",\n  [%u, %zu, -1, 0, %" PRIu64 ", %" PRIu64 ", %" PRIu64 ", %u]",
+            o->order[p], tree_str(o, name), f.total, f.old_total, f.count, f.n);
+    o->k++;
+}
+
+/* Pre-order over the frames wide enough to keep; a caller's fold node is
+ * written when the walk leaves it, after its last wide callee's subtree. */
+static size_t tree_rows(tree_out *o)
+{
+    const mp_stacktree *t = o->t;
+    uint32_t *open = mp_xmalloc((t->max_depth + 1) * sizeof(*open));
+    size_t n_open = 0, kept = 0;
+    for (uint32_t i = 0; i != MP_STACKTREE_NONE;) {
+        bool keep = mp_flamelayout_wide(&o->lay, i);
+        if (keep) {
+            while (n_open && t->nodes[open[n_open - 1]].depth >= t->nodes[i].depth)
+                tree_fold(o, open[--n_open]);
+            tree_row(o, i);
+            open[n_open++] = i;
+            kept++;
+        }
+        i = mp_stacktree_next(t, i, !keep);
+    }
+    while (n_open)
+        tree_fold(o, open[--n_open]);
+    free(open);
+    return kept;
+}
+
+static void model_tree(FILE *out, mp_stacktree *t, const char *unit, bool diff)
 {
     mp_stacktree_layout(t);
-    uint32_t *order = mp_xmalloc(t->n * sizeof(*order));   /* node id -> pre-order */
-    const char **strs = mp_xmalloc(2 * t->n * sizeof(*strs));
-    size_t n_strs = 0, k = 0;
-    mp_keymap *map = mp_keymap_new();
+    tree_out o = {.out = out, .t = t, .map = mp_keymap_new()};
+    o.order = mp_xmalloc(t->n * sizeof(*o.order));
+    mp_flamelayout_init(&o.lay, t, diff);
+    mp_flamelayout_place(&o.lay, MIN_SHARE * (double)o.lay.w[0]);
     fprintf(out, "{\"unit\": \"%s\", \"nodes\": [", unit);
-    for (uint32_t i = 0; i != MP_STACKTREE_NONE; i = mp_stacktree_next(t, i, false)) {
-        const mp_stacktree_node *n = &t->nodes[i];
-        order[i] = (uint32_t)k;
-        long parent = n->parent == MP_STACKTREE_NONE ? -1 : (long)order[n->parent];
-        long file = n->file ? (long)tree_str(map, strs, &n_strs, n->file) : -1;
-        fprintf(out, "%s[%ld, %zu, %ld, %d, %" PRIu64 ", %" PRIu64 ", %" PRIu64 "]",
-                k++ ? ",\n  " : "\n  ", parent, tree_str(map, strs, &n_strs, n->name), file,
-                n->line, n->total, n->old_total, n->count);
-    }
-    fputs("],\n \"strings\": [", out);
-    for (size_t i = 0; i < n_strs; i++) {
+    size_t kept = tree_rows(&o);
+    fprintf(out, "],\n \"pruned\": {\"min_share\": %g, \"frames\": %zu},\n \"strings\": [",
+            MIN_SHARE, t->n - kept);
+    for (size_t i = 0; i < o.n_strs; i++) {
         if (i)
             fputs(", ", out);
-        mp_json_string(out, strs[i]);
+        mp_json_string(out, o.strs[i]);
     }
     fputs("]}", out);
-    mp_keymap_free(map);
-    free(strs);
-    free(order);
+    mp_flamelayout_free(&o.lay);
+    mp_keymap_free(o.map);
+    free(o.strs);
+    free(o.order);
 }
 
 /* One tree of `what` in `cur`, differential against `old` when given. */
@@ -100,10 +169,11 @@ static void model_flame(FILE *out, const mp_html_input *in, const mp_snapshot *c
 {
     mp_stacktree t;
     mp_stacktree_init(&t);
+    t.lines = in->lines;
     mp_stacktree_add_snapshot(&t, in->sym, cur, what, false);
     if (old)
         mp_stacktree_add_snapshot(&t, in->sym, old, what, true);
-    model_tree(out, &t, mp_stacktree_what_is_bytes(what) ? "bytes" : "ns");
+    model_tree(out, &t, mp_stacktree_what_is_bytes(what) ? "bytes" : "ns", old != NULL);
     mp_stacktree_free(&t);
 }
 
@@ -159,7 +229,8 @@ void mp_html_model(FILE *out, const mp_html_input *in)
     mp_locktab_drop_uncontended(&locks);
     mp_locktab_sort(&locks);
 
-    fputs("{\"generator\": \"memprof html\", \"model\": 1,\n\"files\": [", out);
+    fprintf(out, "{\"generator\": \"memprof html\", \"model\": 1, \"lines\": %s,\n\"files\": [",
+            in->lines ? "true" : "false");
     for (size_t f = 0; f < in->nf; f++) {
         fputs(f ? ",\n  " : "\n  ", out);
         model_file(out, in, f);

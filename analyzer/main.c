@@ -88,9 +88,9 @@ static const command commands[] = {
       "gzipped pprof profile (several files: added up)", MP_OPT_WHAT | MP_OPT_OUT | MP_OPT_LABELS,
       1, 0},
      .main = cmd_pprof_main},
-    {{"html", "memprof html FILE... -o OUT.html [--top N]",
+    {{"html", "memprof html FILE... -o OUT.html [--top N] [--lines]",
       "one self-contained HTML page: summary, heap over time, growth, flame graphs, locks",
-      MP_OPT_TOP | MP_OPT_OUT, 1, 0},
+      MP_OPT_TOP | MP_OPT_OUT | MP_OPT_LINES, 1, 0},
      .main = cmd_html_main},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -145,3 +145,9 @@ const char *mp_strtab_intern_symbol(mp_strtab *t, const char *raw)
     free(plain);
     return r;
 }
+
+const char *mp_strtab_intern_linkage(mp_strtab *t, const char *raw)
+{
+    size_t len = raw ? plain_name_len(raw) : 0;
+    return len ? mp_strtab_intern_n(t, raw, len) : NULL;
+}

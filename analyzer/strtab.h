@@ -22,5 +22,8 @@ const char *mp_strtab_intern_n(mp_strtab *t, const char *s, size_t len);
  * "malloc"), C++ names demangled. NULL for NULL or empty names.
  */
 const char *mp_strtab_intern_symbol(mp_strtab *t, const char *raw);
+/* The same name left mangled: only the version and clone suffixes cut
+ * ("_ZN3Foo4growEi.part.0" -> "_ZN3Foo4growEi"). NULL for NULL or empty. */
+const char *mp_strtab_intern_linkage(mp_strtab *t, const char *raw);
 
 #endif

@@ -32,9 +32,18 @@
 #include "strtab.h"
 #include "util.h"
 
+/* A function as a frame names it (all interned; NULL, 0 when unknown). */
+typedef struct fn_name {
+    const char *name;       /* demangled */
+    const char *sys;        /* linkage name (mp_frame.system_name) */
+    int start_line;         /* DW_AT_decl_line */
+} fn_name;
+
 /* One function in an address's inline chain, innermost first. */
 typedef struct chain_frame {
     const char *function;   /* interned, demangled */
+    const char *system_name;
+    int start_line;
     const char *file;       /* interned or NULL */
     int line;
     const char *keypart;    /* interned symbolic identity of this frame */
@@ -153,17 +162,32 @@ static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char 
 
 /* ---- names, lines and inline chains ---- */
 
-/* A subprogram or inlined instance's name, following abstract origins. */
-static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
+/* The line a subprogram (or, through its abstract origin or declaration,
+ * an inlined instance) is declared at, as Go's Function.start_line. */
+static int die_start_line(Dwarf_Die *die)
+{
+    int line = 0;
+    return dwarf_decl_line(die, &line) == 0 && line > 0 ? line : 0;
+}
+
+/* A subprogram or inlined instance's name, following abstract origins:
+ * the linkage name when it has one (C++), else its plain name (C). */
+static fn_name die_function(mp_symbolizer *s, Dwarf_Die *die)
 {
     Dwarf_Attribute attr;
-    const char *name = NULL;
+    const char *raw = NULL;
     if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
         dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
-        name = dwarf_formstring(&attr);
-    if (!name && dwarf_attr_integrate(die, DW_AT_name, &attr))
-        name = dwarf_formstring(&attr);
-    return mp_strtab_intern_symbol(s->strs, name);
+        raw = dwarf_formstring(&attr);
+    if (!raw && dwarf_attr_integrate(die, DW_AT_name, &attr))
+        raw = dwarf_formstring(&attr);
+    return (fn_name){mp_strtab_intern_symbol(s->strs, raw), mp_strtab_intern_linkage(s->strs, raw),
+                     die_start_line(die)};
+}
+
+static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
+{
+    return die_function(s, die).name;
 }
 
 /* A source file name as interned: DWARF keeps names relative to the
@@ -229,12 +253,14 @@ static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *
     *file = source_name(s, f, dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr)));
 }
 
-static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn,
+static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const fn_name *fn,
                        const char *file, int line, uint64_t symoff)
 {
     mp_grow((void **)&e->chain, cap, e->n + 1, sizeof(chain_frame));
     chain_frame *f = &e->chain[e->n++];
-    f->function = fn ? fn : mp_strtab_intern(s->strs, "??");
+    f->function = fn->name ? fn->name : mp_strtab_intern(s->strs, "??");
+    f->system_name = fn->name ? fn->sys : NULL;
+    f->start_line = fn->start_line;
     f->file = file;
     f->line = file ? line : 0;
     /* Without a line, the offset into the symbol keeps distinct call sites
@@ -255,7 +281,7 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const char *fn
  * `addr2line -i`.
  */
 static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, size_t *cap,
-                           const char *file, int line, const char *symname, uint64_t symoff)
+                           const char *file, int line, const fn_name *sym, uint64_t symoff)
 {
     Dwarf_Addr bias = 0;
     Dwarf_Die *cu = dwfl_module_addrdie(mf->mod, e->vaddr, &bias);
@@ -273,20 +299,25 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
     for (int i = 0; i < n; i++) {
         int tag = dwarf_tag(&scopes[i]);
         if (tag == DW_TAG_inlined_subroutine) {
-            const char *fn = qualify_bare(s, die_name(s, &scopes[i]), scopes, i, n, symname);
-            chain_push(s, e, cap, fn, file, line, 0);
+            fn_name fn = die_function(s, &scopes[i]);
+            const char *plain = fn.name;
+            fn.name = qualify_bare(s, plain, scopes, i, n, sym->name);
+            if (fn.name != plain)   /* a lambda: no linkage name to give */
+                fn.sys = NULL;
+            chain_push(s, e, cap, &fn, file, line, 0);
             call_site(s, &scopes[i], &file, &line);
         } else if (tag == DW_TAG_subprogram) {
             /* the symbol table names the out-of-line function as nm and
                pprof do; DWARF is the fallback when it has no symbol */
-            const char *fn = symname ? symname : die_name(s, &scopes[i]);
-            chain_push(s, e, cap, fn, file, line, symoff);
+            fn_name fn = sym->name ? *sym : die_function(s, &scopes[i]);
+            fn.start_line = die_start_line(&scopes[i]);
+            chain_push(s, e, cap, &fn, file, line, symoff);
             break;
         }
     }
     free(scopes);
-    if (e->n == 0 && (symname || file))
-        chain_push(s, e, cap, symname, file, line, symoff);
+    if (e->n == 0 && (sym->name || file))
+        chain_push(s, e, cap, sym, file, line, symoff);
 }
 
 static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
@@ -294,7 +325,10 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     if (!mf->mod)
         return;
     const mp_funcsym *fs = mp_elffile_symbol(mf, e->vaddr);
-    const char *symname = fs ? mp_strtab_intern_symbol(s->strs, fs->name) : NULL;
+    fn_name sym = {0};
+    if (fs)
+        sym = (fn_name){mp_strtab_intern_symbol(s->strs, fs->name),
+                        mp_strtab_intern_linkage(s->strs, fs->name), 0};
     uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
     int line = 0;
@@ -304,7 +338,7 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
         file = source_name(s, f, dwfl_line_comp_dir(dl));
     }
     size_t cap = 0;
-    expand_inlines(s, mf, e, &cap, file, line, symname, symoff);
+    expand_inlines(s, mf, e, &cap, file, line, &sym, symoff);
 }
 
 typedef struct addr_key {
@@ -459,6 +493,8 @@ static void symbolize_frame(mp_symbolizer *s, snapstate *ss, const mp_snapshot *
     const addrent *e = addr_lookup(s, mf, pc - m->load_bias);
     for (uint32_t i = 0; i < e->n; i++) {
         f.function = e->chain[i].function;
+        f.system_name = e->chain[i].system_name;
+        f.start_line = e->chain[i].start_line;
         f.file = e->chain[i].file;
         f.line = e->chain[i].line;
         emit(b, &f, e->chain[i].keypart);

@@ -499,12 +499,16 @@
     this.name = new Array(n); this.file = new Array(n); this.line = new Int32Array(n);
     this.val = new Float64Array(n); this.old = new Float64Array(n); this.cnt = new Float64Array(n);
     this.parent = new Int32Array(n); this.depth = new Int32Array(n); this.w = new Float64Array(n);
+    /* > 0: the node stands for that many callees below the model's minimum
+     * share, pruned from the page (html_model.c) */
+    this.pruned = new Int32Array(n);
+    this.minShare = tree.pruned ? tree.pruned.min_share : 0;
     this.kids = [];
     for (let i = 0; i < n; i++) {
       const r = tree.nodes[i];
       this.parent[i] = r[0]; this.name[i] = tree.strings[r[1]];
       this.file[i] = r[2] >= 0 ? tree.strings[r[2]] : null; this.line[i] = r[3];
-      this.val[i] = r[4]; this.old[i] = r[5]; this.cnt[i] = r[6];
+      this.val[i] = r[4]; this.old[i] = r[5]; this.cnt[i] = r[6]; this.pruned[i] = r[7] || 0;
       this.kids.push([]);
       if (r[0] >= 0) { this.kids[r[0]].push(i); this.depth[i] = this.depth[r[0]] + 1; }
     }
@@ -516,7 +520,9 @@
       this.w[i] = kind === "diff" ? Math.max(this.val[i], this.old[i], sum) : Math.max(this.val[i], sum);
     }
     this.maxDelta = 0;
-    for (let i = 1; i < n; i++) this.maxDelta = Math.max(this.maxDelta, Math.abs(this.val[i] - this.old[i]));
+    /* a pruned node's change is many frames' added up: not a frame's */
+    for (let i = 1; i < n; i++)
+      if (!this.pruned[i]) this.maxDelta = Math.max(this.maxDelta, Math.abs(this.val[i] - this.old[i]));
     this.zoomed = 0; this.hits = null; this.term = "";
   }
   FlameGraph.prototype.empty = function () { return !this.name.length || this.w[0] <= 0; };
@@ -581,7 +587,8 @@
     while (stack.length) {
       const [i, x, row] = stack.pop();
       const w = this.w[i] * scale;
-      frame(i, x, w, row, this.val[i] === 0 && this.old[i] > 0 ? "gone" : "", this.name[i]);
+      frame(i, x, w, row, this.pruned[i] ? "fold" : this.val[i] === 0 && this.old[i] > 0 ? "gone" : "",
+        this.name[i]);
       let cx = x, small = [], sw = 0;
       for (const c of this.kids[i]) {
         const cw = this.w[c] * scale;
@@ -614,10 +621,19 @@
       return plural(list.length, "frame", "frames") + " narrower than " + MIN_PX + " px, with their callees: " +
         fmt(sum, this.unit) + (this.kind === "diff" ? " now" : "") + "  ·  zoom into the caller to see them";
     }
-    return this.describe(+g.getAttribute("data-i"));
+    const i = +g.getAttribute("data-i");
+    if (this.pruned[i]) return this.describePruned(i);
+    return this.describe(i);
+  };
+  FlameGraph.prototype.describePruned = function (i) {
+    const u = this.unit;
+    return plural(this.pruned[i], "callee", "callees") + " of " + this.name[this.parent[i]] + " under " +
+      (100 * this.minShare) + "% of the total each, with their callees: " + fmt(this.val[i], u) +
+      (this.kind === "diff" ? " now, was " + fmt(this.old[i], u) : "") +
+      "  ·  left out of this page; memprof flame, folded and pprof have every frame";
   };
   FlameGraph.prototype.click = function (g) {
-    if (g.hasAttribute("data-fold")) return;
+    if (g.hasAttribute("data-fold") || this.pruned[+g.getAttribute("data-i")]) return;
     this.zoomed = +g.getAttribute("data-i");
     this.render();
   };
@@ -632,7 +648,7 @@
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const loc = this.loc(i);
-      hit[i] = i > 0 && (re.test(this.name[i]) ||
+      hit[i] = i > 0 && !this.pruned[i] && (re.test(this.name[i]) ||
         (loc !== null && (re.test(loc) || re.test(basename(loc))))) ? 1 : 0;
       const p = this.parent[i];
       under[i] = hit[i] || (p >= 0 && under[p]) ? 1 : 0;
@@ -690,8 +706,11 @@
       const matched = h("span", { class: "matched", "aria-live": "polite" });
       const details = h("div", { class: "details" }, "Click a frame to zoom into it; hover or tap for details.");
       const tb = { reset: reset, matched: matched };
+      const pr = F[kind].pruned;
       const desc = h("p", { class: "note" }, k[2] + (kind === "diff" ? basename(files[0].file) + " → " : "") +
-        basename(last.file) + ").");
+        basename(last.file) + ")." + (D.lines ? " One box per function and source line (--lines)." : "") +
+        (pr && pr.frames ? " " + plural(pr.frames, "frame", "frames") + " under " + (100 * pr.min_share) +
+          "% of the total are left out, each caller's shown as one “(n small frames)” box." : ""));
       const panel = h("div", { "data-kind": kind, hidden: true }, desc);
       const g = new FlameGraph(F[kind], kind, box, tb);
       graphs[kind] = g;

@@ -1,8 +1,10 @@
 // flame_svg.js - a `memprof flame` SVG opened from a file:// URL in Debian's
 // chromium: no console or page error, no request, and Search works (the
 // prompt answered with TERM): the "matched" line appears, and with
-// --hits N at least N frames are highlighted.
-//   node flame_svg.js WORKDIR FILE.svg TERM [--hits N] [--shot PNG]
+// --hits N at least N frames are highlighted. With --same-value exactly one
+// frame must match, and the amount the "matched" line gives it must be
+// written the same way in that frame's tooltip (one value format).
+//   node flame_svg.js WORKDIR FILE.svg TERM [--hits N] [--same-value] [--shot PNG]
 "use strict";
 const path = require("path");
 const { launch, check, noProblems, run } = require("./lib");
@@ -28,6 +30,14 @@ run(async (args) => {
     check(/^Matched /.test(matched), `${svg}: search for ${term} shows no result line (got ${JSON.stringify(matched)})`);
     const lit = await page.$$eval("g.f rect", (rs) => rs.filter((r) => r.getAttribute("fill") === "rgb(230,0,230)").length);
     check(lit >= hits, `${svg}: search for ${term} highlights ${lit} frames, expected at least ${hits}`);
+    if (args.includes("--same-value")) {
+      const tips = await page.$$eval("g.f", (gs) => gs.filter((g) =>
+        g.querySelector("rect").getAttribute("fill") === "rgb(230,0,230)").map((g) => g.querySelector("title").textContent));
+      check(tips.length === 1, `${svg}: --same-value needs one matching frame, ${tips.length} match ${term}`);
+      const m = /\((.+) of (.+)\)$/.exec(matched);
+      check(m && tips[0].includes(m[1]),
+        `${svg}: the search says ${JSON.stringify(matched)}, the frame's tooltip ${JSON.stringify(tips[0])}`);
+    }
     if (shot) await page.screenshot({ path: shot });
     noProblems(ctx, page, `${svg} after search`);
     console.log(`flame_svg ok: ${svg}: ${matched}; ${lit} highlighted`);

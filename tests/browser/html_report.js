@@ -4,6 +4,9 @@
 //   node html_report.js empty PAGE ONEFILE_PAGE OUTDIR CULPRIT
 //   node html_report.js hostile PAGE OUTDIR SYMBOL ARGV0
 //   node html_report.js model PAGE OUTDIR      (PAGE's data replaced, see model.js)
+//   node html_report.js big PAGE OUTDIR CULPRIT STEPFN
+//   node html_report.js deep PAGE OUTDIR WIDEFN MAX_PX
+//   node html_report.js lines PAGE FUNC_PAGE OUTDIR FUNC FILE LINE_SMALL LINE_BIG BIG_BYTES
 //
 // Each scenario opens the page from a file:// URL at 1280x800 and 390x844,
 // fails on any console error, page error or network request, and saves
@@ -277,7 +280,129 @@ async function modelPage(args) {
   await ctx.close();
 }
 
-const scenarios = { leak, empty, hostile, model: modelPage };
+// A page of 100k stacks: the trees are pruned to frames of at least the
+// model's minimum share, each caller's smaller callees one "(n small
+// frames)" node. Zooming down the STEPFN recursion reaches a pruned node:
+// it is drawn grey, its tooltip says what was left out, a click does not
+// zoom into it, and search does not count it.
+async function big(args) {
+  const [page_, out, culprit, stepfn] = args;
+  const ctx = await launch(out);
+  const page = await open(ctx, url(page_), WIDE);
+  await openTab(page, "heap");
+  const info = await page.evaluate(() => {
+    const g = window.memprofReport.graphs.heap, t = window.memprofReport.data.flames.heap;
+    let pruned = 0;
+    for (let i = 0; i < g.pruned.length; i++) if (g.pruned[i]) pruned++;
+    const note = document.querySelector("[data-kind='heap']:not(button) p.note").textContent;
+    return { nodes: g.name.length, pruned, left: t.pruned.frames, share: t.pruned.min_share, note };
+  });
+  check(info.pruned > 0 && info.left > 10 * info.nodes,
+    `heap: the tree is not pruned: ${JSON.stringify(info)}`);
+  check(/ frames under 0\.1% of the total are left out/.test(info.note),
+    `heap: the graph's note does not say frames were left out: ${info.note}`);
+  const top = named(await frames(page, "heap"), culprit);
+  check(top && top.label === culprit, `heap: no frame labelled ${culprit}`);
+  const byName = await search(page, "heap", `^${culprit}$`);
+  check(byName.share > 0.5, `search ${culprit}: share ${byName.share} (${byName.text})`);
+  await search(page, "heap", "");
+
+  // down the recursion: click the widest drawn STEPFN frame below the zoom
+  let drawn = null;
+  for (let k = 0; k < 12 && !drawn; k++) {
+    const list = await frames(page, "heap");
+    const st = await page.evaluate(() => {
+      const g = window.memprofReport.graphs.heap;
+      return { z: g.zoomed, depth: Array.from(g.depth), pruned: Array.from(g.pruned) };
+    });
+    drawn = list.find((f) => f.name && st.pruned[f.i] && !/anc/.test(f.cls) && f.w >= 8);
+    if (drawn) break;
+    const next = list.filter((f) => f.name === stepfn && st.depth[f.i] > st.depth[st.z] && !/anc|fold/.test(f.cls))
+      .sort((a, b) => b.w - a.w)[0];
+    check(next, `heap: no ${stepfn} frame to zoom into at depth > ${st.depth[st.z]}`);
+    await page.click(`#flame-heap g.fr[data-i="${next.i}"] rect`, { force: true });
+  }
+  check(drawn, "heap: zooming down the recursion never shows a pruned (n small frames) node");
+  check(/^\(\d+ small frames?\)$/.test(drawn.name) && /fold/.test(drawn.cls) && drawn.fill === "#e9ebef",
+    `heap: the pruned node is not drawn as a grey fold box: ${JSON.stringify(drawn)}`);
+  await page.hover(`#flame-heap g.fr[data-i="${drawn.i}"] rect`, { force: true });
+  const tip = await page.evaluate(() => document.querySelector("[data-kind='heap']:not(button) .details").textContent);
+  check(/callees? of .* under 0\.1% of the total each/.test(tip) && /left out of this page/.test(tip),
+    `heap: the pruned node's details do not say what was left out: "${tip}"`);
+  const z0 = await page.evaluate(() => window.memprofReport.graphs.heap.zoomed);
+  await page.click(`#flame-heap g.fr[data-i="${drawn.i}"] rect`, { force: true });
+  const z1 = await page.evaluate(() => window.memprofReport.graphs.heap.zoomed);
+  check(z0 === z1, `heap: clicking the pruned node zoomed (${z0} -> ${z1})`);
+  const bySmall = await search(page, "heap", "small frame");
+  check(bySmall.share === 0, `search "small frame" matches the pruned nodes: ${bySmall.text}`);
+  console.log(`big: ${info.nodes} nodes on the page, ${info.left} frames left out; "${tip}"`);
+  noProblems(ctx, page, "big page");
+  await shots(page, out, "big-1280");
+  await ctx.close();
+}
+
+// A page built with --lines: one frame per function and line, so FUNC's
+// two allocating lines are two frames, and search by FILE:LINE_BIG finds
+// exactly the bytes allocated on it. The function-level page (FUNC_PAGE)
+// merges them into one frame whose line is unknown.
+async function lines(args) {
+  const [page_, funcPage, out, fn, file, small, bigLine, bigBytes] = args;
+  const ctx = await launch(out);
+  const page = await open(ctx, url(page_), WIDE);
+  await openTab(page, "heap");
+  const list = await frames(page, "heap");
+  for (const l of [small, bigLine]) {
+    const want = `${fn} (${file}:${l})`;
+    const f = named(list, want);
+    check(f && f.w > 1, `--lines: no frame ${want} (frames: ${list.map((x) => x.name).join(", ")})`);
+  }
+  check(!named(list, fn), `--lines: a frame is still named plain ${fn}`);
+  const note = await page.evaluate(() => document.querySelector("[data-kind='heap']:not(button) p.note").textContent);
+  check(/per function and source line/.test(note), `--lines: the note does not say so: ${note}`);
+  const total = await page.evaluate(() => window.memprofReport.graphs.heap.val[0]);
+  const hit = await search(page, "heap", `${file.replace(/\./g, "\\.")}:${bigLine}$`);
+  const want = +bigBytes / total;
+  check(Math.abs(hit.share - want) < 1e-9,
+    `--lines: search ${file}:${bigLine} matched ${hit.share} (${hit.text}), expected ${want}`);
+  const tip = await details(page, "heap", `${fn} (${file}:${bigLine})`);
+  const amount = /: (.+) of /.exec(hit.text)[1];
+  check(tip.includes(amount), `--lines: the tooltip "${tip}" does not show the search's ${amount}`);
+  noProblems(ctx, page, "--lines page");
+  await shots(page, out, "lines-1280");
+
+  const plain = await open(ctx, url(funcPage), WIDE);
+  await openTab(plain, "heap");
+  check(named(await frames(plain, "heap"), fn), `function page: no frame ${fn}`);
+  const miss = await search(plain, "heap", `${file.replace(/\./g, "\\.")}:${bigLine}$`);
+  console.log(`lines: ${file}:${bigLine} is "${hit.text}" with --lines, "${miss.text}" without`);
+  noProblems(ctx, plain, "function-level page");
+  await ctx.close();
+}
+
+// A deep recursion of slivers beside a wide frame: every graph of the page
+// stays at most MAX_PX tall, the slivers in a "(n small frames)" box.
+async function deep(args) {
+  const [page_, out, wide, maxPx] = args;
+  const ctx = await launch(out);
+  for (const vp of [WIDE, PHONE]) {
+    const page = await open(ctx, url(page_), vp);
+    for (const kind of ["heap", "alloc"]) {
+      await openTab(page, kind);
+      const list = await frames(page, kind);
+      check(named(list, wide), `deep ${vp.width}px ${kind}: no frame ${wide}`);
+      /* at phone width the slivers add up to under a pixel: no box at all */
+      check(vp !== WIDE || list.some((f) => /fold/.test(f.cls)), `deep ${vp.width}px ${kind}: no (n small frames) box`);
+      const h = await page.evaluate((k) => document.querySelector(`#flame-${k} svg`).getBoundingClientRect().height, kind);
+      check(h <= +maxPx, `deep ${vp.width}px ${kind}: the flame graph is ${h}px tall, more than ${maxPx}px`);
+    }
+    noProblems(ctx, page, `deep page ${vp.width}px`);
+    await shots(page, out, `deep-${vp.width}`);
+    await page.close();
+  }
+  await ctx.close();
+}
+
+const scenarios = { leak, empty, hostile, model: modelPage, big, lines, deep };
 run(async (argv) => {
   const fn = scenarios[argv[0]];
   check(fn, `unknown scenario ${argv[0]}`);

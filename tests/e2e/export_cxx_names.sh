@@ -5,6 +5,9 @@
 # hold < > & , " spaces and parentheses. The flame SVG must stay well-formed
 # and carry them unaltered, folded lines keep their shape (the value after
 # the last space), and go tool pprof shows them as memprof report does.
+# pprof's Functions carry the mangled linkage name as system_name (the one
+# `nm` pairs with the demangled name) and the line each function starts at
+# as start_line, as Go's own profiles do; `-raw` shows both.
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_consumers
@@ -74,5 +77,28 @@ for i in 0 1 2; do
         sed -n '/flat%/,$p' "$WORK/top.txt" >&2
         fail "go tool pprof -top (default options) shows '$shown' for the ${want}B that memprof report gives to '${names[i]}'"
     fi
+done
+
+# --- pprof: system_name is the linkage name, start_line the definition's line
+nm --defined-only "$TEST_PROGS/export_cxx_names" | awk '{print $3}' >"$WORK/nm.raw"
+nm --defined-only -C "$TEST_PROGS/export_cxx_names" | cut -d' ' -f3- >"$WORK/nm.demangled"
+paste "$WORK/nm.demangled" "$WORK/nm.raw" >"$WORK/nm.pairs"
+pycheck pprof-functions "$WORK/heap.pb.gz" >"$WORK/functions.tsv" || fail "pprof Functions: see above"
+gopprof "$WORK/raw.txt" -raw "$WORK/heap.pb.gz"
+src=$(cd "$E2E_DIR/../programs" && pwd)/export_cxx_names.cpp
+defs=('static CULPRIT void grow(int blocks)' 'CULPRIT bool operator<(const Key &a' 'CULPRIT unsigned long long operator""_blocks(')
+for i in 0 1 2; do
+    n=${names[i]}
+    mangled=$(awk -F'\t' -v n="$n" '$1 == n {print $2}' "$WORK/nm.pairs" | sort -u)
+    [[ $mangled == _Z* && $mangled != *$'\n'* ]] || fail "nm pairs '$n' with '$mangled', not one _Z name"
+    start=$(grep -nF -- "${defs[i]}" "$src" | cut -d: -f1)
+    [[ -n $start ]] || fail "no definition of $n in $src"
+    row=$(awk -F'\t' -v n="$n" '$2 == n' "$WORK/functions.tsv")
+    [[ -n $row ]] || fail "pprof has no Function named $n: $(cat "$WORK/functions.tsv")"
+    expect_eq "pprof system_name of $n" "$(cut -f3 <<<"$row")" "$mangled"
+    expect_eq "pprof start_line of $n" "$(cut -f5 <<<"$row")" "$start"
+    grep -Fq -- " $n $src:" "$WORK/raw.txt" || fail "pprof -raw: no line of $n in $src"
+    grep -F -- " $n " "$WORK/raw.txt" | grep -Fq -- " s=$start($mangled)" ||
+        fail "pprof -raw does not show s=$start($mangled) for $n: $(grep -F -- " $n " "$WORK/raw.txt")"
 done
 echo "export_cxx_names: ok"

@@ -70,6 +70,11 @@ mp() {
 #   svg FILE [--frame FUNC] [--root-value N] [--red FUNC] [--not-red FUNC]
 #                                 self-contained flame graph SVG checks
 #   approx A B TOL                |A - B| <= TOL * max(|A|, |B|)
+#   pprof-functions PB.GZ         the profile's Function table decoded from
+#                                 the wire, one line each: id, name,
+#                                 system_name, filename, start_line (tabs);
+#                                 fails on a malformed message or two
+#                                 Functions with one name and file
 pycheck() {
     python3 - "$@" <<'EOF'
 import argparse, re, sys
@@ -229,12 +234,22 @@ def cmd_svg(a):
     # class "f fold": the box of callees too narrow to draw; "f gone": a
     # frame of OLD that NEW no longer has (differential)
     classes = {}
-    for m in re.finditer(r'<g class="f( \w+)?" data-n="([^"]*)" data-v="(-?\d+)"[^>]*>(.*?)</g>',
+    rows = {}   # depth -> [(start, end, name)]: frames of one row never overlap
+    for m in re.finditer(r'<g class="f( \w+)?" data-n="([^"]*)" data-v="(-?\d+)"([^>]*)>(.*?)</g>',
                          text, re.S):
-        fill = re.search(r'fill="rgb\((\d+),(\d+),(\d+)\)"', m.group(4))
+        o, d = re.search(r'data-o="(\d+)"', m.group(4)), re.search(r'data-d="(\d+)"', m.group(4))
+        if o and d and int(m.group(3)) > 0:
+            rows.setdefault(int(d.group(1)), []).append(
+                (int(o.group(1)), int(o.group(1)) + int(m.group(3)), m.group(2)))
+        fill = re.search(r'fill="rgb\((\d+),(\d+),(\d+)\)"', m.group(5))
         frames.setdefault(m.group(2), []).append((int(m.group(3)),
                                                   tuple(map(int, fill.groups())) if fill else None))
         classes.setdefault(m.group(2), set()).add((m.group(1) or "").strip())
+    for d, row in rows.items():
+        row.sort()
+        for (a0, a1, an), (b0, b1, bn) in zip(row, row[1:]):
+            if b0 < a1:
+                errs.append("row %d: %s [%d, %d) overlaps %s [%d, %d)" % (d, bn, b0, b1, an, a0, a1))
     if not frames:
         errs.append("no frame elements (<g class=\"f\" data-n=.. data-v=..>)")
     for f in a.frame or []:
@@ -272,6 +287,62 @@ def cmd_svg(a):
         die("%s:\n  " % a.file + "\n  ".join(errs))
     print("svg ok: %s, %d distinct frames" % (a.file, len(frames)))
 
+def pb_fields(buf):
+    """(field, wire type, value) of one protobuf message; bytes for type 2"""
+    i, n = 0, len(buf)
+    def varint():
+        nonlocal i
+        v, shift = 0, 0
+        while True:
+            if i >= n or shift > 63:
+                die("truncated or overlong varint")
+            b = buf[i]; i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < n:
+        key = varint()
+        field, wt = key >> 3, key & 7
+        if wt == 0:
+            yield field, wt, varint()
+        elif wt == 2:
+            ln = varint()
+            if i + ln > n:
+                die("a length-delimited field runs past its message")
+            yield field, wt, buf[i:i + ln]
+            i += ln
+        elif wt in (1, 5):
+            w = 8 if wt == 1 else 4
+            yield field, wt, buf[i:i + w]
+            i += w
+        else:
+            die("wire type %d in a pprof profile" % wt)
+
+def cmd_pprof_functions(a):
+    import gzip
+    prof = gzip.open(a.pb).read()
+    strings, funcs = [], []
+    for field, wt, v in pb_fields(prof):
+        if field == 6 and wt == 2:
+            strings.append(v.decode("utf-8"))
+        elif field == 5 and wt == 2:
+            f = {1: 0, 2: 0, 3: 0, 4: 0, 5: 0}
+            for ff, fw, fv in pb_fields(v):
+                if fw == 0 and ff in f:
+                    f[ff] = fv
+            funcs.append(f)
+    seen = {}
+    for f in funcs:
+        for k in (2, 3, 4):
+            if f[k] >= len(strings):
+                die("function %d: string index %d past the table" % (f[1], f[k]))
+        key = (strings[f[2]], strings[f[4]])
+        if key in seen:
+            die("functions %d and %d have one name and file %r" % (seen[key], f[1], key))
+        seen[key] = f[1]
+        print("%d\t%s\t%s\t%s\t%d" % (f[1], strings[f[2]], strings[f[3]], strings[f[4]], f[5]))
+
 def cmd_approx(a):
     x, y = float(a.a), float(a.b)
     if abs(x - y) > a.tol * max(abs(x), abs(y)):
@@ -291,6 +362,7 @@ p.add_argument("--root-value", type=int); p.add_argument("--red", action="append
 p.add_argument("--not-red", action="append"); p.add_argument("--gone", action="append")
 p.add_argument("--reddest"); p.add_argument("--max-height", type=int)
 p.add_argument("--fold", action="store_true"); p.set_defaults(fn=cmd_svg)
+p = sub.add_parser("pprof-functions"); p.add_argument("pb"); p.set_defaults(fn=cmd_pprof_functions)
 p = sub.add_parser("approx"); p.add_argument("a"); p.add_argument("b")
 p.add_argument("tol", type=float); p.set_defaults(fn=cmd_approx)
 a = ap.parse_args()

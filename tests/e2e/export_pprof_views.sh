@@ -4,6 +4,9 @@
 #    (DW_AT_name ../src/relsrc.c): `go tool pprof -list` run from another
 #    directory shows the source lines, because file names are joined with
 #    DW_AT_comp_dir;
+#  - the C culprit's Function has its own name as system_name (as Go
+#    writes it for a name that is not mangled) and the line its definition
+#    starts at as start_line (`-raw` shows s=LINE and no "(other name)");
 #  - --labels service=..,host=..,version=..: every sample carries them,
 #    `go tool pprof -tags` shows each with 100% of the total; a malformed
 #    list is refused with one memprof: line and exit 1, writing nothing.
@@ -46,6 +49,16 @@ grep -q 'ROUTINE =* rel_leak in /.*relsrc\.c' "$WORK/list.txt" ||
     fail "-list names no absolute source file: $(head -3 "$WORK/list.txt")"
 grep -Eq '^ +[0-9.]+[kKMG]?B +[0-9.]+[kKMG]?B +[0-9]+: +void \*p = malloc\(n\);' "$WORK/list.txt" ||
     fail "-list does not show the leak's source line with its bytes: $(cat "$WORK/list.txt")"
+
+# --- Function.system_name and start_line
+start=$(grep -n '^__attribute__((noinline)) void \*rel_leak(size_t n)$' "$WORK/proj/src/relsrc.c" | cut -d: -f1)
+pycheck pprof-functions "$WORK/rel.pb.gz" >"$WORK/functions.tsv" || fail "pprof Functions: see above"
+row=$(awk -F'\t' '$2 == "rel_leak"' "$WORK/functions.tsv")
+expect_eq "pprof Function of rel_leak (id, name, system_name, file, start_line)" "$(cut -f2- <<<"$row")" \
+    "$(printf 'rel_leak\trel_leak\t%s\t%s' "$WORK/proj/build/../src/relsrc.c" "$start")"
+gopprof "$WORK/raw.txt" -raw "$WORK/rel.pb.gz"
+grep -Eq " M=1 rel_leak $WORK/proj/build/\.\./src/relsrc\.c:[0-9]+ s=$start\$" "$WORK/raw.txt" ||
+    fail "pprof -raw does not show rel_leak with s=$start: $(grep rel_leak "$WORK/raw.txt")"
 
 # --- labels
 mp /dev/null pprof "$snap" --labels service=api,host=web-1.example,version=1.2.3 -o "$WORK/lab.pb.gz"

@@ -8,9 +8,14 @@
 #    64 KiB site), and the site that shrank to zero is drawn (class "gone");
 #    the same SVG loads and searches in chromium, by name and by file:line;
 #  - deep: 16 KiB under a 256-frame recursion beside 10 MiB folds into one
-#    "(n small frames)" box, so the SVG stays a few rows tall;
+#    "(n small frames)" box, so the SVG stays a few rows tall; main's two
+#    narrow callees, views_asmall and views_zsmall, on either side of the
+#    wide views_wide by name, fold into one box that overlaps no frame
+#    (check_svg checks every row);
 #  - lines: --lines keeps the two allocating lines of one function apart in
 #    folded output (and in the SVG), the default merges them.
+#  - one value format: the search line and the tooltip write a frame's
+#    bytes (diff) and wait time (lock_hot's locks graph) alike.
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_tool xmllint libxml2-utils
@@ -38,7 +43,7 @@ mp /dev/null flame "$old" "$new" -o "$WORK/diff.svg"
 check_svg "$WORK/diff.svg" --frame views_grower --frame views_newbie --frame views_vanish \
     --red views_grower --not-red views_vanish \
     --reddest views_grower --gone views_vanish
-browser "$WORK/diff.svg" views_grower --hits 1 --shot "$WORK/diff.png"
+browser "$WORK/diff.svg" '^views_grower$' --hits 1 --same-value --shot "$WORK/diff.png"
 browser "$WORK/diff.svg" 'export_views.c:[0-9]+' --hits 3
 
 # --- deep: folded into one box, a bounded height
@@ -50,6 +55,8 @@ depth=$(awk '/views_deep/ {print gsub(/;views_deep/, "")}' "$WORK/deep.folded" |
 mp /dev/null flame "$deep" -o "$WORK/deep.svg"
 # without folding it would be 64 + 36 + 16 * (depth + 5) px
 check_svg "$WORK/deep.svg" --frame views_wide --fold --max-height 400
+grep -q '<g class="f fold" data-n="(2 small frames)"' "$WORK/deep.svg" ||
+    fail "deep.svg: views_asmall and views_zsmall are not folded into one (2 small frames) box"
 browser "$WORK/deep.svg" views_wide --hits 1
 
 # --- lines
@@ -68,4 +75,10 @@ mp /dev/null flame "$lsnap" --lines -o "$WORK/lines.svg"
 check_svg "$WORK/lines.svg" --frame "${at[0]% *}" --frame "${at[1]% *}"
 line=${at[1]##*:}; line=${line%%)*}
 browser "$WORK/lines.svg" "export_views.c:$line" --hits 1
+
+# --- one value format for times too
+run_under_shim "$WORK/locks" -- "$TEST_PROGS/lock_hot"
+mp /dev/null flame "$(snapshot_of "$WORK/locks" 0001)" --what locks -o "$WORK/locks.svg"
+check_svg "$WORK/locks.svg" --frame worker_hot
+browser "$WORK/locks.svg" '^worker_hot$' --hits 1 --same-value
 echo "export_views: ok"

@@ -20,17 +20,7 @@ source "$(dirname "$0")/common.sh"
 
 need_browser
 
-browser() {
-    timeout -k 5 90 node "$BROWSER_DIR/html_report.js" "$@" || fail "browser check '$1' failed (see above)"
-}
-html() {
-    local out=$1
-    shift
-    "$MEMPROF_BIN" html "$@" -o "$out" 2>"$out.err" || {
-        cat "$out.err" >&2
-        fail "memprof html $* exited $?"
-    }
-}
+source "$E2E_DIR/html_lib.sh"
 
 # leak: five snapshots of a leak growing in steps, and lock contention
 run_under_shim "$WORK/growth" -- "$TEST_PROGS/html_growth"

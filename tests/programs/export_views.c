@@ -7,7 +7,10 @@
  *          views_newbie appears at NEW with 64 KiB (new, but small).
  *   deep   10 MiB from views_wide, and 16 KiB at the bottom of a 1000-deep
  *          recursion of views_deep (about 2 px wide, 256 frames tall as
- *          captured at MEMPROF_DEPTH=256).
+ *          captured at MEMPROF_DEPTH=256, so its stacks do not reach
+ *          main); 4 KiB from views_asmall and 8 KiB from views_zsmall,
+ *          which sort before and after views_wide: main's two narrow
+ *          callees lie on either side of its wide one.
  *   lines  views_two_lines allocates 1 MiB on one line and 3 MiB on another.
  */
 #include <stdlib.h>
@@ -30,6 +33,8 @@ TP_CULPRIT static void *views_grower(size_t n) { return hold(n); }
 TP_CULPRIT static void *views_vanish(size_t n) { return hold(n); }
 TP_CULPRIT static void *views_newbie(size_t n) { return hold(n); }
 TP_CULPRIT static void *views_wide(size_t n) { return hold(n); }
+TP_CULPRIT static void *views_asmall(size_t n) { return hold(n); }
+TP_CULPRIT static void *views_zsmall(size_t n) { return hold(n); }
 
 static void *volatile sink;
 
@@ -65,10 +70,10 @@ int main(int argc, char **argv)
         tp_snapshot();
         free(g), free(g2), free(n);
     } else if (strcmp(mode, "deep") == 0) {
-        void *w = views_wide(10 * MIB);
+        void *a = views_asmall(4 * 1024), *w = views_wide(10 * MIB), *z = views_zsmall(8 * 1024);
         views_deep(1000);
         tp_snapshot();
-        free(w);
+        free(a), free(w), free(z);
     } else if (strcmp(mode, "lines") == 0) {
         void *a, *b;
         views_two_lines(&a, &b);
