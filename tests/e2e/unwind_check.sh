@@ -69,7 +69,7 @@ expect_equal_stacks check_sqlite 200
 
 prep_sort() { seq 1 200000 | awk '{ print ($1 * 7919) % 100003, "line" $1 }' >data; }
 real_run check_sort 120 prep_sort -- sort --parallel=2 -S 4M -T . -k1,1n -k2 data
-expect_equal_stacks check_sort 20
+expect_equal_stacks check_sort 8   # sort allocates little: ~20 samples, Poisson; the point is 0 mismatches
 
 prep_gcc() {
     cat >prog.c <<'C'
