@@ -53,8 +53,11 @@ MODULES=(
     test_pty
 )
 IGNORE=(-i '*VSOCK*')
-# Per module (regrtest kills a worker after it; the slowest module takes
-# about 2.5 minutes under the shim while the plain run goes alongside).
+# Per module (regrtest kills a worker after it). Not more: a child that
+# never exits costs CPython's tests 300 s (support.LONG_TIMEOUT) before they
+# give up and pass, so only this limit turns that hang into a failure. The
+# slowest modules (multiprocessing_spawn, concurrent_futures) take 1.5-2.5
+# minutes with both runs sharing 2 cores, nearly 5 at a load average of 20.
 MODULE_TIMEOUT=300
 # The whole of one run: regrtest's own limit (the module timeout x 1.5) plus
 # the slowest module, with room.
