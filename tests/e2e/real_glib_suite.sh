@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# GLib's installed tests (Debian's libglib2.0-tests: about 290 test
+# programs, threads, main loops, GIO, subprocesses, D-Bus) run by
+# gnome-desktop-testing-runner twice at once, plainly and with the shim
+# preloaded at its default settings (issue 16). Every test that passes
+# plainly must pass under the shim; each one that does not is named with the
+# runner's reason. Each test is bounded by the runner's --timeout (a hang is
+# a failure); the profiled run must leave the runner's exit snapshot and a
+# snapshot from at least as many processes as tests passed (each test is a
+# process that exits normally when it passes).
+#
+# ctest labels `glib` and `slow` (`ctest -L glib`); results in $WORK:
+# plain.txt, shim.txt (the runner's PASS/FAIL/SKIP lines), snaps/.
+source "$(dirname "$0")/common.sh"
+
+command -v gnome-desktop-testing-runner >/dev/null ||
+    fail "no gnome-desktop-testing-runner (scripts/setup test installs gnome-desktop-testing)"
+[[ -d /usr/share/installed-tests/glib ]] ||
+    fail "no GLib installed tests in /usr/share/installed-tests/glib (scripts/setup test installs libglib2.0-tests)"
+
+# Per test: the runner's own default. glib/performance.test is a benchmark
+# of fixed rounds that takes 85 s alone on 2 cores (plain 85.5 s, under the
+# shim 87.5 s) and over 120 s while both runs and other tests share them.
+TEST_TIMEOUT=300
+RUN_TIMEOUT=900
+
+TMP_PLAIN=$(mktemp -d /tmp/memprof-glib.XXXXXX)
+TMP_SHIM=$(mktemp -d /tmp/memprof-glib.XXXXXX)
+trap 'rm -rf "$TMP_PLAIN" "$TMP_SHIM"' EXIT
+
+# run_glib MODE TMP: one runner pass over glib's tests, MODE plain|shim,
+# with its own HOME under $WORK and TMPDIR=TMP; output in $WORK/MODE.txt,
+# the runner's pid in $WORK/MODE.pid (bash execs it).
+run_glib() {
+    local mode=$1 tmp=$2 rc=0
+    local -a pre=()
+    [[ $mode == shim ]] && pre=(env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/snaps")
+    mkdir -p "$WORK/$mode.home"
+    (cd "$tmp" && HOME=$WORK/$mode.home TMPDIR=$tmp exec timeout -k 10 "$RUN_TIMEOUT" \
+        bash -c 'echo $$ >"$0" && exec "$@"' "$WORK/$mode.pid" "${pre[@]}" \
+        gnome-desktop-testing-runner -p 2 -t "$TEST_TIMEOUT" --status=no glib) \
+        >"$WORK/$mode.txt" 2>"$WORK/$mode.err" || rc=$?
+    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+        fail "the $mode run did not finish within ${RUN_TIMEOUT}s"
+    fi
+    echo "$mode: status $rc, $(grep '^SUMMARY' "$WORK/$mode.txt" || echo 'no SUMMARY line')"
+}
+
+# passed MODE: the tests MODE's runner reported as passed, sorted.
+passed() {
+    sed -n 's/^PASS: \([^ ]*\)$/\1/p' "$WORK/$1.txt" | sort -u
+}
+
+mkdir -p "$WORK/snaps"
+t0=$SECONDS
+run_glib plain "$TMP_PLAIN" &
+plain_job=$!
+run_glib shim "$TMP_SHIM"
+wait "$plain_job"
+echo "both runs: $((SECONDS - t0)) s"
+for mode in plain shim; do
+    grep -q '^SUMMARY' "$WORK/$mode.txt" || fail "the $mode run did not finish: $(tail -3 "$WORK/$mode.err")"
+done
+n_plain=$(passed plain | wc -l)
+n_shim=$(passed shim | wc -l)
+((n_plain > 0)) || fail "no glib test passed plainly: $(tail -3 "$WORK/plain.txt")"
+
+# Really profiled.
+main=$(cat "$WORK/shim.pid")
+last=$(snapshots "$WORK/snaps" | grep -E "/gnome-desktop-testing-runner\.$main\.[0-9]{4}\.mprof$" | tail -1)
+[[ -n $last ]] || fail "the runner ($main) left no snapshot in $WORK/snaps"
+"$MEMPROF_BIN" report "$last" --top 1 >"$WORK/main.report" 2>&1 || fail "memprof report $last: $(head -2 "$WORK/main.report")"
+head -1 "$WORK/main.report" | grep -q '(exit)' ||
+    fail "the runner's last snapshot is not its exit snapshot: $(head -1 "$WORK/main.report")"
+pids=$(snapshots "$WORK/snaps" | sed -n 's|.*\.\([0-9]*\)\.[0-9]*\.mprof$|\1|p' | sort -u | wc -l)
+((pids >= n_shim)) || fail "only $pids processes left snapshots, fewer than the $n_shim tests that passed under the shim"
+
+mapfile -t lost < <(comm -23 <(passed plain) <(passed shim))
+for t in "${lost[@]}"; do
+    echo "DIFF $t: passed plainly; under the shim: $(grep -m1 -E "^[A-Z]+: $t( |\$)" "$WORK/shim.txt" || echo 'no result')"
+done
+[[ ${#lost[@]} -eq 0 ]] || fail "${#lost[@]} glib tests pass plainly but not under the shim (see $WORK/shim.txt)"
+echo "ok: $n_plain glib tests pass plainly, all of them under the shim ($n_shim pass there)," \
+    "in $((SECONDS - t0)) s; $pids processes profiled, $(snapshots "$WORK/snaps" | wc -l) snapshots"
