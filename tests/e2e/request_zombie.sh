@@ -3,12 +3,14 @@
 # kill(pid, 0) still succeeds, its maps and socket are gone), as happens
 # to `memprof snapshot` racing a profiled program's exit: one line saying
 # it has exited, status 1, not "is not profiled by memprof". The zombie is
-# a profiled child whose parent exec'd into sleep, which never reaps it.
+# a profiled child whose parent exec'd into sleep, which never reaps it
+# (the child ends only after that exec, or bash would reap it).
 source "$(dirname "$0")/common.sh"
 
 mkdir -p "$WORK/snaps"
 LD_PRELOAD=$MEMPROF_SHIM MEMPROF_OUT=$WORK/snaps \
-    bash -c 'sh -c "exit 0" & echo $! >"$1"; exec sleep 30' _ "$WORK/child.pid" &
+    bash -c 'sh -c "until grep -qx sleep /proc/\$PPID/comm; do sleep 0.01; done" &
+             echo $! >"$1"; exec sleep 30' _ "$WORK/child.pid" &
 parent=$!
 trap 'kill $parent 2>/dev/null || true' EXIT
 zpid=
