@@ -116,6 +116,22 @@ static bool shim_loaded(pid_t pid)
     return found;
 }
 
+/* Whether pid has exited and waits for its parent to reap it (a zombie:
+ * its maps and socket are gone, but kill(pid, 0) still succeeds). */
+static bool exited_unreaped(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *end = strrchr(buf, ')');   /* the name may hold ')' and spaces */
+    return end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+}
+
 /* A socket bound by another process under this name would be a spoof. */
 static int check_peer(int fd, pid_t pid)
 {
@@ -170,6 +186,8 @@ static int ask(pid_t pid, enum mp_request r, char *line, size_t cap, const char 
     if (fd < 0) {
         if (errno == EAGAIN || errno == EINPROGRESS)
             mp_error("process %d did not accept the connection within 30 s", (int)pid);
+        else if (exited_unreaped(pid))
+            mp_error("process %d has exited (a zombie its parent has not reaped yet)", (int)pid);
         else if (errno == ECONNREFUSED && shim_loaded(pid))
             mp_error("process %d is profiled but single-threaded, with no request channel "
                      "(the profiler starts no thread of its own there); it answers once the "

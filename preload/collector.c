@@ -159,12 +159,17 @@ static int sleep_ms(uint64_t now, uint64_t deadline, int cap_ms)
 /* Whether this collector serves requests (not a transient one). */
 static bool solo(void);
 
+/* Set once the doorbell's signalfd took a signal that was not a doorbell:
+ * the program uses MP_DOORBELL_SIGNAL, and the collector (this one, later
+ * ones, a fork child's) no longer reads it. */
+static _Atomic int program_uses_doorbell_signal;
+
 /* The doorbell: MP_DOORBELL_SIGNAL, blocked on this thread (every signal
  * is), read through a signalfd. Only with a private table: a signalfd in
  * the program's table would be one more descriptor it could see. */
 static void open_doorbell(void)
 {
-    if (!mp_fd_table_private())
+    if (!mp_fd_table_private() || atomic_load(&program_uses_doorbell_signal))
         return;
     sigset_t set;
     sigemptyset(&set);
@@ -174,11 +179,57 @@ static void open_doorbell(void)
         mp_doorbell_open((pid_t)syscall(SYS_gettid));
 }
 
+/* Queues a signal the signalfd took back to the process: as it came when
+ * the kernel lets us (a sigqueue's), else as a kill() of the process by
+ * itself (only the main thread may queue the codes of kill() and of the
+ * kernel, so SIGURG for out-of-band data comes back as SI_USER). */
+static void give_back(const struct signalfd_siginfo *s)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    info.si_signo = (int)s->ssi_signo;
+    info.si_errno = s->ssi_errno;
+    info.si_code = s->ssi_code;
+    info.si_pid = (pid_t)s->ssi_pid;
+    info.si_uid = (uid_t)s->ssi_uid;
+    info.si_value.sival_ptr = (void *)(uintptr_t)s->ssi_ptr;
+    if (syscall(SYS_rt_sigqueueinfo, getpid(), (int)s->ssi_signo, &info) != 0)
+        kill(getpid(), (int)s->ssi_signo);
+}
+
+/*
+ * Our doorbells are tgkill's from this process (SI_TKILL, our pid). But a
+ * signalfd also dequeues the process-directed signals pending for the
+ * whole process, and it is woken by them: a SIGURG for out-of-band data
+ * (F_SETOWN) or a kill() would be taken from the program whenever the
+ * collector read before a program thread took it (a quarter of them on a
+ * loaded machine), and every one a program waits for with every thread
+ * blocking it. So the first such signal makes the collector stop reading
+ * the signal: the doorbell closes (no more tgkill to us, and the signalfd
+ * goes, so nothing of ours dequeues it), the collector is rung from then
+ * on as without a private table (ring.c: a connection to its socket, or
+ * the futex), and the signal is queued to the process again, where the
+ * kernel gives it to a program thread exactly as without the shim.
+ */
 static void clear_doorbell(void)
 {
-    struct signalfd_siginfo si[4];
-    while (read(wake_fd, si, sizeof(si)) > 0)
-        ;
+    struct signalfd_siginfo si[4], foreign[4];
+    int nforeign = 0;
+    pid_t me = getpid();
+    ssize_t got;
+    while ((got = read(wake_fd, si, sizeof(si))) > 0) {
+        for (size_t i = 0; i < (size_t)got / sizeof(si[0]); i++)
+            if ((si[i].ssi_code != SI_TKILL || (pid_t)si[i].ssi_pid != me) && nforeign < 4)
+                foreign[nforeign++] = si[i];
+    }
+    if (nforeign == 0)
+        return;
+    atomic_store(&program_uses_doorbell_signal, 1);
+    mp_doorbell_close();
+    close(wake_fd);
+    wake_fd = -1;
+    for (int i = 0; i < nforeign; i++)
+        give_back(&foreign[i]);
 }
 
 /* Sleeps for ms (-1: no timeout) on the doorbell and the request fds p[n]

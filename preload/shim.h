@@ -523,9 +523,10 @@ extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
  * do nothing there. The collector blocks it like every signal, so a
  * process-directed SIGURG (out-of-band socket data, to an F_SETOWN owner)
  * still goes to a program thread that does not block it, as without the
- * shim; only if every program thread blocks SIGURG and waits for it with
- * sigwait or a signalfd could the collector's signalfd take one of them
- * (and drop it). Real-time signals are what programs allocate for
+ * shim, except that the collector's signalfd may dequeue it first: the
+ * first one it reads that is not a doorbell is queued back and the
+ * collector stops using the signal (collector.c, clear_doorbell).
+ * Real-time signals are what programs allocate for
  * themselves (timers, SIGRTMIN+n), and would queue. */
 #define MP_DOORBELL_SIGNAL SIGURG
 void mp_wake_collector(void) MP_HIDDEN;
