@@ -18,6 +18,9 @@
  *   lifecycle.c     fork handlers, the final snapshot (our destructor),
  *                   the _exit/_Exit/quick_exit/pthread_exit/unshare
  *                   interposers
+ *   exec.c          the exec family interposers (execve, execv, execvp,
+ *                   execvpe, execl, execle, execlp, fexecve, execveat):
+ *                   the image's last snapshot before its exec
  *   malloc_real.c   the real allocator's functions (mp_real)
  *   bootstrap.c     allocation before the real malloc is known (mp_boot_*)
  *   malloc_hooks.c  the malloc family interposers
@@ -58,7 +61,8 @@
  *   - all TLS is initial-exec (MP_TLS);
  *   - hot paths hold no lock; slow-path locks are mp_spinlock, only tried
  *     (never waited on) where a signal handler could re-enter;
- *   - no I/O outside the collector thread, except the final snapshot at exit.
+ *   - no I/O outside the collector thread, except the final snapshot at exit
+ *     or before an exec.
  */
 #ifndef MEMPROF_SHIM_H
 #define MEMPROF_SHIM_H
@@ -186,6 +190,8 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
 void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
+/* exec.c: the real exec functions resolved now, its fork handlers. */
+void mp_exec_install(void) MP_HIDDEN;
 
 /* ---- the GOT patcher of `memprof attach` (got.c; attach.c starts it) ---- */
 bool mp_got_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
