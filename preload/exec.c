@@ -255,22 +255,27 @@ static void *real(void *_Atomic *slot, const char *name)
     return fn;
 }
 
-static int run_execve(const char *path, char *const argv[], char *const envp[])
+/* The calls that name a file: the real one in slot, after the snapshot.
+ * with_env: it takes envp (which may be NULL: Linux reads it as empty). */
+static int run_named(void *_Atomic *slot, const char *name, int how, const char *file,
+                     char *const argv[], bool with_env, char *const envp[])
 {
-    execve_fn fn = (execve_fn)real(&next_execve, "execve");
+    void *fn = real(slot, name);
     if (!fn)
         return -1;
-    int state = exec_prepare(&(exec_target){.how = BY_PATH, .path = path});
-    return exec_failed(state, fn(path, argv, envp));
+    int state = exec_prepare(&(exec_target){.how = how, .path = file});
+    int rc = with_env ? ((execve_fn)fn)(file, argv, envp) : ((execv_fn)fn)(file, argv);
+    return exec_failed(state, rc);
+}
+
+static int run_execve(const char *path, char *const argv[], char *const envp[])
+{
+    return run_named(&next_execve, "execve", BY_PATH, path, argv, true, envp);
 }
 
 static int run_execvpe(const char *file, char *const argv[], char *const envp[])
 {
-    execve_fn fn = (execve_fn)real(&next_execvpe, "execvpe");
-    if (!fn)
-        return -1;
-    int state = exec_prepare(&(exec_target){.how = BY_SEARCH, .path = file});
-    return exec_failed(state, fn(file, argv, envp));
+    return run_named(&next_execvpe, "execvpe", BY_SEARCH, file, argv, true, envp);
 }
 
 /* ---- the interposers ---- */
@@ -282,20 +287,12 @@ int execve(const char *path, char *const argv[], char *const envp[])
 
 int execv(const char *path, char *const argv[])
 {
-    execv_fn fn = (execv_fn)real(&next_execv, "execv");
-    if (!fn)
-        return -1;
-    int state = exec_prepare(&(exec_target){.how = BY_PATH, .path = path});
-    return exec_failed(state, fn(path, argv));
+    return run_named(&next_execv, "execv", BY_PATH, path, argv, false, NULL);
 }
 
 int execvp(const char *file, char *const argv[])
 {
-    execv_fn fn = (execv_fn)real(&next_execvp, "execvp");
-    if (!fn)
-        return -1;
-    int state = exec_prepare(&(exec_target){.how = BY_SEARCH, .path = file});
-    return exec_failed(state, fn(file, argv));
+    return run_named(&next_execvp, "execvp", BY_SEARCH, file, argv, false, NULL);
 }
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
