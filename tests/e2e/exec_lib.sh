@@ -33,21 +33,13 @@ pid_of() {
 expect_snapshot() {
     local f=$1 trigger=$2 want_exec=$3 want_after=$4 want_child=$5
     report_json "$f" "$f.json"
-    local got
-    got=$(jq_py "$f.json" 'd["trigger"]')
-    [[ $got == "$trigger" ]] || fail "$f: trigger '$got', expected '$trigger'"
-    local name want
-    for name in exec_leak after_leak child_leak; do
-        case $name in
-            exec_leak) want=$want_exec ;;
-            after_leak) want=$want_after ;;
-            child_leak) want=$want_child ;;
-        esac
-        got=$(jq_py "$f.json" "inner(\"$name\")")
-        [[ $got == "$want" ]] || fail "$f: $name holds '$got', expected '$want'"
-    done
-    local first
-    first=$(jq_py "$f.json" 'fn(d["sites"][0]["frames"][0]) if d["sites"] and d["sites"][0]["frames"] else "-"')
+    local got want first
+    # One python run: trigger, the three culprits' "bytes count", rank 1.
+    got=$(jq_py "$f.json" '"|".join([d["trigger"]] + [" ".join(map(str, inner(n))) for n in ("exec_leak", "after_leak", "child_leak")] + [fn(d["sites"][0]["frames"][0]) if d["sites"] and d["sites"][0]["frames"] else "-"])')
+    first=${got##*|}
+    got=${got%|*}
+    want="$trigger|$want_exec|$want_after|$want_child"
+    [[ $got == "$want" ]] || fail "$f: trigger|exec_leak|after_leak|child_leak is '$got', expected '$want'"
     case "$want_exec/$want_child" in
         "100000 10/0 0") [[ $first == exec_leak ]] ;;
         "0 0/20000 2") [[ $first == child_leak ]] ;;

@@ -28,6 +28,7 @@ done
 # ---- failed execs: ENOENT writes nothing, ENOEXEC writes seq 1 ----
 real_run fail 30 -- "$PROG" fail "$GARBAGE"
 [[ $(cat "$WORK/fail.shim.out") == "exec program: -1 No such file or directory
+exec memprof-not-on-path: -1 No such file or directory
 exec garbage: -1 Exec format error" ]] || fail "fail: printed '$(cat "$WORK/fail.shim.out")'"
 mapfile -t mine < <(own_files fail)
 [[ ${#mine[@]} -eq 2 && ${mine[0]} == *.0001.mprof && ${mine[1]} == *.0002.mprof ]] ||

@@ -9,7 +9,8 @@
  * inherited one, or "given" where the call takes an environment.
  *   execve execv execvp execvpe execl execle execlp fexecve execveat:
  *       that call (the p forms find "sh" on PATH);
- *   fail: execv of a missing file (ENOENT) and of GARBAGE, an executable
+ *   fail: execv of a missing file and execvp of a name on no PATH entry
+ *       (ENOENT), and execv of GARBAGE, an executable
  *       file that is no program (ENOEXEC), each errno printed; then 3 x
  *       10000 more in after_leak() and a normal exit;
  *   reexec: execv of this program itself ("second"), which leaks
@@ -21,7 +22,9 @@
  *   thread: three threads churn malloc/free while a fourth execs sh;
  *   signal, signalchurn: SIGALRM's handler execs sh while the main thread
  *       waits in pause(), or churns malloc/free (the handler may then land
- *       inside the shim's hooks).
+ *       inside the shim's hooks);
+ *   smallstack: a thread with a 16 KiB stack execs sh;
+ *   altstack: SIGALRM's handler runs on a 16 KiB alternate stack and execs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -116,9 +119,10 @@ static int by_call(const char *m)
 static void failed_exec(const char *path)
 {
     char *av[] = {(char *)path, NULL};
-    int rc = execv(path, av);
+    int rc = strchr(path, '/') ? execv(path, av) : execvp(path, av);
     int err = errno;
-    printf("exec %s: %d %s\n", strrchr(path, '/') + 1, rc, strerror(err));
+    printf("exec %s: %d %s\n", strrchr(path, '/') ? strrchr(path, '/') + 1 : path, rc,
+           strerror(err));
 }
 
 static int wait_status(pid_t pid)
@@ -209,9 +213,24 @@ static void on_alarm(int sig)
     _exit(1);
 }
 
-static int by_signal(bool churn)
+static int by_small_stack(void)
 {
-    signal(SIGALRM, on_alarm);
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, 16384) != 0 ||
+        pthread_create(&t, &attr, execer, NULL) != 0)
+        return 2;
+    pthread_join(t, NULL);
+    return 1;
+}
+
+static int by_signal(bool churn, bool altstack)
+{
+    static char alt[16384];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt)};
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = altstack ? SA_ONSTACK : 0};
+    if ((altstack && sigaltstack(&ss, NULL) != 0) || sigaction(SIGALRM, &sa, NULL) != 0)
+        return 2;
     struct itimerval it = {.it_value = {0, 30000}};
     setitimer(ITIMER_REAL, &it, NULL);
     if (churn)
@@ -234,6 +253,7 @@ int main(int argc, char **argv)
     exec_leak();
     if (strcmp(mode, "fail") == 0 && argc == 3) {
         failed_exec("/nonexistent/program");
+        failed_exec("memprof-not-on-path");
         failed_exec(argv[2]);
         after_leak();
         return 0;
@@ -249,7 +269,10 @@ int main(int argc, char **argv)
         return by_fork(strcmp(mode, "forkmt") == 0);
     if (strcmp(mode, "thread") == 0)
         return by_thread();
-    if (strcmp(mode, "signal") == 0 || strcmp(mode, "signalchurn") == 0)
-        return by_signal(strcmp(mode, "signalchurn") == 0);
+    if (strcmp(mode, "signal") == 0 || strcmp(mode, "signalchurn") == 0 ||
+        strcmp(mode, "altstack") == 0)
+        return by_signal(strcmp(mode, "signalchurn") == 0, strcmp(mode, "altstack") == 0);
+    if (strcmp(mode, "smallstack") == 0)
+        return by_small_stack();
     return by_call(mode);
 }
