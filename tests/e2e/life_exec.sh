@@ -2,7 +2,7 @@
 # An image that execs writes its last snapshot first (trigger "exec", the
 # highest seq of that image), through every call of the family, with argv
 # and envp passed through untouched (tests/programs/life_exec.c); a failed
-# exec (ENOENT: no snapshot; ENOEXEC: one) keeps errno and goes on
+# exec (ENOENT: no snapshot; ENOEXEC: one) keeps errno and the signal mask, goes on
 # profiled, its exit snapshot a later seq; a re-exec of the same program
 # never replaces the first image's file; bash's `exec` builtin; a dormant
 # process writes nothing. life_exec_contexts.sh: vfork, fork, threads,
@@ -29,13 +29,14 @@ done
 real_run fail 30 -- "$PROG" fail "$GARBAGE"
 [[ $(cat "$WORK/fail.shim.out") == "exec program: -1 No such file or directory
 exec memprof-not-on-path: -1 No such file or directory
-exec garbage: -1 Exec format error" ]] || fail "fail: printed '$(cat "$WORK/fail.shim.out")'"
+exec garbage: -1 Exec format error
+signal mask kept" ]] || fail "fail: printed '$(cat "$WORK/fail.shim.out")'"
 mapfile -t mine < <(own_files fail)
 [[ ${#mine[@]} -eq 2 && ${mine[0]} == *.0001.mprof && ${mine[1]} == *.0002.mprof ]] ||
     fail "fail: expected seq 0001 (the ENOEXEC exec) and 0002 (exit): ${mine[*]:-none}"
 expect_snapshot "${mine[0]}" exec "100000 10" "0 0" "0 0"
 expect_snapshot "${mine[1]}" exit "100000 10" "30000 3" "0 0"
-echo "fail: errno kept, seq 1 before the exec that failed, seq 2 at exit holds both leaks"
+echo "fail: errno and signal mask kept, seq 1 before the exec that failed, seq 2 at exit holds both leaks"
 
 # ---- a re-exec of the same program, same pid and name ----
 real_run reexec 30 -- "$PROG" reexec

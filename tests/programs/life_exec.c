@@ -11,7 +11,8 @@
  *       that call (the p forms find "sh" on PATH);
  *   fail: execv of a missing file and execvp of a name on no PATH entry
  *       (ENOENT), and execv of GARBAGE, an executable
- *       file that is no program (ENOEXEC), each errno printed; then 3 x
+ *       file that is no program (ENOEXEC), each errno printed, and whether
+ *       the signal mask (SIGUSR1 blocked first) is the same after; then 3 x
  *       10000 more in after_leak() and a normal exit;
  *   reexec: execv of this program itself ("second"), which leaks
  *       3 x 10000 in after_leak() and exits;
@@ -252,9 +253,17 @@ int main(int argc, char **argv)
     }
     exec_leak();
     if (strcmp(mode, "fail") == 0 && argc == 3) {
+        sigset_t usr1, before, after;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &usr1, &before);
+        sigprocmask(SIG_BLOCK, NULL, &before);
         failed_exec("/nonexistent/program");
         failed_exec("memprof-not-on-path");
         failed_exec(argv[2]);
+        sigprocmask(SIG_BLOCK, NULL, &after);
+        printf("signal mask %s\n", memcmp(&before, &after, sizeof(before)) == 0 &&
+                                         sigismember(&after, SIGUSR1) ? "kept" : "changed");
         after_leak();
         return 0;
     }
