@@ -15,15 +15,18 @@
  *     failed), finished, attached (got.c patches no exec slot);
  *   - the calling thread is inside the shim (a signal handler that
  *     interrupted a hook or a snapshot: their locks are this thread's);
- *   - a fork child whose parent had a second thread: glibc resets its
- *     loader lock in the child but not the one dl_iterate_phdr takes, which
- *     the snapshot's module scan needs and which another thread of the
- *     parent (libunwind on a sampled allocation) may have held at the fork;
  *   - the image recorded nothing (no sample, no contention): a shell's fork
  *     child between fork and exec would write thousands of empty files;
  *   - the exec will plainly fail (no such file, not an executable regular
  *     file, found nowhere on PATH): programs that search PATH themselves
  *     (Python's os.execvp) call execve once per directory.
+ *
+ * A fork child of a multi-threaded parent (a worker of a threaded master,
+ * the shim's own collector thread counts) writes it like any process: the
+ * snapshot takes no lock another thread of the parent could have held at
+ * the fork (lifecycle.c's finish says which calls it makes; the module
+ * scan, which would take the loader's list lock, uses the table the
+ * parent rescanned just before the fork: modules.c).
  *
  * The snapshot is the exit path's (lifecycle.c): the state goes to
  * FINISHED (other threads stop recording, so nothing is folded while the
@@ -47,8 +50,6 @@
 #include <unistd.h>
 
 extern char **environ;
-/* glibc 2.32+: false once the process has had a second thread. */
-extern char __libc_single_threaded __attribute__((weak));
 
 #define EXEC_STACK_BYTES (256u << 10)   /* the snapshot's stack (snapshot.c needs ~20 KiB) */
 
@@ -62,26 +63,6 @@ typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int)
 static void *_Atomic next_execve, *_Atomic next_execv, *_Atomic next_execvp,
     *_Atomic next_execvpe, *_Atomic next_fexecve, *_Atomic next_execveat;
 
-/* ---- fork: was the parent multi-threaded? ---- */
-
-static _Atomic int forking_threaded;   /* written by the forking thread */
-static _Atomic int child_of_threaded;  /* this process is such a fork child */
-
-static bool process_threaded(void)
-{
-    return &__libc_single_threaded == NULL || !__libc_single_threaded;
-}
-
-static void exec_atfork_prepare(void)
-{
-    atomic_store(&forking_threaded, process_threaded());
-}
-
-static void exec_atfork_child(void)
-{
-    atomic_store(&child_of_threaded, atomic_load(&forking_threaded));
-}
-
 void mp_exec_install(void)
 {
     mp_next_symbol(&next_execve, "execve");
@@ -90,7 +71,6 @@ void mp_exec_install(void)
     mp_next_symbol(&next_execvpe, "execvpe");
     mp_next_symbol(&next_fexecve, "fexecve");
     mp_next_symbol(&next_execveat, "execveat");
-    pthread_atfork(exec_atfork_prepare, NULL, exec_atfork_child);
 }
 
 /* ---- will the exec likely succeed? ---- */
@@ -205,7 +185,7 @@ static bool wanted(const exec_target *t)
     if ((pid_t)syscall(SYS_getpid) != mp_pid)
         return false;
     if (!mp_profiling(atomic_load(&mp_state)) || !atomic_load(&mp_recorded) || mp_guard != 0 ||
-        mp_in_hook != 0 || atomic_load(&child_of_threaded) ||
+        mp_in_hook != 0 ||
         (MP_STAT_TOTAL(samples) == 0 && MP_STAT_TOTAL(lock_contentions) == 0))
         return false;
     return likely_runs(t);

@@ -13,6 +13,19 @@
  * A new record gets gen_loaded = the generation before the rescan, because
  * stacks captured during that generation may already point into it (the
  * library's constructors run inside dlopen, before our hook returns).
+ *
+ * A fork child of a multi-threaded parent never rescans (mp_modules_frozen):
+ * dl_iterate_phdr takes the loader's dl_load_write_lock, and glibc's fork
+ * (2.36, posix/fork.c) re-initializes in the child only dl_load_lock and
+ * dl_load_tls_lock, not that one. Another thread of the parent (a dlopen
+ * adding its object to the list, a dlclose, libunwind or libgcc walking
+ * the list, our own rescan) may have held it at the fork; it then stays
+ * held forever in the child, and the child's first dl_iterate_phdr (its
+ * exit or exec snapshot) would never return. Instead the parent rescans
+ * just before the fork (our fork handler, on the forking thread, where the
+ * loader works as always) and the child keeps that table, which its
+ * snapshots copy. What the child loads itself is not in it (its frames go
+ * unsymbolized); a child of such a child inherits the rule.
  */
 #include "shim.h"
 
@@ -34,6 +47,13 @@ static char *paths;
 static size_t paths_used;
 static mp_spinlock modules_lock;
 static char exe_path[4096];
+/* This process is a fork child of a multi-threaded process (see the top). */
+static _Atomic int frozen;
+static _Atomic int forking_frozen;   /* the fork under way will make one */
+
+/* glibc 2.32+: false once the process has had a second thread (ours, the
+ * collector, counts); without it, assume threads. */
+extern char __libc_single_threaded __attribute__((weak));
 
 typedef struct scan_state {
     unsigned char *found;      /* per record: still loaded */
@@ -131,9 +151,16 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+bool mp_modules_frozen(void)
+{
+    return atomic_load_explicit(&frozen, memory_order_relaxed);
+}
+
 void mp_modules_refresh(void)
 {
     static unsigned char found[MAX_MODULES];
+    if (mp_modules_frozen())
+        return;
     if (!modules) {
         modules = mp_pages(sizeof(mp_module) * MAX_MODULES);
         module_paths = mp_pages(sizeof(char *) * MAX_MODULES);
@@ -177,6 +204,20 @@ const mp_module *mp_modules_get(size_t i, const char **path)
 void mp_modules_lock(void) { mp_spin_lock(&modules_lock); }
 void mp_modules_unlock(void) { mp_spin_unlock(&modules_lock); }
 
+/* The fork handler's: the child's table is the newest this process can
+ * see, and consistent (held across the fork). A forking thread already
+ * inside the shim (a signal handler that interrupted it, and may have
+ * interrupted a rescan) does not rescan. */
+void mp_modules_before_fork(bool profiling)
+{
+    bool threaded = &__libc_single_threaded == NULL || !__libc_single_threaded;
+    bool child_frozen = threaded || mp_modules_frozen();
+    if (child_frozen && profiling && modules && mp_guard <= 1)
+        mp_modules_refresh();   /* a no-op where frozen already */
+    atomic_store(&forking_frozen, child_frozen);
+    mp_modules_lock();
+}
+
 /*
  * dlclose is hooked so that a library's mapping is recorded before it goes
  * away and its generation closed right after. dlopen is deliberately NOT
@@ -203,5 +244,6 @@ int dlclose(void *handle)
 
 void mp_modules_after_fork_child(void)
 {
+    atomic_store(&frozen, atomic_load(&forking_frozen));
     atomic_store(&modules_lock.v, 0);
 }

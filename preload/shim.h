@@ -189,8 +189,8 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 /* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
-void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
-/* exec.c: the real exec functions resolved now, its fork handlers. */
+void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers, the real exit calls */
+/* exec.c: the real exec functions resolved now. */
 void mp_exec_install(void) MP_HIDDEN;
 
 /* ---- the GOT patcher of `memprof attach` (got.c; attach.c starts it) ---- */
@@ -392,6 +392,12 @@ size_t mp_modules_count(void) MP_HIDDEN;
 const mp_module *mp_modules_get(size_t i, const char **path) MP_HIDDEN;
 void mp_modules_lock(void) MP_HIDDEN;          /* hold while reading records */
 void mp_modules_unlock(void) MP_HIDDEN;
+/* A fork child of a multi-threaded process: nothing here may call
+ * dl_iterate_phdr (or libunwind, which does), the loader's list lock may
+ * be held forever; the module table stays the one inherited (modules.c). */
+bool mp_modules_frozen(void) MP_HIDDEN;
+/* Fork prepare: rescans for the child if it will be frozen, then locks. */
+void mp_modules_before_fork(bool profiling) MP_HIDDEN;
 void mp_modules_after_fork_child(void) MP_HIDDEN;
 
 /* ---- events and rings (ring.c) ---- */

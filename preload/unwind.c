@@ -57,6 +57,10 @@ static int find_shim(struct dl_phdr_info *info, size_t size, void *arg)
  * application is one more step of the walk. ips is the thread's buffer. */
 static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_t *frames, int max)
 {
+    /* A frozen fork child (shim.h): libunwind's locks and its
+     * dl_iterate_phdr may be held by a thread of the parent forever. */
+    if (mp_modules_frozen())
+        return 0;
     int want = max + 16;
     in_unwinder++;
     int n = unw_backtrace(ips, want);
@@ -155,12 +159,12 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
     const mp_uwwalk *w = &t->walk[t->cur];
     if (MP_UNLIKELY(status == MP_UWS_OTHER)) {
         /* libunwind, if there is room for it; else the frames found so far */
-        if (regs->sp - lo >= LIBUNWIND_HEADROOM)
+        if (regs->sp - lo >= LIBUNWIND_HEADROOM && !mp_modules_frozen())
             return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
         memcpy(t->frames, w->pc + w->first, (size_t)n * sizeof(uint64_t));
         return libunwind_stack_id(t, n);
     }
-    if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM)
+    if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM && !mp_modules_frozen())
         check_against_libunwind(t, w->pc + w->first, n, depth);
     if (n <= 0)
         return libunwind_stack_id(t, 0);

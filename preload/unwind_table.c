@@ -178,6 +178,8 @@ static int peek_counts(struct dl_phdr_info *info, size_t size, void *arg)
  * only one thread at a time (the others keep the current table). */
 static void maybe_rebuild(uw_modtab *t, uint32_t gen)
 {
+    if (mp_modules_frozen())
+        return;   /* no dl_iterate_phdr: the table inherited stands (shim.h) */
     unsigned long long counts[2] = {0, 0};
     dl_iterate_phdr(peek_counts, counts);
     if (t && t->gen == gen && t->adds == counts[0] && t->subs == counts[1])
