@@ -23,9 +23,9 @@ for mode in fail true; do
     snaps=$WORK/$mode.snaps out=$WORK/$mode.out err=$WORK/$mode.err
     mkdir -p "$snaps"
     rc=0
-    timeout -k 5 100 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$snaps" MEMPROF_SAMPLE=1 \
+    timeout -k 5 150 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$snaps" MEMPROF_SAMPLE=1 \
         "$PROG" "$mode" "$LIB" "$N" >"$out" 2>"$err" || rc=$?
-    [[ $rc -ne 124 && $rc -ne 137 ]] || fail "$mode: the run did not finish in 100 s: $(tail -3 "$out")"
+    [[ $rc -ne 124 && $rc -ne 137 ]] || fail "$mode: the run did not finish in 150 s: $(tail -3 "$out")"
     [[ $rc -eq 0 ]] && grep -qx "children ok $N" "$out" || fail "$mode: status $rc: $(head -5 "$out")"
     ! grep '^memprof:' "$err" | head -3 | grep . || fail "$mode: the shim printed warnings"
     [[ -z $(find "$snaps" -name '.*.tmp') ]] || fail "$mode: temporary files left in $snaps"
