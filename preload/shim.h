@@ -32,6 +32,7 @@
  *   unwind_table.c  compact unwind rules from .eh_frame, and their cache
  *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
  *   modules.c       module map with generations, the dlclose interposer
+ *   modules_maps.c  the loaded objects from /proc/self/maps, no loader lock
  *   ring.c          per-thread single-producer rings, mp_emit
  *   collector.c     the background thread: drain, triggers, requests
  *   heap_agg.c      the heap aggregates per stack (mp_heap_agg_*)
@@ -394,11 +395,33 @@ void mp_modules_lock(void) MP_HIDDEN;          /* hold while reading records */
 void mp_modules_unlock(void) MP_HIDDEN;
 /* A fork child of a multi-threaded process: nothing here may call
  * dl_iterate_phdr (or libunwind, which does), the loader's list lock may
- * be held forever; the module table stays the one inherited (modules.c). */
+ * be held forever; module rescans read /proc/self/maps (modules_maps.c). */
 bool mp_modules_frozen(void) MP_HIDDEN;
 /* Fork prepare: rescans for the child if it will be frozen, then locks. */
 void mp_modules_before_fork(bool profiling) MP_HIDDEN;
 void mp_modules_after_fork_child(void) MP_HIDDEN;
+
+/* ---- loaded objects from /proc/self/maps (modules_maps.c) ---- */
+/* What a frozen process scans instead of dl_iterate_phdr: no loader lock,
+ * no stdio, no malloc. The caller owns the scratch (one per concurrent
+ * caller: each holds its own lock around the scan). */
+typedef struct mp_maps_scratch {
+    char buf[8192];                 /* /proc/self/maps, a chunk at a time */
+    char name[4096];                /* the candidate's path */
+    unsigned char hdr[4096];        /* its ELF header and program headers */
+    uint64_t dev, inode, need, seen;
+    uintptr_t bias, lo, hi;
+    int phnum;
+    bool active;
+} mp_maps_scratch;
+struct dl_phdr_info;
+/* Calls cb for every object mapped the way the loader maps one (its ELF
+ * header readable at offset 0, every executable PT_LOAD mapped executable
+ * from the same file where the header says), like dl_iterate_phdr; dlpi_adds
+ * and dlpi_subs are 0. Stops when cb returns non-zero; returns that, or 0,
+ * or -1 when /proc/self/maps cannot be read. */
+int mp_maps_iterate(mp_maps_scratch *s, int (*cb)(struct dl_phdr_info *, size_t, void *),
+                    void *arg) MP_HIDDEN;
 
 /* ---- events and rings (ring.c) ---- */
 enum mp_event_type {

@@ -12,6 +12,17 @@
  * (its exec snapshot). A child that hangs is killed by its alarm. Prints
  * "children ok N" when every child ended as it should, else one line per
  * child that did not; the child pids go to stderr as "child <pid>".
+ *
+ * life_fork_threaded plug LIB N PLUG: like "fail", but each child first
+ * dlopens PLUG itself (a library the parent never loaded) and leaks
+ * PLUG_BLOCKS blocks in its plug_b_leak. The churn thread then holds a
+ * mutex across each dlopen/dl_iterate_phdr/dlclose, taken by a
+ * pthread_atfork handler, as a program that dlopens in its children must:
+ * glibc's own dlopen in the child needs the list lock the fork does not
+ * reset. The shim's child still counts as a child of a threaded parent.
+ * The churn sleeps 1 ms a cycle there: each dlopen of LIB is one more of
+ * the shim's 8192 module records (never freed, for the generations), and
+ * a full table would leave no record for the child's own PLUG.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -28,10 +39,16 @@
 #define CHILD_BLOCKS 3
 #define CHILD_BLOCK 10000
 #define CHILD_ALARM_S 20
+#define PLUG_BLOCKS 5
 
 static atomic_int stop;
 static atomic_long loops;
 static void *volatile sink;
+static pthread_mutex_t churn_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool churn_locked;   /* plug mode: the atfork handlers hold churn_mu */
+
+static void churn_lock(void) { pthread_mutex_lock(&churn_mu); }
+static void churn_unlock(void) { pthread_mutex_unlock(&churn_mu); }
 
 static int count_phdrs(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -44,6 +61,8 @@ static void *loader_churn(void *arg)
 {
     const char *lib = arg;
     while (!atomic_load(&stop)) {
+        if (churn_locked)
+            churn_lock();
         void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
             fprintf(stderr, "dlopen %s: %s\n", lib, dlerror());
@@ -52,6 +71,10 @@ static void *loader_churn(void *arg)
         long n = 0;
         dl_iterate_phdr(count_phdrs, &n);
         dlclose(h);
+        if (churn_locked) {
+            churn_unlock();
+            usleep(1000);   /* each cycle is a module record kept for ever */
+        }
         atomic_fetch_add(&loops, 1);
     }
     return NULL;
@@ -66,10 +89,24 @@ __attribute__((noinline)) static void child_leak(void)
     }
 }
 
-static _Noreturn void child(bool fail)
+/* The child's own library: loaded here, never in the parent. */
+static void plug_leak(const char *plug)
+{
+    void *h = dlopen(plug, RTLD_NOW | RTLD_LOCAL);
+    void (*leak)(int) = h ? (void (*)(int))dlsym(h, "plug_b_leak") : NULL;
+    if (!leak) {
+        fprintf(stderr, "child: %s: %s\n", plug, dlerror());
+        _exit(3);
+    }
+    leak(PLUG_BLOCKS);
+}
+
+static _Noreturn void child(bool fail, const char *plug)
 {
     alarm(CHILD_ALARM_S);
     child_leak();
+    if (plug)
+        plug_leak(plug);
     if (fail)
         execl("/nonexistent/memprof-no-such-program", "none", (char *)NULL);
     else
@@ -79,11 +116,15 @@ static _Noreturn void child(bool fail)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[1], "fail") != 0 && strcmp(argv[1], "true") != 0)) {
-        fprintf(stderr, "usage: life_fork_threaded fail|true LIB N\n");
+    bool plug = argc == 5 && strcmp(argv[1], "plug") == 0;
+    if ((argc != 4 || (strcmp(argv[1], "fail") != 0 && strcmp(argv[1], "true") != 0)) && !plug) {
+        fprintf(stderr, "usage: life_fork_threaded fail|true LIB N | plug LIB N PLUG\n");
         return 2;
     }
-    bool fail = strcmp(argv[1], "fail") == 0;
+    bool fail = plug || strcmp(argv[1], "fail") == 0;
+    churn_locked = plug;
+    if (plug && pthread_atfork(churn_lock, churn_unlock, churn_unlock) != 0)
+        return 2;
     int n = atoi(argv[3]), ok = 0;
     pthread_t t;
     if (pthread_create(&t, NULL, loader_churn, argv[2]) != 0)
@@ -97,7 +138,7 @@ int main(int argc, char **argv)
             return 2;
         }
         if (pid == 0)
-            child(fail);
+            child(fail, plug ? argv[4] : NULL);
         fprintf(stderr, "child %d\n", (int)pid);
         int st;
         if (waitpid(pid, &st, 0) != pid) {
