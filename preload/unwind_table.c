@@ -178,16 +178,17 @@ static int peek_counts(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* A frozen process (modules.c) cannot ask the loader whether anything
  * changed: a return address in no known module rebuilds from the maps,
- * unless the last such rebuild found nothing new less than
- * MAPS_BACKOFF_NS ago (a JIT region, or a bad address: each miss would
- * otherwise read the maps again). Under rebuild_lock. */
+ * unless the last such rebuild found nothing new (a JIT region, or a bad
+ * address: each miss would read the maps again) less than a back-off ago:
+ * 100 times what that scan took, at least MAPS_BACKOFF_NS, so that misses
+ * cost at most ~1% of one thread. Under rebuild_lock. */
 #define MAPS_BACKOFF_NS 20000000ull
-static uint64_t maps_fruitless_ns;
+static uint64_t maps_fruitless_ns, maps_backoff_ns;
 
 static bool maps_rebuild_due(const uw_modtab *t, uint32_t gen)
 {
     return !t || t->gen != gen || !maps_fruitless_ns ||
-           mp_now_ns() - maps_fruitless_ns >= MAPS_BACKOFF_NS;
+           mp_now_ns() - maps_fruitless_ns >= maps_backoff_ns;
 }
 
 /* False when the maps cannot be read: the current table stands. */
@@ -195,10 +196,13 @@ static bool scan_frozen(uw_modtab *nt, const uw_modtab *t, uint32_t gen)
 {
     static mp_maps_scratch maps;   /* under rebuild_lock */
     scan_arg a = {nt};
+    uint64_t t0 = mp_now_ns();
     if (mp_maps_iterate(&maps, scan_module, &a) < 0)
         return false;
+    uint64_t t1 = mp_now_ns();
     bool fruitless = t && t->gen == gen && nt->n <= t->n;
-    maps_fruitless_ns = fruitless ? mp_now_ns() | 1 : 0;
+    maps_fruitless_ns = fruitless ? t1 | 1 : 0;
+    maps_backoff_ns = (t1 - t0) * 100 > MAPS_BACKOFF_NS ? (t1 - t0) * 100 : MAPS_BACKOFF_NS;
     return true;
 }
 
