@@ -240,8 +240,10 @@ void mp_modules_before_fork(bool profiling)
 {
     bool threaded = &__libc_single_threaded == NULL || !__libc_single_threaded;
     bool child_frozen = threaded || mp_modules_frozen();
-    if (child_frozen && profiling && modules && mp_guard <= 1)
-        mp_modules_refresh();   /* from the maps where frozen already */
+    /* Where frozen already, the child reads the maps itself when it needs
+     * to: no scan on the forking thread. */
+    if (child_frozen && !mp_modules_frozen() && profiling && modules && mp_guard <= 1)
+        mp_modules_refresh();
     atomic_store(&forking_frozen, child_frozen);
     mp_modules_lock();
 }
