@@ -183,6 +183,7 @@ static const char *trigger_name(uint64_t t)
     case MP_TRIGGER_SIGNAL: return "signal";
     case MP_TRIGGER_REQUEST: return "request";
     case MP_TRIGGER_EXIT: return "exit";
+    case MP_TRIGGER_EXEC: return "exec";
     default: return "unknown trigger";
     }
 }

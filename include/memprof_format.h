@@ -62,7 +62,10 @@ enum mp_trigger {
     MP_TRIGGER_INTERVAL = 1,
     MP_TRIGGER_SIGNAL = 2,
     MP_TRIGGER_REQUEST = 3,  /* `memprof snapshot PID` */
-    MP_TRIGGER_EXIT = 4
+    MP_TRIGGER_EXIT = 4,
+    /* The image's last snapshot before it exec'd another program (same
+     * pid); readers that predate it show an unknown trigger, nothing worse. */
+    MP_TRIGGER_EXEC = 5
 };
 
 /* Shim self-accounting, cumulative since process (or fork) start. */

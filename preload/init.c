@@ -71,6 +71,7 @@ void mp_init(void)
     if (mp_cfg.locks)
         mp_locks_init();
     mp_lifecycle_install();
+    mp_exec_install();
     mp_signal_install();
     if (mp_cfg.start)
         atomic_store(&mp_recorded, 1);

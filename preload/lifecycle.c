@@ -20,7 +20,8 @@
 static void atfork_prepare(void)
 {
     mp_guard++;
-    mp_modules_lock();   /* the child must not inherit it mid-update */
+    /* Locked: the child must not inherit the table mid-update. */
+    mp_modules_before_fork(mp_profiling(atomic_load(&mp_state)));
 }
 
 static void atfork_parent(void)
@@ -48,15 +49,32 @@ static void atfork_child(void)
     mp_guard--;
 }
 
+/* The real exit calls, resolved at start-up: resolving one at exit would
+ * be dlsym in a fork child of a threaded parent, which may be anywhere
+ * when the fork comes (dlerror's state, the allocator). */
+static void *_Atomic next_exit, *_Atomic next_Exit, *_Atomic next_quick_exit;
+
 void mp_lifecycle_install(void)
 {
+    mp_next_symbol(&next_exit, "_exit");
+    mp_next_symbol(&next_Exit, "_Exit");
+    mp_next_symbol(&next_quick_exit, "quick_exit");
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
 /* ---- exit ---- */
 
 /* Final snapshot. Runs once, in the process that owns the state: a vfork
- * child calling _exit shares our memory but is not us. */
+ * child calling _exit shares our memory but is not us. A fork child of a
+ * multi-threaded parent (a worker's _exit(127) after a failed exec) writes
+ * it too: nothing on this path takes a lock another thread of the parent
+ * could have held at the fork. The shim's own locks are reset by the fork
+ * handlers (atfork_child); the module scan, which would take the loader's
+ * list lock, uses the table inherited instead (modules.c); the real exit
+ * calls were resolved at start-up; the rest is system calls, snprintf
+ * into our buffers (no stdio lock, no allocation) and the shim's own
+ * memory (mmap). One exception is left: a write that fails calls
+ * strerror, whose message catalogue lock fork does not reset either. */
 static void finish(void)
 {
     static _Atomic int done;
@@ -91,16 +109,14 @@ static _Noreturn void real_exit(void *_Atomic *slot, const char *name, int statu
 
 void _exit(int status)
 {
-    static void *_Atomic next;
     finish();
-    real_exit(&next, "_exit", status);
+    real_exit(&next_exit, "_exit", status);
 }
 
 void _Exit(int status)
 {
-    static void *_Atomic next;
     finish();
-    real_exit(&next, "_Exit", status);
+    real_exit(&next_Exit, "_Exit", status);
 }
 
 /* The kernel refuses a new user namespace to a process with more than one
@@ -137,9 +153,8 @@ int unshare(int flags)
 /* quick_exit skips the destructors, so the exit snapshot is taken here. */
 void quick_exit(int status)
 {
-    static void *_Atomic next;
     finish();
-    real_exit(&next, "quick_exit", status);
+    real_exit(&next_quick_exit, "quick_exit", status);
 }
 
 /* The main thread leaving with pthread_exit leaves the process to its other

@@ -13,6 +13,24 @@
  * A new record gets gen_loaded = the generation before the rescan, because
  * stacks captured during that generation may already point into it (the
  * library's constructors run inside dlopen, before our hook returns).
+ *
+ * A fork child of a multi-threaded parent never calls dl_iterate_phdr
+ * (mp_modules_frozen): it takes the loader's dl_load_write_lock, and
+ * glibc's fork (2.36, posix/fork.c) re-initializes in the child only
+ * dl_load_lock and dl_load_tls_lock, not that one. Another thread of the
+ * parent (a dlopen adding its object to the list, a dlclose, libunwind or
+ * libgcc walking the list, our own rescan) may have held it at the fork;
+ * it then stays held forever in the child, and the child's first
+ * dl_iterate_phdr (its exit or exec snapshot) would never return. So the
+ * parent rescans just before the fork (our fork handler, on the forking
+ * thread, where the loader works as always), the child starts from that
+ * table, and its own rescans read /proc/self/maps instead
+ * (modules_maps.c, no loader lock), which hands the same callback what
+ * dl_iterate_phdr would. A child of such a child inherits the rule.
+ * The kernel names files by their resolved path where the loader used the
+ * one it opened (/lib64/ld-linux-x86-64.so.2); a maps record of an object
+ * already recorded (same bias, segment and build-id) keeps the recorded
+ * name, so the first rescan in the child does not close and reopen them.
  */
 #include "shim.h"
 
@@ -34,10 +52,18 @@ static char *paths;
 static size_t paths_used;
 static mp_spinlock modules_lock;
 static char exe_path[4096];
+/* This process is a fork child of a multi-threaded process (see the top). */
+static _Atomic int frozen;
+static _Atomic int forking_frozen;   /* the fork under way will make one */
+
+/* glibc 2.32+: false once the process has had a second thread (ours, the
+ * collector, counts); without it, assume threads. */
+extern char __libc_single_threaded __attribute__((weak));
 
 typedef struct scan_state {
     unsigned char *found;      /* per record: still loaded */
     bool changed;
+    bool from_maps;            /* the path is the kernel's, not the loader's */
     uint32_t gen_before;
 } scan_state;
 
@@ -93,6 +119,24 @@ static long find_record(uint64_t start, uint64_t end, uint64_t bias, const char 
     return -1;
 }
 
+/* A maps scan's object already recorded from dl_iterate_phdr under the
+ * loader's name: that name, else the kernel's. */
+static const char *recorded_name(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
+                                 const char *path)
+{
+    uint8_t id[MP_MAX_BUILD_ID];
+    uint32_t id_len = read_build_id(info, id);
+    uint64_t start = info->dlpi_addr + ph->p_vaddr;
+    for (size_t i = 0; i < n_modules; i++) {
+        const mp_module *m = &modules[i];
+        if (m->gen_unloaded == 0 && m->load_bias == info->dlpi_addr && m->start == start &&
+            m->end == start + ph->p_memsz && m->build_id_len == id_len &&
+            memcmp(m->build_id, id, id_len) == 0)
+            return module_paths[i];
+    }
+    return path;
+}
+
 static void add_record(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
                        const char *path, scan_state *st)
 {
@@ -122,18 +166,25 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
         uint64_t start = info->dlpi_addr + ph->p_vaddr;
-        long idx = find_record(start, start + ph->p_memsz, info->dlpi_addr, path);
+        const char *name = st->from_maps ? recorded_name(info, ph, path) : path;
+        long idx = find_record(start, start + ph->p_memsz, info->dlpi_addr, name);
         if (idx >= 0)
             st->found[idx] = 1;
         else
-            add_record(info, ph, path, st);
+            add_record(info, ph, name, st);
     }
     return 0;
+}
+
+bool mp_modules_frozen(void)
+{
+    return atomic_load_explicit(&frozen, memory_order_relaxed);
 }
 
 void mp_modules_refresh(void)
 {
     static unsigned char found[MAX_MODULES];
+    static mp_maps_scratch maps;   /* under modules_lock */
     if (!modules) {
         modules = mp_pages(sizeof(mp_module) * MAX_MODULES);
         module_paths = mp_pages(sizeof(char *) * MAX_MODULES);
@@ -145,9 +196,13 @@ void mp_modules_refresh(void)
     }
     mp_guard++;
     mp_spin_lock(&modules_lock);
-    scan_state st = {.found = found, .gen_before = atomic_load(&mp_module_generation)};
+    scan_state st = {.found = found, .gen_before = atomic_load(&mp_module_generation),
+                     .from_maps = mp_modules_frozen()};
     memset(found, 0, sizeof(found));
-    dl_iterate_phdr(scan_one, &st);
+    if (!st.from_maps)
+        dl_iterate_phdr(scan_one, &st);
+    else if (mp_maps_iterate(&maps, scan_one, &st) < 0)
+        memset(found, 1, sizeof(found));   /* unreadable: nothing is gone */
     uint32_t gen_after = st.gen_before + 1;
     for (size_t i = 0; i < n_modules; i++) {
         if (modules[i].gen_unloaded == 0 && !found[i]) {
@@ -177,6 +232,22 @@ const mp_module *mp_modules_get(size_t i, const char **path)
 void mp_modules_lock(void) { mp_spin_lock(&modules_lock); }
 void mp_modules_unlock(void) { mp_spin_unlock(&modules_lock); }
 
+/* The fork handler's: the child's table is the newest this process can
+ * see, and consistent (held across the fork). A forking thread already
+ * inside the shim (a signal handler that interrupted it, and may have
+ * interrupted a rescan) does not rescan. */
+void mp_modules_before_fork(bool profiling)
+{
+    bool threaded = &__libc_single_threaded == NULL || !__libc_single_threaded;
+    bool child_frozen = threaded || mp_modules_frozen();
+    /* Where frozen already, the child reads the maps itself when it needs
+     * to: no scan on the forking thread. */
+    if (child_frozen && !mp_modules_frozen() && profiling && modules && mp_guard <= 1)
+        mp_modules_refresh();
+    atomic_store(&forking_frozen, child_frozen);
+    mp_modules_lock();
+}
+
 /*
  * dlclose is hooked so that a library's mapping is recorded before it goes
  * away and its generation closed right after. dlopen is deliberately NOT
@@ -203,5 +274,6 @@ int dlclose(void *handle)
 
 void mp_modules_after_fork_child(void)
 {
+    atomic_store(&frozen, atomic_load(&forking_frozen));
     atomic_store(&modules_lock.v, 0);
 }

@@ -18,6 +18,9 @@
  *   lifecycle.c     fork handlers, the final snapshot (our destructor),
  *                   the _exit/_Exit/quick_exit/pthread_exit/unshare
  *                   interposers
+ *   exec.c          the exec family interposers (execve, execv, execvp,
+ *                   execvpe, execl, execle, execlp, fexecve, execveat):
+ *                   the image's last snapshot before its exec
  *   malloc_real.c   the real allocator's functions (mp_real)
  *   bootstrap.c     allocation before the real malloc is known (mp_boot_*)
  *   malloc_hooks.c  the malloc family interposers
@@ -30,6 +33,7 @@
  *   unwind_table.c  compact unwind rules from .eh_frame, and their cache
  *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
  *   modules.c       module map with generations, the dlclose interposer
+ *   modules_maps.c  the loaded objects from /proc/self/maps, no loader lock
  *   ring.c          per-thread single-producer rings, mp_emit, the
  *                   collector's doorbell (mp_wake_collector)
  *   collector.c     the background thread: its life (lazy start, leaving,
@@ -64,7 +68,8 @@
  *   - all TLS is initial-exec (MP_TLS);
  *   - hot paths hold no lock; slow-path locks are mp_spinlock, only tried
  *     (never waited on) where a signal handler could re-enter;
- *   - no I/O outside the collector thread, except the final snapshot at exit.
+ *   - no I/O outside the collector thread, except the final snapshot at exit
+ *     or before an exec.
  */
 #ifndef MEMPROF_SHIM_H
 #define MEMPROF_SHIM_H
@@ -191,7 +196,9 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 /* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
-void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers */
+void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers, the real exit calls */
+/* exec.c: the real exec functions resolved now. */
+void mp_exec_install(void) MP_HIDDEN;
 
 /* ---- the GOT patcher of `memprof attach` (got.c; attach.c starts it) ---- */
 bool mp_got_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
@@ -456,7 +463,35 @@ size_t mp_modules_count(void) MP_HIDDEN;
 const mp_module *mp_modules_get(size_t i, const char **path) MP_HIDDEN;
 void mp_modules_lock(void) MP_HIDDEN;          /* hold while reading records */
 void mp_modules_unlock(void) MP_HIDDEN;
+/* A fork child of a multi-threaded process: nothing here may call
+ * dl_iterate_phdr (or libunwind, which does), the loader's list lock may
+ * be held forever; module rescans read /proc/self/maps (modules_maps.c). */
+bool mp_modules_frozen(void) MP_HIDDEN;
+/* Fork prepare: rescans for the child if it will be frozen, then locks. */
+void mp_modules_before_fork(bool profiling) MP_HIDDEN;
 void mp_modules_after_fork_child(void) MP_HIDDEN;
+
+/* ---- loaded objects from /proc/self/maps (modules_maps.c) ---- */
+/* What a frozen process scans instead of dl_iterate_phdr: no loader lock,
+ * no stdio, no malloc. The caller owns the scratch (one per concurrent
+ * caller: each holds its own lock around the scan). */
+typedef struct mp_maps_scratch {
+    char buf[8192];                 /* /proc/self/maps, a chunk at a time */
+    char name[4096];                /* the candidate's path */
+    unsigned char hdr[4096];        /* its ELF header and program headers */
+    uint64_t dev, inode, need, seen;
+    uintptr_t bias, lo, hi;
+    int phnum;
+    bool active;
+} mp_maps_scratch;
+struct dl_phdr_info;
+/* Calls cb for every object mapped the way the loader maps one (its ELF
+ * header readable at offset 0, every executable PT_LOAD mapped executable
+ * from the same file where the header says), like dl_iterate_phdr; dlpi_adds
+ * and dlpi_subs are 0. Stops when cb returns non-zero; returns that, or 0,
+ * or -1 when /proc/self/maps cannot be read. */
+int mp_maps_iterate(mp_maps_scratch *s, int (*cb)(struct dl_phdr_info *, size_t, void *),
+                    void *arg) MP_HIDDEN;
 
 /* ---- events and rings (ring.c) ---- */
 enum mp_event_type {

@@ -93,6 +93,10 @@ static void close_libunwind_pipe(void)
  * 0 frames when libunwind's pipe numbers are the program's now. */
 static inline __attribute__((always_inline)) int unwind_into(void **ips, uint64_t *frames, int max)
 {
+    /* A frozen fork child (shim.h): libunwind's locks and its
+     * dl_iterate_phdr may be held by a thread of the parent forever. */
+    if (mp_modules_frozen())
+        return 0;
     int want = max + 16, n = 0, saved = errno;
     mp_spin_lock(&unwind_lock);
     if (fd_free(lu_pipe[0]) && fd_free(lu_pipe[1])) {
@@ -218,12 +222,12 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
     const mp_uwwalk *w = &t->walk[t->cur];
     if (MP_UNLIKELY(status == MP_UWS_OTHER)) {
         /* libunwind, if there is room for it; else the frames found so far */
-        if (regs->sp - lo >= LIBUNWIND_HEADROOM)
+        if (regs->sp - lo >= LIBUNWIND_HEADROOM && !mp_modules_frozen())
             return libunwind_stack_id(t, unwind_into(t->ips, t->frames, depth));
         memcpy(t->frames, w->pc + w->first, (size_t)n * sizeof(uint64_t));
         return libunwind_stack_id(t, n);
     }
-    if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM)
+    if (MP_UNLIKELY(check_mode) && regs->sp - lo >= LIBUNWIND_HEADROOM && !mp_modules_frozen())
         check_against_libunwind(t, w->pc + w->first, n, depth);
     if (n <= 0)
         return libunwind_stack_id(t, 0);

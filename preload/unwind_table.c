@@ -17,7 +17,9 @@
  * Modules: the table of executable mappings with their .eh_frame_hdr is
  * rebuilt when the loader's dlpi_adds/dlpi_subs change (asked only when a
  * return address is in no known module) or when modules.c's generation
- * moves (dlclose). A rebuilt table goes into a fresh array: an unwind on
+ * moves (dlclose); in a frozen process (modules.c), from /proc/self/maps
+ * (modules_maps.c) on such a miss, with a back-off when a rebuild found
+ * nothing new. A rebuilt table goes into a fresh array: an unwind on
  * another thread may still be reading the previous one, which stays valid
  * (arrays are reused round-robin, after MOD_ARRAYS rebuilds). Cache
  * entries carry the generation they were computed in, so a rule of an
@@ -170,16 +172,53 @@ static int peek_counts(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* A frozen process (modules.c) cannot ask the loader whether anything
+ * changed: a return address in no known module rebuilds from the maps,
+ * unless the last such rebuild found nothing new (a JIT region, or a bad
+ * address: each miss would read the maps again) less than a back-off ago:
+ * 100 times what that scan took, at least MAPS_BACKOFF_NS, so that misses
+ * cost at most ~1% of one thread. Under rebuild_lock. */
+#define MAPS_BACKOFF_NS 20000000ull
+static uint64_t maps_fruitless_ns, maps_backoff_ns;
+
+static bool maps_rebuild_due(const uw_modtab *t, uint32_t gen)
+{
+    return !t || t->gen != gen || !maps_fruitless_ns ||
+           mp_now_ns() - maps_fruitless_ns >= maps_backoff_ns;
+}
+
+/* False when the maps cannot be read: the current table stands. */
+static bool scan_frozen(uw_modtab *nt, const uw_modtab *t, uint32_t gen)
+{
+    static mp_maps_scratch maps;   /* under rebuild_lock */
+    scan_arg a = {nt};
+    uint64_t t0 = mp_now_ns();
+    if (mp_maps_iterate(&maps, scan_module, &a) < 0)
+        return false;
+    uint64_t t1 = mp_now_ns();
+    bool fruitless = t && t->gen == gen && nt->n <= t->n;
+    maps_fruitless_ns = fruitless ? t1 | 1 : 0;
+    maps_backoff_ns = (t1 - t0) * 100 > MAPS_BACKOFF_NS ? (t1 - t0) * 100 : MAPS_BACKOFF_NS;
+    return true;
+}
+
 /* Rebuilds when the loader or the generation says something changed;
  * only one thread at a time (the others keep the current table). */
 static void maybe_rebuild(uw_modtab *t, uint32_t gen)
 {
+    bool frozen = mp_modules_frozen();   /* no dl_iterate_phdr (shim.h) */
     unsigned long long counts[2] = {0, 0};
-    dl_iterate_phdr(peek_counts, counts);
-    if (t && t->gen == gen && t->adds == counts[0] && t->subs == counts[1])
-        return;
+    if (!frozen) {
+        dl_iterate_phdr(peek_counts, counts);
+        if (t && t->gen == gen && t->adds == counts[0] && t->subs == counts[1])
+            return;
+    }
     if (!mp_spin_trylock(&rebuild_lock))
         return;
+    if (frozen && !maps_rebuild_due(t, gen)) {
+        mp_spin_unlock(&rebuild_lock);
+        return;
+    }
     unsigned k = next_array++ % MOD_ARRAYS;
     if (!arrays[k])
         arrays[k] = mp_pages(sizeof(uw_modtab));
@@ -187,9 +226,15 @@ static void maybe_rebuild(uw_modtab *t, uint32_t gen)
     if (nt && nt != t) {
         nt->n = 0;
         nt->gen = gen;
-        scan_arg a = {nt};
-        dl_iterate_phdr(scan_module, &a);
-        atomic_store_explicit(&current, nt, memory_order_release);
+        bool ok = true;
+        if (frozen) {
+            ok = scan_frozen(nt, t, gen);
+        } else {
+            scan_arg a = {nt};
+            dl_iterate_phdr(scan_module, &a);
+        }
+        if (ok)
+            atomic_store_explicit(&current, nt, memory_order_release);
     }
     mp_spin_unlock(&rebuild_lock);
 }

@@ -144,10 +144,12 @@
 
   /* ---- summary ---- */
 
-  const triggerWords = { timer: "timer", signal: "signal", request: "request", exit: "exit" };
+  const triggerWords = { timer: "timer", signal: "signal", request: "request", exit: "exit", exec: "exec" };
 
   function runTime(p) {
     const ns = Math.max(0, p.last.time_ns - p.start);
+    if (p.last.trigger === "exec")   /* the pid went on as another program */
+      return "ran " + fmt(ns, "ns") + " (until it exec'd another program)";
     return p.last.trigger === "exit" ? "ran " + fmt(ns, "ns") + " (until exit)"
       : fmt(ns, "ns") + " from start to its last snapshot (still running then)";
   }

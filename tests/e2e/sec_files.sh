@@ -97,13 +97,14 @@ one_pair() {
     [[ $(stat -c %a "$base/new/deeper/perl.$pid.0001.mprof") == 600 ]] || fail "$v: file mode"
 
     # 6. A re-exec under the same pid and name (exec -a keeps argv[0])
-    # never replaces the earlier program's snapshot: bash writes seq 1 on
-    # the signal, the exec'd image its exit snapshot under seq 2.
+    # never replaces the earlier program's snapshots: bash writes seq 1 on
+    # the signal and seq 2 before its exec (exact sampling: it has recorded
+    # something), the exec'd image its exit snapshot under seq 3.
     mkdir -m 0700 "$base/reexec"
     chown "$v" "$base/reexec"
     as_user_argv "$v"
     "${AS_USER[@]}" env LD_PRELOAD="$SHIM" MEMPROF_OUT="$base/reexec" MEMPROF_INTERVAL=0 \
-        MEMPROF_SIGNAL=USR2 bash -c 'kill -USR2 $$; for i in $(seq 100); do
+        MEMPROF_SAMPLE=1 MEMPROF_SIGNAL=USR2 bash -c 'kill -USR2 $$; for i in $(seq 100); do
             [[ -e '"$base/reexec"'/bash.$$.0001.mprof ]] && break; read -t 0.05 <> <(:) || :; done
             exec -a bash sleep 0.1' 2>"$WORK/victim.err" &
     pid=$!
@@ -112,12 +113,17 @@ one_pair() {
     sum1=$(md5sum <"$first")
     wait $pid
     [[ $(md5sum <"$first") == "$sum1" ]] || fail "$v: the re-exec replaced the first program's file"
-    [[ -f $base/reexec/bash.$pid.0002.mprof ]] || fail "$v: no snapshot of the exec'd image: $(ls "$base/reexec")"
-    "$BIN" report --json "$base/reexec/bash.$pid.0002.mprof" >"$WORK/reexec.json"
-    grep -q '"trigger": *"exit"' "$WORK/reexec.json" &&
-        grep -aq 'bin/sleep' "$base/reexec/bash.$pid.0002.mprof" ||
-        fail "$v: seq 2 is not the exec'd sleep's exit snapshot"
-    echo "  $v: re-exec kept bash.$pid.0001 and wrote bash.$pid.0002"
+    local seq trigger
+    for seq in 2 3; do
+        [[ -f $base/reexec/bash.$pid.000$seq.mprof ]] ||
+            fail "$v: no bash.$pid.000$seq.mprof: $(ls "$base/reexec")"
+        "$BIN" report --json "$base/reexec/bash.$pid.000$seq.mprof" >"$WORK/reexec$seq.json"
+    done
+    grep -q '"trigger": *"exec"' "$WORK/reexec2.json" && ! grep -aq 'bin/sleep' "$base/reexec/bash.$pid.0002.mprof" ||
+        fail "$v: seq 2 is not bash's snapshot before its exec"
+    grep -q '"trigger": *"exit"' "$WORK/reexec3.json" && grep -aq 'bin/sleep' "$base/reexec/bash.$pid.0003.mprof" ||
+        fail "$v: seq 3 is not the exec'd sleep's exit snapshot"
+    echo "  $v: re-exec kept bash.$pid.0001 and .0002 (exec), sleep wrote bash.$pid.0003"
 }
 
 one_pair root nobody

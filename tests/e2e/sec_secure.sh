@@ -73,4 +73,17 @@ for prog in suid-sleep sgid-sleep; do
     [[ ! -s $WORK/$prog.err ]] || fail "$prog: the inert shim said something: $(cat "$WORK/$prog.err")"
     echo "$prog as nobody: no thread, no socket, no file, nothing said"
 done
+# A setuid program that leaks and execs (tests/programs/life_exec.c): no
+# snapshot before the exec either, and the exec'd sh (euid root, uid
+# nobody: secure execution too) writes nothing.
+cp "$TEST_PROGS/life_exec" "$PUB/suid-exec"
+chmod 4755 "$PUB/suid-exec"
+out=$($nob MEMPROF_OUT="$PUB/root-only/evil/sub" MEMPROF_SAMPLE=1 LIFE_EXEC_VAR=x \
+    "$PUB/suid-exec" execv 2>"$WORK/suid-exec.err") || fail "suid-exec failed: $(cat "$WORK/suid-exec.err")"
+[[ $out == "one two|execv|x" ]] || fail "suid-exec: the exec'd sh printed '$out'"
+[[ ! -e $PUB/root-only/evil ]] || fail "suid-exec: the shim created $PUB/root-only/evil as root"
+found=$(find "$PUB" -name "*.mprof*" ! -path "$PUB/nobody-out/*"; find / -xdev -maxdepth 2 -name "suid-exec.*mprof*" 2>/dev/null)
+[[ -z $found ]] || fail "suid-exec: a snapshot was written: $found"
+[[ ! -s $WORK/suid-exec.err ]] || fail "suid-exec: the inert shim said something: $(cat "$WORK/suid-exec.err")"
+echo "suid-exec as nobody: no snapshot before its exec, none after"
 echo "ok: inert under secure execution"
