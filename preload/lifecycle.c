@@ -73,8 +73,8 @@ void mp_lifecycle_install(void)
  * list lock, uses the table inherited instead (modules.c); the real exit
  * calls were resolved at start-up; the rest is system calls, snprintf
  * into our buffers (no stdio lock, no allocation) and the shim's own
- * memory (mmap). One exception is left: a write that fails calls
- * strerror, whose message catalogue lock fork does not reset either. */
+ * memory (mmap). A write that fails names its error with mp_strerror
+ * (os.c), not strerror, whose message catalogue lock fork does not reset. */
 static void finish(void)
 {
     static _Atomic int done;

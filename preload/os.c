@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -202,4 +203,13 @@ void mp_spin_lock(mp_spinlock *l)
                 sched_yield();
         }
     }
+}
+
+/* strerror without its locale and message-catalogue lock, which fork does
+ * not reset: a frozen fork child (modules.c) writing a snapshot that fails
+ * must not wait on a lock another thread of its parent held. */
+const char *mp_strerror(int err)
+{
+    const char *text = strerrordesc_np(err);
+    return text ? text : "unknown error";
 }

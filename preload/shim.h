@@ -227,6 +227,7 @@ static inline uint32_t mp_tick(void)
  * the new descriptor, or fd itself when none is free up there, or when
  * the calling thread has a table of its own. */
 int mp_fd_park(int fd) MP_HIDDEN;
+const char *mp_strerror(int err) MP_HIDDEN;
 /* Gives the calling thread (the collector) a descriptor table of its own,
  * without the program's files, /dev/null on 0-2; false when the kernel
  * refuses. mp_warn on such a thread writes to the program's stderr. */

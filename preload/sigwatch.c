@@ -30,7 +30,7 @@ void mp_signal_install(void)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     if (sigaction(mp_cfg.signal, &sa, NULL) != 0)
-        mp_warn("cannot install the snapshot signal handler: %s", strerror(errno));
+        mp_warn("cannot install the snapshot signal handler: %s", mp_strerror(errno));
 }
 
 static void check_takeover(int sig, void (*handler)(int))

@@ -279,7 +279,7 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
     int fd = open_out_dir(mp_cfg.out_dir, why, sizeof(why));
     if (fd < 0) {
         mp_warn("cannot prepare %s for uid %u: %s", mp_cfg.out_dir, (unsigned)uid,
-                why[0] ? why : strerror(errno));
+                why[0] ? why : mp_strerror(errno));
         return;
     }
     uid_dir_name(uid, sub, sizeof(sub));
@@ -288,13 +288,13 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
     if (mkdirat(fd, sub, 0700) != 0 && errno != EEXIST) {
         mp_warn("cannot create %s/%s for uid %u: %s; its snapshots will not be written "
                 "(give MEMPROF_OUT a directory that uid %u owns)", mp_cfg.out_dir, sub,
-                (unsigned)uid, strerror(errno), (unsigned)uid);
+                (unsigned)uid, mp_strerror(errno), (unsigned)uid);
     } else if (fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
                (st.st_uid == 0 || st.st_uid == uid)) {
         if (fchownat(fd, sub, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 ||
             fchmodat(fd, sub, 0700, 0) != 0)
             mp_warn("cannot give %s/%s to uid %u: %s", mp_cfg.out_dir, sub, (unsigned)uid,
-                    strerror(errno));
+                    mp_strerror(errno));
         if (dfd >= 0 && fstat(dfd, &st) == 0 && (st.st_mode & 0111) != 0111)
             fchmod(dfd, (st.st_mode & 07777) | 0111);
     }

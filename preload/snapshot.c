@@ -331,9 +331,9 @@ static int write_locked(int trigger, char *path_out, size_t path_len)
     mp_snapfile_dir_shown(dir, sizeof(dir));
     int dirfd = mp_snapfile_open_dir(why, sizeof(why));
     if (dirfd < 0) {
-        report_failure("write a snapshot in", dir, why[0] ? why : strerror(errno));
+        report_failure("write a snapshot in", dir, why[0] ? why : mp_strerror(errno));
         snprintf(path_out, path_len, "cannot write snapshot in %s: %s", dir,
-                 why[0] ? why : strerror(errno));
+                 why[0] ? why : mp_strerror(errno));
         return -1;
     }
     uint32_t this_seq = mp_snapfile_free_seq(dirfd, atomic_load(&seq) + 1);
@@ -342,7 +342,7 @@ static int write_locked(int trigger, char *path_out, size_t path_len)
     if (this_seq && (err == 0 || err == EEXIST))
         atomic_store(&seq, this_seq);   /* taken, by us or by whoever won the name */
     if (err) {
-        const char *why_text = err == EEXIST ? "its name was taken meanwhile" : strerror(err);
+        const char *why_text = err == EEXIST ? "its name was taken meanwhile" : mp_strerror(err);
         report_failure("write a snapshot in", dir, why_text);
         snprintf(path_out, path_len, "cannot write snapshot in %s: %s", dir, why_text);
         return -1;
