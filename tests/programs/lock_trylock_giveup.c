@@ -67,19 +67,31 @@ NOINLINE void give_up_loop(void)
         }
 }
 
+static pthread_barrier_t hot_start;
+
+/* Runs for 300 ms rather than a fixed count: 20000 rounds (8 ms) once let
+ * a loaded CI machine run the three workers one after another, with no
+ * contention at all. Started together and overlapping for 300 ms, they
+ * contend on any machine with two cores, and by preemption on one. */
 NOINLINE void worker_hot(void)
 {
-    for (int i = 0; i < 20000; i++) {
-        pthread_mutex_lock(&hot);
-        for (int k = 0; k < 200; k++)
-            counter = counter * 2654435761u + 1;
-        pthread_mutex_unlock(&hot);
-    }
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        for (int i = 0; i < 100; i++) {
+            pthread_mutex_lock(&hot);
+            for (int k = 0; k < 200; k++)
+                counter = counter * 2654435761u + 1;
+            pthread_mutex_unlock(&hot);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 300);
 }
 
 static void *hot_main(void *arg)
 {
     (void)arg;
+    pthread_barrier_wait(&hot_start);
     worker_hot();
     return NULL;
 }
@@ -100,6 +112,7 @@ int main(void)
         pthread_mutex_lock(&items[i]);
         pthread_mutex_unlock(&items[i]);
     }
+    pthread_barrier_init(&hot_start, NULL, 3);
     for (int i = 0; i < 3; i++)
         pthread_create(&w[i], NULL, hot_main, NULL);
     for (int i = 0; i < 3; i++)
