@@ -17,39 +17,23 @@
  * own (os.c, mp_fd_private_table), and its request socket, its snapshot
  * files and its doorbell live there.
  *
- * It never polls (SPEC: a process that does nothing costs nothing). It
- * sleeps in poll() on its doorbell and the request socket, with a timeout
- * that ends when the next periodic snapshot is due (none: no timeout).
- * The doorbell (ring.c's mp_wake_collector) is MP_DOORBELL_SIGNAL sent to
- * the collector thread alone with tgkill, which the collector keeps
- * blocked and reads through a signalfd: no descriptor in the program's
- * table, no handler, no disposition changed (shim.h says why that
- * signal). Producers ring it only when a ring passes half full, when they
- * stall on a full one, and when a thread's ring retires (ring.c); the
- * snapshot signal, exit and unshare ring it too; and only while the
- * collector sleeps, so at most one is ever pending. Where the kernel
- * gives no private table (a sandbox refusing close_range and unshare),
- * there is no signalfd (it would be the program's to see): the doorbell
- * is then a transient connection to the request socket (closed before
- * mp_wake_collector returns), or without a socket a futex wake-up.
+ * It never polls (SPEC: a process that does nothing costs nothing): it
+ * sleeps on its doorbell and the request socket (doorbell.c), with a
+ * timeout that ends when the next periodic snapshot is due (none: no
+ * timeout). Its place in glibc's thread count is thread_count.c's.
  */
 #include "shim.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define REOPEN_RETRY_MS 1000   /* no request socket (name taken): retry this often */
-#define FALLBACK_POLL_MS 100   /* clients waiting, no socket, no signalfd: look this often */
-#define MAIN_EXIT_CHECK_MS 50  /* no thread count of glibc's: see only_collector_left */
+#define MAIN_EXIT_CHECK_MS 50  /* no thread count of glibc's (thread_count.c) */
 #define BUSY_DRAINED 64        /* drained more than this: go round again at once */
 
 static pthread_t collector_thread;
@@ -59,7 +43,6 @@ static _Atomic uint32_t thread_exited;   /* a futex word: stop waits on it */
 static _Atomic int main_exited;   /* the main thread called pthread_exit */
 static _Atomic int pending_trigger;          /* mp_trigger or 0 */
 static _Atomic int detached;   /* `memprof detach` served: the loop ends */
-static int wake_fd = -1;       /* the doorbell's signalfd, in the collector's table */
 
 /* ---- aggregation ---- */
 
@@ -88,60 +71,6 @@ void mp_collector_trigger(int trigger)
     mp_wake_collector();
 }
 
-/*
- * ---- the process ends with its last thread ----
- *
- * glibc ends a process with exit(0) when the thread count it keeps
- * (__nptl_nthreads) reaches zero: the last thread to return from its
- * start routine or call pthread_exit, main included. The collector is in
- * that count, so without care the program's last thread would only end
- * itself and leave the process to us (a child forked from a thread whose
- * thread then returns, main's pthread_exit: issue 16). So the collector
- * takes itself out of the count: the thread that created it subtracts one
- * as soon as pthread_create returns (it is alive, so the count cannot
- * reach zero then), and the collector adds it back as the very last thing
- * before glibc subtracts it when the collector's thread ends. The program's
- * last thread then sees zero and calls exit(0) itself, on its own
- * descriptors, exactly as without the shim; the collector never does.
- *
- * Adding back is skipped when the count is already zero (the last thread
- * is in exit(0), waiting for us in mp_collector_stop). A collector that
- * leaves on its own must not add one back while the program's last
- * thread ends, or that thread would see one and only end itself, and
- * glibc would run exit(0) on ours. A transient collector (a
- * single-threaded program, so its one thread is the last) and that
- * thread meet (leave_if_solo, on_thread_ending, and main's pthread_exit
- * in mp_collector_note_main_exit): either the collector stays, and is
- * stopped by the thread's exit(0), or the thread waits until it is gone.
- * The one window left is a detach (`memprof detach`) at the very moment
- * the program's last thread ends by returning from its start routine.
- * Without the symbol (not glibc), the collector stays counted and looks
- * for the end itself after main's pthread_exit (only_collector_left).
- */
-static _Atomic unsigned *glibc_nthreads;
-enum { COUNT_IN = 0, COUNT_OUT = 1, COUNT_LEFT = 2 };
-static _Atomic int count_state;   /* the current collector's place in that count */
-
-/* The creating thread, once pthread_create returned: unless the collector
- * has already left (and so was never taken out), it is taken out now. */
-static void count_out(void)
-{
-    int expected = COUNT_IN;
-    if (glibc_nthreads && atomic_compare_exchange_strong(&count_state, &expected, COUNT_OUT))
-        atomic_fetch_sub(glibc_nthreads, 1);
-}
-
-/* The collector's last act, when it was taken out. */
-static void count_back_in(void)
-{
-    int expected = COUNT_IN;
-    if (atomic_compare_exchange_strong(&count_state, &expected, COUNT_LEFT))
-        return;   /* left before the creator took it out: nothing to give back */
-    unsigned c = atomic_load(glibc_nthreads);
-    while (c > 0 && !atomic_compare_exchange_weak(glibc_nthreads, &c, c + 1))
-        ;
-}
-
 /* Milliseconds poll() may sleep until deadline (UINT64_MAX: none), -1 for
  * no timeout; at most cap_ms when cap_ms >= 0. */
 static int sleep_ms(uint64_t now, uint64_t deadline, int cap_ms)
@@ -159,139 +88,24 @@ static int sleep_ms(uint64_t now, uint64_t deadline, int cap_ms)
 /* Whether this collector serves requests (not a transient one). */
 static bool solo(void);
 
-/* Set once the doorbell's signalfd took a signal that was not a doorbell:
- * the program uses MP_DOORBELL_SIGNAL, and the collector (this one, later
- * ones, a fork child's) no longer reads it. */
-static _Atomic int program_uses_doorbell_signal;
-
-/* The doorbell: MP_DOORBELL_SIGNAL, blocked on this thread (every signal
- * is), read through a signalfd. Only with a private table: a signalfd in
- * the program's table would be one more descriptor it could see. */
-static void open_doorbell(void)
-{
-    if (!mp_fd_table_private() || atomic_load(&program_uses_doorbell_signal))
-        return;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, MP_DOORBELL_SIGNAL);
-    wake_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (wake_fd >= 0)
-        mp_doorbell_open((pid_t)syscall(SYS_gettid));
-}
-
-/* Queues a signal the signalfd took back to the process: as it came when
- * the kernel lets us (a sigqueue's), else as a kill() of the process by
- * itself (only the main thread may queue the codes of kill() and of the
- * kernel, so SIGURG for out-of-band data comes back as SI_USER). */
-static void give_back(const struct signalfd_siginfo *s)
-{
-    siginfo_t info;
-    memset(&info, 0, sizeof(info));
-    info.si_signo = (int)s->ssi_signo;
-    info.si_errno = s->ssi_errno;
-    info.si_code = s->ssi_code;
-    info.si_pid = (pid_t)s->ssi_pid;
-    info.si_uid = (uid_t)s->ssi_uid;
-    info.si_value.sival_ptr = (void *)(uintptr_t)s->ssi_ptr;
-    if (syscall(SYS_rt_sigqueueinfo, getpid(), (int)s->ssi_signo, &info) != 0)
-        kill(getpid(), (int)s->ssi_signo);
-}
-
-/*
- * Our doorbells are tgkill's from this process (SI_TKILL, our pid). But a
- * signalfd also dequeues the process-directed signals pending for the
- * whole process, and it is woken by them: a SIGURG for out-of-band data
- * (F_SETOWN) or a kill() would be taken from the program whenever the
- * collector read before a program thread took it (a quarter of them on a
- * loaded machine), and every one a program waits for with every thread
- * blocking it. So the first such signal makes the collector stop reading
- * the signal: the doorbell closes (no more tgkill to us, and the signalfd
- * goes, so nothing of ours dequeues it), the collector is rung from then
- * on as without a private table (ring.c: a connection to its socket, or
- * the futex), and the signal is queued to the process again, where the
- * kernel gives it to a program thread exactly as without the shim.
- */
-static void clear_doorbell(void)
-{
-    struct signalfd_siginfo si[4], foreign[4];
-    int nforeign = 0;
-    pid_t me = getpid();
-    ssize_t got;
-    while ((got = read(wake_fd, si, sizeof(si))) > 0) {
-        for (size_t i = 0; i < (size_t)got / sizeof(si[0]); i++)
-            if ((si[i].ssi_code != SI_TKILL || (pid_t)si[i].ssi_pid != me) && nforeign < 4)
-                foreign[nforeign++] = si[i];
-    }
-    if (nforeign == 0)
-        return;
-    atomic_store(&program_uses_doorbell_signal, 1);
-    mp_doorbell_close();
-    close(wake_fd);
-    wake_fd = -1;
-    for (int i = 0; i < nforeign; i++)
-        give_back(&foreign[i]);
-}
-
-/* Sleeps for ms (-1: no timeout) on the doorbell and the request fds p[n]
- * (room for one more). The doorbell rings only while mp_collector_asleep
- * is set, so the wake word is looked at once more after setting it: seen
- * is its value before the pass, and a ring during the pass is not lost. */
-static void sleep_on(struct pollfd *p, int n, int ms, uint32_t seen)
-{
-    bool by_socket = wake_fd < 0 && mp_request_listening();
-    mp_doorbell_socket(by_socket);   /* before "asleep": how to ring us */
-    atomic_store(&mp_collector_asleep, 1);
-    if (atomic_load(&mp_collector_wake) != seen) {
-        /* rung during the pass: no sleep, go round again */
-    } else if (wake_fd >= 0) {
-        p[n++] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
-        poll(p, (nfds_t)n, ms);
-        clear_doorbell();
-    } else if (by_socket) {   /* no private table: connections wake us */
-        poll(p, (nfds_t)n, ms);
-    } else if (n > 0) {   /* clients pending without a socket: briefly */
-        poll(p, (nfds_t)n, ms < 0 || ms > FALLBACK_POLL_MS ? FALLBACK_POLL_MS : ms);
-    } else {
-        mp_futex_wait(&mp_collector_wake, seen,
-                      ms < 0 ? 86400000000000ull : (uint64_t)ms * 1000000u);
-    }
-    atomic_store(&mp_collector_asleep, 0);
-    mp_doorbell_socket(false);
-}
-
 /* Sleeps until a doorbell, a request, or deadline; when busy (a pass
  * drained a lot) only looks at what is there. Then serves requests. */
 static void wait_for_work(size_t drained, uint32_t seen, uint64_t deadline)
 {
     uint64_t now = mp_now_ns();
     bool serving = !solo();
-    int cap = !glibc_nthreads && atomic_load(&main_exited) ? MAIN_EXIT_CHECK_MS : -1;
+    int cap = !mp_thread_count_known() && atomic_load(&main_exited) ? MAIN_EXIT_CHECK_MS : -1;
     if (serving && !mp_request_listening() && (cap < 0 || cap > REOPEN_RETRY_MS))
         cap = REOPEN_RETRY_MS;
     struct pollfd p[MP_REQUEST_PENDING_MAX + 2];
     int n = serving ? mp_request_pollfds(p, &deadline) : 0;
     int ms = drained > BUSY_DRAINED ? 0 : sleep_ms(now, deadline, cap);
     if (ms != 0)
-        sleep_on(p, n, ms, seen);
+        mp_doorbell_sleep(p, n, ms, seen, mp_request_listening());
     if (serving && mp_request_serve(mp_now_ns(), mp_collector_drain_now)) {
         atomic_store(&detached, 1);
         atomic_store(&stop_requested, 1);
     }
-}
-
-/*
- * Without glibc's thread count: after main's pthread_exit the process
- * lives until its last thread ends, and we are in that count: once only
- * the zombie main thread and we are left, we must be the ones to call
- * exit(0), or the process would never end.
- */
-static bool only_collector_left(void)
-{
-    char buf[4096];
-    if (mp_read_small_file("/proc/self/status", buf, sizeof(buf)) <= 0)
-        return false;
-    const char *t = strstr(buf, "\nThreads:");
-    return t && strtol(t + 9, NULL, 10) <= 2;
 }
 
 /*
@@ -316,6 +130,15 @@ static bool only_collector_left(void)
  * and in an attached or dormant process (there to be asked), the thread
  * runs from the start, as it always did; only the defaults (the exit
  * snapshot) get the lazy thread.
+ *
+ * A transient collector and the program's one thread meet, because
+ * neither may end while the other thinks it is the last (thread_count.c):
+ * in leave_if_solo, on_thread_ending and main's pthread_exit
+ * (mp_collector_note_main_exit) either the collector stays, and is
+ * stopped by the thread's exit(0), or the thread waits until the
+ * collector is gone. The one window left is a detach (`memprof detach`)
+ * at the very moment the program's last thread ends by returning from its
+ * start routine.
  */
 #define SOLO_CHECK_NS 100000000ull
 
@@ -405,7 +228,8 @@ static void collector_loop(void)
             mp_got_rescan();
             next_rescan = now + MODULE_RESCAN_NS;
         }
-        if (!glibc_nthreads && atomic_load(&main_exited) && only_collector_left())
+        if (!mp_thread_count_known() && atomic_load(&main_exited) &&
+            mp_thread_count_only_collector_left())
             exit(0);   /* runs the exit snapshot here (mp_finish) */
         if (atomic_load(&stop_requested))
             break;
@@ -437,7 +261,7 @@ static void collector_loop(void)
 static void collector_setup(void)
 {
     mp_fd_private_table();
-    open_doorbell();
+    mp_doorbell_listen();
     if (!solo())
         mp_request_open();
 }
@@ -449,9 +273,6 @@ static void collector_teardown(void)
 {
     mp_request_close();
     mp_doorbell_close();
-    if (wake_fd >= 0)
-        close(wake_fd);
-    wake_fd = -1;
 }
 
 static void *collector_main(void *arg)
@@ -470,7 +291,7 @@ static void *collector_main(void *arg)
     }
     atomic_store(&thread_exited, 1);
     mp_futex_wake(&thread_exited);
-    count_back_in();   /* last: glibc takes it away again when we return */
+    mp_thread_count_back_in();   /* last: glibc takes it away again when we return */
     return NULL;
 }
 
@@ -513,7 +334,7 @@ static int start_thread(void)
     join_previous();
     atomic_store(&thread_exited, 0);
     atomic_store(&leaving, 0);
-    atomic_store(&count_state, COUNT_IN);
+    mp_thread_count_reset();
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by the thread */
@@ -524,7 +345,7 @@ static int start_thread(void)
         atomic_store(&thread_exited, 1);
     } else {
         collector_joinable = true;
-        count_out();
+        mp_thread_count_out();
     }
     mp_spin_unlock(&start_lock);
     return rc == 0 ? 0 : -1;
@@ -532,9 +353,9 @@ static int start_thread(void)
 
 /* main's pthread_exit (lifecycle.c). With glibc's count, the process ends
  * when main's share of it is gone and it was the last; a transient
- * collector that is leaving at this moment must be gone first (see the
- * count above). Without the count, the collector stays and looks for the
- * end (only_collector_left). */
+ * collector that is leaving at this moment must be gone first (see
+ * "meet" above). Without the count, the collector stays and looks for the
+ * end (mp_thread_count_only_collector_left). */
 void mp_collector_note_main_exit(void)
 {
     atomic_store(&main_exited, 1);
@@ -548,7 +369,7 @@ void mp_collector_note_main_exit(void)
 
 /* ring.c: a thread with a ring is ending. In a single-threaded program it
  * is the last one: a transient collector leaving now must be gone before
- * glibc counts the thread out (see the count above). */
+ * glibc counts the thread out (see "meet" above). */
 static void on_thread_ending(void)
 {
     if (!solo())
@@ -582,8 +403,7 @@ int mp_collector_start(void)
 {
     if (mp_heap_fold_init() != 0)
         return -1;
-    if (!glibc_nthreads)
-        glibc_nthreads = (_Atomic unsigned *)dlsym(RTLD_DEFAULT, "__nptl_nthreads");
+    mp_thread_count_init();
     atomic_store(&stop_requested, 0);
     /* An attached or dormant process is there to be asked (snapshot,
      * enable, detach) while it may sit idle: it keeps its thread too. */
@@ -637,14 +457,13 @@ void mp_collector_after_fork_child(void)
      * one thread, and glibc counts one: it is single-threaded until it
      * creates one. */
     mp_request_after_fork_child();
-    wake_fd = -1;
     collector_joinable = false;   /* the parent's thread: not in this process */
     atomic_store(&start_lock.v, 0);
     atomic_store(&program_threaded, 0);
     atomic_store(&main_exited, 0);
     atomic_store(&leaving, 0);
     atomic_store(&solo_ending, 0);
-    atomic_store(&count_state, COUNT_IN);
+    mp_thread_count_reset();
     atomic_store(&pending_trigger, 0);
     atomic_store(&next_periodic, UINT64_MAX);
     if (mp_collector_start() != 0)

@@ -21,7 +21,7 @@
  * application, so the application can be slowed but never deadlocked, and
  * never silently loses data.
  *
- * The collector sleeps until woken (collector.c): a producer wakes it when
+ * The collector sleeps until woken (doorbell.c): a producer wakes it when
  * its ring passes half full (once per crossing, so a busy thread rings
  * about once per RING_SLOTS / 2 events and an idle one never), when it
  * stalls on a full ring, and when a thread exits leaving events behind.
@@ -30,14 +30,7 @@
  */
 #include "shim.h"
 
-#include "memprof_protocol.h"
-
-#include <errno.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,23 +56,12 @@ static MP_TLS mp_ring *my_ring;
 static MP_TLS int my_ring_retired;
 static MP_TLS int my_ring_busy;   /* inside a push to my_ring */
 
-/* Set by the collector: while false, producers never wait for space. */
-_Atomic int mp_collector_running;
 /* Bumped by the collector on every pass: proof of progress for stalled
  * producers. */
 _Atomic uint64_t mp_collector_heartbeat;
-/* The doorbell (collector.c says why a signal): mp_collector_asleep is
- * set by the collector while it sleeps and taken by the one producer that
- * rings, so that at most one doorbell is ever pending; doorbell_tid is
- * the collector's thread while it reads its doorbell through a signalfd
- * (0: it sleeps on the futex word mp_collector_wake instead), and
- * doorbell_senders counts producers between reading it and ringing. */
-_Atomic int mp_collector_asleep;
+/* Set by the collector while it sleeps after a pass that drained nothing:
+ * the next event pushed into an empty ring rings the doorbell. */
 _Atomic int mp_collector_dozing;
-_Atomic uint32_t mp_collector_wake;
-static _Atomic pid_t doorbell_tid;
-static _Atomic int doorbell_by_socket;
-static _Atomic int doorbell_senders;
 /* Called on a producer for each event it pushes while no collector runs
  * (collector.c; full: its ring is full). */
 void (*_Atomic mp_ring_no_collector)(bool full);
@@ -88,72 +70,6 @@ void (*_Atomic mp_ring_thread_ending)(void);
 /* One consumer at a time: the collector, or a producer of a program that
  * has no collector thread (single-threaded) draining a full ring. */
 static mp_spinlock consumer_lock;
-
-void mp_doorbell_open(pid_t tid)
-{
-    atomic_store(&doorbell_tid, tid);
-}
-
-void mp_doorbell_socket(bool on)
-{
-    atomic_store(&doorbell_by_socket, on);
-}
-
-/* Without a private table (os.c): a connection to the collector's request
- * socket, which it accepts and closes, seeing it comes from our own pid.
- * Non-blocking, so a full backlog (wake-ups are pending already) costs
- * nothing; the descriptor exists only for these three system calls. */
-static bool connect_doorbell(void)
-{
-    struct sockaddr_un addr;
-    socklen_t len = mp_proto_address(mp_pid, &addr);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    int rc = connect(fd, (struct sockaddr *)&addr, len);
-    bool rung = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
-    close(fd);
-    return rung;
-}
-
-/* The collector leaves: once no producer can still send to its thread id
- * (which a new thread of the program may get), it may go. */
-void mp_doorbell_close(void)
-{
-    atomic_store(&doorbell_tid, 0);
-    atomic_store(&doorbell_by_socket, 0);
-    while (atomic_load(&doorbell_senders))
-        sched_yield();
-}
-
-/* The signal goes to the collector's thread alone (tgkill), which keeps
- * it blocked: no handler runs, the program's disposition is untouched,
- * and no descriptor is made in the program's table. */
-static void ring_doorbell(void)
-{
-    atomic_fetch_add(&doorbell_senders, 1);
-    pid_t tid = atomic_load(&doorbell_tid);
-    if (tid > 0)
-        syscall(SYS_tgkill, getpid(), tid, MP_DOORBELL_SIGNAL);
-    else if (!atomic_load(&doorbell_by_socket) || !connect_doorbell())
-        mp_futex_wake(&mp_collector_wake);
-    atomic_fetch_sub(&doorbell_senders, 1);
-}
-
-/* Async-signal-safe; one atomic load when no collector runs, two when it
- * is awake. The wake word is bumped before "asleep" is looked at, and the
- * collector sets "asleep" before it looks at the word: either it sees the
- * bump and does not sleep, or we see it asleep and ring. */
-void mp_wake_collector(void)
-{
-    if (!atomic_load_explicit(&mp_collector_running, memory_order_relaxed))
-        return;
-    int saved = errno;
-    atomic_fetch_add(&mp_collector_wake, 1);
-    if (atomic_load(&mp_collector_asleep) && atomic_exchange(&mp_collector_asleep, 0))
-        ring_doorbell();
-    errno = saved;
-}
 
 /* A new ring enters the registry already OWNED by its creator: published
  * as FREE, another thread's acquire_ring could claim it in between and two
@@ -403,9 +319,5 @@ void mp_rings_after_fork_child(void)
     }
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
-    atomic_store(&mp_collector_running, 0);
-    atomic_store(&mp_collector_asleep, 0);
-    atomic_store(&doorbell_tid, 0);
-    atomic_store(&doorbell_by_socket, 0);
-    atomic_store(&doorbell_senders, 0);
+    mp_doorbell_after_fork_child();
 }

@@ -34,10 +34,12 @@
  *   stacktab.c      lock-free, deduplicating stack table (mp_stack_*)
  *   modules.c       module map with generations, the dlclose interposer
  *   modules_maps.c  the loaded objects from /proc/self/maps, no loader lock
- *   ring.c          per-thread single-producer rings, mp_emit, the
- *                   collector's doorbell (mp_wake_collector)
+ *   ring.c          per-thread single-producer rings, mp_emit
+ *   doorbell.c      waking the collector: producers ring it
+ *                   (mp_wake_collector), it sleeps on it (mp_doorbell_*)
+ *   thread_count.c  the collector out of glibc's thread count
  *   collector.c     the background thread: its life (lazy start, leaving,
- *                   glibc's thread count), its loop: drain, triggers
+ *                   stopping), its loop: drain, triggers
  *   request.c       requests from `memprof snapshot` and co.: the socket,
  *                   who may ask, the rate limit, pending clients, detach
  *   heap_agg.c      the heap aggregates per stack (mp_heap_agg_*)
@@ -543,15 +545,20 @@ _Static_assert(sizeof(mp_event) == 32, "an event is half a cache line");
  * stalls briefly when full, then drops; both are counted. */
 bool mp_emit(const mp_event *ev) MP_HIDDEN;
 typedef struct mp_ring mp_ring;
-/* Collector liveness, read by stalled producers (defined in ring.c). */
-extern _Atomic int mp_collector_running MP_HIDDEN;
+/* Bumped by the collector on every pass (ring.c): proof of progress for
+ * stalled producers. */
 extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
-/* Wakes the sleeping collector (collector.c says why this way); async-
- * signal-safe. Producers call it when a ring passes half full, stalls or
- * retires. The collector sleeps in poll() on a signalfd for
- * MP_DOORBELL_SIGNAL, sent to its thread alone while mp_collector_asleep
- * (mp_doorbell_open gave its thread id), otherwise on the futex word
- * mp_collector_wake.
+/* Set by the collector while it sleeps after a pass that drained nothing
+ * (ring.c): the next event pushed into an empty ring wakes it. */
+extern _Atomic int mp_collector_dozing MP_HIDDEN;
+
+/* ---- the collector's doorbell (doorbell.c) ----
+ * Producers wake the sleeping collector with mp_wake_collector (async-
+ * signal-safe) when a ring passes half full, stalls or retires. The
+ * collector sleeps in mp_doorbell_sleep: poll() on a signalfd for
+ * MP_DOORBELL_SIGNAL, sent to its thread alone while mp_collector_asleep;
+ * without a private table on a connection to its request socket, or on
+ * the futex word mp_collector_wake.
  *
  * The signal: SIGURG. Not one of glibc's own (32, 33), and its default
  * action is to be ignored, so that even a doorbell that reached a thread
@@ -561,21 +568,31 @@ extern _Atomic uint64_t mp_collector_heartbeat MP_HIDDEN;
  * still goes to a program thread that does not block it, as without the
  * shim, except that the collector's signalfd may dequeue it first: the
  * first one it reads that is not a doorbell is queued back and the
- * collector stops using the signal (collector.c, clear_doorbell).
+ * collector stops using the signal (doorbell.c, clear_doorbell).
  * Real-time signals are what programs allocate for
  * themselves (timers, SIGRTMIN+n), and would queue. */
 #define MP_DOORBELL_SIGNAL SIGURG
-void mp_wake_collector(void) MP_HIDDEN;
-void mp_doorbell_open(pid_t collector_tid) MP_HIDDEN;
-void mp_doorbell_close(void) MP_HIDDEN;   /* the collector leaves */
-/* No private table, so no signalfd: the doorbell is a connection to the
- * request socket while the collector sleeps on it (request.c hangs up). */
-void mp_doorbell_socket(bool on) MP_HIDDEN;
+struct pollfd;
+/* Set while a collector thread runs: producers wait for space, and ring. */
+extern _Atomic int mp_collector_running MP_HIDDEN;
 extern _Atomic int mp_collector_asleep MP_HIDDEN;
-/* Set by the collector while it sleeps after a pass that drained nothing
- * (ring.c): the next event pushed into an empty ring wakes it. */
-extern _Atomic int mp_collector_dozing MP_HIDDEN;
 extern _Atomic uint32_t mp_collector_wake MP_HIDDEN;
+void mp_wake_collector(void) MP_HIDDEN;
+/* The collector's side: its signalfd (with a private table), its sleep on
+ * that and the request fds p[n] (room for one more), its leaving. */
+void mp_doorbell_listen(void) MP_HIDDEN;
+void mp_doorbell_sleep(struct pollfd *p, int n, int ms, uint32_t seen, bool listening) MP_HIDDEN;
+void mp_doorbell_close(void) MP_HIDDEN;
+void mp_doorbell_after_fork_child(void) MP_HIDDEN;
+
+/* ---- glibc's thread count (thread_count.c) ---- */
+void mp_thread_count_init(void) MP_HIDDEN;
+bool mp_thread_count_known(void) MP_HIDDEN;   /* glibc's count was found */
+void mp_thread_count_reset(void) MP_HIDDEN;   /* before a collector is created */
+void mp_thread_count_out(void) MP_HIDDEN;     /* its creator, after pthread_create */
+void mp_thread_count_back_in(void) MP_HIDDEN; /* the collector's last act */
+bool mp_thread_count_only_collector_left(void) MP_HIDDEN;   /* without the count */
+
 /* Set by collector.c: a producer calls it for each event pushed while no
  * collector thread runs (full: its ring is full and must be drained). */
 extern void (*_Atomic mp_ring_no_collector)(bool full) MP_HIDDEN;
