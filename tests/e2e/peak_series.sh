@@ -3,10 +3,10 @@
 # to 120 MiB in 15 steps and falls to nothing gives a series of a few
 # points a second that shows the climb (its highest point near the top) and
 # the fall (its last point near zero), RSS too, and a peak at the top of
-# the climb ranked to climb_steps; within 25% at the default rate, exact
+# the climb ranked to climb_steps; within 25% sampled (set_rate), exact
 # (the peak) at MEMPROF_SAMPLE=1.
 source "$(dirname "$0")/common.sh"
-for mode in default exact; do
+for mode in sampled exact; do
     set_rate "$mode"
     run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/peak_steps"
     top=$(sed -n 's/^STEPS bytes=\([0-9]*\)$/\1/p' "$WORK/$mode.out")

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `report --what temporary` ranks the site of short-lived allocations first
 # (handle_request: a million buffers freed at once), with their count
-# within 25% at the default rate and 95..100% of it at MEMPROF_SAMPLE=1;
+# within 25% sampled (set_rate) and 95..100% of it at MEMPROF_SAMPLE=1;
 # fill_cache's blocks, held 3 ms, are freed but never temporary.
 source "$(dirname "$0")/common.sh"
-for mode in default exact; do
+for mode in sampled exact; do
     set_rate "$mode"
     run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/temporary_hotspot"
     n=$(sed -n 's/^TEMPORARY count=\([0-9]*\)$/\1/p' "$WORK/$mode.out")
