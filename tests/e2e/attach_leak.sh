@@ -33,10 +33,8 @@ tgt_send leak
 tgt_wait_line leak '^LEAK '
 new=$(snap "$TGT_PID")
 
-"$MEMPROF_BIN" diff "$old" "$new" --json --top 0 >"$WORK/diff.json" || fail "memprof diff exited $?"
-jsoncheck leak "$WORK/diff.json" --culprit leak_after_attach --file attach_target.c --tol "$SAMPLED_TOL" \
-    --bytes "$(leak_field "$WORK/leak.out" bytes)" --count "$(leak_field "$WORK/leak.out" count)" \
-    --zero churn || fail "the leak after the attach is not ranked first within 25%"
+diff_leak_ok "$old" "$new" "$WORK/diff.json" "$WORK/leak.out" LEAK leak_after_attach attach_target.c \
+    --zero churn
 "$MEMPROF_BIN" report "$new" --json >"$WORK/report.json" || fail "memprof report exited $?"
 python3 - "$WORK/report.json" <<'PY' || fail "report --json does not say attached"
 import json, sys
@@ -57,11 +55,7 @@ PY
 tgt_send "plugin $plugin"
 tgt_wait_line leak '^PLUGIN '
 newer=$(snap "$TGT_PID")
-"$MEMPROF_BIN" diff "$new" "$newer" --json --top 0 >"$WORK/plugin.json" || fail "memprof diff exited $?"
-pbytes=$(sed -n 's/^PLUGIN bytes=\([0-9]*\).*/\1/p' "$WORK/leak.out")
-pcount=$(sed -n 's/^PLUGIN .*count=\([0-9]*\).*/\1/p' "$WORK/leak.out")
-jsoncheck leak "$WORK/plugin.json" --culprit leak_in_plugin --file libplugin.c --tol "$SAMPLED_TOL" \
-    --bytes "$pbytes" --count "$pcount" || fail "the leak in the library loaded after the attach is not ranked first"
+diff_leak_ok "$new" "$newer" "$WORK/plugin.json" "$WORK/leak.out" PLUGIN leak_in_plugin libplugin.c
 
 detach_ok "$TGT_PID"
 last=$(cat "$WORK/detach.out")

@@ -96,6 +96,19 @@ snap() {
     echo "$f"
 }
 
+# diff_leak_ok OLD NEW JSON OUTFILE TAG CULPRIT SRC [--zero FUNC]...:
+# `memprof diff OLD NEW` (into JSON) must rank CULPRIT (at a line of SRC)
+# first, its growth within SAMPLED_TOL of the bytes of OUTFILE's TAG line
+# ("TAG bytes=N count=M", what the target leaked between the two).
+diff_leak_ok() {
+    local old=$1 new=$2 json=$3 out=$4 tag=$5 culprit=$6 src=$7
+    shift 7
+    "$MEMPROF_BIN" diff "$old" "$new" --json --top 0 >"$json" || fail "memprof diff exited $?"
+    jsoncheck leak "$json" --culprit "$culprit" --file "$src" --tol "$SAMPLED_TOL" \
+        --bytes "$(leak_field "$out" bytes "$tag")" --count "$(leak_field "$out" count "$tag")" "$@" ||
+        fail "$culprit's leak between $old and $new is not ranked first within $SAMPLED_TOL"
+}
+
 # Whether the request socket of PID is listening.
 has_socket() {
     grep -q " @memprof\.$1\$" "/proc/$1/net/unix"

@@ -29,31 +29,61 @@ jsoncheck() {
     python3 "$E2E_DIR/jsoncheck.py" "$@"
 }
 
-# run_under_shim OUTDIR [VAR=VALUE...] -- PROG [ARGS...]
-# Runs PROG preloaded with the shim under the tests' snapshot protocol
-# (tests/programs/support/testprog.h): snapshots on SIGUSR2, none periodic,
-# files into OUTDIR. Extra VAR=VALUE pairs are added to the environment.
-# stdout/stderr go to OUTDIR.out / OUTDIR.err; fails unless PROG exits 0.
-# Bounded by a timeout that is not itself preloaded (it would write
-# snapshots too).
-run_under_shim() {
-    local out=$1
-    shift
+# shim_exec SECONDS OUTDIR [VAR=VALUE...] -- PROG [ARGS...]
+# Runs PROG preloaded with the shim, snapshots into OUTDIR (made here), the
+# VAR=VALUE pairs added to the environment, bounded by SECONDS by a timeout
+# that is not itself preloaded (it would write snapshots too). Returns
+# PROG's status; the caller redirects its output.
+shim_exec() {
+    local secs=$1 out=$2
+    shift 2
     local -a vars=()
     while [[ $# -gt 0 && $1 != -- ]]; do
         vars+=("$1")
         shift
     done
-    [[ ${1:-} == -- ]] || fail "run_under_shim: missing -- before the program"
+    [[ ${1:-} == -- ]] || fail "shim_exec: missing -- before the program"
     shift
     mkdir -p "$out"
-    local rc=0
-    timeout -k 5 100 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_SIGNAL=USR2 MEMPROF_INTERVAL=0 \
-        MEMPROF_OUT="$out" "${vars[@]}" "$@" >"$out.out" 2>"$out.err" || rc=$?
+    timeout -k 5 "$secs" env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$out" "${vars[@]}" "$@"
+}
+
+# run_under_shim OUTDIR [VAR=VALUE...] -- PROG [ARGS...]
+# Runs PROG (shim_exec, 100 s) under the tests' snapshot protocol
+# (tests/programs/support/testprog.h): snapshots on SIGUSR2, none periodic,
+# files into OUTDIR. stdout/stderr go to OUTDIR.out / OUTDIR.err; fails
+# unless PROG exits 0.
+run_under_shim() {
+    local out=$1 rc=0
+    shift
+    shim_exec 100 "$out" MEMPROF_SIGNAL=USR2 MEMPROF_INTERVAL=0 "$@" >"$out.out" 2>"$out.err" || rc=$?
     if [[ $rc -ne 0 ]]; then
         sed 's/^/  stderr: /' "$out.err" >&2
         fail "$* exited with status $rc under the shim"
     fi
+}
+
+# plain_ok WHAT OUT PROG [ARGS...]: PROG run plainly (60 s at most), stdout
+# and stderr into OUT; fails (naming WHAT) unless it exits 0.
+plain_ok() {
+    local what=$1 out=$2 rc=0
+    shift 2
+    timeout -k 5 60 "$@" >"$out" 2>&1 || rc=$?
+    [[ $rc -eq 0 ]] || fail "$what: plain run exited $rc: $(cat "$out")"
+}
+
+# same_as_plain WHAT PLAIN OUT [VAR=VALUE...] -- PROG [ARGS...]: PROG run
+# under the shim (shim_exec, 60 s, snapshots into OUT.snaps) must exit 0,
+# print exactly PLAIN (what plain_ok wrote) on stdout (OUT.out) and
+# nothing on stderr (OUT.err); fails naming WHAT.
+same_as_plain() {
+    local what=$1 plain=$2 out=$3 rc=0
+    shift 3
+    shim_exec 60 "$out.snaps" "$@" >"$out.out" 2>"$out.err" || rc=$?
+    [[ $rc -eq 0 ]] || fail "$what: status $rc: $(cat "$out.out" "$out.err")"
+    cmp -s "$plain" "$out.out" || fail "$what: the output differs from the plain run's:
+$(diff "$plain" "$out.out")"
+    [[ ! -s $out.err ]] || fail "$what: the shim printed: $(head -3 "$out.err")"
 }
 
 # snapshots DIR: the finished snapshot files in DIR, oldest first.
@@ -61,11 +91,12 @@ snapshots() {
     find "$1" -maxdepth 1 -name '*.mprof' ! -name '.*' | sort
 }
 
-# leak_field OUTFILE bytes|count: a value from the program's LEAK line.
+# leak_field OUTFILE bytes|count [TAG]: a value from the program's LEAK
+# line (or its TAG line, of the same form: "TAG bytes=N count=M").
 leak_field() {
-    local v
-    v=$(sed -n "s/^LEAK .*$2=\([0-9]*\).*/\1/p" "$1")
-    [[ -n "$v" ]] || fail "no LEAK line with $2= in $1"
+    local v tag=${3:-LEAK}
+    v=$(sed -n "s/^$tag .*$2=\([0-9]*\).*/\1/p" "$1")
+    [[ -n "$v" ]] || fail "no $tag line with $2= in $1"
     echo "$v"
 }
 

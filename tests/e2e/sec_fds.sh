@@ -21,18 +21,11 @@ shim() {
 mkdir -p "$WORK/snaps"
 
 for mode in solo threads passfds; do
-    rc=0
-    timeout -k 5 60 "$PROG" "$mode" >"$WORK/$mode.plain" 2>&1 || rc=$?
-    [[ $rc -eq 0 ]] || fail "$mode: plain run exited $rc: $(cat "$WORK/$mode.plain")"
+    plain_ok "$mode" "$WORK/$mode.plain" "$PROG" "$mode"
     for env in MEMPROF_SAMPLE=1 MEMPROF_INTERVAL=1; do
-        out=$WORK/$mode.${env%%=*}
-        rc=0
-        shim MEMPROF_SAMPLE=1 "$env" "$PROG" "$mode" >"$out.out" 2>"$out.err" || rc=$?
-        [[ $rc -eq 0 ]] || fail "$mode $env: status $rc: $(cat "$out.out" "$out.err")"
-        cmp -s "$WORK/$mode.plain" "$out.out" ||
-            fail "$mode $env: the program's descriptors differ under the shim:
-$(diff "$WORK/$mode.plain" "$out.out")"
-        [[ ! -s $out.err ]] || fail "$mode $env: the shim printed: $(head -3 "$out.err")"
+        # the same descriptors as plain
+        same_as_plain "$mode $env" "$WORK/$mode.plain" "$WORK/$mode.${env%%=*}" \
+            MEMPROF_SAMPLE=1 "$env" -- "$PROG" "$mode"
     done
     echo "$mode: $(tail -1 "$WORK/$mode.plain"), plain and under the shim"
 done
