@@ -62,8 +62,7 @@ last=$(cat "$WORK/detach.out")
 ! has_socket "$TGT_PID" || fail "the request socket is still there after detach"
 prot_sizes "$TGT_PID" "$WORK/prot.detached"
 same_prot "$WORK/prot.before" "$WORK/prot.detached" "by the detach"
-for i in $(seq 1 50); do [[ $(threads "$TGT_PID") -eq 1 ]] && break; sleep 0.02; done
-[[ $(threads "$TGT_PID") -eq 1 ]] || fail "the shim's thread is still there after detach"
+single_threaded_again "$TGT_PID" "detach"
 n_before=$(snapshots "$snaps" | wc -l)
 for i in 1 2 3 4 5; do
     tgt_send churn

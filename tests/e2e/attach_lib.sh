@@ -69,6 +69,18 @@ mapped() {
     grep -q 'libmemprof\.so' "/proc/$1/maps"
 }
 
+# single_threaded_again PID WHAT: after a detach, the shim's thread leaves
+# PID with its one thread of its own; it must within 20 s (it leaves at
+# once, but a loaded machine may not run it for a while), else fail WHAT.
+single_threaded_again() {
+    local i
+    for ((i = 0; i < 1000; i++)); do
+        [[ $(threads "$1") -eq 1 ]] && return 0
+        sleep 0.02
+    done
+    fail "$2: the shim's thread is still there 20 s after detach ($(threads "$1") threads)"
+}
+
 # attach_ok PID [OPTIONS...]: memprof attach must succeed (status 0, its
 # one line on stdout, nothing on stderr).
 attach_ok() {

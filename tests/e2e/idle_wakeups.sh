@@ -41,7 +41,7 @@ measure() {
     env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$out" "$@" \
         "$TEST_PROGS/idle_sleep" $((WINDOW + 4)) "$threads" >"$out.out" 2>"$out.err" &
     local pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do   # 30 s: a loaded machine starts it slowly
         grep -q ready "$out.out" 2>/dev/null && break
         sleep 0.05
     done
