@@ -1,7 +1,12 @@
 # suite_lib.sh - sourced (after common.sh) by the real_*_suite.sh tests,
 # which run a real project's own test suite twice at once, plainly and with
-# the shim preloaded at its default settings, and compare the results (not
-# a test itself). The caller sets RUN_TIMEOUT (seconds for one whole run).
+# the shim preloaded at its default settings, and compare the results. The
+# caller sets RUN_TIMEOUT (seconds for one whole run). Run by itself
+# (ctest e2e_suite_lib), it tests its helpers on `sleep`.
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    source "$(dirname "$0")/common.sh"
+fi
 
 # suite_tmpdirs TAG: TMP_PLAIN and TMP_SHIM, each run's own TMPDIR: short
 # (AF_UNIX socket paths live there) and fresh, removed at exit. Also makes
@@ -63,3 +68,29 @@ suite_profiled() {
 suite_processes() {
     snapshots "$WORK/snaps" | sed -n "s|.*/${1:-[^/]*}\.\([0-9]*\)\.[0-9]*\.mprof\$|\1|p" | sort -u | wc -l
 }
+
+# ---- run by itself: the helpers' own test ----
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    RUN_TIMEOUT=60
+    suite_tmpdirs self
+    [[ -d $TMP_PLAIN && -d $TMP_SHIM && $TMP_PLAIN != "$TMP_SHIM" ]] || fail "self: suite_tmpdirs"
+    # run_self MODE TMP: `sleep 0.3` in TMP, plainly or under the shim.
+    run_self() {
+        local rc=0
+        (cd "$2" && suite_exec "$WORK/$1.pid" "$1" sleep 0.3) >"$WORK/$1.log" 2>&1 || rc=$?
+        suite_finished "$1" "$rc" "$WORK/$1.log"
+        [[ $rc -eq 0 ]] || fail "self: the $1 run exited $rc: $(cat "$WORK/$1.log")"
+    }
+    suite_both run_self
+    [[ $(cat "$WORK/plain.pid") =~ ^[0-9]+$ ]] || fail "self: no pid of the plain run"
+    suite_profiled "$WORK/shim.pid" sleep
+    [[ $(suite_processes sleep) -eq 1 && $(suite_processes) -eq 1 ]] ||
+        fail "self: $(suite_processes) processes left snapshots, expected the profiled sleep alone"
+    [[ $(suite_processes cat) -eq 0 ]] || fail "self: suite_processes cat counted a sleep"
+    RUN_TIMEOUT=1
+    rc=0
+    (suite_exec "$WORK/late.pid" plain sleep 10) || rc=$?
+    [[ $rc -eq 124 ]] || fail "self: a run over RUN_TIMEOUT exited $rc, not 124"
+    ! (suite_finished late "$rc" /dev/null) 2>/dev/null || fail "self: suite_finished let a timed-out run pass"
+    echo "ok: the suite helpers work"
+fi
