@@ -172,6 +172,17 @@ check_planted_leak() {
     done
 }
 
+# two_rate_run MODE PROG TAG FIELD: set_rate MODE, then PROG (in
+# $TEST_PROGS) under the shim into $WORK/MODE (run_under_shim); sets value
+# to FIELD of its "TAG FIELD=N" output line and files to its snapshots,
+# oldest first.
+two_rate_run() {
+    set_rate "$1"
+    run_under_shim "$WORK/$1" "${rate_vars[@]}" -- "$TEST_PROGS/$2"
+    value=$(leak_field "$WORK/$1.out" "$4" "$3")
+    mapfile -t files < <(snapshots "$WORK/$1")
+}
+
 # need_browser: Debian's chromium, node and tests/browser's playwright-core
 # (scripts/setup test installs all three), with chromium's profile and
 # caches kept under $WORK. Sets BROWSER_DIR.

@@ -7,11 +7,8 @@
 # (the peak) at MEMPROF_SAMPLE=1.
 source "$(dirname "$0")/common.sh"
 for mode in sampled exact; do
-    set_rate "$mode"
-    run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/peak_steps"
-    top=$(sed -n 's/^STEPS bytes=\([0-9]*\)$/\1/p' "$WORK/$mode.out")
-    [[ -n $top ]] || fail "no STEPS line"
-    mapfile -t files < <(snapshots "$WORK/$mode")
+    two_rate_run "$mode" peak_steps STEPS bytes
+    top=$value
     "$MEMPROF_BIN" report "${files[-1]}" --json >"$WORK/$mode.json" || fail "report exited $?"
     python3 "$E2E_DIR/reportcheck.py" series "$WORK/$mode.json" --min-points 6 ||
         fail "$mode: bad series; see $WORK/$mode.json"

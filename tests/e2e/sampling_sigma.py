@@ -38,56 +38,51 @@ def mixed(st):
     return int(16.0 * 2.0 ** (12.0 * u))
 
 
-def leak_mixed(seed, total=LEAK):
-    st, out, n = [seed], [], 0
+def grow(next_size, total=LEAK):
+    """The sizes a culprit allocates: next_size() until total is reached."""
+    out, n = [], 0
     while n < total:
-        s = mixed(st)
-        out.append(s)
-        n += s
+        out.append(next_size(len(out)))
+        n += out[-1]
     return out
+
+
+def leak_mixed(seed, total=LEAK):
+    st = [seed]
+    return grow(lambda i: mixed(st), total)
 
 
 def leak_aligned():
-    st, out, n = [4], [], 0
-    while n < LEAK:
+    st = [4]
+
+    def size(i):
         a = (32, 64, 256, 4096)[tp_rand(st) % 4]
-        s = (mixed(st) + a - 1) // a * a
-        out.append(s)
-        n += s
-    return out
+        return (mixed(st) + a - 1) // a * a
+    return grow(size)
 
 
 def leak_cpp_new():
-    st, out, n = [2], [], 0
-    while n < LEAK:
-        s = 248 if len(out) % 2 == 0 else mixed(st)
-        out.append(s)
-        n += s
-    return out
+    st = [2]
+    return grow(lambda i: 248 if i % 2 == 0 else mixed(st))
 
 
 def leak_realloc():
     # Only the final block of each realloc chain is live in NEW.
-    st, out, n = [3], [], 0
-    while n < LEAK:
-        size = 0
-        for _ in range(1 + tp_rand(st) % 12):
-            size += mixed(st) // 4 + 1
-        out.append(size)
-        n += size
-    return out
+    st = [3]
+    return grow(lambda i: sum(mixed(st) // 4 + 1 for _ in range(1 + tp_rand(st) % 12)))
 
 
 def plugin(total=LEAK):
-    seed, out, n = 5, [], 0       # libplugin.c's own xorshift
-    while n < total:
-        seed ^= (seed << 13) & MASK
-        seed ^= seed >> 7
-        seed ^= (seed << 17) & MASK
-        s = 16 + seed % 32768
-        out.append(s)
-        n += s
-    return out
+    st = [5]                      # libplugin.c's own xorshift
+
+    def size(i):
+        x = st[0]
+        x ^= (x << 13) & MASK
+        x ^= x >> 7
+        x ^= (x << 17) & MASK
+        st[0] = x
+        return 16 + x % 32768
+    return grow(size, total)
 
 
 def transient_blocks():
