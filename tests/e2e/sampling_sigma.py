@@ -128,6 +128,13 @@ CASES = [
     ("attach_leak", "leak_after_attach bytes", lambda: leak_mixed(0x5eed), (R0, R), 0.25),
     ("transient_peak", "leak_under_peak bytes", lambda: leak_mixed(7), (R0, R), 0.25),
     ("transient_peak", "transient_peak peak bytes", transient_blocks, (R0, R), 0.25),
+    ("unwind_altstack", "handler_alloc bytes (160 MiB of 64 KiB)",
+     lambda: [64 * KiB] * (LEAK // (64 * KiB)), (R0, R), 0.25),
+    # unwind_smash: its threads' sizes depend on their interleaving; 190
+    # MiB of 32..64 KiB blocks, bounded here by 190 MiB of 32 KiB ones
+    # (per byte, s (1-p)/p = R - s/2 + ... falls as the block grows).
+    ("unwind_smash (bound)", "smashed_alloc bytes (190 MiB)",
+     lambda: [32 * KiB] * (190 * MiB // (32 * KiB)), (R0, R), 0.25),
     ("peak_series", "climb_steps peak bytes", lambda: [64 * KiB] * 1920, (R0, R), 0.25),
     ("report_merged", "worker_leak bytes (3 x 32 MiB, correlated)",
      lambda: leak_mixed(21, 32 * MiB), (R0, 64 * KiB), 0.25),
