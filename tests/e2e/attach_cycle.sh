@@ -30,8 +30,7 @@ for i in $(seq 1 $cycles); do
     fi
     detach_ok "$TGT_PID"
     ! has_socket "$TGT_PID" || fail "cycle $i: socket left after detach"
-    for k in $(seq 1 100); do [[ $(threads "$TGT_PID") -eq 1 ]] && break; sleep 0.01; done
-    [[ $(threads "$TGT_PID") -eq 1 ]] || fail "cycle $i: the shim's thread is left after detach"
+    single_threaded_again "$TGT_PID" "cycle $i"
 done
 tgt_send quit
 tgt_finish

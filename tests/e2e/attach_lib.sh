@@ -69,6 +69,18 @@ mapped() {
     grep -q 'libmemprof\.so' "/proc/$1/maps"
 }
 
+# single_threaded_again PID WHAT: after a detach, the shim's thread leaves
+# PID with its one thread of its own; it must within 20 s (it leaves at
+# once, but a loaded machine may not run it for a while), else fail WHAT.
+single_threaded_again() {
+    local i
+    for ((i = 0; i < 1000; i++)); do
+        [[ $(threads "$1") -eq 1 ]] && return 0
+        sleep 0.02
+    done
+    fail "$2: the shim's thread is still there 20 s after detach ($(threads "$1") threads)"
+}
+
 # attach_ok PID [OPTIONS...]: memprof attach must succeed (status 0, its
 # one line on stdout, nothing on stderr).
 attach_ok() {
@@ -94,6 +106,19 @@ snap() {
     f=$(timeout -k 5 60 "$MEMPROF_BIN" snapshot "$1") || fail "memprof snapshot $1 failed"
     [[ -f $f ]] || fail "memprof snapshot printed '$f'"
     echo "$f"
+}
+
+# diff_leak_ok OLD NEW JSON OUTFILE TAG CULPRIT SRC [--zero FUNC]...:
+# `memprof diff OLD NEW` (into JSON) must rank CULPRIT (at a line of SRC)
+# first, its growth within SAMPLED_TOL of the bytes of OUTFILE's TAG line
+# ("TAG bytes=N count=M", what the target leaked between the two).
+diff_leak_ok() {
+    local old=$1 new=$2 json=$3 out=$4 tag=$5 culprit=$6 src=$7
+    shift 7
+    "$MEMPROF_BIN" diff "$old" "$new" --json --top 0 >"$json" || fail "memprof diff exited $?"
+    jsoncheck leak "$json" --culprit "$culprit" --file "$src" --tol "$SAMPLED_TOL" \
+        --bytes "$(leak_field "$out" bytes "$tag")" --count "$(leak_field "$out" count "$tag")" "$@" ||
+        fail "$culprit's leak between $old and $new is not ranked first within $SAMPLED_TOL"
 }
 
 # Whether the request socket of PID is listening.

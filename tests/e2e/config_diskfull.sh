@@ -23,8 +23,11 @@ mkdir -p "$mnt/snaps"
 dd if=/dev/zero of="$mnt/filler" bs=4k 2>/dev/null || true
 echo "free on the tmpfs: $(df -k --output=avail "$mnt" | tail -1) KiB"
 
-# Half-way through, free the space: writing must resume with whole files.
-( sleep 2.2; rm -f "$mnt/filler" ) &
+# Once a snapshot has failed (its warning is out), free the space: writing
+# must resume with whole files. Not at a fixed time: a loaded machine may
+# start the program late enough that its first snapshot (1 s) comes after.
+( for _ in $(seq 600); do grep -q '^memprof:' "$WORK/full.err" 2>/dev/null && break; sleep 0.05; done
+  rm -f "$mnt/filler" ) &
 helper=$!
 rc=0
 timeout -k 5 30 env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$mnt/snaps" MEMPROF_INTERVAL=1 MEMPROF_SAMPLE=1 \

@@ -3,15 +3,12 @@
 # to 120 MiB in 15 steps and falls to nothing gives a series of a few
 # points a second that shows the climb (its highest point near the top) and
 # the fall (its last point near zero), RSS too, and a peak at the top of
-# the climb ranked to climb_steps; within 25% at the default rate, exact
+# the climb ranked to climb_steps; within 25% sampled (set_rate), exact
 # (the peak) at MEMPROF_SAMPLE=1.
 source "$(dirname "$0")/common.sh"
-for mode in default exact; do
-    set_rate "$mode"
-    run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/peak_steps"
-    top=$(sed -n 's/^STEPS bytes=\([0-9]*\)$/\1/p' "$WORK/$mode.out")
-    [[ -n $top ]] || fail "no STEPS line"
-    mapfile -t files < <(snapshots "$WORK/$mode")
+for mode in sampled exact; do
+    two_rate_run "$mode" peak_steps STEPS bytes
+    top=$value
     "$MEMPROF_BIN" report "${files[-1]}" --json >"$WORK/$mode.json" || fail "report exited $?"
     python3 "$E2E_DIR/reportcheck.py" series "$WORK/$mode.json" --min-points 6 ||
         fail "$mode: bad series; see $WORK/$mode.json"

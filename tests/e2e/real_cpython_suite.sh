@@ -21,6 +21,7 @@
 # timeout is its own (tests/CMakeLists.txt). Results in $WORK: plain.xml,
 # plain.log, shim.xml, shim.log, snaps/.
 source "$(dirname "$0")/common.sh"
+source "$E2E_DIR/suite_lib.sh"
 
 PY=/usr/bin/python3
 [[ -x $PY ]] || fail "no $PY (run scripts/setup)"
@@ -63,10 +64,7 @@ MODULE_TIMEOUT=300
 # the slowest module, with room.
 RUN_TIMEOUT=900
 
-# Each run's TMPDIR: short (AF_UNIX socket paths live there) and its own.
-TMP_PLAIN=$(mktemp -d /tmp/memprof-cpy.XXXXXX)
-TMP_SHIM=$(mktemp -d /tmp/memprof-cpy.XXXXXX)
-trap 'rm -rf "$TMP_PLAIN" "$TMP_SHIM"' EXIT
+suite_tmpdirs cpy
 
 # run_suite NAME TMP plain|shim [ARGS...]: one `python3 -m test` run of
 # MODULES, plainly or under the shim, in $WORK/NAME (cwd) with TMPDIR=TMP
@@ -76,28 +74,22 @@ run_suite() {
     local name=$1 tmp=$2 mode=$3 dir=$WORK/$1 rc=0
     shift 3
     mkdir -p "$dir"
-    local -a pre=()
-    [[ $mode == shim ]] && pre=(env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/snaps")
-    (cd "$dir" && TMPDIR=$tmp exec timeout -k 10 "$RUN_TIMEOUT" \
-        bash -c 'echo $$ >"$0" && exec "$@"' "$dir.pid" "${pre[@]}" \
+    (cd "$dir" && TMPDIR=$tmp suite_exec "$dir.pid" "$mode" \
         "$PY" -m test -j2 --timeout "$MODULE_TIMEOUT" --junit-xml "$dir.xml" -v "${IGNORE[@]}" \
         "$@") >"$dir.log" 2>&1 || rc=$?
     echo "$rc" >"$dir.rc"
     # regrtest: 0 all passed, 2 some failed, 3 interrupted; 124/137 is ours.
-    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-        tail -5 "$dir.log" >&2
-        fail "the $name run did not finish within ${RUN_TIMEOUT}s"
-    fi
+    suite_finished "$name" "$rc" "$dir.log"
     echo "$name: status $rc, $(grep -E '^(All [0-9]+ tests OK|[0-9]+ tests? (failed|skipped|altered|timed out|crashed))' "$dir.log" | paste -sd ';' -)"
 }
 
-mkdir -p "$WORK/snaps"
+# run_modules plain|shim TMP: the run of all MODULES, named after its mode.
+run_modules() {
+    run_suite "$1" "$2" "$1" "${MODULES[@]}"
+}
+
 t0=$SECONDS
-run_suite plain "$TMP_PLAIN" plain "${MODULES[@]}" &
-plain_job=$!
-run_suite shim "$TMP_SHIM" shim "${MODULES[@]}"
-wait "$plain_job"
-echo "both runs: $((SECONDS - t0)) s"
+suite_both run_modules
 for name in plain shim; do
     [[ -s $WORK/$name.xml ]] || { tail -5 "$WORK/$name.log" >&2; fail "the $name run wrote no results"; }
 done
@@ -105,13 +97,8 @@ done
 # Really profiled: the main process's last snapshot is its exit snapshot,
 # and more python3 processes than modules left files (each module's worker
 # exits normally, unless it hangs).
-main=$(cat "$WORK/shim.pid")
-last=$(snapshots "$WORK/snaps" | grep -E "/python3\.$main\.[0-9]{4}\.mprof$" | tail -1)
-[[ -n $last ]] || fail "regrtest's main process ($main) left no snapshot in $WORK/snaps"
-"$MEMPROF_BIN" report "$last" --top 1 >"$WORK/main.report" 2>&1 || fail "memprof report $last: $(head -2 "$WORK/main.report")"
-head -1 "$WORK/main.report" | grep -q '(exit)' ||
-    fail "the last snapshot of regrtest's main process is not its exit snapshot: $(head -1 "$WORK/main.report")"
-pids=$(snapshots "$WORK/snaps" | sed -n 's|.*/python3\.\([0-9]*\)\.[0-9]*\.mprof$|\1|p' | sort -u | wc -l)
+suite_profiled "$WORK/shim.pid" python3
+pids=$(suite_processes python3)
 ((pids > ${#MODULES[@]})) ||
     fail "only $pids python3 processes left snapshots; regrtest alone runs $((${#MODULES[@]} + 1))"
 

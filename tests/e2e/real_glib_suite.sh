@@ -12,6 +12,7 @@
 # ctest labels `glib` and `slow` (`ctest -L glib`); results in $WORK:
 # plain.txt, shim.txt (the runner's PASS/FAIL/SKIP lines), snaps/.
 source "$(dirname "$0")/common.sh"
+source "$E2E_DIR/suite_lib.sh"
 
 command -v gnome-desktop-testing-runner >/dev/null ||
     fail "no gnome-desktop-testing-runner (scripts/setup test installs gnome-desktop-testing)"
@@ -24,25 +25,18 @@ command -v gnome-desktop-testing-runner >/dev/null ||
 TEST_TIMEOUT=300
 RUN_TIMEOUT=900
 
-TMP_PLAIN=$(mktemp -d /tmp/memprof-glib.XXXXXX)
-TMP_SHIM=$(mktemp -d /tmp/memprof-glib.XXXXXX)
-trap 'rm -rf "$TMP_PLAIN" "$TMP_SHIM"' EXIT
+suite_tmpdirs glib
 
 # run_glib MODE TMP: one runner pass over glib's tests, MODE plain|shim,
 # with its own HOME under $WORK and TMPDIR=TMP; output in $WORK/MODE.txt,
 # the runner's pid in $WORK/MODE.pid (bash execs it).
 run_glib() {
     local mode=$1 tmp=$2 rc=0
-    local -a pre=()
-    [[ $mode == shim ]] && pre=(env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/snaps")
     mkdir -p "$WORK/$mode.home"
-    (cd "$tmp" && HOME=$WORK/$mode.home TMPDIR=$tmp exec timeout -k 10 "$RUN_TIMEOUT" \
-        bash -c 'echo $$ >"$0" && exec "$@"' "$WORK/$mode.pid" "${pre[@]}" \
+    (cd "$tmp" && HOME=$WORK/$mode.home TMPDIR=$tmp suite_exec "$WORK/$mode.pid" "$mode" \
         gnome-desktop-testing-runner -p 2 -t "$TEST_TIMEOUT" --status=no glib) \
         >"$WORK/$mode.txt" 2>"$WORK/$mode.err" || rc=$?
-    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-        fail "the $mode run did not finish within ${RUN_TIMEOUT}s"
-    fi
+    suite_finished "$mode" "$rc" "$WORK/$mode.err"
     echo "$mode: status $rc, $(grep '^SUMMARY' "$WORK/$mode.txt" || echo 'no SUMMARY line')"
 }
 
@@ -51,13 +45,8 @@ passed() {
     sed -n 's/^PASS: \([^ ]*\)$/\1/p' "$WORK/$1.txt" | sort -u
 }
 
-mkdir -p "$WORK/snaps"
 t0=$SECONDS
-run_glib plain "$TMP_PLAIN" &
-plain_job=$!
-run_glib shim "$TMP_SHIM"
-wait "$plain_job"
-echo "both runs: $((SECONDS - t0)) s"
+suite_both run_glib
 for mode in plain shim; do
     grep -q '^SUMMARY' "$WORK/$mode.txt" || fail "the $mode run did not finish: $(tail -3 "$WORK/$mode.err")"
 done
@@ -66,13 +55,8 @@ n_shim=$(passed shim | wc -l)
 ((n_plain > 0)) || fail "no glib test passed plainly: $(tail -3 "$WORK/plain.txt")"
 
 # Really profiled.
-main=$(cat "$WORK/shim.pid")
-last=$(snapshots "$WORK/snaps" | grep -E "/gnome-desktop-testing-runner\.$main\.[0-9]{4}\.mprof$" | tail -1)
-[[ -n $last ]] || fail "the runner ($main) left no snapshot in $WORK/snaps"
-"$MEMPROF_BIN" report "$last" --top 1 >"$WORK/main.report" 2>&1 || fail "memprof report $last: $(head -2 "$WORK/main.report")"
-head -1 "$WORK/main.report" | grep -q '(exit)' ||
-    fail "the runner's last snapshot is not its exit snapshot: $(head -1 "$WORK/main.report")"
-pids=$(snapshots "$WORK/snaps" | sed -n 's|.*\.\([0-9]*\)\.[0-9]*\.mprof$|\1|p' | sort -u | wc -l)
+suite_profiled "$WORK/shim.pid" gnome-desktop-testing-runner
+pids=$(suite_processes)
 ((pids >= n_shim)) || fail "only $pids processes left snapshots, fewer than the $n_shim tests that passed under the shim"
 
 mapfile -t lost < <(comm -23 <(passed plain) <(passed shim))

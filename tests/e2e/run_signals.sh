@@ -13,12 +13,23 @@ gone_within() {   # PID SECONDS: true when PID has exited within SECONDS
     return 1
 }
 
+# program_of LAUNCHER WHAT: the pid of the sleep that memprof run LAUNCHER
+# started, once it is there (20 s at most: a loaded machine can take a
+# while to fork and exec it), else fail WHAT.
+program_of() {
+    local i child
+    for ((i = 0; i < 200; i++)); do
+        child=$(pgrep -P "$1" -x sleep || true)
+        [[ -n $child ]] && { echo "$child"; return 0; }
+        sleep 0.1
+    done
+    fail "$2: no sleep under memprof run $1 after 20 s"
+}
+
 for sig in TERM HUP; do
     "$MEMPROF_BIN" run -o "$WORK/snaps" -- sleep 30 &
     launcher=$!
-    sleep 0.5
-    child=$(pgrep -P "$launcher" sleep || true)
-    [[ -n $child ]] || fail "$sig: no sleep under memprof run $launcher"
+    child=$(program_of "$launcher" "$sig")
     kill -"$sig" "$launcher"
     rc=0; wait "$launcher" || rc=$?
     want=$((128 + $(kill -l "$sig")))
@@ -28,9 +39,7 @@ done
 
 "$MEMPROF_BIN" run -o "$WORK/snaps" -- sleep 30 &
 launcher=$!
-sleep 0.5
-child=$(pgrep -P "$launcher" sleep || true)
-[[ -n $child ]] || fail "KILL: no sleep under memprof run $launcher"
+child=$(program_of "$launcher" KILL)
 kill -KILL "$launcher"
 wait "$launcher" 2>/dev/null || true
 gone_within "$child" 5 || fail "KILL: the program $child outlived a killed memprof run"

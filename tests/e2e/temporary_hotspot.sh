@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # `report --what temporary` ranks the site of short-lived allocations first
 # (handle_request: a million buffers freed at once), with their count
-# within 25% at the default rate and 95..100% of it at MEMPROF_SAMPLE=1;
+# within 25% sampled (set_rate) and 95..100% of it at MEMPROF_SAMPLE=1;
 # fill_cache's blocks, held 3 ms, are freed but never temporary.
 source "$(dirname "$0")/common.sh"
-for mode in default exact; do
-    set_rate "$mode"
-    run_under_shim "$WORK/$mode" "${rate_vars[@]}" -- "$TEST_PROGS/temporary_hotspot"
-    n=$(sed -n 's/^TEMPORARY count=\([0-9]*\)$/\1/p' "$WORK/$mode.out")
-    [[ -n $n ]] || fail "no TEMPORARY line in $WORK/$mode.out"
-    mapfile -t files < <(snapshots "$WORK/$mode")
+for mode in sampled exact; do
+    two_rate_run "$mode" temporary_hotspot TEMPORARY count
+    n=$value
     [[ ${#files[@]} -eq 1 ]] || fail "expected only the exit snapshot, found ${files[*]:-none}"
     "$MEMPROF_BIN" report "${files[0]}" --what temporary --json --top 0 >"$WORK/$mode.temp.json" ||
         fail "report --what temporary exited $?"

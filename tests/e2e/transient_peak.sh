@@ -2,7 +2,7 @@
 # A 512 MiB transient peak freed between snapshots must not outrank the real
 # (smaller) leak, and must net to zero. And the exit snapshot still knows
 # the peak: `report --what peak` ranks transient_peak first with the bytes
-# it held (within 25% at the default rate, exact at MEMPROF_SAMPLE=1), the
+# it held (within 25% sampled (set_rate), exact at MEMPROF_SAMPLE=1), the
 # peak's bytes include the leak allocated on top of it, its time lies in
 # the run, and the series and the peak line show in text.
 source "$(dirname "$0")/common.sh"
@@ -15,7 +15,7 @@ peak_field() {
     echo "$v"
 }
 
-for mode in default exact; do
+for mode in sampled exact; do
     set_rate "$mode"
     mapfile -t files < <(snapshots "$WORK/$mode")
     last=${files[-1]}

@@ -38,13 +38,7 @@ static tp_tally leaked;
 TP_CULPRIT static void leak_after_attach(void)
 {
     uint64_t rng = 0x5eed;
-    while (leaked.bytes < TP_LEAK_BYTES) {
-        size_t n = tp_mixed_size(&rng);
-        void *p = malloc(n);
-        tp_touch(p, n);
-        leaked.bytes += n;
-        leaked.count++;
-    }
+    TP_LEAK_MIXED(&leaked, TP_LEAK_BYTES, &rng);
 }
 
 /* A library loaded after the attach: its calls must be seen too. */

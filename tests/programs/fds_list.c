@@ -15,10 +15,11 @@
  *              threads (the collector runs), then runs itself as
  *              `fds_list child` through execv, which checks that it has
  *              exactly 0, 1, 2 and 5 (before and after allocating);
- *   daemon     forks; the child starts a thread, allocates, closes its
- *              stdout and stderr and lives 3 s more; the parent exits at
- *              once. Whoever reads the pipe on stdout must see EOF when the
- *              daemon closes it, not when it ends.
+ *   daemon [PIDFILE]  forks; the child writes its pid into PIDFILE,
+ *              starts a thread, allocates, closes its stdout and stderr
+ *              and lives 30 s more (the test kills it sooner); the parent
+ *              exits at once. Whoever reads the pipe on stdout must see EOF
+ *              when the daemon closes it, while the daemon still lives.
  * Each list is printed as "LABEL: fd fd fd..." (the directory's own
  * descriptor left out); solo and threads end with "fds same" when every
  * list was equal, or "fds differ" and exit 1.
@@ -159,13 +160,18 @@ static int pass_fds(const char *self)
     return 3;
 }
 
-static int daemon_mode(void)
+static int daemon_mode(const char *pidfile)
 {
     fflush(stdout);
     pid_t pid = fork();
     if (pid != 0)
         return pid < 0 ? 2 : 0;   /* the parent leaves at once */
     setsid();
+    if (pidfile) {
+        FILE *f = fopen(pidfile, "w");
+        if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0)
+            _exit(2);
+    }
     pthread_t t;
     pthread_create(&t, NULL, churn_thread, NULL);
     pthread_join(t, NULL);
@@ -173,13 +179,13 @@ static int daemon_mode(void)
     dup2(null, 1);
     dup2(null, 2);
     close(null);
-    sleep(3);
+    sleep(30);
     _exit(0);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2)
+    if (argc != 2 && !(argc == 3 && strcmp(argv[1], "daemon") == 0))
         goto usage;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -194,8 +200,8 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "child") == 0)
         return child_check();
     if (strcmp(argv[1], "daemon") == 0)
-        return daemon_mode();
+        return daemon_mode(argc == 3 ? argv[2] : NULL);
 usage:
-    fprintf(stderr, "usage: fds_list solo|threads|passfds|daemon\n");
+    fprintf(stderr, "usage: fds_list solo|threads|passfds|daemon [PIDFILE]\n");
     return 2;
 }

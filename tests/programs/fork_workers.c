@@ -19,15 +19,7 @@
 
 TP_CULPRIT static void worker_leak(tp_tally *t, size_t bytes, uint64_t *seed)
 {
-    while (t->bytes < bytes) {
-        size_t s = tp_mixed_size(seed);
-        void *p = malloc(s);
-        if (!p)
-            abort();
-        tp_touch(p, s);
-        t->bytes += s;
-        t->count++;
-    }
+    TP_LEAK_MIXED(t, bytes, seed);
 }
 
 static void worker(int fd)

@@ -1,10 +1,12 @@
 /*
- * idle_sleep SECONDS [THREADS] - a program that does nothing: allocates a
- * little (so the shim has something to hold), starts THREADS (default 0)
- * threads that block on a condition variable, prints "ready", then sleeps
- * SECONDS in one-second naps, allocating and freeing 64 bytes after each
- * (the sampled rate of a quiet server: far below a ring's wake-up
- * threshold), and exits 0. tests/e2e/idle_wakeups.sh counts the shim's
+ * idle_sleep SECONDS [THREADS [STOPFILE]] - a program that does nothing:
+ * allocates a little (so the shim has something to hold), starts THREADS
+ * (default 0) threads that block on a condition variable, prints "ready",
+ * then sleeps SECONDS in one-second naps, allocating and freeing 64 bytes
+ * after each (the sampled rate of a quiet server: far below a ring's
+ * wake-up threshold), and exits 0; sooner, after the nap in which
+ * STOPFILE appears (so a test's window cannot outlast the program however
+ * slowly a loaded machine runs the test). tests/e2e/idle_wakeups.sh counts the shim's
  * wake-ups meanwhile; scripts/bench's `idle` row its CPU time.
  */
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void *volatile sink;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
 {
     int seconds = argc > 1 ? atoi(argv[1]) : 10;
     int threads = argc > 2 ? atoi(argv[2]) : 0;
+    const char *stopfile = argc > 3 ? argv[3] : NULL;
     pthread_t tids[64];
     if (threads > 64)
         threads = 64;
@@ -51,6 +55,8 @@ int main(int argc, char **argv)
         nanosleep(&one, NULL);
         sink = malloc(64);   /* through sink: the compiler drops free(malloc(n)) */
         free(sink);
+        if (stopfile && access(stopfile, F_OK) == 0)
+            break;
     }
     pthread_mutex_lock(&lock);
     done = 1;

@@ -36,13 +36,4 @@ TP_CULPRIT void leak_cpp_new(tp_tally *t, size_t bytes)
     tp_touch(head, sizeof(Node));
 }
 
-int main()
-{
-    tp_tally t = {0, 0};
-    tp_baseline();
-    tp_snapshot();
-    leak_cpp_new(&t, TP_LEAK_BYTES);
-    churn(128 * MiB, 3);
-    tp_report(&t);
-    return 0;
-}
+TP_PLANTED_MAIN(leak_cpp_new)

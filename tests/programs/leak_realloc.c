@@ -26,13 +26,4 @@ TP_CULPRIT static void leak_realloc_growth(tp_tally *t, size_t bytes)
     }
 }
 
-int main(void)
-{
-    tp_tally t = {0, 0};
-    tp_baseline();
-    tp_snapshot();
-    leak_realloc_growth(&t, TP_LEAK_BYTES);
-    churn(128 * MiB, 3);
-    tp_report(&t);
-    return 0;
-}
+TP_PLANTED_MAIN(leak_realloc_growth)

@@ -18,15 +18,7 @@ typedef struct job {
 
 TP_CULPRIT static void leak_from_thread(job *j, size_t bytes)
 {
-    while (j->tally.bytes < bytes) {
-        size_t s = tp_mixed_size(&j->seed);
-        void *p = malloc(s);
-        if (!p)
-            abort();
-        tp_touch(p, s);
-        j->tally.bytes += s;
-        j->tally.count++;
-    }
+    TP_LEAK_MIXED(&j->tally, bytes, &j->seed);
 }
 
 static void *worker(void *arg)

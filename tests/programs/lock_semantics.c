@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +37,12 @@ static pthread_mutex_t made(int type, int robust)
 static pthread_mutex_t robust;
 static pthread_mutex_t held;
 static pthread_spinlock_t spin;
-static volatile int stop;
+/* The busy and contended answers need the holder to hold while main asks,
+ * however a loaded machine schedules the two: main waits until the holder
+ * holds (a fixed 50 ms once let main ask first), and the holder lets go
+ * only once main has said it is about to contend, and 100 ms after. */
+static sem_t holding;
+static atomic_int contending;
 
 static void *die_holding(void *arg)
 {
@@ -49,7 +56,10 @@ static void *hold_a_while(void *arg)
     (void)arg;
     pthread_mutex_lock(&held);
     pthread_spin_lock(&spin);
-    usleep(200000);
+    sem_post(&holding);
+    while (!atomic_load(&contending))
+        usleep(1000);
+    usleep(100000);
     pthread_spin_unlock(&spin);
     pthread_mutex_unlock(&held);
     return NULL;
@@ -83,8 +93,9 @@ int main(void)
 
     held = made(PTHREAD_MUTEX_NORMAL, 0);
     pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
+    sem_init(&holding, 0, 0);
     pthread_create(&t, NULL, hold_a_while, NULL);
-    usleep(50000);
+    sem_wait(&holding);
     show("normal trylock, busy", pthread_mutex_trylock(&held));
     show("spin trylock, busy", pthread_spin_trylock(&spin));
     struct timespec past;
@@ -99,6 +110,7 @@ int main(void)
         soon.tv_nsec -= 1000000000;
     }
     show("clocklock, 10 ms", pthread_mutex_clocklock(&held, CLOCK_MONOTONIC, &soon));
+    atomic_store(&contending, 1);
     show("spin lock, contended", pthread_spin_lock(&spin));
     show("spin unlock", pthread_spin_unlock(&spin));
     show("normal lock, contended", pthread_mutex_lock(&held));

@@ -1,9 +1,12 @@
 /*
  * lock_wait10ms.c - a lock whose every contention is a ~10 ms wait:
- * hold_long takes the mutex, tells the waiter, sleeps 10 ms and unlocks;
- * wait_short locks it right after being told, so it waits ~10 ms (more
- * on a loaded machine), and then lets the holder go on. 40 rounds. The
- * holder never waits (it only locks after the waiter has unlocked).
+ * hold_long takes the mutex, tells the waiter, waits until the waiter says
+ * it is calling pthread_mutex_lock, then sleeps 10 ms and unlocks; so the
+ * waiter waits ~10 ms (more on a loaded machine) however late a loaded
+ * machine runs it (a fixed 10 ms from the holder's lock let a waiter that
+ * woke late find the mutex free), and then lets the holder go on. 40
+ * rounds. The holder never waits (it only locks after the waiter has
+ * unlocked).
  * Prints the waiter's own measure of its time inside pthread_mutex_lock
  * ("self_wait_ns N") and the 99th percentile of its individual calls
  * ("self_p99_ns N": the ceil(0.99 n)-th smallest).
@@ -19,7 +22,8 @@
 #define ROUNDS 40
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static atomic_int turn;   /* 0: holder's, 1: waiter may lock, 2: waiter done */
+/* 0: holder's, 1: waiter may lock, 3: waiter locking, 2: waiter done */
+static atomic_int turn;
 static uint64_t self_wait_ns, waits[ROUNDS];
 static int n_waits;
 
@@ -42,14 +46,14 @@ NOINLINE void hold_long(void)
     struct timespec d = {0, 10 * 1000 * 1000};
     pthread_mutex_lock(&mu);
     atomic_store(&turn, 1);
+    wait_turn(3);
     nanosleep(&d, NULL);
     pthread_mutex_unlock(&mu);
 }
 
 NOINLINE void wait_short(void)
 {
-    struct timespec pause = {0, 200 * 1000};
-    nanosleep(&pause, NULL);   /* let the holder go to sleep first */
+    atomic_store(&turn, 3);    /* the holder's 10 ms start now */
     uint64_t t0 = now_ns();
     pthread_mutex_lock(&mu);
     uint64_t d = now_ns() - t0;

@@ -40,15 +40,7 @@ static void release_peak(void)
 TP_CULPRIT static void leak_under_peak(tp_tally *t, size_t bytes)
 {
     uint64_t seed = 7;
-    while (t->bytes < bytes) {
-        size_t s = tp_mixed_size(&seed);
-        void *p = malloc(s);
-        if (!p)
-            abort();
-        tp_touch(p, s);
-        t->bytes += s;
-        t->count++;
-    }
+    TP_LEAK_MIXED(t, bytes, &seed);
 }
 
 int main(void)

@@ -19,10 +19,11 @@
 #define MiB ((size_t)1 << 20)
 
 /*
- * Leak volume for the accuracy check at the default MEMPROF_SAMPLE (512 KiB):
- * the relative standard deviation of a Horvitz-Thompson byte estimate is at
- * most sqrt(mean / bytes) = sqrt(0.5 / 160) = 5.6%, so the 25% tolerance is
- * more than 4 standard deviations (a false failure about once in 30,000).
+ * Leak volume for the sampled accuracy check: the relative standard
+ * deviation of a Horvitz-Thompson byte estimate is at most
+ * sqrt(mean / bytes), 5.6% at the default 512 KiB (25% is only 4.5 sigma),
+ * so the e2e tests sample at 256 KiB (SAMPLED_RATE in tests/e2e/common.sh):
+ * sqrt(0.25 / 160) = 4.0%, 25% is over 6 sigma (tests/e2e/sampling_sigma.py).
  */
 #define TP_LEAK_BYTES (160 * MiB)
 
@@ -65,5 +66,41 @@ void tp_snapshot(void);
 
 /* Prints the LEAK line (stdout, flushed). */
 void tp_report(const tp_tally *t);
+
+/*
+ * The body of a culprit that mallocs blocks of tp_mixed_size(SEEDP) bytes,
+ * touched and never freed, until the tally TALLY (a tp_tally *) holds
+ * LIMIT bytes. A macro, not a function: the culprit must be the frame that
+ * calls malloc. Needs <stdlib.h>.
+ */
+#define TP_LEAK_MIXED(tally, limit, seedp)    \
+    do {                                      \
+        while ((tally)->bytes < (limit)) {    \
+            size_t tp_s_ = tp_mixed_size(seedp); \
+            void *tp_p_ = malloc(tp_s_);      \
+            if (!tp_p_)                       \
+                abort();                      \
+            tp_touch(tp_p_, tp_s_);           \
+            (tally)->bytes += tp_s_;          \
+            (tally)->count++;                 \
+        }                                     \
+    } while (0)
+
+/*
+ * main() of a planted-leak program: the baseline, the OLD snapshot,
+ * LEAK(&tally, TP_LEAK_BYTES), 128 MiB of churn, the LEAK line. A macro:
+ * main itself must call the culprit (tests name main as its caller).
+ */
+#define TP_PLANTED_MAIN(leak)                 \
+    int main(void)                            \
+    {                                         \
+        tp_tally tp_t_ = {0, 0};              \
+        tp_baseline();                        \
+        tp_snapshot();                        \
+        leak(&tp_t_, TP_LEAK_BYTES);          \
+        churn(128 * MiB, 3);                  \
+        tp_report(&tp_t_);                    \
+        return 0;                             \
+    }
 
 #endif
