@@ -7,7 +7,7 @@
 # a running JVM, a snapshot, `memprof detach`. Each must behave exactly as
 # without memprof: the same stdout, stderr (java -version) and exit
 # status, no crash file (hs_err_pid*.log), every process an exit snapshot
-# (real_run); and the report must make sense: sites named in libjvm.so,
+# (real_run); another user's attach, snapshot and detach refused; and the report must make sense: sites named in libjvm.so,
 # the zlib allocation charged to Java_java_util_zip_Deflater_init, and
 # the JVM's compiler lock among the contended ones.
 source "$(dirname "$0")/common.sh"
@@ -71,6 +71,25 @@ cmp -s "$WORK/jvm-version.plain.err" "$WORK/jvm-version.shim.err" ||
     fail "java -version prints another stderr under the shim: $(diff "$WORK/jvm-version.plain.err" "$WORK/jvm-version.shim.err" | head -5)"
 
 # ---- attach to a running JVM, then detach ----
+# other_user_refused CMD PID [ARGS]: nobody's `memprof CMD PID` against
+# root's JVM exits 1 (when this runs as root with setpriv; a copy of
+# memprof nobody can run).
+PUBBIN=
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    PUBDIR=$(mktemp -d /tmp/memprof-jvm.XXXXXX)
+    trap 'rm -rf "$PUBDIR"' EXIT
+    chmod 0755 "$PUBDIR"
+    cp "$MEMPROF_BIN" "$PUBDIR/memprof"
+    PUBBIN=$PUBDIR/memprof
+fi
+other_user_refused() {
+    [[ -n $PUBBIN ]] || return 0
+    local cmd=$1 rc=0
+    shift
+    setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$PUBBIN" "$cmd" "$@" \
+        >"$WORK/nobody.out" 2>&1 || rc=$?
+    [[ $rc -eq 1 ]] || fail "nobody's memprof $cmd $* against root's JVM: status $rc: $(cat "$WORK/nobody.out")"
+}
 command -v gdb >/dev/null || fail "no gdb (memprof attach needs it; scripts/setup test)"
 # serve MODE: JvmServe in $WORK/serve.MODE, attached to (MODE attach) or
 # not; stdout, stderr and status saved there.
@@ -89,9 +108,12 @@ serve() {
     local jvm
     jvm=$(pgrep -P "$pid" -x java || echo "$pid")   # timeout's child
     if [[ $mode == attach ]]; then
+        other_user_refused attach "$jvm" -o /tmp
         "$MEMPROF_BIN" attach "$jvm" -o "$WORK/attach.snaps" --interval 0 >"$dir.attach" 2>&1 ||
             fail "memprof attach to the JVM failed: $(cat "$dir.attach")"
         sleep 1
+        other_user_refused snapshot "$jvm"
+        other_user_refused detach "$jvm"
         got=$("$MEMPROF_BIN" snapshot "$jvm" 2>"$dir.snap.err") ||
             fail "snapshot of the attached JVM failed: $(cat "$dir.snap.err")"
         "$MEMPROF_BIN" detach "$jvm" >"$dir.detach" 2>&1 ||
