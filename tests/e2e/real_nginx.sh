@@ -14,7 +14,10 @@
 #   - `memprof snapshot WORKER` is answered for root and www-data and
 #     refused for nobody (exit 1, no file); nobody's `detach` of the master
 #     and `attach` of a worker are refused;
-#   - the workers' report ranks a named nginx function first.
+#   - the workers' report ranks a named nginx function first;
+#   - in a sticky shared output directory where nobody planted uid-33 as
+#     a symlink, root neither follows nor chowns it and no worker writes
+#     through it.
 # Then two ways of profiling it later, both of which lost the workers'
 # snapshots (nothing prepared uid-33 for them):
 #   - started dormant (MEMPROF_START=off), a worker enabled and asked;
@@ -214,6 +217,32 @@ done
 top=$(jq_py "$WORK/workers.json" 'fn(d["sites"][0]["frames"][0])')
 [[ $top =~ ^ngx_[a-z_]+$ ]] || fail "the workers' top site is '$top', not a named nginx function"
 echo "nginx: daemonized, reloaded, stopped; $(find "$OUT" -name '*.mprof' | wc -l) snapshots, workers' top site $top"
+
+# ---- a sticky shared output directory with uid-33 planted by nobody ----
+# (a symlink to a directory of root's): root's master must neither follow
+# it nor chown its target, and the workers write nothing through it.
+port=$(free_port)
+OUT=$PUB/shared
+mkdir -p "$OUT" "$PUB/victim"
+chmod 1777 "$OUT"
+as_user nobody ln -s "$PUB/victim" "$OUT/uid-$WUID"
+conf "$PUB/planted" "$port"
+"$BIN" run -o "$OUT" --interval 0 -- "$NGINX" -c "$PUB/planted/nginx.conf" 2>"$WORK/planted.err" ||
+    fail "nginx with a planted uid-$WUID does not start"
+up "$PUB/planted" "$port"
+sec_cleanup_add "kill $master"
+requests "$port" >/dev/null
+set -- $(workers_of "$master")
+rc=0
+"$BIN" snapshot "$1" >"$WORK/planted.out" 2>&1 || rc=$?
+[[ $rc -eq 1 ]] && grep -q "uid-$WUID in the output directory is a symlink" "$WORK/planted.out" ||
+    fail "a worker wrote through the planted uid-$WUID, or did not say why not: $(cat "$WORK/planted.out")"
+quit "$master"
+[[ $(stat -c '%U %a' "$PUB/victim") == "root 755" && -z $(ls -A "$PUB/victim") ]] ||
+    fail "the planted symlink's target changed: $(stat -c '%U %a' "$PUB/victim"), $(ls -A "$PUB/victim")"
+[[ -L $OUT/uid-$WUID ]] || fail "the planted symlink was replaced"
+[[ -n $(pid_snapshots "$OUT" "$master") ]] || fail "the master wrote no snapshot beside the planted link"
+echo "nginx: a planted uid-$WUID symlink is not followed ($(cat "$WORK/planted.out"))"
 
 # ---- dormant, a worker enabled later ----
 port=$(free_port)
