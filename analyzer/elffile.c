@@ -2,12 +2,14 @@
  * elffile.c - opening a snapshot module's ELF file with elfutils, and its
  * function symbols (see elffile.h).
  */
+#include <elfutils/libdwelf.h>
 #include <gelf.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "elffile.h"
 #include "util.h"
@@ -15,12 +17,80 @@
 #define DEBUG_ROOT "/usr/lib/debug/.build-id/"
 
 static void load_symbols(mp_elffile *mf);
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+                          Dwarf_Addr base, const char *file_name, const char *debuglink,
+                          GElf_Word crc, char **debuginfo_file_name);
 
 static const Dwfl_Callbacks offline_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo,
     .section_address = dwfl_offline_section_address,
 };
+
+/* ---- separate debug files ---- */
+
+/*
+ * The .gnu_debuglink file of a module, looked for where elfutils' standard
+ * search looks (beside the file, in its .debug/, under /usr/lib/debug),
+ * but opened as the snapshot's own paths are: a snapshot names its module
+ * files, so whoever wrote it chooses those directories, and elfutils'
+ * plain open() of a FIFO planted as "lib.debug" beside a module hung
+ * `memprof report` for good. Only a regular file is taken, and only when
+ * it is the module's: the same build ID, or without one the debuglink CRC.
+ */
+static bool debug_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
+{
+    const unsigned char *want;
+    GElf_Addr vaddr;
+    int want_len = dwfl_module_build_id(mod, &want, &vaddr);
+    if (want_len > 0) {
+        Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+        const void *got = NULL;
+        ssize_t got_len = elf ? dwelf_elf_gnu_build_id(elf, &got) : -1;
+        bool same = got_len == want_len && memcmp(got, want, (size_t)want_len) == 0;
+        if (elf)
+            elf_end(elf);
+        return same;
+    }
+    unsigned char buf[65536];
+    uLong c = crc32(0, Z_NULL, 0);
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+        c = crc32(c, buf, (uInt)n);
+        off += n;
+    }
+    return n == 0 && (GElf_Word)c == crc;
+}
+
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+                          Dwarf_Addr base, const char *file_name, const char *debuglink,
+                          GElf_Word crc, char **debuginfo_file_name)
+{
+    /* The build-ID tree under /usr/lib/debug first: root's, as ever. */
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink,
+                                          crc, debuginfo_file_name);
+    if (fd >= 0 || !file_name || file_name[0] != '/' || !debuglink || strchr(debuglink, '/'))
+        return fd;
+    const char *slash = strrchr(file_name, '/');
+    int dir_len = (int)(slash - file_name);
+    static const char *const where[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+        char path[4096 + 64];
+        int n = snprintf(path, sizeof(path), where[i], dir_len, file_name, debuglink);
+        if (n <= 0 || (size_t)n >= sizeof(path) || strcmp(path, file_name) == 0)
+            continue;
+        fd = mp_open_regular(path);
+        if (fd < 0)
+            continue;
+        if (debug_matches(mod, fd, crc)) {
+            *debuginfo_file_name = strdup(path);
+            return fd;
+        }
+        close(fd);
+    }
+    return -1;
+}
 
 /*
  * Reports `path` into a fresh Dwfl at bias 0. With a recorded build ID the

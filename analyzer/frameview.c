@@ -13,9 +13,10 @@
 /*
  * Functions that only pass an allocation on: the allocators of PostgreSQL
  * (palloc, MemoryContextAlloc*, AllocSetAlloc), redis (zmalloc), the JVM
- * (os::malloc), OpenSSL (CRYPTO_*alloc), GLib (g_malloc...), the GNU
- * x-wrappers, and the C++ standard library's allocation plumbing under a
- * container (allocator, allocator_traits, _M_allocate, _M_create).
+ * (os::malloc, AllocateHeap), OpenSSL (CRYPTO_*alloc), GLib (g_malloc...),
+ * nginx (ngx_alloc, ngx_palloc...), the GNU x-wrappers, and the C++
+ * standard library's allocation plumbing under a container (allocator,
+ * allocator_traits, _M_allocate, _M_create).
  */
 static const char builtin[] =
     "^(palloc0?|palloc_extended|repalloc|MemoryContextAlloc[A-Za-z]*|AllocSetAlloc|"
@@ -24,6 +25,8 @@ static const char builtin[] =
     "os::malloc|os::realloc|CRYPTO_malloc|CRYPTO_zalloc|CRYPTO_realloc|CRYPTO_clear_realloc|"
     "g_malloc0?|g_malloc_n|g_malloc0_n|g_realloc|g_try_malloc0?|g_slice_alloc0?|"
     "xmalloc|xcalloc|xrealloc|xzalloc|xstrdup|xmemdup|"
+    "ngx_alloc|ngx_calloc|ngx_memalign|ngx_palloc|ngx_pnalloc|ngx_pcalloc|"
+    "AllocateHeap|ReallocateHeap|"
     "std::__new_allocator<.*>::allocate|__gnu_cxx::new_allocator<.*>::allocate|"
     "std::allocator<.*>::allocate|std::allocator_traits<.*>::allocate|"
     "std::_Vector_base<.*>::_M_allocate|std::__cxx11::basic_string<.*>::_M_create)"
@@ -82,12 +85,27 @@ static void note(const char *fn)
         noted[n_noted++] = fn;
 }
 
+static bool is_unnamed(const char *fn)
+{
+    return !fn[0] || strcmp(fn, "??") == 0;
+}
+
+/* The wrapper frames, and unnamed frames below one: a stripped binary
+ * names the exported palloc but not the static AllocSetAlloc under it
+ * (Debian's postgres), whose frame must go with palloc's. */
 size_t mp_frameview_first(const mp_symstack *st)
 {
-    size_t i = 0;
-    while (st && i + 1 < st->n && is_wrapper(st->frames[i].function))
-        note(st->frames[i++].function);
-    return i;
+    size_t first = 0;
+    for (size_t i = 0; st && i + 1 < st->n; i++) {
+        const char *fn = st->frames[i].function;
+        if (is_unnamed(fn))
+            continue;
+        if (!is_wrapper(fn))
+            break;
+        note(fn);
+        first = i + 1;
+    }
+    return first;
 }
 
 /* "operator" and the symbol after it, which may hold < and >. */

@@ -55,6 +55,37 @@ static void set_out_dir(const char *out)
     }
 }
 
+/* True when argv[0] no longer reads as a program path: a server that
+ * sets its process title (nginx, postgres) writes over argv before a late
+ * `memprof attach` reads it ("nginx: master process ..."), and glibc's
+ * short name then points into the middle of the title. */
+static bool argv0_rewritten(void)
+{
+    const char *name = program_invocation_name, *short_name = program_invocation_short_name;
+    if (!name || !short_name || !*short_name)
+        return true;
+    const char *slash = strrchr(name, '/');
+    return (slash ? slash + 1 : name) != short_name || strchr(short_name, ' ');
+}
+
+/* <prog> of the file names: argv[0]'s basename (SPEC), or the kernel's
+ * name for the process (its executable's, up to 15 bytes) where argv[0]
+ * was overwritten. */
+static void set_prog(void)
+{
+    char comm[64];
+    const char *prog = program_invocation_short_name;
+    if (argv0_rewritten()) {
+        prog = mp_read_small_file("/proc/self/comm", comm, sizeof(comm)) > 0 ? comm : NULL;
+        if (prog)
+            comm[strcspn(comm, "\n")] = 0;
+    }
+    snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
+    for (char *c = mp_cfg.prog; *c; c++)
+        if (*c == '/' || *c == ' ')
+            *c = '_';
+}
+
 /* mp_cfg from every option's value and the output directory. */
 static void apply(const uint64_t *v, const char *out)
 {
@@ -66,11 +97,7 @@ static void apply(const uint64_t *v, const char *out)
     mp_cfg.start = (int)v[MP_OPT_START];
     set_out_dir(out);
 
-    const char *prog = program_invocation_short_name;
-    snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
-    for (char *c = mp_cfg.prog; *c; c++)
-        if (*c == '/' || *c == ' ')
-            *c = '_';
+    set_prog();
 }
 
 void mp_config_read(void)

@@ -79,9 +79,16 @@ typedef struct got_fn {
     X(pvalloc, "pvalloc") X(usable_size, "malloc_usable_size") X(free_sized, "free_sized") \
     X(free_aligned_sized, "free_aligned_sized")
 
+/* A server that drops privileges after the attach (nginx's new workers
+ * after a reload) must still get its uid-<uid> directory (privdrop.c). */
+#define GOT_PRIVDROP_FNS(X) X(setuid) X(seteuid) X(setreuid) X(setresuid)
+
 enum {
 #define X(field, name) GOT_M_##field,
     GOT_MALLOC_FNS(X)
+#undef X
+#define X(fn) GOT_P_##fn,
+    GOT_PRIVDROP_FNS(X)
 #undef X
 #define X(field, fn, version) GOT_L_##field,
     LK_FNS(X)
@@ -95,6 +102,9 @@ enum {
 static got_fn got_fns[GOT_NFNS] = {
 #define X(field, nm) [GOT_M_##field] = {.name = nm, .lazy_ok = true},
     GOT_MALLOC_FNS(X)
+#undef X
+#define X(fn) [GOT_P_##fn] = {.name = #fn, .lazy_ok = true},
+    GOT_PRIVDROP_FNS(X)
 #undef X
 #define X(field, fn, ver) [GOT_L_##field] = {.name = #fn, .version = ver, .lazy_ok = !ver},
     LK_FNS(X)

@@ -156,17 +156,56 @@ static void add_record(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
     st->changed = true;
 }
 
+typedef struct kernel_name {
+    uintptr_t bias;
+    char *out;
+    size_t cap;
+} kernel_name;
+
+static int find_kernel_name(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    kernel_name *k = arg;
+    if (info->dlpi_addr != k->bias || !info->dlpi_name || info->dlpi_name[0] != '/')
+        return 0;
+    snprintf(k->out, k->cap, "%s", info->dlpi_name);
+    return 1;
+}
+
+/* An object the loader knows by a relative name (dlopen("./plugin.so"))
+ * is recorded under the kernel's absolute one: the analyzer, run from
+ * another directory or machine, cannot open "./plugin.so" (and refuses
+ * relative paths from a snapshot). An object recorded already keeps its
+ * name, so the maps are read once per such object. */
+static const char *absolute_name(const struct dl_phdr_info *info, uint64_t start,
+                                 const char *path, char *buf, size_t cap)
+{
+    static mp_maps_scratch scratch;   /* under modules_lock */
+    if (path[0] == '/')
+        return path;
+    for (size_t i = 0; i < n_modules; i++) {
+        const mp_module *m = &modules[i];
+        if (m->gen_unloaded == 0 && m->load_bias == info->dlpi_addr && m->start == start)
+            return module_paths[i];
+    }
+    kernel_name k = {info->dlpi_addr, buf, cap};
+    return mp_maps_iterate(&scratch, find_kernel_name, &k) == 1 ? buf : path;
+}
+
 static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     scan_state *st = arg;
     const char *path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : exe_path;
+    static char abs_buf[sizeof(exe_path)];   /* under modules_lock; no stack */
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
         uint64_t start = info->dlpi_addr + ph->p_vaddr;
-        const char *name = st->from_maps ? recorded_name(info, ph, path) : path;
+        const char *name = st->from_maps ? recorded_name(info, ph, path)
+                                         : absolute_name(info, start, path, abs_buf,
+                                                         sizeof(abs_buf));
         long idx = find_record(start, start + ph->p_memsz, info->dlpi_addr, name);
         if (idx >= 0)
             st->found[idx] = 1;

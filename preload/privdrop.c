@@ -17,9 +17,11 @@
 #include <errno.h>
 #include <unistd.h>
 
+/* Dormant too: a worker enabled later (`memprof enable WORKER`) is no
+ * longer root, and the directory can only be made now. */
 static void before_drop(uid_t target)
 {
-    if (atomic_load(&mp_state) != MP_STATE_READY || target == (uid_t)-1 || target == 0 ||
+    if (!mp_profiling(atomic_load(&mp_state)) || target == (uid_t)-1 || target == 0 ||
         geteuid() != 0)
         return;
     int saved = errno;

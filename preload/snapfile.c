@@ -146,6 +146,9 @@ int mp_snapfile_open_dir(char *why, size_t cap)
     uid_dir_name(geteuid(), sub, sizeof(sub));
     int sfd = openat(fd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     int err = errno;
+    if (sfd < 0 && (err == ELOOP || err == ENOTDIR))
+        say(why, cap, "%s in the output directory is %s", sub,
+            "a symlink or not a directory; not following it");
     close(fd);
     if (sfd >= 0 && (fstat(sfd, &st) != 0 || !dir_trusted(&st, why, cap, sub))) {
         close(sfd);
