@@ -39,6 +39,7 @@ static void atfork_child(void)
     if (mp_profiling(atomic_load(&mp_state))) {
         mp_state_own_process(mp_realtime_ns());
         mp_stats_reset();
+        mp_sampler_after_fork_child();
         mp_rings_after_fork_child();
         mp_addrset_clear();
         mp_heap_fold_after_fork_child();

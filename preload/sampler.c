@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 MP_TLS int64_t mp_sample_countdown;
 static MP_TLS uint64_t rng_state;
@@ -71,8 +72,28 @@ static void seed_thread(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
-                    (uint64_t)(uintptr_t)&rng_state * 0x9E3779B97F4A7C15ULL;
+                    (uint64_t)(uintptr_t)&rng_state * 0x9E3779B97F4A7C15ULL ^
+                    (uint64_t)getpid() * 0xBF58476D1CE4E5B9ULL;
     rng_state = seed ? seed : 0x853c49e6748fea9bULL;
+}
+
+/*
+ * A fork child inherits its thread's generator and countdown, so children
+ * forked from one point (a pre-forking server's workers) would sample
+ * exactly the same allocations: each estimate stays unbiased, but their
+ * errors are one error repeated, and a total over the workers is as noisy
+ * as a single worker's (three workers reported identical byte counts per
+ * site). The child draws its own: a new seed (its pid is in it) and a new
+ * countdown, which by the exponential's lack of memory leaves the
+ * sampling unbiased. An unarmed thread stays unarmed (its first
+ * allocation seeds it).
+ */
+void mp_sampler_after_fork_child(void)
+{
+    if (rng_state == 0 || mp_cfg.sample_bytes <= 1)
+        return;
+    seed_thread();
+    mp_sample_countdown = mp_draw_interval(&rng_state, mp_cfg.sample_bytes);
 }
 
 mp_weights mp_sampler_fire(size_t size)

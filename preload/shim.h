@@ -316,6 +316,8 @@ typedef struct mp_weights {
 } mp_weights;
 /* Called when the countdown went <= 0: re-arms it, returns the weights. */
 mp_weights mp_sampler_fire(size_t size) MP_HIDDEN;
+/* A fork child samples independently of its parent and siblings. */
+void mp_sampler_after_fork_child(void) MP_HIDDEN;
 /* Pure helpers, unit-tested: */
 double mp_sample_probability(double size, double mean) MP_HIDDEN;
 mp_weights mp_weights_for(size_t size, uint64_t mean) MP_HIDDEN;
