@@ -191,13 +191,19 @@ bool mp_ring_push(mp_ring *r, const mp_event *ev)
 }
 
 /* The collector is woken when a ring passes half full, not on every event,
- * and by the first event into an empty ring while it dozes (nothing came in
- * its last pass), so the heap-over-time series sees a burst begin. */
+ * and by the first heap event into an empty ring while it dozes (nothing
+ * came in its last pass), so the heap-over-time series sees a burst begin.
+ * Lock events never wake a dozing collector: nothing needs them before the
+ * ring's half-full mark, the thread's exit or the next snapshot (each
+ * drains the rings first), and on a lock-bound program the doze wake-ups
+ * were most of the collector's own context switches and of the workers'
+ * preemptions by it (two cores, issue 10). */
 static inline bool push_and_wake(mp_ring *r, const mp_event *ev)
 {
     uint64_t fill = push_fill(r, ev);
     if (MP_UNLIKELY(fill == RING_SLOTS / 2) ||
-        (fill == 1 && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed)))
+        (fill == 1 && ev->type < MP_EV_LOCK_WAIT &&
+         atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed)))
         mp_wake_collector();
     return fill != 0;
 }
