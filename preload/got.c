@@ -83,7 +83,7 @@ enum {
 #define X(field, name) GOT_M_##field,
     GOT_MALLOC_FNS(X)
 #undef X
-#define X(field, fn, version) GOT_L_##field,
+#define X(field, fn, version, ...) GOT_L_##field,
     LK_FNS(X)
 #undef X
     GOT_DLOPEN,
@@ -96,7 +96,7 @@ static got_fn got_fns[GOT_NFNS] = {
 #define X(field, nm) [GOT_M_##field] = {.name = nm, .lazy_ok = true},
     GOT_MALLOC_FNS(X)
 #undef X
-#define X(field, fn, ver) [GOT_L_##field] = {.name = #fn, .version = ver, .lazy_ok = !ver},
+#define X(field, fn, ver, ...) [GOT_L_##field] = {.name = #fn, .version = ver, .lazy_ok = !ver},
     LK_FNS(X)
 #undef X
     [GOT_DLOPEN] = {.name = "dlopen", .lazy_ok = true},
@@ -437,7 +437,7 @@ int mp_got_resolve(void)
 #undef X
     mp_real = r;
     lk_real_fns l = {0};
-#define X(field, fn, version) *(void **)&l.field = got_fns[GOT_L_##field].real;
+#define X(field, fn, version, ...) *(void **)&l.field = got_fns[GOT_L_##field].real;
     LK_FNS(X)
 #undef X
     lk_real_install(&l);

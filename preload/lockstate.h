@@ -89,26 +89,27 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
 }
 
 /* ------------------------------------------------------------------------
- * Contended locks (lock_table.c): a bitmap every hook consults, and the
+ * Contended locks (lock_table.c): a byte map every hook consults, and the
  * table behind it.
  * ---------------------------------------------------------------------- */
-#define LK_BITMAP_BITS 16
-#define LK_BITMAP_WORDS ((1u << LK_BITMAP_BITS) / 64)
-extern _Atomic uint64_t lk_bitmap[LK_BITMAP_WORDS] MP_HIDDEN;
+#define LK_MAP_BITS 16
+extern _Atomic uint8_t lk_map[1u << LK_MAP_BITS] MP_HIDDEN;
 
-/* Address bits 3..18: locks in the same 512 KiB never share a bit, and a
+/* Address bits 3..18: locks in the same 512 KiB never share a byte, and a
  * false "maybe" costs one table lookup. Every acquire and release computes
- * this, so it is a shift and a mask. */
-static inline uint32_t lk_bit(uint64_t addr)
+ * this, so it is a shift and a zero-extension. A byte per slot (64 KiB)
+ * rather than a bit (8 KiB): the test is one compare with memory instead
+ * of a shift, a mask, a load and a bit test (issue 10; the footprint
+ * touched is still a cache line per lock). */
+static inline uint32_t lk_slot(uint64_t addr)
 {
-    return (uint32_t)(addr >> 3) & ((1u << LK_BITMAP_BITS) - 1);
+    return (uint16_t)(addr >> 3);
 }
 
 /* False: addr was certainly never contended. */
 static inline bool lk_maybe_tracked(const void *addr)
 {
-    uint32_t h = lk_bit((uintptr_t)addr);
-    return (atomic_load_explicit(&lk_bitmap[h >> 6], memory_order_relaxed) >> (h & 63)) & 1;
+    return atomic_load_explicit(&lk_map[lk_slot((uintptr_t)addr)], memory_order_relaxed) != 0;
 }
 
 /* addr's entry, claimed (and its bit set) when create is set and it has
@@ -245,56 +246,64 @@ uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
  * The real pthread functions (lock_real.c resolves them): one typed field
- * per interposer, named after the function without its pthread_ prefix.
+ * per interposer, named after the function without its pthread_ prefix,
+ * with its parameters and the arguments that pass them on.
  * pthread_cond_* must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an
  * older condvar layout and a mixed pair freezes (mutrace's comment).
  * ---------------------------------------------------------------------- */
+#define LK_M pthread_mutex_t *m
+#define LK_L pthread_rwlock_t *l
+#define LK_S pthread_spinlock_t *s
+#define LK_C pthread_cond_t *c
+#define LK_AT const struct timespec *at
 #define LK_FNS(X)                                                                          \
-    X(mutex_lock, pthread_mutex_lock, NULL)                                                \
-    X(mutex_trylock, pthread_mutex_trylock, NULL)                                          \
-    X(mutex_timedlock, pthread_mutex_timedlock, NULL)                                      \
-    X(mutex_clocklock, pthread_mutex_clocklock, NULL)                                      \
-    X(mutex_unlock, pthread_mutex_unlock, NULL)                                            \
-    X(mutex_init, pthread_mutex_init, NULL)                                                \
-    X(mutex_destroy, pthread_mutex_destroy, NULL)                                          \
-    X(rwlock_rdlock, pthread_rwlock_rdlock, NULL)                                          \
-    X(rwlock_wrlock, pthread_rwlock_wrlock, NULL)                                          \
-    X(rwlock_tryrdlock, pthread_rwlock_tryrdlock, NULL)                                    \
-    X(rwlock_trywrlock, pthread_rwlock_trywrlock, NULL)                                    \
-    X(rwlock_timedrdlock, pthread_rwlock_timedrdlock, NULL)                                \
-    X(rwlock_timedwrlock, pthread_rwlock_timedwrlock, NULL)                                \
-    X(rwlock_clockrdlock, pthread_rwlock_clockrdlock, NULL)                                \
-    X(rwlock_clockwrlock, pthread_rwlock_clockwrlock, NULL)                                \
-    X(rwlock_unlock, pthread_rwlock_unlock, NULL)                                          \
-    X(rwlock_init, pthread_rwlock_init, NULL)                                              \
-    X(rwlock_destroy, pthread_rwlock_destroy, NULL)                                        \
-    X(spin_lock, pthread_spin_lock, NULL)                                                  \
-    X(spin_trylock, pthread_spin_trylock, NULL)                                            \
-    X(spin_unlock, pthread_spin_unlock, NULL)                                              \
-    X(spin_init, pthread_spin_init, NULL)                                                  \
-    X(spin_destroy, pthread_spin_destroy, NULL)                                            \
-    X(cond_wait, pthread_cond_wait, "GLIBC_2.3.2")                                         \
-    X(cond_timedwait, pthread_cond_timedwait, "GLIBC_2.3.2")                               \
-    X(cond_clockwait, pthread_cond_clockwait, NULL)                                        \
-    X(cond_signal, pthread_cond_signal, "GLIBC_2.3.2")                                     \
-    X(cond_broadcast, pthread_cond_broadcast, "GLIBC_2.3.2")
+    X(mutex_lock, pthread_mutex_lock, NULL, (LK_M), (m))                                   \
+    X(mutex_trylock, pthread_mutex_trylock, NULL, (LK_M), (m))                             \
+    X(mutex_timedlock, pthread_mutex_timedlock, NULL, (LK_M, LK_AT), (m, at))              \
+    X(mutex_clocklock, pthread_mutex_clocklock, NULL, (LK_M, clockid_t k, LK_AT), (m, k, at)) \
+    X(mutex_unlock, pthread_mutex_unlock, NULL, (LK_M), (m))                               \
+    X(mutex_init, pthread_mutex_init, NULL, (LK_M, const pthread_mutexattr_t *a), (m, a))  \
+    X(mutex_destroy, pthread_mutex_destroy, NULL, (LK_M), (m))                             \
+    X(rwlock_rdlock, pthread_rwlock_rdlock, NULL, (LK_L), (l))                             \
+    X(rwlock_wrlock, pthread_rwlock_wrlock, NULL, (LK_L), (l))                             \
+    X(rwlock_tryrdlock, pthread_rwlock_tryrdlock, NULL, (LK_L), (l))                       \
+    X(rwlock_trywrlock, pthread_rwlock_trywrlock, NULL, (LK_L), (l))                       \
+    X(rwlock_timedrdlock, pthread_rwlock_timedrdlock, NULL, (LK_L, LK_AT), (l, at))        \
+    X(rwlock_timedwrlock, pthread_rwlock_timedwrlock, NULL, (LK_L, LK_AT), (l, at))        \
+    X(rwlock_clockrdlock, pthread_rwlock_clockrdlock, NULL, (LK_L, clockid_t k, LK_AT), (l, k, at)) \
+    X(rwlock_clockwrlock, pthread_rwlock_clockwrlock, NULL, (LK_L, clockid_t k, LK_AT), (l, k, at)) \
+    X(rwlock_unlock, pthread_rwlock_unlock, NULL, (LK_L), (l))                             \
+    X(rwlock_init, pthread_rwlock_init, NULL, (LK_L, const pthread_rwlockattr_t *a), (l, a)) \
+    X(rwlock_destroy, pthread_rwlock_destroy, NULL, (LK_L), (l))                           \
+    X(spin_lock, pthread_spin_lock, NULL, (LK_S), (s))                                     \
+    X(spin_trylock, pthread_spin_trylock, NULL, (LK_S), (s))                               \
+    X(spin_unlock, pthread_spin_unlock, NULL, (LK_S), (s))                                 \
+    X(spin_init, pthread_spin_init, NULL, (LK_S, int p), (s, p))                           \
+    X(spin_destroy, pthread_spin_destroy, NULL, (LK_S), (s))                               \
+    X(cond_wait, pthread_cond_wait, "GLIBC_2.3.2", (LK_C, LK_M), (c, m))                   \
+    X(cond_timedwait, pthread_cond_timedwait, "GLIBC_2.3.2", (LK_C, LK_M, LK_AT), (c, m, at)) \
+    X(cond_clockwait, pthread_cond_clockwait, NULL, (LK_C, LK_M, clockid_t k, LK_AT), (c, m, k, at)) \
+    X(cond_signal, pthread_cond_signal, "GLIBC_2.3.2", (LK_C), (c))                        \
+    X(cond_broadcast, pthread_cond_broadcast, "GLIBC_2.3.2", (LK_C), (c))
 
 typedef struct lk_real_fns {
-#define X(field, fn, version) typeof(&fn) field;
+#define X(field, fn, version, params, args) typeof(&fn) field;
     LK_FNS(X)
 #undef X
 } lk_real_fns;
-/* NULL until resolved: lazily by the first hook that needs one, or
- * eagerly by mp_locks_init. */
+/* Never NULL: until resolved every field is a first-call trampoline
+ * (lock_real.c) that resolves the whole table and passes the call on, so
+ * a fast path ends in one indirect jump through its field, with no test;
+ * mp_locks_init resolves eagerly at start-up. The fields are only ever
+ * replaced whole (aligned pointer stores, and every value a field takes is
+ * a function that does the job). */
 extern lk_real_fns lk_real MP_HIDDEN;
 /* Resolves the whole table; returns it, or (while this thread is inside
- * dlsym already) a table of stand-ins. No argument: a hook's fast path
- * then keeps its own arguments alive only on the cold call
- * (shrink-wrapping) and needs no stack frame. */
+ * dlsym already) a table of stand-ins. */
 const lk_real_fns *lk_resolve(void) MP_HIDDEN;
 /* Sets the whole table at once (an attach: preload/attach.c). */
 void lk_real_install(const lk_real_fns *t) MP_HIDDEN;
 /* The real function behind an interposer: LK_REAL(mutex_lock)(m). */
-#define LK_REAL(field) (MP_LIKELY(lk_real.field != NULL) ? lk_real.field : lk_resolve()->field)
+#define LK_REAL(field) (lk_real.field)
 
 #endif
