@@ -1,8 +1,9 @@
 /*
  * lockstate.h - the lock profiler's own header: the contract between its
  * application-thread side (lock_hooks.c, lock_cond.c over lock_acct.c,
- * lock_table.c and lock_real.c) and its collector side (lockagg.c); locks.c brings them up
- * and resets them in a fork child.
+ * lock_held.c, lock_table.c, lock_clock.c and lock_real.c) and its
+ * collector side (lockagg.c); locks.c brings them up and resets them in a
+ * fork child.
  *
  * The lock events (mp_event in shim.h; every one carries the lock's
  * address, kind and generation: a destroy or init of the address starts a
@@ -20,7 +21,7 @@
  *   LOCK_SITE    .site: stack = the first-use site.
  *   LOCK_HOLDS   .holds: holds and hold_ns of contended holds whose
  *                releases published their stack (see below), a batch of
- *                one thread's (lock_acct.c, lk_acc).
+ *                one thread's (lock_held.c).
  *   LOCK_HOLDHIST .holdhist: count more of those holds in one bucket of
  *                the hold-time histogram (mp_lock_hist_bucket).
  *   LOCK_DEAD    .dead: the generation ended; acquisitions = its
@@ -47,8 +48,8 @@
  * write nothing shared inside the critical section. Only a release
  * without a stack takes a number (and clears the published stack). Such a
  * release sends a HOLD; the others add their holds to a per-thread batch
- * sent as HOLDS and HOLDHIST. On a hot lock nearly every release goes that
- * way, so events stay few and the join caches small.
+ * sent as HOLDS and HOLDHIST (lock_held.c). On a hot lock nearly every
+ * release goes that way, so events stay few and the join caches small.
  */
 #ifndef MEMPROF_LOCKSTATE_H
 #define MEMPROF_LOCKSTATE_H
@@ -112,21 +113,22 @@ static inline bool lk_maybe_tracked(const void *addr)
     return atomic_load_explicit(&lk_map[lk_slot((uintptr_t)addr)], memory_order_relaxed) != 0;
 }
 
-/* addr's entry, claimed (and its bit set) when create is set and it has
+/* addr's entry, claimed (and its byte in lk_map set) when create is set and it has
  * none; NULL when absent or the table has no room near its slot. */
 lk_entry *lk_lookup(uint64_t addr, bool create) MP_HIDDEN;
 void lk_table_after_fork_child(void) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
- * The quiet case of a lock known contended (lock_acct.c's per-thread
- * state): taken or released while nobody waits for it, by a thread that
- * holds no tracked lock it timed. Nothing to record, and the interposer
- * decides it without a call, a clock or a table probe: the entry this
- * thread used last (lk_entry_of) and one load of its waiter count.
+ * The quiet case of a lock known contended (lock_acct.c's and
+ * lock_held.c's per-thread state): taken or released while nobody waits
+ * for it, by a thread that holds no tracked lock it timed. Nothing to
+ * record, and the interposer decides it without a call, a clock or a table
+ * probe: the entry this thread used last (lk_entry_of) and one load of its
+ * waiter count.
  * ---------------------------------------------------------------------- */
 extern MP_TLS const void *lk_last_addr MP_HIDDEN;   /* lk_last_entry's lock */
 extern MP_TLS lk_entry *lk_last_entry MP_HIDDEN;
-extern MP_TLS int lk_nheld MP_HIDDEN;               /* tracked holds (timed) */
+extern MP_TLS int lk_held_n MP_HIDDEN;              /* tracked holds (lock_held.c) */
 extern MP_TLS const void *lk_spin_addr MP_HIDDEN;   /* a trylock run's lock */
 
 static inline bool lk_nobody_waits(const void *addr)
@@ -146,7 +148,7 @@ static inline bool lk_acquired_quiet(const void *addr)
  * hold of this thread's, so no pending event either, and nobody queued). */
 static inline bool lk_release_quiet(const void *addr)
 {
-    return MP_LIKELY(lk_nheld == 0) && lk_nobody_waits(addr);
+    return MP_LIKELY(lk_held_n == 0) && lk_nobody_waits(addr);
 }
 
 /* ------------------------------------------------------------------------
@@ -214,8 +216,45 @@ void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind) MP_HIDDEN;
 void lk_contend_end(lk_wait *w, int rc) MP_HIDDEN;
 /* init or destroy of a tracked addr: whatever lives there next is a new lock. */
 void lk_forget_slow(const void *addr) MP_HIDDEN;
-/* Fork child: forgets this thread's holds and pending event. */
+/* Fork child: forgets this thread's trylock run, stacks and pending event. */
 void lk_acct_after_fork_child(void) MP_HIDDEN;
+/* Every lock event goes out through here (a slow path). */
+void lk_send(const mp_event *ev) MP_HIDDEN;
+
+/* ------------------------------------------------------------------------
+ * This thread's holds of tracked locks and its batch of contended holds
+ * (lock_held.c).
+ * ---------------------------------------------------------------------- */
+typedef struct lk_held {
+    const void *addr;
+    lk_entry *e;          /* NULL: not a tracked hold (lk_held_release) */
+    uint64_t t_acquire;   /* lk_ticks; 0: untimed */
+    uint32_t depth;       /* recursive re-acquisitions by this thread */
+    uint32_t waited;      /* our own waits still in e->waiters (see
+                             lk_contend_end) */
+} lk_held;
+/* Remembers that this thread now holds addr (e its entry): t the
+ * acquisition time when the caller has it (otherwise read only if others
+ * are queued already: a hold that starts with nobody waiting reports 0
+ * ns), waited the waits of ours to take off e's count at the release.
+ * False when the table is full: the hold goes untimed and its acquisition
+ * is counted now. */
+bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited) MP_HIDDEN;
+/* A release of addr by this thread: false for the inner unlock of a
+ * recursive hold; otherwise true, *h the hold taken out of the table (its
+ * e NULL when addr was not in it). */
+bool lk_held_release(const void *addr, lk_held *h) MP_HIDDEN;
+/* Takes n of this thread's waits off e's count, never below zero (a
+ * destroy or init of the lock meanwhile reset it). */
+void lk_held_unwait(lk_entry *e, uint32_t n) MP_HIDDEN;
+/* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
+ * when it was a contended hold whose HOLD event is not sent, hold_ns its
+ * time (0: untimed), added to the batch. True when that sent the batch. */
+bool lk_held_batch(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
+                   uint64_t hold_ns) MP_HIDDEN;
+void lk_held_flush(void) MP_HIDDEN;                  /* sends the batch now */
+void lk_held_forget(const lk_entry *e) MP_HIDDEN;    /* e's lock got a new generation */
+void lk_held_after_fork_child(void) MP_HIDDEN;
 
 /* A release in two halves around the real unlock: begin (before, inside
  * the critical section: as little as possible, and nothing shared written
