@@ -430,9 +430,9 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
     }
     uint64_t counted = r->counted != NULL;
     if (r->stack != MP_NO_STACK) {
-        /* The published stack is refreshed for the next releases once per
-         * batch: even the coarse clock on every release was a third of
-         * this path. */
+        /* The published stack is refreshed for the next releases every
+         * 64 batched ones (lk_held_batch's cue): even the coarse clock on
+         * every release was a third of this path. */
         if (lk_held_batch(r->e, kind, counted, 1, r->hold_ns))
             (void)lk_stack(addr, LK_ROLE_HOLDER);
         return;

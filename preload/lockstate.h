@@ -249,7 +249,9 @@ bool lk_held_release(const void *addr, lk_held *h) MP_HIDDEN;
 void lk_held_unwait(lk_entry *e, uint32_t n) MP_HIDDEN;
 /* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
  * when it was a contended hold whose HOLD event is not sent, hold_ns its
- * time (0: untimed), added to the batch. True when that sent the batch. */
+ * time (0: untimed), added to the batch. True when that sent the batch,
+ * and every 64th release batched in between: the caller's cue to refresh
+ * the holder stack it publishes. */
 bool lk_held_batch(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
                    uint64_t hold_ns) MP_HIDDEN;
 void lk_held_flush(void) MP_HIDDEN;                  /* sends the batch now */
