@@ -64,7 +64,8 @@ static void *lk_next(const char *name, const char *version)
 
 /* One whole field at a time, never a torn or intermediate value: a hook on
  * another thread may jump through it meanwhile. */
-#define LK_SET(field, value) __atomic_store_n((void **)&lk_real.field, (void *)(value), __ATOMIC_RELAXED)
+#define LK_SET(field, value) \
+    __atomic_store_n(&lk_real.field, (typeof(lk_real.field))(value), __ATOMIC_RELAXED)
 
 MP_NOINLINE const lk_real_fns *lk_resolve(void)
 {
