@@ -45,13 +45,6 @@ MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;   /* lk_ticks */
 static MP_TLS uint32_t lk_spin_stack;
 
-void lk_send(const mp_event *ev)
-{
-    mp_hook_enter();
-    mp_emit(ev);
-    mp_hook_leave();
-}
-
 /* The entry of the tracked lock this thread used last: a thread taking one
  * hot lock over and over finds it without a table probe. Entries are never
  * freed (only the whole table, in a fork child, which resets this too). */

@@ -218,8 +218,14 @@ void lk_contend_end(lk_wait *w, int rc) MP_HIDDEN;
 void lk_forget_slow(const void *addr) MP_HIDDEN;
 /* Fork child: forgets this thread's trylock run, stacks and pending event. */
 void lk_acct_after_fork_child(void) MP_HIDDEN;
-/* Every lock event goes out through here (a slow path). */
-void lk_send(const mp_event *ev) MP_HIDDEN;
+/* Every lock event goes out through here (slow paths only): lock_acct.c
+ * and lock_held.c both send, so it lives here rather than in either. */
+static inline void lk_send(const mp_event *ev)
+{
+    mp_hook_enter();
+    mp_emit(ev);
+    mp_hook_leave();
+}
 
 /* ------------------------------------------------------------------------
  * This thread's holds of tracked locks and its batch of contended holds
