@@ -90,7 +90,7 @@ enum {
 #define X(fn) GOT_P_##fn,
     GOT_PRIVDROP_FNS(X)
 #undef X
-#define X(field, fn, version) GOT_L_##field,
+#define X(field, fn, version, ...) GOT_L_##field,
     LK_FNS(X)
 #undef X
     GOT_DLOPEN,
@@ -106,7 +106,7 @@ static got_fn got_fns[GOT_NFNS] = {
 #define X(fn) [GOT_P_##fn] = {.name = #fn, .lazy_ok = true},
     GOT_PRIVDROP_FNS(X)
 #undef X
-#define X(field, fn, ver) [GOT_L_##field] = {.name = #fn, .version = ver, .lazy_ok = !ver},
+#define X(field, fn, ver, ...) [GOT_L_##field] = {.name = #fn, .version = ver, .lazy_ok = !ver},
     LK_FNS(X)
 #undef X
     [GOT_DLOPEN] = {.name = "dlopen", .lazy_ok = true},
@@ -447,7 +447,7 @@ int mp_got_resolve(void)
 #undef X
     mp_real = r;
     lk_real_fns l = {0};
-#define X(field, fn, version) *(void **)&l.field = got_fns[GOT_L_##field].real;
+#define X(field, fn, version, ...) *(void **)&l.field = got_fns[GOT_L_##field].real;
     LK_FNS(X)
 #undef X
     lk_real_install(&l);

@@ -1,8 +1,10 @@
 /*
  * lock_acct.c - the accounting behind the lock interposers (lock_hooks.c,
- * lock_cond.c): which tracked locks this thread holds and since when, the
- * waiter's and holder's stacks, the contention events and when they are
- * sent, and what a release, an init or a destroy of a tracked lock does.
+ * lock_cond.c): trylock-spin runs, the waiter's and holder's stacks, the
+ * contention events (which are sampled, when they are sent), and what an
+ * acquisition, a release, an init or a destroy of a tracked lock does.
+ * Which tracked locks this thread holds, and its batch of contended holds:
+ * lock_held.c.
  * Everything here is a slow path: the interposers come here only for a
  * lock that is busy or was contended before (lockstate.h says how the
  * waiter and the holder meet).
@@ -14,21 +16,8 @@
 #include <time.h>
 
 /* ------------------------------------------------------------------------
- * Per-thread state: locks this thread holds that are known contended, and
- * a pending trylock-spin episode.
+ * Per-thread state: a pending trylock-spin episode.
  * ---------------------------------------------------------------------- */
-#define LK_HELD_MAX 8
-typedef struct lk_held {
-    const void *addr;
-    lk_entry *e;
-    uint64_t t_acquire;   /* lk_ticks; 0: untimed */
-    uint32_t depth;       /* recursive re-acquisitions by this thread */
-    uint32_t waited;      /* our own waits still in e->waiters (see
-                             lk_contend_end) */
-} lk_held;
-static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
-MP_TLS int lk_nheld;
-
 /* Failed trylocks: a trylock-spin loop never calls the blocking lock, yet
  * it waits. Each run of EBUSY results on one lock that ends in this thread
  * acquiring it counts as one contention, waiting from the first EBUSY to the
@@ -50,19 +39,11 @@ MP_TLS int lk_nheld;
  * This costs a clock read per failed trylock: the caller is spinning then.
  * A failed trylock is contention, so its lock enters the table; the
  * acquire fast paths then need not look at lk_spin_addr: a lock with a
- * pending run has its bit. */
+ * pending run has its byte in lk_map. */
 #define LK_SPIN_GAP_NS 10000000ull
 MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;   /* lk_ticks */
 static MP_TLS uint32_t lk_spin_stack;
-
-/* Every lock event goes out through here: the push is a slow path. */
-static void lk_send(const mp_event *ev)
-{
-    mp_hook_enter();
-    mp_emit(ev);
-    mp_hook_leave();
-}
 
 /* The entry of the tracked lock this thread used last: a thread taking one
  * hot lock over and over finds it without a table probe. Entries are never
@@ -80,135 +61,6 @@ static inline lk_entry *lk_entry_of(const void *addr, bool create)
         lk_last_entry = e;
     }
     return e;
-}
-
-/*
- * Contended holds whose release published its stack, added up per thread
- * and sent in batches: atomic adds per release on a line every waiter of
- * the lock also writes cost more than the rest of the release. A batch is
- * the acquisitions counted (into the entry), and the holds, their total
- * and their histogram buckets (LOCK_HOLDS and LOCK_HOLDHIST events). It
- * goes when the thread releases another tracked lock, after LK_ACC_MAX
- * releases, LK_ACC_NS of hold time or a hold in a bucket the batch has no
- * room for, before a condition wait and when the thread exits; so a
- * snapshot may miss a few holds of each thread (never more than
- * LK_ACC_MAX or LK_ACC_NS worth).
- */
-#define LK_ACC_MAX 64
-#define LK_ACC_NS 1000000ull
-#define LK_ACC_BUCKETS 8
-typedef struct lk_acc {
-    lk_entry *e;
-    uint32_t gen, n;
-    uint16_t kind, nb;
-    uint64_t acquisitions, holds, hold_ns;
-    uint32_t bucket[LK_ACC_BUCKETS], count[LK_ACC_BUCKETS];
-} lk_acc;
-static MP_TLS lk_acc lk_hold_acc;
-
-static MP_NOINLINE void lk_acc_flush(void)
-{
-    lk_acc *a = &lk_hold_acc;
-    lk_entry *e = a->e;
-    /* a destroy or init since: the counts belonged to the old lock */
-    if (e && atomic_load_explicit(&e->gen, memory_order_relaxed) == a->gen) {
-        uint64_t addr = atomic_load_explicit(&e->addr, memory_order_relaxed);
-        if (a->acquisitions)
-            atomic_fetch_add_explicit(&e->acquisitions, a->acquisitions, memory_order_relaxed);
-        if (a->holds) {
-            mp_event ev = {.type = MP_EV_LOCK_HOLDS, .kind = a->kind, .gen = a->gen,
-                           .holds = {.addr = addr, .holds = a->holds, .hold_ns = a->hold_ns}};
-            lk_send(&ev);
-        }
-        for (unsigned i = 0; i < a->nb; i++) {
-            mp_event ev = {.type = MP_EV_LOCK_HOLDHIST, .kind = a->kind, .gen = a->gen,
-                           .holdhist = {.addr = addr, .bucket = a->bucket[i],
-                                        .count = a->count[i]}};
-            lk_send(&ev);
-        }
-    }
-    *a = (lk_acc){0};
-}
-
-/* Counts a timed hold in the batch's histogram; false when it has no room. */
-static bool lk_acc_bucket(lk_acc *a, uint64_t hold_ns)
-{
-    uint32_t b = mp_lock_hist_bucket(hold_ns);
-    for (unsigned i = 0; i < a->nb; i++) {
-        if (a->bucket[i] == b) {
-            a->count[i]++;
-            return true;
-        }
-    }
-    if (a->nb == LK_ACC_BUCKETS)
-        return false;
-    a->bucket[a->nb] = b;
-    a->count[a->nb++] = 1;
-    return true;
-}
-
-/* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
- * when it was a contended hold whose HOLD event is not sent, hold_ns its
- * time (0: untimed). True when that sent the batch. */
-static bool lk_acc_add(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
-                       uint64_t hold_ns)
-{
-    lk_acc *a = &lk_hold_acc;
-    if (a->e != e) {
-        lk_acc_flush();
-        a->e = e;
-        a->kind = kind;
-        a->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
-    }
-    if (hold_ns && !lk_acc_bucket(a, hold_ns)) {
-        lk_acc_flush();
-        return lk_acc_add(e, kind, acquisitions, holds, hold_ns);
-    }
-    a->acquisitions += acquisitions;
-    a->holds += holds;
-    a->hold_ns += hold_ns;
-    if (++a->n < LK_ACC_MAX && a->hold_ns < LK_ACC_NS)
-        return false;
-    lk_acc_flush();
-    return true;
-}
-
-
-/*
- * Remembers that this thread now holds a tracked lock that others wait
- * for, or that it waited for itself. t is the acquisition time when the
- * caller has it; otherwise the clock is read only if others are already
- * queued (a hold that starts with nobody waiting reports 0 ns).
- */
-static bool lk_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited)
-{
-    for (int i = lk_nheld - 1; i >= 0; i--) {
-        if (lk_held_tab[i].addr == addr) {
-            lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
-            lk_held_tab[i].waited += waited;
-            return true;
-        }
-    }
-    if (lk_nheld == LK_HELD_MAX) {
-        /* holds this deep go untimed (the unlock still blames), and are
-         * counted now: their release cannot tell */
-        atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
-        return false;
-    }
-    if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
-        t = lk_ticks();
-    lk_held_tab[lk_nheld++] = (lk_held){addr, e, t, 1, waited};
-    return true;
-}
-
-/* Takes n of this thread's waits off e's count, never below zero (a
- * destroy or init of the lock meanwhile reset it). */
-static void lk_unwait(lk_entry *e, uint32_t n)
-{
-    uint32_t cur = atomic_load_explicit(&e->waiters, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&e->waiters, &cur, cur > n ? cur - n : 0,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
 }
 
 /*
@@ -384,8 +236,7 @@ void lk_flush_event(void)
 void lk_flush_pending(void)
 {
     lk_flush_event();
-    if (lk_hold_acc.e)
-        lk_acc_flush();
+    lk_held_flush();
 }
 
 /* Records one contention: the calling thread waited wait_ns for addr. */
@@ -442,7 +293,7 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
      * recursive re-lock under contention may then be seen as the outer
      * hold; its blame is still this thread's. */
     if (e && (spun || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0))
-        lk_track(addr, e, now, 0);
+        lk_held_track(addr, e, now, 0);
     if (spun)
         lk_pend(addr, kind, lk_spin_stack, e,
                 e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0, true,
@@ -497,8 +348,8 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
      * (lk_release_end): taking itself off now would write the entry's
      * line inside the critical section others queue for. Its own release
      * discounts it. */
-    if (w->e && !(acquired && lk_track(w->addr, w->e, t1, 1)))
-        lk_unwait(w->e, 1);
+    if (w->e && !(acquired && lk_held_track(w->addr, w->e, t1, 1)))
+        lk_held_unwait(w->e, 1);
     if (!acquired && rc != ETIMEDOUT)
         return;
     lk_pend(w->addr, w->kind, w->stack, w->e, w->gen, acquired, lk_ticks_ns(t1 - w->t0));
@@ -512,21 +363,17 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
  * must follow the unlock. */
 MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
 {
-    int i = lk_nheld - 1;
-    while (i >= 0 && lk_held_tab[i].addr != addr)
-        i--;
-    if (i >= 0 && --lk_held_tab[i].depth > 0)
+    lk_held h;
+    if (!lk_held_release(addr, &h))
         return false;   /* an inner unlock of a recursive hold */
-    lk_entry *e = i >= 0 ? lk_held_tab[i].e : lk_entry_of(addr, false);
-    uint64_t t_acquire = i >= 0 ? lk_held_tab[i].t_acquire : 0;
-    uint32_t waited = i >= 0 ? lk_held_tab[i].waited : 0;
+    lk_entry *e = h.e ? h.e : lk_entry_of(addr, false);
+    uint64_t t_acquire = h.t_acquire;
+    uint32_t waited = h.waited;
     r->waited = waited;
     /* The acquisition is counted after the real unlock (lk_release_end),
      * in this thread's batch. */
-    r->counted = i >= 0 ? e : NULL;
+    r->counted = h.e;
     r->e = NULL;
-    if (i >= 0)
-        lk_held_tab[i] = lk_held_tab[--lk_nheld];
     if (!e)
         return false;
     /* Nobody queued: no number, nothing to blame. A waiter that queued
@@ -568,23 +415,23 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
 MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r)
 {
     if (r->waited)
-        lk_unwait(r->counted, r->waited);
+        lk_held_unwait(r->counted, r->waited);
     if (!r->e) {
         if (r->counted)
-            lk_acc_add(r->counted, kind, 1, 0, 0);
+            lk_held_batch(r->counted, kind, 1, 0, 0);
         return;
     }
     uint64_t counted = r->counted != NULL;
     if (r->stack != MP_NO_STACK) {
-        /* The published stack is refreshed for the next releases once per
-         * batch: even the coarse clock on every release was a third of
-         * this path. */
-        if (lk_acc_add(r->e, kind, counted, 1, r->hold_ns))
+        /* The published stack is refreshed for the next releases every
+         * 64 batched ones (lk_held_batch's cue): even the coarse clock on
+         * every release was a third of this path. */
+        if (lk_held_batch(r->e, kind, counted, 1, r->hold_ns))
             (void)lk_stack(addr, LK_ROLE_HOLDER);
         return;
     }
     if (counted)
-        lk_acc_add(r->e, kind, 1, 0, 0);
+        lk_held_batch(r->e, kind, 1, 0, 0);
     mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
                    .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
                             .seq = r->seq, .hold_ns = r->hold_ns}};
@@ -600,8 +447,7 @@ MP_NOINLINE void lk_forget_slow(const void *addr)
     uint32_t old = atomic_fetch_add_explicit(&e->gen, 1, memory_order_relaxed);
     uint64_t acq = atomic_exchange_explicit(&e->acquisitions, 0, memory_order_relaxed);
     atomic_store_explicit(&e->waiters, 0, memory_order_relaxed);
-    if (lk_hold_acc.e == e)   /* this thread's batch of the old lock */
-        lk_acc_flush();
+    lk_held_forget(e);   /* this thread's batch of the old lock */
     mp_event ev = {.type = MP_EV_LOCK_DEAD, .gen = old,
                    .dead = {.addr = (uintptr_t)addr, .acquisitions = acq}};
     lk_send(&ev);
@@ -610,15 +456,12 @@ MP_NOINLINE void lk_forget_slow(const void *addr)
 /* ------------------------------------------------------------------------
  * Lifecycle.
  * ---------------------------------------------------------------------- */
-/* Fork child (locks.c): the forking thread's own holds are forgotten
- * (its unlocks then pass through untracked), and so is the parent's
- * pending contention. */
+/* Fork child (locks.c): the forking thread's trylock run and cached
+ * stacks are forgotten, and so is the parent's pending contention. */
 void lk_acct_after_fork_child(void)
 {
-    lk_nheld = 0;
     lk_spin_addr = NULL;
     lk_last_addr = NULL;   /* the table is gone */
-    lk_hold_acc = (lk_acc){0};
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
     lk_pending.type = 0;   /* the parent's contention */
 }

@@ -3,14 +3,14 @@
  * lock profiling.
  *
  * A blocking acquire of a mutex or spinlock first peeks at the lock word:
- * free and never contended (one bitmap load, lock_table.c) means a tail
+ * free and never contended (one byte-map load, lock_table.c) means a tail
  * call to the real lock and nothing else; no clock, no table, no stack.
  * A busy lock takes the slow path: the real trylock tells contention
  * (EBUSY) from an owner's re-lock; on contention the waiter captures its
  * stack (while it would be waiting anyway), times the real blocking call
  * and emits LOCK_WAIT. rwlocks, which have no single word to peek at, start
  * with the trylock. Locks seen contended get an entry in the table and
- * their bitmap bit; from then on acquisitions are timed in a small
+ * their byte in the map; from then on acquisitions are timed in a small
  * per-thread array, and an unlock that finds waiters blames the unlocker
  * (Go's mutex profile blames the unlocker too): see lockstate.h for how
  * the waiter and the holder meet. Condition variables: lock_cond.c.
@@ -88,7 +88,7 @@ static inline int lk_after_block(lk_next next, lk_wait *w, int rc)
  * recursive or erroneous re-lock. The peek is a hint, so relaxed.
  *
  * rwlocks, which readers share, have no single word to peek at: their fast
- * path is the real trylock and one bitmap load. Whether profiling is on at
+ * path is the real trylock and one byte-map load. Whether profiling is on at
  * all is only asked on the slow paths: an acquisition of an untracked lock
  * has nothing to record either way.
  */

@@ -6,13 +6,20 @@
  * mp_locks_init at start-up. dlsym may itself allocate or take a lock, so
  * it runs under the guard, and a hook reached from inside it gets a
  * stand-in.
+ *
+ * "On first use" without a test on the fast paths: the table starts out
+ * holding a trampoline per function (static initialisation, so it is in
+ * place before any code of ours or any constructor runs), which resolves
+ * the table and passes its call on. A hook's fast path is then one
+ * indirect jump through its field, whatever the state: before
+ * constructors, while another thread resolves (both store the same
+ * values), in a fork child (the table is inherited, resolved or not).
  */
 #include "lockstate.h"
 
 #include <dlfcn.h>
 
-lk_real_fns lk_real;
-static _Atomic int lk_complete;   /* every field of lk_real is set */
+static _Atomic int lk_complete;   /* every field of lk_real is resolved */
 static MP_TLS int lk_resolving;
 
 /*
@@ -29,7 +36,20 @@ static int lk_stub(void)
 }
 
 static const lk_real_fns lk_stubs = {
-#define X(field, fn, version) .field = (void *)lk_stub,
+#define X(field, fn, version, params, args) .field = (void *)lk_stub,
+    LK_FNS(X)
+#undef X
+};
+
+/* The first-call trampolines: resolve, then the real call (or, inside
+ * dlsym, the stand-in). */
+#define X(field, fn, version, params, args) \
+    static int lk_first_##field params { return lk_resolve()->field args; }
+LK_FNS(X)
+#undef X
+
+lk_real_fns lk_real = {
+#define X(field, fn, version, params, args) .field = lk_first_##field,
     LK_FNS(X)
 #undef X
 };
@@ -42,6 +62,11 @@ static void *lk_next(const char *name, const char *version)
     return p ? p : (void *)lk_stub;
 }
 
+/* One whole field at a time, never a torn or intermediate value: a hook on
+ * another thread may jump through it meanwhile. */
+#define LK_SET(field, value) \
+    __atomic_store_n(&lk_real.field, (typeof(lk_real.field))(value), __ATOMIC_RELAXED)
+
 MP_NOINLINE const lk_real_fns *lk_resolve(void)
 {
     if (atomic_load_explicit(&lk_complete, memory_order_acquire))
@@ -50,7 +75,7 @@ MP_NOINLINE const lk_real_fns *lk_resolve(void)
         return &lk_stubs;
     lk_resolving = 1;
     mp_guard++;   /* dlsym may calloc or take a loader lock: pass those through */
-#define X(field, fn, version) lk_real.field = lk_next(#fn, version);
+#define X(field, fn, version, params, args) LK_SET(field, lk_next(#fn, version));
     LK_FNS(X)
 #undef X
     mp_guard--;
@@ -64,7 +89,7 @@ MP_NOINLINE const lk_real_fns *lk_resolve(void)
  * Functions the process lacks get the stand-in. */
 void lk_real_install(const lk_real_fns *t)
 {
-#define X(field, fn, version) lk_real.field = t->field ? t->field : lk_stubs.field;
+#define X(field, fn, version, params, args) LK_SET(field, t->field ? t->field : lk_stubs.field);
     LK_FNS(X)
 #undef X
     atomic_store_explicit(&lk_complete, 1, memory_order_release);

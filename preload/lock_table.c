@@ -1,7 +1,7 @@
 /*
  * lock_table.c - the application side's record of which locks have been
- * contended: a 64 Kbit bitmap every acquire and release consults (a clear
- * bit means "never contended, nothing to do"), and behind it a lock-free
+ * contended: a 64 KiB byte map every acquire and release consults (a clear
+ * byte means "never contended, nothing to do"), and behind it a lock-free
  * open-addressed table of lk_entry (lockstate.h), one per contended lock,
  * claimed on first contention and never released.
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define LK_MAX_PROBE 64
-_Atomic uint64_t lk_bitmap[LK_BITMAP_WORDS];
+_Atomic uint8_t lk_map[1u << LK_MAP_BITS];
 static lk_entry *_Atomic lk_table;
 
 static lk_entry *lk_table_get(bool create)
@@ -46,8 +46,7 @@ lk_entry *lk_lookup(uint64_t addr, bool create)
         if (!create)
             return NULL;
         if (atomic_compare_exchange_strong(&t[i].addr, &cur, addr) || cur == addr) {
-            uint32_t h = lk_bit(addr);
-            atomic_fetch_or(&lk_bitmap[h >> 6], 1ull << (h & 63));
+            atomic_store(&lk_map[lk_slot(addr)], 1);
             return &t[i];
         }
     }
@@ -68,5 +67,5 @@ void lk_table_after_fork_child(void)
 {
     lk_entry *t = atomic_exchange(&lk_table, NULL);
     mp_pages_free(t, LK_TABLE_SIZE * sizeof(lk_entry));
-    memset(lk_bitmap, 0, sizeof(lk_bitmap));
+    memset(lk_map, 0, sizeof(lk_map));
 }

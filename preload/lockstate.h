@@ -1,8 +1,9 @@
 /*
  * lockstate.h - the lock profiler's own header: the contract between its
  * application-thread side (lock_hooks.c, lock_cond.c over lock_acct.c,
- * lock_table.c and lock_real.c) and its collector side (lockagg.c); locks.c brings them up
- * and resets them in a fork child.
+ * lock_held.c, lock_table.c, lock_clock.c and lock_real.c) and its
+ * collector side (lockagg.c); locks.c brings them up and resets them in a
+ * fork child.
  *
  * The lock events (mp_event in shim.h; every one carries the lock's
  * address, kind and generation: a destroy or init of the address starts a
@@ -20,7 +21,7 @@
  *   LOCK_SITE    .site: stack = the first-use site.
  *   LOCK_HOLDS   .holds: holds and hold_ns of contended holds whose
  *                releases published their stack (see below), a batch of
- *                one thread's (lock_acct.c, lk_acc).
+ *                one thread's (lock_held.c).
  *   LOCK_HOLDHIST .holdhist: count more of those holds in one bucket of
  *                the hold-time histogram (mp_lock_hist_bucket).
  *   LOCK_DEAD    .dead: the generation ended; acquisitions = its
@@ -47,8 +48,8 @@
  * write nothing shared inside the critical section. Only a release
  * without a stack takes a number (and clears the published stack). Such a
  * release sends a HOLD; the others add their holds to a per-thread batch
- * sent as HOLDS and HOLDHIST. On a hot lock nearly every release goes that
- * way, so events stay few and the join caches small.
+ * sent as HOLDS and HOLDHIST (lock_held.c). On a hot lock nearly every
+ * release goes that way, so events stay few and the join caches small.
  */
 #ifndef MEMPROF_LOCKSTATE_H
 #define MEMPROF_LOCKSTATE_H
@@ -89,43 +90,45 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
 }
 
 /* ------------------------------------------------------------------------
- * Contended locks (lock_table.c): a bitmap every hook consults, and the
+ * Contended locks (lock_table.c): a byte map every hook consults, and the
  * table behind it.
  * ---------------------------------------------------------------------- */
-#define LK_BITMAP_BITS 16
-#define LK_BITMAP_WORDS ((1u << LK_BITMAP_BITS) / 64)
-extern _Atomic uint64_t lk_bitmap[LK_BITMAP_WORDS] MP_HIDDEN;
+#define LK_MAP_BITS 16
+extern _Atomic uint8_t lk_map[1u << LK_MAP_BITS] MP_HIDDEN;
 
-/* Address bits 3..18: locks in the same 512 KiB never share a bit, and a
+/* Address bits 3..18: locks in the same 512 KiB never share a byte, and a
  * false "maybe" costs one table lookup. Every acquire and release computes
- * this, so it is a shift and a mask. */
-static inline uint32_t lk_bit(uint64_t addr)
+ * this, so it is a shift and a zero-extension. A byte per slot (64 KiB)
+ * rather than a bit (8 KiB): the test is one compare with memory instead
+ * of a shift, a mask, a load and a bit test (issue 10; the footprint
+ * touched is still a cache line per lock). */
+static inline uint32_t lk_slot(uint64_t addr)
 {
-    return (uint32_t)(addr >> 3) & ((1u << LK_BITMAP_BITS) - 1);
+    return (uint16_t)(addr >> 3);
 }
 
 /* False: addr was certainly never contended. */
 static inline bool lk_maybe_tracked(const void *addr)
 {
-    uint32_t h = lk_bit((uintptr_t)addr);
-    return (atomic_load_explicit(&lk_bitmap[h >> 6], memory_order_relaxed) >> (h & 63)) & 1;
+    return atomic_load_explicit(&lk_map[lk_slot((uintptr_t)addr)], memory_order_relaxed) != 0;
 }
 
-/* addr's entry, claimed (and its bit set) when create is set and it has
+/* addr's entry, claimed (and its byte in lk_map set) when create is set and it has
  * none; NULL when absent or the table has no room near its slot. */
 lk_entry *lk_lookup(uint64_t addr, bool create) MP_HIDDEN;
 void lk_table_after_fork_child(void) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
- * The quiet case of a lock known contended (lock_acct.c's per-thread
- * state): taken or released while nobody waits for it, by a thread that
- * holds no tracked lock it timed. Nothing to record, and the interposer
- * decides it without a call, a clock or a table probe: the entry this
- * thread used last (lk_entry_of) and one load of its waiter count.
+ * The quiet case of a lock known contended (lock_acct.c's and
+ * lock_held.c's per-thread state): taken or released while nobody waits
+ * for it, by a thread that holds no tracked lock it timed. Nothing to
+ * record, and the interposer decides it without a call, a clock or a table
+ * probe: the entry this thread used last (lk_entry_of) and one load of its
+ * waiter count.
  * ---------------------------------------------------------------------- */
 extern MP_TLS const void *lk_last_addr MP_HIDDEN;   /* lk_last_entry's lock */
 extern MP_TLS lk_entry *lk_last_entry MP_HIDDEN;
-extern MP_TLS int lk_nheld MP_HIDDEN;               /* tracked holds (timed) */
+extern MP_TLS int lk_held_n MP_HIDDEN;              /* tracked holds (lock_held.c) */
 extern MP_TLS const void *lk_spin_addr MP_HIDDEN;   /* a trylock run's lock */
 
 static inline bool lk_nobody_waits(const void *addr)
@@ -145,7 +148,7 @@ static inline bool lk_acquired_quiet(const void *addr)
  * hold of this thread's, so no pending event either, and nobody queued). */
 static inline bool lk_release_quiet(const void *addr)
 {
-    return MP_LIKELY(lk_nheld == 0) && lk_nobody_waits(addr);
+    return MP_LIKELY(lk_held_n == 0) && lk_nobody_waits(addr);
 }
 
 /* ------------------------------------------------------------------------
@@ -213,8 +216,53 @@ void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind) MP_HIDDEN;
 void lk_contend_end(lk_wait *w, int rc) MP_HIDDEN;
 /* init or destroy of a tracked addr: whatever lives there next is a new lock. */
 void lk_forget_slow(const void *addr) MP_HIDDEN;
-/* Fork child: forgets this thread's holds and pending event. */
+/* Fork child: forgets this thread's trylock run, stacks and pending event. */
 void lk_acct_after_fork_child(void) MP_HIDDEN;
+/* Every lock event goes out through here (slow paths only): lock_acct.c
+ * and lock_held.c both send, so it lives here rather than in either. */
+static inline void lk_send(const mp_event *ev)
+{
+    mp_hook_enter();
+    mp_emit(ev);
+    mp_hook_leave();
+}
+
+/* ------------------------------------------------------------------------
+ * This thread's holds of tracked locks and its batch of contended holds
+ * (lock_held.c).
+ * ---------------------------------------------------------------------- */
+typedef struct lk_held {
+    const void *addr;
+    lk_entry *e;          /* NULL: not a tracked hold (lk_held_release) */
+    uint64_t t_acquire;   /* lk_ticks; 0: untimed */
+    uint32_t depth;       /* recursive re-acquisitions by this thread */
+    uint32_t waited;      /* our own waits still in e->waiters (see
+                             lk_contend_end) */
+} lk_held;
+/* Remembers that this thread now holds addr (e its entry): t the
+ * acquisition time when the caller has it (otherwise read only if others
+ * are queued already: a hold that starts with nobody waiting reports 0
+ * ns), waited the waits of ours to take off e's count at the release.
+ * False when the table is full: the hold goes untimed and its acquisition
+ * is counted now. */
+bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited) MP_HIDDEN;
+/* A release of addr by this thread: false for the inner unlock of a
+ * recursive hold; otherwise true, *h the hold taken out of the table (its
+ * e NULL when addr was not in it). */
+bool lk_held_release(const void *addr, lk_held *h) MP_HIDDEN;
+/* Takes n of this thread's waits off e's count, never below zero (a
+ * destroy or init of the lock meanwhile reset it). */
+void lk_held_unwait(lk_entry *e, uint32_t n) MP_HIDDEN;
+/* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
+ * when it was a contended hold whose HOLD event is not sent, hold_ns its
+ * time (0: untimed), added to the batch. True when that sent the batch,
+ * and every 64th release batched in between: the caller's cue to refresh
+ * the holder stack it publishes. */
+bool lk_held_batch(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
+                   uint64_t hold_ns) MP_HIDDEN;
+void lk_held_flush(void) MP_HIDDEN;                  /* sends the batch now */
+void lk_held_forget(const lk_entry *e) MP_HIDDEN;    /* e's lock got a new generation */
+void lk_held_after_fork_child(void) MP_HIDDEN;
 
 /* A release in two halves around the real unlock: begin (before, inside
  * the critical section: as little as possible, and nothing shared written
@@ -245,56 +293,64 @@ uint64_t lk_app_acquisitions(uint64_t addr, uint32_t gen) MP_HIDDEN;
 
 /* ------------------------------------------------------------------------
  * The real pthread functions (lock_real.c resolves them): one typed field
- * per interposer, named after the function without its pthread_ prefix.
+ * per interposer, named after the function without its pthread_ prefix,
+ * with its parameters and the arguments that pass them on.
  * pthread_cond_* must be the GLIBC_2.3.2 versions: the 2.2.5 ones use an
  * older condvar layout and a mixed pair freezes (mutrace's comment).
  * ---------------------------------------------------------------------- */
+#define LK_M pthread_mutex_t *m
+#define LK_L pthread_rwlock_t *l
+#define LK_S pthread_spinlock_t *s
+#define LK_C pthread_cond_t *c
+#define LK_AT const struct timespec *at
 #define LK_FNS(X)                                                                          \
-    X(mutex_lock, pthread_mutex_lock, NULL)                                                \
-    X(mutex_trylock, pthread_mutex_trylock, NULL)                                          \
-    X(mutex_timedlock, pthread_mutex_timedlock, NULL)                                      \
-    X(mutex_clocklock, pthread_mutex_clocklock, NULL)                                      \
-    X(mutex_unlock, pthread_mutex_unlock, NULL)                                            \
-    X(mutex_init, pthread_mutex_init, NULL)                                                \
-    X(mutex_destroy, pthread_mutex_destroy, NULL)                                          \
-    X(rwlock_rdlock, pthread_rwlock_rdlock, NULL)                                          \
-    X(rwlock_wrlock, pthread_rwlock_wrlock, NULL)                                          \
-    X(rwlock_tryrdlock, pthread_rwlock_tryrdlock, NULL)                                    \
-    X(rwlock_trywrlock, pthread_rwlock_trywrlock, NULL)                                    \
-    X(rwlock_timedrdlock, pthread_rwlock_timedrdlock, NULL)                                \
-    X(rwlock_timedwrlock, pthread_rwlock_timedwrlock, NULL)                                \
-    X(rwlock_clockrdlock, pthread_rwlock_clockrdlock, NULL)                                \
-    X(rwlock_clockwrlock, pthread_rwlock_clockwrlock, NULL)                                \
-    X(rwlock_unlock, pthread_rwlock_unlock, NULL)                                          \
-    X(rwlock_init, pthread_rwlock_init, NULL)                                              \
-    X(rwlock_destroy, pthread_rwlock_destroy, NULL)                                        \
-    X(spin_lock, pthread_spin_lock, NULL)                                                  \
-    X(spin_trylock, pthread_spin_trylock, NULL)                                            \
-    X(spin_unlock, pthread_spin_unlock, NULL)                                              \
-    X(spin_init, pthread_spin_init, NULL)                                                  \
-    X(spin_destroy, pthread_spin_destroy, NULL)                                            \
-    X(cond_wait, pthread_cond_wait, "GLIBC_2.3.2")                                         \
-    X(cond_timedwait, pthread_cond_timedwait, "GLIBC_2.3.2")                               \
-    X(cond_clockwait, pthread_cond_clockwait, NULL)                                        \
-    X(cond_signal, pthread_cond_signal, "GLIBC_2.3.2")                                     \
-    X(cond_broadcast, pthread_cond_broadcast, "GLIBC_2.3.2")
+    X(mutex_lock, pthread_mutex_lock, NULL, (LK_M), (m))                                   \
+    X(mutex_trylock, pthread_mutex_trylock, NULL, (LK_M), (m))                             \
+    X(mutex_timedlock, pthread_mutex_timedlock, NULL, (LK_M, LK_AT), (m, at))              \
+    X(mutex_clocklock, pthread_mutex_clocklock, NULL, (LK_M, clockid_t k, LK_AT), (m, k, at)) \
+    X(mutex_unlock, pthread_mutex_unlock, NULL, (LK_M), (m))                               \
+    X(mutex_init, pthread_mutex_init, NULL, (LK_M, const pthread_mutexattr_t *a), (m, a))  \
+    X(mutex_destroy, pthread_mutex_destroy, NULL, (LK_M), (m))                             \
+    X(rwlock_rdlock, pthread_rwlock_rdlock, NULL, (LK_L), (l))                             \
+    X(rwlock_wrlock, pthread_rwlock_wrlock, NULL, (LK_L), (l))                             \
+    X(rwlock_tryrdlock, pthread_rwlock_tryrdlock, NULL, (LK_L), (l))                       \
+    X(rwlock_trywrlock, pthread_rwlock_trywrlock, NULL, (LK_L), (l))                       \
+    X(rwlock_timedrdlock, pthread_rwlock_timedrdlock, NULL, (LK_L, LK_AT), (l, at))        \
+    X(rwlock_timedwrlock, pthread_rwlock_timedwrlock, NULL, (LK_L, LK_AT), (l, at))        \
+    X(rwlock_clockrdlock, pthread_rwlock_clockrdlock, NULL, (LK_L, clockid_t k, LK_AT), (l, k, at)) \
+    X(rwlock_clockwrlock, pthread_rwlock_clockwrlock, NULL, (LK_L, clockid_t k, LK_AT), (l, k, at)) \
+    X(rwlock_unlock, pthread_rwlock_unlock, NULL, (LK_L), (l))                             \
+    X(rwlock_init, pthread_rwlock_init, NULL, (LK_L, const pthread_rwlockattr_t *a), (l, a)) \
+    X(rwlock_destroy, pthread_rwlock_destroy, NULL, (LK_L), (l))                           \
+    X(spin_lock, pthread_spin_lock, NULL, (LK_S), (s))                                     \
+    X(spin_trylock, pthread_spin_trylock, NULL, (LK_S), (s))                               \
+    X(spin_unlock, pthread_spin_unlock, NULL, (LK_S), (s))                                 \
+    X(spin_init, pthread_spin_init, NULL, (LK_S, int p), (s, p))                           \
+    X(spin_destroy, pthread_spin_destroy, NULL, (LK_S), (s))                               \
+    X(cond_wait, pthread_cond_wait, "GLIBC_2.3.2", (LK_C, LK_M), (c, m))                   \
+    X(cond_timedwait, pthread_cond_timedwait, "GLIBC_2.3.2", (LK_C, LK_M, LK_AT), (c, m, at)) \
+    X(cond_clockwait, pthread_cond_clockwait, NULL, (LK_C, LK_M, clockid_t k, LK_AT), (c, m, k, at)) \
+    X(cond_signal, pthread_cond_signal, "GLIBC_2.3.2", (LK_C), (c))                        \
+    X(cond_broadcast, pthread_cond_broadcast, "GLIBC_2.3.2", (LK_C), (c))
 
 typedef struct lk_real_fns {
-#define X(field, fn, version) typeof(&fn) field;
+#define X(field, fn, version, params, args) typeof(&fn) field;
     LK_FNS(X)
 #undef X
 } lk_real_fns;
-/* NULL until resolved: lazily by the first hook that needs one, or
- * eagerly by mp_locks_init. */
+/* Never NULL: until resolved every field is a first-call trampoline
+ * (lock_real.c) that resolves the whole table and passes the call on, so
+ * a fast path ends in one indirect jump through its field, with no test;
+ * mp_locks_init resolves eagerly at start-up. The fields are only ever
+ * replaced whole (aligned pointer stores, and every value a field takes is
+ * a function that does the job). */
 extern lk_real_fns lk_real MP_HIDDEN;
 /* Resolves the whole table; returns it, or (while this thread is inside
- * dlsym already) a table of stand-ins. No argument: a hook's fast path
- * then keeps its own arguments alive only on the cold call
- * (shrink-wrapping) and needs no stack frame. */
+ * dlsym already) a table of stand-ins. */
 const lk_real_fns *lk_resolve(void) MP_HIDDEN;
 /* Sets the whole table at once (an attach: preload/attach.c). */
 void lk_real_install(const lk_real_fns *t) MP_HIDDEN;
 /* The real function behind an interposer: LK_REAL(mutex_lock)(m). */
-#define LK_REAL(field) (MP_LIKELY(lk_real.field != NULL) ? lk_real.field : lk_resolve()->field)
+#define LK_REAL(field) (lk_real.field)
 
 #endif

@@ -41,6 +41,8 @@ enum { RING_FREE = 0, RING_OWNED = 1, RING_DEAD = 2 };
 
 struct mp_ring {
     _Alignas(64) _Atomic uint64_t head;  /* written by the producer */
+    uint64_t heap_next;                  /* the producer's: 1 + the position
+                                            of its last heap event */
     _Alignas(64) _Atomic uint64_t tail;  /* written by the consumer */
     _Alignas(64) _Atomic int state;
     struct mp_ring *next;                /* registry link, immutable once set */
@@ -87,35 +89,53 @@ mp_ring *mp_ring_new(void)
     return r;
 }
 
-/* Returns how many events the ring holds after the push, 0 when full. The
- * fill grows by at most one per push (the tail only moves forward), so
- * "== RING_SLOTS / 2" sees every crossing of the wake-up threshold. */
-static inline uint64_t push_fill(mp_ring *r, const mp_event *ev)
+/* Pushes ev at position *h (the head before); false when the ring is
+ * full. *t is the tail seen: the ring held positions *t to *h - 1. */
+static inline bool push_at(mp_ring *r, const mp_event *ev, uint64_t *h, uint64_t *t)
 {
-    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
-    uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
-    if (h - t >= RING_SLOTS)
-        return 0;
-    r->slots[h & (RING_SLOTS - 1)] = *ev;
-    atomic_store_explicit(&r->head, h + 1, memory_order_release);
-    return h + 1 - t;
+    *h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    *t = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (*h - *t >= RING_SLOTS)
+        return false;
+    r->slots[*h & (RING_SLOTS - 1)] = *ev;
+    atomic_store_explicit(&r->head, *h + 1, memory_order_release);
+    return true;
 }
 
 bool mp_ring_push(mp_ring *r, const mp_event *ev)
 {
-    return push_fill(r, ev) != 0;
+    uint64_t h, t;
+    return push_at(r, ev, &h, &t);
 }
 
-/* The collector is woken when a ring passes half full, not on every event,
- * and by the first event into an empty ring while it dozes (nothing came in
- * its last pass), so the heap-over-time series sees a burst begin. */
+/*
+ * The collector is woken when a ring passes half full, not on every event
+ * (the fill grows by at most one per push, the tail only moves forward, so
+ * "== RING_SLOTS / 2" sees every crossing), and by the first heap event
+ * since the collector consumed this ring's previous ones while it dozes
+ * (nothing came in its last pass), so the heap-over-time series sees a
+ * burst begin. Lock events never wake a dozing collector: nothing needs
+ * them before the ring's half-full mark, the thread's exit or the next
+ * snapshot (each drains the rings first), and on a lock-bound program the
+ * doze wake-ups were most of the collector's own context switches and of
+ * the workers' preemptions by it (two cores, issue 10). A heap event
+ * behind pending lock events still wakes it: "the ring was empty" would
+ * not see it.
+ */
 static inline bool push_and_wake(mp_ring *r, const mp_event *ev)
 {
-    uint64_t fill = push_fill(r, ev);
-    if (MP_UNLIKELY(fill == RING_SLOTS / 2) ||
-        (fill == 1 && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed)))
+    uint64_t h, t;
+    if (!push_at(r, ev, &h, &t))
+        return false;
+    bool first_heap = false;
+    if (ev->type < MP_EV_LOCK_WAIT) {
+        first_heap = t >= r->heap_next;
+        r->heap_next = h + 1;
+    }
+    if (MP_UNLIKELY(h + 1 - t == RING_SLOTS / 2) ||
+        (first_heap && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed)))
         mp_wake_collector();
-    return fill != 0;
+    return true;
 }
 
 bool mp_ring_pop(mp_ring *r, mp_event *ev)

@@ -56,9 +56,10 @@
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
- *   lock_table.c    which locks were contended (bitmap and lk_entry table)
+ *   lock_table.c    which locks were contended (byte map and lk_entry table)
  *   lock_hooks.c    mutex, rwlock and spinlock interposers
- *   lock_acct.c     their slow paths: holds, stacks, contention events
+ *   lock_acct.c     their slow paths: trylock runs, stacks, contention events
+ *   lock_held.c     a thread's holds of tracked locks, its batch of holds
  *   lock_clock.c    the clock of waits and holds (TSC where invariant)
  *   lock_cond.c     condition variable interposers
  *   lockagg.c       the collector's lock totals (mp_lock_aggregate/export)
@@ -783,7 +784,8 @@ size_t mp_lock_export(mp_lock **locks, mp_lock_site **sites, size_t *n_sites) MP
 /* The LOCK_HIST records, lock indexes as mp_lock_export numbered them. */
 size_t mp_lock_export_hist(mp_lock_hist **hist) MP_HIDDEN;
 void mp_lock_aggregate_reset(void) MP_HIDDEN;   /* fork child */
-/* The exiting thread's contention not yet sent (lock_acct.c). */
+/* The exiting thread's contention not yet sent and its batch of holds
+ * (lock_acct.c, lock_held.c). */
 void lk_flush_pending(void) MP_HIDDEN;
 
 #endif
