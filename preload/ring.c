@@ -313,11 +313,14 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
         return push_and_wake(r, ev);
     if (mp_spin_trylock(&consumer_lock)) {
         mp_event old;
-        while (mp_ring_pop(r, &old))
+        while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
+                           atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
+               mp_ring_pop(r, &old))
             fold(&old, NULL);
         fold(ev, NULL);
         mp_spin_unlock(&consumer_lock);
-        fn(false);
+        if (ev->type != MP_EV_FREE)   /* a snapshot due waits for a sample, not a free */
+            fn(false);
         return true;
     }
     bool pushed = push_and_wake(r, ev);

@@ -257,8 +257,8 @@ static inline uint64_t mp_tick_ns(void)
 #if defined(__x86_64__)
     if (MP_LIKELY(atomic_load_explicit(&mp_tick_tsc, memory_order_acquire))) {
         int64_t d = (int64_t)(__builtin_ia32_rdtsc() - mp_tick_tsc1);
-        d = d < 0 ? 0 : d;   /* another CPU's counter a few cycles behind */
-        return mp_tick_ns1 + (uint64_t)(((unsigned __int128)d * mp_tick_mult) >> 32);
+        uint64_t cycles = d < 0 ? 0 : (uint64_t)d;   /* another CPU's counter a little behind */
+        return mp_tick_ns1 + (uint64_t)(((unsigned __int128)cycles * mp_tick_mult) >> 32);
     }
 #endif
     return mp_tick_ns_slow();
