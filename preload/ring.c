@@ -295,6 +295,30 @@ static bool push_late(const mp_event *ev)
 }
 
 /*
+ * Whether a producer without a collector gives collector.c its look at
+ * the time (a snapshot due, a trigger pending): after a sample (a
+ * periodic snapshot waits for the next sampled allocation, not for a
+ * free), at most every LOOK_TICKS of the samples' own clock, their birth
+ * ticks: a clock read per sample was a third of the reads of exact mode.
+ * collector.c looks at most every 100 ms anyway.
+ */
+#define LOOK_TICKS 256u   /* 16.8 ms */
+static _Atomic uint32_t last_look;
+
+static inline bool look_due(const mp_event *ev)
+{
+    if (ev->type == MP_EV_FREE)
+        return false;
+    if (ev->type != MP_EV_SAMPLE)
+        return true;
+    uint32_t since = ev->heap.ticks - atomic_load_explicit(&last_look, memory_order_relaxed);
+    if (since < LOOK_TICKS)
+        return false;
+    atomic_store_explicit(&last_look, ev->heap.ticks, memory_order_relaxed);
+    return true;
+}
+
+/*
  * No collector thread: the producer does its work (collector.c). Not
  * from a signal handler that interrupted the shim (mp_in_hook > 1), which
  * could hold what that work takes. The event is folded at once, after
@@ -319,7 +343,7 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
             fold(&old, NULL);
         fold(ev, NULL);
         mp_spin_unlock(&consumer_lock);
-        if (ev->type != MP_EV_FREE)   /* a snapshot due waits for a sample, not a free */
+        if (look_due(ev))
             fn(false);
         return true;
     }
