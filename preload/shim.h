@@ -335,8 +335,18 @@ typedef struct mp_weights {
     uint64_t bytes;          /* round(s / p) */
     uint64_t count_fx;       /* round(MP_COUNT_ONE / p) */
 } mp_weights;
-/* Called when the countdown went <= 0: re-arms it, returns the weights. */
-mp_weights mp_sampler_fire(size_t size) MP_HIDDEN;
+/* Called when the countdown went <= 0: re-arms it, returns the weights.
+ * Exact mode (every allocation, weight one) is answered inline: it is
+ * every allocation's call there. */
+mp_weights mp_sampler_draw(size_t size) MP_HIDDEN;
+static inline mp_weights mp_sampler_fire(size_t size)
+{
+    if (mp_cfg.sample_bytes <= 1) {
+        mp_sample_countdown = 0;
+        return (mp_weights){.bytes = size, .count_fx = MP_COUNT_ONE};
+    }
+    return mp_sampler_draw(size);
+}
 /* Pure helpers, unit-tested: */
 double mp_sample_probability(double size, double mean) MP_HIDDEN;
 mp_weights mp_weights_for(size_t size, uint64_t mean) MP_HIDDEN;
