@@ -674,7 +674,9 @@ extern _Atomic uint64_t mp_filter_bits[(1u << MP_FILTER_BITS) / 64] MP_HIDDEN;
 static inline size_t mp_filter_index(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    return ((a >> 4) ^ (a >> 20)) & ((1u << MP_FILTER_BITS) - 1);
+    /* (a >> 4) ^ (a >> 20), written so that free() folds it in 3
+     * instructions, not 4 */
+    return ((a ^ (a >> 16)) >> 4) & ((1u << MP_FILTER_BITS) - 1);
 }
 static inline bool mp_addrset_maybe(const void *p)
 {
