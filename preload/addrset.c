@@ -48,21 +48,19 @@ static uint16_t filter_count[1u << MP_FILTER_BITS];
 #define SHARD_OF(p) SHARD_OF_INDEX(mp_filter_index(p))
 static shard shards[N_SHARDS];
 
-static inline void word_or(_Atomic uint64_t *w, uint64_t bits)
+/* Sets (on) or clears one bit of a filter word, its shard's lock held. */
+static inline void word_change(_Atomic uint64_t *w, uint64_t bit, bool on)
 {
 #if defined(__x86_64__)
-    __asm__ volatile("orq %1, %0" : "+m"(*w) : "r"(bits) : "cc");
+    if (on)
+        __asm__ volatile("orq %1, %0" : "+m"(*w) : "r"(bit) : "cc");
+    else
+        __asm__ volatile("andq %1, %0" : "+m"(*w) : "r"(~bit) : "cc");
 #else
-    atomic_fetch_or_explicit(w, bits, memory_order_relaxed);
-#endif
-}
-
-static inline void word_and(_Atomic uint64_t *w, uint64_t bits)
-{
-#if defined(__x86_64__)
-    __asm__ volatile("andq %1, %0" : "+m"(*w) : "r"(bits) : "cc");
-#else
-    atomic_fetch_and_explicit(w, bits, memory_order_relaxed);
+    if (on)
+        atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
 #endif
 }
 
@@ -73,7 +71,7 @@ static void filter_add(size_t i)
     if (filter_count[i] == UINT16_MAX)
         return;
     if (filter_count[i]++ == 0)
-        word_or(&mp_filter_bits[i / 64], 1ull << (i % 64));
+        word_change(&mp_filter_bits[i / 64], 1ull << (i % 64), true);
 }
 
 static void filter_remove(size_t i)
@@ -81,7 +79,7 @@ static void filter_remove(size_t i)
     if (filter_count[i] == UINT16_MAX)
         return;
     if (--filter_count[i] == 0)
-        word_and(&mp_filter_bits[i / 64], ~(1ull << (i % 64)));
+        word_change(&mp_filter_bits[i / 64], 1ull << (i % 64), false);
 }
 static MP_TLS int in_addrset;   /* this thread holds a shard lock */
 
@@ -251,7 +249,7 @@ void mp_addrset_pin(const void *p)
     shard *s = &shards[SHARD_OF_INDEX(i)];
     bool locked = shard_lock(s);
     filter_count[i] = UINT16_MAX;
-    word_or(&mp_filter_bits[i / 64], 1ull << (i % 64));
+    word_change(&mp_filter_bits[i / 64], 1ull << (i % 64), true);
     if (locked)
         shard_unlock(s);
 }

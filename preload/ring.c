@@ -91,6 +91,25 @@ void (*_Atomic mp_ring_thread_ending)(void);
 /* One consumer at a time: the collector, or a producer of a program that
  * has no collector thread (single-threaded) draining a full ring. */
 static mp_spinlock consumer_lock;
+/* This thread holds consumer_lock, or is about to take it or has just let
+ * it go (marked before the lock is taken, cleared after it is released,
+ * as the address set's shard locks are): a signal handler that
+ * interrupted it and drains (exit() in a handler: the final snapshot)
+ * must not wait for it, and does not drain (the interrupted fold finishes
+ * after it, if ever). */
+static MP_TLS int consuming;
+
+static inline void consume_begin(void)
+{
+    consuming = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void consume_end(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    consuming = 0;
+}
 
 void mp_doorbell_open(pid_t tid)
 {
@@ -335,6 +354,7 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
         atomic_load_explicit(&mp_ring_fold, memory_order_relaxed);
     if (!fn || !fold || mp_in_hook > 1)
         return push_and_wake(r, ev);
+    consume_begin();
     if (mp_spin_trylock(&consumer_lock)) {
         mp_event old;
         while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
@@ -343,10 +363,12 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
             fold(&old, NULL);
         fold(ev, NULL);
         mp_spin_unlock(&consumer_lock);
+        consume_end();
         if (look_due(ev))
             fn(false);
         return true;
     }
+    consume_end();
     bool pushed = push_and_wake(r, ev);
     fn(!pushed);
     return pushed || mp_ring_push(r, ev);
@@ -422,6 +444,9 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
 {
     size_t n = 0;
     mp_event ev;
+    if (consuming)
+        return 0;
+    consume_begin();
     mp_spin_lock(&consumer_lock);
     for (mp_ring *r = atomic_load(&registry); r; r = r->next) {
         int state = atomic_load_explicit(&r->state, memory_order_acquire);
@@ -435,6 +460,7 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
             atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
     }
     mp_spin_unlock(&consumer_lock);
+    consume_end();
     return n;
 }
 
@@ -453,6 +479,7 @@ void mp_rings_after_fork_child(void)
     }
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
+    consuming = 0;
     atomic_store(&mp_collector_running, 0);
     atomic_store(&mp_collector_asleep, 0);
     atomic_store(&doorbell_tid, 0);
