@@ -35,12 +35,34 @@ _Atomic uint64_t mp_filter_bits[(1u << MP_FILTER_BITS) / 64];
 
 /*
  * A filter slot's count is only ever changed under the lock of the shard
- * its index selects, so count and bit cannot disagree; the 64 bits of one
- * word belong to 64 different shards and are changed with atomic or/and.
+ * its index selects, so count and bit cannot disagree. The shard is the
+ * filter word's (all 64 bits of a word are one shard's), so a word too
+ * is only changed under its shard's lock, and needs no locked
+ * instruction (two of them per allocation at MEMPROF_SAMPLE=1): one
+ * unlocked or/and, which a signal handler on this thread cannot split
+ * (mp_addrset_pin may change a word without the lock when it interrupted
+ * this thread inside the set). Readers (free) load the word whole.
  */
 static uint16_t filter_count[1u << MP_FILTER_BITS];
-#define SHARD_OF(p) (mp_filter_index(p) & (N_SHARDS - 1))
+#define SHARD_OF_INDEX(i) (((i) / 64) & (N_SHARDS - 1))
+#define SHARD_OF(p) SHARD_OF_INDEX(mp_filter_index(p))
 static shard shards[N_SHARDS];
+
+/* Sets (on) or clears one bit of a filter word, its shard's lock held. */
+static inline void word_change(_Atomic uint64_t *w, uint64_t bit, bool on)
+{
+#if defined(__x86_64__)
+    if (on)
+        __asm__ volatile("orq %1, %0" : "+m"(*w) : "r"(bit) : "cc");
+    else
+        __asm__ volatile("andq %1, %0" : "+m"(*w) : "r"(~bit) : "cc");
+#else
+    if (on)
+        atomic_fetch_or_explicit(w, bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(w, ~bit, memory_order_relaxed);
+#endif
+}
 
 /* Both under the lock of the slot's shard. A count saturates rather than
  * wraps: a stuck bit costs lookups, a wrong clear bit would lose frees. */
@@ -49,7 +71,7 @@ static void filter_add(size_t i)
     if (filter_count[i] == UINT16_MAX)
         return;
     if (filter_count[i]++ == 0)
-        atomic_fetch_or_explicit(&mp_filter_bits[i / 64], 1ull << (i % 64), memory_order_relaxed);
+        word_change(&mp_filter_bits[i / 64], 1ull << (i % 64), true);
 }
 
 static void filter_remove(size_t i)
@@ -57,8 +79,7 @@ static void filter_remove(size_t i)
     if (filter_count[i] == UINT16_MAX)
         return;
     if (--filter_count[i] == 0)
-        atomic_fetch_and_explicit(&mp_filter_bits[i / 64], ~(1ull << (i % 64)),
-                                  memory_order_relaxed);
+        word_change(&mp_filter_bits[i / 64], 1ull << (i % 64), false);
 }
 static MP_TLS int in_addrset;   /* this thread holds a shard lock */
 
@@ -225,10 +246,10 @@ bool mp_addrset_remove(const void *p, mp_block *out)
 void mp_addrset_pin(const void *p)
 {
     size_t i = mp_filter_index(p);
-    shard *s = &shards[i & (N_SHARDS - 1)];
+    shard *s = &shards[SHARD_OF_INDEX(i)];
     bool locked = shard_lock(s);
     filter_count[i] = UINT16_MAX;
-    atomic_fetch_or_explicit(&mp_filter_bits[i / 64], 1ull << (i % 64), memory_order_relaxed);
+    word_change(&mp_filter_bits[i / 64], 1ull << (i % 64), true);
     if (locked)
         shard_unlock(s);
 }

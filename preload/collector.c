@@ -383,13 +383,14 @@ static void on_thread_ending(void)
 }
 
 /* ring.c calls this for every event a producer pushes while no collector
- * runs (full: its ring is full). */
+ * runs (full: its ring is full): every allocation at MEMPROF_SAMPLE=1, so
+ * the clock is the cheap one (tick.c), the same clock as mp_now_ns. */
 static void on_producer(bool full)
 {
     static _Atomic uint64_t next_check;
     if (full)
         mp_collector_drain_now();
-    uint64_t now = mp_now_ns();
+    uint64_t now = mp_tick_ns();
     if (now < atomic_load_explicit(&next_check, memory_order_relaxed))
         return;
     atomic_store_explicit(&next_check, now + SOLO_CHECK_NS, memory_order_relaxed);
@@ -410,6 +411,7 @@ int mp_collector_start(void)
     atomic_store(&schedule_asked, mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL ||
                                       atomic_load(&mp_attached) || !mp_cfg.start);
     mp_ring_no_collector = on_producer;
+    mp_ring_fold = fold_event;
     mp_ring_thread_ending = on_thread_ending;
     if (atomic_load(&next_periodic) == UINT64_MAX)
         schedule_periodic();

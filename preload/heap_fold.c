@@ -11,6 +11,7 @@
 
 int mp_heap_fold_init(void)
 {
+    mp_tick_init();   /* the clock of the births and lifetimes */
     if (mp_heap_agg_init() != 0 || mp_heap_peak_init() != 0 || mp_heap_life_init() != 0)
         return -1;
     return 0;

@@ -39,11 +39,18 @@ static bool emit_sample(const mp_block *b)
     return emit_heap(MP_EV_SAMPLE, b, b->born);
 }
 
-/* A free seen as it happens: the block's lifetime goes with it. */
+/* A free seen as it happens: the block's lifetime goes with it. A tick
+ * or two before the birth is no lifetime of 78 hours: another CPU's TSC a
+ * little behind (tick.c), or a birth read by the clock tick.c measured
+ * against, just before it took over. */
+#define FREE_EARLY_TICKS 16u
+
 static void emit_free(const mp_block *b)
 {
     uint32_t age = mp_tick() - b->born;
-    emit_heap(MP_EV_FREE, b, age == MP_LIFETIME_UNKNOWN ? age - 1 : age);
+    if (MP_UNLIKELY(age >= (uint32_t)-FREE_EARLY_TICKS))
+        age = 0;
+    emit_heap(MP_EV_FREE, b, age);
 }
 
 /* A sample taken back or a free we missed: when it died is unknown. */

@@ -67,11 +67,33 @@ _Atomic int mp_collector_dozing;
 /* Called on a producer for each event it pushes while no collector runs
  * (collector.c; full: its ring is full). */
 void (*_Atomic mp_ring_no_collector)(bool full);
+/* What the collector does with each event it drains (collector.c), done
+ * by such a producer itself. */
+void (*_Atomic mp_ring_fold)(const mp_event *ev, void *ctx);
 /* Called by a thread with a ring as it ends (collector.c). */
 void (*_Atomic mp_ring_thread_ending)(void);
 /* One consumer at a time: the collector, or a producer of a program that
  * has no collector thread (single-threaded) draining a full ring. */
 static mp_spinlock consumer_lock;
+/* This thread holds consumer_lock, or is about to take it or has just let
+ * it go (marked before the lock is taken, cleared after it is released,
+ * as the address set's shard locks are): a signal handler that
+ * interrupted it and drains (exit() in a handler: the final snapshot)
+ * must not wait for it, and does not drain (the interrupted fold finishes
+ * after it, if ever). */
+static MP_TLS int consuming;
+
+static inline void consume_begin(void)
+{
+    consuming = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void consume_end(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    consuming = 0;
+}
 
 /* A new ring enters the registry already OWNED by its creator: published
  * as FREE, another thread's acquire_ring could claim it in between and two
@@ -227,14 +249,63 @@ static bool push_late(const mp_event *ev)
     return false;
 }
 
-/* No collector thread: the producer does its work (collector.c). Not
+/*
+ * Whether a producer without a collector gives collector.c its look at
+ * the time (a snapshot due, a trigger pending): after a sample (a
+ * periodic snapshot waits for the next sampled allocation, not for a
+ * free), at most every LOOK_TICKS of the samples' own clock, their birth
+ * ticks: a clock read per sample was a third of the reads of exact mode.
+ * collector.c looks at most every 100 ms anyway.
+ */
+#define LOOK_TICKS 256u   /* 16.8 ms */
+static _Atomic uint32_t last_look;
+
+static inline bool look_due(const mp_event *ev)
+{
+    if (ev->type == MP_EV_FREE)
+        return false;
+    if (ev->type != MP_EV_SAMPLE)
+        return true;
+    uint32_t since = ev->heap.ticks - atomic_load_explicit(&last_look, memory_order_relaxed);
+    if (since < LOOK_TICKS)
+        return false;
+    atomic_store_explicit(&last_look, ev->heap.ticks, memory_order_relaxed);
+    return true;
+}
+
+/*
+ * No collector thread: the producer does its work (collector.c). Not
  * from a signal handler that interrupted the shim (mp_in_hook > 1), which
- * could hold what that work takes. */
-MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev, bool pushed)
+ * could hold what that work takes. The event is folded at once, after
+ * what its ring still holds (pushed while a collector ran): the order a
+ * drain would fold them in, without the trip through the ring, which
+ * every allocation of a single-threaded program makes at MEMPROF_SAMPLE=1
+ * (a push and a pop were a third of its cost). Another consumer (a
+ * collector starting) holding the ring: pushed as when one runs.
+ */
+MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
 {
     void (*fn)(bool) = atomic_load_explicit(&mp_ring_no_collector, memory_order_relaxed);
-    if (!fn || mp_in_hook > 1)
-        return pushed;
+    void (*fold)(const mp_event *, void *) =
+        atomic_load_explicit(&mp_ring_fold, memory_order_relaxed);
+    if (!fn || !fold || mp_in_hook > 1)
+        return push_and_wake(r, ev);
+    consume_begin();
+    if (mp_spin_trylock(&consumer_lock)) {
+        mp_event old;
+        while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
+                           atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
+               mp_ring_pop(r, &old))
+            fold(&old, NULL);
+        fold(ev, NULL);
+        mp_spin_unlock(&consumer_lock);
+        consume_end();
+        if (look_due(ev))
+            fn(false);
+        return true;
+    }
+    consume_end();
+    bool pushed = push_and_wake(r, ev);
     fn(!pushed);
     return pushed || mp_ring_push(r, ev);
 }
@@ -287,9 +358,10 @@ bool mp_emit(const mp_event *ev)
     }
     my_ring_busy = 1;
     atomic_signal_fence(memory_order_seq_cst);   /* a handler must see it */
-    ok = push_and_wake(r, ev);
-    if (MP_UNLIKELY(!atomic_load_explicit(&mp_collector_running, memory_order_relaxed)))
-        ok = no_collector(r, ev, ok);
+    if (MP_LIKELY(atomic_load_explicit(&mp_collector_running, memory_order_relaxed)))
+        ok = push_and_wake(r, ev);
+    else
+        ok = no_collector(r, ev);
     if (!ok)
         ok = push_stalled(r, ev);
     atomic_signal_fence(memory_order_seq_cst);
@@ -308,6 +380,9 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
 {
     size_t n = 0;
     mp_event ev;
+    if (consuming)
+        return 0;
+    consume_begin();
     mp_spin_lock(&consumer_lock);
     for (mp_ring *r = atomic_load(&registry); r; r = r->next) {
         int state = atomic_load_explicit(&r->state, memory_order_acquire);
@@ -321,6 +396,7 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
             atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
     }
     mp_spin_unlock(&consumer_lock);
+    consume_end();
     return n;
 }
 
@@ -339,5 +415,6 @@ void mp_rings_after_fork_child(void)
     }
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
+    consuming = 0;
     mp_doorbell_after_fork_child();
 }

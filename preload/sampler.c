@@ -96,12 +96,9 @@ void mp_sampler_after_fork_child(void)
     mp_sample_countdown = mp_draw_interval(&rng_state, mp_cfg.sample_bytes);
 }
 
-mp_weights mp_sampler_fire(size_t size)
+/* mp_sampler_fire (shim.h) off exact mode. */
+mp_weights mp_sampler_draw(size_t size)
 {
-    if (mp_cfg.sample_bytes <= 1) {   /* exact mode: every allocation, weight one */
-        mp_sample_countdown = 0;
-        return (mp_weights){.bytes = size, .count_fx = MP_COUNT_ONE};
-    }
     if (MP_UNLIKELY(rng_state == 0)) {
         /* First allocation of this thread: the countdown was never armed.
          * Arm it; this allocation is a sample only if the first point

@@ -13,6 +13,8 @@
  *                   descriptors (mp_fd_park, mp_fd_private_table,
  *                   mp_read_small_file), mp_next_symbol, mp_spin_lock
  *   shmem.c         the shim's private memory (mp_pages, mp_reserve)
+ *   tick.c          the sampled blocks' clock (mp_tick, mp_tick_ns): the TSC
+ *                   scaled to CLOCK_MONOTONIC where the kernel trusts it
  *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
  *   init.c          start-up (mp_init, our constructor)
  *   lifecycle.c     fork handlers, the final snapshot (our destructor),
@@ -215,14 +217,6 @@ void mp_got_restore(void) MP_HIDDEN;       /* every slot back (detach) */
 
 /* ---- the operating system (os.c) ---- */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
-/* A coarse 32-bit monotonic clock for the sampled blocks' births and
- * lifetimes: MP_TICK_NS (65.5 us) a tick, wrapping after 78 hours (a
- * lifetime is measured modulo that). Slow paths only. */
-static inline uint32_t mp_tick(void)
-{
-    return (uint32_t)(mp_now_ns() >> MP_TICK_SHIFT);
-}
-#define MP_LIFETIME_UNKNOWN UINT32_MAX
 /* Moves fd to a high number (close-on-exec), away from the numbers the
  * application uses: programs close descriptors they believe are theirs
  * (bash closes some twice), and a shim descriptor that took such a number
@@ -248,6 +242,35 @@ void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns) M
 void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;
 uint64_t mp_realtime_ns(void) MP_HIDDEN;
 void mp_warn(const char *fmt, ...) MP_HIDDEN __attribute__((format(printf, 1, 2)));
+
+/* ---- the sampled blocks' clock (tick.c) ----
+ * mp_tick_ns: CLOCK_MONOTONIC's nanoseconds, read as a bare rdtsc and a
+ * multiplication where the kernel keeps time with the TSC (tick.c says
+ * how it stays that clock), else mp_now_ns. Read at every sample and
+ * every free of a sampled block, where clock_gettime cost as much as all
+ * the rest of exact mode. mp_tick: a coarse 32-bit monotonic clock of
+ * it for the sampled blocks' births and lifetimes, MP_TICK_NS (65.5 us) a
+ * tick, wrapping after 78 hours (a lifetime is measured modulo that). */
+extern _Atomic int mp_tick_tsc MP_HIDDEN;   /* the three words below are set */
+extern uint64_t mp_tick_ns1 MP_HIDDEN, mp_tick_tsc1 MP_HIDDEN, mp_tick_mult MP_HIDDEN;
+void mp_tick_init(void) MP_HIDDEN;           /* start-up: measure the TSC or not */
+uint64_t mp_tick_ns_slow(void) MP_HIDDEN;    /* mp_now_ns, and the measurement */
+static inline uint64_t mp_tick_ns(void)
+{
+#if defined(__x86_64__)
+    if (MP_LIKELY(atomic_load_explicit(&mp_tick_tsc, memory_order_acquire))) {
+        int64_t d = (int64_t)(__builtin_ia32_rdtsc() - mp_tick_tsc1);
+        uint64_t cycles = d < 0 ? 0 : (uint64_t)d;   /* another CPU's counter a little behind */
+        return mp_tick_ns1 + (uint64_t)(((unsigned __int128)cycles * mp_tick_mult) >> 32);
+    }
+#endif
+    return mp_tick_ns_slow();
+}
+static inline uint32_t mp_tick(void)
+{
+    return (uint32_t)(mp_tick_ns() >> MP_TICK_SHIFT);
+}
+#define MP_LIFETIME_UNKNOWN UINT32_MAX
 
 /* ---- the real allocator (malloc_real.c) ---- */
 /* free_sized and free_aligned_sized are C23: older headers lack them. */
@@ -315,8 +338,18 @@ typedef struct mp_weights {
     uint64_t bytes;          /* round(s / p) */
     uint64_t count_fx;       /* round(MP_COUNT_ONE / p) */
 } mp_weights;
-/* Called when the countdown went <= 0: re-arms it, returns the weights. */
-mp_weights mp_sampler_fire(size_t size) MP_HIDDEN;
+/* Called when the countdown went <= 0: re-arms it, returns the weights.
+ * Exact mode (every allocation, weight one) is answered inline: it is
+ * every allocation's call there. */
+mp_weights mp_sampler_draw(size_t size) MP_HIDDEN;
+static inline mp_weights mp_sampler_fire(size_t size)
+{
+    if (mp_cfg.sample_bytes <= 1) {
+        mp_sample_countdown = 0;
+        return (mp_weights){.bytes = size, .count_fx = MP_COUNT_ONE};
+    }
+    return mp_sampler_draw(size);
+}
 /* A fork child samples independently of its parent and siblings. */
 void mp_sampler_after_fork_child(void) MP_HIDDEN;
 /* Pure helpers, unit-tested: */
@@ -599,6 +632,9 @@ bool mp_thread_count_only_collector_left(void) MP_HIDDEN;   /* without the count
 /* Set by collector.c: a producer calls it for each event pushed while no
  * collector thread runs (full: its ring is full and must be drained). */
 extern void (*_Atomic mp_ring_no_collector)(bool full) MP_HIDDEN;
+/* Set by collector.c: what it does with each event it drains, which such
+ * a producer does itself with each of its events (ring.c). */
+extern void (*_Atomic mp_ring_fold)(const mp_event *ev, void *ctx) MP_HIDDEN;
 /* Set by collector.c: a thread that has a ring calls it as it ends (its
  * ring's key destructor, before glibc counts the thread out). */
 extern void (*_Atomic mp_ring_thread_ending)(void) MP_HIDDEN;
@@ -658,7 +694,9 @@ extern _Atomic uint64_t mp_filter_bits[(1u << MP_FILTER_BITS) / 64] MP_HIDDEN;
 static inline size_t mp_filter_index(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    return ((a >> 4) ^ (a >> 20)) & ((1u << MP_FILTER_BITS) - 1);
+    /* (a >> 4) ^ (a >> 20), written so that free() folds it in 3
+     * instructions, not 4 */
+    return ((a ^ (a >> 16)) >> 4) & ((1u << MP_FILTER_BITS) - 1);
 }
 static inline bool mp_addrset_maybe(const void *p)
 {

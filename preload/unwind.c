@@ -242,9 +242,12 @@ static MP_NOINLINE uint32_t capture_into(mp_uwthread *t, const mp_uwregs *regs, 
 }
 
 /* On the thread's own stack with room to spare, the id of a walk done
- * before: the last one again (a loop allocating from one place: most
- * samples of exact mode) or a remembered one (a loop allocating from a
- * few); else 0, for capture_into (*tried: both were looked for). */
+ * before: a remembered one (a loop allocating from one place, most
+ * samples of exact mode, or from a few) or the last one again (a walk
+ * the memo has no room for); else 0, for capture_into (*tried: both were
+ * looked for). The memo first: its words to check are one list (fewer
+ * instructions a frame than the walk's arrays), and the last walk is
+ * not the last stack when a memo answered in between. */
 static inline uint32_t same_stack_id(mp_uwthread *t, const mp_uwregs *regs, int depth,
                                      bool *tried)
 {
@@ -252,12 +255,11 @@ static inline uint32_t same_stack_id(mp_uwthread *t, const mp_uwregs *regs, int 
     if (!*tried)
         return 0;
     uint32_t gen = atomic_load_explicit(&mp_module_generation, memory_order_relaxed);
-    if (t->last_id) {
-        int n = mp_uwfast_same(t, regs, t->hi, depth, gen);
-        if (n > 0 && n == t->walk[t->cur].out)
-            return t->last_id;
-    }
-    return mp_uwmemo_find(t, regs, t->hi, gen, depth);
+    uint32_t id = mp_uwmemo_find(t, regs, t->hi, gen, depth);
+    if (id || !t->last_id)
+        return id;
+    int n = mp_uwfast_same(t, regs, t->hi, depth, gen);
+    return n > 0 && n == t->walk[t->cur].out ? t->last_id : 0;
 }
 
 /* Not inlined: the registers it captures describe its own frame, whose

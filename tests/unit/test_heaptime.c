@@ -8,8 +8,12 @@
  *   - a series fast-forwarded through ten hours of collector passes stays
  *     within MP_SERIES_MAX points;
  *   - lifetimes land in their log4 buckets, temporary under 16 ticks;
- *   - sizes land in their log2 buckets, exact with unit weights.
+ *   - sizes land in their log2 buckets, exact with unit weights;
+ *   - the blocks' clock (preload/tick.c) is CLOCK_MONOTONIC's to within
+ *     20 us, never goes back, and is the TSC's once measured where the
+ *     kernel's clocksource is the TSC.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -138,6 +142,39 @@ static void check_series(void)
     CHECK(out[n - 1].heap_bytes == mp_heap_agg_live_total(), "the last point is the heap now");
 }
 
+/* Sandwiched between two mp_now_ns reads (a preemption only widens the
+ * sandwich), for 80 ms: over the measurement (16 ms) and after it. */
+static void check_clock(void)
+{
+    const uint64_t tol = 20000;
+    uint64_t start = mp_now_ns(), last = 0, bad = 0, back = 0, reads = 0;
+    for (;;) {
+        uint64_t a = mp_now_ns(), t = mp_tick_ns(), b = mp_now_ns();
+        reads++;
+        if (t + tol < a || t > b + tol)
+            bad++;
+        if (t < last)
+            back++;
+        last = t;
+        if (b - start > 80000000u)
+            break;
+    }
+    CHECK(bad == 0, "%lu of %lu reads outside CLOCK_MONOTONIC +- 20 us", (unsigned long)bad,
+          (unsigned long)reads);
+    CHECK(back == 0, "%lu of %lu reads went back", (unsigned long)back, (unsigned long)reads);
+    char src[64] = "";
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+    if (f) {
+        if (!fgets(src, sizeof(src), f))
+            src[0] = 0;
+        fclose(f);
+    }
+    if (strcmp(src, "tsc\n") == 0)
+        CHECK(atomic_load(&mp_tick_tsc) == 1, "the kernel keeps time with the TSC, the ticks not");
+    else
+        printf("clocksource %s: ticks stay mp_now_ns\n", src[0] ? src : "unknown");
+}
+
 int main(void)
 {
     CHECK(mp_stacktab_init() == 0 && mp_heap_fold_init() == 0, "tables reserve their memory");
@@ -149,5 +186,6 @@ int main(void)
     check_lifetimes(c);
     check_sizes();
     check_series();
+    check_clock();
     CHECK_DONE();
 }
