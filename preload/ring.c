@@ -151,20 +151,33 @@ static void retire_ring(void *arg)
     mp_wake_collector();
 }
 
-static void ensure_exit_key(void)
+/* The key whose destructor retires a thread's ring, made by the first
+ * thread to need it. key_lock is only tried: a signal handler that
+ * interrupted this very function on its thread (its first event) would
+ * wait on itself forever, and a fork child whose parent had another
+ * thread in here would inherit it held (the fork handler frees it). A
+ * thread that cannot take it in time gets no ring for this event (false). */
+static mp_spinlock key_lock;
+
+static bool ensure_exit_key(void)
 {
     if (atomic_load(&exit_key_ready))
-        return;
-    static mp_spinlock key_lock;
-    mp_spin_lock(&key_lock);
+        return true;
+    for (int tries = mp_in_hook > 1 ? 1 : 1000; !mp_spin_trylock(&key_lock); tries--) {
+        if (tries <= 1)
+            return false;
+        sched_yield();   /* another thread is creating it: a moment */
+    }
     if (!atomic_load(&exit_key_ready) && pthread_key_create(&exit_key, retire_ring) == 0)
         atomic_store(&exit_key_ready, 1);
     mp_spin_unlock(&key_lock);
+    return true;
 }
 
 MP_NOINLINE static mp_ring *acquire_ring(void)
 {
-    ensure_exit_key();
+    if (!ensure_exit_key())
+        return NULL;
     mp_ring *r;
     for (r = atomic_load(&registry); r; r = r->next) {
         int expected = RING_FREE;
@@ -260,8 +273,8 @@ bool mp_emit(const mp_event *ev)
             goto out;
         }
         r = acquire_ring();
-        if (!r) {
-            ok = false;
+        if (!r) {   /* the next event tries again; this one goes where late ones go */
+            ok = push_late(ev);
             goto out;
         }
     }
@@ -319,5 +332,6 @@ void mp_rings_after_fork_child(void)
     }
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
+    atomic_store(&key_lock.v, 0);
     mp_doorbell_after_fork_child();
 }
