@@ -224,6 +224,7 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     c->lock_contentions = MP_STAT_TOTAL(lock_contentions);
     c->lock_events_dropped = MP_STAT_TOTAL(lock_events_dropped);
     c->threads_seen = MP_STAT_TOTAL(threads_seen);
+    c->modules_forgotten = mp_modules_forgotten();
 }
 
 static bool build_alloc(build *b)
