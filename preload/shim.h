@@ -109,6 +109,7 @@ typedef struct mp_config {
     int depth;
     int start;               /* 0: MEMPROF_START=off, dormant until enabled */
     char out_dir[4096];
+    bool out_dir_too_long;   /* out_dir is cut short: no snapshot is written */
     char prog[256];
     char malloc_provider[256];   /* the foreign allocator's module, or "" */
 } mp_config;

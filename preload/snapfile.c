@@ -138,6 +138,12 @@ static int open_out_dir(const char *path, char *why, size_t cap)
 int mp_snapfile_open_dir(char *why, size_t cap)
 {
     why[0] = 0;
+    if (mp_cfg.out_dir_too_long) {   /* config.c: not the directory asked for */
+        snprintf(why, cap, "its absolute path is longer than %zu bytes",
+                 sizeof(mp_cfg.out_dir) - 1);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     int fd = open_out_dir(mp_cfg.out_dir, why, cap);
     if (fd < 0 || geteuid() == start_euid)
         return fd < 0 ? -1 : mp_fd_park(fd);
@@ -276,6 +282,8 @@ int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, c
 void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
 {
     char why[512] = "", sub[32];
+    if (mp_cfg.out_dir_too_long)
+        return;   /* no snapshot is written at all (snapfile_open_dir says why) */
     int fd = open_out_dir(mp_cfg.out_dir, why, sizeof(why));
     if (fd < 0) {
         mp_warn("cannot prepare %s for uid %u: %s", mp_cfg.out_dir, (unsigned)uid,
