@@ -17,9 +17,10 @@
 #include <errno.h>
 #include <unistd.h>
 
+/* Dormant too (MEMPROF_START=off): the worker is enabled later, as itself. */
 static void before_drop(uid_t target)
 {
-    if (atomic_load(&mp_state) != MP_STATE_READY || target == (uid_t)-1 || target == 0 ||
+    if (!mp_profiling(atomic_load(&mp_state)) || target == (uid_t)-1 || target == 0 ||
         geteuid() != 0)
         return;
     int saved = errno;
