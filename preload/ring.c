@@ -197,15 +197,18 @@ MP_NOINLINE static mp_ring *acquire_ring(void)
     return r;
 }
 
+/* Held while the late ring is made (freed in a fork child, like key_lock:
+ * a child whose parent was making it would otherwise have none, ever). */
+static mp_spinlock late_init_lock;
+
 static bool push_late(const mp_event *ev)
 {
     if (!late_ring) {
-        static mp_spinlock init_lock;
-        if (!mp_spin_trylock(&init_lock))
+        if (!mp_spin_trylock(&late_init_lock))
             return false;
         if (!late_ring)
             late_ring = mp_ring_new();
-        mp_spin_unlock(&init_lock);
+        mp_spin_unlock(&late_init_lock);
         if (!late_ring)
             return false;
     }
@@ -333,5 +336,6 @@ void mp_rings_after_fork_child(void)
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
     atomic_store(&key_lock.v, 0);
+    atomic_store(&late_init_lock.v, 0);
     mp_doorbell_after_fork_child();
 }

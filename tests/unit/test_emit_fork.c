@@ -1,5 +1,5 @@
 /*
- * test_ring_key.c - a thread's first event, while ring.c makes the key
+ * test_emit_fork.c - a thread's first event, while ring.c makes the key
  * whose destructor retires rings (its lock held around pthread_key_create).
  *
  * Two moments the shim meets in real programs, made certain here by a
@@ -9,6 +9,10 @@
  *     return, and both events must reach the collector;
  *   - another thread forks meanwhile: the child, after the shim's fork
  *     handler (mp_rings_after_fork_child), must be able to record.
+ * And the shared ring for late events (a thread's TLS destructors after
+ * ours), made by the first such event: another thread forks while it is
+ * being made (the test's mmap, which shmem.c calls, waits for the fork);
+ * the child's own late events must still arrive.
  * Each runs in a process of its own under alarm(): a hang is a failure.
  */
 #include <dlfcn.h>
@@ -16,6 +20,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,7 +29,7 @@
 #include "check.h"
 #include "shim.h"
 
-enum { MODE_NONE, MODE_NESTED, MODE_FORK };
+enum { MODE_NONE, MODE_NESTED, MODE_FORK, MODE_LATE_FORK };
 static _Atomic int mode;
 static _Atomic int first_call_taken;
 static _Atomic int in_create;      /* MODE_FORK: the creator is inside */
@@ -53,6 +59,22 @@ int pthread_key_create(pthread_key_t *key, void (*destructor)(void *))
         }
     }
     return real(key, destructor);
+}
+
+/* shmem.c's mmap lands here; in MODE_LATE_FORK the first one made while
+ * a late event is pushed waits for the fork. */
+static _Atomic int in_late_push;
+static _Atomic int late_mmap_taken;
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    if (atomic_load(&mode) == MODE_LATE_FORK && atomic_load(&in_late_push) &&
+        !atomic_exchange(&late_mmap_taken, 1)) {
+        atomic_store(&in_create, 1);
+        while (!atomic_load(&fork_done))
+            nap();
+    }
+    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
 static mp_event event(uint64_t addr)
@@ -141,6 +163,55 @@ static int fork_child(void)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
 }
 
+/* A thread's last event, from a TLS destructor that runs after ring.c's
+ * (its key is newer): it goes to the shared late ring. */
+static pthread_key_t late_key;
+
+static void late_event(void *arg)
+{
+    (void)arg;
+    atomic_store(&in_late_push, 1);
+    record(3);
+    atomic_store(&in_late_push, 0);
+}
+
+static void *ends_late(void *arg)
+{
+    (void)arg;
+    record(1);   /* its ring, and ring.c's key, first */
+    pthread_setspecific(late_key, (void *)1);
+    return NULL;
+}
+
+static int late_fork_child(void)
+{
+    alarm(20);
+    atomic_store(&mode, MODE_LATE_FORK);
+    pthread_t t;
+    record(0);   /* ring.c's key now, so that it is older than late_key */
+    if (pthread_key_create(&late_key, late_event) != 0 ||
+        pthread_create(&t, NULL, ends_late, NULL) != 0)
+        return 2;
+    while (!atomic_load(&in_create))
+        nap();
+    pid_t g = fork();
+    if (g == 0) {
+        mp_rings_after_fork_child();
+        alarm(5);
+        drained();   /* what the parent's threads left */
+        pthread_t u;
+        if (pthread_create(&u, NULL, ends_late, NULL) != 0 || pthread_join(u, NULL) != 0)
+            _exit(4);
+        _exit(drained() == 2 ? 0 : 3);   /* its ring's event and its late one */
+    }
+    atomic_store(&fork_done, 1);
+    pthread_join(t, NULL);
+    int st = 0;
+    if (g < 0 || waitpid(g, &st, 0) != g)
+        return 4;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
 static void run(const char *what, int (*fn)(void))
 {
     pid_t p = fork();
@@ -157,5 +228,6 @@ int main(void)
 {
     run("signal handler during the key's creation", nested_child);
     run("fork during the key's creation", fork_child);
+    run("fork during the late ring's creation", late_fork_child);
     CHECK_DONE();
 }
