@@ -141,6 +141,18 @@ static void *first_event(void *arg)
     return NULL;
 }
 
+/* The parent's side once it forked child g while thread t waits inside:
+ * t goes on, and the child's exit status is the case's. */
+static int let_fork_finish(pthread_t t, pid_t g)
+{
+    atomic_store(&fork_done, 1);
+    pthread_join(t, NULL);
+    int st = 0;
+    if (g < 0 || waitpid(g, &st, 0) != g)
+        return 4;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+}
+
 static int fork_child(void)
 {
     alarm(20);
@@ -156,12 +168,7 @@ static int fork_child(void)
         alarm(5);
         _exit(record(7) && drained() == 1 ? 0 : 3);
     }
-    atomic_store(&fork_done, 1);
-    pthread_join(t, NULL);
-    int st = 0;
-    if (g < 0 || waitpid(g, &st, 0) != g)
-        return 4;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+    return let_fork_finish(t, g);
 }
 
 /* A thread's last event, from a TLS destructor that runs after ring.c's
@@ -205,12 +212,7 @@ static int late_fork_child(void)
             _exit(4);
         _exit(drained() == 2 ? 0 : 3);   /* its ring's event and its late one */
     }
-    atomic_store(&fork_done, 1);
-    pthread_join(t, NULL);
-    int st = 0;
-    if (g < 0 || waitpid(g, &st, 0) != g)
-        return 4;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 5;
+    return let_fork_finish(t, g);
 }
 
 static void run(const char *what, int (*fn)(void))
