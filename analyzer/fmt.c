@@ -239,6 +239,11 @@ void mp_fmt_counters(FILE *out, const mp_snapshot *snap)
     }
     if (sep[0] == ',')
         fputc('\n', out);
+    /* Not an underestimate: the frames are there, their names are not. */
+    if (c->modules_forgotten)
+        fprintf(out, "warning: %" PRIu64 " module records forgotten (the program loaded "
+                "more objects than the shim's table holds; the oldest unloaded ones go "
+                "first): frames into them show as ??\n", c->modules_forgotten);
     if (c->unwind_mismatches)   /* MEMPROF_UNWIND_CHECK=1, a debugging mode */
         fprintf(out, "note: %" PRIu64 " stacks of the fast unwinder differ from libunwind's\n",
                 c->unwind_mismatches);
@@ -276,9 +281,9 @@ void mp_fmt_json_meta(FILE *out, const mp_snapshot *snap)
             ", \"unwind_failures\": %" PRIu64 ", \"stack_table_full\": %" PRIu64
             ", \"addrset_full\": %" PRIu64 ", \"lock_contentions\": %" PRIu64
             ", \"lock_events_dropped\": %" PRIu64 ", \"threads_seen\": %" PRIu64
-            ", \"unwind_mismatches\": %" PRIu64 "}",
+            ", \"unwind_mismatches\": %" PRIu64 ", \"modules_forgotten\": %" PRIu64 "}",
             c->samples, c->sampled_frees, c->events_stalled, c->events_dropped,
             c->unwind_failures, c->stack_table_full, c->addrset_full,
             c->lock_contentions, c->lock_events_dropped, c->threads_seen,
-            c->unwind_mismatches);
+            c->unwind_mismatches, c->modules_forgotten);
 }

@@ -83,7 +83,11 @@ typedef struct mp_counters {
     uint64_t threads_seen;       /* rings handed out */
     uint64_t unwind_mismatches;  /* MEMPROF_UNWIND_CHECK=1 only: fast-path
                                     stacks that differ from libunwind's */
-    uint64_t reserved[4];        /* 0; the sixth word became mp_meta.flags */
+    uint64_t modules_forgotten;  /* module records the shim's full table
+                                    dropped (unloaded objects) or never
+                                    made: frames into them are unknown;
+                                    0 in files before it (was reserved) */
+    uint64_t reserved[3];        /* 0; the sixth word became mp_meta.flags */
 } mp_counters;
 
 /* mp_meta.flags */

@@ -42,17 +42,28 @@ static uint64_t read_opt(unsigned id)
 }
 
 /* Absolute, so that a program that changes directory still writes where
- * it was told. */
+ * it was told. A path that does not fit (or a working directory too deep
+ * for getcwd) is marked too long, never cut short or left relative: a
+ * prefix of it, or the relative name taken from "/", is another directory,
+ * which snapfile.c would create and write into. out_dir keeps what fits,
+ * for the message. */
 static void set_out_dir(const char *out)
 {
     if (!out || !*out)
         out = ".";
-    if (out[0] == '/' || !getcwd(mp_cfg.out_dir, sizeof(mp_cfg.out_dir) - 2)) {
-        snprintf(mp_cfg.out_dir, sizeof(mp_cfg.out_dir), "%s", out);
+    size_t cap = sizeof(mp_cfg.out_dir);
+    int n;
+    if (out[0] == '/') {
+        n = snprintf(mp_cfg.out_dir, cap, "%s", out);
+    } else if (getcwd(mp_cfg.out_dir, cap)) {
+        size_t cwd = strlen(mp_cfg.out_dir);
+        n = (int)cwd + snprintf(mp_cfg.out_dir + cwd, cap - cwd, "/%s", out);
     } else {
-        size_t n = strlen(mp_cfg.out_dir);
-        snprintf(mp_cfg.out_dir + n, sizeof(mp_cfg.out_dir) - n, "/%s", out);
+        n = snprintf(mp_cfg.out_dir, cap, "(working directory)/%s", out);
+        n = n < (int)cap ? (int)cap : n;   /* unknown: as good as too long */
     }
+    /* Each snapshot then says why it was skipped (snapfile.c). */
+    mp_cfg.out_dir_too_long = n < 0 || (size_t)n >= cap;
 }
 
 /* True when argv[0] no longer reads as a program path: a server that

@@ -340,8 +340,17 @@ static void got_restore_slot(const got_obj *o, void **slot, int type, got_fn *fn
     got_store(o, slot, fn->real);
 }
 
+/* Not in a fork child of a multi-threaded process (modules.c): the
+ * loader's list lock another thread of the parent held at the fork stays
+ * held there, and dl_iterate_phdr would never return (a dlopen of a
+ * library already loaded still works there, and came to us through the
+ * hook). Such a child keeps the slots it inherited, patched; a library it
+ * loads itself goes unpatched, and its detach leaves the hooks in place,
+ * passing through. */
 static void got_scan(got_visit_fn visit)
 {
+    if (mp_modules_frozen())
+        return;
     mp_guard++;
     mp_spin_lock(&got_lock);
     got_scanned_gen = atomic_load(&mp_module_generation);

@@ -31,6 +31,16 @@
  * one it opened (/lib64/ld-linux-x86-64.so.2); a maps record of an object
  * already recorded (same bias, segment and build-id) keeps the recorded
  * name, so the first rescan in the child does not close and reopen them.
+ *
+ * The table holds MAX_MODULES records. A program that loads and unloads
+ * plugins over and over (a server reloading them) would fill it, and
+ * every object loaded after that would go unrecorded: its frames unknown
+ * for the rest of the process. So a rescan that finds the table nearly
+ * full first forgets the oldest records of unloaded objects (frames into
+ * them from their time show as unknown, never as another object's: the
+ * analyzer matches a frame only with a record valid in its generation),
+ * and the snapshots count what was forgotten or never recorded
+ * (mp_counters.modules_forgotten), so that the report says so.
  */
 #include "shim.h"
 
@@ -41,6 +51,8 @@
 #include <unistd.h>
 
 #define MAX_MODULES 8192
+#define FORGET_ABOVE (MAX_MODULES - 512)   /* a rescan finding more forgets down to */
+#define FORGET_DOWN_TO (MAX_MODULES * 3 / 4)
 #define PATHS_BYTES (1u << 20)
 
 _Atomic uint32_t mp_module_generation = 1;
@@ -55,6 +67,8 @@ static char exe_path[4096];
 /* This process is a fork child of a multi-threaded process (see the top). */
 static _Atomic int frozen;
 static _Atomic int forking_frozen;   /* the fork under way will make one */
+/* Records forgotten, or never made for a full table (see the top). */
+static _Atomic uint64_t forgotten;
 
 /* glibc 2.32+: false once the process has had a second thread (ours, the
  * collector, counts); without it, assume threads. */
@@ -140,8 +154,10 @@ static const char *recorded_name(const struct dl_phdr_info *info, const ElfW(Phd
 static void add_record(const struct dl_phdr_info *info, const ElfW(Phdr) *ph,
                        const char *path, scan_state *st)
 {
-    if (n_modules >= MAX_MODULES)
+    if (n_modules >= MAX_MODULES) {
+        atomic_fetch_add(&forgotten, 1);
         return;
+    }
     mp_module *m = &modules[n_modules];
     memset(m, 0, sizeof(*m));
     m->start = info->dlpi_addr + ph->p_vaddr;
@@ -215,6 +231,30 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* The oldest records of unloaded objects go (they come first: records
+ * are appended), down to FORGET_DOWN_TO; under modules_lock, before a
+ * scan's found[] is filled. Their paths stay in the arena (interned: a
+ * reloaded object's path is found again). */
+static void forget_oldest_unloaded(void)
+{
+    size_t excess = n_modules - FORGET_DOWN_TO, kept = 0;
+    for (size_t i = 0; i < n_modules; i++) {
+        if (excess && modules[i].gen_unloaded != 0) {
+            excess--;
+            atomic_fetch_add(&forgotten, 1);
+            continue;
+        }
+        modules[kept] = modules[i];
+        module_paths[kept++] = module_paths[i];
+    }
+    n_modules = kept;
+}
+
+uint64_t mp_modules_forgotten(void)
+{
+    return atomic_load(&forgotten);
+}
+
 bool mp_modules_frozen(void)
 {
     return atomic_load_explicit(&frozen, memory_order_relaxed);
@@ -237,6 +277,8 @@ void mp_modules_refresh(void)
     mp_spin_lock(&modules_lock);
     scan_state st = {.found = found, .gen_before = atomic_load(&mp_module_generation),
                      .from_maps = mp_modules_frozen()};
+    if (n_modules > FORGET_ABOVE)
+        forget_oldest_unloaded();
     memset(found, 0, sizeof(found));
     if (!st.from_maps)
         dl_iterate_phdr(scan_one, &st);

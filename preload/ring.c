@@ -193,20 +193,33 @@ static void retire_ring(void *arg)
     mp_wake_collector();
 }
 
-static void ensure_exit_key(void)
+/* The key whose destructor retires a thread's ring, made by the first
+ * thread to need it. key_lock is only tried: a signal handler that
+ * interrupted this very function on its thread (its first event) would
+ * wait on itself forever, and a fork child whose parent had another
+ * thread in here would inherit it held (the fork handler frees it). A
+ * thread that cannot take it in time gets no ring for this event (false). */
+static mp_spinlock key_lock;
+
+static bool ensure_exit_key(void)
 {
     if (atomic_load(&exit_key_ready))
-        return;
-    static mp_spinlock key_lock;
-    mp_spin_lock(&key_lock);
+        return true;
+    for (int tries = mp_in_hook > 1 ? 1 : 1000; !mp_spin_trylock(&key_lock); tries--) {
+        if (tries <= 1)
+            return false;
+        sched_yield();   /* another thread is creating it: a moment */
+    }
     if (!atomic_load(&exit_key_ready) && pthread_key_create(&exit_key, retire_ring) == 0)
         atomic_store(&exit_key_ready, 1);
     mp_spin_unlock(&key_lock);
+    return true;
 }
 
 MP_NOINLINE static mp_ring *acquire_ring(void)
 {
-    ensure_exit_key();
+    if (!ensure_exit_key())
+        return NULL;
     mp_ring *r;
     for (r = atomic_load(&registry); r; r = r->next) {
         int expected = RING_FREE;
@@ -226,15 +239,18 @@ MP_NOINLINE static mp_ring *acquire_ring(void)
     return r;
 }
 
+/* Held while the late ring is made (freed in a fork child, like key_lock:
+ * a child whose parent was making it would otherwise have none, ever). */
+static mp_spinlock late_init_lock;
+
 static bool push_late(const mp_event *ev)
 {
     if (!late_ring) {
-        static mp_spinlock init_lock;
-        if (!mp_spin_trylock(&init_lock))
+        if (!mp_spin_trylock(&late_init_lock))
             return false;
         if (!late_ring)
             late_ring = mp_ring_new();
-        mp_spin_unlock(&init_lock);
+        mp_spin_unlock(&late_init_lock);
         if (!late_ring)
             return false;
     }
@@ -351,8 +367,8 @@ bool mp_emit(const mp_event *ev)
             goto out;
         }
         r = acquire_ring();
-        if (!r) {
-            ok = false;
+        if (!r) {   /* the next event tries again; this one goes where late ones go */
+            ok = push_late(ev);
             goto out;
         }
     }
@@ -416,5 +432,7 @@ void mp_rings_after_fork_child(void)
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
     consuming = 0;
+    atomic_store(&key_lock.v, 0);
+    atomic_store(&late_init_lock.v, 0);
     mp_doorbell_after_fork_child();
 }

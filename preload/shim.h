@@ -112,6 +112,7 @@ typedef struct mp_config {
     int depth;
     int start;               /* 0: MEMPROF_START=off, dormant until enabled */
     char out_dir[4096];
+    bool out_dir_too_long;   /* out_dir is cut short: no snapshot is written */
     char prog[256];
     char malloc_provider[256];   /* the foreign allocator's module, or "" */
 } mp_config;
@@ -501,6 +502,9 @@ void mp_modules_refresh(void) MP_HIDDEN;         /* rescan, bump generation on c
 size_t mp_modules_count(void) MP_HIDDEN;
 const mp_module *mp_modules_get(size_t i, const char **path) MP_HIDDEN;
 void mp_modules_lock(void) MP_HIDDEN;          /* hold while reading records */
+/* Records of unloaded objects forgotten, or objects never recorded, for a
+ * full table (modules.c): the snapshot's counters.modules_forgotten. */
+uint64_t mp_modules_forgotten(void) MP_HIDDEN;
 void mp_modules_unlock(void) MP_HIDDEN;
 /* A fork child of a multi-threaded process: nothing here may call
  * dl_iterate_phdr (or libunwind, which does), the loader's list lock may

@@ -138,6 +138,12 @@ static int open_out_dir(const char *path, char *why, size_t cap)
 int mp_snapfile_open_dir(char *why, size_t cap)
 {
     why[0] = 0;
+    if (mp_cfg.out_dir_too_long) {   /* config.c: not the directory asked for */
+        snprintf(why, cap, "its absolute path is longer than %zu bytes",
+                 sizeof(mp_cfg.out_dir) - 1);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     int fd = open_out_dir(mp_cfg.out_dir, why, cap);
     if (fd < 0 || geteuid() == start_euid)
         return fd < 0 ? -1 : mp_fd_park(fd);
@@ -279,6 +285,8 @@ int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, c
 void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
 {
     char why[512] = "", sub[32];
+    if (mp_cfg.out_dir_too_long)
+        return;   /* no snapshot is written at all (snapfile_open_dir says why) */
     int fd = open_out_dir(mp_cfg.out_dir, why, sizeof(why));
     if (fd < 0) {
         mp_warn("cannot prepare %s for uid %u: %s", mp_cfg.out_dir, (unsigned)uid,
@@ -288,19 +296,24 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
     uid_dir_name(uid, sub, sizeof(sub));
     int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* fchmod needs one */
     struct stat st;
+    int sfd = -1;
     if (mkdirat(fd, sub, 0700) != 0 && errno != EEXIST) {
         mp_warn("cannot create %s/%s for uid %u: %s; its snapshots will not be written "
                 "(give MEMPROF_OUT a directory that uid %u owns)", mp_cfg.out_dir, sub,
                 (unsigned)uid, mp_strerror(errno), (unsigned)uid);
-    } else if (fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-               (st.st_uid == 0 || st.st_uid == uid)) {
-        if (fchownat(fd, sub, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 ||
-            fchmodat(fd, sub, 0700, 0) != 0)
+    } else if ((sfd = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
+               fstat(sfd, &st) == 0 && (st.st_uid == 0 || st.st_uid == uid)) {
+        /* Through the descriptor, never the name: in a sticky directory
+         * uid may swap its entry for a symlink to any file between a check
+         * and a chmod by name, which root would then follow. */
+        if (fchown(sfd, uid, gid) != 0 || fchmod(sfd, 0700) != 0)
             mp_warn("cannot give %s/%s to uid %u: %s", mp_cfg.out_dir, sub, (unsigned)uid,
                     mp_strerror(errno));
         if (dfd >= 0 && fstat(dfd, &st) == 0 && (st.st_mode & 0111) != 0111)
             fchmod(dfd, (st.st_mode & 07777) | 0111);
     }
+    if (sfd >= 0)
+        close(sfd);
     if (dfd >= 0)
         close(dfd);
     close(fd);

@@ -224,6 +224,7 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     c->lock_contentions = MP_STAT_TOTAL(lock_contentions);
     c->lock_events_dropped = MP_STAT_TOTAL(lock_events_dropped);
     c->threads_seen = MP_STAT_TOTAL(threads_seen);
+    c->modules_forgotten = mp_modules_forgotten();
 }
 
 static bool build_alloc(build *b)
@@ -271,11 +272,17 @@ static void build_free(build *b)
  * minute, and the next failure after a success is reported again. */
 static _Atomic int failing;
 
+/* A directory of thousands of bytes keeps its end in the line, so that
+ * mp_warn's 512 bytes still hold the reason. */
+#define WHERE_SHOWN_MAX 200
+
 static void report_failure(const char *what, const char *where, const char *why)
 {
+    size_t len = strlen(where);
+    const char *cut = len > WHERE_SHOWN_MAX ? "..." : "";
     if (!atomic_exchange(&failing, 1))
-        mp_warn("cannot %s %s: %s; snapshot skipped, the program is unaffected", what, where,
-                why);
+        mp_warn("cannot %s %s%s: %s; snapshot skipped, the program is unaffected", what, cut,
+                where + (*cut ? len - WHERE_SHOWN_MAX : 0), why);
 }
 
 /* One writer at a time (the collector, a request, the exit): the seq is

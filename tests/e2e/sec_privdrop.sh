@@ -6,7 +6,8 @@
 # WORKER` (asked by root and by the worker's own user) returns a file
 # owned by the worker's uid, mode 0600, in the uid's own 0700 directory,
 # that `memprof report` reads. The output directory stays unlistable to
-# other users.
+# other users. A memcached started dormant (MEMPROF_START=off) drops
+# its privileges before it is enabled: its snapshots too.
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/sec_lib.sh"
 sec_setup
@@ -111,4 +112,19 @@ for _ in $(seq 50); do $PY "$PUB/mc.py" "$port" >"$WORK/mc.out" 2>/dev/null && b
 [[ $(cat "$WORK/mc.out") == ok ]] || fail "memcached under the shim does not serve"
 [[ ! -s $WORK/memcached.stderr ]] || fail "memcached: the shim said: $(cat "$WORK/memcached.stderr")"
 check_worker memcached $mc memcache
-echo "ok: nginx and memcached workers write their own 0600 snapshots"
+# ---- the same, started dormant (MEMPROF_START=off) and enabled later ----
+# The drop happens while dormant; the worker's directory must be made then.
+OUT=$PUB/memcached-dormant-out
+port=$(free_port)
+env LD_PRELOAD="$SHIM" MEMPROF_OUT="$OUT" MEMPROF_INTERVAL=0 MEMPROF_START=off memcached -u memcache \
+    -l 127.0.0.1 -p "$port" -U 0 2>"$WORK/memcached-dormant.stderr" &
+mcd=$!
+sec_cleanup_add "kill $mcd"
+for _ in $(seq 50); do $PY "$PUB/mc.py" "$port" >"$WORK/mcd.out" 2>/dev/null && break; sleep 0.1; done
+[[ $(cat "$WORK/mcd.out") == ok ]] || fail "dormant memcached under the shim does not serve"
+[[ $("$BIN" enable $mcd) == *recording* ]] || fail "memcached-dormant: memprof enable failed"
+$PY "$PUB/mc.py" "$port" >"$WORK/mcd.out" || fail "memcached-dormant: no longer serves after enable"
+[[ ! -s $WORK/memcached-dormant.stderr ]] ||
+    fail "memcached-dormant: the shim said: $(cat "$WORK/memcached-dormant.stderr")"
+check_worker memcached-dormant $mcd memcache
+echo "ok: nginx and memcached workers (also one started dormant) write their own 0600 snapshots"
