@@ -6,7 +6,7 @@
 # report says that module records were forgotten.
 source "$(dirname "$0")/common.sh"
 check_planted_leak leak_dlopen leak_in_plugin libplugin.c -- "$TEST_PROGS/libplugin.so" 9000
-for mode in default exact; do
+for mode in sampled exact; do
     last=$(snapshots "$WORK/$mode" | tail -1)
     n=$("$MEMPROF_BIN" report --json "$last" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["modules_forgotten"])')
