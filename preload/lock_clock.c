@@ -12,7 +12,6 @@
  */
 #include "lockstate.h"
 
-#include <string.h>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -24,30 +23,15 @@ static uint64_t lk_tsc0, lk_ns0;
 
 #define LK_CAL_NS 16000000ull
 
-/* An invariant TSC ticks at a constant rate, but says nothing about the
- * CPUs' counters agreeing (several sockets, some hypervisors): a wait that
- * starts on one CPU and ends on another would read two clocks. The kernel
- * checks that they agree and falls back to another clocksource when they
- * do not, so the TSC is used only while it is the kernel's own clock. */
-#if defined(__x86_64__)
-static bool kernel_trusts_tsc(void)
-{
-    char buf[64];
-    if (mp_read_small_file("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                           buf, sizeof(buf)) <= 0)
-        return false;
-    return strncmp(buf, "tsc", 3) == 0 && (buf[3] == '\n' || buf[3] == '\0');
-}
-#endif
-
 /* Start-up (locks.c): whether ticks are TSC cycles, and the origin of the
- * scale. Before this runs, or without an invariant TSC, they are ns. */
+ * scale. Before this runs, or without an invariant TSC that the kernel
+ * itself keeps time with (os.c says why both), they are ns. */
 void lk_clock_init(void)
 {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
-        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) && kernel_trusts_tsc()) {
+        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) && mp_kernel_clock_is_tsc()) {
         lk_ns0 = mp_now_ns();
         lk_tsc0 = __builtin_ia32_rdtsc();
         atomic_store_explicit(&lk_tsc_ok, 1, memory_order_release);

@@ -29,6 +29,20 @@ uint64_t mp_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Whether the kernel keeps time with the TSC. An invariant TSC ticks at a
+ * constant rate but says nothing about the CPUs' counters agreeing
+ * (several sockets, some hypervisors); the kernel checks that they agree
+ * and falls back to another clocksource when they do not, so lock_clock.c
+ * and tick.c read the TSC only while it is the kernel's own clock. */
+bool mp_kernel_clock_is_tsc(void)
+{
+    char buf[64];
+    if (mp_read_small_file("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+                           buf, sizeof(buf)) <= 0)
+        return false;
+    return strncmp(buf, "tsc", 3) == 0 && (buf[3] == '\n' || buf[3] == '\0');
+}
+
 uint64_t mp_realtime_ns(void)
 {
     struct timespec ts;

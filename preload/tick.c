@@ -27,7 +27,6 @@
  */
 #include "shim.h"
 
-#include <string.h>
 
 #define MP_TICK_CAL_NS 16000000ull
 
@@ -41,17 +40,6 @@ static _Atomic int state;
 static uint64_t ns0, tsc0;
 static mp_spinlock measure_lock;
 
-#if defined(__x86_64__)
-static bool kernel_clock_is_tsc(void)
-{
-    char buf[64];
-    if (mp_read_small_file("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                           buf, sizeof(buf)) <= 0)
-        return false;
-    return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
-}
-#endif
-
 /* Start-up (heap_fold.c's init): whether to measure the TSC's rate. Once
  * per process image; a fork child inherits the outcome. */
 void mp_tick_init(void)
@@ -60,7 +48,7 @@ void mp_tick_init(void)
     if (!atomic_compare_exchange_strong(&state, &expected, TICK_STARTING))
         return;
 #if defined(__x86_64__)
-    if (kernel_clock_is_tsc()) {
+    if (mp_kernel_clock_is_tsc()) {
         ns0 = mp_now_ns();
         tsc0 = __builtin_ia32_rdtsc();
         atomic_store_explicit(&state, TICK_MEASURING, memory_order_release);
