@@ -49,6 +49,12 @@ void mp_init(void)
         return;
     mp_guard++;
     mp_resolve_malloc();
+    /* The pass-through exit and exec calls are resolved now even in an
+     * inert image (below): resolved on first use, a vfork child's
+     * _exit(127) after a failed exec, or an exec from a signal handler,
+     * would call dlsym there. A lookup opens and writes nothing. */
+    mp_lifecycle_resolve();
+    mp_exec_install();
     /* Secure execution (setuid/setgid, file capabilities): the environment
      * is the invoking user's, the privileges are not. Inert: no MEMPROF_*
      * read, nothing opened or written, no thread; the state stays
@@ -71,7 +77,6 @@ void mp_init(void)
     if (mp_cfg.locks)
         mp_locks_init();
     mp_lifecycle_install();
-    mp_exec_install();
     mp_signal_install();
     if (mp_cfg.start)
         atomic_store(&mp_recorded, 1);

@@ -55,11 +55,16 @@ static void atfork_child(void)
  * when the fork comes (dlerror's state, the allocator). */
 static void *_Atomic next_exit, *_Atomic next_Exit, *_Atomic next_quick_exit;
 
-void mp_lifecycle_install(void)
+void mp_lifecycle_resolve(void)
 {
     mp_next_symbol(&next_exit, "_exit");
     mp_next_symbol(&next_Exit, "_Exit");
     mp_next_symbol(&next_quick_exit, "quick_exit");
+}
+
+void mp_lifecycle_install(void)
+{
+    mp_lifecycle_resolve();
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 

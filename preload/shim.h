@@ -203,6 +203,8 @@ uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */
 void mp_signal_install(void) MP_HIDDEN;   /* MEMPROF_SIGNAL's handler (sigwatch.c) */
 void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers, the real exit calls */
+/* The real exit calls alone (an inert image passes them through too). */
+void mp_lifecycle_resolve(void) MP_HIDDEN;
 /* exec.c: the real exec functions resolved now. */
 void mp_exec_install(void) MP_HIDDEN;
 
