@@ -255,7 +255,11 @@ int mp_maps_iterate(mp_maps_scratch *s, maps_cb cb, void *arg)
         ssize_t n = (ssize_t)syscall(SYS_read, fd, s->buf + have, sizeof(s->buf) - have);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0) {   /* not the end: what was not read is not gone */
+            rc = -1;
+            break;
+        }
+        if (n == 0)
             break;
         have += (size_t)n;
         char *p = s->buf, *end = s->buf + have, *nl;

@@ -535,7 +535,7 @@ struct dl_phdr_info;
  * header readable at offset 0, every executable PT_LOAD mapped executable
  * from the same file where the header says), like dl_iterate_phdr; dlpi_adds
  * and dlpi_subs are 0. Stops when cb returns non-zero; returns that, or 0,
- * or -1 when /proc/self/maps cannot be read. */
+ * or -1 when /proc/self/maps cannot be read to its end. */
 int mp_maps_iterate(mp_maps_scratch *s, int (*cb)(struct dl_phdr_info *, size_t, void *),
                     void *arg) MP_HIDDEN;
 
