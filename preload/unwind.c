@@ -37,7 +37,7 @@
  * while libunwind works for us are ours to close.
  */
 #define UNW_LOCAL_ONLY
-#include "shim.h"
+#include "unwind_fast.h"
 
 #include <dlfcn.h>
 #include <errno.h>

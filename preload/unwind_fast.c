@@ -23,7 +23,7 @@
  * released by a thread-exit destructor for the next new thread: a claim is
  * one CAS, safe where a signal handler could re-enter.
  */
-#include "shim.h"
+#include "unwind_fast.h"
 
 #include <dlfcn.h>
 #include <signal.h>

@@ -25,7 +25,7 @@
  * entries carry the generation they were computed in, so a rule of an
  * unloaded module is never applied to one loaded at the same address.
  */
-#include "shim.h"
+#include "unwind_fast.h"
 
 #include <link.h>
 #include <string.h>
