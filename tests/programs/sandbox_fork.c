@@ -5,16 +5,18 @@
  * the process), then loads a plugin and leaks through it.
  *
  * Run with MEMPROF_INTERVAL=1: the parent's collector thread exists from
- * the start, so the child is the fork child of a multi-threaded parent and
- * reads its modules from /proc/self/maps (README, "Known limitations").
- * The policy traps process_vm_readv (Firefox's does: a content process has
- * no business reading process memory) and allows the rest.
+ * the start. With argv[2] "threaded" the parent also has a thread of its
+ * own at the fork, so the child is the fork child of a multi-threaded
+ * program and reads its modules from /proc/self/maps (modules.c). The
+ * policy traps process_vm_readv (Firefox's does: a content process has no
+ * business reading process memory) and allows the rest.
  *
- * argv[1]: the plugin (libplugin.so). Prints "child status N" (0: the
+ * argv[1]: the plugin (libplugin.so). Prints "child PID status N" (0: the
  * child ran to its end; 159: it met the trap, its handler wrote the
  * system call's number on stderr first).
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -86,12 +88,24 @@ static int child_main(const char *plugin)
     return 0;
 }
 
+/* The parent's own thread: alive across the fork, until main lets it go. */
+static void *bystander(void *arg)
+{
+    char c;
+    (void)!read(*(int *)arg, &c, 1);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: sandbox_fork PLUGIN\n");
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "threaded") != 0)) {
+        fprintf(stderr, "usage: sandbox_fork PLUGIN [threaded]\n");
         return 2;
     }
+    int hold[2] = {-1, -1};
+    pthread_t t;
+    if (argc == 3 && (pipe(hold) != 0 || pthread_create(&t, NULL, bystander, &hold[0]) != 0))
+        die("bystander thread");
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
@@ -102,5 +116,7 @@ int main(int argc, char **argv)
     if (waitpid(pid, &st, 0) != pid)
         die("waitpid");
     printf("child %d status %d\n", (int)pid, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+    if (argc == 3 && (write(hold[1], "x", 1) != 1 || pthread_join(t, NULL) != 0))
+        die("bystander's end");
     return 0;
 }
