@@ -313,14 +313,32 @@ const mp_module *mp_modules_get(size_t i, const char **path)
 void mp_modules_lock(void) { mp_spin_lock(&modules_lock); }
 void mp_modules_unlock(void) { mp_spin_unlock(&modules_lock); }
 
+/* Whether a thread other than the forking one may hold the loader's list
+ * lock at the fork. glibc's flag says only that a thread was ever made;
+ * the shim's own collector (--interval, --signal, dormant) would then
+ * freeze every fork child of a single-threaded program, so the kernel's
+ * count is asked too. The collector walks the list only in
+ * mp_modules_refresh, under modules_lock, which the fork handler holds
+ * across the fork; an attached process's GOT scans (got.c) are not so
+ * fenced, and neither is a collector on its way out (not running, still
+ * counted): both count as threaded. */
+static bool others_may_hold_loader(void)
+{
+    if (&__libc_single_threaded != NULL && __libc_single_threaded)
+        return false;
+    if (atomic_load(&mp_attached))
+        return true;
+    long threads = mp_proc_status_value("Threads");
+    return threads < 0 || threads > 1 + (atomic_load(&mp_collector_running) ? 1 : 0);
+}
+
 /* The fork handler's: the child's table is the newest this process can
  * see, and consistent (held across the fork). A forking thread already
  * inside the shim (a signal handler that interrupted it, and may have
  * interrupted a rescan) does not rescan. */
 void mp_modules_before_fork(bool profiling)
 {
-    bool threaded = &__libc_single_threaded == NULL || !__libc_single_threaded;
-    bool child_frozen = threaded || mp_modules_frozen();
+    bool child_frozen = mp_modules_frozen() || others_may_hold_loader();
     /* Where frozen already, the child reads the maps itself when it needs
      * to: no scan on the forking thread. */
     if (child_frozen && !mp_modules_frozen() && profiling && modules && mp_guard <= 1)

@@ -24,7 +24,8 @@
  *
  * The headers are copied with process_vm_readv on ourselves, which fails
  * with EFAULT instead of faulting if another thread unmapped the object
- * since the maps were read; the callback gets the copy's program headers.
+ * since the maps were read (not under a seccomp filter: note_sandbox);
+ * the callback gets the copy's program headers.
  * Only raw syscalls: no stdio, no malloc, no lock; the caller's scratch
  * holds everything (one per concurrent caller).
  */
@@ -112,10 +113,30 @@ static bool parse_line(const char *p, const char *end, maps_line *l)
     return l->start < l->end;
 }
 
+/* Set once process_vm_readv must not be called: it failed with ENOSYS or
+ * EPERM, or a seccomp filter is on (see sandboxed). Never cleared: a
+ * filter cannot be removed, and a fork child inherits it. */
+static _Atomic int no_vm_readv;
+
+/* A seccomp filter may answer process_vm_readv, which a sandboxed process
+ * has no use for, with SIGSYS instead of an error (SECCOMP_RET_TRAP:
+ * Firefox's content processes, whose handler then ends the process), and
+ * nothing tells such a policy from one that allows the call or fails it.
+ * So under any filter the headers are read directly, as the callbacks
+ * read what the headers point to: the race with another thread's unmap
+ * that process_vm_readv closes is then open for the header too, which is
+ * better than a certain death. Asked at each scan until a filter is seen
+ * (one small read of /proc/self/status; a scan reads all of the maps). */
+static void note_sandbox(void)
+{
+    if (!atomic_load_explicit(&no_vm_readv, memory_order_relaxed) &&
+        mp_proc_status_value("Seccomp") != 0)
+        atomic_store_explicit(&no_vm_readv, 1, memory_order_relaxed);
+}
+
 /* Reads len bytes at addr into out; false if any of it is not mapped. */
 static bool copy_self(void *out, uintptr_t addr, size_t len)
 {
-    static _Atomic int no_vm_readv;
     if (!atomic_load_explicit(&no_vm_readv, memory_order_relaxed)) {
         struct iovec local = {out, len}, remote = {(void *)addr, len};
         ssize_t n = (ssize_t)syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L,
@@ -244,6 +265,7 @@ static int one_line(mp_maps_scratch *s, const char *p, const char *end, maps_cb 
 
 int mp_maps_iterate(mp_maps_scratch *s, maps_cb cb, void *arg)
 {
+    note_sandbox();
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;

@@ -194,6 +194,18 @@ ssize_t mp_read_small_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
+long mp_proc_status_value(const char *key)
+{
+    char buf[4096];
+    if (mp_read_small_file("/proc/self/status", buf, sizeof(buf)) <= 0)
+        return -1;
+    size_t len = strlen(key);
+    for (const char *p = buf; (p = strstr(p, key)) != NULL; p += len)
+        if ((p == buf || p[-1] == '\n') && p[len] == ':')
+            return strtol(p + len + 1, NULL, 10);
+    return -1;
+}
+
 void *mp_next_symbol(void *_Atomic *slot, const char *name)
 {
     void *p = atomic_load_explicit(slot, memory_order_acquire);
