@@ -179,6 +179,11 @@ static fn_name die_function(mp_symbolizer *s, Dwarf_Die *die)
     if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
         dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
         raw = dwarf_formstring(&attr);
+    /* Rust's v0 mangling ("_RNvMs_NtCs..."), which the demangler does not
+       read: the plain name ("allocate") reads better than the code */
+    if (raw && raw[0] == '_' && raw[1] == 'R' && dwarf_attr_integrate(die, DW_AT_name, &attr) &&
+        dwarf_formstring(&attr))
+        raw = dwarf_formstring(&attr);
     if (!raw && dwarf_attr_integrate(die, DW_AT_name, &attr))
         raw = dwarf_formstring(&attr);
     return (fn_name){mp_strtab_intern_symbol(s->strs, raw), mp_strtab_intern_linkage(s->strs, raw),
@@ -273,6 +278,72 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const fn_name 
     f->keypart = buf_intern(s);
 }
 
+/* ---- Rust's scopes: functions inside namespaces ---- */
+
+typedef struct scope_path {
+    Dwarf_Die *dies;   /* outermost first */
+    int n, cap;
+} scope_path;
+
+/* DIEs without addresses that hold functions with addresses: rustc puts
+ * every function inside its module's DW_TAG_namespace (and methods in
+ * their type's), where libdw's dwarf_getscopes (0.188) does not look. */
+static bool scope_container(int tag)
+{
+    return tag == DW_TAG_namespace || tag == DW_TAG_structure_type ||
+           tag == DW_TAG_union_type || tag == DW_TAG_enumeration_type ||
+           tag == DW_TAG_class_type;
+}
+
+static bool scope_with_pc(int tag)
+{
+    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+           tag == DW_TAG_lexical_block;
+}
+
+/* Appends to path the scopes under parent that contain pc, outermost
+ * first; false when none does. Depth is bounded by the DWARF nesting. */
+static bool scope_find(Dwarf_Die *parent, Dwarf_Addr pc, scope_path *path, int depth)
+{
+    Dwarf_Die child;
+    if (depth > 64 || dwarf_child(parent, &child) != 0)
+        return false;
+    do {
+        int tag = dwarf_tag(&child);
+        if (scope_container(tag) && scope_find(&child, pc, path, depth + 1))
+            return true;
+        if (scope_with_pc(tag) && dwarf_haspc(&child, pc) > 0) {
+            if (path->n == path->cap) {
+                path->cap = path->cap ? 2 * path->cap : 8;
+                path->dies = mp_xrealloc(path->dies, (size_t)path->cap * sizeof(Dwarf_Die));
+            }
+            path->dies[path->n++] = child;
+            scope_find(&child, pc, path, depth + 1);
+            return true;
+        }
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return false;
+}
+
+/* dwarf_getscopes for a Rust compilation unit: the scopes containing pc,
+ * innermost first, in *scopes (malloc'd); their number. Only Rust units
+ * are walked (a C or C++ unit where dwarf_getscopes found nothing has
+ * nothing to find, and walking all of a large one costs). */
+static int rust_getscopes(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes)
+{
+    if (dwarf_srclang(cu) != DW_LANG_Rust)
+        return 0;
+    scope_path path = {0};
+    scope_find(cu, pc, &path, 0);
+    for (int i = 0; i < path.n / 2; i++) {
+        Dwarf_Die t = path.dies[i];
+        path.dies[i] = path.dies[path.n - 1 - i];
+        path.dies[path.n - 1 - i] = t;
+    }
+    *scopes = path.dies;
+    return path.n;
+}
+
 /*
  * Walks the DWARF scopes containing vaddr from the innermost out: each
  * DW_TAG_inlined_subroutine is a frame located at the current position,
@@ -295,6 +366,10 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
         free(scopes);
         scopes = NULL;
         n = dwarf_getscopes_die(&inner, &scopes);
+    } else if (cu) {
+        free(scopes);
+        scopes = NULL;
+        n = rust_getscopes(cu, e->vaddr - bias, &scopes);
     }
     for (int i = 0; i < n; i++) {
         int tag = dwarf_tag(&scopes[i]);
