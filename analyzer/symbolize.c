@@ -351,11 +351,10 @@ static int rust_getscopes(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes)
  * ending with the real (out-of-line) subprogram. Same output as
  * `addr2line -i`.
  */
-static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, size_t *cap,
-                           const char *file, int line, const fn_name *sym, uint64_t symoff)
+static void expand_inlines(mp_symbolizer *s, addrent *e, size_t *cap, Dwarf_Die *cu,
+                           Dwarf_Addr bias, const char *file, int line, const fn_name *sym,
+                           uint64_t symoff)
 {
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(mf->mod, e->vaddr, &bias);
     Dwarf_Die *scopes = NULL;
     int n = cu ? dwarf_getscopes(cu, e->vaddr - bias, &scopes) : 0;
     if (n > 0) {
@@ -395,6 +394,26 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
         chain_push(s, e, cap, sym, file, line, symoff);
 }
 
+/*
+ * The compilation unit holding vaddr. libdwfl reads .debug_aranges as
+ * covering everything from one unit's start to the next's, so where only
+ * some units are listed (a Go program with cgo: gcc's units have aranges,
+ * the Go linker writes none for its own) a Go function was taken for the
+ * C unit below it and got that unit's last line ("runtime.asmcgocall
+ * (gcc_mmap.c:37)"). The unit found must contain the address; otherwise
+ * the one that does is looked for among all units.
+ */
+static Dwarf_Die *addr_cu(Dwfl_Module *mod, Dwarf_Addr vaddr, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, vaddr, bias);
+    if (!cu || dwarf_haspc(cu, vaddr - *bias) > 0)
+        return cu;
+    for (Dwarf_Die *c = NULL; (c = dwfl_module_nextcu(mod, c, bias)) != NULL;)
+        if (dwarf_haspc(c, vaddr - *bias) > 0)
+            return c;
+    return NULL;
+}
+
 static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
 {
     if (!mf->mod)
@@ -407,13 +426,18 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
     int line = 0;
-    Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = addr_cu(mf->mod, e->vaddr, &bias);
+    Dwarf_Line *dl = cu ? dwarf_getsrc_die(cu, e->vaddr - bias) : NULL;
     if (dl) {
-        const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-        file = source_name(s, f, dwfl_line_comp_dir(dl));
+        Dwarf_Attribute attr;
+        const char *f = dwarf_linesrc(dl, NULL, NULL);
+        if (dwarf_lineno(dl, &line) != 0)
+            line = 0;
+        file = source_name(s, f, dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr)));
     }
     size_t cap = 0;
-    expand_inlines(s, mf, e, &cap, file, line, &sym, symoff);
+    expand_inlines(s, e, &cap, cu, bias, file, line, &sym, symoff);
 }
 
 typedef struct addr_key {
