@@ -135,11 +135,20 @@ static const char *put_operator(FILE *out, const char *p)
     return p;
 }
 
-/* With bare, the parameter list is left out too. */
+/* With bare, the parameter list is left out too. A name that starts with
+ * '<' is Rust's qualified path ("<u8 as alloc::vec::SpecFromElem>::
+ * from_elem"): those outer brackets name the function's type and stay,
+ * the template arguments inside them are shortened. */
 static void put_name(FILE *out, const char *fn, bool bare)
 {
     int depth = 0;
+    bool qualified = fn[0] == '<';
     for (const char *p = fn; *p;) {
+        if (qualified && (p == fn || (*p == '>' && depth == 0))) {
+            qualified = p == fn;
+            fputc(*p++, out);
+            continue;
+        }
         if (bare && depth == 0 && *p == '(' && p != fn)
             return;
         if (strncmp(p, "operator", 8) == 0 &&

@@ -11,7 +11,7 @@
 #     site read "leaky_cache_insert::h9839f975a61ecbae (alloc.rs:95)"), with
 #     liballoc's frames folded as allocator plumbing, no legacy hash and no
 #     "_ZN" left in any text frame ("...E.llvm.1208..." kept std's closure
-#     from being demangled).
+#     from being demangled), and "<T as Trait>::f" keeping its type.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 command -v rg >/dev/null || fail "no rg (run scripts/setup test: ripgrep)"
@@ -37,6 +37,10 @@ exitsnap=$(pid_snapshots "$WORK/rust_cache.snaps" "$(sed -n 's/^\([0-9]*\) .*/\1
 top=$(awk '$1 == 1 { print $NF == "" ? "" : $0; exit }' "$WORK/report.txt" | sed 's/.*[0-9]  *//')
 [[ $top == "rust_cache::leaky_cache_insert (rust_cache.rs:$line)" ]] ||
     fail "the top site reads '$top', expected 'rust_cache::leaky_cache_insert (rust_cache.rs:$line)': $(sed -n 5,10p "$WORK/report.txt")"
+# A qualified path keeps its type: "<u8 as ...::SpecFromElem>::from_elem",
+# not the C++ shortening's "<>::from_elem".
+grep -q '<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem' "$WORK/report.txt" ||
+    fail "Rust's <T as Trait>::f frames lost their type: $(grep 'folded away' "$WORK/report.txt")"
 ! grep -E '(^| )_ZN|::h[0-9a-f]{16}( |$)' "$WORK/report.txt" ||
     fail "a Rust frame is left mangled or with its hash"
 report_json "$exitsnap" "$WORK/r.json"
