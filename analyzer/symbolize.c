@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "cuindex.h"
 #include "elffile.h"
 #include "hashmap.h"
 #include "modindex.h"
@@ -76,6 +77,8 @@ struct mp_symbolizer {
     snapstate **snaps;
     size_t n_snaps, cap_snaps;
     mp_strbuf buf;               /* scratch for building keys and paths */
+    mp_cuindex **cuix;           /* modules whose aranges libdwfl misreads */
+    size_t n_cuix, cap_cuix;
 };
 
 mp_symbolizer *mp_symbolizer_new(void)
@@ -104,6 +107,9 @@ void mp_symbolizer_free(mp_symbolizer *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->n_cuix; i++)
+        mp_cuindex_free(s->cuix[i]);
+    free(s->cuix);
     for (size_t i = 0; i < s->n_files; i++)
         mp_elffile_free(s->files[i]);
     for (size_t i = 0; i < s->n_addrs; i++)
@@ -395,23 +401,24 @@ static void expand_inlines(mp_symbolizer *s, addrent *e, size_t *cap, Dwarf_Die 
 }
 
 /*
- * The compilation unit holding vaddr. libdwfl reads .debug_aranges as
- * covering everything from one unit's start to the next's, so where only
- * some units are listed (a Go program with cgo: gcc's units have aranges,
- * the Go linker writes none for its own) a Go function was taken for the
- * C unit below it and got that unit's last line ("runtime.asmcgocall
- * (gcc_mmap.c:37)"). The unit found must contain the address; otherwise
- * the one that does is looked for among all units.
+ * The compilation unit holding vaddr. libdwfl's unit must contain the
+ * address; where it does not (partial .debug_aranges, cuindex.c: a cgo
+ * program's Go function read as "runtime.asmcgocall (gcc_mmap.c:37)"),
+ * the units' own ranges decide, indexed once per module.
  */
-static Dwarf_Die *addr_cu(Dwfl_Module *mod, Dwarf_Addr vaddr, Dwarf_Addr *bias)
+static Dwarf_Die *addr_cu(mp_symbolizer *s, Dwfl_Module *mod, Dwarf_Addr vaddr, Dwarf_Addr *bias)
 {
     Dwarf_Die *cu = dwfl_module_addrdie(mod, vaddr, bias);
     if (!cu || dwarf_haspc(cu, vaddr - *bias) > 0)
         return cu;
-    for (Dwarf_Die *c = NULL; (c = dwfl_module_nextcu(mod, c, bias)) != NULL;)
-        if (dwarf_haspc(c, vaddr - *bias) > 0)
-            return c;
-    return NULL;
+    size_t i = 0;
+    while (i < s->n_cuix && mp_cuindex_module(s->cuix[i]) != mod)
+        i++;
+    if (i == s->n_cuix) {
+        mp_grow((void **)&s->cuix, &s->cap_cuix, s->n_cuix + 1, sizeof(mp_cuindex *));
+        s->cuix[s->n_cuix++] = mp_cuindex_build(mod);
+    }
+    return mp_cuindex_find(s->cuix[i], vaddr, bias);
 }
 
 static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
@@ -427,7 +434,7 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     const char *file = NULL;
     int line = 0;
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = addr_cu(mf->mod, e->vaddr, &bias);
+    Dwarf_Die *cu = addr_cu(s, mf->mod, e->vaddr, &bias);
     Dwarf_Line *dl = cu ? dwarf_getsrc_die(cu, e->vaddr - bias) : NULL;
     if (dl) {
         Dwarf_Attribute attr;

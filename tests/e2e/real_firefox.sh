@@ -23,12 +23,7 @@ source "$E2E_DIR/sec_lib.sh"
 sec_setup
 command -v firefox-esr >/dev/null || fail "no firefox-esr (run scripts/setup test)"
 U=nobody
-cat >"$PUB/page.html" <<'HTML'
-<html><body><p id="x">static text</p>
-<script>document.getElementById("x").textContent = "scripted " + (6 * 7);</script>
-</body></html>
-HTML
-chmod 0644 "$PUB/page.html"
+browser_page "$PUB/page.html"
 
 # ff_home NAME: a fresh home and profile for $U.
 ff_home() {
@@ -128,11 +123,7 @@ for f in "${asnaps[@]}"; do
     "$BIN" locks "$f" --top 3 >/dev/null 2>&1 || fail "memprof locks $f failed"
 done
 kill -TERM "$ff"
-for _ in $(seq 600); do
-    kill -0 "$ff" 2>/dev/null || break
-    sleep 0.1
-done
-! kill -0 "$ff" 2>/dev/null || fail "firefox did not end on SIGTERM after the detach"
+wait_gone "$ff" 60 || fail "firefox did not end on SIGTERM after the detach"
 n=$(snapshots "$home/snaps" | wc -l)
 [[ $n -eq 2 ]] || fail "a detached firefox wrote $((n - 2)) more snapshots at its exit"
 echo "attach: 2 snapshots after attach, detach, clean exit; content process $content refused: $(cat "$WORK/cattach.out")"
