@@ -15,7 +15,7 @@ mp_cuindex *mp_cuindex_build(Dwfl_Module *mod);
 Dwfl_Module *mp_cuindex_module(const mp_cuindex *ix);
 /* The unit whose ranges contain vaddr (a module address, as
  * dwfl_module_addrdie takes), its bias in *bias; NULL when none does. */
-Dwarf_Die *mp_cuindex_find(const mp_cuindex *ix, Dwarf_Addr vaddr, Dwarf_Addr *bias);
+Dwarf_Die *mp_cuindex_find(mp_cuindex *ix, Dwarf_Addr vaddr, Dwarf_Addr *bias);
 void mp_cuindex_free(mp_cuindex *ix);
 
 #endif

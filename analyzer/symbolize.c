@@ -30,6 +30,7 @@
 #include "elffile.h"
 #include "hashmap.h"
 #include "modindex.h"
+#include "rustscopes.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -66,6 +67,11 @@ typedef struct snapstate {
     mp_symstack **stacks;   /* per stack index, built lazily */
 } snapstate;
 
+typedef struct rust_unit {
+    const Dwarf_Die *cu;
+    mp_rustscopes *ix;      /* NULL: not a Rust unit */
+} rust_unit;
+
 struct mp_symbolizer {
     mp_strtab *strs;
     mp_elffile **files;
@@ -79,6 +85,9 @@ struct mp_symbolizer {
     mp_strbuf buf;               /* scratch for building keys and paths */
     mp_cuindex **cuix;           /* modules whose aranges libdwfl misreads */
     size_t n_cuix, cap_cuix;
+    struct rust_unit *rust;      /* units where dwarf_getscopes found nothing */
+    size_t n_rust, cap_rust;
+    mp_hashmap rust_index;       /* unit -> rust[] */
 };
 
 mp_symbolizer *mp_symbolizer_new(void)
@@ -110,6 +119,10 @@ void mp_symbolizer_free(mp_symbolizer *s)
     for (size_t i = 0; i < s->n_cuix; i++)
         mp_cuindex_free(s->cuix[i]);
     free(s->cuix);
+    for (size_t i = 0; i < s->n_rust; i++)
+        mp_rustscopes_free(s->rust[i].ix);
+    free(s->rust);
+    mp_hashmap_free(&s->rust_index);
     for (size_t i = 0; i < s->n_files; i++)
         mp_elffile_free(s->files[i]);
     for (size_t i = 0; i < s->n_addrs; i++)
@@ -284,70 +297,35 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const fn_name 
     f->keypart = buf_intern(s);
 }
 
-/* ---- Rust's scopes: functions inside namespaces ---- */
+/* ---- Rust units: their functions indexed once (rustscopes.c) ---- */
 
-typedef struct scope_path {
-    Dwarf_Die *dies;   /* outermost first */
-    int n, cap;
-} scope_path;
+typedef struct rust_key {
+    const mp_symbolizer *s;
+    const Dwarf_Die *cu;
+} rust_key;
 
-/* DIEs without addresses that hold functions with addresses: rustc puts
- * every function inside its module's DW_TAG_namespace (and methods in
- * their type's), where libdw's dwarf_getscopes (0.188) does not look. */
-static bool scope_container(int tag)
+static bool rust_eq(const void *ctx, uint32_t id)
 {
-    return tag == DW_TAG_namespace || tag == DW_TAG_structure_type ||
-           tag == DW_TAG_union_type || tag == DW_TAG_enumeration_type ||
-           tag == DW_TAG_class_type;
+    const rust_key *k = ctx;
+    return k->s->rust[id].cu == k->cu;
 }
 
-static bool scope_with_pc(int tag)
+/* dwarf_getscopes for a unit where it found nothing: a Rust unit's, from
+ * its index (built on first use; NULL for other languages, which have
+ * nothing more to find). */
+static int rust_getscopes(mp_symbolizer *s, Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes)
 {
-    return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
-           tag == DW_TAG_lexical_block;
-}
-
-/* Appends to path the scopes under parent that contain pc, outermost
- * first; false when none does. Depth is bounded by the DWARF nesting. */
-static bool scope_find(Dwarf_Die *parent, Dwarf_Addr pc, scope_path *path, int depth)
-{
-    Dwarf_Die child;
-    if (depth > 64 || dwarf_child(parent, &child) != 0)
-        return false;
-    do {
-        int tag = dwarf_tag(&child);
-        if (scope_container(tag) && scope_find(&child, pc, path, depth + 1))
-            return true;
-        if (scope_with_pc(tag) && dwarf_haspc(&child, pc) > 0) {
-            if (path->n == path->cap) {
-                path->cap = path->cap ? 2 * path->cap : 8;
-                path->dies = mp_xrealloc(path->dies, (size_t)path->cap * sizeof(Dwarf_Die));
-            }
-            path->dies[path->n++] = child;
-            scope_find(&child, pc, path, depth + 1);
-            return true;
-        }
-    } while (dwarf_siblingof(&child, &child) == 0);
-    return false;
-}
-
-/* dwarf_getscopes for a Rust compilation unit: the scopes containing pc,
- * innermost first, in *scopes (malloc'd); their number. Only Rust units
- * are walked (a C or C++ unit where dwarf_getscopes found nothing has
- * nothing to find, and walking all of a large one costs). */
-static int rust_getscopes(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes)
-{
-    if (dwarf_srclang(cu) != DW_LANG_Rust)
-        return 0;
-    scope_path path = {0};
-    scope_find(cu, pc, &path, 0);
-    for (int i = 0; i < path.n / 2; i++) {
-        Dwarf_Die t = path.dies[i];
-        path.dies[i] = path.dies[path.n - 1 - i];
-        path.dies[path.n - 1 - i] = t;
+    rust_key k = {s, cu};
+    uint64_t h = mp_hashmap_hash_u64((uint64_t)(uintptr_t)cu);
+    uint32_t id = mp_hashmap_find(&s->rust_index, h, rust_eq, &k);
+    if (id == MP_HASHMAP_NONE) {
+        mp_grow((void **)&s->rust, &s->cap_rust, s->n_rust + 1, sizeof(*s->rust));
+        s->rust[s->n_rust] = (rust_unit){cu, mp_rustscopes_build(cu)};
+        id = (uint32_t)s->n_rust++;
+        mp_hashmap_insert(&s->rust_index, h, id);
     }
-    *scopes = path.dies;
-    return path.n;
+    *scopes = NULL;
+    return s->rust[id].ix ? mp_rustscopes_get(s->rust[id].ix, pc, scopes) : 0;
 }
 
 /*
@@ -374,7 +352,7 @@ static void expand_inlines(mp_symbolizer *s, addrent *e, size_t *cap, Dwarf_Die 
     } else if (cu) {
         free(scopes);
         scopes = NULL;
-        n = rust_getscopes(cu, e->vaddr - bias, &scopes);
+        n = rust_getscopes(s, cu, e->vaddr - bias, &scopes);
     }
     for (int i = 0; i < n; i++) {
         int tag = dwarf_tag(&scopes[i]);
