@@ -14,7 +14,11 @@
 #   - the children's heap, added up, has a named top site;
 #   - `memprof snapshot CHILD` is honoured for nobody (the file lands in
 #     uid-65534), refused for daemon, and nobody's for the root master is
-#     refused: exit 1, one line, nothing written.
+#     refused: exit 1, one line, nothing written;
+#   - with MEMPROF_OUT a sticky shared directory where daemon has planted
+#     uid-65534 first (its own 0777 directory, or its symlink to one): the
+#     same bytes served, nothing written into daemon's directory, each
+#     child saying in one line (apache's error log) why it skipped.
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/sec_lib.sh"
 sec_setup
@@ -115,7 +119,7 @@ serve() {
 
 # While the profiled server runs: requests from three users.
 while_up() {
-    [[ $1 == plain ]] && return 0
+    [[ $1 == shim ]] || return 0
     local master=$2 child=
     for _ in $(seq 300); do   # an idle child, switched to nobody
         child=$(pgrep -u nobody -P "$master" | head -1 || true)
@@ -177,3 +181,31 @@ sys.exit(0 if fr and fr[0]["function"] not in (None, "", "??") else 1)
 PY
 "$BIN" report "${top[0]}" --top 1 >/dev/null || fail "memprof report of the master's snapshot failed"
 echo "ok: apache prefork, $exits child exit snapshots in uid-$uid, the master's in MEMPROF_OUT"
+
+# planted KIND: daemon's uid-65534 in a sticky MEMPROF_OUT, then 2 requests.
+planted() {
+    local kind=$1 d=$PUB/planted-$1 target
+    mkdir -p "$d/snaps"
+    chmod 1777 "$d/snaps"
+    target=$PUB/daemon-$kind
+    mkdir -m 0777 "$target"
+    chown daemon "$target"
+    case $kind in
+    dir) as_user daemon mkdir -m 0777 "$d/snaps/uid-$uid"; target=$d/snaps/uid-$uid ;;
+    link) as_user daemon ln -s "$target" "$d/snaps/uid-$uid" ;;
+    esac
+    REQUESTS=2 serve "planted-$kind" --sample 1
+    [[ $(cat "$WORK/planted-$kind.rc") == "$(cat "$WORK/plain.rc")" ]] ||
+        fail "planted $kind: apache exited $(cat "$WORK/planted-$kind.rc")"
+    cmp -s <(head -4 "$WORK/plain.out") "$WORK/planted-$kind.out" || fail "planted $kind: curl read other bytes"
+    [[ -z $(ls -A "$target") ]] || fail "planted $kind: written into daemon's directory: $(ls -A "$target")"
+    [[ $(stat -c %U "$target") == daemon ]] || fail "planted $kind: daemon's directory changed hands"
+    local lines
+    lines=$(grep -ac "^memprof: cannot write a snapshot in $d/snaps/uid-$uid: " "$d/error.log" || true)
+    ((lines >= 2)) || fail "planted $kind: $lines refusals in apache's error log, expected one per child: $(grep -a memprof "$d/error.log" | head -3)"
+    snapshots "$d/snaps" | grep -q "/apache2\.$(cat "$WORK/planted-$kind.pid")\.0001\.mprof$" ||
+        fail "planted $kind: the master wrote no snapshot"
+    echo "planted $kind: $lines children refused: $(grep -a -m1 '^memprof:' "$d/error.log")"
+}
+planted dir
+planted link
