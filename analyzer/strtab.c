@@ -196,6 +196,107 @@ static void rust_legacy_clean(char *d)
     *w = '\0';
 }
 
+/*
+ * Rust's v0 mangling ("_RNvNtCs1234_3std2rt19lang_start_internal"), the
+ * part of it that names plain paths: a crate root (C, its disambiguator
+ * dropped), nested names (N; a closure or shim as {closure#N}). Impls,
+ * generic arguments and back-references are left to the caller's raw
+ * name: false. rustc-demangle's grammar, https://doc.rust-lang.org/rustc/
+ * symbol-mangling/v0.html.
+ */
+typedef struct v0_in {
+    const char *p, *end;
+} v0_in;
+
+/* A base-62 number ending in '_' ("_" is 0, "0_" is 1) into *v, which
+ * wraps: a disambiguator is a hash, only small ones are printed. */
+static bool v0_base62(v0_in *in, unsigned long *v)
+{
+    *v = 0;
+    if (in->p < in->end && *in->p == '_') {
+        in->p++;
+        return true;
+    }
+    while (in->p < in->end && *in->p != '_') {
+        char c = *in->p++;
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10
+              : c >= 'A' && c <= 'Z' ? c - 'A' + 36 : -1;
+        if (d < 0)
+            return false;
+        *v = *v * 62 + (unsigned long)d;
+    }
+    if (in->p >= in->end)
+        return false;
+    in->p++;
+    (*v)++;
+    return true;
+}
+
+/* [s<base62>] [u] <decimal> [_] <bytes>: the identifier's bytes in
+ * (*name, *len), its disambiguator in *dis (0 when none). */
+static bool v0_ident(v0_in *in, const char **name, size_t *len, unsigned long *dis)
+{
+    *dis = 0;
+    if (in->p < in->end && *in->p == 's') {
+        in->p++;
+        if (!v0_base62(in, dis))
+            return false;
+        (*dis)++;
+    }
+    if (in->p < in->end && *in->p == 'u')
+        return false;   /* punycode */
+    size_t n = 0;
+    if (in->p >= in->end || *in->p < '0' || *in->p > '9')
+        return false;
+    while (in->p < in->end && *in->p >= '0' && *in->p <= '9' && n < 4096)
+        n = n * 10 + (size_t)(*in->p++ - '0');
+    if (in->p < in->end && *in->p == '_')
+        in->p++;
+    if ((size_t)(in->end - in->p) < n)
+        return false;
+    *name = in->p;
+    *len = n;
+    in->p += n;
+    return true;
+}
+
+static bool v0_path(v0_in *in, mp_strbuf *out, int depth)
+{
+    if (depth > 64 || in->p >= in->end)
+        return false;
+    char tag = *in->p++;
+    const char *name;
+    size_t len;
+    unsigned long dis;
+    if (tag == 'C')
+        return v0_ident(in, &name, &len, &dis) &&
+               (mp_strbuf_printf(out, "%.*s", (int)len, name), true);
+    if (tag != 'N' || in->p >= in->end)
+        return false;
+    char ns = *in->p++;
+    if (!v0_path(in, out, depth + 1) || !v0_ident(in, &name, &len, &dis))
+        return false;
+    if (ns >= 'a' && ns <= 'z')   /* a type or value namespace: the name itself */
+        mp_strbuf_printf(out, "::%.*s", (int)len, name);
+    else   /* C closure, S shim, ... */
+        mp_strbuf_printf(out, "::{%s%s%.*s#%lu}", ns == 'C' ? "closure" : ns == 'S' ? "shim" : "?",
+                         len ? ":" : "", (int)len, name, dis);
+    return true;
+}
+
+/* The demangled path of a v0 symbol (plain, len bytes) into out. */
+static bool rust_v0(const char *m, size_t len, mp_strbuf *out)
+{
+    if (len < 3 || m[0] != '_' || m[1] != 'R')
+        return false;
+    v0_in in = {m + 2, m + len};
+    while (in.p < in.end && *in.p >= '0' && *in.p <= '9')
+        in.p++;   /* an encoding version */
+    mp_strbuf_reset(out);
+    /* what may follow the path: the instantiating crate, a vendor suffix */
+    return v0_path(&in, out, 0) && (in.p == in.end || *in.p == 'C' || *in.p == '.');
+}
+
 const char *mp_strtab_intern_symbol(mp_strtab *t, const char *raw)
 {
     if (!raw || !*raw)
@@ -203,6 +304,13 @@ const char *mp_strtab_intern_symbol(mp_strtab *t, const char *raw)
     size_t len = plain_name_len(raw);
     if (len == 0)
         return NULL;
+    if (raw[0] == '_' && raw[1] == 'R') {
+        mp_strbuf b = {0};
+        const char *r = rust_v0(raw, len, &b) ? mp_strtab_intern(t, b.s ? b.s : "")
+                                              : mp_strtab_intern_n(t, raw, len);
+        mp_strbuf_free(&b);
+        return r;
+    }
     if (raw[0] != '_' || raw[1] != 'Z')
         return mp_strtab_intern_n(t, raw, len);
     char *plain = mp_xmalloc(len + 1);

@@ -198,15 +198,16 @@ static fn_name die_function(mp_symbolizer *s, Dwarf_Die *die)
     if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
         dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
         raw = dwarf_formstring(&attr);
-    /* Rust's v0 mangling ("_RNvMs_NtCs..."), which the demangler does not
-       read: the plain name ("allocate") reads better than the code */
-    if (raw && raw[0] == '_' && raw[1] == 'R' && dwarf_attr_integrate(die, DW_AT_name, &attr) &&
-        dwarf_formstring(&attr))
-        raw = dwarf_formstring(&attr);
     if (!raw && dwarf_attr_integrate(die, DW_AT_name, &attr))
         raw = dwarf_formstring(&attr);
-    return (fn_name){mp_strtab_intern_symbol(s->strs, raw), mp_strtab_intern_linkage(s->strs, raw),
-                     die_start_line(die)};
+    const char *name = mp_strtab_intern_symbol(s->strs, raw);
+    /* Rust's v0 mangling where strtab.c reads only plain paths (an impl's
+       method, "_RNvMs_NtCs..."): the plain name ("allocate") reads better
+       than the code */
+    if (name && name[0] == '_' && name[1] == 'R' && dwarf_attr_integrate(die, DW_AT_name, &attr) &&
+        dwarf_formstring(&attr))
+        name = mp_strtab_intern_symbol(s->strs, dwarf_formstring(&attr));
+    return (fn_name){name, mp_strtab_intern_linkage(s->strs, raw), die_start_line(die)};
 }
 
 static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)

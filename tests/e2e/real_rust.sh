@@ -11,7 +11,8 @@
 #     site read "leaky_cache_insert::h9839f975a61ecbae (alloc.rs:95)"), with
 #     liballoc's frames folded as allocator plumbing, no legacy hash and no
 #     "_ZN" left in any text frame ("...E.llvm.1208..." kept std's closure
-#     from being demangled), and "<T as Trait>::f" keeping its type.
+#     from being demangled), and "<T as Trait>::f" keeping its type;
+#     built with -C symbol-mangling-version=v0, its paths demangled too.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 command -v rg >/dev/null || fail "no rg (run scripts/setup test: ripgrep)"
@@ -47,4 +48,13 @@ report_json "$exitsnap" "$WORK/r.json"
 got=$(jq_py "$WORK/r.json" 'sum(s["bytes"] for s in d["sites"] if any(f["function"] == "rust_cache::leaky_cache_insert" for f in s["frames"]))')
 python3 -c "import sys; g, w = int(sys.argv[1]), int(sys.argv[2]); sys.exit(0 if abs(g - w) <= 0.25 * w else 1)" "$got" "$bytes" ||
     fail "leaky_cache_insert holds $got bytes, the program leaked $bytes"
+
+# The same built with Rust's v0 mangling: its plain paths demangled
+# ("rust_cache::main", not "_RNvCs..._10rust_cache4main").
+"$RUSTC" -O -g -C symbol-mangling-version=v0 -o "$WORK/rust_cache_v0" "$src" 2>"$WORK/rustc.err" ||
+    fail "rustc (v0) failed: $(tail -5 "$WORK/rustc.err")"
+shim_exec 60 "$WORK/v0.snaps" -- "$WORK/rust_cache_v0" >"$WORK/v0.out" 2>"$WORK/v0.err" || fail "rust_cache_v0 failed under the shim: $(cat "$WORK/v0.err")"
+"$MEMPROF_BIN" report "$(snapshots "$WORK/v0.snaps" | tail -1)" --top 1 --frames 20 >"$WORK/v0.txt" || fail "memprof report (v0) failed"
+grep -q '<- rust_cache::main (rust_cache.rs:' "$WORK/v0.txt" ||
+    fail "v0-mangled rust_cache::main is not demangled: $(sed -n 5,30p "$WORK/v0.txt" | grep -i main)"
 echo "ok: rg and a Rust program under the shim; the leak: $top, $got of $bytes bytes"
