@@ -251,9 +251,20 @@ static int check_visible(pid_t pid, const char *shim)
     snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
     ssize_t a = readlink("/proc/self/ns/mnt", ns_self, sizeof(ns_self) - 1);
     ssize_t b = readlink(path, ns_target, sizeof(ns_target) - 1);
+    char root[PATH_MAX];
+    snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+    errno = 0;
+    ssize_t r = readlink(path, root, sizeof(root) - 1);
+    int root_err = r < 0 ? errno : 0;
     if (a > 0 && b > 0 && (a != b || memcmp(ns_self, ns_target, (size_t)a) != 0))
         mp_error("attach: process %d runs in another mount namespace (a container?) where %s "
                  "does not exist; install memprof at the same path inside it", (int)pid, shim);
+    else if (root_err == ENOENT)   /* Firefox's content processes, Chromium's zygote */
+        mp_error("attach: process %d has changed its root to a directory that no longer exists "
+                 "(a sandbox): %s cannot be loaded there", (int)pid, shim);
+    else if (r > 0 && !(r == 1 && root[0] == '/'))
+        mp_error("attach: process %d has changed its root to %.*s (chroot), where %s does not "
+                 "exist", (int)pid, (int)r, root, shim);
     else
         mp_error("attach: process %d cannot open %s", (int)pid, shim);
     return -1;

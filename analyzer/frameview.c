@@ -16,7 +16,9 @@
  * (os::malloc, AllocateHeap), OpenSSL (CRYPTO_*alloc), GLib (g_malloc...),
  * nginx (ngx_alloc, ngx_palloc...), the GNU x-wrappers, and the C++
  * standard library's allocation plumbing under a container (allocator,
- * allocator_traits, _M_allocate, _M_create).
+ * allocator_traits, _M_allocate, _M_create); Rust's global allocator
+ * entry points (__rust_alloc...), and below (rust_plumbing) every frame in
+ * the sources of Rust's own allocation library.
  */
 static const char builtin[] =
     "^(palloc0?|palloc_extended|repalloc|MemoryContextAlloc[A-Za-z]*|AllocSetAlloc|"
@@ -29,7 +31,9 @@ static const char builtin[] =
     "AllocateHeap|ReallocateHeap|"
     "std::__new_allocator<.*>::allocate|__gnu_cxx::new_allocator<.*>::allocate|"
     "std::allocator<.*>::allocate|std::allocator_traits<.*>::allocate|"
-    "std::_Vector_base<.*>::_M_allocate|std::__cxx11::basic_string<.*>::_M_create)"
+    "std::_Vector_base<.*>::_M_allocate|std::__cxx11::basic_string<.*>::_M_create|"
+    "__rust_alloc|__rust_alloc_zeroed|__rust_realloc|__rdl_alloc|__rdl_alloc_zeroed|"
+    "__rdl_realloc|__rg_alloc|__rg_alloc_zeroed|__rg_realloc)"
     "(\\(.*)?( const)?$";
 
 static regex_t re_builtin, re_user;
@@ -90,6 +94,19 @@ static bool is_unnamed(const char *fn)
     return !fn[0] || strcmp(fn, "??") == 0;
 }
 
+/* A frame of Rust's liballoc (Vec, RawVec, Box, String, alloc::alloc), or
+ * of std's System allocator under __rdl_alloc, by its source file: rustc
+ * records them as /rustc/<commit>/library/alloc/src/..., and std's inlined
+ * functions have only plain DWARF names ("allocate", "alloc_impl"), too
+ * common to fold by name. */
+static bool rust_plumbing(const mp_frame *f)
+{
+    const char *lib = f->file ? strstr(f->file, "/library/") : NULL;
+    return lib && (strncmp(lib, "/library/alloc/src/", 19) == 0 ||
+                   strncmp(lib, "/library/std/src/alloc.rs", 25) == 0 ||
+                   strncmp(lib, "/library/std/src/sys/alloc/", 27) == 0);
+}
+
 /* The wrapper frames, and unnamed frames below one: a stripped binary
  * names the exported palloc but not the static AllocSetAlloc under it
  * (Debian's postgres), whose frame must go with palloc's. */
@@ -100,7 +117,7 @@ size_t mp_frameview_first(const mp_symstack *st)
         const char *fn = st->frames[i].function;
         if (is_unnamed(fn))
             continue;
-        if (!is_wrapper(fn))
+        if (!is_wrapper(fn) && !(use_builtin && rust_plumbing(&st->frames[i])))
             break;
         note(fn);
         first = i + 1;
@@ -118,11 +135,20 @@ static const char *put_operator(FILE *out, const char *p)
     return p;
 }
 
-/* With bare, the parameter list is left out too. */
+/* With bare, the parameter list is left out too. A name that starts with
+ * '<' is Rust's qualified path ("<u8 as alloc::vec::SpecFromElem>::
+ * from_elem"): those outer brackets name the function's type and stay,
+ * the template arguments inside them are shortened. */
 static void put_name(FILE *out, const char *fn, bool bare)
 {
     int depth = 0;
+    bool qualified = fn[0] == '<';
     for (const char *p = fn; *p;) {
+        if (qualified && (p == fn || (*p == '>' && depth == 0))) {
+            qualified = p == fn;
+            fputc(*p++, out);
+            continue;
+        }
         if (bare && depth == 0 && *p == '(' && p != fn)
             return;
         if (strncmp(p, "operator", 8) == 0 &&

@@ -26,9 +26,11 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "cuindex.h"
 #include "elffile.h"
 #include "hashmap.h"
 #include "modindex.h"
+#include "rustscopes.h"
 #include "strtab.h"
 #include "util.h"
 
@@ -65,6 +67,11 @@ typedef struct snapstate {
     mp_symstack **stacks;   /* per stack index, built lazily */
 } snapstate;
 
+typedef struct rust_unit {
+    const Dwarf_Die *cu;
+    mp_rustscopes *ix;      /* NULL: not a Rust unit */
+} rust_unit;
+
 struct mp_symbolizer {
     mp_strtab *strs;
     mp_elffile **files;
@@ -76,6 +83,11 @@ struct mp_symbolizer {
     snapstate **snaps;
     size_t n_snaps, cap_snaps;
     mp_strbuf buf;               /* scratch for building keys and paths */
+    mp_cuindex **cuix;           /* modules whose aranges libdwfl misreads */
+    size_t n_cuix, cap_cuix;
+    struct rust_unit *rust;      /* units where dwarf_getscopes found nothing */
+    size_t n_rust, cap_rust;
+    mp_hashmap rust_index;       /* unit -> rust[] */
 };
 
 mp_symbolizer *mp_symbolizer_new(void)
@@ -104,6 +116,13 @@ void mp_symbolizer_free(mp_symbolizer *s)
 {
     if (!s)
         return;
+    for (size_t i = 0; i < s->n_cuix; i++)
+        mp_cuindex_free(s->cuix[i]);
+    free(s->cuix);
+    for (size_t i = 0; i < s->n_rust; i++)
+        mp_rustscopes_free(s->rust[i].ix);
+    free(s->rust);
+    mp_hashmap_free(&s->rust_index);
     for (size_t i = 0; i < s->n_files; i++)
         mp_elffile_free(s->files[i]);
     for (size_t i = 0; i < s->n_addrs; i++)
@@ -181,8 +200,14 @@ static fn_name die_function(mp_symbolizer *s, Dwarf_Die *die)
         raw = dwarf_formstring(&attr);
     if (!raw && dwarf_attr_integrate(die, DW_AT_name, &attr))
         raw = dwarf_formstring(&attr);
-    return (fn_name){mp_strtab_intern_symbol(s->strs, raw), mp_strtab_intern_linkage(s->strs, raw),
-                     die_start_line(die)};
+    const char *name = mp_strtab_intern_symbol(s->strs, raw);
+    /* Rust's v0 mangling where strtab.c reads only plain paths (an impl's
+       method, "_RNvMs_NtCs..."): the plain name ("allocate") reads better
+       than the code */
+    if (name && name[0] == '_' && name[1] == 'R' && dwarf_attr_integrate(die, DW_AT_name, &attr) &&
+        dwarf_formstring(&attr))
+        name = mp_strtab_intern_symbol(s->strs, dwarf_formstring(&attr));
+    return (fn_name){name, mp_strtab_intern_linkage(s->strs, raw), die_start_line(die)};
 }
 
 static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
@@ -273,6 +298,37 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const fn_name 
     f->keypart = buf_intern(s);
 }
 
+/* ---- Rust units: their functions indexed once (rustscopes.c) ---- */
+
+typedef struct rust_key {
+    const mp_symbolizer *s;
+    const Dwarf_Die *cu;
+} rust_key;
+
+static bool rust_eq(const void *ctx, uint32_t id)
+{
+    const rust_key *k = ctx;
+    return k->s->rust[id].cu == k->cu;
+}
+
+/* dwarf_getscopes for a unit where it found nothing: a Rust unit's, from
+ * its index (built on first use; NULL for other languages, which have
+ * nothing more to find). */
+static int rust_getscopes(mp_symbolizer *s, Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes)
+{
+    rust_key k = {s, cu};
+    uint64_t h = mp_hashmap_hash_u64((uint64_t)(uintptr_t)cu);
+    uint32_t id = mp_hashmap_find(&s->rust_index, h, rust_eq, &k);
+    if (id == MP_HASHMAP_NONE) {
+        mp_grow((void **)&s->rust, &s->cap_rust, s->n_rust + 1, sizeof(*s->rust));
+        s->rust[s->n_rust] = (rust_unit){cu, mp_rustscopes_build(cu)};
+        id = (uint32_t)s->n_rust++;
+        mp_hashmap_insert(&s->rust_index, h, id);
+    }
+    *scopes = NULL;
+    return s->rust[id].ix ? mp_rustscopes_get(s->rust[id].ix, pc, scopes) : 0;
+}
+
 /*
  * Walks the DWARF scopes containing vaddr from the innermost out: each
  * DW_TAG_inlined_subroutine is a frame located at the current position,
@@ -280,11 +336,10 @@ static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const fn_name 
  * ending with the real (out-of-line) subprogram. Same output as
  * `addr2line -i`.
  */
-static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, size_t *cap,
-                           const char *file, int line, const fn_name *sym, uint64_t symoff)
+static void expand_inlines(mp_symbolizer *s, addrent *e, size_t *cap, Dwarf_Die *cu,
+                           Dwarf_Addr bias, const char *file, int line, const fn_name *sym,
+                           uint64_t symoff)
 {
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(mf->mod, e->vaddr, &bias);
     Dwarf_Die *scopes = NULL;
     int n = cu ? dwarf_getscopes(cu, e->vaddr - bias, &scopes) : 0;
     if (n > 0) {
@@ -295,6 +350,10 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
         free(scopes);
         scopes = NULL;
         n = dwarf_getscopes_die(&inner, &scopes);
+    } else if (cu) {
+        free(scopes);
+        scopes = NULL;
+        n = rust_getscopes(s, cu, e->vaddr - bias, &scopes);
     }
     for (int i = 0; i < n; i++) {
         int tag = dwarf_tag(&scopes[i]);
@@ -320,6 +379,27 @@ static void expand_inlines(mp_symbolizer *s, const mp_elffile *mf, addrent *e, s
         chain_push(s, e, cap, sym, file, line, symoff);
 }
 
+/*
+ * The compilation unit holding vaddr. libdwfl's unit must contain the
+ * address; where it does not (partial .debug_aranges, cuindex.c: a cgo
+ * program's Go function read as "runtime.asmcgocall (gcc_mmap.c:37)"),
+ * the units' own ranges decide, indexed once per module.
+ */
+static Dwarf_Die *addr_cu(mp_symbolizer *s, Dwfl_Module *mod, Dwarf_Addr vaddr, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, vaddr, bias);
+    if (!cu || dwarf_haspc(cu, vaddr - *bias) > 0)
+        return cu;
+    size_t i = 0;
+    while (i < s->n_cuix && mp_cuindex_module(s->cuix[i]) != mod)
+        i++;
+    if (i == s->n_cuix) {
+        mp_grow((void **)&s->cuix, &s->cap_cuix, s->n_cuix + 1, sizeof(mp_cuindex *));
+        s->cuix[s->n_cuix++] = mp_cuindex_build(mod);
+    }
+    return mp_cuindex_find(s->cuix[i], vaddr, bias);
+}
+
 static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
 {
     if (!mf->mod)
@@ -332,13 +412,18 @@ static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
     uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
     const char *file = NULL;
     int line = 0;
-    Dwfl_Line *dl = dwfl_module_getsrc(mf->mod, e->vaddr);
+    Dwarf_Addr bias = 0;
+    Dwarf_Die *cu = addr_cu(s, mf->mod, e->vaddr, &bias);
+    Dwarf_Line *dl = cu ? dwarf_getsrc_die(cu, e->vaddr - bias) : NULL;
     if (dl) {
-        const char *f = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-        file = source_name(s, f, dwfl_line_comp_dir(dl));
+        Dwarf_Attribute attr;
+        const char *f = dwarf_linesrc(dl, NULL, NULL);
+        if (dwarf_lineno(dl, &line) != 0)
+            line = 0;
+        file = source_name(s, f, dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr)));
     }
     size_t cap = 0;
-    expand_inlines(s, mf, e, &cap, file, line, &sym, symoff);
+    expand_inlines(s, e, &cap, cu, bias, file, line, &sym, symoff);
 }
 
 typedef struct addr_key {

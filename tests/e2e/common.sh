@@ -205,3 +205,24 @@ public_dir() {
     chmod 0755 "$PUBLIC"
     [[ $# -eq 0 ]] || cp "$@" "$PUBLIC/"
 }
+
+# browser_page FILE: the browsers' test page (0644): a paragraph a script
+# rewrites to "scripted 42", so a dump or screenshot shows the script ran.
+browser_page() {
+    cat >"$1" <<'HTML'
+<html><body><p id="x">static text</p>
+<script>document.getElementById("x").textContent = "scripted " + (6 * 7);</script>
+</body></html>
+HTML
+    chmod 0644 "$1"
+}
+
+# wait_gone PID SECONDS: until PID has ended (at most SECONDS); false if not.
+wait_gone() {
+    local _
+    for _ in $(seq $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    ! kill -0 "$1" 2>/dev/null
+}

@@ -9,11 +9,7 @@
 source "$(dirname "$0")/common.sh"
 
 command -v chromium >/dev/null || { echo "skip: no chromium (scripts/setup installs it)"; exit 0; }
-cat >"$WORK/page.html" <<'HTML'
-<html><body><p id="x">static text</p>
-<script>document.getElementById("x").textContent = "scripted " + (6 * 7);</script>
-</body></html>
-HTML
+browser_page "$WORK/page.html"
 run() {   # run NAME [VAR=VALUE...]
     local name=$1 rc=0
     shift

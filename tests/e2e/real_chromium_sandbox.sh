@@ -15,12 +15,7 @@ source "$E2E_DIR/sec_lib.sh"
 sec_setup
 command -v chromium >/dev/null || { echo "skip: no chromium (scripts/setup installs it)"; exit 0; }
 U=nobody
-cat >"$PUB/page.html" <<'HTML'
-<html><body><p id="x">static text</p>
-<script>document.getElementById("x").textContent = "scripted " + (6 * 7);</script>
-</body></html>
-HTML
-chmod 0644 "$PUB/page.html"
+browser_page "$PUB/page.html"
 
 # browse NAME [memprof run options...]: chromium --dump-dom as $U, plainly
 # (NAME plain) or under `memprof run`.

@@ -118,11 +118,7 @@ quit() {
     local _ ws w
     ws=$(workers_of "$1")
     kill -QUIT "$1"
-    for _ in $(seq 200); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    ! kill -0 "$1" 2>/dev/null || fail "nginx master $1 still runs 20 s after SIGQUIT"
+    wait_gone "$1" 20 || fail "nginx master $1 still runs 20 s after SIGQUIT"
     for w in $ws; do
         ! kill -0 "$w" 2>/dev/null || fail "nginx worker $w outlived its master"
     done

@@ -1,0 +1,2 @@
+module cgoleak
+go 1.19
