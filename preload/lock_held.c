@@ -44,7 +44,7 @@ static MP_TLS lk_held_sum lk_held_acc;
 /* ------------------------------------------------------------------------
  * The holds.
  * ---------------------------------------------------------------------- */
-bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited)
+bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited, uint32_t weight)
 {
     for (int i = lk_held_n - 1; i >= 0; i--) {
         if (lk_held_tab[i].addr == addr) {
@@ -56,12 +56,12 @@ bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited)
     if (lk_held_n == LK_HELD_MAX) {
         /* holds this deep go untimed (the unlock still blames), and are
          * counted now: their release cannot tell */
-        atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&e->acquisitions, weight, memory_order_relaxed);
         return false;
     }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
         t = lk_ticks();
-    lk_held_tab[lk_held_n++] = (lk_held){addr, e, t, 1, waited};
+    lk_held_tab[lk_held_n++] = (lk_held){addr, e, t, 1, waited, weight};
     return true;
 }
 
@@ -116,20 +116,21 @@ static MP_NOINLINE void lk_held_send(void)
     *a = (lk_held_sum){0};
 }
 
-/* Counts a timed hold in the batch's histogram; false when it has no room. */
-static bool lk_held_bucket(lk_held_sum *a, uint64_t hold_ns)
+/* Counts n timed holds of hold_ns each in the batch's histogram; false
+ * when it has no room. */
+static bool lk_held_bucket(lk_held_sum *a, uint64_t hold_ns, uint32_t n)
 {
     uint32_t b = mp_lock_hist_bucket(hold_ns);
     for (unsigned i = 0; i < a->nb; i++) {
         if (a->bucket[i] == b) {
-            a->count[i]++;
+            a->count[i] += n;
             return true;
         }
     }
     if (a->nb == LK_BATCH_BUCKETS)
         return false;
     a->bucket[a->nb] = b;
-    a->count[a->nb++] = 1;
+    a->count[a->nb++] = n;
     return true;
 }
 
@@ -143,13 +144,13 @@ bool lk_held_batch(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t h
         a->kind = kind;
         a->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     }
-    if (hold_ns && !lk_held_bucket(a, hold_ns)) {
+    if (hold_ns && holds && !lk_held_bucket(a, hold_ns, (uint32_t)holds)) {
         lk_held_send();
         return lk_held_batch(e, kind, acquisitions, holds, hold_ns);
     }
     a->acquisitions += acquisitions;
     a->holds += holds;
-    a->hold_ns += hold_ns;
+    a->hold_ns += holds * hold_ns;
     if (++a->n < LK_BATCH_MAX && a->hold_ns < LK_BATCH_NS)
         return a->n % LK_BATCH_CUE == 0;
     lk_held_send();

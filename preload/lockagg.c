@@ -225,11 +225,8 @@ static void la_on_wait(la_lock *l, const mp_event *ev)
 
 static void la_on_hold(la_lock *l, const mp_event *ev)
 {
+    /* Only the join's half: measured holds come in HOLDS batches. */
     uint32_t seq = ev->hold.seq;
-    l->hold_ns += ev->hold.hold_ns;
-    l->holds++;
-    if (ev->hold.hold_ns)   /* 0: the acquisition was not timed */
-        la_hist_add(l, MP_HIST_HOLD, mp_lock_hist_bucket(ev->hold.hold_ns), 1);
     uint32_t key = la_lock_index(l) + 1;
     long i = seq ? la_match_slot(key, seq) : -1;
     if (i < 0)
