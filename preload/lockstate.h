@@ -97,21 +97,49 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
 #define LK_MAP_BITS 16
 extern _Atomic uint8_t lk_map[1u << LK_MAP_BITS] MP_HIDDEN;
 
-/* Address bits 3..18: locks in the same 512 KiB never share a byte, and a
+/* Address bits 0..15: locks in the same 64 KiB never share a byte, and a
  * false "maybe" costs one table lookup. Every acquire and release computes
- * this, so it is a shift and a zero-extension. A byte per slot (64 KiB)
- * rather than a bit (8 KiB): the test is one compare with memory instead
- * of a shift, a mask, a load and a bit test (issue 10; the footprint
- * touched is still a cache line per lock). */
+ * this, so it is one zero-extension (bits 3..18, a 512 KiB window, cost a
+ * move and a shift more on every call: 3 of the 19 instructions a
+ * never-contended lock/unlock pair added, issue 10). A byte per slot
+ * rather than a bit: the test is one compare with memory instead of a
+ * shift, a mask, a load and a bit test (the footprint touched is still a
+ * cache line per lock). */
 static inline uint32_t lk_slot(uint64_t addr)
 {
-    return (uint16_t)(addr >> 3);
+    return (uint16_t)addr;
 }
+
+/* *p != 0, a relaxed read. On x86-64 one compare with memory: GCC
+ * compiles a relaxed atomic load as a load and a separate test, one
+ * instruction more on every acquire and release (the map byte, the lock
+ * word). A byte or an aligned int load is atomic there, and the asm reads
+ * *p each time it runs. */
+#if defined(__x86_64__)
+#define LK_NONZERO(p, suffix)                                                              \
+    ({                                                                                     \
+        bool nz_;                                                                          \
+        __asm__("cmp" suffix " $0, %1" : "=@ccnz"(nz_) : "m"(*(p)));                        \
+        nz_;                                                                               \
+    })
+static inline bool lk_byte_nonzero(const _Atomic uint8_t *p) { return LK_NONZERO(p, "b"); }
+static inline bool lk_int_nonzero(const int *p) { return LK_NONZERO(p, "l"); }
+#undef LK_NONZERO
+#else
+static inline bool lk_byte_nonzero(const _Atomic uint8_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed) != 0;
+}
+static inline bool lk_int_nonzero(const int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED) != 0;
+}
+#endif
 
 /* False: addr was certainly never contended. */
 static inline bool lk_maybe_tracked(const void *addr)
 {
-    return atomic_load_explicit(&lk_map[lk_slot((uintptr_t)addr)], memory_order_relaxed) != 0;
+    return lk_byte_nonzero(&lk_map[lk_slot((uintptr_t)addr)]);
 }
 
 /* addr's entry, claimed (and its byte in lk_map set) when create is set and it has
