@@ -38,27 +38,24 @@
  *     one is no wait.
  * This costs a clock read per failed trylock: the caller is spinning then.
  * A failed trylock is contention, so its lock enters the table; the
- * acquire fast paths then need not look at lk_spin_addr: a lock with a
+ * acquire fast paths then need not look at lk_q.spin_addr: a lock with a
  * pending run has its byte in lk_map. */
 #define LK_SPIN_GAP_NS 10000000ull
-MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;   /* lk_ticks */
 static MP_TLS uint32_t lk_spin_stack;
 
-/* The entry of the tracked lock this thread used last: a thread taking one
- * hot lock over and over finds it without a table probe. Entries are never
- * freed (only the whole table, in a fork child, which resets this too). */
-MP_TLS const void *lk_last_addr;
-MP_TLS lk_entry *lk_last_entry;
-
+/* The entry of the tracked lock this thread used last (lk_q.last_entry):
+ * a thread taking one hot lock over and over finds it without a table
+ * probe. Entries are never freed (only the whole table, in a fork child,
+ * which resets this too). */
 static inline lk_entry *lk_entry_of(const void *addr, bool create)
 {
-    if (MP_LIKELY(lk_last_addr == addr))
-        return lk_last_entry;
+    if (MP_LIKELY(lk_q.last_addr == addr))
+        return lk_q.last_entry;
     lk_entry *e = lk_lookup((uintptr_t)addr, create);
     if (e) {
-        lk_last_addr = addr;
-        lk_last_entry = e;
+        lk_q.last_addr = addr;
+        lk_q.last_entry = e;
     }
     return e;
 }
@@ -200,13 +197,11 @@ static int lk_sample(lk_entry *e, uint32_t gen, uint64_t wait_ns)
     return (lk_random(wait_ns) >> 32) & ((1u << k) - 1) ? -1 : (int)k;
 }
 
-/* Holds with waiters until the next measured one (lockstate.h). 0 at a
- * thread's start: its first is measured. */
-MP_TLS uint32_t lk_hold_skip;
-
+/* lk_q.hold_skip: holds with waiters until the next measured one
+ * (lockstate.h). 0 at a thread's start: its first is measured. */
 static void lk_hold_rearm(void)
 {
-    lk_hold_skip = 1 + (uint32_t)((lk_random(lk_hold_skip) >> 32) % (2 * LK_HOLD_RATE - 1));
+    lk_q.hold_skip = 1 + (uint32_t)((lk_random(lk_q.hold_skip) >> 32) % (2 * LK_HOLD_RATE - 1));
 }
 
 /*
@@ -287,18 +282,18 @@ static bool lk_spin_live(uint64_t now)
 static MP_NOINLINE bool lk_spin_over(const void *addr, uint64_t *now)
 {
     bool waited = false;
-    if (lk_spin_addr == addr) {
+    if (lk_q.spin_addr == addr) {
         *now = lk_ticks();
         waited = lk_spin_live(*now);
     }
-    lk_spin_addr = NULL;
+    lk_q.spin_addr = NULL;
     return waited;
 }
 
 MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 {
     uint64_t now = 0;
-    bool spun = MP_UNLIKELY(lk_spin_addr != NULL) && lk_spin_over(addr, &now);
+    bool spun = MP_UNLIKELY(lk_q.spin_addr != NULL) && lk_spin_over(addr, &now);
     if (!lk_maybe_tracked(addr))
         return;
     lk_entry *e = lk_entry_of(addr, false);
@@ -326,17 +321,17 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 MP_NOINLINE void lk_try_failed(const void *addr)
 {
     uint64_t now = lk_ticks();
-    if (lk_spin_addr == addr) {   /* trying the same lock again: still trying */
+    if (lk_q.spin_addr == addr) {   /* trying the same lock again: still trying */
         lk_spin_last = now;
         lk_spin_fails++;
         return;
     }
-    lk_spin_addr = NULL;
+    lk_q.spin_addr = NULL;
     if (!lk_entry_of(addr, true))
         return;
     /* The stack now, while failing, not inside the critical section. */
     lk_spin_stack = lk_stack(addr, LK_ROLE_WAITER);
-    lk_spin_addr = addr;
+    lk_q.spin_addr = addr;
     lk_spin_t0 = lk_spin_last = now;
     lk_spin_fails = 1;
 }
@@ -349,7 +344,7 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
 {
     w->addr = addr;
     w->kind = kind;
-    lk_spin_addr = NULL;   /* the blocking wait supersedes any trylock run */
+    lk_q.spin_addr = NULL;   /* the blocking wait supersedes any trylock run */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
     w->stack = lk_stack(addr, LK_ROLE_WAITER);
@@ -412,7 +407,7 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
     lk_held h = {.addr = addr};
     /* No tracked hold (the common release with waiters on a hot lock):
      * skips the held table. */
-    if (lk_held_n != 0 && !lk_held_release(addr, &h))
+    if (lk_q.held_n != 0 && !lk_held_release(addr, &h))
         return false;   /* an inner unlock of a recursive hold */
     lk_entry *e = h.e ? h.e : lk_entry_of(addr, false);
     r->waited = h.waited;
@@ -498,8 +493,8 @@ MP_NOINLINE void lk_forget_slow(const void *addr)
  * stacks are forgotten, and so is the parent's pending contention. */
 void lk_acct_after_fork_child(void)
 {
-    lk_spin_addr = NULL;
-    lk_last_addr = NULL;   /* the table is gone */
+    lk_q.spin_addr = NULL;
+    lk_q.last_addr = NULL;   /* the table is gone */
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
     lk_pending.type = 0;   /* the parent's contention */
 }

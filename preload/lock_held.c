@@ -10,7 +10,9 @@
 
 #define LK_HELD_MAX 8
 static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
-MP_TLS int lk_held_n;
+/* The quiet checks' thread-local block (lockstate.h): defined here, the
+ * file the rest of the accounting (lock_acct.c) builds on. */
+MP_TLS lk_quiet_tls lk_q;
 
 /*
  * Contended holds whose release published its stack, added up per thread
@@ -46,14 +48,14 @@ static MP_TLS lk_held_sum lk_held_acc;
  * ---------------------------------------------------------------------- */
 bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited, uint32_t weight)
 {
-    for (int i = lk_held_n - 1; i >= 0; i--) {
+    for (int i = lk_q.held_n - 1; i >= 0; i--) {
         if (lk_held_tab[i].addr == addr) {
             lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
             lk_held_tab[i].waited += waited;
             return true;
         }
     }
-    if (lk_held_n == LK_HELD_MAX) {
+    if (lk_q.held_n == LK_HELD_MAX) {
         /* holds this deep go untimed (the unlock still blames), and are
          * counted now: their release cannot tell */
         atomic_fetch_add_explicit(&e->acquisitions, weight, memory_order_relaxed);
@@ -61,13 +63,13 @@ bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited, u
     }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
         t = lk_ticks();
-    lk_held_tab[lk_held_n++] = (lk_held){addr, e, t, 1, waited, weight};
+    lk_held_tab[lk_q.held_n++] = (lk_held){addr, e, t, 1, waited, weight};
     return true;
 }
 
 bool lk_held_release(const void *addr, lk_held *h)
 {
-    int i = lk_held_n - 1;
+    int i = lk_q.held_n - 1;
     while (i >= 0 && lk_held_tab[i].addr != addr)
         i--;
     if (i < 0) {
@@ -77,7 +79,7 @@ bool lk_held_release(const void *addr, lk_held *h)
     if (--lk_held_tab[i].depth > 0)
         return false;   /* an inner unlock of a recursive hold */
     *h = lk_held_tab[i];
-    lk_held_tab[i] = lk_held_tab[--lk_held_n];
+    lk_held_tab[i] = lk_held_tab[--lk_q.held_n];
     return true;
 }
 
@@ -175,6 +177,6 @@ void lk_held_forget(const lk_entry *e)
  * pass through untracked), and so is its batch (the parent sends it). */
 void lk_held_after_fork_child(void)
 {
-    lk_held_n = 0;
+    lk_q.held_n = 0;
     lk_held_acc = (lk_held_sum){0};
 }

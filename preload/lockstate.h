@@ -124,6 +124,7 @@ static inline uint32_t lk_slot(uint64_t addr)
     })
 static inline bool lk_byte_nonzero(const _Atomic uint8_t *p) { return LK_NONZERO(p, "b"); }
 static inline bool lk_int_nonzero(const int *p) { return LK_NONZERO(p, "l"); }
+static inline bool lk_u32_nonzero(const _Atomic uint32_t *p) { return LK_NONZERO(p, "l"); }
 #undef LK_NONZERO
 #else
 static inline bool lk_byte_nonzero(const _Atomic uint8_t *p)
@@ -133,6 +134,10 @@ static inline bool lk_byte_nonzero(const _Atomic uint8_t *p)
 static inline bool lk_int_nonzero(const int *p)
 {
     return __atomic_load_n(p, __ATOMIC_RELAXED) != 0;
+}
+static inline bool lk_u32_nonzero(const _Atomic uint32_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed) != 0;
 }
 #endif
 
@@ -155,15 +160,23 @@ void lk_table_after_fork_child(void) MP_HIDDEN;
  * probe: the entry this thread used last (lk_entry_of) and one load of its
  * waiter count.
  * ---------------------------------------------------------------------- */
-extern MP_TLS const void *lk_last_addr MP_HIDDEN;   /* lk_last_entry's lock */
-extern MP_TLS lk_entry *lk_last_entry MP_HIDDEN;
-extern MP_TLS int lk_held_n MP_HIDDEN;              /* tracked holds (lock_held.c) */
-extern MP_TLS const void *lk_spin_addr MP_HIDDEN;   /* a trylock run's lock */
+/* Everything those checks read, in one thread-local block: each TLS
+ * variable of a shared object costs a load of its offset from the GOT
+ * before the load itself, so separate ones cost two instructions more on
+ * each quiet acquire and release of a tracked lock. */
+typedef struct lk_quiet_tls {
+    const void *last_addr;   /* last_entry's lock (lock_acct.c) */
+    lk_entry *last_entry;
+    const void *spin_addr;   /* a trylock run's lock (lock_acct.c) */
+    int held_n;              /* tracked holds (lock_held.c) */
+    uint32_t hold_skip;      /* lk_hold_pick, below */
+} lk_quiet_tls;
+extern MP_TLS lk_quiet_tls lk_q MP_HIDDEN;
 
 static inline bool lk_nobody_waits(const void *addr)
 {
-    return MP_LIKELY(lk_last_addr == addr) &&
-           MP_LIKELY(atomic_load_explicit(&lk_last_entry->waiters, memory_order_relaxed) == 0);
+    return MP_LIKELY(lk_q.last_addr == addr) &&
+           MP_LIKELY(!lk_u32_nonzero(&lk_q.last_entry->waiters));
 }
 
 /*
@@ -179,7 +192,7 @@ static inline bool lk_nobody_waits(const void *addr)
  * is not a measured hold still publishes this thread's cached holder
  * stack (a store only when it differs), so waiters keep naming holders.
  *
- * lk_hold_skip counts down the holds with waiters until the next measured
+ * lk_q.hold_skip counts down the holds with waiters until the next measured
  * one: each such acquisition takes one step; at 1 the next one is picked
  * and lk_hold_rearm (lock_acct.c) draws the next gap, uniform in
  * [1, 2 LK_HOLD_RATE - 1] (mean LK_HOLD_RATE). lk_hold_pick is idempotent
@@ -188,12 +201,11 @@ static inline bool lk_nobody_waits(const void *addr)
  */
 #define LK_HOLD_RATE_LOG2 5
 #define LK_HOLD_RATE (1u << LK_HOLD_RATE_LOG2)
-extern MP_TLS uint32_t lk_hold_skip MP_HIDDEN;
 
 static inline bool lk_hold_pick(void)
 {
-    if (MP_LIKELY(lk_hold_skip > 1)) {
-        lk_hold_skip--;
+    if (MP_LIKELY(lk_q.hold_skip > 1)) {
+        lk_q.hold_skip--;
         return false;
     }
     return true;
@@ -204,17 +216,16 @@ static inline bool lk_hold_pick(void)
  * hold is not one of the measured ones). */
 static inline bool lk_acquired_quiet(const void *addr)
 {
-    if (MP_UNLIKELY(lk_spin_addr != NULL) || MP_UNLIKELY(lk_last_addr != addr))
+    if (MP_UNLIKELY(lk_q.spin_addr != NULL) || MP_UNLIKELY(lk_q.last_addr != addr))
         return false;
-    return MP_LIKELY(atomic_load_explicit(&lk_last_entry->waiters, memory_order_relaxed) == 0) ||
-           !lk_hold_pick();
+    return MP_LIKELY(!lk_u32_nonzero(&lk_q.last_entry->waiters)) || !lk_hold_pick();
 }
 
 /* About to release addr: true when there is nothing to record (no timed
  * hold of this thread's, so no pending event either, and nobody queued). */
 static inline bool lk_release_quiet(const void *addr)
 {
-    return MP_LIKELY(lk_held_n == 0) && lk_nobody_waits(addr);
+    return MP_LIKELY(lk_q.held_n == 0) && lk_nobody_waits(addr);
 }
 
 /* ------------------------------------------------------------------------
