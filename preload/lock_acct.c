@@ -38,27 +38,24 @@
  *     one is no wait.
  * This costs a clock read per failed trylock: the caller is spinning then.
  * A failed trylock is contention, so its lock enters the table; the
- * acquire fast paths then need not look at lk_spin_addr: a lock with a
+ * acquire fast paths then need not look at lk_q.spin_addr: a lock with a
  * pending run has its byte in lk_map. */
 #define LK_SPIN_GAP_NS 10000000ull
-MP_TLS const void *lk_spin_addr;
 static MP_TLS uint64_t lk_spin_t0, lk_spin_last, lk_spin_fails;   /* lk_ticks */
 static MP_TLS uint32_t lk_spin_stack;
 
-/* The entry of the tracked lock this thread used last: a thread taking one
- * hot lock over and over finds it without a table probe. Entries are never
- * freed (only the whole table, in a fork child, which resets this too). */
-MP_TLS const void *lk_last_addr;
-MP_TLS lk_entry *lk_last_entry;
-
+/* The entry of the tracked lock this thread used last (lk_q.last_entry):
+ * a thread taking one hot lock over and over finds it without a table
+ * probe. Entries are never freed (only the whole table, in a fork child,
+ * which resets this too). */
 static inline lk_entry *lk_entry_of(const void *addr, bool create)
 {
-    if (MP_LIKELY(lk_last_addr == addr))
-        return lk_last_entry;
+    if (MP_LIKELY(lk_q.last_addr == addr))
+        return lk_q.last_entry;
     lk_entry *e = lk_lookup((uintptr_t)addr, create);
     if (e) {
-        lk_last_addr = addr;
-        lk_last_entry = e;
+        lk_q.last_addr = addr;
+        lk_q.last_entry = e;
     }
     return e;
 }
@@ -171,6 +168,20 @@ static mp_event lk_wait_event(const void *addr, uint16_t kind, uint32_t stack, l
  */
 static MP_TLS uint64_t lk_rng;
 
+/* The per-thread generator behind both samplings (xorshift64); seed mixes
+ * in something of the caller's the first time. */
+static uint64_t lk_random(uint64_t seed)
+{
+    uint64_t x = lk_rng;
+    if (MP_UNLIKELY(x == 0))
+        x = (uintptr_t)&lk_rng ^ seed ^ 0x9E3779B97F4A7C15ull;   /* per thread */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    lk_rng = x;
+    return x;
+}
+
 static int lk_sample(lk_entry *e, uint32_t gen, uint64_t wait_ns)
 {
     if (e && atomic_load_explicit(&e->recorded_gen, memory_order_relaxed) != gen + 1) {
@@ -183,14 +194,14 @@ static int lk_sample(lk_entry *e, uint32_t gen, uint64_t wait_ns)
     unsigned k = MP_LOCK_EXACT_LOG2 - lg;
     if (k > LK_WEIGHT_LOG2_MAX)
         k = LK_WEIGHT_LOG2_MAX;
-    uint64_t x = lk_rng;
-    if (MP_UNLIKELY(x == 0))
-        x = (uintptr_t)&lk_rng ^ wait_ns ^ 0x9E3779B97F4A7C15ull;   /* per thread */
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    lk_rng = x;
-    return (x >> 32) & ((1u << k) - 1) ? -1 : (int)k;
+    return (lk_random(wait_ns) >> 32) & ((1u << k) - 1) ? -1 : (int)k;
+}
+
+/* lk_q.hold_skip: holds with waiters until the next measured one
+ * (lockstate.h). 0 at a thread's start: its first is measured. */
+static void lk_hold_rearm(void)
+{
+    lk_q.hold_skip = 1 + (uint32_t)((lk_random(lk_q.hold_skip) >> 32) % (2 * LK_HOLD_RATE - 1));
 }
 
 /*
@@ -271,29 +282,36 @@ static bool lk_spin_live(uint64_t now)
 static MP_NOINLINE bool lk_spin_over(const void *addr, uint64_t *now)
 {
     bool waited = false;
-    if (lk_spin_addr == addr) {
+    if (lk_q.spin_addr == addr) {
         *now = lk_ticks();
         waited = lk_spin_live(*now);
     }
-    lk_spin_addr = NULL;
+    lk_q.spin_addr = NULL;
     return waited;
 }
 
 MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 {
     uint64_t now = 0;
-    bool spun = MP_UNLIKELY(lk_spin_addr != NULL) && lk_spin_over(addr, &now);
+    bool spun = MP_UNLIKELY(lk_q.spin_addr != NULL) && lk_spin_over(addr, &now);
     if (!lk_maybe_tracked(addr))
         return;
     lk_entry *e = lk_entry_of(addr, false);
-    /* Nobody queued and no wait of ours: nothing to time or blame at the
-     * release, which finds no waiters either (or, when one queues
-     * meanwhile, blames this holder with an untimed hold). Tracking every
-     * acquisition of a hot lock cost more than the lock itself. A
-     * recursive re-lock under contention may then be seen as the outer
-     * hold; its blame is still this thread's. */
-    if (e && (spun || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0))
-        lk_held_track(addr, e, now, 0);
+    /* Nobody queued and no wait of ours: nothing to time at the release,
+     * which finds no waiters either (or, when one queues meanwhile,
+     * publishes this holder's stack without measuring the hold). With
+     * waiters, only a sampled hold is measured (lk_hold_pick; the inline
+     * check may have asked already, and asking again is idempotent once
+     * armed). Tracking every acquisition of a hot lock cost more than the
+     * lock itself. A recursive re-lock under contention may then be seen
+     * as the outer hold; its blame is still this thread's. */
+    if (e && spun) {
+        lk_held_track(addr, e, now, 0, 1);
+    } else if (e && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0 &&
+               lk_hold_pick()) {
+        lk_hold_rearm();
+        lk_held_track(addr, e, 0, 0, LK_HOLD_RATE);
+    }
     if (spun)
         lk_pend(addr, kind, lk_spin_stack, e,
                 e ? atomic_load_explicit(&e->gen, memory_order_relaxed) : 0, true,
@@ -303,17 +321,17 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
 MP_NOINLINE void lk_try_failed(const void *addr)
 {
     uint64_t now = lk_ticks();
-    if (lk_spin_addr == addr) {   /* trying the same lock again: still trying */
+    if (lk_q.spin_addr == addr) {   /* trying the same lock again: still trying */
         lk_spin_last = now;
         lk_spin_fails++;
         return;
     }
-    lk_spin_addr = NULL;
+    lk_q.spin_addr = NULL;
     if (!lk_entry_of(addr, true))
         return;
     /* The stack now, while failing, not inside the critical section. */
     lk_spin_stack = lk_stack(addr, LK_ROLE_WAITER);
-    lk_spin_addr = addr;
+    lk_q.spin_addr = addr;
     lk_spin_t0 = lk_spin_last = now;
     lk_spin_fails = 1;
 }
@@ -326,7 +344,7 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
 {
     w->addr = addr;
     w->kind = kind;
-    lk_spin_addr = NULL;   /* the blocking wait supersedes any trylock run */
+    lk_q.spin_addr = NULL;   /* the blocking wait supersedes any trylock run */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
     w->stack = lk_stack(addr, LK_ROLE_WAITER);
@@ -348,7 +366,7 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
      * (lk_release_end): taking itself off now would write the entry's
      * line inside the critical section others queue for. Its own release
      * discounts it. */
-    if (w->e && !(acquired && lk_held_track(w->addr, w->e, t1, 1)))
+    if (w->e && !(acquired && lk_held_track(w->addr, w->e, t1, 1, 1)))
         lk_held_unwait(w->e, 1);
     if (!acquired && rc != ETIMEDOUT)
         return;
@@ -358,55 +376,71 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
  * ---------------------------------------------------------------------- */
+/* Publishes stack (MP_NO_STACK: none) as e's holder; a store only when
+ * the entry names another one. */
+static inline void lk_publish(lk_entry *e, uint32_t stack)
+{
+    uint64_t blame = stack != MP_NO_STACK ? 1ull << 32 | stack : 0;
+    if (atomic_load_explicit(&e->blame, memory_order_relaxed) != blame)
+        atomic_store_explicit(&e->blame, blame, memory_order_relaxed);
+}
+
+/* Takes the next release number of e (lockstate.h: the holder is alone on
+ * a mutex or spinlock, so no atomic add; readers of an rwlock release it
+ * together). */
+static inline uint32_t lk_take_seq(lk_entry *e, uint16_t kind)
+{
+    if (kind == MP_LOCK_RWLOCK)
+        return atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
+    uint32_t seq = atomic_load_explicit(&e->rel_seq, memory_order_relaxed) + 1;
+    atomic_store_explicit(&e->rel_seq, seq, memory_order_release);
+    return seq;
+}
+
 /* Runs before the real unlock, inside the critical section: nothing
- * shared is written unless waiters are queued. True when lk_release_end
- * must follow the unlock. */
+ * shared is written unless waiters are queued, and then only the
+ * published stack when it changes (or a release number, for a thread
+ * with no stack for this lock yet). True when lk_release_end must follow
+ * the unlock. */
 MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
 {
-    lk_held h;
-    if (!lk_held_release(addr, &h))
+    lk_held h = {.addr = addr};
+    /* No tracked hold (the common release with waiters on a hot lock):
+     * skips the held table. */
+    if (lk_q.held_n != 0 && !lk_held_release(addr, &h))
         return false;   /* an inner unlock of a recursive hold */
     lk_entry *e = h.e ? h.e : lk_entry_of(addr, false);
-    uint64_t t_acquire = h.t_acquire;
-    uint32_t waited = h.waited;
-    r->waited = waited;
+    r->waited = h.waited;
     /* The acquisition is counted after the real unlock (lk_release_end),
-     * in this thread's batch. */
+     * in this thread's batch, with its weight. */
     r->counted = h.e;
+    r->weight = h.e ? h.weight : 0;
     r->e = NULL;
     if (!e)
         return false;
     /* Nobody queued: no number, nothing to blame. A waiter that queued
      * just after this load reads the previous release's number and blames
      * that holder: a misattribution of a wait of nanoseconds. */
-    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) <= waited)
+    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) <= h.waited)
         return r->counted != NULL;
+    /* With a stack at hand, the waiter we let in can name us directly
+     * (lk_wait_event), and no HOLD event is needed. Without one, the
+     * release takes a number, the unwind waits until after the unlock,
+     * and the collector joins. */
+    r->stack = lk_stack_last(addr, LK_ROLE_HOLDER);
+    lk_publish(e, r->stack);
+    if (!h.e && r->stack != MP_NO_STACK)
+        return false;   /* not a measured hold, and nothing to send */
     r->e = e;
+    r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     /* The hold ends here, before the real unlock: read after it, the clock
      * also counted any preemption of this thread after the release (the
      * woken waiter takes the CPU), while the next holder's hold had begun,
      * and one mutex was "held" longer than the run. Holds timed inside the
      * real ones cannot overlap, so their sum stays below the wall time. */
-    r->hold_ns = t_acquire ? lk_ticks_ns(lk_ticks() - t_acquire) : 0;
-    r->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
-    /* With a stack at hand, the waiter we let in can name us directly
-     * (lk_wait_event), and no HOLD event is needed; the store is skipped
-     * when the entry names this stack already. Without one, the release
-     * takes a number (the holder is alone on a mutex or spinlock: no
-     * atomic add; readers of an rwlock release it together), the unwind
-     * waits until after the unlock, and the collector joins. */
-    r->stack = lk_stack_last(addr, LK_ROLE_HOLDER);
-    uint64_t blame = r->stack != MP_NO_STACK ? 1ull << 32 | r->stack : 0;
-    if (atomic_load_explicit(&e->blame, memory_order_relaxed) != blame)
-        atomic_store_explicit(&e->blame, blame, memory_order_relaxed);
-    if (blame)
-        return true;
-    if (kind == MP_LOCK_RWLOCK) {
-        r->seq = atomic_fetch_add_explicit(&e->rel_seq, 1, memory_order_release) + 1;
-    } else {
-        r->seq = atomic_load_explicit(&e->rel_seq, memory_order_relaxed) + 1;
-        atomic_store_explicit(&e->rel_seq, r->seq, memory_order_release);
-    }
+    r->hold_ns = h.e && h.t_acquire ? lk_ticks_ns(lk_ticks() - h.t_acquire) : 0;
+    if (r->stack == MP_NO_STACK)
+        r->seq = lk_take_seq(e, kind);
     return true;
 }
 
@@ -418,23 +452,22 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
         lk_held_unwait(r->counted, r->waited);
     if (!r->e) {
         if (r->counted)
-            lk_held_batch(r->counted, kind, 1, 0, 0);
+            lk_held_batch(r->counted, kind, r->weight, 0, 0);
         return;
     }
-    uint64_t counted = r->counted != NULL;
+    /* A measured hold (r->counted) goes to the batch. The published stack
+     * is refreshed for the next releases every 64 batched ones
+     * (lk_held_batch's cue): even the coarse clock on every release was a
+     * third of this path. */
+    bool refresh = r->counted && lk_held_batch(r->e, kind, r->weight, r->weight, r->hold_ns);
     if (r->stack != MP_NO_STACK) {
-        /* The published stack is refreshed for the next releases every
-         * 64 batched ones (lk_held_batch's cue): even the coarse clock on
-         * every release was a third of this path. */
-        if (lk_held_batch(r->e, kind, counted, 1, r->hold_ns))
+        if (refresh)
             (void)lk_stack(addr, LK_ROLE_HOLDER);
         return;
     }
-    if (counted)
-        lk_held_batch(r->e, kind, 1, 0, 0);
     mp_event ev = {.type = MP_EV_LOCK_HOLD, .kind = kind, .gen = r->gen,
                    .hold = {.addr = (uintptr_t)addr, .stack = lk_stack(addr, LK_ROLE_HOLDER),
-                            .seq = r->seq, .hold_ns = r->hold_ns}};
+                            .seq = r->seq}};
     lk_send(&ev);
 }
 
@@ -460,8 +493,8 @@ MP_NOINLINE void lk_forget_slow(const void *addr)
  * stacks are forgotten, and so is the parent's pending contention. */
 void lk_acct_after_fork_child(void)
 {
-    lk_spin_addr = NULL;
-    lk_last_addr = NULL;   /* the table is gone */
+    lk_q.spin_addr = NULL;
+    lk_q.last_addr = NULL;   /* the table is gone */
     memset(lk_stack_cache, 0, sizeof(lk_stack_cache));
     lk_pending.type = 0;   /* the parent's contention */
 }

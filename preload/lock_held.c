@@ -10,7 +10,9 @@
 
 #define LK_HELD_MAX 8
 static MP_TLS lk_held lk_held_tab[LK_HELD_MAX];
-MP_TLS int lk_held_n;
+/* The quiet checks' thread-local block (lockstate.h): defined here, the
+ * file the rest of the accounting (lock_acct.c) builds on. */
+MP_TLS lk_quiet_tls lk_q;
 
 /*
  * Contended holds whose release published its stack, added up per thread
@@ -44,30 +46,30 @@ static MP_TLS lk_held_sum lk_held_acc;
 /* ------------------------------------------------------------------------
  * The holds.
  * ---------------------------------------------------------------------- */
-bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited)
+bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited, uint32_t weight)
 {
-    for (int i = lk_held_n - 1; i >= 0; i--) {
+    for (int i = lk_q.held_n - 1; i >= 0; i--) {
         if (lk_held_tab[i].addr == addr) {
             lk_held_tab[i].depth++;   /* recursive mutex or nested read lock */
             lk_held_tab[i].waited += waited;
             return true;
         }
     }
-    if (lk_held_n == LK_HELD_MAX) {
+    if (lk_q.held_n == LK_HELD_MAX) {
         /* holds this deep go untimed (the unlock still blames), and are
          * counted now: their release cannot tell */
-        atomic_fetch_add_explicit(&e->acquisitions, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&e->acquisitions, weight, memory_order_relaxed);
         return false;
     }
     if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
         t = lk_ticks();
-    lk_held_tab[lk_held_n++] = (lk_held){addr, e, t, 1, waited};
+    lk_held_tab[lk_q.held_n++] = (lk_held){addr, e, t, 1, waited, weight};
     return true;
 }
 
 bool lk_held_release(const void *addr, lk_held *h)
 {
-    int i = lk_held_n - 1;
+    int i = lk_q.held_n - 1;
     while (i >= 0 && lk_held_tab[i].addr != addr)
         i--;
     if (i < 0) {
@@ -77,7 +79,7 @@ bool lk_held_release(const void *addr, lk_held *h)
     if (--lk_held_tab[i].depth > 0)
         return false;   /* an inner unlock of a recursive hold */
     *h = lk_held_tab[i];
-    lk_held_tab[i] = lk_held_tab[--lk_held_n];
+    lk_held_tab[i] = lk_held_tab[--lk_q.held_n];
     return true;
 }
 
@@ -116,20 +118,21 @@ static MP_NOINLINE void lk_held_send(void)
     *a = (lk_held_sum){0};
 }
 
-/* Counts a timed hold in the batch's histogram; false when it has no room. */
-static bool lk_held_bucket(lk_held_sum *a, uint64_t hold_ns)
+/* Counts n timed holds of hold_ns each in the batch's histogram; false
+ * when it has no room. */
+static bool lk_held_bucket(lk_held_sum *a, uint64_t hold_ns, uint32_t n)
 {
     uint32_t b = mp_lock_hist_bucket(hold_ns);
     for (unsigned i = 0; i < a->nb; i++) {
         if (a->bucket[i] == b) {
-            a->count[i]++;
+            a->count[i] += n;
             return true;
         }
     }
     if (a->nb == LK_BATCH_BUCKETS)
         return false;
     a->bucket[a->nb] = b;
-    a->count[a->nb++] = 1;
+    a->count[a->nb++] = n;
     return true;
 }
 
@@ -143,13 +146,13 @@ bool lk_held_batch(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t h
         a->kind = kind;
         a->gen = atomic_load_explicit(&e->gen, memory_order_relaxed);
     }
-    if (hold_ns && !lk_held_bucket(a, hold_ns)) {
+    if (hold_ns && holds && !lk_held_bucket(a, hold_ns, (uint32_t)holds)) {
         lk_held_send();
         return lk_held_batch(e, kind, acquisitions, holds, hold_ns);
     }
     a->acquisitions += acquisitions;
     a->holds += holds;
-    a->hold_ns += hold_ns;
+    a->hold_ns += holds * hold_ns;
     if (++a->n < LK_BATCH_MAX && a->hold_ns < LK_BATCH_NS)
         return a->n % LK_BATCH_CUE == 0;
     lk_held_send();
@@ -174,6 +177,6 @@ void lk_held_forget(const lk_entry *e)
  * pass through untracked), and so is its batch (the parent sends it). */
 void lk_held_after_fork_child(void)
 {
-    lk_held_n = 0;
+    lk_q.held_n = 0;
     lk_held_acc = (lk_held_sum){0};
 }

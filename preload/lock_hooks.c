@@ -94,7 +94,7 @@ static inline int lk_after_block(lk_next next, lk_wait *w, int rc)
  */
 static inline bool lk_mutex_free_untracked(pthread_mutex_t *m)
 {
-    return MP_LIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0) &&
+    return MP_LIKELY(!lk_int_nonzero(&m->__data.__lock)) &&
            MP_LIKELY(!lk_maybe_tracked(m));
 }
 

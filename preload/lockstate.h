@@ -16,12 +16,12 @@
  *                the releasing holder published (lk_entry.blame); no join
  *                needed.
  *   LOCK_HOLD    .hold: stack = the holder's (captured at its unlock),
- *                hold_ns (0 when the acquisition was not seen), seq = this
- *                release's number.
+ *                seq = this release's number: only the join's other half
+ *                (hold_ns 0; the hold itself, if measured, is batched).
  *   LOCK_SITE    .site: stack = the first-use site.
- *   LOCK_HOLDS   .holds: holds and hold_ns of contended holds whose
- *                releases published their stack (see below), a batch of
- *                one thread's (lock_held.c).
+ *   LOCK_HOLDS   .holds: holds and hold_ns of measured contended holds
+ *                (sampled, weighted: see lk_hold_pick), a batch of one
+ *                thread's (lock_held.c).
  *   LOCK_HOLDHIST .holdhist: count more of those holds in one bucket of
  *                the hold-time histogram (mp_lock_hist_bucket).
  *   LOCK_DEAD    .dead: the generation ended; acquisitions = its
@@ -47,9 +47,10 @@
  * from the one there: threads releasing a hot lock from the same place
  * write nothing shared inside the critical section. Only a release
  * without a stack takes a number (and clears the published stack). Such a
- * release sends a HOLD; the others add their holds to a per-thread batch
- * sent as HOLDS and HOLDHIST (lock_held.c). On a hot lock nearly every
- * release goes that way, so events stay few and the join caches small.
+ * release sends a HOLD for the join; measured holds go to a per-thread
+ * batch sent as HOLDS and HOLDHIST (lock_held.c). On a hot lock nearly
+ * every release has a stack, so events stay few and the join caches
+ * small.
  */
 #ifndef MEMPROF_LOCKSTATE_H
 #define MEMPROF_LOCKSTATE_H
@@ -96,21 +97,54 @@ static inline uint32_t lk_hash(uint64_t addr, unsigned bits)
 #define LK_MAP_BITS 16
 extern _Atomic uint8_t lk_map[1u << LK_MAP_BITS] MP_HIDDEN;
 
-/* Address bits 3..18: locks in the same 512 KiB never share a byte, and a
+/* Address bits 0..15: locks in the same 64 KiB never share a byte, and a
  * false "maybe" costs one table lookup. Every acquire and release computes
- * this, so it is a shift and a zero-extension. A byte per slot (64 KiB)
- * rather than a bit (8 KiB): the test is one compare with memory instead
- * of a shift, a mask, a load and a bit test (issue 10; the footprint
- * touched is still a cache line per lock). */
+ * this, so it is one zero-extension (bits 3..18, a 512 KiB window, cost a
+ * move and a shift more on every call: 3 of the 19 instructions a
+ * never-contended lock/unlock pair added, issue 10). A byte per slot
+ * rather than a bit: the test is one compare with memory instead of a
+ * shift, a mask, a load and a bit test (the footprint touched is still a
+ * cache line per lock). */
 static inline uint32_t lk_slot(uint64_t addr)
 {
-    return (uint16_t)(addr >> 3);
+    return (uint16_t)addr;
 }
+
+/* *p != 0, a relaxed read. On x86-64 one compare with memory: GCC
+ * compiles a relaxed atomic load as a load and a separate test, one
+ * instruction more on every acquire and release (the map byte, the lock
+ * word). A byte or an aligned int load is atomic there, and the asm reads
+ * *p each time it runs. */
+#if defined(__x86_64__)
+#define LK_NONZERO(p, suffix)                                                              \
+    ({                                                                                     \
+        bool nz_;                                                                          \
+        __asm__("cmp" suffix " $0, %1" : "=@ccnz"(nz_) : "m"(*(p)));                        \
+        nz_;                                                                               \
+    })
+static inline bool lk_byte_nonzero(const _Atomic uint8_t *p) { return LK_NONZERO(p, "b"); }
+static inline bool lk_int_nonzero(const int *p) { return LK_NONZERO(p, "l"); }
+static inline bool lk_u32_nonzero(const _Atomic uint32_t *p) { return LK_NONZERO(p, "l"); }
+#undef LK_NONZERO
+#else
+static inline bool lk_byte_nonzero(const _Atomic uint8_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed) != 0;
+}
+static inline bool lk_int_nonzero(const int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED) != 0;
+}
+static inline bool lk_u32_nonzero(const _Atomic uint32_t *p)
+{
+    return atomic_load_explicit(p, memory_order_relaxed) != 0;
+}
+#endif
 
 /* False: addr was certainly never contended. */
 static inline bool lk_maybe_tracked(const void *addr)
 {
-    return atomic_load_explicit(&lk_map[lk_slot((uintptr_t)addr)], memory_order_relaxed) != 0;
+    return lk_byte_nonzero(&lk_map[lk_slot((uintptr_t)addr)]);
 }
 
 /* addr's entry, claimed (and its byte in lk_map set) when create is set and it has
@@ -126,29 +160,72 @@ void lk_table_after_fork_child(void) MP_HIDDEN;
  * probe: the entry this thread used last (lk_entry_of) and one load of its
  * waiter count.
  * ---------------------------------------------------------------------- */
-extern MP_TLS const void *lk_last_addr MP_HIDDEN;   /* lk_last_entry's lock */
-extern MP_TLS lk_entry *lk_last_entry MP_HIDDEN;
-extern MP_TLS int lk_held_n MP_HIDDEN;              /* tracked holds (lock_held.c) */
-extern MP_TLS const void *lk_spin_addr MP_HIDDEN;   /* a trylock run's lock */
+/* Everything those checks read, in one thread-local block: each TLS
+ * variable of a shared object costs a load of its offset from the GOT
+ * before the load itself, so separate ones cost two instructions more on
+ * each quiet acquire and release of a tracked lock. */
+typedef struct lk_quiet_tls {
+    const void *last_addr;   /* last_entry's lock (lock_acct.c) */
+    lk_entry *last_entry;
+    const void *spin_addr;   /* a trylock run's lock (lock_acct.c) */
+    int held_n;              /* tracked holds (lock_held.c) */
+    uint32_t hold_skip;      /* lk_hold_pick, below */
+} lk_quiet_tls;
+extern MP_TLS lk_quiet_tls lk_q MP_HIDDEN;
 
 static inline bool lk_nobody_waits(const void *addr)
 {
-    return MP_LIKELY(lk_last_addr == addr) &&
-           MP_LIKELY(atomic_load_explicit(&lk_last_entry->waiters, memory_order_relaxed) == 0);
+    return MP_LIKELY(lk_q.last_addr == addr) &&
+           MP_LIKELY(!lk_u32_nonzero(&lk_q.last_entry->waiters));
+}
+
+/*
+ * Contended holds are sampled (Go's SetMutexProfileFraction): a hold that
+ * begins with others queued is timed and blamed as a measured hold with
+ * probability 1/LK_HOLD_RATE, decided before any clock read or table
+ * work, and then counts LK_HOLD_RATE times (holds, hold time, histogram,
+ * acquisitions), so the totals stay unbiased. Timing every one of them
+ * lengthened a short critical section several times over (a clock read
+ * at each end, the held table, the batch): the convoy of issue 10. A hold
+ * that follows a wait of this thread's own is always timed (the wait's
+ * clock read is its start; it counts once). A release with waiters that
+ * is not a measured hold still publishes this thread's cached holder
+ * stack (a store only when it differs), so waiters keep naming holders.
+ *
+ * lk_q.hold_skip counts down the holds with waiters until the next measured
+ * one: each such acquisition takes one step; at 1 the next one is picked
+ * and lk_hold_rearm (lock_acct.c) draws the next gap, uniform in
+ * [1, 2 LK_HOLD_RATE - 1] (mean LK_HOLD_RATE). lk_hold_pick is idempotent
+ * once armed, so the inline quiet check and lk_acquired_slow may both
+ * ask about one acquisition.
+ */
+#define LK_HOLD_RATE_LOG2 5
+#define LK_HOLD_RATE (1u << LK_HOLD_RATE_LOG2)
+
+static inline bool lk_hold_pick(void)
+{
+    if (MP_LIKELY(lk_q.hold_skip > 1)) {
+        lk_q.hold_skip--;
+        return false;
+    }
+    return true;
 }
 
 /* This thread just acquired addr without waiting: true when there is
- * nothing to record (no trylock run to end, nobody queued). */
+ * nothing to record (no trylock run to end, and nobody queued or this
+ * hold is not one of the measured ones). */
 static inline bool lk_acquired_quiet(const void *addr)
 {
-    return MP_LIKELY(lk_spin_addr == NULL) && lk_nobody_waits(addr);
+    if (MP_UNLIKELY(lk_q.spin_addr != NULL) || MP_UNLIKELY(lk_q.last_addr != addr))
+        return false;
+    return MP_LIKELY(!lk_u32_nonzero(&lk_q.last_entry->waiters)) || !lk_hold_pick();
 }
 
 /* About to release addr: true when there is nothing to record (no timed
  * hold of this thread's, so no pending event either, and nobody queued). */
 static inline bool lk_release_quiet(const void *addr)
 {
-    return MP_LIKELY(lk_held_n == 0) && lk_nobody_waits(addr);
+    return MP_LIKELY(lk_q.held_n == 0) && lk_nobody_waits(addr);
 }
 
 /* ------------------------------------------------------------------------
@@ -238,6 +315,8 @@ typedef struct lk_held {
     uint32_t depth;       /* recursive re-acquisitions by this thread */
     uint32_t waited;      /* our own waits still in e->waiters (see
                              lk_contend_end) */
+    uint32_t weight;      /* how many holds this one counts for: 1, or
+                             LK_HOLD_RATE for a sampled one */
 } lk_held;
 /* Remembers that this thread now holds addr (e its entry): t the
  * acquisition time when the caller has it (otherwise read only if others
@@ -245,7 +324,8 @@ typedef struct lk_held {
  * ns), waited the waits of ours to take off e's count at the release.
  * False when the table is full: the hold goes untimed and its acquisition
  * is counted now. */
-bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited) MP_HIDDEN;
+bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited,
+                   uint32_t weight) MP_HIDDEN;
 /* A release of addr by this thread: false for the inner unlock of a
  * recursive hold; otherwise true, *h the hold taken out of the table (its
  * e NULL when addr was not in it). */
@@ -253,9 +333,9 @@ bool lk_held_release(const void *addr, lk_held *h) MP_HIDDEN;
 /* Takes n of this thread's waits off e's count, never below zero (a
  * destroy or init of the lock meanwhile reset it). */
 void lk_held_unwait(lk_entry *e, uint32_t n) MP_HIDDEN;
-/* A release of e: acquisitions 1 when its acquisition was tracked, holds 1
- * when it was a contended hold whose HOLD event is not sent, hold_ns its
- * time (0: untimed), added to the batch. True when that sent the batch,
+/* A release of e: acquisitions its acquisition's weight when it was
+ * tracked, holds the weight of a measured contended hold (0: none), each
+ * of them hold_ns long (0: untimed), added to the batch. True when that sent the batch,
  * and every 64th release batched in between: the caller's cue to refresh
  * the holder stack it publishes. */
 bool lk_held_batch(lk_entry *e, uint16_t kind, uint64_t acquisitions, uint64_t holds,
@@ -277,6 +357,8 @@ typedef struct lk_rel {
     uint32_t gen;
     uint32_t stack;       /* published before the unlock, or MP_NO_STACK */
     uint32_t waited;      /* this thread's own waits to take off counted */
+    uint32_t weight;      /* the hold's weight; 0: not a measured hold (the
+                             release only takes a number for the join) */
 } lk_rel;
 bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r) MP_HIDDEN;
 void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r) MP_HIDDEN;
