@@ -530,6 +530,10 @@ extern void (*_Atomic mp_ring_thread_ending)(void) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_rings_after_fork_child(void) MP_HIDDEN;
+/* Collector side, around its sleep: while it sleeps, a program's only
+ * producing thread folds its own events (ring.c, collector_away). */
+void mp_rings_collector_sleeps(void) MP_HIDDEN;
+void mp_rings_collector_wakes(void) MP_HIDDEN;
 /* Low-level SPSC ring, exposed for the unit test. */
 mp_ring *mp_ring_new(void) MP_HIDDEN;
 bool mp_ring_push(mp_ring *r, const mp_event *ev) MP_HIDDEN;
