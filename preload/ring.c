@@ -319,6 +319,18 @@ static inline bool look_due(const mp_event *ev)
     return true;
 }
 
+/* consumer_lock held: folds what r still holds, then ev. */
+static inline void fold_after_ring(mp_ring *r, const mp_event *ev,
+                                   void (*fold)(const mp_event *, void *))
+{
+    mp_event old;
+    while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
+                       atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
+           mp_ring_pop(r, &old))
+        fold(&old, NULL);
+    fold(ev, NULL);
+}
+
 /*
  * No collector thread: the producer does its work (collector.c). Not
  * from a signal handler that interrupted the shim (mp_in_hook > 1), which
@@ -338,12 +350,7 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
         return push_and_wake(r, ev);
     consume_begin();
     if (mp_spin_trylock(&consumer_lock)) {
-        mp_event old;
-        while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
-                           atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
-               mp_ring_pop(r, &old))
-            fold(&old, NULL);
-        fold(ev, NULL);
+        fold_after_ring(r, ev, fold);
         mp_spin_unlock(&consumer_lock);
         consume_end();
         if (look_due(ev))
@@ -376,12 +383,7 @@ static bool fold_beside(mp_ring *r, const mp_event *ev)
         consume_end();
         return false;
     }
-    mp_event old;
-    while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
-                       atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
-           mp_ring_pop(r, &old))
-        fold(&old, NULL);
-    fold(ev, NULL);
+    fold_after_ring(r, ev, fold);
     bool first_heap = false;
     if (ev->type < MP_EV_LOCK_WAIT) {
         first_heap = beside_heap == beside_seen;
