@@ -100,8 +100,11 @@ static void wait_for_work(size_t drained, uint32_t seen, uint64_t deadline)
     struct pollfd p[MP_REQUEST_PENDING_MAX + 2];
     int n = serving ? mp_request_pollfds(p, &deadline) : 0;
     int ms = drained > BUSY_DRAINED ? 0 : sleep_ms(now, deadline, cap);
-    if (ms != 0)
+    if (ms != 0) {
+        mp_rings_collector_sleeps();   /* a lone producer folds meanwhile (ring.c) */
         mp_doorbell_sleep(p, n, ms, seen, mp_request_listening());
+        mp_rings_collector_wakes();
+    }
     if (serving && mp_request_serve(mp_now_ns(), mp_collector_drain_now)) {
         atomic_store(&detached, 1);
         atomic_store(&stop_requested, 1);

@@ -95,6 +95,34 @@ static inline void consume_end(void)
     consuming = 0;
 }
 
+/*
+ * Folding beside a sleeping collector. A program with one producing
+ * thread gains nothing from handing each event to the collector on the
+ * other core: the trip through the ring (the slot and the head and tail
+ * lines crossing between cores, a doorbell every RING_SLOTS / 2 events,
+ * the producer stalling on a full ring whenever the collector waits for a
+ * CPU) cost leak_slow more wall time than the fold itself (issue 15:
+ * exact mode at 0.49 of heaptrack's wall time there, 0.33 on the same
+ * loop without a collector thread). So while the collector sleeps
+ * (collector_away, between mp_rings_collector_sleeps and _wakes) and the
+ * thread is the only one with a ring (owned_rings), it folds its events
+ * itself under consumer_lock, as a program without a collector does. The
+ * collector, waking, clears collector_away and then takes consumer_lock
+ * once: a fold that began before it saw the flag is finished first, and
+ * one that takes the lock after sees the flag and pushes. So the
+ * aggregates have one writer at a time, and the collector's reads (the
+ * series, snapshots, requests) see them whole.
+ *
+ * The collector must still wake for the series while such folds go on,
+ * and doze when they stop: mp_rings_drain counts "some were folded beside
+ * it since the last drain" as one event drained, and the first heap event
+ * folded since then wakes a dozing collector, as the first one pushed
+ * into an empty ring does (push_and_wake).
+ */
+static _Atomic int owned_rings;      /* rings owned by threads (not the late ring) */
+static _Atomic int collector_away;   /* the collector sleeps: folding beside it is allowed */
+static uint64_t beside_heap, beside_seen;   /* under consumer_lock */
+
 /* A new ring enters the registry already OWNED by its creator: published
  * as FREE, another thread's acquire_ring could claim it in between and two
  * producers would share one single-producer ring. */
@@ -184,6 +212,7 @@ static void retire_ring(void *arg)
     my_ring_retired = 1;
     if (!r)
         return;
+    atomic_fetch_sub_explicit(&owned_rings, 1, memory_order_relaxed);
     if (atomic_load_explicit(&r->head, memory_order_relaxed) ==
         atomic_load_explicit(&r->tail, memory_order_acquire)) {
         atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
@@ -233,6 +262,7 @@ MP_NOINLINE static mp_ring *acquire_ring(void)
             return NULL;
     }
     MP_COUNT(threads_seen);
+    atomic_fetch_add_explicit(&owned_rings, 1, memory_order_relaxed);
     my_ring = r;
     if (atomic_load(&exit_key_ready))
         pthread_setspecific(exit_key, r);
@@ -289,6 +319,18 @@ static inline bool look_due(const mp_event *ev)
     return true;
 }
 
+/* consumer_lock held: folds what r still holds, then ev. */
+static inline void fold_after_ring(mp_ring *r, const mp_event *ev,
+                                   void (*fold)(const mp_event *, void *))
+{
+    mp_event old;
+    while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
+                       atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
+           mp_ring_pop(r, &old))
+        fold(&old, NULL);
+    fold(ev, NULL);
+}
+
 /*
  * No collector thread: the producer does its work (collector.c). Not
  * from a signal handler that interrupted the shim (mp_in_hook > 1), which
@@ -308,12 +350,7 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
         return push_and_wake(r, ev);
     consume_begin();
     if (mp_spin_trylock(&consumer_lock)) {
-        mp_event old;
-        while (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
-                           atomic_load_explicit(&r->tail, memory_order_relaxed)) &&
-               mp_ring_pop(r, &old))
-            fold(&old, NULL);
-        fold(ev, NULL);
+        fold_after_ring(r, ev, fold);
         mp_spin_unlock(&consumer_lock);
         consume_end();
         if (look_due(ev))
@@ -324,6 +361,63 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
     bool pushed = push_and_wake(r, ev);
     fn(!pushed);
     return pushed || mp_ring_push(r, ev);
+}
+
+/* Folds ev here, after what r still holds, if the collector sleeps and
+ * nobody else consumes (see collector_away); false: push it. */
+static bool fold_beside(mp_ring *r, const mp_event *ev)
+{
+    void (*fold)(const mp_event *, void *) =
+        atomic_load_explicit(&mp_ring_fold, memory_order_relaxed);
+    if (!fold || mp_in_hook > 1)
+        return false;
+    consume_begin();
+    if (!mp_spin_trylock(&consumer_lock)) {
+        consume_end();
+        return false;
+    }
+    /* Read under the lock: a collector that has woken since the caller
+     * looked has cleared it before taking the lock (its side: _wakes). */
+    if (!atomic_load_explicit(&collector_away, memory_order_relaxed)) {
+        mp_spin_unlock(&consumer_lock);
+        consume_end();
+        return false;
+    }
+    fold_after_ring(r, ev, fold);
+    bool first_heap = false;
+    if (ev->type < MP_EV_LOCK_WAIT) {
+        first_heap = beside_heap == beside_seen;
+        beside_heap++;
+    }
+    mp_spin_unlock(&consumer_lock);
+    consume_end();
+    if (first_heap && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed))
+        mp_wake_collector();
+    return true;
+}
+
+static inline bool beside_allowed(void)
+{
+    return atomic_load_explicit(&collector_away, memory_order_relaxed) &&
+           atomic_load_explicit(&owned_rings, memory_order_relaxed) == 1;
+}
+
+/* The collector's side of collector_away: it is about to sleep (nothing
+ * of the aggregates is read or written until _wakes returns)... */
+void mp_rings_collector_sleeps(void)
+{
+    atomic_store_explicit(&collector_away, 1, memory_order_release);
+}
+
+/* ...and it is awake: no fold beside it begins now, and one under way
+ * is finished when this returns. */
+void mp_rings_collector_wakes(void)
+{
+    atomic_store_explicit(&collector_away, 0, memory_order_seq_cst);
+    consume_begin();
+    mp_spin_lock(&consumer_lock);
+    mp_spin_unlock(&consumer_lock);
+    consume_end();
 }
 
 MP_NOINLINE static bool push_stalled(mp_ring *r, const mp_event *ev)
@@ -375,7 +469,7 @@ bool mp_emit(const mp_event *ev)
     my_ring_busy = 1;
     atomic_signal_fence(memory_order_seq_cst);   /* a handler must see it */
     if (MP_LIKELY(atomic_load_explicit(&mp_collector_running, memory_order_relaxed)))
-        ok = push_and_wake(r, ev);
+        ok = (beside_allowed() && fold_beside(r, ev)) || push_and_wake(r, ev);
     else
         ok = no_collector(r, ev);
     if (!ok)
@@ -411,6 +505,8 @@ size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx)
         if (state == RING_DEAD)
             atomic_store_explicit(&r->state, RING_FREE, memory_order_release);
     }
+    n += beside_heap != beside_seen;   /* folded beside us: see collector_away */
+    beside_seen = beside_heap;
     mp_spin_unlock(&consumer_lock);
     consume_end();
     return n;
@@ -429,6 +525,9 @@ void mp_rings_after_fork_child(void)
         if (r != my_ring && r != late_ring)
             atomic_store(&r->state, RING_FREE);
     }
+    atomic_store(&owned_rings, my_ring ? 1 : 0);
+    atomic_store(&collector_away, 0);   /* the parent's collector, asleep: not ours */
+    beside_heap = beside_seen = 0;
     atomic_store(&late_lock.v, 0);
     atomic_store(&consumer_lock.v, 0);
     consuming = 0;

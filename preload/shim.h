@@ -533,6 +533,10 @@ extern void (*_Atomic mp_ring_thread_ending)(void) MP_HIDDEN;
 /* Collector side: drains every ring through fn; returns events drained. */
 size_t mp_rings_drain(void (*fn)(const mp_event *ev, void *ctx), void *ctx) MP_HIDDEN;
 void mp_rings_after_fork_child(void) MP_HIDDEN;
+/* Collector side, around its sleep: while it sleeps, a program's only
+ * producing thread folds its own events (ring.c, collector_away). */
+void mp_rings_collector_sleeps(void) MP_HIDDEN;
+void mp_rings_collector_wakes(void) MP_HIDDEN;
 /* Low-level SPSC ring, exposed for the unit test. */
 mp_ring *mp_ring_new(void) MP_HIDDEN;
 bool mp_ring_push(mp_ring *r, const mp_event *ev) MP_HIDDEN;
@@ -541,27 +545,49 @@ bool mp_ring_pop(mp_ring *r, mp_event *ev) MP_HIDDEN;
 /* ---- counters (state.c) ----
  * Sharded by thread: samples, frees and contentions are counted by every
  * thread on its slow paths, and one shared cache line would bounce between
- * cores on every allocation at MEMPROF_SAMPLE=1. Snapshots sum the shards. */
+ * cores on every allocation at MEMPROF_SAMPLE=1. Snapshots sum the shards.
+ * The first MP_STAT_OWN threads get a shard each, which only they write:
+ * their counts are a plain add to memory (one instruction, so a signal
+ * handler on the same thread cannot split it), not a locked one (two of
+ * the locked instructions of an allocation at MEMPROF_SAMPLE=1). Later
+ * threads share the other shards, round robin, with atomic adds. */
 typedef struct mp_stats {
     _Atomic uint64_t samples, sampled_frees, events_stalled, events_dropped,
         unwind_failures, unwind_mismatches, stack_table_full, addrset_full, lock_contentions,
         lock_events_dropped, threads_seen;
 } mp_stats;
-#define MP_STAT_SHARDS 16
+#define MP_STAT_OWN 16      /* shards 0 .. MP_STAT_OWN - 1: one thread's each */
+#define MP_STAT_SHARDS 32
 typedef struct mp_stats_shard {
     _Alignas(64) mp_stats s;
 } mp_stats_shard;
 extern mp_stats_shard mp_stats_sh[MP_STAT_SHARDS] MP_HIDDEN;
 extern MP_TLS unsigned mp_stat_slot MP_HIDDEN;   /* 1 + this thread's shard; 0 unset */
 unsigned mp_stat_slot_assign(void) MP_HIDDEN;
-static inline mp_stats *mp_my_stats(void)
+static inline unsigned mp_my_stat_slot(void)
 {
     unsigned slot = mp_stat_slot;
     if (MP_UNLIKELY(slot == 0))
         slot = mp_stat_slot_assign();
-    return &mp_stats_sh[slot - 1].s;
+    return slot;
 }
-#define MP_COUNT(field) atomic_fetch_add_explicit(&mp_my_stats()->field, 1, memory_order_relaxed)
+static inline void mp_stat_add1(_Atomic uint64_t *c, bool own)
+{
+#if defined(__x86_64__)
+    if (MP_LIKELY(own)) {
+        __asm__ volatile("incq %0" : "+m"(*(uint64_t *)c) : : "cc");
+        return;
+    }
+#else
+    (void)own;
+#endif
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+#define MP_COUNT(field)                                                           \
+    do {                                                                          \
+        unsigned mp_slot_ = mp_my_stat_slot();                                    \
+        mp_stat_add1(&mp_stats_sh[mp_slot_ - 1].s.field, mp_slot_ <= MP_STAT_OWN); \
+    } while (0)
 /* The sum over the shards of one counter: MP_STAT_TOTAL(samples). */
 uint64_t mp_stat_total(size_t offset) MP_HIDDEN;
 #define MP_STAT_TOTAL(field) mp_stat_total(offsetof(mp_stats, field))

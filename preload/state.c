@@ -24,7 +24,7 @@ MP_TLS int mp_guard;
 MP_TLS int mp_in_hook;
 mp_stats_shard mp_stats_sh[MP_STAT_SHARDS];
 MP_TLS unsigned mp_stat_slot;
-static _Atomic unsigned stat_next_slot;
+static _Atomic uint64_t stat_next_slot;   /* 64 bits: never wraps back into the own shards */
 static uint64_t start_realtime_ns;
 
 void mp_state_own_process(uint64_t realtime_ns)
@@ -40,8 +40,10 @@ uint64_t mp_start_realtime_ns(void)
 
 unsigned mp_stat_slot_assign(void)
 {
-    unsigned n = atomic_fetch_add_explicit(&stat_next_slot, 1, memory_order_relaxed);
-    mp_stat_slot = n % MP_STAT_SHARDS + 1;
+    uint64_t n = atomic_fetch_add_explicit(&stat_next_slot, 1, memory_order_relaxed);
+    mp_stat_slot = n < MP_STAT_OWN
+                       ? (unsigned)n + 1
+                       : MP_STAT_OWN + (unsigned)((n - MP_STAT_OWN) % (MP_STAT_SHARDS - MP_STAT_OWN)) + 1;
     return mp_stat_slot;
 }
 
