@@ -43,6 +43,9 @@ sec_setup() {
     cp "$MEMPROF_BIN" "$MEMPROF_SHIM" "$PUB/"
     BIN=$PUB/$(basename "$MEMPROF_BIN")
     SHIM=$PUB/$(basename "$MEMPROF_SHIM")
+    # `memprof run` as another user must find this copy, not the build's
+    # (a build under a 0700 directory, as a clean clone in mktemp -d is)
+    export MEMPROF_SHIM=$SHIM
     chmod 0755 "$BIN" "$SHIM"
 }
 
