@@ -59,9 +59,28 @@ suite_profiled "$WORK/shim.pid" gnome-desktop-testing-runner
 pids=$(suite_processes)
 ((pids >= n_shim)) || fail "only $pids processes left snapshots, fewer than the $n_shim tests that passed under the shim"
 
-mapfile -t lost < <(comm -23 <(passed plain) <(passed shim))
-for t in "${lost[@]}"; do
+# A test that passed plainly but not beside it under the shim is run again
+# alone under the shim, three times: both suites at once on two cores load
+# the machine far beyond what GLib's D-Bus tests' timeouts allow for
+# (gapplication's activate-action failed once so, and passes alone under
+# the shim), while a failure the shim causes comes back. It is lost unless
+# all three reruns pass.
+rerun_alone() {
+    local t=$1 i rc
+    for i in 1 2 3; do
+        rc=0
+        (cd "$TMP_SHIM" && HOME=$WORK/shim.home TMPDIR=$TMP_SHIM suite_exec "$WORK/rerun.pid" shim \
+            gnome-desktop-testing-runner -t "$TEST_TIMEOUT" --status=no "$t") \
+            >"$WORK/rerun.txt" 2>&1 || rc=$?
+        grep -qx "PASS: $t" "$WORK/rerun.txt" || { echo "rerun $i of $t under the shim: status $rc, $(grep -m1 -E "^[A-Z]+: $t" "$WORK/rerun.txt" || tail -1 "$WORK/rerun.txt")"; return 1; }
+    done
+    echo "rerun of $t alone under the shim: passed 3 times"
+}
+mapfile -t differ < <(comm -23 <(passed plain) <(passed shim))
+lost=()
+for t in "${differ[@]}"; do
     echo "DIFF $t: passed plainly; under the shim: $(grep -m1 -E "^[A-Z]+: $t( |\$)" "$WORK/shim.txt" || echo 'no result')"
+    rerun_alone "$t" || lost+=("$t")
 done
 [[ ${#lost[@]} -eq 0 ]] || fail "${#lost[@]} glib tests pass plainly but not under the shim (see $WORK/shim.txt)"
 echo "ok: $n_plain glib tests pass plainly, all of them under the shim ($n_shim pass there)," \
