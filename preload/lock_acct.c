@@ -204,6 +204,26 @@ static void lk_hold_rearm(void)
     lk_q.hold_skip = 1 + (uint32_t)((lk_random(lk_q.hold_skip) >> 32) % (2 * LK_HOLD_RATE - 1));
 }
 
+/* Whether this acquisition of addr (e its entry, taken without a wait of
+ * this thread's) begins a measured hold: one with others queued, picked
+ * by the countdown. For most locks the countdown steps on the
+ * acquisitions the waiter count says others are queued for. For a mutex
+ * whose word tells (lockstate.h) it steps on every acquisition (the
+ * inline quiet check cannot read the count without taking its line from
+ * the waiters), and only the picked one reads the count: the same 1 in
+ * LK_HOLD_RATE of the holds that begin with others queued, weighted
+ * alike. */
+static bool lk_hold_sampled(const void *addr, uint16_t kind, const lk_entry *e)
+{
+    bool by_word = lk_word_tells(addr, kind);
+    if (!by_word && atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+        return false;
+    if (!lk_hold_pick())
+        return false;
+    lk_hold_rearm();
+    return !by_word || atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0;
+}
+
 /*
  * The WAIT of a contended acquisition is built while the lock is held (the
  * release numbers are only consistent then) but sent after the thread
@@ -307,10 +327,8 @@ MP_NOINLINE void lk_acquired_slow(const void *addr, uint16_t kind)
      * as the outer hold; its blame is still this thread's. */
     if (e && spun) {
         lk_held_track(addr, e, now, 0, 1);
-    } else if (e && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0 &&
-               lk_hold_pick()) {
-        lk_hold_rearm();
-        lk_held_track(addr, e, 0, 0, LK_HOLD_RATE);
+    } else if (e && lk_hold_sampled(addr, kind, e)) {
+        lk_held_track(addr, e, lk_ticks(), 0, LK_HOLD_RATE);
     }
     if (spun)
         lk_pend(addr, kind, lk_spin_stack, e,
@@ -376,6 +394,20 @@ MP_NOINLINE void lk_contend_end(lk_wait *w, int rc)
 /* ------------------------------------------------------------------------
  * Release: blame the holder when waiters are present.
  * ---------------------------------------------------------------------- */
+/* Whether the release about to happen lets waiters in (h: the hold it
+ * ends). A mutex whose word tells asks the word, and a measured hold of
+ * it (one that began with others queued, or after this thread's own
+ * wait, when the word is 2 anyway) counts whatever the word says: the
+ * word misses waiters asleep after a wake-up (lockstate.h). Other locks
+ * ask the count, less this thread's own waits still in it. */
+static bool lk_release_has_waiters(const void *addr, uint16_t kind, const lk_entry *e,
+                                   const lk_held *h)
+{
+    if (lk_word_tells(addr, kind))
+        return h->e != NULL || lk_mutex_word_queued(addr);
+    return atomic_load_explicit(&e->waiters, memory_order_relaxed) > h->waited;
+}
+
 /* Publishes stack (MP_NO_STACK: none) as e's holder; a store only when
  * the entry names another one. */
 static inline void lk_publish(lk_entry *e, uint32_t stack)
@@ -421,7 +453,7 @@ MP_NOINLINE bool lk_release_begin(const void *addr, uint16_t kind, lk_rel *r)
     /* Nobody queued: no number, nothing to blame. A waiter that queued
      * just after this load reads the previous release's number and blames
      * that holder: a misattribution of a wait of nanoseconds. */
-    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) <= h.waited)
+    if (!lk_release_has_waiters(addr, kind, e, &h))
         return r->counted != NULL;
     /* With a stack at hand, the waiter we let in can name us directly
      * (lk_wait_event), and no HOLD event is needed. Without one, the

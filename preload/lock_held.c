@@ -61,8 +61,6 @@ bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited, u
         atomic_fetch_add_explicit(&e->acquisitions, weight, memory_order_relaxed);
         return false;
     }
-    if (!t && atomic_load_explicit(&e->waiters, memory_order_relaxed) > 0)
-        t = lk_ticks();
     lk_held_tab[lk_q.held_n++] = (lk_held){addr, e, t, 1, waited, weight};
     return true;
 }
@@ -83,12 +81,15 @@ bool lk_held_release(const void *addr, lk_held *h)
     return true;
 }
 
+/* One locked subtraction: a compare-and-swap loop on a line every waiter
+ * writes retried under contention (2.8% of a 4-thread contended run). A
+ * destroy or init of the lock that reset the count meanwhile makes it
+ * wrap for a moment, and the difference is given back. */
 void lk_held_unwait(lk_entry *e, uint32_t n)
 {
-    uint32_t cur = atomic_load_explicit(&e->waiters, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&e->waiters, &cur, cur > n ? cur - n : 0,
-                                                  memory_order_relaxed, memory_order_relaxed))
-        ;
+    uint32_t old = atomic_fetch_sub_explicit(&e->waiters, n, memory_order_relaxed);
+    if (MP_UNLIKELY(old < n))
+        atomic_fetch_add_explicit(&e->waiters, n - old, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------------

@@ -87,6 +87,11 @@ static inline int lk_after_block(lk_next next, lk_wait *w, int rc)
  * which starts with the trylock that tells contention from an owner's
  * recursive or erroneous re-lock. The peek is a hint, so relaxed.
  *
+ * The map byte comes first: a lock known contended goes straight to the
+ * trylock, whose compare-and-swap asks for its line once; a peek at a
+ * word another core holds first fetched the line shared and then again
+ * exclusive.
+ *
  * rwlocks, which readers share, have no single word to peek at: their fast
  * path is the real trylock and one byte-map load. Whether profiling is on at
  * all is only asked on the slow paths: an acquisition of an untracked lock
@@ -94,8 +99,8 @@ static inline int lk_after_block(lk_next next, lk_wait *w, int rc)
  */
 static inline bool lk_mutex_free_untracked(pthread_mutex_t *m)
 {
-    return MP_LIKELY(!lk_int_nonzero(&m->__data.__lock)) &&
-           MP_LIKELY(!lk_maybe_tracked(m));
+    return MP_LIKELY(!lk_maybe_tracked(m)) &&
+           MP_LIKELY(!lk_int_nonzero(&m->__data.__lock));
 }
 
 /* glibc's x86 spinlock counts down (lock decl): 1 is free, 0 and below
@@ -157,7 +162,7 @@ static MP_NOINLINE int lk_mutex_lock_rest(pthread_mutex_t *m, int rc)
 static MP_NOINLINE int lk_mutex_lock_slow(pthread_mutex_t *m)
 {
     int rc = LK_REAL(mutex_trylock)(m);
-    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(m))
+    if (MP_LIKELY(rc == 0) && lk_mutex_acquired_quiet(m))
         return 0;
     return lk_mutex_lock_rest(m, rc);
 }
@@ -181,7 +186,7 @@ static MP_NOINLINE int lk_mutex_timedlock_rest(pthread_mutex_t *m, int rc, const
 static MP_NOINLINE int lk_mutex_timedlock_slow(pthread_mutex_t *m, const struct timespec *at)
 {
     int rc = LK_REAL(mutex_trylock)(m);
-    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(m))
+    if (MP_LIKELY(rc == 0) && lk_mutex_acquired_quiet(m))
         return 0;
     return lk_mutex_timedlock_rest(m, rc, at);
 }
@@ -205,7 +210,7 @@ static MP_NOINLINE int lk_mutex_clocklock_rest(pthread_mutex_t *m, int rc, clock
 static MP_NOINLINE int lk_mutex_clocklock_slow(pthread_mutex_t *m, clockid_t clk, const struct timespec *at)
 {
     int rc = LK_REAL(mutex_trylock)(m);
-    if (MP_LIKELY(rc == 0) && lk_acquired_quiet(m))
+    if (MP_LIKELY(rc == 0) && lk_mutex_acquired_quiet(m))
         return 0;
     return lk_mutex_clocklock_rest(m, rc, clk, at);
 }
@@ -236,7 +241,7 @@ static MP_NOINLINE int lk_mutex_unlock_slow(pthread_mutex_t *m)
 
 int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    if (MP_UNLIKELY(lk_maybe_tracked(m)) && !lk_release_quiet(m))
+    if (MP_UNLIKELY(lk_maybe_tracked(m)) && !lk_mutex_release_quiet(m))
         return lk_mutex_unlock_slow(m);
     return LK_REAL(mutex_unlock)(m);
 }

@@ -62,20 +62,26 @@
 #define LK_TABLE_SIZE (1u << LK_TABLE_BITS)
 
 typedef struct lk_entry {
+    /* Read by holders inside their critical sections, rarely written. */
     _Atomic uint64_t addr;          /* 0 = free slot; never reset once claimed */
     _Atomic uint32_t gen;           /* bumped by destroy/init of the address */
-    _Atomic uint32_t waiters;       /* threads blocked in our hooks right now */
     _Atomic uint32_t rel_seq;       /* releases seen (see above) */
     _Atomic uint32_t recorded_gen;  /* 1 + the generation whose first wait
                                        was recorded (lk_sample) */
+    uint32_t unused;
     _Atomic uint64_t acquisitions;  /* acquisitions while known contended */
     _Atomic uint64_t blame;         /* 1 << 32 | the holder stack of the
                                        last release with waiters; 0: that
                                        release had none (join by seq) */
-    char pad[64 - 40];              /* one entry per cache line: hot locks in
-                                       neighbouring slots must not share one */
+    char pad[64 - 40];              /* hot locks in neighbouring slots must
+                                       not share a line */
+    /* Written by every waiter as it queues and leaves: a line of its own,
+     * so that those writes do not take the line above from the holder. */
+    _Atomic uint32_t waiters;       /* threads blocked in our hooks right now
+                                       (and until their release) */
+    char pad_waiters[64 - 4];
 } lk_entry;
-_Static_assert(sizeof(lk_entry) == 64, "lk_entry is one cache line");
+_Static_assert(sizeof(lk_entry) == 128, "lk_entry is two cache lines");
 
 /* Waits of 2^MP_LOCK_EXACT_LOG2 ns (32.8 us, shim.h) and longer are all
  * recorded; shorter ones are sampled, a wait of w ns kept with probability
@@ -180,6 +186,46 @@ static inline bool lk_nobody_waits(const void *addr)
 }
 
 /*
+ * A mutex's own word. The lock word of every mutex that is not robust,
+ * priority-inheriting or priority-protected (__kind bits 16, 32 and 64
+ * clear) is glibc's lll lock: 0 free, 1 held, 2 held with waiters that
+ * may be asleep, the state in which glibc's unlock wakes one. For those a
+ * release asks the word whether it has waiters, and the quiet checks ask
+ * it instead of the entry: the entry's waiter count, written by every
+ * waiter as it queues and leaves, read by every holder inside its
+ * critical section, bounced its line between the threads on each
+ * contention, and the misses lengthened the critical sections the others
+ * queued for (4 threads on one mutex: 9x plain's context switches, issue
+ * 10). The word's line is the one the holder's unlock writes next anyway.
+ * The word is glibc's hint, not a count: it stays 2 after a waiter
+ * acquires, a condition wait's re-lock sets it, and it is 1 while waiters
+ * sleep after an unlock woke one and another thread took the lock first
+ * (holds decided by it were 0.15 of a program's own, all of whose holds
+ * had waiters). So the count is still kept, on a line of its own
+ * (lk_entry), and which holds are measured is decided from it
+ * (lk_hold_sampled, lock_acct.c), read only for the one acquisition in
+ * LK_HOLD_RATE that the countdown picks.
+ */
+#define LK_MUTEX_OWN_WORD_KINDS 0x70   /* PTHREAD_MUTEX_ROBUST_NORMAL_NP, _PRIO_INHERIT_NP, _PRIO_PROTECT_NP */
+#define LK_MUTEX_WORD_QUEUED 2
+
+static inline bool lk_mutex_word_tells(const pthread_mutex_t *m)
+{
+    return (__atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) & LK_MUTEX_OWN_WORD_KINDS) == 0;
+}
+
+static inline bool lk_mutex_word_queued(const pthread_mutex_t *m)
+{
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == LK_MUTEX_WORD_QUEUED;
+}
+
+/* Whether addr is a mutex whose word tells (above). */
+static inline bool lk_word_tells(const void *addr, uint16_t kind)
+{
+    return kind == MP_LOCK_MUTEX && lk_mutex_word_tells(addr);
+}
+
+/*
  * Contended holds are sampled (Go's SetMutexProfileFraction): a hold that
  * begins with others queued is timed and blamed as a measured hold with
  * probability 1/LK_HOLD_RATE, decided before any clock read or table
@@ -226,6 +272,24 @@ static inline bool lk_acquired_quiet(const void *addr)
 static inline bool lk_release_quiet(const void *addr)
 {
     return MP_LIKELY(lk_q.held_n == 0) && lk_nobody_waits(addr);
+}
+
+/* The same two for a mutex whose word tells: its acquisitions all step
+ * the hold countdown (the word misses sleeping waiters; the picked one
+ * reads the count), and a release is quiet when the word says nobody
+ * waits. */
+static inline bool lk_mutex_acquired_quiet(const pthread_mutex_t *m)
+{
+    if (!lk_mutex_word_tells(m))
+        return lk_acquired_quiet(m);
+    return MP_LIKELY(lk_q.spin_addr == NULL) && !lk_hold_pick();
+}
+
+static inline bool lk_mutex_release_quiet(const pthread_mutex_t *m)
+{
+    if (!lk_mutex_word_tells(m))
+        return lk_release_quiet(m);
+    return MP_LIKELY(lk_q.held_n == 0) && MP_LIKELY(!lk_mutex_word_queued(m));
 }
 
 /* ------------------------------------------------------------------------
@@ -318,10 +382,9 @@ typedef struct lk_held {
     uint32_t weight;      /* how many holds this one counts for: 1, or
                              LK_HOLD_RATE for a sampled one */
 } lk_held;
-/* Remembers that this thread now holds addr (e its entry): t the
- * acquisition time when the caller has it (otherwise read only if others
- * are queued already: a hold that starts with nobody waiting reports 0
- * ns), waited the waits of ours to take off e's count at the release.
+/* Remembers that this thread now holds addr (e its entry) since t
+ * (lk_ticks), waited the waits of ours to take off e's count at the
+ * release.
  * False when the table is full: the hold goes untimed and its acquisition
  * is counted now. */
 bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited,
@@ -330,8 +393,8 @@ bool lk_held_track(const void *addr, lk_entry *e, uint64_t t, uint32_t waited,
  * recursive hold; otherwise true, *h the hold taken out of the table (its
  * e NULL when addr was not in it). */
 bool lk_held_release(const void *addr, lk_held *h) MP_HIDDEN;
-/* Takes n of this thread's waits off e's count, never below zero (a
- * destroy or init of the lock meanwhile reset it). */
+/* Takes n of this thread's waits off e's count (a destroy or init of
+ * the lock that reset it meanwhile leaves it at 0 again). */
 void lk_held_unwait(lk_entry *e, uint32_t n) MP_HIDDEN;
 /* A release of e: acquisitions its acquisition's weight when it was
  * tracked, holds the weight of a measured contended hold (0: none), each
