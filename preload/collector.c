@@ -430,6 +430,54 @@ void mp_collector_note_thread(void)
         mp_warn("cannot start the collector thread; only the exit snapshot will be written");
 }
 
+/* Waits (bounded) for the running collector thread to end, and joins it. */
+static void wait_for_exit(void)
+{
+    uint64_t deadline = mp_now_ns() + 3000000000ull;
+    while (!atomic_load(&thread_exited) && mp_now_ns() < deadline)
+        /* Sliced, so that a wake-up lost to a thread that exited between
+         * our load and the wait costs one slice, not the deadline. */
+        mp_futex_wait(&thread_exited, 0, 10000000);
+    join_previous();
+}
+
+/*
+ * The program's one thread is about to count its threads (threadcheck.c:
+ * a stat or opendir of /proc/self/task, as Chromium's zygote and
+ * Firefox's sandbox do before they sandbox themselves). If our collector
+ * runs from the start (a schedule, a signal, dormant or attached: see
+ * "lazy" above), it becomes a transient one from now on, as in a process
+ * that asked for none of that: it leaves on its next pass (woken here)
+ * and is joined before the program looks, so the kernel counts one
+ * thread. What that costs is said once: no request channel (`memprof
+ * snapshot`, `enable`, `detach`), and a periodic or signalled snapshot
+ * waits for the next sampled allocation. A threaded program sees its
+ * threads anyway and keeps its collector.
+ */
+void mp_collector_unschedule(void)
+{
+    if (atomic_load(&program_threaded) || !atomic_load(&schedule_asked) || !atomic_load(&armed))
+        return;
+    mp_spin_lock(&start_lock);
+    bool was = atomic_exchange(&schedule_asked, 0);
+    bool ran = was && collector_joinable && !atomic_load(&thread_exited);
+    if (ran) {
+        mp_wake_collector();
+        wait_for_exit();
+        /* Joined, the thread can still be in the kernel's thread group for
+         * a moment (unshare in lifecycle.c meets the same): until the
+         * kernel counts one, 50 ms at most. */
+        for (int i = 0; i < 50 && mp_proc_status_value("Threads") > 1; i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    mp_spin_unlock(&start_lock);
+    if (ran)
+        mp_warn("pid %d counts its own threads (/proc/self/task) while single-threaded: the "
+                "collector thread now runs only while a snapshot is written, and requests "
+                "(memprof snapshot, enable, detach) are not served",
+                (int)mp_pid);
+}
+
 /* Bounded: if the collector is stuck (it should never be), exit anyway.
  * The collector's exit wakes the futex, so a short program's exit waits
  * for exactly as long as the collector takes to finish its pass. */
@@ -441,18 +489,9 @@ void mp_collector_stop(void)
     if (!collector_joinable)
         return;   /* never started, or joined already */
     mp_wake_collector();
-    uint64_t deadline = mp_now_ns() + 3000000000ull;
-    while (!atomic_load(&thread_exited)) {
-        uint64_t now = mp_now_ns();
-        if (now >= deadline)
-            break;
-        /* Sliced, so that a wake-up lost to a thread that exited between
-         * our load and the wait costs one slice, not the deadline. */
-        mp_futex_wait(&thread_exited, 0, 10000000);
-    }
     /* Joined, so that the thread is gone from the kernel too when we
      * return: unshare(CLONE_NEWUSER) refuses a process with other threads. */
-    join_previous();
+    wait_for_exit();
 }
 
 void mp_collector_after_fork_child(void)

@@ -55,6 +55,7 @@ void mp_init(void)
      * would call dlsym there. A lookup opens and writes nothing. */
     mp_lifecycle_resolve();
     mp_exec_install();
+    mp_threadcheck_install();
     /* Secure execution (setuid/setgid, file capabilities): the environment
      * is the invoking user's, the privileges are not. Inert: no MEMPROF_*
      * read, nothing opened or written, no thread; the state stays

@@ -3,7 +3,8 @@
  * the shim resets itself in the child through its one after-fork entry
  * point), the final snapshot (our destructor, or the exit calls that skip
  * destructors: _exit, _Exit, quick_exit), the main thread's pthread_exit,
- * unshare, which needs the process single-threaded for a moment, and
+ * unshare, which needs the process single-threaded for a moment, the
+ * children made without the fork handlers (clone, _Fork), and
  * pthread_create: the collector thread starts with the program's first
  * thread (collector.c says what happens before).
  */
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +50,66 @@ static void atfork_child(void)
         mp_collector_after_fork_child();
     }
     mp_guard--;
+}
+
+/*
+ * Children made without the fork handlers: glibc's clone() without
+ * CLONE_VM (Chromium's sandbox makes its namespaced zygote so) and
+ * _Fork(). The child is a copy of this process taken at any moment,
+ * without the collector thread, and with whatever shim locks other
+ * threads held then; nothing of the shim there can be trusted, so it is
+ * made inert before the child runs a line of its own: every interposer
+ * passes straight through and it writes no snapshot (mp_state
+ * FINISHED). A clone that shares our memory (CLONE_VM: a thread, or a
+ * vfork-like child that execs) is left alone: a store there would be the
+ * parent's.
+ */
+typedef struct clone_start {
+    int (*fn)(void *);
+    void *arg;
+} clone_start;
+
+static int inert_child_start(void *p)
+{
+    clone_start start = *(clone_start *)p;
+    atomic_store(&mp_state, MP_STATE_FINISHED);
+    return start.fn(start.arg);
+}
+
+int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+    static void *_Atomic next;
+    va_list ap;
+    va_start(ap, arg);
+    pid_t *ptid = va_arg(ap, pid_t *);
+    void *tls = va_arg(ap, void *);
+    pid_t *ctid = va_arg(ap, pid_t *);
+    va_end(ap);
+    int (*real_clone)(int (*)(void *), void *, int, void *, ...) =
+        (int (*)(int (*)(void *), void *, int, void *, ...))mp_next_symbol(&next, "clone");
+    if (!real_clone) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (flags & CLONE_VM)
+        return real_clone(fn, stack, flags, arg, ptid, tls, ctid);
+    /* Without CLONE_VM the child has its own copy of this frame. */
+    clone_start start = {fn, arg};
+    return real_clone(inert_child_start, stack, flags, &start, ptid, tls, ctid);
+}
+
+pid_t _Fork(void)
+{
+    static void *_Atomic next;
+    pid_t (*real_fork)(void) = (pid_t(*)(void))mp_next_symbol(&next, "_Fork");
+    if (!real_fork) {
+        errno = ENOSYS;
+        return -1;
+    }
+    pid_t pid = real_fork();
+    if (pid == 0)
+        atomic_store(&mp_state, MP_STATE_FINISHED);
+    return pid;
 }
 
 /* The real exit calls, resolved at start-up: resolving one at exit would

@@ -55,6 +55,8 @@
  *   privdrop.c      the setuid family interposers (a server's workers)
  *   sigwatch.c      the snapshot signal's handler; sigaction/signal
  *                   interposers: the program taking MEMPROF_SIGNAL
+ *   threadcheck.c   the stat family and opendir interposers: a program
+ *                   counting its threads in /proc/self/task finds its own
  *   format_write.c  encoding the snapshot's bytes (format_write.h)
  *   locks.c         the lock profiler's start-up and fork entry points
  *   lock_real.c     the real pthread lock functions (lk_real, lockstate.h)
@@ -207,6 +209,8 @@ void mp_lifecycle_install(void) MP_HIDDEN;   /* the fork handlers, the real exit
 void mp_lifecycle_resolve(void) MP_HIDDEN;
 /* exec.c: the real exec functions resolved now. */
 void mp_exec_install(void) MP_HIDDEN;
+/* threadcheck.c: the real stat family and opendir resolved now. */
+void mp_threadcheck_install(void) MP_HIDDEN;
 
 /* ---- the GOT patcher of `memprof attach` (got.c; attach.c starts it) ---- */
 bool mp_got_loaded_late(void) MP_HIDDEN;   /* dlopen'd, not preloaded */
@@ -632,6 +636,9 @@ int mp_addrset_init(void) MP_HIDDEN;
 /* ---- the collector thread (collector.c) ---- */
 int mp_collector_start(void) MP_HIDDEN;
 void mp_collector_stop(void) MP_HIDDEN;       /* joins, bounded wait */
+/* A single-threaded program counts its threads: transient collectors only
+ * from now on (threadcheck.c calls it). */
+void mp_collector_unschedule(void) MP_HIDDEN;
 void mp_collector_note_main_exit(void) MP_HIDDEN;
 /* The program is about to create a thread: the collector starts. */
 void mp_collector_note_thread(void) MP_HIDDEN;
