@@ -153,6 +153,9 @@ static _Atomic int leaving;   /* a transient collector is on its way out */
 static _Atomic int solo_ending;   /* a single-threaded program's thread is ending */
 
 static _Atomic int schedule_asked;   /* MEMPROF_INTERVAL or MEMPROF_SIGNAL set, attached, dormant */
+/* The program counted its threads (mp_collector_unschedule): no schedule
+ * again, after an unshare or in a fork child either. */
+static _Atomic int threads_counted;
 
 static bool solo(void)
 {
@@ -411,8 +414,9 @@ int mp_collector_start(void)
     atomic_store(&stop_requested, 0);
     /* An attached or dormant process is there to be asked (snapshot,
      * enable, detach) while it may sit idle: it keeps its thread too. */
-    atomic_store(&schedule_asked, mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL ||
-                                      atomic_load(&mp_attached) || !mp_cfg.start);
+    atomic_store(&schedule_asked, !atomic_load(&threads_counted) &&
+                                      (mp_cfg.signal != 0 || getenv("MEMPROF_INTERVAL") != NULL ||
+                                       atomic_load(&mp_attached) || !mp_cfg.start));
     mp_ring_no_collector = on_producer;
     mp_ring_fold = fold_event;
     mp_ring_thread_ending = on_thread_ending;
@@ -459,6 +463,7 @@ void mp_collector_unschedule(void)
     if (atomic_load(&program_threaded) || !atomic_load(&schedule_asked) || !atomic_load(&armed))
         return;
     mp_spin_lock(&start_lock);
+    atomic_store(&threads_counted, 1);
     bool was = atomic_exchange(&schedule_asked, 0);
     bool ran = was && collector_joinable && !atomic_load(&thread_exited);
     if (ran) {
