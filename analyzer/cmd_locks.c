@@ -93,10 +93,12 @@ static void print_json(const char *path, const char *old_path, const mp_snapshot
     fputs(", ", out);
     mp_fmt_json_meta(out, snap);
     fprintf(out, ", \"lock_profiling\": %s, \"waits_sampled_below_ns\": %" PRIu64
+            ", \"holds_sampled_1_in\": %" PRIu64
             ",\n \"total\": {\"locks\": %zu, \"contentions\": %" PRIu64
             ", \"wait_ns\": %" PRIu64 "},\n \"locks\": [",
             snap->meta->lock_profiling ? "true" : "false",
-            snap->meta->lock_profiling > 1 ? snap->meta->lock_profiling : 0, t->n, t->contentions,
+            snap->meta->lock_profiling > 1 ? snap->meta->lock_profiling : 0,
+            snap->meta->lock_profiling ? mp_fmt_hold_rate(snap->meta) : 0, t->n, t->contentions,
             t->wait_ns);
     for (size_t i = 0; i < shown; i++) {
         if (i)

@@ -72,6 +72,12 @@ int64_t mp_fmt_delta(uint64_t newer, uint64_t older)
     return older - newer > (uint64_t)INT64_MAX ? -INT64_MAX : -(int64_t)(older - newer);
 }
 
+uint64_t mp_fmt_hold_rate(const mp_meta *m)
+{
+    unsigned k = (unsigned)((m->flags & MP_META_HOLD_RATE_MASK) >> MP_META_HOLD_RATE_SHIFT);
+    return k < 32 ? 1ull << k : 0;   /* a larger k is a damaged file: 0, "unknown" */
+}
+
 const char *mp_fmt_ns(char buf[32], uint64_t ns)
 {
     if (ns < 1000)
@@ -191,7 +197,7 @@ static const char *trigger_name(uint64_t t)
 void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
 {
     const mp_meta *m = snap->meta;
-    char when[64] = "?", up[32], rate[80];
+    char when[64] = "?", up[32], rate[112];
     time_t secs = (time_t)(m->time_ns / 1000000000);
     struct tm tm;
     if (localtime_r(&secs, &tm))
@@ -199,7 +205,13 @@ void mp_fmt_header(FILE *out, const char *cmd, const mp_snapshot *snap)
     mp_fmt_ns(up, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
     if (cmd && strcmp(cmd, "locks") == 0) {   /* the heap's sampling rate means nothing here */
         char b[32];
-        if (m->lock_profiling > 1)
+        uint64_t holds = mp_fmt_hold_rate(m);
+        if (m->lock_profiling > 1 && holds > 1)
+            snprintf(rate, sizeof(rate),
+                     "waits under %s and contended holds 1 in %" PRIu64
+                     " sampled, weighted (estimates)",
+                     mp_fmt_ns(b, m->lock_profiling), holds);
+        else if (m->lock_profiling > 1)
             snprintf(rate, sizeof(rate), "waits under %s sampled, weighted (estimates)",
                      mp_fmt_ns(b, m->lock_profiling));
         else

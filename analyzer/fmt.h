@@ -24,6 +24,9 @@ const char *mp_fmt_size_short(char buf[16], uint64_t v);
 int64_t mp_fmt_delta(uint64_t newer, uint64_t older);
 /* "850 ns", "12.3 ms", "4.56 s", "2m03s". */
 const char *mp_fmt_ns(char buf[32], uint64_t ns);
+/* 1 in how many contended holds the shim timed (mp_meta.flags): 1 when
+   every one was (older files). */
+uint64_t mp_fmt_hold_rate(const mp_meta *m);
 /* Untrusted text (names from a snapshot or an ELF file, file names) with
    control characters and non-UTF-8 bytes shown as \xNN, '\\' as "\\\\". */
 void mp_fmt_text(FILE *out, const char *text);

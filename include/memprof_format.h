@@ -91,6 +91,12 @@ typedef struct mp_counters {
 } mp_counters;
 
 /* mp_meta.flags */
+/* flags bits 8..15: k, when contended holds were sampled 1 in 2^k (each
+ * measured one counted 2^k times: hold time, contended holds and their
+ * histogram are estimates); 0: every contended hold was timed (files of
+ * shims before the sampling). */
+#define MP_META_HOLD_RATE_SHIFT 8
+#define MP_META_HOLD_RATE_MASK (0xffull << MP_META_HOLD_RATE_SHIFT)
 #define MP_META_ATTACHED 1u      /* `memprof attach`: counts only what happened
                                     after the attach, at start_time_ns */
 

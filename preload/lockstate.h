@@ -245,7 +245,7 @@ static inline bool lk_word_tells(const void *addr, uint16_t kind)
  * once armed, so the inline quiet check and lk_acquired_slow may both
  * ask about one acquisition.
  */
-#define LK_HOLD_RATE_LOG2 5
+#define LK_HOLD_RATE_LOG2 MP_LOCK_HOLD_RATE_LOG2
 #define LK_HOLD_RATE (1u << LK_HOLD_RATE_LOG2)
 
 static inline bool lk_hold_pick(void)

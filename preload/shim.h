@@ -739,6 +739,9 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid) MP_HIDDEN;
 /* Waits this long (2^15 ns) and longer are all recorded, shorter ones
  * sampled; the snapshot says so (mp_meta.lock_profiling). */
 #define MP_LOCK_EXACT_LOG2 15
+/* Contended holds are timed 1 in 2^this (lockstate.h, lk_hold_pick); the
+ * snapshot says so (mp_meta.flags, MP_META_HOLD_RATE_SHIFT). */
+#define MP_LOCK_HOLD_RATE_LOG2 5
 void mp_locks_init(void) MP_HIDDEN;
 void mp_locks_after_fork_child(void) MP_HIDDEN;
 void mp_lock_aggregate(const mp_event *ev) MP_HIDDEN;   /* collector thread */

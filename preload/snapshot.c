@@ -200,6 +200,8 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     m->time_ns = mp_realtime_ns();
     m->start_time_ns = mp_start_realtime_ns();   /* an attached process's: the attach */
     m->flags = atomic_load(&mp_attached) ? MP_META_ATTACHED : 0;
+    if (mp_cfg.locks)
+        m->flags |= (uint64_t)MP_LOCK_HOLD_RATE_LOG2 << MP_META_HOLD_RATE_SHIFT;
     m->sample_bytes = mp_cfg.sample_bytes;
     m->max_depth = (uint64_t)mp_cfg.depth;
     m->lock_profiling = mp_cfg.locks ? 1ull << MP_LOCK_EXACT_LOG2 : 0;

@@ -31,6 +31,8 @@ doc = json.load(open(sys.argv[1]))
 self_ns = int(sys.argv[2])
 if doc.get("waits_sampled_below_ns") != 32768:
     sys.exit("waits_sampled_below_ns is %r, want 32768 (2^15 ns)" % doc.get("waits_sampled_below_ns"))
+if doc.get("holds_sampled_1_in") != 32:
+    sys.exit("holds_sampled_1_in is %r, want 32" % doc.get("holds_sampled_1_in"))
 lk = doc["locks"][0]
 p = check_order(lk, "percentiles_ns", lk["max_wait_ns"])
 self_p99 = int(sys.argv[4])
@@ -48,3 +50,9 @@ wide = json.load(open(sys.argv[3]))["locks"][0]
 check_order(wide, "percentiles_ns", wide["max_wait_ns"])
 check_order(wide, "hold_percentiles_ns", None)
 PY
+
+# The text says what was sampled, for locks (not the heap's byte rate).
+mapfile -t files < <(snapshots "$WORK/run")
+"$MEMPROF_BIN" locks "${files[0]}" >"$WORK/locks.txt" || fail "memprof locks failed"
+grep -q "waits under 32.8 us and contended holds 1 in 32 sampled, weighted (estimates)" "$WORK/locks.txt" ||
+    fail "memprof locks does not say what it sampled: $(head -3 "$WORK/locks.txt")"
