@@ -78,7 +78,7 @@ void mp_exec_install(void)
 static bool runnable_at(int dirfd, const char *path, int flags)
 {
     struct stat st;
-    return path && *path && fstatat(dirfd, path, &st, flags & AT_SYMLINK_NOFOLLOW) == 0 &&
+    return path && *path && mp_fstatat(dirfd, path, &st, flags & AT_SYMLINK_NOFOLLOW) == 0 &&
            S_ISREG(st.st_mode) && faccessat(dirfd, path, X_OK, AT_EACCESS) == 0;
 }
 

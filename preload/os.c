@@ -194,6 +194,13 @@ ssize_t mp_read_small_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
+/* The kernel's fstatat, for the shim's own checks: the libc name is
+ * threadcheck.c's interposer, and its work is for the program's calls. */
+int mp_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    return (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
+
 long mp_proc_status_value(const char *key)
 {
     char buf[4096];

@@ -248,6 +248,8 @@ ssize_t mp_read_small_file(const char *path, char *buf, size_t cap) MP_HIDDEN;
 /* The number after "key:" at the start of a line of /proc/self/status
  * ("Threads", "Seccomp"), or -1 when it cannot be read. */
 long mp_proc_status_value(const char *key) MP_HIDDEN;
+struct stat;
+int mp_fstatat(int dirfd, const char *path, struct stat *st, int flags) MP_HIDDEN;   /* no interposer */
 /* futex(2) on a word of our own, private to the process. */
 void mp_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns) MP_HIDDEN;
 void mp_futex_wake(_Atomic uint32_t *word) MP_HIDDEN;

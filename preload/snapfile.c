@@ -93,7 +93,7 @@ static int open_component(int dirfd, const struct stat *parent, const char *comp
     /* A symlink (or not a directory at all). Followed only if root or we
      * own it and the directory holding it cannot be changed by others. */
     struct stat ln;
-    if (fstatat(dirfd, comp, &ln, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(ln.st_mode)) {
+    if (mp_fstatat(dirfd, comp, &ln, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(ln.st_mode)) {
         errno = ENOTDIR;
         return -1;
     }
@@ -187,7 +187,7 @@ uint32_t mp_snapfile_free_seq(int dirfd, uint32_t from)
     struct stat st;
     for (uint32_t s = from; s < from + SEQ_PROBES; s++) {
         final_name(s, name, sizeof(name));
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+        if (mp_fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
             return s;
     }
     return 0;
