@@ -41,10 +41,33 @@
 #define SEQ_PROBES 10000   /* free names looked for before giving up */
 
 static uid_t start_euid;
+static ino_t start_userns;   /* 0: unknown */
+
+/* The user namespace this process is in (the inode of /proc/self/ns/user),
+ * 0 when /proc cannot say (a chroot, a sandbox). */
+static ino_t userns_now(void)
+{
+    struct stat st;
+    return mp_fstatat(AT_FDCWD, "/proc/self/ns/user", &st, 0) == 0 ? st.st_ino : 0;
+}
 
 void mp_snapfile_note_owner(void)
 {
     start_euid = geteuid();
+    start_userns = userns_now();
+}
+
+/* Whether this process runs as another user than it started as: a
+ * privilege drop (privdrop.c prepared its uid-<euid> directory). An euid
+ * read in a user namespace the process entered since (unshare -U -r as an
+ * ordinary user: 0 inside, the same kernel uid outside) is not one: the
+ * files it makes still belong to the user it started as. */
+static bool euid_dropped(void)
+{
+    if (geteuid() == start_euid)
+        return false;
+    ino_t ns = start_userns ? userns_now() : 0;
+    return ns == 0 || ns == start_userns;
 }
 
 /* The subdirectory of a process whose euid is not the one it started with. */
@@ -145,7 +168,7 @@ int mp_snapfile_open_dir(char *why, size_t cap)
         return -1;
     }
     int fd = open_out_dir(mp_cfg.out_dir, why, cap);
-    if (fd < 0 || geteuid() == start_euid)
+    if (fd < 0 || !euid_dropped())
         return fd < 0 ? -1 : mp_fd_park(fd);
     char sub[32];
     struct stat st;
@@ -167,7 +190,7 @@ int mp_snapfile_open_dir(char *why, size_t cap)
 
 void mp_snapfile_dir_shown(char *buf, size_t cap)
 {
-    if (geteuid() == start_euid) {
+    if (!euid_dropped()) {
         snprintf(buf, cap, "%s", mp_cfg.out_dir);
         return;
     }
