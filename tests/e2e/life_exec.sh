@@ -26,7 +26,9 @@ for call in execve execv execvp execvpe execl execle execlp fexecve execveat; do
 done
 
 # ---- failed execs: ENOENT writes nothing, ENOEXEC writes seq 1 ----
-real_run fail 30 -- "$PROG" fail "$GARBAGE"
+# A PATH every user can search: execvp reports EACCES, not ENOENT, when an
+# entry cannot be searched (root's PATH as another user: /root/.cargo/bin).
+PATH=/usr/local/bin:/usr/bin:/bin real_run fail 30 -- "$PROG" fail "$GARBAGE"
 [[ $(cat "$WORK/fail.shim.out") == "exec program: -1 No such file or directory
 exec memprof-not-on-path: -1 No such file or directory
 exec garbage: -1 Exec format error
