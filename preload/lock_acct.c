@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 /* ------------------------------------------------------------------------
  * Per-thread state: a pending trylock-spin episode.
@@ -74,55 +73,49 @@ static inline lk_entry *lk_entry_of(const void *addr, bool create)
  */
 enum { LK_ROLE_WAITER, LK_ROLE_HOLDER, LK_NROLES };
 #define LK_STACK_CACHE_BITS 2
-#define LK_STACK_REFRESH_NS 2000000ull   /* on the coarse clock (ticks of 1-4 ms) */
+#define LK_STACK_REFRESH_NS 2000000ull
 typedef struct lk_cached_stack {
     const void *addr;
-    uint64_t t_capture;
+    uint64_t t_capture;   /* lk_ticks */
     uint32_t stack;
 } lk_cached_stack;
 static MP_TLS lk_cached_stack lk_stack_cache[LK_NROLES][1u << LK_STACK_CACHE_BITS];
 
-/* The cache's clock: freshness at millisecond grain needs no more than
- * the coarse clock, which is a load, not a TSC read and a conversion. */
-static uint64_t lk_coarse_ns(void)
+static lk_cached_stack *lk_stack_slot(const void *addr, int role)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-/* This thread's recent stack for addr in role, or MP_NO_STACK. */
-static uint32_t lk_stack_cached(const void *addr, int role)
-{
-    const lk_cached_stack *c =
-        &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
-    if (c->addr == addr && lk_coarse_ns() - c->t_capture < LK_STACK_REFRESH_NS)
-        return c->stack;
-    return MP_NO_STACK;
+    return &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
 }
 
 /* This thread's last stack for addr in role however old, or MP_NO_STACK:
- * what a release publishes before its real unlock, where even the coarse
- * clock is work inside the critical section (lk_release_end refreshes it). */
+ * what a release publishes before its real unlock, where even a clock
+ * read is work inside the critical section (lk_release_end refreshes it). */
 static uint32_t lk_stack_last(const void *addr, int role)
 {
-    const lk_cached_stack *c =
-        &lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)];
+    const lk_cached_stack *c = lk_stack_slot(addr, role);
     return c->addr == addr ? c->stack : MP_NO_STACK;
 }
 
-/* This thread's stack for addr in role: the cached one, or a new unwind. */
+/* This thread's stack for addr in role at *now (lk_ticks): the cached one
+ * while fresh, or a new unwind, after which *now is read again (the
+ * unwind is not waiting). Freshness is judged on the clock the caller
+ * reads anyway: a contention's own start, not a clock read of its own. */
+static uint32_t lk_stack_at(const void *addr, int role, uint64_t *now)
+{
+    lk_cached_stack *c = lk_stack_slot(addr, role);
+    if (c->addr == addr && lk_ticks_ns(*now - c->t_capture) < LK_STACK_REFRESH_NS)
+        return c->stack;
+    mp_hook_enter();
+    uint32_t stack = mp_capture_stack();
+    mp_hook_leave();
+    *now = lk_ticks();
+    *c = (lk_cached_stack){addr, *now, stack};
+    return stack;
+}
+
 static uint32_t lk_stack(const void *addr, int role)
 {
-    uint32_t stack = lk_stack_cached(addr, role);
-    if (stack != MP_NO_STACK)
-        return stack;
-    mp_hook_enter();
-    stack = mp_capture_stack();
-    mp_hook_leave();
-    lk_stack_cache[role][lk_hash((uintptr_t)addr, LK_STACK_CACHE_BITS)] =
-        (lk_cached_stack){addr, lk_coarse_ns(), stack};
-    return stack;
+    uint64_t now = lk_ticks();
+    return lk_stack_at(addr, role, &now);
 }
 
 /*
@@ -348,7 +341,7 @@ MP_NOINLINE void lk_try_failed(const void *addr)
     if (!lk_entry_of(addr, true))
         return;
     /* The stack now, while failing, not inside the critical section. */
-    lk_spin_stack = lk_stack(addr, LK_ROLE_WAITER);
+    lk_spin_stack = lk_stack_at(addr, LK_ROLE_WAITER, &now);
     lk_q.spin_addr = addr;
     lk_spin_t0 = lk_spin_last = now;
     lk_spin_fails = 1;
@@ -365,12 +358,12 @@ MP_NOINLINE void lk_contend_begin(lk_wait *w, const void *addr, uint16_t kind)
     lk_q.spin_addr = NULL;   /* the blocking wait supersedes any trylock run */
     /* Unwind now, while the lock is busy anyway, not after acquiring it
      * (inside the critical section others are waiting for). */
-    w->stack = lk_stack(addr, LK_ROLE_WAITER);
+    w->t0 = lk_ticks();
+    w->stack = lk_stack_at(addr, LK_ROLE_WAITER, &w->t0);
     w->e = lk_entry_of(addr, true);
     w->gen = w->e ? atomic_load_explicit(&w->e->gen, memory_order_relaxed) : 0;
     if (w->e)
         atomic_fetch_add_explicit(&w->e->waiters, 1, memory_order_relaxed);
-    w->t0 = lk_ticks();   /* after the unwind: that is not waiting */
 }
 
 /* rc is the real call's result: 0/EOWNERDEAD acquired, ETIMEDOUT a wait
@@ -503,7 +496,7 @@ MP_NOINLINE void lk_release_end(const void *addr, uint16_t kind, const lk_rel *r
     }
     /* A measured hold (r->counted) goes to the batch. The published stack
      * is refreshed for the next releases every 64 batched ones
-     * (lk_held_batch's cue): even the coarse clock on every release was a
+     * (lk_held_batch's cue): even a clock read on every release was a
      * third of this path. */
     bool refresh = r->counted && lk_held_batch(r->e, kind, r->weight, r->weight, r->hold_ns);
     if (r->stack != MP_NO_STACK) {
