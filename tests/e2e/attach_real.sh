@@ -61,6 +61,24 @@ tgt_finish
 cmp -s "$WORK/py.plain.out" "$WORK/py.out" || fail "python3: output differs: $(cat "$WORK/py.out")"
 [[ ! -s $WORK/py.err ]] || fail "python3 stderr: $(cat "$WORK/py.err")"
 
+# ---- sed -u idle in read() below stdio ----
+# Its only thread sleeps in read() under _IO_file_underflow and never
+# allocates again until the next line: the idle thread is the one safe
+# point, and it is found only if gdb unwinds that stack from its unwind
+# tables (with --readnever its guess ended in an ld.so frame and attach
+# gave up after the wait).
+command -v sed >/dev/null || fail "no sed"
+tgt_start sed sed -u 's/a/b/'
+for l in abc aaa cab; do tgt_send "$l"; done
+tgt_wait_line sed '^cbb$'
+MEMPROF_ATTACH_WAIT=3 attach_ok "$TGT_PID" -o "$WORK/sed.snaps" --interval 0
+tgt_send "again"
+tgt_wait_line sed '^bgain$'
+detach_ok "$TGT_PID"
+tgt_finish
+[[ $TGT_RC -eq 0 ]] || fail "sed exited $TGT_RC"
+[[ $(cat "$WORK/sed.out") == $'bbc\nbaa\ncbb\nbgain' ]] || fail "sed output: $(cat "$WORK/sed.out")"
+
 # ---- redis-server under redis-benchmark ----
 for c in redis-server redis-benchmark redis-cli; do
     command -v $c >/dev/null || fail "no $c (run scripts/setup)"
