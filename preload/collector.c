@@ -456,16 +456,36 @@ static void wait_for_exit(void)
  * thread. What that costs is said once: no request channel (`memprof
  * snapshot`, `enable`, `detach`), and a periodic or signalled snapshot
  * waits for the next sampled allocation. A threaded program sees its
- * threads anyway and keeps its collector.
+ * threads anyway and keeps its collector; one whose threads have all
+ * been joined is single-threaded again and is treated as one.
  */
+/* The program has no thread but the caller: the kernel counts it and a
+ * running collector. Only asked while our collector runs, and by the
+ * program's one thread, so no thread of its can appear meanwhile. */
+static bool program_alone(void)
+{
+    long n = mp_proc_status_value("Threads");
+    return n > 0 && n <= 2;
+}
+
 void mp_collector_unschedule(void)
 {
-    if (atomic_load(&program_threaded) || !atomic_load(&schedule_asked) || !atomic_load(&armed))
+    bool threaded = atomic_load(&program_threaded);
+    if (!atomic_load(&armed) || (!threaded && !atomic_load(&schedule_asked)))
         return;
     mp_spin_lock(&start_lock);
+    bool running = collector_joinable && !atomic_load(&thread_exited);
+    /* A program that had threads and joined them is single-threaded
+     * again: its collector, which stays for a threaded program, steps
+     * aside the same way (it comes back with the next thread). */
+    if (threaded && !(running && program_alone())) {
+        mp_spin_unlock(&start_lock);
+        return;
+    }
     atomic_store(&threads_counted, 1);
+    atomic_store(&program_threaded, 0);
     bool was = atomic_exchange(&schedule_asked, 0);
-    bool ran = was && collector_joinable && !atomic_load(&thread_exited);
+    bool ran = (was || threaded) && running;
     if (ran) {
         mp_wake_collector();
         wait_for_exit();
@@ -476,10 +496,12 @@ void mp_collector_unschedule(void)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
     mp_spin_unlock(&start_lock);
-    if (ran)
+    static _Atomic int warned;
+    if (ran && !atomic_exchange(&warned, 1))
         mp_warn("pid %d counts its own threads (/proc/self/task) while single-threaded: the "
                 "collector thread now runs only while a snapshot is written, and requests "
-                "(memprof snapshot, enable, detach) are not served",
+                "(memprof snapshot, enable, detach) are not served until the program starts "
+                "a thread",
                 (int)mp_pid);
 }
 

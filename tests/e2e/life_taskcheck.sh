@@ -10,7 +10,7 @@
 source "$(dirname "$0")/common.sh"
 P=$TEST_PROGS/life_taskcheck
 
-for mode in stat clone; do
+for mode in stat joined clone; do
     "$P" $mode >"$WORK/plain.$mode.out" 2>&1 || fail "life_taskcheck $mode fails without the shim: $(cat "$WORK/plain.$mode.out")"
 done
 
@@ -54,6 +54,15 @@ echo "dormant: one thread counted"
 # The default settings have no collector to stop: nothing said.
 taskcheck default stat
 [[ ! -s $WORK/default.err ]] || fail "default: the shim printed: $(cat "$WORK/default.err")"
+
+# Threads created and joined: single-threaded again, the program counts
+# one, twice (the collector comes back with the second thread), under the
+# default settings and with a schedule; said once.
+taskcheck joined joined
+[[ $(grep -c "counts its own threads (/proc/self/task) while single-threaded" "$WORK/joined.err") -eq 1 ]] ||
+    fail "joined: expected one line on stderr about the collector stepping aside: $(cat "$WORK/joined.err")"
+taskcheck joined_interval joined MEMPROF_INTERVAL=1
+echo "joined: one thread counted after a thread was joined, twice"
 
 taskcheck clone clone
 mapfile -t files < <(snapshots "$WORK/clone")

@@ -10,6 +10,8 @@
  *                               (raising SIG first when given): the
  *                               shim's periodic or signalled snapshots
  *                               must still come
+ *   life_taskcheck joined       as stat, after a thread was created and
+ *                               joined (single-threaded again), twice
  *   life_taskcheck clone        children made without the fork handlers,
  *                               by clone() without CLONE_VM and by
  *                               _Fork(), allocate and exit 0
@@ -18,6 +20,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,6 +83,26 @@ static int child_main(void *arg)
     _exit(0);
 }
 
+static void *thread_main(void *arg)
+{
+    taskcheck_alloc(10000);
+    return arg;
+}
+
+/* A thread made, allocating, and joined: the program is single-threaded
+ * again, and the checks and 0.5 s of allocation follow. */
+static int joined_round(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, thread_main, NULL) != 0 || pthread_join(t, NULL) != 0)
+        return fail("pthread_create or pthread_join");
+    if (checks() != 0)
+        return 1;
+    for (double end = now_s() + 0.5; now_s() < end;)
+        taskcheck_alloc(1000);
+    return checks();
+}
+
 static int reap(pid_t pid, const char *what)
 {
     int status = 0;
@@ -102,6 +125,9 @@ int main(int argc, char **argv)
         for (double end = now_s() + 1.5; now_s() < end;)
             taskcheck_alloc(1000);
         if (checks() != 0)
+            return 1;
+    } else if (strcmp(argv[1], "joined") == 0) {
+        if (joined_round() != 0 || joined_round() != 0)
             return 1;
     } else if (strcmp(argv[1], "clone") == 0) {
         static char stack[256 << 10];
