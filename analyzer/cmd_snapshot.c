@@ -116,11 +116,12 @@ static bool shim_loaded(pid_t pid)
     return found;
 }
 
-/* Whether pid has exited and waits for its parent to reap it (a zombie:
- * its maps and socket are gone, but kill(pid, 0) still succeeds). */
-static bool exited_unreaped(pid_t pid)
+/* pid's state letter and thread count from /proc/PID/stat (fields 3 and
+ * 20, after the name, which may hold ')' and spaces); false when it cannot
+ * be read. */
+static bool proc_stat(pid_t pid, char *state, long *threads)
 {
-    char path[64], buf[512];
+    char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -128,8 +129,33 @@ static bool exited_unreaped(pid_t pid)
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = 0;
-    const char *end = strrchr(buf, ')');   /* the name may hold ')' and spaces */
-    return end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return false;
+    *state = p[2];
+    *threads = 0;
+    for (int field = 3; field <= 20 && (p = strchr(p + 1, ' ')) != NULL; field++)
+        ;
+    if (p)
+        *threads = strtol(p + 1, NULL, 10);
+    return true;
+}
+
+/* Whether pid has exited and waits for its parent to reap it (a zombie:
+ * its maps and socket are gone, but kill(pid, 0) still succeeds). */
+static bool exited_unreaped(pid_t pid)
+{
+    char state;
+    long threads;
+    return proc_stat(pid, &state, &threads) && (state == 'Z' || state == 'X');
+}
+
+/* Whether pid runs more than one thread. */
+static bool threaded(pid_t pid)
+{
+    char state;
+    long threads;
+    return proc_stat(pid, &state, &threads) && threads > 1;
 }
 
 /* A socket bound by another process under this name would be a spoof. */
@@ -188,6 +214,9 @@ static int ask(pid_t pid, enum mp_request r, char *line, size_t cap, const char 
             mp_error("process %d did not accept the connection within 30 s", (int)pid);
         else if (exited_unreaped(pid))
             mp_error("process %d has exited (a zombie its parent has not reaped yet)", (int)pid);
+        else if (errno == ECONNREFUSED && shim_loaded(pid) && threaded(pid))
+            mp_error("process %d has memprof loaded but no request channel: it was detached "
+                     "(`memprof attach %d` profiles it again)", (int)pid, (int)pid);
         else if (errno == ECONNREFUSED && shim_loaded(pid))
             mp_error("process %d is profiled but single-threaded, with no request channel "
                      "(the profiler starts no thread of its own there); it answers once the "

@@ -50,6 +50,13 @@ for i in 1 2 3; do
     detach_ok "$TGT_PID"
     ! has_socket "$TGT_PID" || fail "busy cycle $i: socket left after detach"
 done
+# Detached, the shim stays mapped: a request says the process was
+# detached, not that it is single-threaded.
+rc=0
+"$MEMPROF_BIN" snapshot "$TGT_PID" >/dev/null 2>"$WORK/detached.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "memprof snapshot of a detached process exited $rc"
+grep -q "^memprof: process $TGT_PID has memprof loaded but no request channel: it was detached" "$WORK/detached.err" ||
+    fail "memprof snapshot of a detached process said: $(cat "$WORK/detached.err")"
 touch "$WORK/busyc.stop"
 tgt_finish
 [[ $TGT_RC -eq 0 ]] || fail "the busy target exited $TGT_RC"
