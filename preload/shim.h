@@ -728,7 +728,8 @@ void mp_snapfile_note_owner(void) MP_HIDDEN;   /* start-up: the euid files are f
  * as a descriptor, or -1 with errno and why[] (a refusal's reason, or ""). */
 int mp_snapfile_open_dir(char *why, size_t cap) MP_HIDDEN;
 void mp_snapfile_dir_shown(char *buf, size_t cap) MP_HIDDEN;   /* that directory's path */
-/* The first seq >= from whose final name is free in dirfd; 0 if none. */
+/* The first seq >= from whose final name is free in dirfd; 0 with errno
+ * (EEXIST: all taken) if none. */
 uint32_t mp_snapfile_free_seq(int dirfd, uint32_t from) MP_HIDDEN;
 /* Writes data under seq s (final name into name[]); 0 or an errno,
  * EEXIST when the final name was taken meanwhile. */

@@ -210,9 +210,13 @@ uint32_t mp_snapfile_free_seq(int dirfd, uint32_t from)
     struct stat st;
     for (uint32_t s = from; s < from + SEQ_PROBES; s++) {
         final_name(s, name, sizeof(name));
-        if (mp_fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+        if (mp_fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            continue;
+        if (errno == ENOENT)
             return s;
+        return 0;   /* EACCES of a directory we may not search, ...: errno */
     }
+    errno = EEXIST;
     return 0;
 }
 

@@ -346,7 +346,7 @@ static int write_locked(int trigger, char *path_out, size_t path_len)
         return -1;
     }
     uint32_t this_seq = mp_snapfile_free_seq(dirfd, atomic_load(&seq) + 1);
-    int err = this_seq ? build_and_write(dirfd, trigger, this_seq, name, sizeof(name)) : EEXIST;
+    int err = this_seq ? build_and_write(dirfd, trigger, this_seq, name, sizeof(name)) : errno;
     close(dirfd);
     if (this_seq && (err == 0 || err == EEXIST))
         atomic_store(&seq, this_seq);   /* taken, by us or by whoever won the name */

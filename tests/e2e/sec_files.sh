@@ -85,6 +85,12 @@ one_pair() {
     mkdir -m 0755 "$shared/theirs"
     chown "$a" "$shared/theirs"
     refused "$v" "$shared/theirs" "belongs to uid $(id -u "$a")"
+    # 3b. root's directory this user may not search: the reason is the
+    # kernel's, not a name "taken meanwhile".
+    if [[ $v != root ]]; then
+        mkdir -m 0700 "$shared/rootonly"
+        refused "$v" "$shared/rootonly" "Permission denied"
+    fi
     # 4. A symlink planted by another user in the path.
     as_user "$a" ln -s "$base" "$shared/link"
     refused "$v" "$shared/link/sub" "symlink owned by another user"
