@@ -6,8 +6,9 @@
  *             elffile.c opens it), so the same file loaded by many processes
  *             at different ASLR addresses is opened once;
  *   addrent   one per (file, vaddr): the function/file:line chain for that
- *             address with inlined callers expanded - DWARF scope walks are
- *             the expensive part, and hot addresses recur across stacks;
+ *             address with inlined callers expanded (inlines.c) - DWARF
+ *             scope walks are the expensive part, and hot addresses recur
+ *             across stacks;
  *   snapstate one per snapshot content: the module record of every frame
  *             (modindex.c, one sweep over the generations), the file of
  *             each module record and each symbolized stack.
@@ -15,9 +16,6 @@
  * Every string handed out is interned in the symbolizer's table, so frames
  * stay valid until mp_symbolizer_free and compare by pointer.
  */
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -26,36 +24,18 @@
 #include <unistd.h>
 
 #include "analyzer.h"
-#include "cuindex.h"
 #include "elffile.h"
 #include "hashmap.h"
+#include "inlines.h"
 #include "modindex.h"
-#include "rustscopes.h"
 #include "strtab.h"
 #include "util.h"
-
-/* A function as a frame names it (all interned; NULL, 0 when unknown). */
-typedef struct fn_name {
-    const char *name;       /* demangled */
-    const char *sys;        /* linkage name (mp_frame.system_name) */
-    int start_line;         /* DW_AT_decl_line */
-} fn_name;
-
-/* One function in an address's inline chain, innermost first. */
-typedef struct chain_frame {
-    const char *function;   /* interned, demangled */
-    const char *system_name;
-    int start_line;
-    const char *file;       /* interned or NULL */
-    int line;
-    const char *keypart;    /* interned symbolic identity of this frame */
-} chain_frame;
 
 typedef struct addrent {
     const mp_elffile *mf;
     uint64_t vaddr;
     uint32_t n;             /* 0: no symbol known */
-    chain_frame *chain;
+    mp_chain_frame *chain;  /* innermost first (inlines.c) */
 } addrent;
 
 typedef struct snapstate {
@@ -66,11 +46,6 @@ typedef struct snapstate {
     bool *mods_done;
     mp_symstack **stacks;   /* per stack index, built lazily */
 } snapstate;
-
-typedef struct rust_unit {
-    const Dwarf_Die *cu;
-    mp_rustscopes *ix;      /* NULL: not a Rust unit */
-} rust_unit;
 
 struct mp_symbolizer {
     mp_strtab *strs;
@@ -83,17 +58,14 @@ struct mp_symbolizer {
     snapstate **snaps;
     size_t n_snaps, cap_snaps;
     mp_strbuf buf;               /* scratch for building keys and paths */
-    mp_cuindex **cuix;           /* modules whose aranges libdwfl misreads */
-    size_t n_cuix, cap_cuix;
-    struct rust_unit *rust;      /* units where dwarf_getscopes found nothing */
-    size_t n_rust, cap_rust;
-    mp_hashmap rust_index;       /* unit -> rust[] */
+    mp_inlines *inlines;         /* the DWARF side of addrent (inlines.c) */
 };
 
 mp_symbolizer *mp_symbolizer_new(void)
 {
     mp_symbolizer *s = mp_xcalloc(1, sizeof(*s));
     s->strs = mp_strtab_new();
+    s->inlines = mp_inlines_new(s->strs);
     mp_hashmap_init(&s->addr_index, 2048);
     return s;
 }
@@ -116,13 +88,7 @@ void mp_symbolizer_free(mp_symbolizer *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n_cuix; i++)
-        mp_cuindex_free(s->cuix[i]);
-    free(s->cuix);
-    for (size_t i = 0; i < s->n_rust; i++)
-        mp_rustscopes_free(s->rust[i].ix);
-    free(s->rust);
-    mp_hashmap_free(&s->rust_index);
+    mp_inlines_free(s->inlines);
     for (size_t i = 0; i < s->n_files; i++)
         mp_elffile_free(s->files[i]);
     for (size_t i = 0; i < s->n_addrs; i++)
@@ -179,253 +145,6 @@ static mp_elffile *modfile_get(mp_symbolizer *s, const mp_module *m, const char 
     return mf;
 }
 
-/* ---- names, lines and inline chains ---- */
-
-/* The line a subprogram (or, through its abstract origin or declaration,
- * an inlined instance) is declared at, as Go's Function.start_line. */
-static int die_start_line(Dwarf_Die *die)
-{
-    int line = 0;
-    return dwarf_decl_line(die, &line) == 0 && line > 0 ? line : 0;
-}
-
-/* A subprogram or inlined instance's name, following abstract origins:
- * the linkage name when it has one (C++), else its plain name (C). */
-static fn_name die_function(mp_symbolizer *s, Dwarf_Die *die)
-{
-    Dwarf_Attribute attr;
-    const char *raw = NULL;
-    if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
-        dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
-        raw = dwarf_formstring(&attr);
-    if (!raw && dwarf_attr_integrate(die, DW_AT_name, &attr))
-        raw = dwarf_formstring(&attr);
-    const char *name = mp_strtab_intern_symbol(s->strs, raw);
-    /* Rust's v0 mangling where strtab.c reads only plain paths (an impl's
-       method, "_RNvMs_NtCs..."): the plain name ("allocate") reads better
-       than the code */
-    if (name && name[0] == '_' && name[1] == 'R' && dwarf_attr_integrate(die, DW_AT_name, &attr) &&
-        dwarf_formstring(&attr))
-        name = mp_strtab_intern_symbol(s->strs, dwarf_formstring(&attr));
-    return (fn_name){name, mp_strtab_intern_linkage(s->strs, raw), die_start_line(die)};
-}
-
-static const char *die_name(mp_symbolizer *s, Dwarf_Die *die)
-{
-    return die_function(s, die).name;
-}
-
-/* A source file name as interned: DWARF keeps names relative to the
- * compilation directory when the compiler was given a relative path
- * (`gcc ../src/x.c`), which only resolves from that directory; joined with
- * an absolute DW_AT_comp_dir, `go tool pprof -list` and editors find the
- * file from anywhere. */
-static const char *source_name(mp_symbolizer *s, const char *file, const char *comp_dir)
-{
-    if (!file)
-        return NULL;
-    if (file[0] == '/' || !comp_dir || comp_dir[0] != '/')
-        return mp_strtab_intern(s->strs, file);
-    mp_strbuf_reset(&s->buf);
-    mp_strbuf_printf(&s->buf, "%s/%s", comp_dir, file);
-    return buf_intern(s);
-}
-
-/*
- * An inlined lambda's DWARF name is a bare "operator()" (its class has no
- * name, and GCC gives it no linkage name): such a name is qualified with
- * the function it is inlined into, the next scope out, as the demangler
- * names an out-of-line lambda ("build_index::{lambda}::operator()").
- */
-static const char *qualify_bare(mp_symbolizer *s, const char *name, Dwarf_Die *scopes, int i,
-                                int n, const char *symname)
-{
-    if (!name || strcmp(name, "operator()") != 0)
-        return name;
-    const char *outer = NULL;
-    for (int j = i + 1; j < n && !outer; j++) {
-        int tag = dwarf_tag(&scopes[j]);
-        if (tag == DW_TAG_inlined_subroutine)
-            outer = die_name(s, &scopes[j]);
-        else if (tag == DW_TAG_subprogram)
-            outer = symname ? symname : die_name(s, &scopes[j]);
-    }
-    if (!outer)
-        return name;
-    size_t len = strcspn(outer, "(");   /* the function's name without its parameters */
-    mp_strbuf_reset(&s->buf);
-    mp_strbuf_printf(&s->buf, "%.*s::{lambda}::operator()", (int)len, outer);
-    return buf_intern(s);
-}
-
-/* Where an inlined instance was called from: its DW_AT_call_file/line. */
-static void call_site(mp_symbolizer *s, Dwarf_Die *inl, const char **file, int *line)
-{
-    Dwarf_Attribute attr;
-    Dwarf_Word idx = 0, ln = 0;
-    Dwarf_Die cu;
-    Dwarf_Files *files;
-    size_t nfiles;
-    *file = NULL;
-    *line = 0;
-    if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &attr), &ln) == 0 && ln <= INT32_MAX)
-        *line = (int)ln;
-    if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &idx) != 0 ||
-        !dwarf_diecu(inl, &cu, NULL, NULL) || dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 ||
-        idx >= nfiles)
-        return;
-    const char *f = dwarf_filesrc(files, idx, NULL, NULL);
-    *file = source_name(s, f, dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr)));
-}
-
-static void chain_push(mp_symbolizer *s, addrent *e, size_t *cap, const fn_name *fn,
-                       const char *file, int line, uint64_t symoff)
-{
-    mp_grow((void **)&e->chain, cap, e->n + 1, sizeof(chain_frame));
-    chain_frame *f = &e->chain[e->n++];
-    f->function = fn->name ? fn->name : mp_strtab_intern(s->strs, "??");
-    f->system_name = fn->name ? fn->sys : NULL;
-    f->start_line = fn->start_line;
-    f->file = file;
-    f->line = file ? line : 0;
-    /* Without a line, the offset into the symbol keeps distinct call sites
-       of one function apart, and is still independent of ASLR. */
-    mp_strbuf_reset(&s->buf);
-    if (file)
-        mp_strbuf_printf(&s->buf, "%s|%s:%d", f->function, file, f->line);
-    else
-        mp_strbuf_printf(&s->buf, "%s+0x%" PRIx64, f->function, symoff);
-    f->keypart = buf_intern(s);
-}
-
-/* ---- Rust units: their functions indexed once (rustscopes.c) ---- */
-
-typedef struct rust_key {
-    const mp_symbolizer *s;
-    const Dwarf_Die *cu;
-} rust_key;
-
-static bool rust_eq(const void *ctx, uint32_t id)
-{
-    const rust_key *k = ctx;
-    return k->s->rust[id].cu == k->cu;
-}
-
-/* dwarf_getscopes for a unit where it found nothing: a Rust unit's, from
- * its index (built on first use; NULL for other languages, which have
- * nothing more to find). */
-static int rust_getscopes(mp_symbolizer *s, Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **scopes)
-{
-    rust_key k = {s, cu};
-    uint64_t h = mp_hashmap_hash_u64((uint64_t)(uintptr_t)cu);
-    uint32_t id = mp_hashmap_find(&s->rust_index, h, rust_eq, &k);
-    if (id == MP_HASHMAP_NONE) {
-        mp_grow((void **)&s->rust, &s->cap_rust, s->n_rust + 1, sizeof(*s->rust));
-        s->rust[s->n_rust] = (rust_unit){cu, mp_rustscopes_build(cu)};
-        id = (uint32_t)s->n_rust++;
-        mp_hashmap_insert(&s->rust_index, h, id);
-    }
-    *scopes = NULL;
-    return s->rust[id].ix ? mp_rustscopes_get(s->rust[id].ix, pc, scopes) : 0;
-}
-
-/*
- * Walks the DWARF scopes containing vaddr from the innermost out: each
- * DW_TAG_inlined_subroutine is a frame located at the current position,
- * and its call_file/call_line become the position of the next frame out,
- * ending with the real (out-of-line) subprogram. Same output as
- * `addr2line -i`.
- */
-static void expand_inlines(mp_symbolizer *s, addrent *e, size_t *cap, Dwarf_Die *cu,
-                           Dwarf_Addr bias, const char *file, int line, const fn_name *sym,
-                           uint64_t symoff)
-{
-    Dwarf_Die *scopes = NULL;
-    int n = cu ? dwarf_getscopes(cu, e->vaddr - bias, &scopes) : 0;
-    if (n > 0) {
-        /* dwarf_getscopes continues outward from an inlined instance through
-           its abstract definition; the concrete nesting (who inlined it
-           where) comes from the scopes containing the innermost DIE. */
-        Dwarf_Die inner = scopes[0];
-        free(scopes);
-        scopes = NULL;
-        n = dwarf_getscopes_die(&inner, &scopes);
-    } else if (cu) {
-        free(scopes);
-        scopes = NULL;
-        n = rust_getscopes(s, cu, e->vaddr - bias, &scopes);
-    }
-    for (int i = 0; i < n; i++) {
-        int tag = dwarf_tag(&scopes[i]);
-        if (tag == DW_TAG_inlined_subroutine) {
-            fn_name fn = die_function(s, &scopes[i]);
-            const char *plain = fn.name;
-            fn.name = qualify_bare(s, plain, scopes, i, n, sym->name);
-            if (fn.name != plain)   /* a lambda: no linkage name to give */
-                fn.sys = NULL;
-            chain_push(s, e, cap, &fn, file, line, 0);
-            call_site(s, &scopes[i], &file, &line);
-        } else if (tag == DW_TAG_subprogram) {
-            /* the symbol table names the out-of-line function as nm and
-               pprof do; DWARF is the fallback when it has no symbol */
-            fn_name fn = sym->name ? *sym : die_function(s, &scopes[i]);
-            fn.start_line = die_start_line(&scopes[i]);
-            chain_push(s, e, cap, &fn, file, line, symoff);
-            break;
-        }
-    }
-    free(scopes);
-    if (e->n == 0 && (sym->name || file))
-        chain_push(s, e, cap, sym, file, line, symoff);
-}
-
-/*
- * The compilation unit holding vaddr. libdwfl's unit must contain the
- * address; where it does not (partial .debug_aranges, cuindex.c: a cgo
- * program's Go function read as "runtime.asmcgocall (gcc_mmap.c:37)"),
- * the units' own ranges decide, indexed once per module.
- */
-static Dwarf_Die *addr_cu(mp_symbolizer *s, Dwfl_Module *mod, Dwarf_Addr vaddr, Dwarf_Addr *bias)
-{
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, vaddr, bias);
-    if (!cu || dwarf_haspc(cu, vaddr - *bias) > 0)
-        return cu;
-    size_t i = 0;
-    while (i < s->n_cuix && mp_cuindex_module(s->cuix[i]) != mod)
-        i++;
-    if (i == s->n_cuix) {
-        mp_grow((void **)&s->cuix, &s->cap_cuix, s->n_cuix + 1, sizeof(mp_cuindex *));
-        s->cuix[s->n_cuix++] = mp_cuindex_build(mod);
-    }
-    return mp_cuindex_find(s->cuix[i], vaddr, bias);
-}
-
-static void resolve_addr(mp_symbolizer *s, const mp_elffile *mf, addrent *e)
-{
-    if (!mf->mod)
-        return;
-    const mp_funcsym *fs = mp_elffile_symbol(mf, e->vaddr);
-    fn_name sym = {0};
-    if (fs)
-        sym = (fn_name){mp_strtab_intern_symbol(s->strs, fs->name),
-                        mp_strtab_intern_linkage(s->strs, fs->name), 0};
-    uint64_t symoff = fs ? e->vaddr - fs->addr : 0;
-    const char *file = NULL;
-    int line = 0;
-    Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = addr_cu(s, mf->mod, e->vaddr, &bias);
-    Dwarf_Line *dl = cu ? dwarf_getsrc_die(cu, e->vaddr - bias) : NULL;
-    if (dl) {
-        Dwarf_Attribute attr;
-        const char *f = dwarf_linesrc(dl, NULL, NULL);
-        if (dwarf_lineno(dl, &line) != 0)
-            line = 0;
-        file = source_name(s, f, dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr)));
-    }
-    size_t cap = 0;
-    expand_inlines(s, e, &cap, cu, bias, file, line, &sym, symoff);
-}
-
 typedef struct addr_key {
     const mp_symbolizer *s;
     const mp_elffile *mf;
@@ -452,7 +171,7 @@ static const addrent *addr_lookup(mp_symbolizer *s, const mp_elffile *mf, uint64
     addrent *e = &s->addrs[s->n_addrs];
     *e = (addrent){.mf = mf, .vaddr = vaddr};
     mp_hashmap_insert(&s->addr_index, h, (uint32_t)s->n_addrs++);
-    resolve_addr(s, mf, e);
+    e->chain = mp_inlines_resolve(s->inlines, mf, vaddr, &e->n);
     return e;
 }
 
