@@ -477,8 +477,10 @@ void mp_collector_unschedule(void)
     bool running = collector_joinable && !atomic_load(&thread_exited);
     /* A program that had threads and joined them is single-threaded
      * again: its collector, which stays for a threaded program, steps
-     * aside the same way (it comes back with the next thread). */
-    if (threaded && !(running && program_alone())) {
+     * aside the same way (it comes back with the next thread). Not after
+     * main's pthread_exit: the collector stays then (solo()), and the
+     * zombie main thread is counted anyway. */
+    if (threaded && !(running && !atomic_load(&main_exited) && program_alone())) {
         mp_spin_unlock(&start_lock);
         return;
     }
