@@ -306,16 +306,9 @@ static int finish_gdb(gdb_run *r, bool interrupt)
 /* A process gdb left in a stop (killed while it held the threads) runs on. */
 static void resume_if_stopped(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');
-    if (rp && (rp[2] == 'T' || rp[2] == 't'))
+    char state;
+    long threads;
+    if (mp_proc_stat((int)pid, &state, &threads) && (state == 'T' || state == 't'))
         kill(pid, SIGCONT);
 }
 

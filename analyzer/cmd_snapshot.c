@@ -116,38 +116,13 @@ static bool shim_loaded(pid_t pid)
     return found;
 }
 
-/* pid's state letter and thread count from /proc/PID/stat (fields 3 and
- * 20, after the name, which may hold ')' and spaces); false when it cannot
- * be read. */
-static bool proc_stat(pid_t pid, char *state, long *threads)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ' || !p[2])
-        return false;
-    *state = p[2];
-    *threads = 0;
-    for (int field = 3; field <= 20 && (p = strchr(p + 1, ' ')) != NULL; field++)
-        ;
-    if (p)
-        *threads = strtol(p + 1, NULL, 10);
-    return true;
-}
-
 /* Whether pid has exited and waits for its parent to reap it (a zombie:
  * its maps and socket are gone, but kill(pid, 0) still succeeds). */
 static bool exited_unreaped(pid_t pid)
 {
     char state;
     long threads;
-    return proc_stat(pid, &state, &threads) && (state == 'Z' || state == 'X');
+    return mp_proc_stat((int)pid, &state, &threads) && (state == 'Z' || state == 'X');
 }
 
 /* Whether pid runs more than one thread. */
@@ -155,7 +130,7 @@ static bool threaded(pid_t pid)
 {
     char state;
     long threads;
-    return proc_stat(pid, &state, &threads) && threads > 1;
+    return mp_proc_stat((int)pid, &state, &threads) && threads > 1;
 }
 
 /* A socket bound by another process under this name would be a spoof. */

@@ -123,3 +123,25 @@ void mp_strbuf_free(mp_strbuf *b)
     free(b->s);
     *b = (mp_strbuf){0};
 }
+
+bool mp_proc_stat(int pid, char *state, long *threads)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || !p[2])
+        return false;
+    *state = p[2];
+    *threads = 0;
+    for (int field = 3; field <= 20 && (p = strchr(p + 1, ' ')) != NULL; field++)
+        ;
+    if (p)
+        *threads = strtol(p + 1, NULL, 10);
+    return true;
+}

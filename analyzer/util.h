@@ -38,6 +38,11 @@ const char *mp_basename(const char *s);
  */
 int mp_open_regular(const char *path);
 
+/* pid's state letter and thread count from /proc/PID/stat (fields 3 and
+ * 20, after the name, which may hold ')' and spaces); false when it cannot
+ * be read. */
+bool mp_proc_stat(int pid, char *state, long *threads);
+
 /* A growable string for building output or keys; s is "" until written. */
 typedef struct mp_strbuf {
     char *s;
