@@ -26,12 +26,19 @@
 
 /* ---- out-of-line bookkeeping ---- */
 
-static bool emit_heap(uint16_t type, const mp_block *b, uint32_t ticks)
+/* From values, not from a block just built in memory: see addrset.c's
+ * block_copy. */
+static inline bool emit_heap_of(uint16_t type, uint32_t stack, uint32_t ticks, mp_weights w)
 {
     mp_event ev = {.type = type,
-                   .heap = {.stack = b->stack, .ticks = ticks, .bytes = b->w.bytes,
-                            .count_fx = b->w.count_fx}};
+                   .heap = {.stack = stack, .ticks = ticks, .bytes = w.bytes,
+                            .count_fx = w.count_fx}};
     return mp_emit(&ev);
+}
+
+static bool emit_heap(uint16_t type, const mp_block *b, uint32_t ticks)
+{
+    return emit_heap_of(type, b->stack, ticks, b->w);
 }
 
 static bool emit_sample(const mp_block *b)
@@ -111,10 +118,10 @@ MP_NOINLINE static void *track_new(void *p, size_t size)
     if (!p || w.count_fx == 0)
         return p;
     mp_hook_enter();
-    mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = mp_capture_stack(), .born = mp_tick(),
-                  .w = w};
+    uint32_t stack = mp_capture_stack(), born = mp_tick();
     MP_COUNT(samples);
-    if (emit_sample(&b)) {
+    if (emit_heap_of(MP_EV_SAMPLE, stack, born, w)) {
+        mp_block b = {.addr = (uint64_t)(uintptr_t)p, .stack = stack, .born = born, .w = w};
         mp_block stale;
         int rc = mp_addrset_insert(&b, &stale);
         if (rc == 1)

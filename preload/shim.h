@@ -547,6 +547,9 @@ void mp_rings_collector_wakes(void) MP_HIDDEN;
 mp_ring *mp_ring_new(void) MP_HIDDEN;
 bool mp_ring_push(mp_ring *r, const mp_event *ev) MP_HIDDEN;
 bool mp_ring_pop(mp_ring *r, mp_event *ev) MP_HIDDEN;
+/* Calls fn on up to max events of r, in order, in place; returns how many. */
+size_t mp_ring_consume(mp_ring *r, void (*fn)(const mp_event *ev, void *ctx), void *ctx,
+                       size_t max) MP_HIDDEN;
 
 /* ---- counters (state.c) ----
  * Sharded by thread: samples, frees and contentions are counted by every
@@ -608,19 +611,29 @@ typedef struct mp_block {
 } mp_block;
 /*
  * Fast filter, consulted by every free(): a clear bit means the address was
- * certainly never sampled. 64 Ki bits (8 KiB, so it stays in L1) indexed by
- * address bits 4..19, folded with bits 20..35 so that page-aligned blocks of
- * different pages spread too: a free usually touches memory near recent
- * allocations, so the words it reads are the ones already in cache.
+ * certainly never sampled. 64 Ki bits (8 KiB, so it stays in L1). The top
+ * MP_FILTER_REGION_BITS of the index are address bits 26..28, the region
+ * of 64 MiB the block lies in: glibc gives each thread's arena heaps of
+ * that size and alignment, so two threads allocating at once in exact
+ * mode (MEMPROF_SAMPLE=1) update different filter words, counts and
+ * address-set shards (addrset.c) and do not pass their cache lines back
+ * and forth on every malloc and free (with two threads on churn that was
+ * two fifths of their time). The other 13 bits are address bits 4..16
+ * folded with 17..29, so that page-aligned blocks of different pages
+ * spread too: a free usually touches memory near recent allocations, so
+ * the words it reads are the ones already in cache.
  */
 #define MP_FILTER_BITS 16
+#define MP_FILTER_REGION_BITS 3
+#define MP_FILTER_REGION_SHIFT 26   /* glibc's HEAP_MAX_SIZE: 64 MiB */
 extern _Atomic uint64_t mp_filter_bits[(1u << MP_FILTER_BITS) / 64] MP_HIDDEN;
 static inline size_t mp_filter_index(const void *p)
 {
+    enum { LOW_BITS = MP_FILTER_BITS - MP_FILTER_REGION_BITS };
     uintptr_t a = (uintptr_t)p;
-    /* (a >> 4) ^ (a >> 20), written so that free() folds it in 3
-     * instructions, not 4 */
-    return ((a ^ (a >> 16)) >> 4) & ((1u << MP_FILTER_BITS) - 1);
+    uintptr_t hi = a >> (MP_FILTER_REGION_SHIFT - LOW_BITS);   /* region at bit LOW_BITS */
+    size_t low = ((a ^ hi) >> 4) & ((1u << LOW_BITS) - 1);
+    return low | (hi & (((1u << MP_FILTER_REGION_BITS) - 1) << LOW_BITS));
 }
 static inline bool mp_addrset_maybe(const void *p)
 {
