@@ -218,11 +218,6 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
 
 int cmd_report_main(const mp_opts *o)
 {
-    if (o->what == MP_WHAT_LOCKS || o->what == MP_WHAT_LOCK_HOLDERS) {
-        mp_error("report: --what %s is `memprof locks`; usage: %s",
-                 o->what == MP_WHAT_LOCKS ? "locks" : "locks-holders", o->spec->usage);
-        return MP_EXIT_USAGE;
-    }
     if (mp_frameview_init(o->skip) != 0)
         return MP_EXIT_USAGE;
     mp_procset ps;

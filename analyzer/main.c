@@ -63,7 +63,7 @@ static const command commands[] = {
     {{"report", "memprof report FILE [MORE...] [--what heap|peak|alloc|temporary] [--top N] "
                 "[--frames N] [--skip REGEX] [--json]",
       "live heap ranked by allocation site (several files: added up, one per process)",
-      MP_OPT_TOP | MP_OPT_JSON | MP_OPT_WHAT | MP_OPT_FRAMES | MP_OPT_SKIP, 1, 0},
+      MP_OPT_TOP | MP_OPT_JSON | MP_OPT_WHAT_HEAP | MP_OPT_FRAMES | MP_OPT_SKIP, 1, 0},
      .main = cmd_report_main},
     {{"diff", "memprof diff OLD NEW [MORE...] [--top N] [--frames N] [--skip REGEX] [--json] "
               "[--fail-over BYTES]",

@@ -16,7 +16,9 @@
 #include "sites.h"   /* the launcher.c names below */
 #include "util.h"
 
-typedef enum opt_kind { K_FLAG, K_COUNT, K_BYTES, K_WHAT, K_PATH, K_LABELS } opt_kind;
+/* K_WHAT_HEAP: a --what of the heap's views only (report: lock waits are
+ * `memprof locks`) */
+typedef enum opt_kind { K_FLAG, K_COUNT, K_BYTES, K_WHAT, K_WHAT_HEAP, K_PATH, K_LABELS } opt_kind;
 
 typedef struct opt_def {
     unsigned bit;
@@ -39,6 +41,10 @@ static const opt_def opt_table[] = {
      "heap, alloc, locks, locks-holders, peak or temporary",
      "live heap (default), cumulative allocations, lock wait time by waiter or by holder, "
      "the live heap at its peak, or short-lived allocations"},
+    {MP_OPT_WHAT_HEAP, "--what", NULL, K_WHAT_HEAP, 0, "heap|alloc|peak|temporary",
+     "heap, alloc, peak or temporary; lock waits are `memprof locks`",
+     "live heap (default), cumulative allocations, the live heap at its peak, or "
+     "short-lived allocations"},
     {MP_OPT_OUT, "-o", "--output", K_PATH, 0, "FILE", "a file name",
      "write to FILE instead of standard output"},
     {MP_OPT_LINES, "--lines", NULL, K_FLAG, 0, NULL, NULL,
@@ -194,8 +200,11 @@ static int parse_value(const opt_def *d, const char *val, uint64_t *v)
     case K_BYTES:
         return mp_opts_bytes(val, v, 1) == 0 && *v <= d->max ? 0 : -1;
     case K_WHAT:
+    case K_WHAT_HEAP:
         for (int w = MP_WHAT_HEAP; val && w < MP_WHAT_COUNT; w++)
             if (strcmp(val, mp_stacktree_what_name((mp_what)w)) == 0) {
+                if (d->kind == K_WHAT_HEAP && (w == MP_WHAT_LOCKS || w == MP_WHAT_LOCK_HOLDERS))
+                    return -1;
                 *v = (uint64_t)w;
                 return 0;
             }
@@ -217,7 +226,8 @@ static int store(mp_opts *o, const opt_def *d, const char *val)
     case MP_OPT_TOP: o->top = (size_t)v; break;
     case MP_OPT_JSON: o->json = 1; break;
     case MP_OPT_FAIL_OVER: o->fail_over = v; break;
-    case MP_OPT_WHAT: o->what = (mp_what)v; break;
+    case MP_OPT_WHAT:
+    case MP_OPT_WHAT_HEAP: o->what = (mp_what)v; break;
     case MP_OPT_OUT: o->out = val; break;
     case MP_OPT_LINES: o->lines = 1; break;
     case MP_OPT_LABELS: o->labels = val; break;

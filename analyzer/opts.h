@@ -36,6 +36,7 @@ enum {
     MP_OPT_LABELS = 1u << 6,     /* --labels k=v,...: pprof labels on every sample */
     MP_OPT_FRAMES = 1u << 7,     /* --frames N: frames per stack in text (default 4) */
     MP_OPT_SKIP = 1u << 8,       /* --skip REGEX: more allocator wrappers to fold in text */
+    MP_OPT_WHAT_HEAP = 1u << 9,  /* --what of the heap views only (report) */
 };
 
 typedef struct mp_opts_spec {

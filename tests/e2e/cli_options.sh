@@ -91,6 +91,15 @@ for args in "${bad[@]}"; do
     expect 1 1 "$MEMPROF_BIN" $args
     grep -q '; usage: memprof ' "$WORK/stderr" || fail "memprof $args: the error has no usage: $(cat "$WORK/stderr")"
 done
+# report's --what error lists what report takes, and sends lock views to `memprof locks`
+for v in stack locks; do
+    expect 1 1 "$MEMPROF_BIN" report "$s" --what "$v"
+    grep -q "want heap, alloc, peak or temporary" "$WORK/stderr" ||
+        fail "report --what $v: the error does not list report's values: $(cat "$WORK/stderr")"
+    ! grep -q "locks-holders" "$WORK/stderr" ||
+        fail "report --what $v: the error offers a value report refuses: $(cat "$WORK/stderr")"
+done
+grep -q 'lock waits are `memprof locks`' "$WORK/stderr" || fail "report --what locks does not name memprof locks"
 [[ ! -e "$WORK/never.txt" && ! -e "$WORK/never.pb.gz" && ! -e "$WORK/never.html" ]] || fail "a refused command wrote its output file"
 [[ -z "$(ls -A "$WORK" | grep -v -e '^snaps$' -e '^runsnaps$' -e '^f.svg$' -e '^std' )" ]] ||
     fail "stray files in the working directory: $(ls -A "$WORK")"
