@@ -203,7 +203,7 @@ static int parse_value(const opt_def *d, const char *val, uint64_t *v)
     case K_WHAT_HEAP:
         for (int w = MP_WHAT_HEAP; val && w < MP_WHAT_COUNT; w++)
             if (strcmp(val, mp_stacktree_what_name((mp_what)w)) == 0) {
-                if (d->kind == K_WHAT_HEAP && (w == MP_WHAT_LOCKS || w == MP_WHAT_LOCK_HOLDERS))
+                if (d->kind == K_WHAT_HEAP && mp_stacktree_what_is_locks((mp_what)w))
                     return -1;
                 *v = (uint64_t)w;
                 return 0;
