@@ -100,13 +100,6 @@ static const char *fmt_delta(char buf[40], mp_what what, uint64_t now, uint64_t 
     return buf;
 }
 
-static const char *const count_words[MP_WHAT_COUNT] = {"objects", "allocations", "contentions",
-                                                       "objects", "allocations"};
-static const char *const titles[] = {
-    "Live heap by allocation stack",
-    "Cumulative allocations by stack",
-    "Lock wait time by waiting stack",
-};
 
 /* ---- colours ---- */
 
@@ -155,7 +148,7 @@ static void write_tooltip(const flame *f, const mp_stacktree_node *n)
         esc(f->out, n->module);
     }
     fprintf(f->out, "\n%s, %" PRIu64 " %s (%.2f%%)", fmt_value(v, f->what, n->total),
-            n->count, count_words[f->what],
+            n->count, mp_stacktree_what_info(f->what)->count_word,
             root->total ? 100.0 * (double)n->total / (double)root->total : 0.0);
     if (f->diff) {
         fprintf(f->out, "\nwas %s, change %s", fmt_value(o, f->what, n->old_total),
@@ -429,7 +422,7 @@ static void write_titles(const flame *f, const mp_snapshot *old, const mp_snapsh
     char tot[32], d[40];
     const mp_stacktree_node *root = &f->t->nodes[0];
     fprintf(out, "<text id=\"title\" x=\"%d\" y=\"22\">%s%s</text>\n", IMG_W / 2,
-            f->diff ? "Differential: " : "", titles[f->what]);
+            f->diff ? "Differential: " : "", mp_stacktree_what_info(f->what)->title);
     fprintf(out, "<text id=\"subtitle\" x=\"%d\" y=\"40\">", IMG_W / 2);
     if (old) {
         fputs("old: ", out);
@@ -475,10 +468,9 @@ void mp_flame_svg_write(FILE *out, const mp_stacktree *t, mp_what what, const mp
     fputs("</g>\n", f->out);
     if (!total)
         fprintf(f->out, "<text id=\"nodata\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
-                "No data: %s no %s %s</text>\n", IMG_W / 2, TOP + 12,
+                "No data: %s no %s</text>\n", IMG_W / 2, TOP + 12,
                 f->diff ? "neither snapshot holds" : "this snapshot holds",
-                f->what == MP_WHAT_LOCKS ? "lock" : f->what == MP_WHAT_ALLOC ? "allocation" : "live heap",
-                f->what == MP_WHAT_LOCKS ? "waits" : "bytes");
+                mp_stacktree_what_info(f->what)->nodata);
     fprintf(f->out, "<script type=\"text/ecmascript\"><![CDATA[\n"
             "var CFG = { w: %.2f, xpad: %d, charw: %.3f, bytes: %s };\n%s]]></script>\n</svg>\n",
             w, XPAD, CHAR_W, mp_stacktree_what_is_bytes(f->what) ? "true" : "false", script);

@@ -73,10 +73,26 @@ void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn 
         each_heap(snap, what, fn, ctx);
 }
 
-static const char *const what_names[MP_WHAT_COUNT] = {"heap", "alloc", "locks",
-                                                      "locks-holders", "peak", "temporary"};
+/* One row per view, in mp_what's order: every word a report prints about a
+ * view comes from here, so a new view cannot leave a table short. */
+static const mp_what_info what_infos[MP_WHAT_COUNT] = {
+    [MP_WHAT_HEAP] = {"heap", "Live heap by allocation stack", "objects", "live heap bytes"},
+    [MP_WHAT_ALLOC] = {"alloc", "Cumulative allocations by stack", "allocations",
+                       "allocation bytes"},
+    [MP_WHAT_LOCKS] = {"locks", "Lock wait time by waiting stack", "contentions", "lock waits"},
+    [MP_WHAT_LOCK_HOLDERS] = {"locks-holders", "Lock wait time by holding (unlocking) stack",
+                              "contentions", "lock waits with a known holder"},
+    [MP_WHAT_PEAK] = {"peak", "Live heap at the peak by allocation stack", "objects",
+                      "peak heap bytes"},
+    [MP_WHAT_TEMPORARY] = {"temporary", "Temporary allocations by stack",
+                           "temporary allocations", "temporary allocations"},
+};
 
-const char *mp_stacktree_what_name(mp_what what) { return what_names[what]; }
+const mp_what_info *mp_stacktree_what_info(mp_what what)
+{
+    return &what_infos[(unsigned)what < MP_WHAT_COUNT ? what : MP_WHAT_HEAP];
+}
+const char *mp_stacktree_what_name(mp_what what) { return mp_stacktree_what_info(what)->name; }
 bool mp_stacktree_what_is_bytes(mp_what what) { return !mp_stacktree_what_is_locks(what); }
 bool mp_stacktree_what_is_locks(mp_what what)
 {

@@ -46,7 +46,15 @@ typedef void (*mp_value_fn)(void *ctx, const mp_value_rec *rec);
  */
 void mp_stacktree_each_value(const mp_snapshot *snap, mp_what what, mp_value_fn fn,
                              void *ctx);
-const char *mp_stacktree_what_name(mp_what what);   /* "heap", "alloc", "locks", ... */
+/* The words reports use for a view. */
+typedef struct mp_what_info {
+    const char *name;           /* --what's value: "heap", "alloc", "locks", ... */
+    const char *title;          /* a flame graph's title */
+    const char *count_word;     /* what a record's count counts: "objects", ... */
+    const char *nodata;         /* "this snapshot holds no <nodata>" */
+} mp_what_info;
+const mp_what_info *mp_stacktree_what_info(mp_what what);
+const char *mp_stacktree_what_name(mp_what what);   /* = mp_stacktree_what_info(what)->name */
 bool mp_stacktree_what_is_bytes(mp_what what);
 bool mp_stacktree_what_is_locks(mp_what what);   /* either lock view */
 

@@ -15,7 +15,9 @@
 #  - lines: --lines keeps the two allocating lines of one function apart in
 #    folded output (and in the SVG), the default merges them.
 #  - one value format: the search line and the tooltip write a frame's
-#    bytes (diff) and wait time (lock_hot's locks graph) alike.
+#    bytes (diff) and wait time (lock_hot's locks graph) alike;
+#  - every --what view names itself: its own title and, in the tooltips,
+#    what its counts count (a view once read past a 3-entry title table).
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 need_tool xmllint libxml2-utils
@@ -81,4 +83,26 @@ run_under_shim "$WORK/locks" -- "$TEST_PROGS/lock_hot"
 mp /dev/null flame "$(snapshot_of "$WORK/locks" 0001)" --what locks -o "$WORK/locks.svg"
 check_svg "$WORK/locks.svg" --frame worker_hot
 browser "$WORK/locks.svg" '^worker_hot$' --hits 1 --same-value
+# --- every view's title and count word (heap views of temporary_hotspot,
+# lock views of lock_hot); the differential title too
+run_under_shim "$WORK/temp" -- "$TEST_PROGS/temporary_hotspot"
+tsnap=$(snapshot_of "$WORK/temp" 0001)
+lsnap=$(snapshot_of "$WORK/locks" 0001)
+view_names() {   # view snapshot title count-word
+    mp /dev/null flame "$2" --what "$1" -o "$WORK/view-$1.svg"
+    local title
+    title=$(grep -o '<text id="title"[^>]*>[^<]*' "$WORK/view-$1.svg" | sed 's/.*>//')
+    expect_eq "--what $1's title" "$title" "$3"
+    grep -q "^[0-9.]* [KMG]\{0,1\}i\{0,1\}[Bms]*, [0-9]* $4 (100.00%)</title>" "$WORK/view-$1.svg" ||
+        fail "--what $1: the root's tooltip does not count $4: $(grep -m1 -A1 '<title>all' "$WORK/view-$1.svg")"
+}
+view_names heap "$tsnap" "Live heap by allocation stack" objects
+view_names alloc "$tsnap" "Cumulative allocations by stack" allocations
+view_names peak "$tsnap" "Live heap at the peak by allocation stack" objects
+view_names temporary "$tsnap" "Temporary allocations by stack" "temporary allocations"
+view_names locks "$lsnap" "Lock wait time by waiting stack" contentions
+view_names locks-holders "$lsnap" "Lock wait time by holding (unlocking) stack" contentions
+mp /dev/null flame "$tsnap" "$tsnap" --what temporary -o "$WORK/view-diff.svg"
+grep -q '<text id="title"[^>]*>Differential: Temporary allocations by stack<' "$WORK/view-diff.svg" ||
+    fail "the differential temporary graph's title is wrong"
 echo "export_views: ok"
