@@ -6,7 +6,9 @@
  * Where the calls run matters more than anything else: a thread stopped
  * inside malloc or the loader holds their locks, and dlopen from it would
  * deadlock or corrupt them. The script takes a thread blocked in a system
- * call that idles (read, poll, futex, epoll_wait, nanosleep...) with no
+ * call that idles (read, poll, futex, epoll_wait, nanosleep..., and
+ * restart_syscall: a timed wait resumed after a stop, as a sleep is after
+ * a first attach or a SIGSTOP) with no
  * allocator, loader, fork/exit or signal-handler frame on its stack; if
  * there is none, it breaks on the entry of malloc, free, calloc and realloc
  * (memray's safe point: nothing is held yet) and takes the first caller
@@ -50,7 +52,7 @@ static const char inject_py[] =
     "LIB = os.environ['MP_ATTACH_LIB'].encode()\n"
     "CFG = os.environ['MP_ATTACH_CONFIG'].encode()\n"
     "WAIT = float(os.environ['MP_ATTACH_WAIT'])\n"
-    "IDLE = [0, 7, 23, 34, 35, 43, 45, 47, 61, 128, 130, 202, 230, 232, 247, 270, 271, 281, 288, 299, 441]\n"
+    "IDLE = [0, 7, 23, 34, 35, 43, 45, 47, 61, 128, 130, 202, 219, 230, 232, 247, 270, 271, 281, 288, 299, 441]\n"
     "UNSAFE = re.compile('^(__GI_|__libc_|_int_|__)*(malloc|free|cfree|calloc|realloc|reallocarray|memalign|posix_memalign|aligned_alloc|valloc|pvalloc|malloc_usable_size|malloc_trim|tcache_[a-z_]+|sysmalloc|systrim|arena_get2|arena_get_retry|malloc_consolidate|ptmalloc_init|mallinfo2?|fork|_Fork|vfork|run_fork_handlers|exit|_exit|run_exit_handlers|pthread_create[a-z0-9_.]*|allocate_stack|dlopen[a-z_]*|dlmopen[a-z_]*|dlclose[a-z_]*|dlsym[a-z_]*|dlvsym[a-z_]*|dladdr[a-z0-9_]*|dlerror[a-z_]*|dlinfo[a-z_]*|dl_iterate_phdr|_dl_[a-z0-9_]+|dl_open_worker[a-z_]*)$')\n"
     "OUT = int(os.environ['MP_ATTACH_FD'])\n"
     "def say(*words):\n"

@@ -133,6 +133,44 @@ static bool threaded(pid_t pid)
     return mp_proc_stat((int)pid, &state, &threads) && threads > 1;
 }
 
+/* Whether pid was started with libmemprof in LD_PRELOAD (memprof run, or by
+ * hand), as opposed to attached: its initial environment says so. Returns
+ * -1 when that cannot be read (another user's process). */
+static int preloaded(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *var = NULL;
+    size_t cap = 0;
+    int found = 0;
+    while (!found && getdelim(&var, &cap, '\0', f) > 0)
+        found = strncmp(var, "LD_PRELOAD=", 11) == 0 && strstr(var, "libmemprof") != NULL;
+    free(var);
+    fclose(f);
+    return found;
+}
+
+/* Why a process with the shim mapped has no request channel, said as the
+ * request r would want it said. */
+static void say_no_channel(pid_t pid, enum mp_request r)
+{
+    int pre = preloaded(pid);
+    if (pre == 0 || (pre < 0 && threaded(pid)))
+        mp_error("process %d has memprof loaded but no request channel: it was detached "
+                 "(`memprof attach %d` profiles it again)", (int)pid, (int)pid);
+    else if (r == MP_REQ_DETACH)
+        mp_error("process %d is not attached: it was started under memprof (LD_PRELOAD) and "
+                 "stays profiled; only an attached process can be detached", (int)pid);
+    else
+        mp_error("process %d is profiled but single-threaded, with no request channel "
+                 "(the profiler starts no thread of its own there); it answers once the "
+                 "program starts a thread; otherwise start it with MEMPROF_SIGNAL=SIG "
+                 "(then `kill -SIG %d`) or MEMPROF_INTERVAL=SECONDS", (int)pid, (int)pid);
+}
+
 /* A socket bound by another process under this name would be a spoof. */
 static int check_peer(int fd, pid_t pid)
 {
@@ -189,14 +227,8 @@ static int ask(pid_t pid, enum mp_request r, char *line, size_t cap, const char 
             mp_error("process %d did not accept the connection within 30 s", (int)pid);
         else if (exited_unreaped(pid))
             mp_error("process %d has exited (a zombie its parent has not reaped yet)", (int)pid);
-        else if (errno == ECONNREFUSED && shim_loaded(pid) && threaded(pid))
-            mp_error("process %d has memprof loaded but no request channel: it was detached "
-                     "(`memprof attach %d` profiles it again)", (int)pid, (int)pid);
         else if (errno == ECONNREFUSED && shim_loaded(pid))
-            mp_error("process %d is profiled but single-threaded, with no request channel "
-                     "(the profiler starts no thread of its own there); it answers once the "
-                     "program starts a thread; otherwise start it with MEMPROF_SIGNAL=SIG "
-                     "(then `kill -SIG %d`) or MEMPROF_INTERVAL=SECONDS", (int)pid, (int)pid);
+            say_no_channel(pid, r);
         else
             mp_error("process %d is not profiled by memprof", (int)pid);
         return -1;

@@ -4,7 +4,10 @@
 # its read()), then 3 times on a busy multi-threaded one (attached at a
 # malloc entry, while its threads allocate and contend). Every cycle must
 # succeed, leave no thread or socket behind, and the programs must end with
-# the output and status of a plain run.
+# the output and status of a plain run. Then the same on sleep(1), whose
+# thread is back in restart_syscall after the first attach (as after a
+# SIGSTOP/SIGCONT): it must be taken as a safe point again; requests to a
+# detached or preloaded single-threaded process say which it is.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/attach_lib.sh"
 
@@ -61,4 +64,41 @@ touch "$WORK/busyc.stop"
 tgt_finish
 [[ $TGT_RC -eq 0 ]] || fail "the busy target exited $TGT_RC"
 cmp -s "$WORK/busyc.plain.out" "$WORK/busyc.out" || fail "busy target: output differs"
-echo "ok: $cycles idle and 3 busy attach/detach cycles"
+
+# --- sleep(1): nanosleep, then restart_syscall once it was stopped
+expect_refusal() {   # PID COMMAND REGEX: memprof COMMAND PID exits 1 saying REGEX
+    local rc=0
+    "$MEMPROF_BIN" "$2" "$1" >/dev/null 2>"$WORK/refusal.err" || rc=$?
+    [[ $rc -eq 1 ]] || fail "memprof $2 $1 exited $rc"
+    grep -q "$3" "$WORK/refusal.err" || fail "memprof $2 $1 said: $(cat "$WORK/refusal.err")"
+}
+sleep 120 &
+TGT_PID=$!
+for i in 1 2 3; do
+    attach_ok "$TGT_PID" -o "$WORK/sleep.snaps"
+    detach_ok "$TGT_PID"
+    expect_refusal "$TGT_PID" snapshot "^memprof: process $TGT_PID has memprof loaded but no request channel: it was detached"
+done
+[[ $(cut -d' ' -f1 "/proc/$TGT_PID/syscall") == 219 ]] ||
+    fail "sleep's thread is not in restart_syscall after a detach: $(cat "/proc/$TGT_PID/syscall")"
+kill "$TGT_PID"
+wait "$TGT_PID" 2>/dev/null || true
+sleep 120 &
+TGT_PID=$!
+sleep 0.2
+kill -STOP "$TGT_PID"
+kill -CONT "$TGT_PID"
+attach_ok "$TGT_PID" -o "$WORK/sleep.snaps"
+detach_ok "$TGT_PID"
+kill "$TGT_PID"
+wait "$TGT_PID" 2>/dev/null || true
+# preloaded, single-threaded: not attached, so nothing to detach
+MEMPROF_OUT=$WORK/pre.snaps LD_PRELOAD=$MEMPROF_SHIM sleep 120 &
+TGT_PID=$!
+for ((i = 0; i < 250; i++)); do mapped "$TGT_PID" 2>/dev/null && break; sleep 0.02; done
+expect_refusal "$TGT_PID" detach "^memprof: process $TGT_PID is not attached: it was started under memprof"
+expect_refusal "$TGT_PID" snapshot "^memprof: process $TGT_PID is profiled but single-threaded"
+kill "$TGT_PID"
+wait "$TGT_PID" 2>/dev/null || true
+TGT_PID=
+echo "ok: $cycles idle and 3 busy attach/detach cycles, 3 on sleep(1) and one after SIGSTOP"
