@@ -10,6 +10,15 @@
 #include "fmt.h"
 #include "sites.h"
 
+/* When the peak was reached. A process that never had a byte live (or an
+ * attached one that allocated nothing since) has its peak of 0 B from the
+ * start: its file says time 0, which would read as decades before it. */
+static uint64_t peak_time(const mp_snapshot *s)
+{
+    uint64_t t = s->peak[0].time_ns, start = s->meta->start_time_ns;
+    return t < start ? start : t;
+}
+
 void mp_timeline_peak_of(const mp_procset *ps, mp_timeline_peak *out)
 {
     memset(out, 0, sizeof(*out));
@@ -26,7 +35,7 @@ void mp_timeline_peak_of(const mp_procset *ps, mp_timeline_peak *out)
         out->rss_bytes = mp_sites_sat_add(out->rss_bytes, p->rss_bytes);
         if (p->bytes >= largest) {
             largest = p->bytes;
-            out->time_ns = p->time_ns;
+            out->time_ns = peak_time(s);
         }
     }
 }
@@ -78,7 +87,7 @@ void mp_timeline_json_one(FILE *out, const mp_snapshot *s)
         const mp_peak *p = &s->peak[0];
         fprintf(out, "\"peak\": {\"bytes\": %" PRIu64 ", \"time_ns\": %" PRIu64
                 ", \"sites_bytes\": %" PRIu64 ", \"rss_bytes\": %" PRIu64 "}, ",
-                p->bytes, p->time_ns, p->sites_bytes, p->rss_hwm_bytes);
+                p->bytes, peak_time(s), p->sites_bytes, p->rss_hwm_bytes);
     } else {
         fputs("\"peak\": null, ", out);
     }
@@ -124,10 +133,14 @@ void mp_timeline_text(FILE *out, const mp_procset *ps, uint64_t live_now)
     if (!p.with_peak)
         return;
     char b1[32], b2[32], t[32];
-    fprintf(out, "peak heap: %s %s after %s%s; now %s",
-            mp_fmt_size(b1, p.bytes), mp_fmt_ns(t, since_start(ps, p.time_ns)), start_word(ps),
-            ps->n > 1 ? " (sum of each process's peak)" : "",
-            mp_fmt_size(b2, live_now));
+    if (p.bytes)
+        fprintf(out, "peak heap: %s %s after %s%s; now %s",
+                mp_fmt_size(b1, p.bytes), mp_fmt_ns(t, since_start(ps, p.time_ns)),
+                start_word(ps), ps->n > 1 ? " (sum of each process's peak)" : "",
+                mp_fmt_size(b2, live_now));
+    else
+        fprintf(out, "peak heap: 0 B (nothing sampled was live since %s); now %s",
+                start_word(ps), mp_fmt_size(b2, live_now));
     if (p.rss_hwm_bytes)
         fprintf(out, "; peak RSS %s, now %s", mp_fmt_size(b1, p.rss_hwm_bytes),
                 mp_fmt_size(b2, p.rss_bytes));

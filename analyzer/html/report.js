@@ -185,6 +185,8 @@
   /* The highest live heap: the recorded peak when the snapshots have one,
    * else only the highest snapshot, and the page says which. */
   function peakText(p) {
+    if (p.peak && !p.peak.bytes)
+      return "0 B: nothing sampled was live since start";
     if (p.peak) {
       let t = fmt(p.peak.bytes) + " at " + fmt(p.peak.time_ns - p.start, "ns") + " after start";
       if (typeof p.peak.rss_bytes === "number") t += " (RSS then " + fmt(p.peak.rss_bytes) + ")";

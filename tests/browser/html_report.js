@@ -206,8 +206,19 @@ async function leak(args) {
 }
 
 async function empty(args) {
-  const [page_, one, out, culprit] = args;
+  const [page_, one, out, culprit, none] = args;
   const ctx = await launch(out);
+  // a program that never allocated: its peak is 0 B, not "at -57 years"
+  const np = await open(ctx, url(none), WIDE);
+  const peak = await np.evaluate(() => {
+    for (const dt of document.querySelectorAll("dl.facts dt"))
+      if (dt.textContent === "Peak heap") return dt.nextElementSibling.textContent;
+    return null;
+  });
+  check(peak === "0 B: nothing sampled was live since start",
+    `nothing allocated: the summary's peak heap says "${peak}"`);
+  noProblems(ctx, np, "nothing allocated");
+  await np.close();
   for (const [file, name] of [[page_, "empty"], [one, "empty-one-file"]]) {
     for (const vp of [WIDE, PHONE]) {
       const page = await open(ctx, url(file), vp);

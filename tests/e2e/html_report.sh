@@ -38,7 +38,19 @@ mapfile -t files < <(snapshots "$WORK/freeall")
     fail "html_freeall's exit snapshot is not empty: $("$MEMPROF_BIN" report "${files[1]}")"
 html "$WORK/freeall.html" "${files[@]}"
 html "$WORK/freeall-one.html" "${files[1]}"
-browser empty "$WORK/freeall.html" "$WORK/freeall-one.html" "$WORK" html_temporary
+# nothing allocated at all: a peak of 0 B is reached at the start, not at
+# time 0 of the epoch (report, JSON and page agree)
+run_under_shim "$WORK/none" -- /bin/true
+none=$(snapshots "$WORK/none")
+"$MEMPROF_BIN" report "$none" | grep -q '^peak heap: 0 B (nothing sampled was live since start); ' ||
+    fail "nothing allocated: $("$MEMPROF_BIN" report "$none" | grep '^peak')"
+"$MEMPROF_BIN" report "$none" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["peak"]["bytes"] == 0 and 0 <= d["time_ns"] - d["peak"]["time_ns"] < 60e9, d' ||
+    fail "nothing allocated: the JSON peak is not at the start"
+html "$WORK/none.html" "$none"
+browser empty "$WORK/freeall.html" "$WORK/freeall-one.html" "$WORK" html_temporary "$WORK/none.html"
 
 # hostile: markup in a function symbol and in argv[0]; bash is not preloaded,
 # only the program it execs under that name
