@@ -378,11 +378,19 @@ static int build_config(const attach_opts *o, char *out, size_t cap, const char 
     return 0;
 }
 
+/* The seconds to wait for a safe point: MEMPROF_ATTACH_WAIT, checked before
+ * anything is done to the process (a typo must not attach with some other
+ * wait than the one asked for); 0 when it is set but bad. */
 static unsigned safe_point_wait(void)
 {
     uint64_t v;
     const char *e = getenv("MEMPROF_ATTACH_WAIT");
-    return e && mp_parse_u64(e, &v) && v >= 1 && v <= 3600 ? (unsigned)v : SAFE_POINT_WAIT_S;
+    if (!e || !*e)
+        return SAFE_POINT_WAIT_S;
+    if (mp_parse_u64(e, &v) && v >= 1 && v <= 3600)
+        return (unsigned)v;
+    mp_error("attach: invalid MEMPROF_ATTACH_WAIT=%.40s (expected whole seconds, 1 to 3600)", e);
+    return 0;
 }
 
 /* Gone, or a zombie (still a pid until its parent reaps it). */
@@ -395,7 +403,7 @@ static bool process_gone(pid_t pid)
     return rp && rp[1] && (rp[2] == 'Z' || rp[2] == 'X');
 }
 
-static void explain(pid_t pid, const char *shim, const char *r)
+static void explain(pid_t pid, const char *shim, const char *r, unsigned wait_s)
 {
     int code = -1;
     if (strcmp(r, "fail exited") == 0 || process_gone(pid))
@@ -403,8 +411,8 @@ static void explain(pid_t pid, const char *shim, const char *r)
     else if (strcmp(r, "fail nogdb") == 0)
         mp_error("attach: gdb not found on PATH; memprof attach needs it (Debian package gdb)");
     else if (strcmp(r, "fail busy") == 0 || strcmp(r, "fail timeout waiting") == 0)
-        mp_error("attach: process %d reached no safe point within %d s (no thread idle in a system "
-                 "call or entering malloc); nothing was changed, try again", (int)pid, safe_point_wait());
+        mp_error("attach: process %d reached no safe point within %u s (no thread idle in a system "
+                 "call or entering malloc); nothing was changed, try again", (int)pid, wait_s);
     else if (strncmp(r, "fail timeout", 12) == 0)
         mp_error("attach: gdb did not finish (%s); it was stopped and process %d resumed", r + 13, (int)pid);
     else if (strncmp(r, "fail dlopen ", 12) == 0)
@@ -442,12 +450,15 @@ int cmd_attach(int argc, char **argv)
     const char *dir = "";
     if (parse_attach(argc, argv, &o) < 0)
         return MP_EXIT_USAGE;
+    unsigned wait_s = safe_point_wait();
+    if (wait_s == 0)
+        return MP_EXIT_USAGE;
     if (mp_find_shim(shim, "attach") < 0 || build_config(&o, config, sizeof(config), &dir) < 0)
         return MP_EXIT_USAGE;
     if (check_target(o.pid, shim, dir) < 0)
         return MP_EXIT_USAGE;
-    if (mp_attach_inject(o.pid, shim, config, safe_point_wait(), result, sizeof(result)) < 0) {
-        explain(o.pid, shim, result);
+    if (mp_attach_inject(o.pid, shim, config, wait_s, result, sizeof(result)) < 0) {
+        explain(o.pid, shim, result, wait_s);
         return MP_EXIT_USAGE;
     }
     if (wait_for_socket(o.pid) < 0) {

@@ -122,7 +122,9 @@ void mp_unwind_prepare(void)
     dl_iterate_phdr(find_shim, (void *)(uintptr_t)&mp_unwind_prepare);
     mp_uwthread_prepare();
     const char *check = getenv("MEMPROF_UNWIND_CHECK");
-    check_mode = check && check[0] == '1';
+    check_mode = check && check[0] == '1' && !check[1];
+    if (check && *check && !check_mode && !(check[0] == '0' && !check[1]))
+        mp_warn("invalid MEMPROF_UNWIND_CHECK=%.40s (expected 0 or 1), off", check);
     fast_ok = mp_uwtable_init() == 0;
     mp_spin_lock(&unwind_lock);
     in_unwinder++;   /* libunwind initialises itself here (its pipe too) */

@@ -5,7 +5,8 @@
 # statically linked program, a process already profiled (preloaded, or
 # attached), a process in a mount namespace where the library's path does
 # not exist, a stopped process, no gdb on PATH, no such process, bad
-# options. An unprivileged user attaching to its own process succeeds.
+# options or MEMPROF_ATTACH_WAIT. An unprivileged user attaching to its
+# own process succeeds.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/attach_lib.sh"
 
@@ -58,6 +59,9 @@ refused bad-option 'unknown option' $$ --
 EXTRA=(--sample x)
 refused bad-sample 'bad --sample' $$ --
 EXTRA=()
+for w in abc -3 0 3601 1.5; do
+    refused "bad-wait-$w" 'invalid MEMPROF_ATTACH_WAIT' $$ MEMPROF_ATTACH_WAIT="$w" --
+done
 
 if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
     # nobody must reach memprof, the shim and the program: copies in a
