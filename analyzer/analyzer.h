@@ -93,6 +93,8 @@ void mp_json_frames(FILE *out, const mp_symstack *st);
 int cmd_run(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_attach(int argc, char **argv);    /* cmd_attach.c */
+void cmd_run_help(FILE *out);             /* their --help's options */
+void cmd_attach_help(FILE *out);
 int cmd_detach(int argc, char **argv);    /* cmd_snapshot.c, as the next two */
 int cmd_enable(int argc, char **argv);
 int cmd_disable(int argc, char **argv);

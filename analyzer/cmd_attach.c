@@ -48,6 +48,8 @@ static bool attach_setting(unsigned id)
     return id == MP_OPT_OUT || id == MP_OPT_SAMPLE || id == MP_OPT_INTERVAL || id == MP_OPT_LOCKS;
 }
 
+void cmd_attach_help(FILE *out) { mp_settings_help(out, attach_setting); }
+
 static int parse_attach(int argc, char **argv, attach_opts *o)
 {
     const char *pid_arg = NULL;
@@ -61,16 +63,20 @@ static int parse_attach(int argc, char **argv, attach_opts *o)
             pid_arg = argv[i];
             continue;
         }
+        const char *opt = argv[i];   /* i moves past an option's value */
         int r = mp_settings_flag("attach", ATTACH_USAGE, argc, argv, &i, &o->set);
         if (r < 0)
             return -1;
-        bool ok = r > 0;
-        for (unsigned id = 0; ok && id < MP_OPT_COUNT; id++)
-            ok = attach_setting(id) || !o->set.text[id];
-        if (!ok) {
-            mp_error("attach: unknown option '%s'; usage: %s", argv[i], ATTACH_USAGE);
+        if (r == 0) {
+            mp_error("attach: unknown option '%s'; usage: %s", opt, ATTACH_USAGE);
             return -1;
         }
+        for (unsigned id = 0; id < MP_OPT_COUNT; id++)
+            if (!attach_setting(id) && o->set.text[id]) {
+                mp_error("attach: %s is not an attach option (a running program's signals stay its own); usage: %s",
+                         mp_opt_at(id)->flag, ATTACH_USAGE);
+                return -1;
+            }
     }
     uint64_t v;
     if (!pid_arg || !mp_parse_u64(pid_arg, &v) || v == 0 || v > INT_MAX) {

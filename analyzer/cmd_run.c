@@ -50,6 +50,23 @@ static const char *run_usage(void)
     return usage;
 }
 
+void mp_settings_help(FILE *out, bool (*keep)(unsigned id))
+{
+    fputs("\noptions:\n", out);
+    for (unsigned id = 0; id < MP_OPT_COUNT; id++) {
+        const mp_opt_desc *d = mp_opt_at(id);
+        char arg[64];
+        if (!d->flag || (keep && !keep(id)))
+            continue;
+        snprintf(arg, sizeof(arg), "%s%s%s", d->flag, d->metavar ? " " : "",
+                 d->metavar ? d->metavar : "");
+        fprintf(out, "  %-16s %s [%s]\n", arg, d->help, d->env);
+    }
+    fputs("  -h, --help       this text\n", out);
+}
+
+void cmd_run_help(FILE *out) { mp_settings_help(out, NULL); }
+
 typedef struct run_opts {
     mp_settings set;
     int prog;                         /* argv index of PROG */
@@ -73,7 +90,9 @@ int mp_settings_flag(const char *cmd, const char *usage, int argc, char **argv, 
         if (!mp_rep_opt_value(argc, argv, i, d->flag, &val))
             continue;
         char expect[MP_OPT_EXPECT_MAX];
-        if (!val || !*val)
+        /* "-o --": the option's value forgotten, not a directory named
+         * "--" (./-- still names one). */
+        if (!val || !*val || strcmp(val, "--") == 0)
             mp_error("%s: %s needs a value; usage: %s", cmd, d->flag, usage);
         else if (mp_opt_parse(id, val, &o->value[id]) < 0)
             mp_error("%s: bad %s '%s' (expected %s)", cmd, d->flag, val, mp_opt_expect(id, expect));

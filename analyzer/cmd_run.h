@@ -7,7 +7,9 @@
 #ifndef MEMPROF_CMD_RUN_H
 #define MEMPROF_CMD_RUN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "memprof_options.h"
@@ -25,6 +27,9 @@ typedef struct mp_settings {
  * of them, -1 (one "memprof: CMD: ..." line printed) for a bad value. */
 int mp_settings_flag(const char *cmd, const char *usage, int argc, char **argv, int *i,
                      mp_settings *o);
+/* The "options:" part of --help: each flag of the table that keep(id)
+ * takes (NULL: all), with its help line and the variable it sets. */
+void mp_settings_help(FILE *out, bool (*keep)(unsigned id));
 /* A given setting's value in its canonical spelling (paths absolute). */
 void mp_settings_text(const mp_settings *o, unsigned id, char *buf, size_t cap);
 

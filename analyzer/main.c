@@ -38,19 +38,20 @@ typedef struct command {
     mp_opts_spec spec;                     /* name, usage, help, options */
     int (*main)(const mp_opts *o);         /* analysis commands */
     int (*argv_main)(int argc, char **argv); /* run, snapshot: raw argv */
+    void (*options_help)(FILE *out);       /* argv commands with options */
 } command;
 
 static const command commands[] = {
     {{"run", "memprof run [-o DIR] [--sample BYTES] [--interval SECS] [--signal SIG] "
              "[--no-locks] -- PROG [ARGS]",
       "run PROG under the profiler, writing snapshots (*.mprof) to DIR", 0, 0, 0},
-     .argv_main = cmd_run},
+     .argv_main = cmd_run, .options_help = cmd_run_help},
     {{"snapshot", "memprof snapshot PID",
       "ask a running profiled process for a snapshot now", 0, 0, 0},
      .argv_main = cmd_snapshot},
     {{"attach", "memprof attach PID [-o DIR] [--sample BYTES] [--interval SECS] [--no-locks]",
       "profile a running process that was started without memprof", 0, 0, 0},
-     .argv_main = cmd_attach},
+     .argv_main = cmd_attach, .options_help = cmd_attach_help},
     {{"detach", "memprof detach PID",
       "a last snapshot, then the attached process runs unprofiled again", 0, 0, 0},
      .argv_main = cmd_detach},
@@ -119,6 +120,8 @@ static int dispatch(const command *c, int argc, char **argv)
     if (c->argv_main) {
         if (argc > 1 && is_help(argv[1])) {  /* launcher.c does not know --help */
             printf("usage: %s\n\n%s\n", c->spec.usage, c->spec.help);
+            if (c->options_help)
+                c->options_help(stdout);
             return fflush(stdout) == 0 ? MP_EXIT_OK : MP_EXIT_USAGE;
         }
         return c->argv_main(argc, argv);

@@ -91,6 +91,23 @@ for args in "${bad[@]}"; do
     expect 1 1 "$MEMPROF_BIN" $args
     grep -q '; usage: memprof ' "$WORK/stderr" || fail "memprof $args: the error has no usage: $(cat "$WORK/stderr")"
 done
+# run's and attach's --help describe each option with the variable it sets
+# (from the shim's table); attach names the run-only --signal as such, and
+# "-o --" is a forgotten value, not a directory named "--"
+for c in run attach; do
+    expect 0 0 "$MEMPROF_BIN" "$c" --help
+    for want in '-o DIR .*\[MEMPROF_OUT\]' '--sample BYTES .*\[MEMPROF_SAMPLE\]' \
+        '--interval SECS .*\[MEMPROF_INTERVAL\]' '--no-locks .*\[MEMPROF_LOCKS\]'; do
+        grep -q -- "^  $want\$" "$WORK/stdout" || fail "memprof $c --help lacks /$want/: $(cat "$WORK/stdout")"
+    done
+done
+grep -q -- '--signal' "$WORK/stdout" && fail "memprof attach --help offers --signal"
+expect 1 1 "$MEMPROF_BIN" attach $$ --signal USR2
+grep -q -- "--signal is not an attach option" "$WORK/stderr" || fail "attach --signal USR2 said: $(cat "$WORK/stderr")"
+expect 1 1 "$MEMPROF_BIN" run -o -- /bin/true
+grep -q -- "-o needs a value" "$WORK/stderr" || fail "run -o -- said: $(cat "$WORK/stderr")"
+[[ ! -e $WORK/-- ]] || fail "run -o -- created a directory named --"
+
 # report's --what error lists what report takes, and sends lock views to `memprof locks`
 for v in stack locks; do
     expect 1 1 "$MEMPROF_BIN" report "$s" --what "$v"
