@@ -176,7 +176,9 @@ static void print_json(FILE *out, const dtable *t, char **paths, size_t shown, i
         json_u64s(out, "series", r->bytes, t->nf);
         json_u64s(out, "count_series", r->count, t->nf);
         json_u64s(out, "samples_series", r->samples, t->nf);
-        fputs(", \"frames\": ", out);
+        /* frames keeps every frame; site_frame is the one the text names
+         * the site by, past allocator wrappers (zmalloc, g_malloc...) */
+        fprintf(out, ", \"site_frame\": %zu, \"frames\": ", mp_frameview_first(r->stack));
         mp_fmt_json_frames(out, r->stack);
         fputc('}', out);
     }

@@ -84,9 +84,10 @@
           : h("span", { class: "mod", title: f.address }, basename(f.module)));
     }));
   }
-  function siteLabel(frames) {
+  /* A site by its frame `at` (diff's site_frame: past allocator wrappers). */
+  function siteLabel(frames, at) {
     if (!frames || !frames.length) return "(unknown stack)";
-    const f = frames[0], loc = frameLoc(f);
+    const f = frames[at > 0 && at < frames.length ? at : 0], loc = frameLoc(f);
     return f.function + (loc ? "  " + basename(f.file) + (f.line ? ":" + f.line : "") : "");
   }
   /* A button that shows and hides `body` (built on first use). */
@@ -464,7 +465,7 @@
       hi = Math.max(hi, r.bytes_delta + r.error_bytes);
     }
     const rows = G.sites.map(function (r) {
-      const ex = expander(siteLabel(r.frames), function () { return stackList(r.frames); });
+      const ex = expander(siteLabel(r.frames, r.site_frame), function () { return stackList(r.frames); });
       const noisy = r.error_bytes > 0 && Math.abs(r.bytes_delta) <= r.error_bytes;
       return h("div", { class: "row growthrow", "data-rank": r.rank },
         h("span", { class: "rank" }, "#" + r.rank),

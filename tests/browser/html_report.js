@@ -184,6 +184,14 @@ async function leak(args) {
     `growth rank 1's stack starts "${stack.items[0]}", not ${culprit} at ${fileLine}`);
   check(stack.items.some((t) => /^main\b.*\.c:\d+/.test(t)), "growth rank 1's stack has no main with file:line");
 
+  // growth rank 2 grew through xmalloc, a wrapper: named by its caller, as diff does
+  const row2 = await page.evaluate(() => {
+    const b = document.querySelector(".growthrow[data-rank='2'] button.expand");
+    return b ? b.textContent : null;
+  });
+  check(row2 && row2.startsWith("html_wrapped_grower"),
+    `growth rank 2 is named "${row2}", not html_wrapped_grower past its xmalloc wrapper`);
+
   // locks: ranked, expandable to waiters and holders
   await page.click(".lockrow[data-rank='1'] button.expand");
   const lock = await page.evaluate(() => document.querySelector(".lockrow[data-rank='1']").textContent);

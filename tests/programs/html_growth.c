@@ -3,7 +3,7 @@
  * grows in steps across several snapshots (html_leaky_cache, planted), the
  * baseline's long-lived state that stays flat, and one mutex that two
  * threads contend for (html_contend), so every section of the page has real
- * data. Snapshots: after the baseline, after each of STEPS leak steps, and
+ * data; a smaller grower behind an allocator wrapper (html_wrapped_grower). Snapshots: after the baseline, after each of STEPS leak steps, and
  * at exit after one more step (STEPS + 2 files), so the leak grows in every
  * interval.
  */
@@ -40,6 +40,28 @@ TP_CULPRIT static void html_leaky_cache(tp_tally *t, size_t bytes)
     }
 }
 
+/* A project's own allocator wrapper, by a name on the analyzer's built-in
+ * list: the growth list names html_wrapped_grower, its caller, as `memprof
+ * diff` does, not xmalloc. */
+__attribute__((noinline, noclone)) static void *xmalloc(size_t size)
+{
+    void *p = malloc(size);
+    if (!p)
+        abort();
+    return p;
+}
+
+TP_CULPRIT static void html_wrapped_grower(size_t bytes)
+{
+    static entry *kept;
+    for (size_t added = 0; added < bytes; added += 4096) {
+        entry *e = xmalloc(4096);
+        tp_touch(e, 4096);
+        *e = (entry){kept, 4096};
+        kept = e;
+    }
+}
+
 TP_CULPRIT static void html_contend(void)
 {
     pthread_mutex_lock(&shared);
@@ -68,6 +90,7 @@ int main(void)
     tp_snapshot();
     for (int i = 0; i <= STEPS; i++) {   /* one call site: one growth row */
         html_leaky_cache(&t, STEP_BYTES);
+        html_wrapped_grower(STEP_BYTES / 4);
         churn(16 * MiB, (uint64_t)i + 3);
         if (i < STEPS)
             tp_snapshot();
