@@ -226,6 +226,19 @@
       for (const k in p.last.counters) c[k] = (c[k] || 0) + p.last.counters[k];
     return c;
   }
+  /* Live heap and allocations: each process's own last snapshot, or the
+   * sum over the processes (never one process's figure for all). */
+  function sumOfLast(key) {
+    const t = { bytes: 0, count: 0 };
+    for (const p of procs) { t.bytes += p.last[key].bytes; t.count += p.last[key].count; }
+    return t;
+  }
+  function heapText(v, when) {
+    return fmt(v.bytes) + " in " + plural(v.count, "object", "objects") + " at " + when;
+  }
+  function allocText(v, since) {
+    return fmt(v.bytes) + " in " + plural(v.count, "allocation", "allocations") + " since " + since;
+  }
   function wordList(c) {
     return h("ul", { class: "plain" }, counterWords(c).map(function (t) { return h("li", {}, t); }));
   }
@@ -252,10 +265,10 @@
       ["Run time", perProcess(runTime)],
       ["Snapshots", h("div", {}, snapList.button, snapList.box)],
       ["Sampling", samplingText(last)],
-      ["Live heap", fmt(last.heap.bytes) + " in " + plural(last.heap.count, "object", "objects") +
-        " at the last snapshot"],
-      ["Allocated", fmt(last.alloc.bytes) + " in " + plural(last.alloc.count, "allocation", "allocations") +
-        " since start (cumulative)"],
+      ["Live heap", perProcess(function (p) { return heapText(p.last.heap, "its last snapshot"); },
+        function () { return heapText(sumOfLast("heap"), "each process's last snapshot, added up"); })],
+      ["Allocated", perProcess(function (p) { return allocText(p.last.alloc, "start (cumulative)"); },
+        function () { return allocText(sumOfLast("alloc"), "each start, added up"); })],
       ["Peak heap", perProcess(peakText)],
       ["Peak RSS", perProcess(rssText)],
       ["Profiler", perProcess(function (p) { return wordList(p.last.counters); },
@@ -456,8 +469,12 @@
       (T.error_bytes ? " ± " + fmt(T.error_bytes) + " (95%, sampling)" : "") +
       " in " + fmtCount(T.count_delta) + " objects.");
     const progs = new Set(G.files.map(function (f) { return f.program; }));
+    const pids = new Set(G.files.map(function (f) { return f.pid; }));
     const warn = progs.size > 1 ? h("p", { class: "warn" }, "These files are snapshots of " + progs.size +
-      " different programs: growth compares the first file with the last, whatever they are.") : null;
+      " different programs: growth compares the first file with the last, whatever they are.")
+      : pids.size > 1 ? h("p", { class: "warn" }, "These files come from " + pids.size +
+      " processes: growth compares the first file (pid " + a.pid + ") with the last (pid " + z.pid +
+      "), not what one process grew; make a page of one process's snapshots for that.") : null;
     if (!G.sites.length) return section("growth", "Growth", head, warn, nodata("No live heap in these snapshots."));
     let lo = 0, hi = 1;
     for (const r of G.sites) {

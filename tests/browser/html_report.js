@@ -421,7 +421,35 @@ async function deep(args) {
   await ctx.close();
 }
 
-const scenarios = { leak, empty, hostile, model: modelPage, big, lines, deep };
+// procs: two processes of one program on one page. The summary gives each
+// its own live heap and allocations, and the growth section says it
+// compares across processes.
+async function procs(args) {
+  const [page_, out, pidA, pidB] = args;
+  const ctx = await launch(out);
+  const page = await open(ctx, url(page_), WIDE);
+  const r = await page.evaluate(() => {
+    const o = {};
+    for (const dt of document.querySelectorAll("dl.facts dt"))
+      o[dt.textContent] = Array.from(dt.nextElementSibling.querySelectorAll("li")).map((li) => li.textContent);
+    const w = document.querySelector("#growth .warn");
+    return { heap: o["Live heap"], alloc: o["Allocated"], warn: w ? w.textContent : null };
+  });
+  for (const key of ["heap", "alloc"]) {
+    const items = r[key] || [];
+    const pids = items.map((t) => (t.match(/^pid (\d+): /) || [])[1]).sort();
+    check(items.length === 2 && JSON.stringify(pids) === JSON.stringify([pidA, pidB].sort()),
+      `two processes: the summary's ${key} is not one line per process: ${JSON.stringify(items)}`);
+  }
+  check(r.warn && r.warn.includes("come from 2 processes") && r.warn.includes(`pid ${pidA}`) &&
+    r.warn.includes(`pid ${pidB}`),
+    `two processes: the growth section does not say it compares across them: ${r.warn}`);
+  noProblems(ctx, page, "two processes");
+  await page.close();
+  await ctx.close();
+}
+
+const scenarios = { leak, empty, hostile, model: modelPage, big, lines, deep, procs };
 run(async (argv) => {
   const fn = scenarios[argv[0]];
   check(fn, `unknown scenario ${argv[0]}`);

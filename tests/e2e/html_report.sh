@@ -52,6 +52,16 @@ assert d["peak"]["bytes"] == 0 and 0 <= d["time_ns"] - d["peak"]["time_ns"] < 60
 html "$WORK/none.html" "$none"
 browser empty "$WORK/freeall.html" "$WORK/freeall-one.html" "$WORK" html_temporary "$WORK/none.html"
 
+# procs: html_freeall twice, four files of two processes on one page
+run_under_shim "$WORK/procs" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/html_freeall"
+run_under_shim "$WORK/procs" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/html_freeall"
+mapfile -t files < <(snapshots "$WORK/procs")
+[[ ${#files[@]} -eq 4 ]] || fail "two runs of html_freeall wrote ${#files[@]} snapshots, expected 4"
+mapfile -t pids < <(printf '%s\n' "${files[@]}" | sed 's/.*\.\([0-9]*\)\.[0-9]*\.mprof$/\1/' | sort -un)
+[[ ${#pids[@]} -eq 2 ]] || fail "expected two pids among ${files[*]}"
+html "$WORK/procs.html" "${files[@]}"
+browser procs "$WORK/procs.html" "$WORK" "${pids[0]}" "${pids[1]}"
+
 # hostile: markup in a function symbol and in argv[0]; bash is not preloaded,
 # only the program it execs under that name
 symbol='</script><img src=x onerror=window.__pwned=1><!--<script>'
