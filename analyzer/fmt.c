@@ -190,6 +190,7 @@ static const char *trigger_name(uint64_t t)
     case MP_TRIGGER_REQUEST: return "request";
     case MP_TRIGGER_EXIT: return "exit";
     case MP_TRIGGER_EXEC: return "exec";
+    case MP_TRIGGER_DETACH: return "detach";
     default: return "unknown trigger";
     }
 }

@@ -65,7 +65,10 @@ enum mp_trigger {
     MP_TRIGGER_EXIT = 4,
     /* The image's last snapshot before it exec'd another program (same
      * pid); readers that predate it show an unknown trigger, nothing worse. */
-    MP_TRIGGER_EXEC = 5
+    MP_TRIGGER_EXEC = 5,
+    /* The last snapshot of `memprof detach PID` (5 and 6 alike: readers
+     * that predate them show an unknown trigger). */
+    MP_TRIGGER_DETACH = 6
 };
 
 /* Shim self-accounting, cumulative since process (or fork) start. */

@@ -178,7 +178,7 @@ static enum mp_reply detach(serve_ctx *ctx, char *text, size_t len)
     mp_got_restore();
     atomic_store(&mp_state, MP_STATE_FINISHED);
     ctx->drain();
-    if (mp_write_snapshot(MP_TRIGGER_REQUEST, text, len) != 0) {
+    if (mp_write_snapshot(MP_TRIGGER_DETACH, text, len) != 0) {
         /* text holds "cannot write snapshot in DIR: reason" */
         static const char prefix[] = "detached; no last snapshot: ";
         if (len <= sizeof(prefix))

@@ -145,7 +145,8 @@
 
   /* ---- summary ---- */
 
-  const triggerWords = { timer: "timer", signal: "signal", request: "request", exit: "exit", exec: "exec" };
+  const triggerWords = { timer: "timer", signal: "signal", request: "request", exit: "exit", exec: "exec",
+    detach: "detach" };
 
   function runTime(p) {
     const ns = Math.max(0, p.last.time_ns - p.start);

@@ -59,6 +59,8 @@ diff_leak_ok "$new" "$newer" "$WORK/plugin.json" "$WORK/leak.out" PLUGIN leak_in
 
 detach_ok "$TGT_PID"
 last=$(cat "$WORK/detach.out")
+"$MEMPROF_BIN" report "$last" --json | python3 -c 'import json, sys; t = json.load(sys.stdin)["trigger"]; assert t == "detach", t' ||
+    fail "the detach snapshot's trigger is not detach"
 ! has_socket "$TGT_PID" || fail "the request socket is still there after detach"
 prot_sizes "$TGT_PID" "$WORK/prot.detached"
 same_prot "$WORK/prot.before" "$WORK/prot.detached" "by the detach"
