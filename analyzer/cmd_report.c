@@ -175,6 +175,21 @@ static void text_row(FILE *out, const mp_site *x, const mp_site *total, size_t r
                 w == MP_WHAT_ALLOC ? x->alloc_count : x->live_count);
 }
 
+/* Several processes: each one's header line under the first's, so that
+ * every pid added up is named (a server's 40 workers: the first few and a
+ * count). */
+#define REPORT_HEADERS_SHOWN 8
+
+static void print_other_headers(FILE *out, const mp_procset *ps)
+{
+    for (size_t i = 1; i < ps->n && i < REPORT_HEADERS_SHOWN; i++) {
+        fputs("  and ", out);
+        mp_fmt_header(out, NULL, &ps->snaps[i]);
+    }
+    if (ps->n > REPORT_HEADERS_SHOWN)
+        fprintf(out, "  and %zu more processes\n", ps->n - REPORT_HEADERS_SHOWN);
+}
+
 static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **list,
                        size_t shown, size_t n_listed, const mp_opts *o, uint64_t live_now)
 {
@@ -182,6 +197,7 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
     char d[128];
     mp_what w = o->what;
     mp_fmt_header(out, "report", &ps->snaps[0]);
+    print_other_headers(out, ps);
     if (ps->n_files > 1)
         fprintf(out, "added up: %s\n", mp_procset_describe(ps, d, sizeof(d)));
     for (size_t i = 0; i < ps->n; i++) {

@@ -55,6 +55,11 @@ for mode in sampled exact; do
     "$MEMPROF_BIN" report "${files[@]}" --top 1 >"$WORK/$mode.txt" || fail "report exited $?"
     grep -q '^added up: 4 processes (7 files, the latest snapshot of each)$' "$WORK/$mode.txt" ||
         fail "$mode: the text report does not say what it added up: $(head -3 "$WORK/$mode.txt")"
+    for f in "${files[@]}"; do   # every process added up is named by its pid
+        pid=$(basename "$f" | sed -n 's/^[^.]*\.\([0-9]*\)\..*$/\1/p')
+        grep -q "^\(memprof report: \|  and \)fork_workers (pid $pid), " "$WORK/$mode.txt" ||
+            fail "$mode: the text report's header does not name pid $pid: $(head -6 "$WORK/$mode.txt")"
+    done
     "$MEMPROF_BIN" folded "${files[@]}" >"$WORK/$mode.folded" 2>"$WORK/$mode.folded.err" ||
         fail "folded exited $?"
     grep -q '^memprof: folded: added up 4 processes (7 files' "$WORK/$mode.folded.err" ||
