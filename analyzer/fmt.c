@@ -260,6 +260,16 @@ void mp_fmt_counters(FILE *out, const mp_snapshot *snap)
     if (c->unwind_mismatches)   /* MEMPROF_UNWIND_CHECK=1, a debugging mode */
         fprintf(out, "note: %" PRIu64 " stacks of the fast unwinder differ from libunwind's\n",
                 c->unwind_mismatches);
+    /* Not lost either, but never recorded: the process was told not to. */
+    if (c->dormant_ns) {
+        const mp_meta *m = snap->meta;
+        char off[32], all[32];
+        mp_fmt_ns(off, c->dormant_ns);
+        mp_fmt_ns(all, m->time_ns > m->start_time_ns ? m->time_ns - m->start_time_ns : 0);
+        fprintf(out, "note: recording was off (dormant) for %s of the %s since %s: what was "
+                "allocated or contended then is not counted\n", off, all,
+                (m->flags & MP_META_ATTACHED) ? "attach" : "start");
+    }
     /* Stalls lose nothing, but they mean the profiler slowed the program. */
     if (c->events_stalled)
         fprintf(out, "note: %" PRIu64 " events stalled waiting for the profiler "
@@ -294,9 +304,10 @@ void mp_fmt_json_meta(FILE *out, const mp_snapshot *snap)
             ", \"unwind_failures\": %" PRIu64 ", \"stack_table_full\": %" PRIu64
             ", \"addrset_full\": %" PRIu64 ", \"lock_contentions\": %" PRIu64
             ", \"lock_events_dropped\": %" PRIu64 ", \"threads_seen\": %" PRIu64
-            ", \"unwind_mismatches\": %" PRIu64 ", \"modules_forgotten\": %" PRIu64 "}",
+            ", \"unwind_mismatches\": %" PRIu64 ", \"modules_forgotten\": %" PRIu64
+            ", \"dormant_ns\": %" PRIu64 "}",
             c->samples, c->sampled_frees, c->events_stalled, c->events_dropped,
             c->unwind_failures, c->stack_table_full, c->addrset_full,
             c->lock_contentions, c->lock_events_dropped, c->threads_seen,
-            c->unwind_mismatches, c->modules_forgotten);
+            c->unwind_mismatches, c->modules_forgotten, c->dormant_ns);
 }

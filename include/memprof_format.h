@@ -90,7 +90,12 @@ typedef struct mp_counters {
                                     dropped (unloaded objects) or never
                                     made: frames into them are unknown;
                                     0 in files before it (was reserved) */
-    uint64_t reserved[3];        /* 0; the sixth word became mp_meta.flags */
+    uint64_t dormant_ns;         /* time spent dormant (MEMPROF_START=off, `memprof
+                                    disable`) since start or attach, up to this
+                                    snapshot: what was allocated or contended
+                                    then is not in it; 0 in files before it
+                                    (was reserved) */
+    uint64_t reserved[2];        /* 0; the sixth word became mp_meta.flags */
 } mp_counters;
 
 /* mp_meta.flags */

@@ -53,6 +53,7 @@ static int at_start(const char *config)
     atomic_store(&mp_attached, 1);
     atomic_store(&mp_recorded, 1);
     atomic_store(&mp_state, MP_STATE_READY);
+    mp_dormant_restart();
     if (mp_collector_start() != 0) {
         atomic_store(&mp_state, MP_STATE_FINISHED);
         return MP_ATTACH_NO_THREAD;

@@ -82,6 +82,7 @@ void mp_init(void)
     if (mp_cfg.start)
         atomic_store(&mp_recorded, 1);
     atomic_store(&mp_state, mp_cfg.start ? MP_STATE_READY : MP_STATE_DORMANT);
+    mp_dormant_restart();
     if (mp_collector_start() != 0)
         mp_warn("cannot start the collector thread; only the exit snapshot will be written");
     mp_guard--;

@@ -40,6 +40,7 @@ static void atfork_child(void)
     mp_unwind_after_fork_child();
     if (mp_profiling(atomic_load(&mp_state))) {
         mp_state_own_process(mp_realtime_ns());
+        mp_dormant_restart();
         mp_stats_reset();
         mp_sampler_after_fork_child();
         mp_rings_after_fork_child();

@@ -149,6 +149,7 @@ static enum mp_reply switch_state(int to, char *text, size_t len)
     if (to == MP_STATE_READY)
         atomic_store(&mp_recorded, 1);
     if (atomic_compare_exchange_strong(&mp_state, &cur, to) || cur == to) {
+        mp_dormant_mark(to == MP_STATE_DORMANT);
         snprintf(text, len, "%s", to == MP_STATE_READY ? "recording" : "dormant");
         return MP_REPLY_OK;
     }

@@ -17,6 +17,7 @@
  *                   scaled to CLOCK_MONOTONIC where the kernel trusts it
  *   config.c        reading MEMPROF_* into mp_cfg (include/memprof_options.h)
  *   init.c          start-up (mp_init, our constructor)
+ *   dormant.c       how long the process was dormant (mp_dormant_*)
  *   lifecycle.c     fork handlers, the final snapshot (our destructor),
  *                   the _exit/_Exit/quick_exit/pthread_exit/unshare
  *                   interposers
@@ -200,6 +201,12 @@ static inline bool mp_nested(void)
  * (start-up and fork child; state.c). */
 void mp_state_own_process(uint64_t realtime_ns) MP_HIDDEN;
 uint64_t mp_start_realtime_ns(void) MP_HIDDEN;
+/* Dormant time since then (dormant.c): restarted with the process
+ * (start-up, fork child, attach: after the state is set), marked at each
+ * switch between READY and DORMANT; the snapshots carry the total. */
+void mp_dormant_restart(void) MP_HIDDEN;
+void mp_dormant_mark(bool dormant) MP_HIDDEN;
+uint64_t mp_dormant_ns(void) MP_HIDDEN;
 
 /* ---- start-up (init.c) and the lifecycle (lifecycle.c) ---- */
 void mp_init(void) MP_HIDDEN;         /* idempotent, safe from any interposer */

@@ -227,6 +227,7 @@ static void fill_meta(build *b, int trigger, uint32_t this_seq)
     c->lock_events_dropped = MP_STAT_TOTAL(lock_events_dropped);
     c->threads_seen = MP_STAT_TOTAL(threads_seen);
     c->modules_forgotten = mp_modules_forgotten();
+    c->dormant_ns = mp_dormant_ns();
 }
 
 static bool build_alloc(build *b)

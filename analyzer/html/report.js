@@ -180,6 +180,9 @@
         " for the profiler to make room in their buffer: nothing was lost, but the program ran slower.");
     if (!out.length)
       out.push("Nothing was lost: no events dropped or stalled, every stack unwound.");
+    if (c.dormant_ns)   /* not lost: never recorded, as the process was told */
+      out.push("Recording was off (dormant: MEMPROF_START=off or memprof disable) for " +
+        fmt(c.dormant_ns, "ns") + ": what was allocated or contended then is not counted.");
     out.push(plural(c.samples, "sample", "samples") + " taken, " +
       plural(c.threads_seen, "thread", "threads") + " seen.");
     return out;

@@ -62,7 +62,7 @@ function build() {
       file(1, 1 * S, 10 * MiB),
       file(2, 5 * S, 28 * MiB, {
         series: series(), peak: { bytes: 64 * MiB, time_ns: START + 3 * S, rss_bytes: 72 * MiB },
-        counters: counters({ events_dropped: 7, events_stalled: 3, unwind_failures: 2 }),
+        counters: counters({ events_dropped: 7, events_stalled: 3, unwind_failures: 2, dormant_ns: 2 * S }),
       }),
     ],
     growth: {
@@ -125,7 +125,8 @@ async function check_(page, t) {
   check(facts["Peak heap"] === "64.0 MiB at 3.00 s after start (RSS then 72.0 MiB)",
     `summary peak heap: "${facts["Peak heap"]}"`);
   check(facts["Peak RSS"] === "72.0 MiB at 3.00 s after start", `summary peak RSS: "${facts["Peak RSS"]}"`);
-  for (const words of ["7 events were lost", "2 stacks could not be unwound", "waited 3 times"])
+  for (const words of ["7 events were lost", "2 stacks could not be unwound", "waited 3 times",
+    "Recording was off (dormant: MEMPROF_START=off or memprof disable) for 2.00 s"])
     check(facts.Profiler.includes(words), `summary counters lack "${words}": ${facts.Profiler}`);
 
   // the peak's call tree

@@ -12,6 +12,16 @@ plugin=$TEST_PROGS/libplugin.so
 samples() {
     "$MEMPROF_BIN" report "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["samples"])'
 }
+dormant_ms() {   # dormant_ms FILE: the snapshot's dormant time, in ms
+    "$MEMPROF_BIN" report "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["dormant_ns"] // 1000000)'
+}
+# dormant_between A B LO HI: B's dormant time exceeds A's by LO..HI ms
+dormant_between() {
+    local a b
+    a=$(dormant_ms "$1") b=$(dormant_ms "$2")
+    (( b - a >= $3 && b - a <= $4 )) ||
+        fail "dormant time went from $a to $b ms, expected a rise of $3..$4 ms"
+}
 switch_ok() {   # switch_ok enable|disable PID WORD
     local out
     out=$(timeout -k 5 30 "$MEMPROF_BIN" "$1" "$2") || fail "memprof $1 $2 failed"
@@ -33,9 +43,14 @@ sleep 1.5
 [[ -z $(snapshots "$snaps" 2>/dev/null) ]] || fail "a dormant process wrote periodic snapshots: $(snapshots "$snaps")"
 s0=$(snap "$TGT_PID")
 [[ $(samples "$s0") -eq 0 ]] || fail "a dormant process took $(samples "$s0") samples"
+# dormant since start, and the report says so
+(( $(dormant_ms "$s0") >= 1400 )) || fail "dormant from the start, yet dormant_ns is $(dormant_ms "$s0") ms"
+"$MEMPROF_BIN" report "$s0" | grep -q '^note: recording was off (dormant) for .* since start: ' ||
+    fail "the report of a dormant snapshot does not say so: $("$MEMPROF_BIN" report "$s0" | head -5)"
 
 switch_ok enable "$TGT_PID" recording
 switch_ok enable "$TGT_PID" recording   # again: no change
+sleep 1   # recording: dormant time must not grow now
 tgt_send "plugin $plugin"
 tgt_wait_line dorm '^PLUGIN '
 s1=$(snap "$TGT_PID")
@@ -55,6 +70,8 @@ sleep 1.5
 s3=$(snap "$TGT_PID")
 [[ $(samples "$s2") -eq $(samples "$s3") ]] ||
     fail "disabled, the process still sampled: $(samples "$s2") -> $(samples "$s3")"
+dormant_between "$s0" "$s1" 0 700   # recording from just after s0: the clock stopped
+dormant_between "$s2" "$s3" 1400 60000   # disabled for the churn and 1.5 s
 n_before=$(snapshots "$snaps" | wc -l)
 [[ $n_before -eq $((n_dormant + 1)) ]] || fail "periodic snapshots while disabled: $(snapshots "$snaps")"
 
