@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +180,24 @@ static int check_ptrace(pid_t pid, const char *status)
         mp_error("attach: ptrace of process %d is not permitted (%s): it is not dumpable, "
                  "or memprof lacks CAP_SYS_PTRACE", (int)pid, strerror(err));
     return -1;
+}
+
+/* SPEC: under secure execution (setuid/setgid, file capabilities) the
+ * shim is inert. Such a process holds privileges its user does not, and
+ * the user who started it would own its profiler's files: never attached.
+ * The kernel's AT_SECURE is in its auxiliary vector (readable here, since
+ * check_ptrace has passed). */
+static int check_secure(pid_t pid)
+{
+    unsigned long auxv[2 * 64];
+    ssize_t n = read_proc(pid, "auxv", (char *)auxv, sizeof(auxv));
+    for (ssize_t i = 0; n > 0 && (i + 2) * (ssize_t)sizeof(auxv[0]) <= n && auxv[i] != AT_NULL; i += 2)
+        if (auxv[i] == AT_SECURE && auxv[i + 1] != 0) {
+            mp_error("attach: process %d runs a setuid or setgid program (secure execution); "
+                     "memprof does not profile those", (int)pid);
+            return -1;
+        }
+    return 0;
 }
 
 /* A glibc program of our word size with a dynamic loader: dlopen exists. */
@@ -342,7 +361,7 @@ static int check_target(pid_t pid, const char *shim, const char *dir)
         mp_error("attach: no process %d", (int)pid);
         return -1;
     }
-    if (check_state(pid, status) < 0 || check_ptrace(pid, status) < 0)
+    if (check_state(pid, status) < 0 || check_ptrace(pid, status) < 0 || check_secure(pid) < 0)
         return -1;
     if (read_proc(pid, "maps", maps, sizeof(maps)) <= 0) {
         mp_error("attach: cannot read the memory map of process %d: %s", (int)pid, strerror(errno));
@@ -430,6 +449,7 @@ static void explain(pid_t pid, const char *shim, const char *r, unsigned wait_s)
                  : code == MP_ATTACH_NO_THREAD ? "the profiler could not start its thread; nothing was changed"
                  : code == MP_ATTACH_NO_SYMBOLS ? "no malloc or free found in it; nothing was changed"
                  : code == MP_ATTACH_BUSY ? "another attach is under way"
+                 : code == MP_ATTACH_SECURE ? "it runs a setuid or setgid program; memprof does not profile those"
                                           : "the profiler refused its configuration; nothing was changed");
     else if (strncmp(r, "fail gdb ", 9) == 0)
         mp_error("attach: gdb: %s", r + 9);

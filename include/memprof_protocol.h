@@ -69,7 +69,8 @@ enum mp_attach_result {
     MP_ATTACH_NO_MEMORY = 3,
     MP_ATTACH_NO_SYMBOLS = 4,  /* no malloc/free to be found in the process */
     MP_ATTACH_NO_THREAD = 5,   /* the collector thread could not start */
-    MP_ATTACH_BUSY = 6         /* another attach is under way */
+    MP_ATTACH_BUSY = 6,        /* another attach is under way */
+    MP_ATTACH_SECURE = 7       /* secure execution (setuid/setgid): the shim stays inert */
 };
 
 /*   X(ID, word) */

@@ -110,7 +110,13 @@ bool mp_request_listening(void)
 /* SPEC: requests are honoured only for the process's own user or root.
  * The abstract socket has no permissions of its own, so anyone on the
  * machine can connect: the peer's credentials decide, before a byte of
- * the request is read. A refusal says nothing about the process. */
+ * the request is read. A refusal says nothing about the process.
+ *
+ * "Its own user" is one uid that is all of its real, effective and saved
+ * uids, with no gid of its own either: a process whose credentials are
+ * mixed (a setuid or setgid program, a server between seteuid calls)
+ * holds privileges the user who started it does not, so only root may
+ * ask it, as only root may ptrace it. */
 static bool peer_allowed(int fd, char *why, size_t len)
 {
     struct ucred cred;
@@ -119,10 +125,20 @@ static bool peer_allowed(int fd, char *why, size_t len)
         snprintf(why, len, "not allowed: cannot tell who is asking");
         return false;
     }
-    if (cred.uid == 0 || cred.uid == geteuid() || cred.uid == getuid())
+    if (cred.uid == 0)
         return true;
-    snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
-             (unsigned)cred.uid, (unsigned)geteuid());
+    uid_t ru, eu, su;
+    gid_t rg, eg, sg;
+    bool one_user = getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
+                    ru == eu && eu == su && rg == eg && eg == sg;
+    if (one_user && cred.uid == eu)
+        return true;
+    if (one_user)
+        snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
+                 (unsigned)cred.uid, (unsigned)eu);
+    else
+        snprintf(why, len, "not allowed: the process runs with changed credentials "
+                 "(setuid or setgid); only root may ask it");
     return false;
 }
 

@@ -91,6 +91,19 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
     echo "rootdir: $(cat "$WORK/rootdir.aerr")"
     untouched rootdir
 
+    # A setuid-root program started by nobody (real uid nobody, effective
+    # root): secure execution, where the shim is inert. Root's attach is
+    # refused, else nobody would own its profiler and its requests.
+    cp "$prog" "$PUBLIC/setuid_target"
+    chown root:root "$PUBLIC/setuid_target"
+    chmod 4755 "$PUBLIC/setuid_target"
+    tgt_start setuid setpriv --reuid=nobody --regid=nogroup --clear-groups "$PUBLIC/setuid_target" cmd
+    tgt_wait_line setuid '^READY$'
+    [[ $(awk '/^Uid:/ {print $2, $3}' /proc/$TGT_PID/status) == "$(id -u nobody) 0" ]] ||
+        fail "setuid: the target is not setuid root: $(grep '^Uid:' /proc/$TGT_PID/status)"
+    refused setuid 'setuid' "$TGT_PID" --
+    untouched setuid
+
     # Its own process: allowed without any privilege.
     tgt_start own setpriv --reuid=nobody --regid=nogroup --clear-groups "$prog" cmd
     tgt_wait_line own '^READY$'

@@ -19,6 +19,9 @@ cases=(
     "MEMPROF_LOCKS=2" "MEMPROF_LOCKS=yes" "MEMPROF_LOCKS=-1" "MEMPROF_LOCKS=on"
     "MEMPROF_DEPTH=0" "MEMPROF_DEPTH=x" "MEMPROF_DEPTH=100000000" "MEMPROF_DEPTH=-3"
     "MEMPROF_SIGNAL=SEGV" "MEMPROF_SIGNAL=11" "MEMPROF_START=maybe" "MEMPROF_START=1"
+    "MEMPROF_SIGNAL=PIPE" "MEMPROF_SIGNAL=13" "MEMPROF_SIGNAL=ALRM" "MEMPROF_SIGNAL=SIGCHLD"
+    "MEMPROF_SIGNAL=WINCH" "MEMPROF_SIGNAL=XFSZ" "MEMPROF_SIGNAL=ABRT" "MEMPROF_SIGNAL=32"
+    "MEMPROF_SIGNAL=URG" "MEMPROF_SIGNAL=TSTP"
     "MEMPROF_UNWIND_CHECK=7" "MEMPROF_UNWIND_CHECK=yes" "MEMPROF_UNWIND_CHECK=10"
 )
 i=0
@@ -61,3 +64,10 @@ for c in MEMPROF_SIGNAL=USR2 MEMPROF_SIGNAL=SIGUSR2 MEMPROF_SIGNAL=12 MEMPROF_LO
         fail "$c: a dormant process that was never enabled wrote $(snapshots "$dir")"
 done
 echo "ok: ${#cases[@]} invalid values, one warning each, defaults used"
+
+# A refused signal leaves the program's own behaviour alone: yes dies of
+# SIGPIPE when head has read its byte (status 141), as without the shim.
+rc=$(LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$WORK/pipe" MEMPROF_SIGNAL=PIPE bash -c \
+    'yes 2>/dev/null | head -c1 >/dev/null; echo ${PIPESTATUS[0]}')
+[[ $rc -eq 141 ]] || fail "MEMPROF_SIGNAL=PIPE: yes exited $rc, not 141 (SIGPIPE)"
+echo "MEMPROF_SIGNAL=PIPE: yes still dies of SIGPIPE"

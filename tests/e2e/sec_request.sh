@@ -128,4 +128,35 @@ rc=0
 [[ $rc -eq 1 ]] && grep -q "belongs to process $(cat "$WORK/squat.pid") (uid $(id -u nobody))" "$WORK/spoof.err" ||
     fail "memprof snapshot on a squatted name: status $rc: $(cat "$WORK/spoof.err")"
 echo "squatter: $(cat "$WORK/squatted.err")"
+# 5. Mixed credentials: root's process that made nobody its real uid (as
+# a setuid program run by nobody has) or its effective uid holds root's
+# privileges still; nobody's requests are refused, root's served.
+mkdir -m 0700 "$PUB/mixed-out"
+for how in real effective; do
+    var='$<'
+    [[ $how == effective ]] && var='$>'
+    env LD_PRELOAD="$SHIM" MEMPROF_OUT="$PUB/mixed-out" MEMPROF_INTERVAL=0 MEMPROF_SIGNAL=USR2 \
+        perl -e "$var = $(id -u nobody); "'while (1) { my @a = map { "x" x 200 } 1 .. 200; select(undef, undef, undef, 0.01) }' &
+    mixed=$!
+    sec_cleanup_add "kill $mixed"
+    wait_socket $mixed
+    for _ in $(seq 50); do grep -q "^Uid:.*\b$(id -u nobody)\b" /proc/$mixed/status && break; sleep 0.1; done
+    rc=0
+    as_user nobody "$BIN" snapshot $mixed >"$WORK/mixed.out" 2>"$WORK/mixed.err" || rc=$?
+    [[ $rc -eq 1 && ! -s $WORK/mixed.out ]] && grep -q 'refused the request: not allowed' "$WORK/mixed.err" ||
+        fail "nobody asking root's process with $how uid nobody: status $rc, $(cat "$WORK/mixed.out" "$WORK/mixed.err")"
+    [[ -z $(snapshots "$PUB/mixed-out") ]] || fail "$how uid nobody: a refused request wrote a snapshot"
+    echo "$how uid nobody ($(grep '^Uid:' /proc/$mixed/status | tr -s '\t' ' ')): $(cat "$WORK/mixed.err")"
+    for op in disable enable detach; do
+        rc=0
+        as_user nobody "$BIN" $op $mixed >/dev/null 2>&1 || rc=$?
+        [[ $rc -eq 1 ]] || fail "nobody's $op of root's process with $how uid nobody: status $rc"
+    done
+    got=$("$BIN" snapshot $mixed) || fail "root asking its own process with $how uid nobody failed"
+    [[ -f $got ]] || fail "$how uid nobody: root's snapshot at '$got'"
+    kill $mixed
+    wait $mixed 2>/dev/null || true
+    rm -rf "${PUB:?}/mixed-out"/*
+done
+
 echo "ok: requests refused to others, rate-limited, never stalling, squatters named"
