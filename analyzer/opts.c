@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -387,6 +388,76 @@ static int out_open(const char *path, bool link, bool *created, bool *foreign)
     return open(path, flags);   /* one's own FIFO: wait for its reader, as before */
 }
 
+/*
+ * A failed write (a full disk, a quota) must not cost the user the file
+ * that was there: the output of an existing file of one's own is written
+ * to an unpredictable temporary name beside it, created exclusively, and
+ * renamed over it only once all of it is on disk; a file created for this
+ * run is removed when its write fails. Others' files (writable to us, or
+ * the target of a link of root's such as /dev/stdout), FIFOs and devices
+ * are written in place, as is a file whose directory we cannot write.
+ */
+static struct {
+    char final[PATH_MAX];   /* the name to rename onto, or "" */
+    char tmp[PATH_MAX];     /* the temporary name, or "" */
+    bool created;           /* final was created by this run */
+    bool kept;              /* after a failure: final is as it was */
+} out_pending;
+
+static FILE *out_in_place(const char *path, int fd, const struct stat *st)
+{
+    FILE *f = S_ISREG(st->st_mode) && ftruncate(fd, 0) != 0 ? NULL : fdopen(fd, "w");
+    if (!f) {
+        mp_error("%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+static FILE *out_replace_later(const char *path, int fd, const struct stat *st, bool created)
+{
+    memset(&out_pending, 0, sizeof(out_pending));
+    char real[PATH_MAX];
+    if (!S_ISREG(st->st_mode) || st->st_uid != geteuid() || !realpath(path, real))
+        return out_in_place(path, fd, st);
+    if (created) {   /* empty and ours: written directly, removed on failure */
+        snprintf(out_pending.final, sizeof(out_pending.final), "%s", real);
+        out_pending.created = true;
+        return out_in_place(path, fd, st);
+    }
+    char *slash = strrchr(real, '/');
+    int n = snprintf(out_pending.tmp, sizeof(out_pending.tmp), "%.*s/.%s.XXXXXX",
+                     (int)(slash - real), real, slash + 1);
+    int tmp = n > 0 && (size_t)n < sizeof(out_pending.tmp) ? mkostemp(out_pending.tmp, O_CLOEXEC) : -1;
+    FILE *f = tmp >= 0 && fchmod(tmp, st->st_mode & 07777) == 0 ? fdopen(tmp, "w") : NULL;
+    if (!f) {   /* the directory is not ours to write: in place after all */
+        if (tmp >= 0) {
+            close(tmp);
+            unlink(out_pending.tmp);
+        }
+        out_pending.tmp[0] = '\0';
+        return out_in_place(path, fd, st);
+    }
+    close(fd);
+    snprintf(out_pending.final, sizeof(out_pending.final), "%s", real);
+    return f;
+}
+
+/* After the output is closed: the temporary renamed into place, or on
+ * failure removed (and a file this run created removed too); 0 or -1. */
+static int out_finish(bool failed)
+{
+    int rc = 0;
+    if (out_pending.tmp[0] && !failed && rename(out_pending.tmp, out_pending.final) != 0)
+        rc = -1;
+    if (out_pending.tmp[0] && (failed || rc != 0))
+        unlink(out_pending.tmp);
+    if (out_pending.created && failed)
+        unlink(out_pending.final);
+    out_pending.kept = out_pending.tmp[0] && (failed || rc != 0);
+    return rc;
+}
+
 FILE *mp_opts_open_out(const mp_opts *o)
 {
     if (!o->out || strcmp(o->out, "-") == 0)
@@ -428,13 +499,7 @@ FILE *mp_opts_open_out(const mp_opts *o)
                  (unsigned)st.st_uid);
         return NULL;
     }
-    /* truncated only now, so a refused output is left as it was */
-    FILE *f = S_ISREG(st.st_mode) && ftruncate(fd, 0) != 0 ? NULL : fdopen(fd, "w");
-    if (!f) {
-        mp_error("%s: %s", o->out, strerror(errno));
-        close(fd);
-    }
-    return f;
+    return out_replace_later(o->out, fd, &st, created);
 }
 
 int mp_opts_close_out(const mp_opts *o, FILE *out)
@@ -443,9 +508,13 @@ int mp_opts_close_out(const mp_opts *o, FILE *out)
     if (out == stdout)
         failed |= fflush(out) != 0;
     else
-        failed |= fclose(out) != 0;
+        failed |= fflush(out) != 0 || (out_pending.final[0] && fsync(fileno(out)) != 0) ||
+                  fclose(out) != 0;
+    if (out != stdout)
+        failed = out_finish(failed) != 0 || failed;
     if (failed) {
-        mp_error("%s: write failed", o->out ? o->out : "stdout");
+        mp_error("%s: write failed%s", o->out ? o->out : "stdout",
+                 out != stdout && out_pending.kept ? "; the file there is as it was" : "");
         return MP_EXIT_USAGE;
     }
     return MP_EXIT_OK;
