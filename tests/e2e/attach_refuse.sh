@@ -4,7 +4,8 @@
 # output unchanged): another user's process (attacher unprivileged), a
 # statically linked program, a process already profiled (preloaded, or
 # attached), a process in a mount namespace where the library's path does
-# not exist, a stopped process, no gdb on PATH, no such process, bad
+# not exist, a stopped process, one whose request socket name another user
+# holds, no gdb on PATH, no such process, bad
 # options or MEMPROF_ATTACH_WAIT. An unprivileged user attaching to its
 # own process succeeds.
 source "$(dirname "$0")/common.sh"
@@ -58,6 +59,11 @@ EXTRA=(--bogus)
 refused bad-option 'unknown option' $$ --
 EXTRA=(--sample x)
 refused bad-sample 'bad --sample' $$ --
+EXTRA=(-o "$WORK/x
+MEMPROF_SAMPLE=1")
+refused newline-in-dir 'control characters' $$ --
+EXTRA=(-o "$WORK/tab	dir")
+refused tab-in-dir 'control characters' $$ --
 EXTRA=()
 for w in abc -3 0 3601 1.5; do
     refused "bad-wait-$w" 'invalid MEMPROF_ATTACH_WAIT' $$ MEMPROF_ATTACH_WAIT="$w" --
@@ -103,6 +109,24 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null
         fail "setuid: the target is not setuid root: $(grep '^Uid:' /proc/$TGT_PID/status)"
     refused setuid 'setuid' "$TGT_PID" --
     untouched setuid
+
+    # nobody squats @memprof.<pid> of root's process: not "already
+    # profiled" (the name is not the process's), but refused all the same
+    # (the profiler would be unreachable), naming the squatter.
+    tgt_start squatted "$prog" cmd
+    tgt_wait_line squatted '^READY$'
+    setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0memprof." + sys.argv[1]); s.listen(1)
+print("bound", flush=True); time.sleep(60)' "$TGT_PID" >"$WORK/squat.out" &
+    squatter=$!
+    for _ in $(seq 100); do [[ -s $WORK/squat.out ]] && break; sleep 0.05; done
+    [[ -s $WORK/squat.out ]] || fail "squatted: the squatter could not bind"
+    refused squatted "taken by process $squatter (uid $(id -u nobody))" "$TGT_PID" --
+    kill $squatter
+    wait $squatter 2>/dev/null || true
+    untouched squatted
 
     # Its own process: allowed without any privilege.
     tgt_start own setpriv --reuid=nobody --regid=nogroup --clear-groups "$prog" cmd
