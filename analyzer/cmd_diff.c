@@ -207,7 +207,7 @@ static void print_files(const dtable *t, char **paths)
     fputc('\n', stdout);
     for (size_t f = 0; f < t->nf; f++) {
         fprintf(stdout, "  [%zu] ", f + 1);
-        mp_fmt_text(stdout, paths[f]);
+        mp_put_text(stdout, paths[f]);
         fputs(": ", stdout);
         mp_fmt_header(stdout, NULL, &t->snaps[f]);
     }
@@ -292,7 +292,7 @@ static void warn_line(const char *fmt, const char *const *args)
     fputs("memprof: warning: ", stderr);
     for (const char *c = fmt; *c; c++) {
         if (c[0] == '%' && (c[1] == 's' || c[1] == 'N'))
-            mp_fmt_text(stderr, *args++), c++;
+            mp_put_text(stderr, *args++), c++;
         else
             fputc(*c, stderr);
     }

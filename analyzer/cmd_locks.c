@@ -17,6 +17,7 @@
 #include "cmd.h"
 #include "fmt.h"
 #include "locktab.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static void print_text(const char *old_path, const mp_snapshot *old, const mp_sn
     mp_fmt_counters(out, snap);
     if (old) {
         fprintf(out, "window: since snapshot %" PRIu64 " (", old->meta->seq);
-        mp_fmt_text(out, old_path);
+        mp_put_text(out, old_path);
         fprintf(out, "), %s\n", mp_fmt_ns(b, snap->meta->time_ns > old->meta->time_ns
                                               ? snap->meta->time_ns - old->meta->time_ns : 0));
     }

@@ -204,7 +204,7 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
         mp_fmt_counters(out, &ps->snaps[i]);
         if (*provider(&ps->snaps[i])) {
             fputs("malloc is provided by ", out);
-            mp_fmt_text(out, provider(&ps->snaps[i]));   /* a module path: untrusted */
+            mp_put_text(out, provider(&ps->snaps[i]));   /* a module path: untrusted */
             fputs(": nothing was profiled\n", out);
         }
     }

@@ -27,9 +27,6 @@ const char *mp_fmt_ns(char buf[32], uint64_t ns);
 /* 1 in how many contended holds the shim timed (mp_meta.flags): 1 when
    every one was (older files). */
 uint64_t mp_fmt_hold_rate(const mp_meta *m);
-/* Untrusted text (names from a snapshot or an ELF file, file names) with
-   control characters and non-UTF-8 bytes shown as \xNN, '\\' as "\\\\". */
-void mp_fmt_text(FILE *out, const char *text);
 /* "function (file:line)", or "function (module)" when the line is unknown. */
 void mp_fmt_frame(FILE *out, const mp_frame *f);
 /*

@@ -6,9 +6,11 @@
 
 #include <ctype.h>
 #include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analyzer.h"
+#include "util.h"
 
 /*
  * Functions that only pass an allocation on: the allocators of PostgreSQL
@@ -171,9 +173,27 @@ static void put_name(FILE *out, const char *fn, bool bare)
     }
 }
 
+/* The shortened name, then escaped as untrusted text: a symbol name is
+ * whatever bytes the ELF or DWARF file holds, escape sequences included. */
+static void put_name_escaped(FILE *out, const char *fn, bool bare)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        put_name(m, fn, bare);
+        if (fclose(m) != 0) {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    mp_put_text(out, buf ? buf : fn);
+    free(buf);
+}
+
 void mp_frameview_put_name(FILE *out, const char *fn)
 {
-    put_name(out, fn, false);
+    put_name_escaped(out, fn, false);
 }
 
 void mp_frameview_note(FILE *out)
@@ -184,7 +204,7 @@ void mp_frameview_note(FILE *out)
           "them):", out);
     for (size_t i = 0; i < n_noted; i++) {
         fputs(i ? ", " : " ", out);
-        put_name(out, noted[i], true);
+        put_name_escaped(out, noted[i], true);
     }
     fputc('\n', out);
 }

@@ -1,7 +1,7 @@
 /*
  * util.h - small helpers shared by the analyzer's files: allocation that
  * cannot fail silently, number parsing for command options, path basenames,
- * and a string interning table.
+ * untrusted text for a terminal, and a string interning table.
  *
  * The analyzer is a short-lived command-line tool, so running out of memory
  * is reported and ends the process (exit 2) rather than threading NULL
@@ -11,6 +11,7 @@
 #define MEMPROF_UTIL_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,5 +52,12 @@ typedef struct mp_strbuf {
 void mp_strbuf_reset(mp_strbuf *b);
 void mp_strbuf_printf(mp_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mp_strbuf_free(mp_strbuf *b);
+
+/*
+ * Untrusted text (names from a snapshot or from the ELF and DWARF files it
+ * points to) for a terminal: control characters (C0, DEL, C1) and bytes
+ * that are not UTF-8 as \xNN, a backslash as \\.
+ */
+void mp_put_text(FILE *out, const char *text);
 
 #endif
