@@ -253,6 +253,21 @@ static int ask_snapshot(pid_t pid, char *line, size_t cap, const char **text)
     }
 }
 
+/* A reply's text on stdout: as it is (a path a script will use), unless
+ * it holds control characters (a hostile program's own reply, or an
+ * output directory named so), which print escaped. */
+static void put_reply(const char *text)
+{
+    bool plain = true;
+    for (const unsigned char *c = (const unsigned char *)text; *c && plain; c++)
+        plain = *c >= 0x20 && *c != 0x7f && !(c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0);
+    if (plain)
+        fputs(text, stdout);
+    else
+        mp_put_text(stdout, text);
+    fputc('\n', stdout);
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
     pid_t pid;
@@ -264,7 +279,7 @@ int cmd_snapshot(int argc, char **argv)
     switch (code) {
     case MP_REPLY_OK:
         if (*text) {
-            printf("%s\n", text);
+            put_reply(text);
             return MP_EXIT_OK;
         }
         mp_error("process %d: unexpected answer '%.80s'", (int)pid, line);
@@ -295,7 +310,7 @@ static int switch_request(int argc, char **argv, enum mp_request r)
         return MP_EXIT_USAGE;
     int code = ask(pid, r, line, sizeof(line), &text);
     if (code == MP_REPLY_OK) {
-        printf("%s\n", text);
+        put_reply(text);
         return MP_EXIT_OK;
     }
     if (code == MP_REPLY_ERROR || code == MP_REPLY_BUSY)

@@ -92,8 +92,14 @@ static void set_prog(void)
             comm[strcspn(comm, "\n")] = 0;
     }
     snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
+    /* One safe file name component: no directory, no space, no control
+     * character (a newline would split the path `memprof snapshot`
+     * prints, an escape would reach the terminal of whoever lists the
+     * directory), and not hidden (a leading dot is what the shim's own
+     * temporary files look like). */
     for (char *c = mp_cfg.prog; *c; c++)
-        if (*c == '/' || *c == ' ')
+        if (*c == '/' || *c == ' ' || (unsigned char)*c < 0x20 || *c == 0x7f ||
+            (c == mp_cfg.prog && *c == '.'))
             *c = '_';
 }
 
