@@ -50,6 +50,7 @@ s0=$(snap "$TGT_PID")
 
 switch_ok enable "$TGT_PID" recording
 switch_ok enable "$TGT_PID" recording   # again: no change
+s_on=$(snap "$TGT_PID")   # the dormant clock stopped at the enable
 sleep 1   # recording: dormant time must not grow now
 tgt_send "plugin $plugin"
 tgt_wait_line dorm '^PLUGIN '
@@ -70,7 +71,7 @@ sleep 1.5
 s3=$(snap "$TGT_PID")
 [[ $(samples "$s2") -eq $(samples "$s3") ]] ||
     fail "disabled, the process still sampled: $(samples "$s2") -> $(samples "$s3")"
-dormant_between "$s0" "$s1" 0 700   # recording from just after s0: the clock stopped
+dormant_between "$s_on" "$s1" 0 0   # recording since s_on: the clock stopped
 dormant_between "$s2" "$s3" 1400 60000   # disabled for the churn and 1.5 s
 n_before=$(snapshots "$snaps" | wc -l)
 [[ $n_before -eq $((n_dormant + 1)) ]] || fail "periodic snapshots while disabled: $(snapshots "$snaps")"
