@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -191,18 +190,14 @@ static int check_ptrace(pid_t pid, const char *status)
  * shim is inert. Such a process holds privileges its user does not, and
  * the user who started it would own its profiler's files: never attached.
  * The kernel's AT_SECURE is in its auxiliary vector (readable here, since
- * check_ptrace has passed). */
+ * check_ptrace has passed: mp_proc_secure). */
 static int check_secure(pid_t pid)
 {
-    unsigned long auxv[2 * 64];
-    ssize_t n = read_proc(pid, "auxv", (char *)auxv, sizeof(auxv));
-    for (ssize_t i = 0; n > 0 && (i + 2) * (ssize_t)sizeof(auxv[0]) <= n && auxv[i] != AT_NULL; i += 2)
-        if (auxv[i] == AT_SECURE && auxv[i + 1] != 0) {
-            mp_error("attach: process %d runs a setuid or setgid program (secure execution); "
-                     "memprof does not profile those", (int)pid);
-            return -1;
-        }
-    return 0;
+    if (mp_proc_secure((int)pid) != 1)
+        return 0;
+    mp_error("attach: process %d runs a setuid or setgid program (secure execution); "
+             "memprof does not profile those", (int)pid);
+    return -1;
 }
 
 /* A glibc program of our word size with a dynamic loader: dlopen exists. */

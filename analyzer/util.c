@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -144,6 +145,24 @@ bool mp_proc_stat(int pid, char *state, long *threads)
     if (p)
         *threads = strtol(p + 1, NULL, 10);
     return true;
+}
+
+int mp_proc_secure(int pid)
+{
+    char path[64];
+    unsigned long auxv[2 * 64];
+    snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, auxv, sizeof(auxv));
+    close(fd);
+    if (n <= 0)
+        return -1;
+    for (size_t i = 0; (i + 2) * sizeof(auxv[0]) <= (size_t)n && auxv[i] != AT_NULL; i += 2)
+        if (auxv[i] == AT_SECURE)
+            return auxv[i + 1] != 0;
+    return 0;
 }
 
 /* ---- untrusted text ---- */

@@ -43,6 +43,11 @@ int mp_open_regular(const char *path);
  * 20, after the name, which may hold ')' and spaces); false when it cannot
  * be read. */
 bool mp_proc_stat(int pid, char *state, long *threads);
+/* Whether pid runs under secure execution (AT_SECURE in /proc/PID/auxv: a
+ * setuid or setgid program, file capabilities): 1 or 0, -1 when its
+ * auxiliary vector cannot be read (another user's, or a non-dumpable
+ * process of one's own). */
+int mp_proc_secure(int pid);
 
 /* A growable string for building output or keys; s is "" until written. */
 typedef struct mp_strbuf {
