@@ -85,11 +85,15 @@ static void numbers(void)
 }
 
 /* Every signal glibc names, under each spelling: usable ones come back as
- * their number, the others are refused by name and by number. */
+ * their number, the others are refused by name and by number: the
+ * uncatchable, the faults and ABRT, and those the kernel sends on the
+ * program's own account. */
 static void signals(void)
 {
     static const int refused[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-                                  SIGTRAP, SIGSYS};
+                                  SIGTRAP, SIGSYS, SIGABRT, SIGPIPE, SIGALRM, SIGVTALRM,
+                                  SIGPROF, SIGCHLD, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU,
+                                  SIGXCPU, SIGXFSZ, SIGWINCH, SIGURG, SIGIO};
     int named = 0;
     for (int sig = 1; sig < SIGRTMIN; sig++) {
         const char *abbrev = sigabbrev_np(sig);
@@ -125,6 +129,9 @@ static void signals(void)
         {MP_OPT_SIGNAL, "RTMAX+1", 0, 0},
         {MP_OPT_SIGNAL, "RTMIN-1", 0, 0},
         {MP_OPT_SIGNAL, "0", 0, 0},
+        {MP_OPT_SIGNAL, "32", 0, 0},   /* glibc's own, below SIGRTMIN */
+        {MP_OPT_SIGNAL, "33", 0, 0},
+        {MP_OPT_SIGNAL, "HUP", 1, SIGHUP},
         {MP_OPT_SIGNAL, "-12", 0, 0},
         {MP_OPT_SIGNAL, "65", 0, 0},
         {MP_OPT_SIGNAL, "999", 0, 0},
