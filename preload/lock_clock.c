@@ -13,9 +13,6 @@
 #include "lockstate.h"
 
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 
 _Atomic int lk_tsc_ok;
 _Atomic uint64_t lk_scale;   /* ns per tick << 32; 0: not yet measured */
@@ -24,14 +21,12 @@ static uint64_t lk_tsc0, lk_ns0;
 #define LK_CAL_NS 16000000ull
 
 /* Start-up (locks.c): whether ticks are TSC cycles, and the origin of the
- * scale. Before this runs, or without an invariant TSC that the kernel
- * itself keeps time with (os.c says why both), they are ns. */
+ * scale. Before this runs, or without an invariant TSC that the kernel's
+ * time is made of (os.c, mp_tsc_keeps_time), they are ns. */
 void lk_clock_init(void)
 {
 #if defined(__x86_64__)
-    unsigned a, b, c, d;
-    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000007u &&
-        __get_cpuid(0x80000007u, &a, &b, &c, &d) && (d & (1u << 8)) && mp_kernel_clock_is_tsc()) {
+    if (mp_tsc_keeps_time()) {
         lk_ns0 = mp_now_ns();
         lk_tsc0 = __builtin_ia32_rdtsc();
         atomic_store_explicit(&lk_tsc_ok, 1, memory_order_release);

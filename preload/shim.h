@@ -231,7 +231,7 @@ void mp_got_restore(void) MP_HIDDEN;       /* every slot back (detach) */
 
 /* ---- the operating system (os.c) ---- */
 uint64_t mp_now_ns(void) MP_HIDDEN;   /* CLOCK_MONOTONIC */
-bool mp_kernel_clock_is_tsc(void) MP_HIDDEN;   /* its clocksource is "tsc" */
+bool mp_tsc_keeps_time(void) MP_HIDDEN;   /* rdtsc differences are time (os.c) */
 /* Moves fd to a high number (close-on-exec), away from the numbers the
  * application uses: programs close descriptors they believe are theirs
  * (bash closes some twice), and a shim descriptor that took such a number

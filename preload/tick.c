@@ -6,10 +6,9 @@
  * clock_gettime(CLOCK_MONOTONIC) cost ~50 ns a read on this machine's
  * vDSO (an ordered TSC read under the vvar sequence lock, then the
  * conversion), and was half of exact mode's wall time on a single-threaded
- * churn, invisible to instruction counts. So where the kernel itself keeps
- * time with the TSC (its clocksource is "tsc": it found the counter
- * invariant and the CPUs' counters in step, and it falls back to another
- * clocksource when they are not), a read is a bare rdtsc scaled to
+ * churn, invisible to instruction counts. So where the kernel's time is
+ * made of an invariant TSC (os.c, mp_tsc_keeps_time: its clocksource is
+ * "tsc", or a KVM guest's "kvm-clock"), a read is a bare rdtsc scaled to
  * CLOCK_MONOTONIC's nanoseconds: ns1 + (tsc - tsc1) * mult / 2^32, with
  * mult measured against mp_now_ns over the first MP_TICK_CAL_NS after
  * start-up and (ns1, tsc1) the pair read at the end of that measurement,
@@ -48,7 +47,7 @@ void mp_tick_init(void)
     if (!atomic_compare_exchange_strong(&state, &expected, TICK_STARTING))
         return;
 #if defined(__x86_64__)
-    if (mp_kernel_clock_is_tsc()) {
+    if (mp_tsc_keeps_time()) {
         ns0 = mp_now_ns();
         tsc0 = __builtin_ia32_rdtsc();
         atomic_store_explicit(&state, TICK_MEASURING, memory_order_release);
