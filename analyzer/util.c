@@ -16,14 +16,26 @@
 
 #include "analyzer.h"
 
+static void put_text(FILE *out, const char *text, bool escape_backslash);
+
+/* The message escaped as untrusted text (it names files and programs an
+ * attacker may have named: a snapshot planted in /tmp under a name full of
+ * escapes), backslashes kept as they are: one line, always. */
 void mp_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("memprof: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = NULL;
+    int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
+    fputs("memprof: ", stderr);
+    if (n >= 0) {
+        put_text(stderr, msg, false);
+        free(msg);
+    } else {
+        fputs(fmt, stderr);
+    }
+    fputc('\n', stderr);
 }
 
 static void *oom(void *p)
@@ -194,6 +206,11 @@ static size_t utf8_len(const unsigned char *s)
  */
 void mp_put_text(FILE *out, const char *text)
 {
+    put_text(out, text, true);
+}
+
+static void put_text(FILE *out, const char *text, bool escape_backslash)
+{
     const unsigned char *s = (const unsigned char *)(text ? text : "");
     while (*s) {
         size_t n = utf8_len(s);
@@ -203,7 +220,7 @@ void mp_put_text(FILE *out, const char *text)
         } else if (n > 1 && !c1) {
             fwrite(s, 1, n, out);
         } else if (*s == '\\') {
-            fputs("\\\\", out);
+            fputs(escape_backslash ? "\\\\" : "\\", out);
         } else {
             for (size_t i = 0; i < (n ? n : 1); i++)
                 fprintf(out, "\\x%02x", s[i]);
