@@ -196,6 +196,19 @@ need_browser() {
     mkdir -p "$HOME"
 }
 
+# tiny_tmpfs SIZE: mounts a SIZE tmpfs at $WORK/tiny (in $mnt), unmounted
+# at exit (the EXIT trap is set here); skips the test (exit 0) where no
+# tmpfs can be mounted (not root, a container).
+tiny_tmpfs() {
+    mnt=$WORK/tiny
+    mkdir -p "$mnt"
+    if ! mount -t tmpfs -o size="$1" tmpfs "$mnt" 2>"$WORK/mount.err"; then
+        echo "skip: cannot mount a tmpfs here ($(cat "$WORK/mount.err"))"
+        exit 0
+    fi
+    trap 'umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true' EXIT
+}
+
 # public_dir [FILE...]: sets PUBLIC to a fresh 0755 directory under /tmp
 # holding copies of FILE... (the caller removes it). Cases run as another
 # user need it: the checkout may sit under a private directory (a CI clone

@@ -6,13 +6,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/real_lib.sh"
 
-mnt=$WORK/tiny
-mkdir -p "$mnt"
-if ! mount -t tmpfs -o size=256k tmpfs "$mnt" 2>"$WORK/mount.err"; then
-    echo "skip: cannot mount a tmpfs here ($(cat "$WORK/mount.err"))"
-    exit 0
-fi
-trap 'umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true' EXIT
+tiny_tmpfs 256k
 
 prog=$TEST_PROGS/life_exit
 "$prog" return7 3.5 >"$WORK/plain.out" 2>/dev/null && fail "life_exit exited 0" || true

@@ -8,13 +8,7 @@
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 
-mnt=$WORK/tiny
-mkdir -p "$mnt"
-if ! mount -t tmpfs -o size=200k tmpfs "$mnt" 2>"$WORK/mount.err"; then
-    echo "skip: cannot mount a tmpfs here ($(cat "$WORK/mount.err"))"
-    exit 0
-fi
-trap 'umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true' EXIT
+tiny_tmpfs 200k
 
 run_under_shim "$WORK/heap" MEMPROF_SAMPLE=1 -- "$TEST_PROGS/leak_malloc"
 snap=$(snapshot_of "$WORK/heap" 0002)
