@@ -393,9 +393,11 @@ static int out_open(const char *path, bool link, bool *created, bool *foreign)
  * that was there: the output of an existing file of one's own is written
  * to an unpredictable temporary name beside it, created exclusively, and
  * renamed over it only once all of it is on disk; a file created for this
- * run is removed when its write fails. Others' files (writable to us, or
- * the target of a link of root's such as /dev/stdout), FIFOs and devices
- * are written in place, as is a file whose directory we cannot write.
+ * run is removed when its write fails. The replacement keeps the file's
+ * mode and group. Others' files (writable to us), FIFOs, devices, a file
+ * with other hard links, and one whose directory we cannot write (or
+ * whose group we cannot give) are written in place: a full disk then
+ * leaves what was written.
  */
 static struct {
     char final[PATH_MAX];   /* the name to rename onto, or "" */
@@ -420,17 +422,24 @@ static FILE *out_replace_later(const char *path, int fd, const struct stat *st, 
     char real[PATH_MAX];
     if (!S_ISREG(st->st_mode) || st->st_uid != geteuid() || !realpath(path, real))
         return out_in_place(path, fd, st);
+    if (!created && st->st_nlink > 1)   /* a new inode would split its links */
+        return out_in_place(path, fd, st);
     if (created) {   /* empty and ours: written directly, removed on failure */
         snprintf(out_pending.final, sizeof(out_pending.final), "%s", real);
         out_pending.created = true;
         return out_in_place(path, fd, st);
     }
+    struct stat now;
     char *slash = strrchr(real, '/');
     int n = snprintf(out_pending.tmp, sizeof(out_pending.tmp), "%.*s/.%s.XXXXXX",
                      (int)(slash - real), real, slash + 1);
     int tmp = n > 0 && (size_t)n < sizeof(out_pending.tmp) ? mkostemp(out_pending.tmp, O_CLOEXEC) : -1;
-    FILE *f = tmp >= 0 && fchmod(tmp, st->st_mode & 07777) == 0 ? fdopen(tmp, "w") : NULL;
-    if (!f) {   /* the directory is not ours to write: in place after all */
+    /* the new file is the old one's in all but its inode: mode and group */
+    bool same = tmp >= 0 && fchmod(tmp, st->st_mode & 07777) == 0 &&
+                (fstat(tmp, &now) == 0 && (now.st_gid == st->st_gid ||
+                                           fchown(tmp, (uid_t)-1, st->st_gid) == 0));
+    FILE *f = same ? fdopen(tmp, "w") : NULL;
+    if (!f) {   /* the directory is not ours to write, or the group not ours to give */
         if (tmp >= 0) {
             close(tmp);
             unlink(out_pending.tmp);
@@ -458,10 +467,43 @@ static int out_finish(bool failed)
     return rc;
 }
 
+/* The descriptor -o names when it is one this process was handed:
+ * /dev/stdout, /dev/stderr, /dev/fd/N or /proc/self/fd/N; -1 otherwise.
+ * Written through that descriptor itself, as the shell set it up: opening
+ * the name would make a new open file at offset 0, and truncating or
+ * replacing what it points at would wipe a `>> log` or the lines
+ * written before ours. */
+static int inherited_fd(const char *path)
+{
+    const char *num = strcmp(path, "/dev/stdout") == 0   ? "1"
+                      : strcmp(path, "/dev/stderr") == 0 ? "2"
+                      : strncmp(path, "/dev/fd/", 8) == 0 ? path + 8
+                      : strncmp(path, "/proc/self/fd/", 14) == 0 ? path + 14
+                                                           : NULL;
+    uint64_t n;
+    if (!num || !mp_parse_u64(num, &n) || n > INT_MAX || fcntl((int)n, F_GETFD) < 0)
+        return -1;
+    return (int)n;
+}
+
 FILE *mp_opts_open_out(const mp_opts *o)
 {
+    memset(&out_pending, 0, sizeof(out_pending));
     if (!o->out || strcmp(o->out, "-") == 0)
         return stdout;
+    int given = inherited_fd(o->out);
+    if (given == STDOUT_FILENO)
+        return stdout;
+    if (given >= 0) {
+        int fd = fcntl(given, F_DUPFD_CLOEXEC, 3);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f) {
+            mp_error("%s: %s", o->out, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+        }
+        return f;
+    }
     const char *problem = out_link_problem(o->out);
     if (problem) {
         mp_error("%s: %s", o->out, problem);
