@@ -20,7 +20,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -113,10 +115,24 @@ bool mp_request_listening(void)
  * the request is read. A refusal says nothing about the process.
  *
  * "Its own user" is one uid that is all of its real, effective and saved
- * uids, with no gid of its own either: a process whose credentials are
- * mixed (a setuid or setgid program, a server between seteuid calls)
- * holds privileges the user who started it does not, so only root may
- * ask it, as only root may ptrace it. */
+ * uids, with no gid of its own either, and no capability: a process whose
+ * credentials are mixed (a setuid or setgid program, a server between
+ * seteuid calls) or that kept capabilities when it changed its uid (a
+ * server keeping CAP_NET_BIND_SERVICE or CAP_DAC_READ_SEARCH) holds
+ * privileges that user does not, so only root may ask it, as only root
+ * may ptrace it. */
+static bool has_capabilities(void)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+    if (syscall(SYS_capget, &h, d) != 0)
+        return true;   /* cannot tell: assume the worst */
+    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+        if (d[i].effective || d[i].permitted)
+            return true;
+    return false;
+}
+
 static bool peer_allowed(int fd, char *why, size_t len)
 {
     struct ucred cred;
@@ -130,7 +146,7 @@ static bool peer_allowed(int fd, char *why, size_t len)
     uid_t ru, eu, su;
     gid_t rg, eg, sg;
     bool one_user = getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
-                    ru == eu && eu == su && rg == eg && eg == sg;
+                    ru == eu && eu == su && rg == eg && eg == sg && !has_capabilities();
     if (one_user && cred.uid == eu)
         return true;
     if (one_user)
@@ -138,7 +154,7 @@ static bool peer_allowed(int fd, char *why, size_t len)
                  (unsigned)cred.uid, (unsigned)eu);
     else
         snprintf(why, len, "not allowed: the process runs with changed credentials "
-                 "(setuid or setgid); only root may ask it");
+                 "(setuid, setgid or capabilities); only root may ask it");
     return false;
 }
 

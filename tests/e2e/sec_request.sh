@@ -159,4 +159,26 @@ for how in real effective; do
     rm -rf "${PUB:?}/mixed-out"/*
 done
 
+# 6. nobody's uids throughout, but a capability kept (ambient, as a
+# server keeps CAP_NET_BIND_SERVICE when it drops root): privileges nobody
+# does not have, so nobody's requests are refused, root's served.
+mkdir -m 0700 "$PUB/cap-out"
+chown nobody:nogroup "$PUB/cap-out"
+as_user_argv nobody
+"${AS_USER[@]}" --inh-caps=+net_bind_service --ambient-caps=+net_bind_service \
+    env LD_PRELOAD="$SHIM" MEMPROF_OUT="$PUB/cap-out" MEMPROF_INTERVAL=0 MEMPROF_SIGNAL=USR2 \
+    perl -e 'while (1) { my @a = map { "x" x 200 } 1 .. 200; select(undef, undef, undef, 0.01) }' &
+capped=$!
+sec_cleanup_add "kill $capped"
+wait_socket $capped
+grep -q '^CapEff:.*[1-9a-f]' /proc/$capped/status || fail "the capped process has no capability: $(grep ^Cap /proc/$capped/status)"
+rc=0
+as_user nobody "$BIN" snapshot $capped >"$WORK/cap.out" 2>"$WORK/cap.err" || rc=$?
+[[ $rc -eq 1 && ! -s $WORK/cap.out ]] && grep -q 'refused the request: not allowed' "$WORK/cap.err" ||
+    fail "nobody asking its process that kept a capability: status $rc, $(cat "$WORK/cap.out" "$WORK/cap.err")"
+got=$("$BIN" snapshot $capped) || fail "root asking the capped process failed"
+[[ -f $got ]] || fail "capped: root's snapshot at '$got'"
+echo "capability kept: $(cat "$WORK/cap.err")"
+kill $capped
+
 echo "ok: requests refused to others, rate-limited, never stalling, squatters named"
