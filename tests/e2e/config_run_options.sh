@@ -6,13 +6,15 @@
 # MEMPROF_* variable and works end to end, without a warning.
 source "$(dirname "$0")/common.sh"
 
-# Refused: uncatchable and fault signals, and those the kernel sends on the
-# program's own account (PIPE, ALRM, CHLD...), by name and number, unknown names,
+# Refused: every signal but USR1, USR2 and the real-time ones (uncatchable,
+# faults, TERM and the like, those the kernel sends on the program's own
+# account), by name and number, unknown names,
 # and out-of-range numbers of the other options.
 refused=(
     "--signal KILL" "--signal SIGKILL" "--signal 9" "--signal STOP" "--signal SEGV"
     "--signal 11" "--signal 0" "--signal FOO" "--signal 999" "--signal="
     "--signal PIPE" "--signal 14" "--signal SIGCHLD" "--signal winch" "--signal 33"
+    "--signal TERM" "--signal 15" "--signal hup"
     "--sample 0" "--sample 1e3" "--sample 12kb" "--interval 99999999999" "--interval -1"
 )
 i=0
