@@ -79,6 +79,61 @@ static bool argv0_rewritten(void)
     return (slash ? slash + 1 : name) != short_name || strchr(short_name, ' ');
 }
 
+/* Bytes of the valid UTF-8 sequence at s that a file name may keep (1-4),
+ * 0 for one it must not: not UTF-8, a C1 control (U+0080-U+009F) or a
+ * bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069),
+ * which make a listing show another name than the file's. */
+static size_t name_char_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+             : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0 || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && c == 0xe0 && s[1] < 0xa0) || (n == 4 && c == 0xf0 && s[1] < 0x90) ||
+        (n == 4 && c == 0xf4 && s[1] > 0x8f) || (n == 2 && c == 0xc2 && s[1] < 0xa0))
+        return 0;
+    if (n == 3 && c == 0xe2 && ((s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
+                                (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)))
+        return 0;
+    return n;
+}
+
+/*
+ * <prog> as one safe file name component (whoever starts the program
+ * chooses argv[0]): no directory, no space, no control character (a
+ * newline would split the path `memprof snapshot` prints, an escape would
+ * reach the terminal of whoever lists the directory), nothing that is not
+ * UTF-8 or reorders what a listing shows, and no leading dot (the shim's
+ * own temporary files) or dash (`memprof report *` would take it for an
+ * option): each such byte becomes '_'. At most PROG_MAX bytes, cut at a
+ * character, so that ".<prog>.<pid>.<16 hex>.mprof.tmp" fits NAME_MAX.
+ */
+#define PROG_MAX 160
+
+static void prog_sanitize(char *prog)
+{
+    unsigned char *s = (unsigned char *)prog;
+    size_t i = 0;
+    while (s[i] && i < PROG_MAX) {
+        size_t n = name_char_len(s + i);
+        if (n == 1 && (s[i] == '/' || s[i] == ' ' || s[i] < 0x20 || s[i] == 0x7f ||
+                       (i == 0 && (s[i] == '.' || s[i] == '-'))))
+            n = 0;
+        if (n == 0) {
+            s[i++] = '_';
+            continue;
+        }
+        if (i + n > PROG_MAX)
+            break;
+        i += n;
+    }
+    s[i] = '\0';
+}
+
 /* <prog> of the file names: argv[0]'s basename (SPEC), or the kernel's
  * name for the process (its executable's, up to 15 bytes) where argv[0]
  * was overwritten. */
@@ -92,15 +147,7 @@ static void set_prog(void)
             comm[strcspn(comm, "\n")] = 0;
     }
     snprintf(mp_cfg.prog, sizeof(mp_cfg.prog), "%s", prog && *prog ? prog : "unknown");
-    /* One safe file name component: no directory, no space, no control
-     * character (a newline would split the path `memprof snapshot`
-     * prints, an escape would reach the terminal of whoever lists the
-     * directory), and not hidden (a leading dot is what the shim's own
-     * temporary files look like). */
-    for (char *c = mp_cfg.prog; *c; c++)
-        if (*c == '/' || *c == ' ' || (unsigned char)*c < 0x20 || *c == 0x7f ||
-            (c == mp_cfg.prog && *c == '.'))
-            *c = '_';
+    prog_sanitize(mp_cfg.prog);
 }
 
 /* mp_cfg from every option's value and the output directory. */
