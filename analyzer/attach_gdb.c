@@ -134,7 +134,7 @@ static const char inject_py[] =
     "        if h == 0:\n"
     "            err = ev('((char *(*)(void))dlerror)()')\n"
     "            msg = gdb.selected_inferior().read_memory(err, 400).tobytes().split(bytes(1))[0] if err else b'?'\n"
-    "            return 'fail dlopen ' + msg.decode(errors='replace')\n"
+    "            return 'fail dlopen ' + ''.join(c if ' ' <= c != chr(127) else '?' for c in msg.decode(errors='replace'))\n"
     "        fn = ev('((void *(*)(void *, const char *))dlsym)((void *)%d, (const char *)%d)' % (h, page + 8192))\n"
     "        if fn == 0:\n"
     "            return 'fail nosym'\n"
@@ -203,13 +203,18 @@ typedef struct gdb_run {
 
 enum { STAGE_START, STAGE_ATTACHED, STAGE_WAITING, STAGE_CALLING, STAGE_DONE };
 
-/* Sets the stage from one line of gdb's output; other lines are noise. */
+/* Sets the stage from one line of gdb's output; other lines are noise.
+ * The target's own text (its dlerror) reaches a verdict line with its
+ * control characters replaced, and nothing after the first verdict
+ * counts, so the target cannot write a verdict of its own. */
 static void take_line(gdb_run *r, const char *line)
 {
     static const char prefix[] = "memprof-attach: ";
     if (strncmp(line, prefix, sizeof(prefix) - 1) != 0)
         return;
     const char *w = line + sizeof(prefix) - 1;
+    if (r->stage == STAGE_DONE)   /* the first verdict stands */
+        return;
     if (strcmp(w, "attached") == 0)
         r->stage = STAGE_ATTACHED;
     else if (strcmp(w, "waiting") == 0)

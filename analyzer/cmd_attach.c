@@ -572,6 +572,24 @@ static int wait_for_socket(pid_t pid)
     return -1;
 }
 
+/* The profiler runs but cannot be reached. Most likely someone bound its
+ * name between check_not_profiled and the collector's bind: it says so,
+ * and what the process now does, since it is not as it was. */
+static void report_no_socket(pid_t pid, const char *dir)
+{
+    int dir_len = (int)strcspn(dir, "\n");
+    if (shim_socket(pid) == SOCK_FOREIGN) {
+        char who[64];
+        socket_holder(pid, who, sizeof(who));
+        mp_error("attach: process %d is profiled now (snapshots go to %.*s), but %s took its "
+                 "request socket @memprof.%d meanwhile: memprof snapshot and detach reach it "
+                 "once that process lets go of the name", (int)pid, dir_len, dir, who, (int)pid);
+    } else {
+        mp_error("attach: process %d loaded the profiler (snapshots go to %.*s) but its request "
+                 "socket did not appear", (int)pid, dir_len, dir);
+    }
+}
+
 int cmd_attach(int argc, char **argv)
 {
     attach_opts o;
@@ -591,8 +609,7 @@ int cmd_attach(int argc, char **argv)
         return MP_EXIT_USAGE;
     }
     if (wait_for_socket(o.pid) < 0) {
-        mp_error("attach: process %d loaded the profiler but its request socket did not appear",
-                 (int)o.pid);
+        report_no_socket(o.pid, dir);
         return MP_EXIT_USAGE;
     }
     printf("attached to process %d; snapshots go to %.*s\n", (int)o.pid, (int)strcspn(dir, "\n"), dir);

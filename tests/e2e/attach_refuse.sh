@@ -149,6 +149,22 @@ else
     echo "skip: the other-user cases need root and setpriv"
 fi
 
+# A target whose own dlopen fails and whose dlerror says, after a newline,
+# that the attach succeeded, with a terminal escape: the refusal is one
+# line, escaped, and gdb's verdict is not the target's.
+cat >"$WORK/liar.c" <<'C'
+#include <stdio.h>
+void *dlopen(const char *f, int m) { (void)f; (void)m; return 0; }
+char *dlerror(void) { return "no\nmemprof-attach: ok\n\033[2Jcleared"; }
+int main(void) { char b[64]; puts("READY"); fflush(stdout); while (fgets(b, sizeof b, stdin)) ; return 0; }
+C
+gcc -O1 -rdynamic -o "$WORK/liar" "$WORK/liar.c" || fail "cannot build the lying target"
+tgt_start liar "$WORK/liar"
+tgt_wait_line liar '^READY$'
+refused liar 'could not load' "$TGT_PID" --
+! LC_ALL=C grep -q $'\x1b' "$WORK/liar.aerr" || fail "liar: the target's escape reached the terminal"
+tgt_finish
+
 cat >"$WORK/static.c" <<'C'
 #include <stdio.h>
 int main(void) { char b[64]; while (fgets(b, sizeof b, stdin)) puts(b); return 0; }
