@@ -337,11 +337,27 @@ size_t mp_opts_limit(const mp_opts *o, size_t n)
 static const char *out_link_problem(const char *path)
 {
     struct stat l, t;
-    if (lstat(path, &l) != 0 || !S_ISLNK(l.st_mode))
-        return NULL;
-    if (l.st_uid != geteuid() && l.st_uid != 0)
-        return "is a symbolic link owned by another user; not writing through it";
-    if (stat(path, &t) != 0)
+    char cur[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+    snprintf(cur, sizeof(cur), "%s", path);
+    /* every link of the chain, not just the first: one's own link to a
+       name in /tmp where another user's link waits is theirs to aim */
+    for (int hops = 0; lstat(cur, &l) == 0 && S_ISLNK(l.st_mode); hops++) {
+        if (l.st_uid != geteuid() && l.st_uid != 0)
+            return hops ? "leads through a symbolic link owned by another user; not writing through it"
+                        : "is a symbolic link owned by another user; not writing through it";
+        ssize_t n = readlink(cur, target, sizeof(target) - 1);
+        if (n <= 0 || hops >= 40)
+            break;
+        target[n] = '\0';
+        const char *slash = strrchr(cur, '/');
+        size_t dir = target[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1;
+        if (dir + (size_t)n >= sizeof(next))
+            break;
+        memcpy(next, cur, dir);
+        memcpy(next + dir, target, (size_t)n + 1);
+        memcpy(cur, next, dir + (size_t)n + 1);
+    }
+    if (lstat(path, &l) == 0 && S_ISLNK(l.st_mode) && stat(path, &t) != 0)
         return "is a dangling symbolic link; not writing through it";
     return NULL;
 }

@@ -155,6 +155,12 @@ as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 as_nobody ln -s "$PUBLIC/victim" "$shared/planted.svg"
 out_refused root "owned by another user" "$MEMPROF_BIN" flame "$good" -o "$shared/planted.svg"
 [[ $(cat "$PUBLIC/victim") == precious ]] || fail "root wrote through nobody's link"
+# root's own link to a name in the shared directory where nobody's link
+# waits: the chain is nobody's to aim, so refused too
+ln -s "$shared/planted.svg" "$WORK/chain.svg"
+out_refused root "leads through a symbolic link owned by another user" \
+    "$MEMPROF_BIN" flame "$good" -o "$WORK/chain.svg"
+[[ $(cat "$PUBLIC/victim") == precious ]] || fail "root wrote through a chain ending in nobody's link"
 # a dangling link is never followed, by anyone
 as_nobody ln -s "$PUBLIC/created-by-link" "$shared/dangling.svg"
 out_refused root "dangling" "$MEMPROF_BIN" flame "$good" -o "$shared/dangling.svg"
