@@ -195,8 +195,8 @@ static int check_secure(pid_t pid)
 {
     if (mp_proc_secure((int)pid) != 1)
         return 0;
-    mp_error("attach: process %d runs a setuid or setgid program (secure execution); "
-             "memprof does not profile those", (int)pid);
+    mp_error("attach: process %d runs under secure execution (a setuid, setgid or "
+             "file-capability program); memprof does not profile those", (int)pid);
     return -1;
 }
 
@@ -552,7 +552,8 @@ static void explain(pid_t pid, const char *shim, const char *r, unsigned wait_s)
                  : code == MP_ATTACH_NO_THREAD ? "the profiler could not start its thread; nothing was changed"
                  : code == MP_ATTACH_NO_SYMBOLS ? "no malloc or free found in it; nothing was changed"
                  : code == MP_ATTACH_BUSY ? "another attach is under way"
-                 : code == MP_ATTACH_SECURE ? "it runs a setuid or setgid program; memprof does not profile those"
+                 : code == MP_ATTACH_SECURE ? "it runs under secure execution (setuid, setgid or file "
+                                              "capabilities); memprof does not profile those"
                                           : "the profiler refused its configuration; nothing was changed");
     else if (strncmp(r, "fail gdb ", 9) == 0)
         mp_error("attach: gdb: %s", r + 9);

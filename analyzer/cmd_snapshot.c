@@ -159,7 +159,7 @@ static void say_no_channel(pid_t pid, enum mp_request r)
 {
     int pre = preloaded(pid);
     if (mp_proc_secure((int)pid) == 1)
-        mp_error("process %d runs a setuid or setgid program (secure execution): memprof "
+        mp_error("process %d runs under secure execution (a setuid, setgid or file-capability program): memprof "
                  "stays inert there, records nothing and takes no requests", (int)pid);
     else if (pre == 0 || (pre < 0 && threaded(pid)))
         mp_error("process %d has memprof loaded but no request channel: it was detached "
