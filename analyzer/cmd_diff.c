@@ -258,6 +258,7 @@ static void print_text(const dtable *t, char **paths, size_t shown, int64_t tb, 
     if (grew_any)
         fputs("* grew in every interval\n", out);
     mp_frameview_note(out);
+    mp_fmt_unnamed_note(out);
     free(series);
 }
 

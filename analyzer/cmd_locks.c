@@ -185,6 +185,7 @@ static void print_text(const char *old_path, const mp_snapshot *old, const mp_sn
     fputc('\n', out);
     for (size_t i = 0; i < shown; i++)
         text_lock(out, &t->v[i], i + 1);
+    mp_fmt_unnamed_note(out);
 }
 
 /* ---- command ---- */

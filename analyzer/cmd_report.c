@@ -230,6 +230,7 @@ static void print_text(const mp_procset *ps, const mp_sites *s, const mp_site **
         mp_fmt_stack(out, list[i]->stack, (int)o->frames - 1, indent);
     }
     mp_frameview_note(out);
+    mp_fmt_unnamed_note(out);
 }
 
 int cmd_report_main(const mp_opts *o)

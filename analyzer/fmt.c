@@ -101,8 +101,43 @@ const char *mp_fmt_ns(char buf[32], uint64_t ns)
 
 /* ---- stacks ---- */
 
+/* Modules of frames printed without a function name (interned strings:
+ * compared by pointer), for mp_fmt_unnamed_note. */
+#define UNNAMED_MODULES_MAX 4
+static const char *unnamed[UNNAMED_MODULES_MAX];
+static size_t n_unnamed, n_unnamed_more;
+
+static void note_unnamed(const char *module)
+{
+    for (size_t i = 0; i < n_unnamed; i++)
+        if (unnamed[i] == module)
+            return;
+    if (n_unnamed < UNNAMED_MODULES_MAX)
+        unnamed[n_unnamed++] = module;
+    else
+        n_unnamed_more++;
+}
+
+void mp_fmt_unnamed_note(FILE *out)
+{
+    if (!n_unnamed)
+        return;
+    fputs("note: frames without a function name are in ", out);
+    for (size_t i = 0; i < n_unnamed; i++) {
+        fputs(i ? ", " : "", out);
+        mp_put_text(out, mp_basename(unnamed[i]));
+    }
+    if (n_unnamed_more)
+        fprintf(out, " and %zu more", n_unnamed_more);
+    fputs(": stripped, and no debug file found for them; install their debug symbols "
+          "(Debian: the -dbgsym packages of the debug archive) to name those frames\n", out);
+}
+
 void mp_fmt_frame(FILE *out, const mp_frame *f)
 {
+    if ((!f->function || strcmp(f->function, "??") == 0) && !f->file && f->module &&
+        strcmp(f->module, "??") != 0 && *f->module == '/')
+        note_unnamed(f->module);
     mp_frameview_put_name(out, f->function ? f->function : "??");
     fputs(" (", out);
     if (f->file && f->line > 0) {

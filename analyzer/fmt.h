@@ -29,6 +29,9 @@ const char *mp_fmt_ns(char buf[32], uint64_t ns);
 uint64_t mp_fmt_hold_rate(const mp_meta *m);
 /* "function (file:line)", or "function (module)" when the line is unknown. */
 void mp_fmt_frame(FILE *out, const mp_frame *f);
+/* One "note:" line naming the modules of the frames mp_fmt_frame printed
+ * without a function name, and how to get them named; nothing if none. */
+void mp_fmt_unnamed_note(FILE *out);
 /*
  * The innermost frame on the current line, then up to `callers` callers on
  * their own lines, each indented by `indent` spaces and prefixed "<- ".

@@ -84,3 +84,23 @@ build -Wl,--build-id=none
 echo stale >>"$D/libevil.debug"
 [[ $(top) == "evil_alloc (libevil.so+0x"* ]] || fail "a debug file with the wrong CRC was used: $(top)"
 echo "ok: separate debug files found beside and in .debug/, FIFOs, devices and stale files skipped"
+
+# A stripped program with no debug file: its frames have no names, and
+# the report says which module lacks symbols and how to get them; the
+# same program unstripped gets no such note.
+cp "$TEST_PROGS/leak_malloc" "$D/leak_stripped"
+strip "$D/leak_stripped"
+for prog in leak_malloc leak_stripped; do
+    path=$TEST_PROGS/leak_malloc
+    [[ $prog == leak_stripped ]] && path=$D/leak_stripped
+    rm -rf "$D/snaps-$prog"
+    env LD_PRELOAD="$MEMPROF_SHIM" MEMPROF_OUT="$D/snaps-$prog" MEMPROF_SAMPLE=1 MEMPROF_INTERVAL=0 MEMPROF_SIGNAL=USR2 \
+        "$path" >/dev/null 2>&1 || fail "$prog failed under the shim"
+    "$MEMPROF_BIN" report "$(snapshots "$D/snaps-$prog" | tail -1)" >"$D/$prog.report" ||
+        fail "report of $prog failed"
+done
+grep -q '^note: frames without a function name are in leak_stripped: .*-dbgsym' "$D/leak_stripped.report" ||
+    fail "the stripped program's report does not say it lacks symbols: $(tail -3 "$D/leak_stripped.report")"
+! grep -q '^note: frames without a function name' "$D/leak_malloc.report" ||
+    fail "the unstripped program's report says frames lack names: $(grep '^note' "$D/leak_malloc.report")"
+echo "stripped: $(grep '^note: frames without' "$D/leak_stripped.report")"
