@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "memprof_protocol.h"
+#include "memprof_text.h"
 
 
 /* Connected socket to the shim of pid, or -1 (errno from connect). */
@@ -262,8 +263,11 @@ static int ask_snapshot(pid_t pid, char *line, size_t cap, const char **text)
 static void put_reply(const char *text)
 {
     bool plain = true;
-    for (const unsigned char *c = (const unsigned char *)text; *c && plain; c++)
-        plain = *c >= 0x20 && *c != 0x7f && !(c[0] == 0xc2 && c[1] >= 0x80 && c[1] < 0xa0);
+    for (const unsigned char *c = (const unsigned char *)text; *c && plain;) {
+        size_t n = mp_utf8_len(c);
+        plain = n && !mp_text_is_control(c, n) && !mp_text_is_bidi(c, n);
+        c += n;
+    }
     if (plain)
         fputs(text, stdout);
     else

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "memprof_text.h"
 
 static void put_text(FILE *out, const char *text, bool escape_backslash);
 
@@ -179,30 +180,13 @@ int mp_proc_secure(int pid)
 
 /* ---- untrusted text ---- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-             : (c & 0xf8) == 0xf0 ? 4 : 0;
-    if (n == 0 || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4))
-        return 0;   /* stray continuation byte, overlong or out of range */
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && c == 0xe0 && s[1] < 0xa0) || (n == 4 && c == 0xf0 && s[1] < 0x90) ||
-        (n == 4 && c == 0xf4 && s[1] > 0x8f))
-        return 0;   /* overlong, or past U+10FFFF */
-    return n;
-}
-
 /*
  * Names in a snapshot (program, module paths) and in the ELF files it
  * points to are untrusted: printed raw, an escape sequence in them would
  * drive the user's terminal (retitle it, clear it, fake output). Control
- * characters (C0, DEL, and C1 in UTF-8 or as lone bytes) and bytes that are
- * not UTF-8 print as \xNN; backslash itself as \\ so the output stays
- * unambiguous.
+ * characters (C0, DEL, and C1 in UTF-8 or as lone bytes), bidi overrides
+ * (which reorder what the line shows) and bytes that are not UTF-8 print
+ * as \xNN; backslash itself as \\ so the output stays unambiguous.
  */
 void mp_put_text(FILE *out, const char *text)
 {
@@ -213,11 +197,11 @@ static void put_text(FILE *out, const char *text, bool escape_backslash)
 {
     const unsigned char *s = (const unsigned char *)(text ? text : "");
     while (*s) {
-        size_t n = utf8_len(s);
-        bool c1 = n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
-        if (n == 1 && *s >= 0x20 && *s != 0x7f && *s != '\\') {
+        size_t n = mp_utf8_len(s);
+        bool control = n && (mp_text_is_control(s, n) || mp_text_is_bidi(s, n));
+        if (n == 1 && !control && *s != '\\') {
             fputc(*s, out);
-        } else if (n > 1 && !c1) {
+        } else if (n > 1 && !control) {
             fwrite(s, 1, n, out);
         } else if (*s == '\\') {
             fputs(escape_backslash ? "\\\\" : "\\", out);

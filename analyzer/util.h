@@ -60,8 +60,8 @@ void mp_strbuf_free(mp_strbuf *b);
 
 /*
  * Untrusted text (names from a snapshot or from the ELF and DWARF files it
- * points to) for a terminal: control characters (C0, DEL, C1) and bytes
- * that are not UTF-8 as \xNN, a backslash as \\.
+ * points to) for a terminal: control characters (C0, DEL, C1), bidi
+ * overrides and bytes that are not UTF-8 as \xNN, a backslash as \\.
  */
 void mp_put_text(FILE *out, const char *text);
 

@@ -8,6 +8,8 @@
  */
 #include "shim.h"
 
+#include "memprof_text.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,27 +81,13 @@ static bool argv0_rewritten(void)
     return (slash ? slash + 1 : name) != short_name || strchr(short_name, ' ');
 }
 
-/* Bytes of the valid UTF-8 sequence at s that a file name may keep (1-4),
- * 0 for one it must not: not UTF-8, a C1 control (U+0080-U+009F) or a
- * bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069),
- * which make a listing show another name than the file's. */
+/* Bytes of the character at s that a file name may keep (1-4), 0 for one
+ * it must not: not UTF-8, a control, or a bidi override, which makes a
+ * listing show another name than the file's (include/memprof_text.h). */
 static size_t name_char_len(const unsigned char *s)
 {
-    unsigned c = s[0];
-    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-             : (c & 0xf8) == 0xf0 ? 4 : 0;
-    if (n == 0 || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && c == 0xe0 && s[1] < 0xa0) || (n == 4 && c == 0xf0 && s[1] < 0x90) ||
-        (n == 4 && c == 0xf4 && s[1] > 0x8f) || (n == 2 && c == 0xc2 && s[1] < 0xa0))
-        return 0;
-    if (n == 3 && c == 0xe2 && ((s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
-                                (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)))
-        return 0;
-    return n;
+    size_t n = mp_utf8_len(s);
+    return n && !mp_text_is_control(s, n) && !mp_text_is_bidi(s, n) ? n : 0;
 }
 
 /*
@@ -120,8 +108,7 @@ static void prog_sanitize(char *prog)
     size_t i = 0;
     while (s[i] && i < PROG_MAX) {
         size_t n = name_char_len(s + i);
-        if (n == 1 && (s[i] == '/' || s[i] == ' ' || s[i] < 0x20 || s[i] == 0x7f ||
-                       (i == 0 && (s[i] == '.' || s[i] == '-'))))
+        if (n == 1 && (s[i] == '/' || s[i] == ' ' || (i == 0 && (s[i] == '.' || s[i] == '-'))))
             n = 0;
         if (n == 0) {
             s[i++] = '_';
