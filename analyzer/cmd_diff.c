@@ -307,6 +307,7 @@ static void warn_line(const char *fmt, const char *const *args)
  * workers), whose difference is not growth. */
 static void warn_odd_order(const dtable *t, char **paths)
 {
+    size_t other_processes = 0;   /* pairs after the first one warned of */
     for (size_t f = 1; f < t->nf; f++) {
         const mp_meta *p = t->snaps[f - 1].meta, *q = t->snaps[f].meta;
         const char *pp = mp_snapshot_str(&t->snaps[f - 1], p->prog);
@@ -324,10 +325,16 @@ static void warn_odd_order(const dtable *t, char **paths)
         if (strcmp(pp, qp) != 0)
             warn_line("%s is a snapshot of '%N', %s of '%N'",
                       (const char *[]){paths[f - 1], pp, paths[f], qp});
-        else if (!same_process)
+        else if (!same_process && other_processes++ == 0)
             warn_line("%s and %s are snapshots of two different processes of '%N' (pid %s "
                       "and pid %s): the difference is not growth of one process",
                       (const char *[]){paths[f - 1], paths[f], pp, ppid, qpid});
+    }
+    if (other_processes > 1) {   /* every worker of a server: one line more, not one each */
+        char more[24];
+        snprintf(more, sizeof(more), "%zu", other_processes - 1);
+        warn_line("and %s more pairs of consecutive files are of different processes",
+                  (const char *[]){more});
     }
 }
 

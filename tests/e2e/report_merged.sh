@@ -74,4 +74,12 @@ for mode in sampled exact; do
     flat=$(sed -n 's/^ *\([0-9]*\)B .* worker_leak$/\1/p' "$WORK/$mode.top")
     close_enough "${flat:-0}" "$bytes" "$tol" || fail "$mode: pprof's worker_leak is ${flat:-none}, want $bytes"
 done
+
+# html (and diff) of every worker's files: one warning for the first pair
+# of different processes and one line counting the rest, not one each
+"$MEMPROF_BIN" html "${files[@]}" -o "$WORK/all.html" 2>"$WORK/html.err" || fail "html exited $?"
+n=$(grep -c '^memprof: warning: ' "$WORK/html.err" || true)
+[[ $n -le 2 ]] || fail "html of ${#files[@]} files of 4 processes warned $n times: $(cat "$WORK/html.err")"
+grep -q 'different processes' "$WORK/html.err" || fail "html did not warn of different processes: $(cat "$WORK/html.err")"
+echo "html of ${#files[@]} files: $n warning lines"
 echo "merged reports: a forking server added up"
