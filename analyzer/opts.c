@@ -338,6 +338,17 @@ static const char *out_link_problem(const char *path)
 {
     struct stat l, t;
     char cur[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+    /* the directories on the way: /tmp/x/out.svg with /tmp/x another
+       user's link is written where they chose */
+    size_t len = strlen(path);
+    for (size_t i = 1; i < len && i < sizeof(cur); i++) {
+        if (path[i] != '/')
+            continue;
+        memcpy(cur, path, i);
+        cur[i] = '\0';
+        if (lstat(cur, &l) == 0 && S_ISLNK(l.st_mode) && l.st_uid != geteuid() && l.st_uid != 0)
+            return "leads through a directory link owned by another user; not writing through it";
+    }
     snprintf(cur, sizeof(cur), "%s", path);
     /* every link of the chain, not just the first: one's own link to a
        name in /tmp where another user's link waits is theirs to aim */

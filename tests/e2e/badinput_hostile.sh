@@ -161,6 +161,13 @@ ln -s "$shared/planted.svg" "$WORK/chain.svg"
 out_refused root "leads through a symbolic link owned by another user" \
     "$MEMPROF_BIN" flame "$good" -o "$WORK/chain.svg"
 [[ $(cat "$PUBLIC/victim") == precious ]] || fail "root wrote through a chain ending in nobody's link"
+# nobody's link standing for a directory on the way
+mkdir -p "$PUBLIC/victim-dir"
+echo precious >"$PUBLIC/victim-dir/out.svg"
+as_nobody ln -s "$PUBLIC/victim-dir" "$shared/dirlink"
+out_refused root "directory link owned by another user" \
+    "$MEMPROF_BIN" flame "$good" -o "$shared/dirlink/out.svg"
+[[ $(cat "$PUBLIC/victim-dir/out.svg") == precious ]] || fail "root wrote through nobody's directory link"
 # a dangling link is never followed, by anyone
 as_nobody ln -s "$PUBLIC/created-by-link" "$shared/dangling.svg"
 out_refused root "dangling" "$MEMPROF_BIN" flame "$good" -o "$shared/dangling.svg"
