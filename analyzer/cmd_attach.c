@@ -19,21 +19,16 @@
 
 #include "memprof_protocol.h"
 
-#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/kcmp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,123 +219,20 @@ static int check_dynamic(pid_t pid, const char *maps)
     return 0;
 }
 
-/*
- * Whether the shim's collector in pid listens on @memprof.PID. The name
- * alone proves nothing: anyone may bind an abstract name in the target's
- * network namespace (a squatter waiting for its pid). The socket is the
- * shim's only when one of the target's descriptor tables holds its inode:
- * the process's own, or the collector thread's private one (os.c), which
- * only /proc/PID/task/TID/fd shows. Tables shared with the leader's
- * (kcmp says so) are not read twice.
- */
-enum sock_owner { SOCK_NONE, SOCK_OURS, SOCK_FOREIGN };
-
-#define MAX_NAMED_SOCKETS 8
-
-/* The inodes of the unix sockets in pid's namespace named @memprof.PID. */
-static int named_socket_inodes(pid_t pid, unsigned long *inodes, int cap)
-{
-    char path[64], name[64], line[4096];
-    snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)pid);
-    int n = snprintf(name, sizeof(name), " @memprof.%d\n", (int)pid), found = 0;
-    FILE *f = fopen(path, "re");
-    while (f && found < cap && fgets(line, sizeof(line), f)) {
-        size_t len = strlen(line);
-        if (len >= (size_t)n && strcmp(line + len - (size_t)n, name) == 0 &&
-            sscanf(line, "%*s %*s %*s %*s %*s %*s %lu", &inodes[found]) == 1)
-            found++;
-    }
-    if (f)
-        fclose(f);
-    return found;
-}
-
-/* Whether the descriptor directory dir holds one of the inodes. */
-static bool table_holds(const char *dir, const unsigned long *inodes, int n)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    bool held = false;
-    char path[PATH_MAX], link[64];
-    while (d && !held && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-        ssize_t len = readlink(path, link, sizeof(link) - 1);
-        unsigned long ino;
-        if (len <= 0)
-            continue;
-        link[len] = '\0';
-        for (int i = 0; i < n && !held; i++)
-            held = sscanf(link, "socket:[%lu]", &ino) == 1 && ino == inodes[i];
-    }
-    if (d)
-        closedir(d);
-    return held;
-}
-
-static bool shares_leader_table(pid_t pid, pid_t tid)
-{
-    return syscall(SYS_kcmp, pid, tid, KCMP_FILES, 0, 0) == 0;
-}
-
-static enum sock_owner shim_socket(pid_t pid)
-{
-    unsigned long inodes[MAX_NAMED_SOCKETS];
-    int n = named_socket_inodes(pid, inodes, MAX_NAMED_SOCKETS);
-    if (n == 0)
-        return SOCK_NONE;
-    char dir[96];
-    snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
-    if (table_holds(dir, inodes, n))
-        return SOCK_OURS;
-    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
-    DIR *tasks = opendir(dir);
-    struct dirent *e;
-    bool held = false;
-    while (tasks && !held && (e = readdir(tasks)) != NULL) {
-        pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
-        if (tid <= 0 || tid == pid || shares_leader_table(pid, tid))
-            continue;
-        snprintf(dir, sizeof(dir), "/proc/%d/task/%d/fd", (int)pid, (int)tid);
-        held = table_holds(dir, inodes, n);
-    }
-    if (tasks)
-        closedir(tasks);
-    return held ? SOCK_OURS : SOCK_FOREIGN;
-}
-
-/* Who holds @memprof.PID, for the refusal: its listener's credentials,
- * when we share its network namespace. */
-static void socket_holder(pid_t pid, char *who, size_t cap)
-{
-    struct sockaddr_un addr;
-    socklen_t len = mp_proto_address(pid, &addr);
-    struct ucred cred;
-    socklen_t clen = sizeof(cred);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    snprintf(who, cap, "another process");
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, len) == 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid > 0)
-        snprintf(who, cap, "process %d (uid %u)", (int)cred.pid, (unsigned)cred.uid);
-    if (fd >= 0)
-        close(fd);
-}
-
 /* Preloaded, attached or dormant: its collector listens on @memprof.PID.
  * A name held by someone else would leave the profiler unreachable (no
  * snapshot on request, no detach): refused, naming the holder. */
 static int check_not_profiled(pid_t pid, const char *maps, const char *shim)
 {
-    enum sock_owner owner = shim_socket(pid);
-    if (owner == SOCK_OURS) {
+    enum mp_sock_owner owner = mp_attach_socket_owner(pid);
+    if (owner == MP_SOCK_OURS) {
         mp_error("attach: process %d is already profiled by memprof (preloaded or attached); "
                  "use memprof snapshot, or memprof detach first", (int)pid);
         return -1;
     }
-    if (owner == SOCK_FOREIGN) {
+    if (owner == MP_SOCK_FOREIGN) {
         char who[64];
-        socket_holder(pid, who, sizeof(who));
+        mp_attach_socket_holder(pid, who, sizeof(who));
         mp_error("attach: the request socket @memprof.%d is taken by %s, not by process %d: "
                  "memprof could not reach the profiler once attached; stop that process first",
                  (int)pid, who, (int)pid);
@@ -565,7 +457,7 @@ static void explain(pid_t pid, const char *shim, const char *r, unsigned wait_s)
 static int wait_for_socket(pid_t pid)
 {
     for (int waited = 0; waited < SOCKET_WAIT_MS; waited += 10) {
-        if (shim_socket(pid) == SOCK_OURS)
+        if (mp_attach_socket_owner(pid) == MP_SOCK_OURS)
             return 0;
         struct timespec ms10 = {0, 10000000};
         nanosleep(&ms10, NULL);
@@ -579,9 +471,9 @@ static int wait_for_socket(pid_t pid)
 static void report_no_socket(pid_t pid, const char *dir)
 {
     int dir_len = (int)strcspn(dir, "\n");
-    if (shim_socket(pid) == SOCK_FOREIGN) {
+    if (mp_attach_socket_owner(pid) == MP_SOCK_FOREIGN) {
         char who[64];
-        socket_holder(pid, who, sizeof(who));
+        mp_attach_socket_holder(pid, who, sizeof(who));
         mp_error("attach: process %d is profiled now (snapshots go to %.*s), but %s took its "
                  "request socket @memprof.%d meanwhile: memprof snapshot and detach reach it "
                  "once that process lets go of the name", (int)pid, dir_len, dir, who, (int)pid);

@@ -76,7 +76,7 @@ void mp_opts_free(mp_opts *o);
 void mp_opts_print_help(const mp_opts_spec *spec, FILE *out);
 /* min(top, n) with top 0 meaning all. */
 size_t mp_opts_limit(const mp_opts *o, size_t n);
-/* The output -o names (stdout without -o or for "-"); prints an error and
+/* outfile.c: the output -o names (stdout without -o or for "-"); prints an error and
  * returns NULL when it cannot be created. */
 FILE *mp_opts_open_out(const mp_opts *o);
 /* Closes (or flushes) what mp_opts_open_out returned; an exit status, with
