@@ -12,8 +12,6 @@
  */
 #include "lockstate.h"
 
-
-
 _Atomic int lk_tsc_ok;
 _Atomic uint64_t lk_scale;   /* ns per tick << 32; 0: not yet measured */
 static uint64_t lk_tsc0, lk_ns0;

@@ -109,18 +109,7 @@ bool mp_request_listening(void)
     return listen_fd >= 0;
 }
 
-/* SPEC: requests are honoured only for the process's own user or root.
- * The abstract socket has no permissions of its own, so anyone on the
- * machine can connect: the peer's credentials decide, before a byte of
- * the request is read. A refusal says nothing about the process.
- *
- * "Its own user" is one uid that is all of its real, effective and saved
- * uids, with no gid of its own either, and no capability: a process whose
- * credentials are mixed (a setuid or setgid program, a server between
- * seteuid calls) or that kept capabilities when it changed its uid (a
- * server keeping CAP_NET_BIND_SERVICE or CAP_DAC_READ_SEARCH) holds
- * privileges that user does not, so only root may ask it, as only root
- * may ptrace it. */
+/* Whether the process holds any capability, effective or permitted. */
 static bool has_capabilities(void)
 {
     struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
@@ -133,6 +122,18 @@ static bool has_capabilities(void)
     return false;
 }
 
+/* SPEC: requests are honoured only for the process's own user or root.
+ * The abstract socket has no permissions of its own, so anyone on the
+ * machine can connect: the peer's credentials decide, before a byte of
+ * the request is read. A refusal says nothing about the process.
+ *
+ * "Its own user" is one uid that is all of its real, effective and saved
+ * uids, with no gid of its own either, and no capability: a process whose
+ * credentials are mixed (a setuid or setgid program, a server between
+ * seteuid calls) or that kept capabilities when it changed its uid (a
+ * server keeping CAP_NET_BIND_SERVICE or CAP_DAC_READ_SEARCH) holds
+ * privileges that user does not, so only root may ask it, as only root
+ * may ptrace it. */
 static bool peer_allowed(int fd, char *why, size_t len)
 {
     struct ucred cred;
