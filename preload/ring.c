@@ -118,10 +118,11 @@ static inline void consume_end(void)
  * loop without a collector thread). So while the collector sleeps
  * (collector_away, between mp_rings_collector_sleeps and _wakes) and the
  * thread is the only one with a ring (owned_rings), it folds its events
- * itself under consumer_lock, as a program without a collector does. The
- * collector, waking, clears collector_away and then takes consumer_lock
- * once: a fold that began before it saw the flag is finished first, and
- * one that takes the lock after sees the flag and pushes. So the
+ * itself under consumer_lock, a batch at a time (see BESIDE_BATCH), as a
+ * program without a collector does. The collector, waking, clears
+ * collector_away and then takes consumer_lock once: a fold that began
+ * before it saw the flag is finished first, and one that takes the lock
+ * after sees the flag and leaves the batch to it. So the
  * aggregates have one writer at a time, and the collector's reads (the
  * series, snapshots, requests) see them whole.
  *
@@ -398,25 +399,43 @@ static inline bool look_due(const mp_event *ev)
     return true;
 }
 
-/* consumer_lock held: folds what r still holds, then ev. */
-static inline void fold_after_ring(mp_ring *r, const mp_event *ev,
-                                   void (*fold)(const mp_event *, void *))
+/*
+ * Folding in batches. Taking consumer_lock is a locked instruction, which
+ * waits for the thread's pending stores (the event's, the address set's)
+ * to reach the cache: one per event was a sixth of a single-threaded
+ * program's time at MEMPROF_SAMPLE=1 (alloc_churn), and most of mp_emit's
+ * beside a sleeping collector (leak_slow). So a producer that folds its
+ * own events (no collector thread, or one asleep: see collector_away)
+ * pushes them into its ring as usual, where slots and indexes stay in
+ * this core's cache (nobody else reads them meanwhile), and folds
+ * BESIDE_BATCH at a time, one lock per batch. A batch not yet full waits
+ * in the ring like any events: every reader of the aggregates (snapshots,
+ * requests, the collector's passes, exec, exit) drains the rings first.
+ */
+#define BESIDE_BATCH 64u   /* power of two; far below RING_SLOTS / 2 */
+
+static inline bool batch_full(uint64_t h)
 {
-    if (MP_UNLIKELY(atomic_load_explicit(&r->head, memory_order_relaxed) !=
-                    atomic_load_explicit(&r->tail, memory_order_relaxed)))
-        mp_ring_consume(r, fold, NULL, SIZE_MAX);
-    fold(ev, NULL);
+    return ((h + 1) & (BESIDE_BATCH - 1)) == 0;
+}
+
+/* consumer_lock held: folds what r holds; the producer's view of the
+ * tail follows (it is this thread). */
+static inline void fold_own_ring(mp_ring *r, void (*fold)(const mp_event *, void *))
+{
+    mp_ring_consume(r, fold, NULL, SIZE_MAX);
+    r->tail_seen = atomic_load_explicit(&r->tail, memory_order_relaxed);
 }
 
 /*
  * No collector thread: the producer does its work (collector.c). Not
  * from a signal handler that interrupted the shim (mp_in_hook > 1), which
- * could hold what that work takes. The event is folded at once, after
- * what its ring still holds (pushed while a collector ran): the order a
- * drain would fold them in, without the trip through the ring, which
- * every allocation of a single-threaded program makes at MEMPROF_SAMPLE=1
- * (a push and a pop were a third of its cost). Another consumer (a
- * collector starting) holding the ring: pushed as when one runs.
+ * could hold what that work takes. Its events are folded here, a batch
+ * at a time (see BESIDE_BATCH), in ring order: what a drain would do,
+ * without the trip to another core, which every allocation of a
+ * single-threaded program makes at MEMPROF_SAMPLE=1 (a push and a pop
+ * were a third of its cost). Another consumer (a collector starting)
+ * holding the lock: the batch stays for it.
  */
 MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
 {
@@ -425,44 +444,50 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
         atomic_load_explicit(&mp_ring_fold, memory_order_relaxed);
     if (!fn || !fold || mp_in_hook > 1)
         return push_and_wake(r, ev);
-    consume_begin();
-    if (mp_spin_trylock(&consumer_lock)) {
-        fold_after_ring(r, ev, fold);
-        mp_spin_unlock(&consumer_lock);
+    uint64_t h, t;
+    bool fresh;
+    bool pushed = push_at(r, ev, &h, &t, &fresh);
+    if (!pushed || batch_full(h)) {
+        consume_begin();
+        if (mp_spin_trylock(&consumer_lock)) {
+            fold_own_ring(r, fold);
+            mp_spin_unlock(&consumer_lock);
+        }
         consume_end();
-        if (look_due(ev))
-            fn(false);
-        return true;
     }
-    consume_end();
-    bool pushed = push_and_wake(r, ev);
-    fn(!pushed);
-    return pushed || mp_ring_push(r, ev);
+    if (!pushed) {   /* full, and another consumer holds it: drain, wait */
+        fn(true);
+        return mp_ring_push(r, ev);
+    }
+    if (look_due(ev))
+        fn(false);
+    return true;
 }
 
-/* Folds ev here, after what r still holds, if the collector sleeps and
- * nobody else consumes (see collector_away); false: push it. */
-static bool fold_beside(mp_ring *r, const mp_event *ev)
+/* Folds what r holds if the collector sleeps and nobody else consumes
+ * (see collector_away); else leaves it for the collector. */
+MP_NOINLINE static void fold_beside(mp_ring *r)
 {
     void (*fold)(const mp_event *, void *) =
         atomic_load_explicit(&mp_ring_fold, memory_order_relaxed);
     if (!fold || mp_in_hook > 1)
-        return false;
+        return;
     consume_begin();
     if (!mp_spin_trylock(&consumer_lock)) {
         consume_end();
-        return false;
+        return;
     }
     /* Read under the lock: a collector that has woken since the caller
      * looked has cleared it before taking the lock (its side: _wakes). */
     if (!atomic_load_explicit(&collector_away, memory_order_relaxed)) {
         mp_spin_unlock(&consumer_lock);
         consume_end();
-        return false;
+        return;
     }
-    fold_after_ring(r, ev, fold);
+    uint64_t from = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    fold_own_ring(r, fold);
     bool first_heap = false;
-    if (ev->type < MP_EV_LOCK_WAIT) {
+    if (r->heap_next > from) {   /* the batch held heap events */
         first_heap = beside_heap == beside_seen;
         beside_heap++;
     }
@@ -470,6 +495,26 @@ static bool fold_beside(mp_ring *r, const mp_event *ev)
     consume_end();
     if (first_heap && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed))
         mp_wake_collector();
+}
+
+/* Pushes ev, folding the ring when a batch is full (see BESIDE_BATCH).
+ * The first heap event pushed while the collector dozes is folded at
+ * once, so that it wakes it as soon as before (the heap-over-time series
+ * sees a burst begin). */
+static inline bool push_beside(mp_ring *r, const mp_event *ev)
+{
+    uint64_t h, t;
+    bool fresh;
+    if (!push_at(r, ev, &h, &t, &fresh))
+        return false;
+    if (MP_UNLIKELY(fresh && h + 1 - t >= RING_SLOTS / 2))
+        mp_wake_collector();   /* batches keep failing: the collector's turn */
+    bool heap = ev->type < MP_EV_LOCK_WAIT;
+    if (heap)
+        r->heap_next = h + 1;
+    if (MP_UNLIKELY(batch_full(h)) ||
+        (heap && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed)))
+        fold_beside(r);
     return true;
 }
 
@@ -546,7 +591,7 @@ bool mp_emit(const mp_event *ev)
     my_ring_busy = 1;
     atomic_signal_fence(memory_order_seq_cst);   /* a handler must see it */
     if (MP_LIKELY(atomic_load_explicit(&mp_collector_running, memory_order_relaxed)))
-        ok = (beside_allowed() && fold_beside(r, ev)) || push_and_wake(r, ev);
+        ok = beside_allowed() ? push_beside(r, ev) : push_and_wake(r, ev);
     else
         ok = no_collector(r, ev);
     if (!ok)
