@@ -134,24 +134,6 @@ static inline uint64_t mix(const void *p)
     return x;
 }
 
-/*
- * Starts the load of the slot a probe for h begins at, before the shard
- * lock is taken: the lock's locked instruction lets no later load start
- * until it completes, so the table's cache miss (tens of thousands of
- * live sampled blocks in exact mode) would otherwise follow it instead of
- * overlapping it. Read without the lock, so slots and cap may be stale
- * (grow swaps them); a prefetch of a stale address is harmless, and the
- * two are only ever written with atomic stores (grow, clear) so that
- * this read is no data race.
- */
-static inline void prefetch_home(const shard *s, uint64_t h)
-{
-    mp_block *slots = __atomic_load_n(&s->slots, __ATOMIC_RELAXED);
-    size_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
-    if (cap)
-        __builtin_prefetch(&slots[h & (cap - 1)], 1);
-}
-
 int mp_addrset_init(void)
 {
     return 0;
@@ -178,8 +160,8 @@ static bool grow(shard *s)
         return false;
     mp_block *old = s->slots;
     size_t ocap = s->cap;
-    __atomic_store_n(&s->slots, fresh, __ATOMIC_RELAXED);   /* see prefetch_home */
-    __atomic_store_n(&s->cap, ncap, __ATOMIC_RELAXED);
+    s->slots = fresh;
+    s->cap = ncap;
     for (size_t i = 0; i < ocap; i++) {
         if (old[i].addr != KEY_EMPTY)
             *probe(s, old[i].addr, mix((void *)(uintptr_t)old[i].addr)) = old[i];
@@ -228,7 +210,6 @@ int mp_addrset_insert(const mp_block *b, mp_block *stale)
     uint64_t h = mix((void *)(uintptr_t)b->addr);
     shard *s = &shards[SHARD_OF((void *)(uintptr_t)b->addr)];
     int rc = -1;
-    prefetch_home(s, h);
     if (!shard_lock(s)) {
         MP_COUNT(addrset_full);
         return -1;
@@ -263,7 +244,6 @@ bool mp_addrset_remove(const void *p, mp_block *out)
     uint64_t h = mix(p);
     shard *s = &shards[SHARD_OF(p)];
     bool found = false;
-    prefetch_home(s, h);
     if (!shard_lock(s)) {
         MP_COUNT(events_dropped);   /* a sampled block's free may be lost */
         return false;
@@ -301,9 +281,8 @@ void mp_addrset_pin(const void *p)
 void mp_addrset_clear(void)
 {
     for (int i = 0; i < N_SHARDS; i++) {
-        __atomic_store_n(&shards[i].slots, NULL, __ATOMIC_RELAXED);
-        __atomic_store_n(&shards[i].cap, 0, __ATOMIC_RELAXED);
-        shards[i].used = 0;
+        shards[i].slots = NULL;
+        shards[i].cap = shards[i].used = 0;
         atomic_store(&shards[i].lock.v, 0);
     }
     for (size_t i = 0; i < (1u << MP_FILTER_BITS); i++) {

@@ -419,12 +419,32 @@ static inline bool batch_full(uint64_t h)
     return ((h + 1) & (BESIDE_BATCH - 1)) == 0;
 }
 
-/* consumer_lock held: folds what r holds; the producer's view of the
- * tail follows (it is this thread). */
-static inline void fold_own_ring(mp_ring *r, void (*fold)(const mp_event *, void *))
+/*
+ * Folds what r holds here, the producer, if no other consumer holds
+ * consumer_lock and, beside a collector, it still sleeps (read under the
+ * lock: a collector that has woken since the caller looked has cleared
+ * collector_away before taking it, see _wakes); else the events stay for
+ * the collector. True when the batch held the first heap event folded
+ * beside the collector since its last drain (see mp_rings_drain).
+ */
+static bool fold_own_ring(mp_ring *r, void (*fold)(const mp_event *, void *), bool beside)
 {
-    mp_ring_consume(r, fold, NULL, SIZE_MAX);
-    r->tail_seen = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    bool first_heap = false;
+    consume_begin();
+    if (mp_spin_trylock(&consumer_lock)) {
+        if (!beside || atomic_load_explicit(&collector_away, memory_order_relaxed)) {
+            uint64_t from = atomic_load_explicit(&r->tail, memory_order_relaxed);
+            mp_ring_consume(r, fold, NULL, SIZE_MAX);
+            r->tail_seen = atomic_load_explicit(&r->tail, memory_order_relaxed);
+            if (beside && r->heap_next > from) {   /* the batch held heap events */
+                first_heap = beside_heap == beside_seen;
+                beside_heap++;
+            }
+        }
+        mp_spin_unlock(&consumer_lock);
+    }
+    consume_end();
+    return first_heap;
 }
 
 /*
@@ -447,14 +467,8 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
     uint64_t h, t;
     bool fresh;
     bool pushed = push_at(r, ev, &h, &t, &fresh);
-    if (!pushed || batch_full(h)) {
-        consume_begin();
-        if (mp_spin_trylock(&consumer_lock)) {
-            fold_own_ring(r, fold);
-            mp_spin_unlock(&consumer_lock);
-        }
-        consume_end();
-    }
+    if (!pushed || batch_full(h))
+        fold_own_ring(r, fold, false);
     if (!pushed) {   /* full, and another consumer holds it: drain, wait */
         fn(true);
         return mp_ring_push(r, ev);
@@ -464,36 +478,13 @@ MP_NOINLINE static bool no_collector(mp_ring *r, const mp_event *ev)
     return true;
 }
 
-/* Folds what r holds if the collector sleeps and nobody else consumes
- * (see collector_away); else leaves it for the collector. */
+/* Folds r's events beside the sleeping collector (see collector_away). */
 MP_NOINLINE static void fold_beside(mp_ring *r)
 {
     void (*fold)(const mp_event *, void *) =
         atomic_load_explicit(&mp_ring_fold, memory_order_relaxed);
-    if (!fold || mp_in_hook > 1)
-        return;
-    consume_begin();
-    if (!mp_spin_trylock(&consumer_lock)) {
-        consume_end();
-        return;
-    }
-    /* Read under the lock: a collector that has woken since the caller
-     * looked has cleared it before taking the lock (its side: _wakes). */
-    if (!atomic_load_explicit(&collector_away, memory_order_relaxed)) {
-        mp_spin_unlock(&consumer_lock);
-        consume_end();
-        return;
-    }
-    uint64_t from = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    fold_own_ring(r, fold);
-    bool first_heap = false;
-    if (r->heap_next > from) {   /* the batch held heap events */
-        first_heap = beside_heap == beside_seen;
-        beside_heap++;
-    }
-    mp_spin_unlock(&consumer_lock);
-    consume_end();
-    if (first_heap && atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed))
+    if (fold && mp_in_hook <= 1 && fold_own_ring(r, fold, true) &&
+        atomic_load_explicit(&mp_collector_dozing, memory_order_relaxed))
         mp_wake_collector();
 }
 
