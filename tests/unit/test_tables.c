@@ -10,7 +10,9 @@
  * addresses, interleaved, as allocating and freeing threads do; every
  * inserted address must be found with its own payload until removed, the
  * filter must never say "certainly not sampled" for a live entry, and when
- * everything is removed the filter must be all zero again.
+ * everything is removed the filter must be all zero again. In exact mode
+ * (MEMPROF_SAMPLE=1) the same holds with every filter bit set throughout,
+ * and the default rate's filter comes back all zero after it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -210,8 +212,49 @@ static void test_addrset_model(void)
         mp_block out;
         bool found = mp_addrset_remove((void *)(uintptr_t)pool[k], &out);
         wrong += found != live[k];
+        live[k] = false;   /* the set is empty again: the model too */
     }
     CHECK(wrong == 0, "%d address set answers differ from the model", wrong);
+}
+
+/* Exact mode keeps no filter counts: every bit stays set, lookups alone
+ * answer; going back to sampling (an attach with another rate) clears it. */
+static size_t filter_words_equal(uint64_t v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < (1u << MP_FILTER_BITS) / 64; i++)
+        n += atomic_load(&mp_filter_bits[i]) == v;
+    return n;
+}
+
+static void test_addrset_exact(void)
+{
+    const size_t words = (1u << MP_FILTER_BITS) / 64;
+    uint64_t rate = mp_cfg.sample_bytes;
+    mp_cfg.sample_bytes = 1;
+    mp_addrset_clear();
+    CHECK(filter_words_equal(~0ull) == words, "exact mode: every filter bit set");
+    atomic_store(&failures, 0);
+    pthread_t t[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, addr_worker, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    CHECK(atomic_load(&failures) == 0, "exact mode: %d address set operations went wrong",
+          atomic_load(&failures));
+    CHECK(filter_words_equal(~0ull) == words, "exact mode: the filter stays all set");
+    mp_block out;
+    CHECK(mp_addrset_maybe((void *)0x5000) && !mp_addrset_remove((void *)0x5000, &out),
+          "exact mode: an address never inserted is looked up and not found");
+    test_addrset_model();
+
+    mp_cfg.sample_bytes = rate;
+    CHECK(mp_addrset_init() == 0 && filter_words_equal(0) == words,
+          "back to sampling: the filter is all clear again");
+    mp_block b = {.addr = 0x9000, .stack = 3}, stale;
+    CHECK(mp_addrset_insert(&b, &stale) == 0 && mp_addrset_maybe((void *)0x9000) &&
+              mp_addrset_remove((void *)0x9000, &out) && !mp_addrset_maybe((void *)0x9000),
+          "back to sampling: the filter counts again");
 }
 
 int main(void)
@@ -220,5 +263,6 @@ int main(void)
     test_addrset();
     test_filter_regions();
     test_addrset_model();
+    test_addrset_exact();
     CHECK_DONE();
 }
