@@ -402,6 +402,39 @@ static void *got_dlopen(const char *file, int mode)
     return h;
 }
 
+/* ---- canonical PLT entries ---- */
+
+/*
+ * A non-PIE executable that takes a function's address (Debian's
+ * /usr/bin/python3.11 takes malloc's) makes its own PLT entry the
+ * function's canonical address: every object's slot for the name resolves
+ * to that stub, and so does dlsym. The stub jumps through the executable's
+ * JUMP_SLOT, which holds the real definition, and through which all of the
+ * executable's own calls go. So `real` is what that slot holds: the slot
+ * gets the hook, and the slots holding the stub are left alone (they reach
+ * the hook through it, and the program's comparisons of function pointers
+ * still hold). A slot still unbound cannot tell the definition: the
+ * function is not hooked (forwarding to the stub would come back to us).
+ */
+static void got_look_behind_plt(const got_obj *o, void **slot, int type, got_fn *fn)
+{
+    if (type != GOT_R_JUMP_SLOT || !fn->real || !got_in_text(o, (uintptr_t)fn->real))
+        return;
+    void *cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    fn->real = got_in_text(o, (uintptr_t)cur) ? NULL : cur;
+}
+
+/* The first object is the main program. */
+static int got_main_program(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    got_obj o;
+    if (got_read_dynamic(info, &o))
+        got_walk_object(&o, got_look_behind_plt);
+    return 1;
+}
+
 /* ---- start and stop ---- */
 
 /* Whether this copy of the library was loaded after start-up (dlopen'd by
@@ -447,6 +480,7 @@ int mp_got_resolve(void)
     }
     dlerror();
     dlclose(handle);
+    dl_iterate_phdr(got_main_program, NULL);
     if (!got_fns[GOT_M_malloc].real || !got_fns[GOT_M_free].real)
         return -1;
     /* The hooks forward to exactly what the slots held. */
