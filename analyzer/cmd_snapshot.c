@@ -136,7 +136,9 @@ static bool threaded(pid_t pid)
 
 /* Whether pid was started with libmemprof in LD_PRELOAD (memprof run, or by
  * hand), as opposed to attached: its initial environment says so. Returns
- * -1 when that cannot be read (another user's process). */
+ * -1 when that cannot be told: another user's process, or one that wrote
+ * its title over the environment (setproctitle: nginx and postgres leave
+ * zeros there, and no NAME=value entry). */
 static int preloaded(pid_t pid)
 {
     char path[64];
@@ -147,11 +149,14 @@ static int preloaded(pid_t pid)
     char *var = NULL;
     size_t cap = 0;
     int found = 0;
-    while (!found && getdelim(&var, &cap, '\0', f) > 0)
+    bool an_environment = false;
+    while (!found && getdelim(&var, &cap, '\0', f) > 0) {
         found = strncmp(var, "LD_PRELOAD=", 11) == 0 && strstr(var, "libmemprof") != NULL;
+        an_environment |= var[0] != '=' && strchr(var, '=') != NULL;
+    }
     free(var);
     fclose(f);
-    return found;
+    return found ? 1 : an_environment ? 0 : -1;
 }
 
 /* Why a process with the shim mapped has no request channel, said as the

@@ -63,3 +63,26 @@ grep -q "^memprof: process $pid is profiled but single-threaded, with no request
 [[ $(ls "/proc/$pid/task" | wc -l) -eq 1 ]] || fail "idle_sleep is not single-threaded after the request"
 kill $pid
 trap - EXIT
+
+# The same request to one that wrote its title over its environment
+# (nginx's and postgres's setproctitle), which hides LD_PRELOAD: still
+# "single-threaded", never "it was detached".
+mkdir -p "$WORK/titled"
+IDLE_SLEEP_TITLE=1 LD_PRELOAD=$MEMPROF_SHIM MEMPROF_OUT=$WORK/titled \
+    "$TEST_PROGS/idle_sleep" 30 >"$WORK/titled.out" 2>"$WORK/titled.err" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 600); do
+    grep -q ready "$WORK/titled.out" 2>/dev/null && break
+    sleep 0.05
+done
+grep -q ready "$WORK/titled.out" || fail "idle_sleep (titled) never got ready"
+! tr '\0' '\n' <"/proc/$pid/environ" | grep -q LD_PRELOAD || fail "idle_sleep did not write over its environment"
+rc=0
+timeout 60 "$MEMPROF_BIN" snapshot "$pid" >/dev/null 2>"$WORK/titled.snap.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "memprof snapshot of a titled single-threaded process exited $rc"
+grep -q "^memprof: process $pid is profiled but single-threaded, with no request channel" "$WORK/titled.snap.err" ||
+    fail "a titled process: $(cat "$WORK/titled.snap.err")"
+kill $pid
+trap - EXIT
+echo "ok: a title over the environment still reads as single-threaded"

@@ -8,6 +8,9 @@
  * STOPFILE appears (so a test's window cannot outlast the program however
  * slowly a loaded machine runs the test). tests/e2e/idle_wakeups.sh counts the shim's
  * wake-ups meanwhile; scripts/bench's `idle` row its CPU time.
+ * With IDLE_SLEEP_TITLE=1 in its environment it first writes a title over
+ * its arguments and environment and zeroes the rest, as nginx's and
+ * postgres's setproctitle do (tests/e2e/life_solo.sh).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +34,22 @@ static void *blocked_worker(void *arg)
     return NULL;
 }
 
+extern char **environ;
+
+static void write_title(char **argv)
+{
+    char *end = argv[0] + strlen(argv[0]);
+    for (char **a = argv; *a; a++)
+        end = *a + strlen(*a);
+    for (char **e = environ; *e; e++)
+        end = *e + strlen(*e);
+    const char title[] = "idle_sleep: titled";
+    size_t room = (size_t)(end - argv[0]);
+    size_t n = sizeof(title) - 1 < room ? sizeof(title) - 1 : room;
+    memcpy(argv[0], title, n);
+    memset(argv[0] + n, 0, room - n);
+}
+
 __attribute__((noinline)) static void idle_keep(void)
 {
     sink = malloc(100000);
@@ -45,6 +64,11 @@ int main(int argc, char **argv)
     pthread_t tids[64];
     if (threads > 64)
         threads = 64;
+    const char *titled = getenv("IDLE_SLEEP_TITLE");
+    if (titled && strcmp(titled, "1") == 0) {
+        stopfile = stopfile ? strdup(stopfile) : NULL;   /* argv is written over */
+        write_title(argv);
+    }
     idle_keep();
     for (int i = 0; i < threads; i++)
         pthread_create(&tids[i], NULL, blocked_worker, NULL);
