@@ -427,6 +427,25 @@ static inline bool batch_full(uint64_t h)
  * the collector. True when the batch held the first heap event folded
  * beside the collector since its last drain (see mp_rings_drain).
  */
+/*
+ * An emptied ring's next event goes to its first slot: head and tail both
+ * move on to the next multiple of RING_SLOTS (the producer and, holding
+ * consumer_lock, the consumer too; both stay monotonic, and heap_next
+ * stays behind them: "its heap events were consumed"). A producer that
+ * folds its own batches then writes the same BESIDE_BATCH slots (2 KiB)
+ * over and over, which stay in its L1, instead of walking all 128 KiB of
+ * the ring: at MEMPROF_SAMPLE=1 every other event was a store that missed.
+ */
+static void restart_empty_ring(mp_ring *r)
+{
+    uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (atomic_load_explicit(&r->tail, memory_order_relaxed) != h || (h & (RING_SLOTS - 1)) == 0)
+        return;
+    uint64_t next = (h | (RING_SLOTS - 1)) + 1;
+    atomic_store_explicit(&r->tail, next, memory_order_release);
+    atomic_store_explicit(&r->head, next, memory_order_release);
+}
+
 static bool fold_own_ring(mp_ring *r, void (*fold)(const mp_event *, void *), bool beside)
 {
     bool first_heap = false;
@@ -435,6 +454,7 @@ static bool fold_own_ring(mp_ring *r, void (*fold)(const mp_event *, void *), bo
         if (!beside || atomic_load_explicit(&collector_away, memory_order_relaxed)) {
             uint64_t from = atomic_load_explicit(&r->tail, memory_order_relaxed);
             mp_ring_consume(r, fold, NULL, SIZE_MAX);
+            restart_empty_ring(r);
             r->tail_seen = atomic_load_explicit(&r->tail, memory_order_relaxed);
             if (beside && r->heap_next > from) {   /* the batch held heap events */
                 first_heap = beside_heap == beside_seen;

@@ -7,7 +7,10 @@
  * thread has in the shim), push millions of numbered events while one
  * consumer thread (the collector's role) drains all rings and checks that
  * every event arrives exactly once, in order, and intact. A producer that
- * finds its ring full checks that it really was full.
+ * finds its ring full checks that it really was full. Last, a lone
+ * producer with no collector thread folds its own events in batches
+ * through mp_emit while another thread drains now and then (snapshots,
+ * a collector starting): every event is folded once, in order.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -218,10 +221,73 @@ static void multi_thread(void)
            (unsigned long long)EVENTS_PER_PRODUCER, capacity, (unsigned long long)fulls);
 }
 
+/* ---- a lone producer folding its own events (ring.c: no_collector) ---- */
+
+#define LONE_EVENTS 3000000ull
+static uint64_t lone_next;          /* under the rings' consumer lock */
+static _Atomic int lone_errors, lone_done;
+
+static void lone_fold(const mp_event *ev, void *ctx)
+{
+    (void)ctx;
+    if (ev->type != MP_EV_SAMPLE || ev->heap.bytes != lone_next) {
+        if (atomic_fetch_add(&lone_errors, 1) < 5)
+            fprintf(stderr, "lone producer: event %llu folded as %llu\n",
+                    (unsigned long long)lone_next, (unsigned long long)ev->heap.bytes);
+        lone_next = ev->heap.bytes;
+    }
+    lone_next++;
+}
+
+static void lone_no_collector(bool full)
+{
+    if (full)
+        mp_rings_drain(lone_fold, NULL);
+}
+
+static void *lone_producer(void *arg)
+{
+    (void)arg;
+    for (uint64_t seq = 0; seq < LONE_EVENTS; seq++) {
+        mp_event ev = {.type = MP_EV_SAMPLE, .heap = {.stack = 1, .bytes = seq}};
+        if (!mp_emit(&ev))
+            atomic_fetch_add(&lone_errors, 1);
+    }
+    atomic_store(&lone_done, 1);
+    return NULL;
+}
+
+static void *lone_drainer(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&lone_done)) {
+        mp_rings_drain(lone_fold, NULL);
+        struct timespec t = {0, 200000};
+        nanosleep(&t, NULL);
+    }
+    return NULL;
+}
+
+static void lone_producer_folds(void)
+{
+    atomic_store(&mp_ring_fold, lone_fold);
+    atomic_store(&mp_ring_no_collector, lone_no_collector);
+    pthread_t p, d;
+    CHECK(pthread_create(&d, NULL, lone_drainer, NULL) == 0, "pthread_create");
+    CHECK(pthread_create(&p, NULL, lone_producer, NULL) == 0, "pthread_create");
+    pthread_join(p, NULL);
+    pthread_join(d, NULL);
+    mp_rings_drain(lone_fold, NULL);
+    CHECK(atomic_load(&lone_errors) == 0 && lone_next == LONE_EVENTS,
+          "lone producer: %d errors, %llu of %llu events folded", atomic_load(&lone_errors),
+          (unsigned long long)lone_next, (unsigned long long)LONE_EVENTS);
+}
+
 int main(void)
 {
     single_thread();
     if (capacity)
         multi_thread();
+    lone_producer_folds();
     CHECK_DONE();
 }
