@@ -23,7 +23,8 @@ static void at_reset_for_reattach(void)
     mp_collector_drain_now();
     mp_stats_reset();
     mp_addrset_clear();
-    mp_heap_agg_after_fork_child();
+    mp_heap_fold_reset();   /* its peak and series too: "since the attach" */
+    mp_collector_reset_schedule();
     mp_lock_aggregate_reset();
 }
 

@@ -523,6 +523,11 @@ void mp_collector_stop(void)
     wait_for_exit();
 }
 
+void mp_collector_reset_schedule(void)
+{
+    atomic_store(&next_periodic, UINT64_MAX);
+}
+
 void mp_collector_after_fork_child(void)
 {
     /* The parent's collector thread does not exist here, and its socket,

@@ -29,8 +29,9 @@ void mp_heap_fold(const mp_event *ev)
     }
 }
 
-/* Fork child: the parent's totals, peak and history are not the child's. */
-void mp_heap_fold_after_fork_child(void)
+/* Fork child, or a new attach: the totals, peak and history so far are
+ * the parent's, or an earlier attach's. */
+void mp_heap_fold_reset(void)
 {
     mp_heap_agg_after_fork_child();
     mp_heap_peak_reset();

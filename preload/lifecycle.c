@@ -45,7 +45,7 @@ static void atfork_child(void)
         mp_sampler_after_fork_child();
         mp_rings_after_fork_child();
         mp_addrset_clear();
-        mp_heap_fold_after_fork_child();
+        mp_heap_fold_reset();
         mp_locks_after_fork_child();
         mp_snapshot_reset_seq();
         mp_collector_after_fork_child();

@@ -658,6 +658,8 @@ int mp_addrset_init(void) MP_HIDDEN;
 /* ---- the collector thread (collector.c) ---- */
 int mp_collector_start(void) MP_HIDDEN;
 void mp_collector_stop(void) MP_HIDDEN;       /* joins, bounded wait */
+/* A new attach: the next start schedules from its own MEMPROF_INTERVAL. */
+void mp_collector_reset_schedule(void) MP_HIDDEN;
 /* A single-threaded program counts its threads: transient collectors only
  * from now on (threadcheck.c calls it). */
 void mp_collector_unschedule(void) MP_HIDDEN;
@@ -699,7 +701,7 @@ uint64_t mp_heap_agg_live_total(void) MP_HIDDEN;
 /* Every SAMPLE and FREE to the aggregates, the peak, lifetimes and sizes. */
 int mp_heap_fold_init(void) MP_HIDDEN;             /* idempotent; -1: no memory */
 void mp_heap_fold(const mp_event *ev) MP_HIDDEN;
-void mp_heap_fold_after_fork_child(void) MP_HIDDEN;
+void mp_heap_fold_reset(void) MP_HIDDEN;   /* fork child, re-attach */
 int mp_heap_peak_init(void) MP_HIDDEN;
 /* Called by mp_heap_fold with the live total when it matters: after a
  * SAMPLE was added, before a FREE is subtracted (the live set at a turn). */

@@ -28,20 +28,41 @@ for i in $(seq 1 $cycles); do
     f=$(snap "$TGT_PID")
     if (( i % 5 == 1 )); then   # reading one symbolizes it: not every time
         "$MEMPROF_BIN" report "$f" --json >"$WORK/r.json" || fail "cycle $i: report exited $?"
-        python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["attached"] is True' "$WORK/r.json" ||
-            fail "cycle $i: the snapshot does not say attached"
+        python3 - "$WORK/r.json" <<'PY' || fail "cycle $i: the snapshot does not say attached, or shows an earlier attach's peak or series"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["attached"] is True
+t0 = r["attach_time_ns"]
+# Only this attach's: its peak came with this cycle's churn, its series
+# starts at the attach (an earlier attach's points came before it).
+assert r["peak"]["time_ns"] > t0, (r["peak"], t0)
+assert r["series"] and r["series"][0]["t_ns"] >= t0, (r["series"][:1], t0)
+PY
     fi
     detach_ok "$TGT_PID"
     ! has_socket "$TGT_PID" || fail "cycle $i: socket left after detach"
     single_threaded_again "$TGT_PID" "cycle $i"
+done
+n=$(snapshots "$snaps" | wc -l)
+[[ $n -eq $((2 * cycles)) ]] || fail "expected $((2 * cycles)) snapshots (one per snapshot, one per detach), found $n"
+# A re-attach starts its own schedule: --interval 0 after --interval 1
+# has no timer snapshot left over from the first.
+attach_ok "$TGT_PID" -o "$WORK/sched" --interval 1
+sleep 1.6
+detach_ok "$TGT_PID"
+n1=$(snapshots "$WORK/sched" | wc -l)
+attach_ok "$TGT_PID" -o "$WORK/sched" --interval 0
+sleep 2.5
+detach_ok "$TGT_PID"
+for f in $(snapshots "$WORK/sched" | tail -n +$((n1 + 1))); do
+    "$MEMPROF_BIN" report "$f" --json | python3 -c 'import json, sys; t = json.load(sys.stdin)["trigger"]; assert t != "timer", t' ||
+        fail "a timer snapshot after a re-attach with --interval 0: $f"
 done
 tgt_send quit
 tgt_finish
 [[ $TGT_RC -eq 0 ]] || fail "the idle target exited $TGT_RC"
 cmp -s "$WORK/cyc.plain.out" "$WORK/cyc.out" || fail "idle target: output differs from the plain run"
 [[ ! -s $WORK/cyc.err ]] || fail "idle target: stderr: $(cat "$WORK/cyc.err")"
-n=$(snapshots "$snaps" | wc -l)
-[[ $n -eq $((2 * cycles)) ]] || fail "expected $((2 * cycles)) snapshots (one per snapshot, one per detach), found $n"
 
 rc=$(plain_run busyc '' "$prog" busy 0.5)
 [[ $rc -eq 0 ]] || fail "plain busy run exited $rc"
