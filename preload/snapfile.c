@@ -100,15 +100,25 @@ static bool dir_trusted(const struct stat *st, char *why, size_t cap, const char
     return true;
 }
 
-/* Opens component comp of the path under dirfd (whose stat is parent). */
+/* The output directory, when this process (or the parent it was forked
+ * from) created it: only then may a privilege drop change its mode. */
+static bool out_dir_made;
+static dev_t out_dir_made_dev;
+static ino_t out_dir_made_ino;
+
+/* Opens component comp of the path under dirfd (whose stat is parent);
+ * *made tells whether it was created here. */
 static int open_component(int dirfd, const struct stat *parent, const char *comp, bool create,
-                          char *why, size_t cap)
+                          bool *made, char *why, size_t cap)
 {
     const int flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
     int fd = openat(dirfd, comp, flags | O_NOFOLLOW);
+    *made = false;
     if (fd < 0 && errno == ENOENT && create) {
-        if (mkdirat(dirfd, comp, 0700) != 0 && errno != EEXIST)
+        int rc = mkdirat(dirfd, comp, 0700);
+        if (rc != 0 && errno != EEXIST)
             return -1;
+        *made = rc == 0;
         fd = openat(dirfd, comp, flags | O_NOFOLLOW);
     }
     if (fd >= 0 || (errno != ENOTDIR && errno != ELOOP))
@@ -139,10 +149,12 @@ static int open_out_dir(const char *path, char *why, size_t cap)
     int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
     char *save = NULL;
+    bool made = false;
     for (char *comp = strtok_r(buf, "/", &save); fd >= 0 && comp; comp = strtok_r(NULL, "/", &save)) {
         if (fstat(fd, &st) != 0)
             break;
-        int next = strcmp(comp, ".") == 0 ? dup(fd) : open_component(fd, &st, comp, true, why, cap);
+        int next = strcmp(comp, ".") == 0 ? dup(fd)
+                                          : open_component(fd, &st, comp, true, &made, why, cap);
         int err = errno;
         close(fd);
         errno = err;
@@ -154,6 +166,11 @@ static int open_out_dir(const char *path, char *why, size_t cap)
         close(fd);
         errno = EPERM;
         return -1;
+    }
+    if (made) {
+        out_dir_made = true;
+        out_dir_made_dev = st.st_dev;
+        out_dir_made_ino = st.st_ino;
     }
     return fd;
 }
@@ -306,9 +323,36 @@ int mp_snapfile_write(int dirfd, const uint8_t *data, size_t size, uint32_t s, c
 
 /* ---- a server dropping privileges (called by privdrop.c, still root) ---- */
 
+/* Whether uid (of group gid) may search a directory with st. */
+static bool searchable_by(const struct stat *st, uid_t uid, gid_t gid)
+{
+    if (st->st_uid == uid)
+        return (st->st_mode & S_IXUSR) != 0;
+    if (st->st_gid == gid)
+        return (st->st_mode & S_IXGRP) != 0;
+    return (st->st_mode & S_IXOTH) != 0;
+}
+
+/* Whether uid can reach the output directory (dirfd, with st), giving it
+ * search permission if memprof made it. Any other directory keeps its
+ * mode: the default is the working directory, which may be /root. */
+static bool reachable_for(int dirfd, const struct stat *st, uid_t uid, gid_t gid)
+{
+    if (searchable_by(st, uid, gid))
+        return true;
+    if (out_dir_made && st->st_dev == out_dir_made_dev && st->st_ino == out_dir_made_ino)
+        return fchmod(dirfd, (st->st_mode & 07777) | 0111) == 0;
+    mp_warn("uid %u cannot reach %s (mode %04o; memprof did not create it, and leaves its mode "
+            "alone): snapshots after the drop to uid %u are not written; give MEMPROF_OUT a "
+            "directory others may search, or a new one", (unsigned)uid, mp_cfg.out_dir,
+            (unsigned)(st->st_mode & 07777), (unsigned)uid);
+    return false;
+}
+
 /* Gives uid a private subdirectory of the output directory, and the
- * output directory search permission (not read: nobody can list it) so
- * that uid can reach it. Only root gets here, before the drop. */
+ * output directory search permission (not read: nobody can list it) if
+ * memprof created it, so that uid can reach it. Only root gets here,
+ * before the drop. */
 void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
 {
     char why[512] = "", sub[32];
@@ -324,7 +368,9 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
     int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* fchmod needs one */
     struct stat st;
     int sfd = -1;
-    if (mkdirat(fd, sub, 0700) != 0 && errno != EEXIST) {
+    if (dfd < 0 || fstat(dfd, &st) != 0 || !reachable_for(dfd, &st, uid, gid)) {
+        /* said, or nothing to do it with */
+    } else if (mkdirat(fd, sub, 0700) != 0 && errno != EEXIST) {
         mp_warn("cannot create %s/%s for uid %u: %s; its snapshots will not be written "
                 "(give MEMPROF_OUT a directory that uid %u owns)", mp_cfg.out_dir, sub,
                 (unsigned)uid, mp_strerror(errno), (unsigned)uid);
@@ -336,8 +382,6 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
         if (fchown(sfd, uid, gid) != 0 || fchmod(sfd, 0700) != 0)
             mp_warn("cannot give %s/%s to uid %u: %s", mp_cfg.out_dir, sub, (unsigned)uid,
                     mp_strerror(errno));
-        if (dfd >= 0 && fstat(dfd, &st) == 0 && (st.st_mode & 0111) != 0111)
-            fchmod(dfd, (st.st_mode & 07777) | 0111);
     }
     if (sfd >= 0)
         close(sfd);
