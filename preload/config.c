@@ -51,6 +51,7 @@ static uint64_t read_opt(unsigned id)
  * for the message. */
 static void set_out_dir(const char *out)
 {
+    mp_cfg.out_dir_given = out && *out;
     if (!out || !*out)
         out = ".";
     size_t cap = sizeof(mp_cfg.out_dir);

@@ -116,6 +116,7 @@ typedef struct mp_config {
     int start;               /* 0: MEMPROF_START=off, dormant until enabled */
     char out_dir[4096];
     bool out_dir_too_long;   /* out_dir is cut short: no snapshot is written */
+    bool out_dir_given;      /* MEMPROF_OUT was set, not the working directory */
     char prog[256];
     char malloc_provider[256];   /* the foreign allocator's module, or "" */
 } mp_config;

@@ -334,19 +334,27 @@ static bool searchable_by(const struct stat *st, uid_t uid, gid_t gid)
 }
 
 /* Whether uid can reach the output directory (dirfd, with st), giving it
- * search permission if memprof made it. Any other directory keeps its
- * mode: the default is the working directory, which may be /root. */
+ * search permission if memprof made it (silently) or MEMPROF_OUT names it
+ * (saying so). The working directory, the default, keeps its mode: it may
+ * be /root. */
 static bool reachable_for(int dirfd, const struct stat *st, uid_t uid, gid_t gid)
 {
     if (searchable_by(st, uid, gid))
         return true;
-    if (out_dir_made && st->st_dev == out_dir_made_dev && st->st_ino == out_dir_made_ino)
-        return fchmod(dirfd, (st->st_mode & 07777) | 0111) == 0;
-    mp_warn("uid %u cannot reach %s (mode %04o; memprof did not create it, and leaves its mode "
-            "alone): snapshots after the drop to uid %u are not written; give MEMPROF_OUT a "
-            "directory others may search, or a new one", (unsigned)uid, mp_cfg.out_dir,
-            (unsigned)(st->st_mode & 07777), (unsigned)uid);
-    return false;
+    bool made = out_dir_made && st->st_dev == out_dir_made_dev && st->st_ino == out_dir_made_ino;
+    mode_t mode = (st->st_mode & 07777) | 0111;
+    if (!made && !mp_cfg.out_dir_given) {
+        mp_warn("uid %u cannot reach %s, the working directory (mode %04o, left alone): "
+                "snapshots after the drop to uid %u are not written; set MEMPROF_OUT",
+                (unsigned)uid, mp_cfg.out_dir, (unsigned)(st->st_mode & 07777), (unsigned)uid);
+        return false;
+    }
+    if (fchmod(dirfd, mode) != 0)
+        return false;
+    if (!made)
+        mp_warn("gave %s search permission for others (mode %04o, not listing) so that uid %u "
+                "reaches its snapshots", mp_cfg.out_dir, (unsigned)mode, (unsigned)uid);
+    return true;
 }
 
 /* Gives uid a private subdirectory of the output directory, and the
