@@ -146,11 +146,14 @@ static bool peer_allowed(int fd, char *why, size_t len)
         return true;
     uid_t ru, eu, su;
     gid_t rg, eg, sg;
-    bool one_user = getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
-                    ru == eu && eu == su && rg == eg && eg == sg && !has_capabilities();
+    bool same_ids = getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
+                    ru == eu && eu == su && rg == eg && eg == sg;
+    bool one_user = same_ids && !has_capabilities();
     if (one_user && cred.uid == eu)
         return true;
-    if (one_user)
+    /* A root process has its capabilities as root, not as changed
+     * credentials: the reason is the same as for any other user's. */
+    if (one_user || (same_ids && eu == 0))
         snprintf(why, len, "not allowed: uid %u is neither the process's user (%u) nor root",
                  (unsigned)cred.uid, (unsigned)eu);
     else

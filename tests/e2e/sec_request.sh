@@ -181,4 +181,20 @@ got=$("$BIN" snapshot $capped) || fail "root asking the capped process failed"
 echo "capability kept: $(cat "$WORK/cap.err")"
 kill $capped
 
+# 7. A plain root process (all uids 0, root's capabilities as root):
+# nobody is refused for being neither its user nor root, not for
+# "changed credentials" it does not have.
+mkdir -m 0700 "$PUB/rootp-out"
+env LD_PRELOAD="$SHIM" MEMPROF_OUT="$PUB/rootp-out" MEMPROF_INTERVAL=0 MEMPROF_SIGNAL=USR2 \
+    perl -e 'while (1) { my @a = map { "x" x 200 } 1 .. 200; select(undef, undef, undef, 0.01) }' &
+rootp=$!
+sec_cleanup_add "kill $rootp"
+wait_socket $rootp
+rc=0
+as_user nobody "$BIN" snapshot $rootp >"$WORK/rootp.out" 2>"$WORK/rootp.err" || rc=$?
+[[ $rc -eq 1 ]] && grep -q "not allowed: uid $(id -u nobody) is neither the process's user (0) nor root" "$WORK/rootp.err" ||
+    fail "nobody asking a plain root process: status $rc, $(cat "$WORK/rootp.out" "$WORK/rootp.err")"
+echo "plain root process: $(cat "$WORK/rootp.err")"
+kill $rootp
+
 echo "ok: requests refused to others, rate-limited, never stalling, squatters named"
