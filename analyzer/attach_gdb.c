@@ -310,7 +310,9 @@ static int finish_gdb(gdb_run *r, bool interrupt)
     return status;
 }
 
-/* A process gdb left in a stop (killed while it held the threads) runs on. */
+/* A process gdb left in a stop (killed while it held the threads) runs on.
+ * Only then: after gdb detached by itself, a stop is someone else's (a
+ * SIGSTOP sent during the attach) and stays. */
 static void resume_if_stopped(pid_t pid)
 {
     char state;
@@ -398,7 +400,8 @@ int mp_attach_inject(pid_t pid, const char *shim, const char *config, unsigned w
     watch(&r, wait_s);
     int status = finish_gdb(&r, r.stage != STAGE_DONE);
     close(out[0]);
-    resume_if_stopped(pid);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        resume_if_stopped(pid);
     sigaction(SIGINT, &oint, NULL);
     sigaction(SIGTERM, &oterm, NULL);
     sigaction(SIGHUP, &ohup, NULL);

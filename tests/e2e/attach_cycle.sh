@@ -122,4 +122,24 @@ expect_refusal "$TGT_PID" snapshot "^memprof: process $TGT_PID is profiled but s
 kill "$TGT_PID"
 wait "$TGT_PID" 2>/dev/null || true
 TGT_PID=
-echo "ok: $cycles idle and 3 busy attach/detach cycles, 3 on sleep(1) and one after SIGSTOP"
+# A SIGSTOP sent while the attach runs is the sender's: however the attach
+# ends, the process is left stopped (it was resumed by memprof's clean-up).
+for delay in 0.1 0.4; do
+    sleep 120 &
+    TGT_PID=$!
+    rc=0
+    ( "$MEMPROF_BIN" attach "$TGT_PID" -o "$WORK/stop.snaps" --interval 0 >/dev/null 2>&1 ) &
+    att=$!
+    sleep "$delay"
+    kill -STOP "$TGT_PID"
+    wait "$att" || rc=$?
+    sleep 0.3
+    state=$(awk '{print $3}' "/proc/$TGT_PID/stat")
+    [[ $state == T || $state == t ]] ||
+        fail "SIGSTOP $delay s into an attach (status $rc) was lost: the process is in state $state"
+    kill -CONT "$TGT_PID"
+    kill "$TGT_PID"
+    wait "$TGT_PID" 2>/dev/null || true
+    TGT_PID=
+done
+echo "ok: $cycles idle and 3 busy attach/detach cycles, 3 on sleep(1) and one after SIGSTOP; a SIGSTOP during an attach stays"
