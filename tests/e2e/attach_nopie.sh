@@ -57,31 +57,8 @@ if ! canonical_plt "$real_py" malloc; then
     echo "ok: $real_py is not a non-PIE executable taking malloc's address; nothing more to test"
     exit 0
 fi
-cat >"$WORK/grow.py" <<'PY'
-import sys
-keep = []
-print("READY", flush=True)
-for line in sys.stdin:
-    if line.strip() == "alloc":
-        for i in range(200):
-            keep.append(bytearray(100000))
-        print("ALLOC", len(keep), flush=True)
-    else:
-        break
-PY
-tgt_start py "$py" "$WORK/grow.py"
-tgt_wait_line py '^READY$'
-attach_ok "$TGT_PID" -o "$WORK/py.snaps" --interval 0 --sample 32768
-old=$(snap "$TGT_PID")
-tgt_send alloc
-tgt_wait_line py '^ALLOC 200$'
-new=$(snap "$TGT_PID")
-"$MEMPROF_BIN" diff "$old" "$new" --json >"$WORK/py.diff.json" || fail "diff exited $?"
-python3 - "$WORK/py.diff.json" <<'PY' || fail "$py: the 20 MB grown after the attach are not seen"
-import json, sys
-grown = json.load(open(sys.argv[1]))["total"]["bytes_delta"]
-assert abs(grown - 20000000) <= 0.25 * 20000000, grown
-PY
+write_grow_py "$WORK/grow.py"
+py_attach_grow py "$py" "$WORK/grow.py"
 tgt_send quit
 tgt_finish
 [[ $TGT_RC -eq 0 ]] || fail "$py exited $TGT_RC"

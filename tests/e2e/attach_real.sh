@@ -12,43 +12,10 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/attach_lib.sh"
 
 # ---- python3 ----
-cat >"$WORK/grow.py" <<'PY'
-import sys
-keep = []
-print("READY", flush=True)
-for line in sys.stdin:
-    w = line.strip()
-    if w == "alloc":
-        for i in range(200):
-            keep.append(bytearray(100000))
-        print("ALLOC", len(keep), flush=True)
-    elif w == "quit":
-        break
-print("DONE", sum(len(b) for b in keep), flush=True)
-PY
+write_grow_py "$WORK/grow.py"
 rc=$(plain_run py $'alloc\nalloc\nquit' python3 "$WORK/grow.py")
 [[ $rc -eq 0 ]] || fail "plain python3 exited $rc"
-tgt_start py python3 "$WORK/grow.py"
-tgt_wait_line py '^READY$'
-# 32 KiB sampling: at the default 512 KiB a 100 kB bytearray is sampled
-# with p = 0.17, so 200 of them give an estimate with a 15% standard
-# deviation and a 25% tolerance failed about one run in ten (25.3 MB seen
-# once in CI). At 32 KiB p = 0.95 and the deviation is under 2%.
-attach_ok "$TGT_PID" -o "$WORK/py.snaps" --interval 0 --sample 32768
-old=$(snap "$TGT_PID")
-tgt_send alloc
-tgt_wait_line py '^ALLOC 200$'
-new=$(snap "$TGT_PID")
-"$MEMPROF_BIN" diff "$old" "$new" --json >"$WORK/py.diff.json" || fail "diff exited $?"
-python3 - "$WORK/py.diff.json" <<'PY' || fail "python3: the 20 MB grown after the attach are not there"
-import json, sys
-d = json.load(open(sys.argv[1]))
-grown = d["total"]["bytes_delta"]
-assert abs(grown - 20000000) <= 0.25 * 20000000, grown
-names = [f["function"] for f in d["sites"][0]["frames"]]
-assert any("bytearray" in n.lower() or "PyByteArray" in n for n in names), names
-print("python3: grew", grown, "bytes, rank 1 in", names[:3])
-PY
+py_attach_grow py python3 "$WORK/grow.py"
 detach_ok "$TGT_PID"
 attach_ok "$TGT_PID" -o "$WORK/py.snaps" --interval 0
 tgt_send alloc
