@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -38,6 +39,27 @@ static const Dwfl_Callbacks offline_callbacks = {
  * `memprof report` for good. Only a regular file is taken, and only when
  * it is the module's: the same build ID, or without one the debuglink CRC.
  */
+/*
+ * Whether a candidate without a build ID is worth reading whole for its
+ * CRC: an ELF file, not sparse, under MAX_DEBUG_CRC_BYTES. A name the
+ * snapshot chooses could be a 20 GB sparse file, which took 38 s to
+ * CRC (linear: a 1 TB one, ten minutes) for every command that names
+ * frames. The largest debug files of real programs (a browser's) are a
+ * few GB, allocated on disk.
+ */
+#define MAX_DEBUG_CRC_BYTES (8ll << 30)
+
+static bool debug_file_plausible(int fd)
+{
+    struct stat st;
+    unsigned char magic[4];
+    if (fstat(fd, &st) != 0 || st.st_size > MAX_DEBUG_CRC_BYTES ||
+        (st.st_size > (1 << 20) && (long long)st.st_blocks * 512 < st.st_size / 2))
+        return false;
+    return pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+           memcmp(magic, ELFMAG, SELFMAG) == 0;
+}
+
 static bool debug_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
 {
     const unsigned char *want;
@@ -52,6 +74,8 @@ static bool debug_matches(Dwfl_Module *mod, int fd, GElf_Word crc)
             elf_end(elf);
         return same;
     }
+    if (!debug_file_plausible(fd))
+        return false;
     unsigned char buf[65536];
     uLong c = crc32(0, Z_NULL, 0);
     ssize_t n;

@@ -7,7 +7,7 @@
 # `memprof report` for good. Now the real debug file is still found
 # (file:line from it, beside the module and in .debug/, with a build ID
 # and, without one, by the debuglink CRC; a stale one is not taken), and a
-# FIFO, a device or junk in its place costs nothing: every analyzer
+# FIFO, a device, junk or a huge sparse file in its place costs nothing: every analyzer
 # command finishes within 10 s with status 0 and the function still named
 # from the module's own symbols.
 source "$(dirname "$0")/common.sh"
@@ -83,7 +83,15 @@ build -Wl,--build-id=none
 [[ $(top) == "evil_alloc (lib.c:4)" ]] || fail "the debug file of a module without a build ID was not used: $(top)"
 echo stale >>"$D/libevil.debug"
 [[ $(top) == "evil_alloc (libevil.so+0x"* ]] || fail "a debug file with the wrong CRC was used: $(top)"
-echo "ok: separate debug files found beside and in .debug/, FIFOs, devices and stale files skipped"
+# Without a build ID each candidate is read whole for its CRC: a huge
+# sparse file planted there (20 GB: 38 s each time) is not read at all.
+rm "$D/libevil.debug"
+truncate -s 20G "$D/libevil.debug"
+t0=$(date +%s%N)
+[[ $(top) == "evil_alloc (libevil.so+0x"* ]] || fail "with a 20 GB sparse debug file: $(top)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+((ms < 3000)) || fail "a 20 GB sparse debug file cost the report $ms ms"
+echo "ok: separate debug files found beside and in .debug/, FIFOs, devices, stale and huge sparse files skipped"
 
 # A stripped program with no debug file: its frames have no names, and
 # the report says which module lacks symbols and how to get them; the
