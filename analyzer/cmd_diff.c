@@ -358,9 +358,7 @@ int cmd_diff_main(const mp_opts *o)
         print_json(stdout, &t, o->files, shown, tb, tc, terr);
     else
         print_text(&t, o->files, shown, tb, tc, terr);
-    fflush(stdout);
-
-    int rc = MP_EXIT_OK;
+    int rc = mp_opts_close_out(o, stdout);   /* a full disk is no success */
     if ((o->given & MP_OPT_FAIL_OVER) && tb > 0 && (uint64_t)tb > o->fail_over) {
         char b1[32], b2[32];
         mp_error("diff: live heap grew by %s (%" PRId64 " bytes), over --fail-over %s",

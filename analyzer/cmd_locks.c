@@ -240,14 +240,14 @@ int cmd_locks_main(const mp_opts *o)
         print_json(path, old_path, &snap, &t, shown);
     else
         print_text(old_path, old_path ? &old : NULL, &snap, &t, shown);
-    fflush(stdout);
+    int rc = mp_opts_close_out(o, stdout);   /* a full disk is no success */
 
     mp_locktab_free(&t);
     mp_symbolizer_free(sym);
     if (old_path)
         mp_snapshot_free(&old);
     mp_snapshot_free(&snap);
-    return MP_EXIT_OK;
+    return rc;
 }
 
 /* memprof html: one lock as `locks --json` lists it. */

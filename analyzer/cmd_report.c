@@ -258,12 +258,12 @@ int cmd_report_main(const mp_opts *o)
         print_json(&ps, &s, list, shown, n_listed, o->what);
     else
         print_text(&ps, &s, list, shown, n_listed, o, live_now);
-    fflush(stdout);
+    int rc = mp_opts_close_out(o, stdout);   /* a full disk is no success */
 
     free(list);
     mp_sites_free(&s);
     mp_sites_free(&now);
     mp_symbolizer_free(sym);
     mp_procset_free(&ps);
-    return MP_EXIT_OK;
+    return rc;
 }

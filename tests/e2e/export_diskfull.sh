@@ -4,7 +4,9 @@
 # exit 1 with one `memprof:` line, and leave the file there byte for byte
 # as it was, with no temporary file beside it; a new name that cannot be
 # written is not left behind half-written. With space again, the same
-# commands replace the files whole, keeping their mode. Needs root (mount).
+# commands replace the files whole, keeping their mode. report, diff,
+# locks and folded onto a full disk through stdout exit 1 too. Needs root
+# (mount).
 source "$(dirname "$0")/common.sh"
 source "$E2E_DIR/export_lib.sh"
 
@@ -43,6 +45,17 @@ for f in "${outputs[@]}" new.svg; do
     [[ $(wc -l <"$WORK/$name.err") -eq 1 ]] && grep -q '^memprof: .*write failed' "$WORK/$name.err" ||
         fail "${cmd[*]} on a full disk: expected one 'write failed' line: $(cat "$WORK/$name.err")"
     echo "${cmd[0]} -o $f on a full disk: $(cat "$WORK/$name.err")"
+done
+# The text and JSON commands write to standard output: a shell's
+# redirection onto the full disk is a failure too (exit 1, one line), not
+# an empty file and status 0 that a CI gate would take for a pass.
+for c in "report $snap" "report $snap --json" "diff $snap $snap --json" "locks $snap" \
+    "locks $snap --json" "folded $snap"; do
+    rc=0
+    "$MEMPROF_BIN" $c >"$mnt/stdout.txt" 2>"$WORK/stdout.err" || rc=$?
+    [[ $rc -eq 1 ]] && grep -q '^memprof: stdout: write failed' "$WORK/stdout.err" ||
+        fail "memprof $c > a full disk: exit $rc: $(cat "$WORK/stdout.err")"
+    rm -f "$mnt/stdout.txt"
 done
 sha256sum -c --quiet "$WORK/before.sum" || fail "a failed write changed the file it was to replace"
 [[ ! -e $mnt/new.svg ]] || fail "a failed write left new.svg ($(stat -c %s "$mnt/new.svg") bytes)"
