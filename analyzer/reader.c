@@ -135,6 +135,30 @@ static int read_stream(FILE *f, const struct stat *st, uint8_t **data, size_t *s
     return 0;
 }
 
+/*
+ * A snapshot of another user's, in a directory other users can write (a
+ * shared sticky MEMPROF_OUT such as /tmp), may have been planted there
+ * under a victim's file name (prog.pid.seq.mprof, checksum and all): a
+ * diff, or a CI gate on it, would take it for the victim's. Said once
+ * per file; root's files, and one's own, are trusted.
+ */
+static void warn_if_planted(const char *path, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode) || st->st_uid == geteuid() || st->st_uid == 0)
+        return;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    struct stat d;
+    if (stat(dir, &d) != 0 || !(d.st_mode & (S_IWGRP | S_IWOTH)))
+        return;
+    mp_error("warning: %s belongs to uid %u, in %s, which other users can write: any of "
+             "them could have put it there under this name", path, (unsigned)st->st_uid, dir);
+}
+
 static int read_file(const char *path, uint8_t **data, size_t *size, char *err, size_t errlen)
 {
     /* O_NONBLOCK: opening a FIFO nobody writes must not hang; it is
@@ -155,8 +179,8 @@ static int read_file(const char *path, uint8_t **data, size_t *size, char *err, 
     else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ||
              !(f = fdopen(fd, "rb")))
         rc = fail(err, errlen, "cannot read: %s", strerror(errno));
-    else
-        rc = read_stream(f, &st, data, size, err, errlen);
+    else if ((rc = read_stream(f, &st, data, size, err, errlen)) == 0)
+        warn_if_planted(path, &st);
     if (f)
         fclose(f);
     else

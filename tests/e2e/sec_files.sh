@@ -4,7 +4,9 @@
 # that already exists; a taken final name is never replaced (the next free
 # seq is taken); a directory that another user owns, or that others can
 # write without the sticky bit, is refused with one `memprof:` line;
-# directories the shim creates are 0700. With the kernel's own defences off
+# directories the shim creates are 0700; the analyzer says when it reads
+# another user's snapshot from a directory others can write (it may have
+# been planted under a victim's name). With the kernel's own defences off
 # (fs.protected_symlinks=0, protected_regular=0), for a root process
 # attacked by nobody and a nobody process attacked by daemon.
 source "$(dirname "$0")/common.sh"
@@ -134,4 +136,31 @@ one_pair() {
 
 one_pair root nobody
 one_pair nobody daemon
+
+# A snapshot planted in a shared sticky directory under a victim's name:
+# reading another user's file from a directory others can write is said
+# (root's file and one's own are not). nobody plants; root and daemon read.
+shared=$(mktemp -d /tmp/memprof-shared.XXXXXX)
+chmod 1777 "$shared"
+sec_cleanup_add "rm -rf '$shared'"
+as_user nobody env LD_PRELOAD="$SHIM" MEMPROF_OUT="$shared" MEMPROF_INTERVAL=0 perl -e 1 ||
+    fail "nobody's program failed"
+planted=$(ls "$shared"/perl.*.mprof)
+as_user nobody cp "$planted" "$shared/perl.123456.0001.mprof"
+as_user nobody chmod 0644 "$shared/perl.123456.0001.mprof"
+env LD_PRELOAD="$SHIM" MEMPROF_OUT="$shared" MEMPROF_INTERVAL=0 perl -e 1 || fail "root's program failed"
+own=$(find "$shared" -maxdepth 1 -name 'perl.*.mprof' -user 0 | head -1)
+[[ -n $own ]] || fail "root's snapshot is missing in $shared"
+for who in root daemon; do
+    f=$planted
+    [[ $who == daemon ]] && f=$shared/perl.123456.0001.mprof
+    rc=0
+    as_user $who "$BIN" report "$f" >/dev/null 2>"$WORK/planted.err" || rc=$?
+    [[ $rc -eq 0 ]] || fail "$who reading nobody's snapshot: status $rc: $(cat "$WORK/planted.err")"
+    grep -q "^memprof: warning: .* belongs to uid $(id -u nobody), in $shared, which other users can write" \
+        "$WORK/planted.err" || fail "$who read nobody's snapshot in $shared without a word: $(cat "$WORK/planted.err")"
+done
+"$BIN" report "$own" >/dev/null 2>"$WORK/own.err" || fail "root reading its own snapshot failed"
+[[ ! -s $WORK/own.err ]] || fail "root's own snapshot was warned of: $(cat "$WORK/own.err")"
+echo "  a snapshot of another user's in a shared sticky directory is said to be one"
 echo "ok: snapshot files never through symlinks, never replaced, refused directories said"
