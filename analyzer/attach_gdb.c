@@ -256,7 +256,7 @@ static bool pump(gdb_run *r, int ms)
  */
 static void exec_gdb(const char *gdb, pid_t pid, int script_fd, int out_fd, const char *env[4])
 {
-    char pidbuf[32], cmd[128], fdbuf[16];
+    char pidbuf[32], cmd[128], fdbuf[16], exe[64];
     setpgid(0, 0);   /* the terminal's ^C is ours to handle, not gdb's */
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
@@ -273,6 +273,11 @@ static void exec_gdb(const char *gdb, pid_t pid, int script_fd, int out_fd, cons
     setenv("MP_ATTACH_CONFIG", env[2], 1);
     setenv("MP_ATTACH_WAIT", env[3], 1);
     snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+    /* The program file through /proc: gdb's own lookup of it by name fails
+     * for an executable deleted or replaced since it started (a service
+     * after a package upgrade: "No symbol table is loaded", and no
+     * library's symbols either), while the link still opens the very file. */
+    snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
     snprintf(cmd, sizeof(cmd), "python exec(open('/dev/fd/%d').read())", script_fd);
     /* gdb reads each object's own symbols and unwind tables (quick: 0.5 s
      * for a 300 MB chromium), but no separate debug files and nothing from
@@ -282,7 +287,7 @@ static void exec_gdb(const char *gdb, pid_t pid, int script_fd, int out_fd, cons
      * refused the only idle thread it had. */
     execl(gdb, gdb, "-nx", "-nh", "-q", "--batch", "-iex", "set debug-file-directory",
           "-iex", "set debuginfod enabled off", "-iex", "set auto-load off",
-          "-p", pidbuf, "-ex", cmd, (char *)NULL);
+          exe, "-p", pidbuf, "-ex", cmd, (char *)NULL);
     _exit(127);
 }
 

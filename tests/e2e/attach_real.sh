@@ -114,3 +114,22 @@ grep -q '^memprof:' "$WORK/redis.err" && fail "the shim printed in redis-server:
 "$MEMPROF_BIN" report "$last" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["attached"] and r["total"]["count"] >= 0' ||
     fail "redis-server's attached snapshot is unreadable"
 echo "ok: python3 and redis-server attached, detached, attached again"
+
+# ---- an executable deleted since it started (a service after an upgrade) ----
+# gdb cannot open it by name; through /proc/PID/exe it still can.
+cp "$TEST_PROGS/attach_target" "$WORK/upgraded_target"
+tgt_start upg "$WORK/upgraded_target" cmd
+tgt_wait_line upg '^READY$'
+rm "$WORK/upgraded_target"
+[[ $(readlink "/proc/$TGT_PID/exe") == *" (deleted)" ]] || fail "the target's executable is not deleted"
+attach_ok "$TGT_PID" -o "$WORK/upg.snaps" --interval 0 --sample "$SAMPLED_RATE"
+tgt_send leak
+tgt_wait_line upg '^LEAK '
+f=$(snap "$TGT_PID")
+"$MEMPROF_BIN" report "$f" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["attached"] and r["total"]["bytes"] > 100 << 20, r["total"]' ||
+    fail "the deleted executable's leak after the attach is not in its snapshot"
+detach_ok "$TGT_PID"
+tgt_send quit
+tgt_finish
+[[ $TGT_RC -eq 0 ]] || fail "the deleted executable exited $TGT_RC"
+echo "ok: attached to a process whose executable was deleted"
