@@ -420,14 +420,6 @@ static inline bool batch_full(uint64_t h)
 }
 
 /*
- * Folds what r holds here, the producer, if no other consumer holds
- * consumer_lock and, beside a collector, it still sleeps (read under the
- * lock: a collector that has woken since the caller looked has cleared
- * collector_away before taking it, see _wakes); else the events stay for
- * the collector. True when the batch held the first heap event folded
- * beside the collector since its last drain (see mp_rings_drain).
- */
-/*
  * An emptied ring's next event goes to its first slot: head and tail both
  * move on to the next multiple of RING_SLOTS (the producer and, holding
  * consumer_lock, the consumer too; both stay monotonic, and heap_next
@@ -446,6 +438,14 @@ static void restart_empty_ring(mp_ring *r)
     atomic_store_explicit(&r->head, next, memory_order_release);
 }
 
+/*
+ * Folds what r holds here, the producer, if no other consumer holds
+ * consumer_lock and, beside a collector, it still sleeps (read under the
+ * lock: a collector that has woken since the caller looked has cleared
+ * collector_away before taking it, see _wakes); else the events stay for
+ * the collector. True when the batch held the first heap event folded
+ * beside the collector since its last drain (see mp_rings_drain).
+ */
 static bool fold_own_ring(mp_ring *r, void (*fold)(const mp_event *, void *), bool beside)
 {
     bool first_heap = false;

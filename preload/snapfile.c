@@ -357,28 +357,12 @@ static bool reachable_for(int dirfd, const struct stat *st, uid_t uid, gid_t gid
     return true;
 }
 
-/* Gives uid a private subdirectory of the output directory, and the
- * output directory search permission (not read: nobody can list it) if
- * memprof created it, so that uid can reach it. Only root gets here,
- * before the drop. */
-void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
+/* Makes uid's own 0700 subdirectory sub of the output directory fd. */
+static void make_uid_dir(int fd, const char *sub, uid_t uid, gid_t gid)
 {
-    char why[512] = "", sub[32];
-    if (mp_cfg.out_dir_too_long)
-        return;   /* no snapshot is written at all (snapfile_open_dir says why) */
-    int fd = open_out_dir(mp_cfg.out_dir, why, sizeof(why));
-    if (fd < 0) {
-        mp_warn("cannot prepare %s for uid %u: %s", mp_cfg.out_dir, (unsigned)uid,
-                why[0] ? why : mp_strerror(errno));
-        return;
-    }
-    uid_dir_name(uid, sub, sizeof(sub));
-    int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* fchmod needs one */
     struct stat st;
     int sfd = -1;
-    if (dfd < 0 || fstat(dfd, &st) != 0 || !reachable_for(dfd, &st, uid, gid)) {
-        /* said, or nothing to do it with */
-    } else if (mkdirat(fd, sub, 0700) != 0 && errno != EEXIST) {
+    if (mkdirat(fd, sub, 0700) != 0 && errno != EEXIST) {
         mp_warn("cannot create %s/%s for uid %u: %s; its snapshots will not be written "
                 "(give MEMPROF_OUT a directory that uid %u owns)", mp_cfg.out_dir, sub,
                 (unsigned)uid, mp_strerror(errno), (unsigned)uid);
@@ -393,6 +377,27 @@ void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
     }
     if (sfd >= 0)
         close(sfd);
+}
+
+/* Gives uid a private subdirectory of the output directory, once uid can
+ * reach that directory (reachable_for: search permission, not read, so
+ * nobody can list it). Only root gets here, before the drop. */
+void mp_snapfile_prepare_uid(uid_t uid, gid_t gid)
+{
+    char why[512] = "", sub[32];
+    if (mp_cfg.out_dir_too_long)
+        return;   /* no snapshot is written at all (snapfile_open_dir says why) */
+    int fd = open_out_dir(mp_cfg.out_dir, why, sizeof(why));
+    if (fd < 0) {
+        mp_warn("cannot prepare %s for uid %u: %s", mp_cfg.out_dir, (unsigned)uid,
+                why[0] ? why : mp_strerror(errno));
+        return;
+    }
+    uid_dir_name(uid, sub, sizeof(sub));
+    int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* fchmod needs one */
+    struct stat st;
+    if (dfd >= 0 && fstat(dfd, &st) == 0 && reachable_for(dfd, &st, uid, gid))
+        make_uid_dir(fd, sub, uid, gid);
     if (dfd >= 0)
         close(dfd);
     close(fd);
